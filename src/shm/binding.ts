@@ -1,0 +1,40 @@
+// Finds and loads the compiled addon; nothing else. The error class is handed to C++ here so
+// native failures arrive as ShmError with a `code`.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { ShmError } from './errors.js';
+
+export interface NativeMapping {
+  size: number;
+  views: ArrayBuffer[];
+  handle: number;
+}
+
+export interface NativeShm {
+  viewBytes: number;
+  setErrorClass(cls: new (message: string, code: string) => Error): void;
+  create(name: string, size: number): void;
+  map(name: string, writable: boolean): NativeMapping;
+  unmap(handle: number): boolean;
+  unlink(name: string): void;
+  stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };
+  resident(handle: number, offset: number, length: number): number;
+  statfs(path: string): { total: number; free: number; available: number };
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(import.meta.url);
+
+function load(): NativeShm {
+  const file = path.join(root, 'build', 'Release', 'faasflow_shm.node');
+  try {
+    return require(file) as NativeShm;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`faasflow native module not built (${file}): ${why}. Run \`npm rebuild faasflow\` or \`npx node-gyp rebuild\` in ${root}.`);
+  }
+}
+
+export const native: NativeShm = load();
+native.setErrorClass(ShmError as unknown as new (message: string, code: string) => Error);

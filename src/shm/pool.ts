@@ -1,0 +1,296 @@
+// The packet pool: lock-free allocation over the packet table, shared by every process.
+//
+// The truth about a packet is its owner word (0 = free), claimed with one 32-bit CAS, so a
+// process killed at any instruction leaves either a free packet or one owned by a dead pid
+// (which reclaim() frees); it can never leave a lock held. A per-class bitmap is only a hint for
+// finding free packets fast (32 per word): alloc claims the owner word first and sets the bit
+// after; free clears the bit first and the owner word after. A stale hint costs a failed CAS,
+// never a double allocation. No tagged-pointer free list, hence no ABA problem and no need for
+// a native 64-bit CAS: JS Atomics on an Int32Array do the whole job.
+import { ShmError } from './errors.js';
+import { PKT_CLASS, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, type ClassLayout } from './layout.js';
+import type { Segment } from './segment.js';
+
+export interface Descriptor {
+  index: number;
+  generation: number;
+  offset: number;
+  capacity: number;
+}
+
+export interface Exhausted {
+  exhausted: true;
+  /** 'too-large': no class can hold the length; 'exhausted': every class that could is full. */
+  reason: 'too-large' | 'exhausted';
+  length: number;
+}
+
+export interface ClassUsage {
+  size: number;
+  count: number;
+  inUse: number;
+  free: number;
+  highWater: number;
+  bytesInUse: number;
+  touched: number;
+}
+
+export interface PacketInfo {
+  index: number;
+  classSize: number;
+  owner: number;
+  generation: number;
+  length: number;
+  functionId: number;
+  requestId: number;
+  ageMs: number;
+}
+
+export class PacketPool {
+  readonly classes: ClassLayout[];
+  readonly maxPacket: number;
+  private readonly seg: Segment;
+  private readonly i32: Int32Array;
+  private readonly base: number; // i32 index of packet 0
+  private readonly cursor: number[];
+  private readonly viewBytes: number;
+
+  constructor(seg: Segment) {
+    this.seg = seg;
+    this.i32 = seg.i32;
+    this.classes = seg.layout.classes;
+    this.base = seg.layout.packetOffset / 4;
+    this.maxPacket = this.classes[this.classes.length - 1].size;
+    this.viewBytes = seg.viewBytes;
+    // Start each process at a different bitmap word so concurrent allocators rarely collide.
+    this.cursor = this.classes.map((c) => (process.pid * 7919) % c.bitmapWords);
+  }
+
+  /** Creator only, on a zero-filled segment: class tags and the unusable tail bits. */
+  init(): void {
+    for (const c of this.classes) {
+      for (let i = 0; i < c.count; i++) this.i32[this.base + (c.firstPacket + i) * PKT_WORDS + PKT_CLASS] = c.index;
+      const tail = c.count % 32;
+      if (tail !== 0) this.i32[c.bitmapWord + c.bitmapWords - 1] = ~((1 << tail) - 1);
+    }
+  }
+
+  /** The smallest class whose packets hold `length` bytes, or -1. */
+  classFor(length: number): number {
+    for (let i = 0; i < this.classes.length; i++) if (this.classes[i].size >= length) return i;
+    return -1;
+  }
+
+  /**
+   * Claims a packet of at least `length` bytes for `owner`. Falls back to larger classes when the
+   * right one is full. Never throws on a full pool: returns an Exhausted result instead.
+   */
+  alloc(length: number, owner: number = process.pid): Descriptor | Exhausted {
+    if (!this.seg.writable) throw new ShmError(`${this.seg.name} is mapped read-only`, 'EACCES', this.seg.name);
+    const first = this.classFor(length);
+    if (first < 0 || !(length >= 0)) return { exhausted: true, reason: 'too-large', length };
+    for (let c = first; c < this.classes.length; c++) {
+      const index = this.claim(this.classes[c], owner);
+      if (index >= 0) {
+        const cl = this.classes[c];
+        const e = this.base + index * PKT_WORDS;
+        const generation = Atomics.add(this.i32, e + PKT_GEN, 1) + 1;
+        this.i32[e + PKT_LENGTH] = length;
+        this.i32[e + PKT_FUNCTION] = 0;
+        this.i32[e + PKT_REQUEST] = 0;
+        this.i32[e + PKT_META] = 0;
+        this.i32[e + PKT_TIME] = Date.now() - this.seg.header.createdAt;
+        const inUse = Atomics.add(this.i32, cl.counterWord, 1) + 1;
+        let hw = Atomics.load(this.i32, cl.counterWord + 1);
+        while (inUse > hw) {
+          const seen = Atomics.compareExchange(this.i32, cl.counterWord + 1, hw, inUse);
+          if (seen === hw) break;
+          hw = seen;
+        }
+        return { index, generation: generation | 0, offset: cl.arenaOffset + (index - cl.firstPacket) * cl.size, capacity: cl.size };
+      }
+    }
+    return { exhausted: true, reason: 'exhausted', length };
+  }
+
+  private claim(c: ClassLayout, owner: number): number {
+    const i32 = this.i32;
+    const words = c.bitmapWords;
+    const start = this.cursor[c.index];
+    for (let n = 0; n < words; n++) {
+      const w = start + n < words ? start + n : start + n - words;
+      let bits = Atomics.load(i32, c.bitmapWord + w);
+      while (bits !== -1) {
+        const lowZero = ~bits & (bits + 1); // lowest clear bit
+        const bit = 31 - Math.clz32(lowZero);
+        const index = c.firstPacket + w * 32 + bit;
+        if (Atomics.compareExchange(i32, this.base + index * PKT_WORDS + PKT_OWNER, 0, owner) === 0) {
+          Atomics.or(i32, c.bitmapWord + w, lowZero);
+          this.cursor[c.index] = w;
+          return index;
+        }
+        bits |= lowZero;
+      }
+    }
+    return -1;
+  }
+
+  private entry(index: number, generation: number, what: string): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) {
+      throw new ShmError(`${what}: packet index ${index} is out of range (0..${this.seg.layout.packetCount - 1})`, 'ERANGE', this.seg.name);
+    }
+    const e = this.base + index * PKT_WORDS;
+    const gen = Atomics.load(this.i32, e + PKT_GEN);
+    if (gen !== (generation | 0)) {
+      throw new ShmError(`${what}: packet ${index} is generation ${gen}, the descriptor says ${generation} (stale descriptor: the packet was freed and reused)`, 'ESTALE', this.seg.name);
+    }
+    return e;
+  }
+
+  /** Rebuilds a descriptor from an index and generation received on a socket (validated). */
+  describe(index: number, generation: number): Descriptor {
+    const e = this.entry(index, generation, 'describe');
+    if (Atomics.load(this.i32, e + PKT_OWNER) === 0) throw new ShmError(`describe: packet ${index} is free`, 'ESTALE', this.seg.name);
+    const c = this.classes[this.i32[e + PKT_CLASS]];
+    return { index, generation, offset: c.arenaOffset + (index - c.firstPacket) * c.size, capacity: c.size };
+  }
+
+  /** A Uint8Array onto the packet's bytes in the segment: no copy. */
+  view(d: Descriptor, length: number = d.capacity): Uint8Array {
+    const chunk = Math.floor(d.offset / this.viewBytes);
+    return new Uint8Array(this.seg.views[chunk], d.offset - chunk * this.viewBytes, length);
+  }
+
+  /** Labels a packet for inspection (which function and request it carries). */
+  label(d: Descriptor, functionId: number, requestId: number, length?: number, metaLength?: number): void {
+    const e = this.base + d.index * PKT_WORDS;
+    this.i32[e + PKT_FUNCTION] = functionId;
+    this.i32[e + PKT_REQUEST] = requestId;
+    if (length !== undefined) this.i32[e + PKT_LENGTH] = length;
+    if (metaLength !== undefined) this.i32[e + PKT_META] = metaLength;
+  }
+
+  owner(d: Descriptor): number {
+    return Atomics.load(this.i32, this.base + d.index * PKT_WORDS + PKT_OWNER);
+  }
+
+  /** Hands a packet to another process: it becomes the one that must free it (or die holding it). */
+  transfer(d: Descriptor, to: number): void {
+    const e = this.entry(d.index, d.generation, 'transfer');
+    const cur = Atomics.load(this.i32, e + PKT_OWNER);
+    if (cur === 0) throw new ShmError(`transfer: packet ${d.index} is free`, 'EDOUBLEFREE', this.seg.name);
+    if (Atomics.compareExchange(this.i32, e + PKT_OWNER, cur, to) !== cur) {
+      throw new ShmError(`transfer: packet ${d.index} changed owner during the transfer`, 'ESTALE', this.seg.name);
+    }
+  }
+
+  /** Frees a packet. A stale generation or a second free is a typed error, never corruption. */
+  free(d: Descriptor): void {
+    const e = this.entry(d.index, d.generation, 'free');
+    const cur = Atomics.load(this.i32, e + PKT_OWNER);
+    if (cur === 0) throw new ShmError(`free: packet ${d.index} (generation ${d.generation}) is already free: double free`, 'EDOUBLEFREE', this.seg.name);
+    this.release(d.index, cur, 'free');
+  }
+
+  private release(index: number, owner: number, what: string): boolean {
+    const c = this.classes[this.i32[this.base + index * PKT_WORDS + PKT_CLASS]];
+    const rel = index - c.firstPacket;
+    Atomics.and(this.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
+    if (Atomics.compareExchange(this.i32, this.base + index * PKT_WORDS + PKT_OWNER, owner, 0) !== owner) {
+      if (what === 'reclaim') return false;
+      throw new ShmError(`${what}: packet ${index} was freed concurrently: double free`, 'EDOUBLEFREE', this.seg.name);
+    }
+    Atomics.sub(this.i32, c.counterWord, 1);
+    return true;
+  }
+
+  /** Frees every packet `pid` holds (it died). Returns how many. */
+  reclaim(pid: number): number {
+    if (!this.seg.writable) throw new ShmError(`${this.seg.name} is mapped read-only`, 'EACCES', this.seg.name);
+    if (!Number.isInteger(pid) || pid <= 0) return 0;
+    let n = 0;
+    for (let i = 0; i < this.seg.layout.packetCount; i++) {
+      if (Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER) === pid && this.release(i, pid, 'reclaim')) n++;
+    }
+    // The in-use counters only feed the high-water mark; a process killed between its CAS and its
+    // counter update leaves them off by one, so they are resynchronised from the owner words.
+    this.resyncCounters();
+    return n;
+  }
+
+  /** Frees the packets of every owner for which `alive(pid)` is false. Returns pid → count. */
+  reclaimDead(alive: (pid: number) => boolean): Map<number, number> {
+    const owners = new Set<number>();
+    for (let i = 0; i < this.seg.layout.packetCount; i++) {
+      const o = Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER);
+      if (o !== 0) owners.add(o);
+    }
+    const out = new Map<number, number>();
+    for (const o of owners) if (!alive(o)) out.set(o, this.reclaim(o));
+    return out;
+  }
+
+  private resyncCounters(): void {
+    for (const c of this.classes) {
+      let n = 0;
+      for (let i = 0; i < c.count; i++) if (Atomics.load(this.i32, this.base + (c.firstPacket + i) * PKT_WORDS + PKT_OWNER) !== 0) n++;
+      Atomics.store(this.i32, c.counterWord, n);
+    }
+  }
+
+  /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
+  usage(): ClassUsage[] {
+    return this.classes.map((c) => {
+      let inUse = 0;
+      let bytes = 0;
+      for (let i = 0; i < c.count; i++) {
+        const e = this.base + (c.firstPacket + i) * PKT_WORDS;
+        if (Atomics.load(this.i32, e + PKT_OWNER) !== 0) {
+          inUse++;
+          bytes += this.i32[e + PKT_LENGTH];
+        }
+      }
+      return {
+        size: c.size,
+        count: c.count,
+        inUse,
+        free: c.count - inUse,
+        highWater: Math.max(inUse, Atomics.load(this.i32, c.counterWord + 1)),
+        bytesInUse: bytes,
+        touched: this.seg.resident(c.arenaOffset, c.count * c.size),
+      };
+    });
+  }
+
+  inUse(): number {
+    let n = 0;
+    for (let i = 0; i < this.seg.layout.packetCount; i++) if (Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER) !== 0) n++;
+    return n;
+  }
+
+  /** Every packet currently held, for `shm inspect`. */
+  held(): PacketInfo[] {
+    const out: PacketInfo[] = [];
+    const now = Date.now() - this.seg.header.createdAt;
+    for (let i = 0; i < this.seg.layout.packetCount; i++) {
+      const e = this.base + i * PKT_WORDS;
+      const owner = Atomics.load(this.i32, e + PKT_OWNER);
+      if (owner === 0) continue;
+      out.push({
+        index: i,
+        classSize: this.classes[this.i32[e + PKT_CLASS]].size,
+        owner,
+        generation: this.i32[e + PKT_GEN],
+        length: this.i32[e + PKT_LENGTH],
+        functionId: this.i32[e + PKT_FUNCTION],
+        requestId: this.i32[e + PKT_REQUEST] >>> 0,
+        ageMs: now - this.i32[e + PKT_TIME],
+      });
+    }
+    return out;
+  }
+}
+
+export function isExhausted(r: Descriptor | Exhausted): r is Exhausted {
+  return (r as Exhausted).exhausted === true;
+}
