@@ -1,0 +1,34 @@
+// The configuration after validation and defaults: what every process works from. The user
+// writes faasflow.config.ts with defineConfig() (src/config/define.ts); the supervisor writes the
+// resolved form to <runtimeDir>/config.json for its children.
+import type { ClassSpec } from '../shm/layout.js';
+
+export interface FunctionConfig {
+  /** 1..maxFunctions-1; the number in POST /function/:id. */
+  id: number;
+  name: string;
+  /** Absolute path of the handler's TypeScript (or JavaScript) source. */
+  handler: string;
+  replicas: number;
+  /** Requests one replica works on at once. */
+  concurrency: number;
+  /** Handler timeout in ms (504 past it). */
+  timeoutMs: number;
+  /** Private-memory limit in bytes; 0 = none. Passing it restarts the replica gracefully. */
+  memoryLimit: number;
+  env: Record<string, string>;
+}
+
+export interface ResolvedConfig {
+  /** Absolute path of the config file, or '' for the built-in defaults. */
+  file: string;
+  instance: string;
+  runtimeDir: string;
+  gateway: { host: string; port: number; requestTimeoutMs: number };
+  proxy: { queueLimit: number };
+  segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
+  functions: FunctionConfig[];
+  logs: { maxBytes: number; keep: number };
+  supervisor: { maxRestarts: number; periodMs: number; backoffMinMs: number; backoffMaxMs: number; shutdownTimeoutMs: number };
+  observe: { shmWarnPercent: number; sampleIntervalMs: number };
+}

@@ -1,0 +1,20 @@
+// How the supervisor tells a child what it is: environment variables (visible in /proc/<pid>/environ
+// for debugging) plus an IPC channel for readiness and routing messages.
+export const ENV = {
+  /** Absolute path of the resolved config JSON. */
+  config: 'FAASFLOW_CONFIG',
+  /** Segment name, e.g. /faasflow-default. */
+  segment: 'FAASFLOW_SEGMENT',
+  /** Unix socket the gateway's proxy listens on for containers. */
+  proxySocket: 'FAASFLOW_PROXY_SOCKET',
+  functionId: 'FAASFLOW_FUNCTION_ID',
+  deployment: 'FAASFLOW_DEPLOYMENT',
+  replica: 'FAASFLOW_REPLICA',
+  /** Absolute path of the bundled handler module (.mjs) to import. */
+  handler: 'FAASFLOW_HANDLER',
+  concurrency: 'FAASFLOW_CONCURRENCY',
+  timeoutMs: 'FAASFLOW_TIMEOUT_MS',
+} as const;
+
+/** Exit code a child uses for "permanent failure, do not restart" (s6's convention is 100). */
+export const EXIT_PERMANENT = 100;

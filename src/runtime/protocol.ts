@@ -1,0 +1,24 @@
+// Messages on the IPC channel between the supervisor and its children (Node's 'advanced'
+// serialisation through execa's ipc option). Frames on the request path are in src/shm/frame.ts.
+
+/** A route: requests for `id` go to the containers of `deployment`. */
+export interface Route {
+  id: number;
+  name: string;
+  deployment: number;
+  timeoutMs: number;
+}
+
+export type ChildMessage =
+  /** Sent once the child can do its job (listening, connected, handler loaded). */
+  | { type: 'ready'; pid: number }
+  /** Sent by a child that cannot start, with the reason, before it exits. */
+  | { type: 'failed'; pid: number; message: string }
+  /** Gateway → supervisor after applying a routes message. */
+  | { type: 'routes-applied'; version: number };
+
+export type SupervisorMessage =
+  /** Supervisor → gateway: the full routing table; replaces the previous one. */
+  | { type: 'routes'; version: number; routes: Route[] }
+  /** Supervisor → any child: stop taking work, finish in-flight work, exit 0. */
+  | { type: 'drain' };
