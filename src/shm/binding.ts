@@ -32,7 +32,7 @@ function load(): NativeShm {
     return require(file) as NativeShm;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`faasflow native module not built (${file}): ${why}. Run \`npm rebuild faasflow\` or \`npx node-gyp rebuild\` in ${root}.`);
+    throw new Error(`faasflow native module not built (${file}): ${why}. Run \`npm rebuild faasflow\` or \`npx node-gyp rebuild\` in ${root}.`, { cause: err });
   }
 }
 

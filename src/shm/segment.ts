@@ -172,7 +172,7 @@ export class Segment {
 
   /** Names (with the leading slash) of every faasflow segment in /dev/shm. */
   static list(): string[] {
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = fs.readdirSync(SHM_DIR);
     } catch {

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Runs the tap suite, then checks that it left /dev/shm and the process table as it found them,
+// and prints the one summary line CI reads: "N passed, N failed".
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const segments = () => new Set(fs.readdirSync('/dev/shm').filter((f) => f.startsWith('faasflow-')));
+const ourProcesses = () => {
+  const out = new Set();
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (/dist\/runtime\/.*main\.js/.test(cmd) && cmd.includes(process.cwd())) out.add(`${pid} ${cmd.replace(/\0/g, ' ').trim()}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+};
+
+const segBefore = segments();
+const procBefore = ourProcesses();
+const args = ['tap', '--reporter=tap', ...process.argv.slice(2)];
+const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let buf = '';
+let fileFailedSubtests = 0;
+child.stdout.on('data', (d) => {
+  process.stdout.write(d);
+  buf += d.toString();
+  let nl;
+  while ((nl = buf.indexOf('\n')) >= 0) {
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    // Each test file is a top-level test point; its t.test() subtests sit one level (4 spaces) in.
+    const sub = /^ {4}(not )?ok \d+/.exec(line);
+    if (sub) {
+      if (/# SKIP/i.test(line)) skipped++;
+      else if (sub[1]) {
+        failed++;
+        fileFailedSubtests++;
+      } else passed++;
+      continue;
+    }
+    const top = /^(not )?ok \d+/.exec(line);
+    if (top) {
+      // A file that crashed before or outside its subtests still counts as a failure.
+      if (top[1] && fileFailedSubtests === 0) failed++;
+      fileFailedSubtests = 0;
+    }
+  }
+});
+child.on('exit', (code) => {
+  let leaked = 0;
+  const segAfter = [...segments()].filter((s) => !segBefore.has(s));
+  if (segAfter.length) {
+    leaked++;
+    console.log(`# LEAK: segments left in /dev/shm: ${segAfter.join(', ')}`);
+    for (const s of segAfter) fs.rmSync(`/dev/shm/${s}`, { force: true });
+  }
+  const procAfter = [...ourProcesses()].filter((p) => !procBefore.has(p));
+  if (procAfter.length) {
+    leaked++;
+    console.log(`# LEAK: processes left running:\n#   ${procAfter.join('\n#   ')}`);
+    for (const p of procAfter) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  if (leaked) failed += leaked;
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exit(code === 0 && failed === 0 ? 0 : 1);
+});
+void execFileSync;
