@@ -29,6 +29,14 @@ export interface ResolvedConfig {
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
   functions: FunctionConfig[];
   logs: { maxBytes: number; keep: number };
-  supervisor: { maxRestarts: number; periodMs: number; backoffMinMs: number; backoffMaxMs: number; shutdownTimeoutMs: number };
+  supervisor: {
+    maxRestarts: number;
+    periodMs: number;
+    backoffMinMs: number;
+    backoffMaxMs: number;
+    shutdownTimeoutMs: number;
+    /** How long a child may take from spawn to its `ready` message (default 30 s). */
+    readyTimeoutMs?: number;
+  };
   observe: { shmWarnPercent: number; sampleIntervalMs: number };
 }

@@ -11,7 +11,7 @@ export interface Route {
 
 export type ChildMessage =
   /** Sent once the child can do its job (listening, connected, handler loaded). */
-  | { type: 'ready'; pid: number }
+  | { type: 'ready'; pid: number; /** gateway: the HTTP port it listens on (config port 0 = any) */ port?: number }
   /** Sent by a child that cannot start, with the reason, before it exits. */
   | { type: 'failed'; pid: number; message: string }
   /** Gateway → supervisor after applying a routes message. */

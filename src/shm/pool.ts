@@ -7,6 +7,12 @@
 // after; free clears the bit first and the owner word after. A stale hint costs a failed CAS,
 // never a double allocation. No tagged-pointer free list, hence no ABA problem and no need for
 // a native 64-bit CAS: JS Atomics on an Int32Array do the whole job.
+//
+// The generation moves on when a packet is FREED (one CAS, which also makes exactly one of two
+// racing frees win), not when it is allocated: a descriptor is therefore stale from the instant
+// its packet is released, before anyone can claim it again. (Bumping it at alloc left a window
+// between another process's claim and its bump in which a stale free could release the new
+// owner's packet.) alloc reads the generation with a plain load after its owner CAS, which orders it.
 import { ShmError } from './errors.js';
 import { PKT_CLASS, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, type ClassLayout } from './layout.js';
 import type { Segment } from './segment.js';
@@ -46,6 +52,21 @@ export interface PacketInfo {
   ageMs: number;
 }
 
+// Date.now() costs ~45 ns, as much as the rest of alloc. The allocation time only feeds the age
+// shown by `shm inspect`, so it is read once per event-loop turn and reused by every alloc in that
+// turn: a packet's age can be off by the length of the synchronous task that allocated it.
+let clock = -1;
+const tick = () => {
+  clock = -1;
+};
+function coarseNow(): number {
+  if (clock < 0) {
+    clock = Date.now();
+    queueMicrotask(tick);
+  }
+  return clock;
+}
+
 export class PacketPool {
   readonly classes: ClassLayout[];
   readonly maxPacket: number;
@@ -54,6 +75,7 @@ export class PacketPool {
   private readonly base: number; // i32 index of packet 0
   private readonly cursor: number[];
   private readonly viewBytes: number;
+  private readonly createdAt: number;
 
   constructor(seg: Segment) {
     this.seg = seg;
@@ -62,14 +84,22 @@ export class PacketPool {
     this.base = seg.layout.packetOffset / 4;
     this.maxPacket = this.classes[this.classes.length - 1].size;
     this.viewBytes = seg.viewBytes;
+    this.createdAt = seg.header.createdAt;
     // Start each process at a different bitmap word so concurrent allocators rarely collide.
     this.cursor = this.classes.map((c) => (process.pid * 7919) % c.bitmapWords);
   }
 
-  /** Creator only, on a zero-filled segment: class tags and the unusable tail bits. */
+  /**
+   * Creator only, on a zero-filled segment: class tags, the unusable tail bits, and generation 1
+   * everywhere, so an all-zero descriptor (index 0, generation 0) never names a live packet.
+   */
   init(): void {
     for (const c of this.classes) {
-      for (let i = 0; i < c.count; i++) this.i32[this.base + (c.firstPacket + i) * PKT_WORDS + PKT_CLASS] = c.index;
+      for (let i = 0; i < c.count; i++) {
+        const e = this.base + (c.firstPacket + i) * PKT_WORDS;
+        this.i32[e + PKT_CLASS] = c.index;
+        this.i32[e + PKT_GEN] = 1;
+      }
       const tail = c.count % 32;
       if (tail !== 0) this.i32[c.bitmapWord + c.bitmapWords - 1] = ~((1 << tail) - 1);
     }
@@ -94,12 +124,13 @@ export class PacketPool {
       if (index >= 0) {
         const cl = this.classes[c];
         const e = this.base + index * PKT_WORDS;
-        const generation = Atomics.add(this.i32, e + PKT_GEN, 1) + 1;
+        // Plain loads and stores from here on: the packet is ours alone since the CAS in claim().
+        const generation = this.i32[e + PKT_GEN];
         this.i32[e + PKT_LENGTH] = length;
         this.i32[e + PKT_FUNCTION] = 0;
         this.i32[e + PKT_REQUEST] = 0;
         this.i32[e + PKT_META] = 0;
-        this.i32[e + PKT_TIME] = Date.now() - this.seg.header.createdAt;
+        this.i32[e + PKT_TIME] = coarseNow() - this.createdAt;
         const inUse = Atomics.add(this.i32, cl.counterWord, 1) + 1;
         let hw = Atomics.load(this.i32, cl.counterWord + 1);
         while (inUse > hw) {
@@ -107,7 +138,7 @@ export class PacketPool {
           if (seen === hw) break;
           hw = seen;
         }
-        return { index, generation: generation | 0, offset: cl.arenaOffset + (index - cl.firstPacket) * cl.size, capacity: cl.size };
+        return { index, generation, offset: cl.arenaOffset + (index - cl.firstPacket) * cl.size, capacity: cl.size };
       }
     }
     return { exhausted: true, reason: 'exhausted', length };
@@ -186,22 +217,37 @@ export class PacketPool {
 
   /** Frees a packet. A stale generation or a second free is a typed error, never corruption. */
   free(d: Descriptor): void {
-    const e = this.entry(d.index, d.generation, 'free');
-    const cur = Atomics.load(this.i32, e + PKT_OWNER);
-    if (cur === 0) throw new ShmError(`free: packet ${d.index} (generation ${d.generation}) is already free: double free`, 'EDOUBLEFREE', this.seg.name);
-    this.release(d.index, cur, 'free');
+    const index = d.index;
+    if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) this.entry(index, d.generation, 'free');
+    const e = this.base + index * PKT_WORDS;
+    const gen = d.generation | 0;
+    // Winning this CAS makes us the only process releasing the packet; every other holder of the
+    // descriptor (a second free, a late transfer) now fails the generation check.
+    const seen = Atomics.compareExchange(this.i32, e + PKT_GEN, gen, (gen + 1) | 0);
+    if (seen !== gen || Atomics.load(this.i32, e + PKT_OWNER) === 0) this.rejectFree(index, gen, seen);
+    this.release(index);
   }
 
-  private release(index: number, owner: number, what: string): boolean {
+  private rejectFree(index: number, gen: number, seen: number): never {
+    const owner = Atomics.load(this.i32, this.base + index * PKT_WORDS + PKT_OWNER);
+    if (seen === ((gen + 1) | 0) && owner === 0) {
+      throw new ShmError(`free: packet ${index} (generation ${gen}) is already free: double free`, 'EDOUBLEFREE', this.seg.name);
+    }
+    if (seen === gen) throw new ShmError(`free: packet ${index} (generation ${gen}) is not allocated`, 'ESTALE', this.seg.name);
+    throw new ShmError(`free: packet ${index} is generation ${seen}, the descriptor says ${gen} (stale descriptor: the packet was freed and reused)`, 'ESTALE', this.seg.name);
+  }
+
+  /**
+   * Owner word last: until it is 0 nobody else can claim the packet. The in-use counter goes down
+   * before it (and up only after a claim), so it never exceeds the packets really held and the
+   * high-water mark never exceeds the class's count.
+   */
+  private release(index: number): void {
     const c = this.classes[this.i32[this.base + index * PKT_WORDS + PKT_CLASS]];
     const rel = index - c.firstPacket;
-    Atomics.and(this.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
-    if (Atomics.compareExchange(this.i32, this.base + index * PKT_WORDS + PKT_OWNER, owner, 0) !== owner) {
-      if (what === 'reclaim') return false;
-      throw new ShmError(`${what}: packet ${index} was freed concurrently: double free`, 'EDOUBLEFREE', this.seg.name);
-    }
     Atomics.sub(this.i32, c.counterWord, 1);
-    return true;
+    Atomics.and(this.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
+    Atomics.store(this.i32, this.base + index * PKT_WORDS + PKT_OWNER, 0);
   }
 
   /** Frees every packet `pid` holds (it died). Returns how many. */
@@ -210,7 +256,12 @@ export class PacketPool {
     if (!Number.isInteger(pid) || pid <= 0) return 0;
     let n = 0;
     for (let i = 0; i < this.seg.layout.packetCount; i++) {
-      if (Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER) === pid && this.release(i, pid, 'reclaim')) n++;
+      const e = this.base + i * PKT_WORDS;
+      if (Atomics.load(this.i32, e + PKT_OWNER) !== pid) continue;
+      // The dead process cannot race us; its descriptors (and copies sent to others) go stale.
+      Atomics.add(this.i32, e + PKT_GEN, 1);
+      this.release(i);
+      n++;
     }
     // The in-use counters only feed the high-water mark; a process killed between its CAS and its
     // counter update leaves them off by one, so they are resynchronised from the owner words.

@@ -1,0 +1,86 @@
+// The product, started the way a user starts it: `faasflow up` with a config in a temp dir whose
+// one function answers the body's length (the same small reply as the reference setups), and
+// `faasflow down --clean-shm` at the end, whatever happened in between.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { packageRoot } from './process.js';
+import type { RunningSetup } from './setups.js';
+
+const FUNCTION_ID = 1;
+
+/** The benchmark function: O(1) work, so the numbers are the runtime's, not the handler's. */
+const HANDLER = `// Written by faasflow bench: answers the body's length, as the reference setups do.
+export default function length(input: Uint8Array): string {
+  return String(input.length);
+}
+`;
+
+/**
+ * One replica: on 2 cores a second one only competes with the gateway and the load generator.
+ * Packet classes sized so 32 connections of 16 MiB bodies fit with room to spare.
+ */
+export function benchConfig(port: number, runtimeDir: string): string {
+  return `// Written by faasflow bench.
+export default {
+  gateway: { host: '127.0.0.1', port: ${port} },
+  runtimeDir: ${JSON.stringify(runtimeDir)},
+  segment: {
+    size: '3GiB',
+    classes: [
+      { size: '4KiB', count: 1024 },
+      { size: '64KiB', count: 256 },
+      { size: '1MiB', count: 128 },
+      { size: '32MiB', count: 48 },
+    ],
+  },
+  functions: [{ id: ${FUNCTION_ID}, name: 'bench-length', handler: './length.ts', replicas: 1, concurrency: 64 }],
+};
+`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export interface FaasflowOptions {
+  /** Extra environment for `up` and so for every process it starts (e.g. NODE_OPTIONS=--cpu-prof). */
+  env?: Record<string, string>;
+}
+
+export async function startFaasflow(o: FaasflowOptions = {}): Promise<RunningSetup> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-'));
+  const instance = `bench-${process.pid}`;
+  const bin = path.join(packageRoot(), 'bin', 'run.js');
+  const cli = (args: string[], timeout: number) =>
+    execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: o.env, stdin: 'ignore' });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const down = await cli(['down', '--instance', instance, '--clean-shm'], 60_000);
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (down.exitCode !== 0) throw new Error(`faasflow down --instance ${instance} failed (${down.exitCode}):\n${down.all}`);
+  };
+  try {
+    const port = await freePort();
+    const config = path.join(dir, 'faasflow.config.ts');
+    fs.writeFileSync(path.join(dir, 'length.ts'), HANDLER);
+    fs.writeFileSync(config, benchConfig(port, path.join(dir, 'run')));
+    const up = await cli(['up', '--instance', instance, '--config', config], 120_000);
+    if (up.exitCode !== 0) throw new Error(`faasflow up --instance ${instance} failed (${up.exitCode ?? up.signal}):\n${up.all}`);
+    return { name: 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, stop };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,83 @@
+// Defaults and the parsing of human-written sizes ("1k", "16MiB"), shared by `faasflow bench`
+// and `npm run bench`.
+import { SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const FULL_SIZES = [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB];
+/** --quick keeps the sizes the targets name (1 KiB and 1 MiB) and drops the rest. */
+export const QUICK_SIZES = [KiB, MiB];
+export const DEFAULT_CONNECTIONS = [1, 32];
+
+export const FULL = { duration: 5, warmup: 1, rounds: 2 };
+/** 12 cells of 2 s plus start-up: under a minute on 2 cores. */
+export const QUICK = { duration: 2, warmup: 0.5, rounds: 1 };
+
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
+  if (!m) throw new Error(`cannot read "${text}" as a size: write e.g. 1k, 100KiB, 16m`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const bytes = Math.round(Number(m[1]) * (unit.startsWith('m') ? MiB : unit.startsWith('k') ? KiB : 1));
+  if (bytes < 1) throw new Error(`size "${text}" must be at least 1 byte`);
+  if (bytes > 256 * MiB) throw new Error(`size "${text}" is over the 256 MiB the harness allows`);
+  return bytes;
+}
+
+export const parseSizes = (text: string): number[] => [...new Set(text.split(',').filter((s) => s.trim()).map(parseSize))].sort((a, b) => a - b);
+
+export function parseConnections(text: string): number[] {
+  const out = text.split(',').map((s) => Number(s.trim()));
+  for (const c of out) if (!Number.isInteger(c) || c < 1 || c > 1024) throw new Error(`connections must be integers 1..1024, got "${text}"`);
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+export function parseSetups(text: string): SetupName[] {
+  const out = text.split(',').map((s) => s.trim());
+  for (const s of out) if (!(SETUP_NAMES as readonly string[]).includes(s)) throw new Error(`unknown setup "${s}": choose from ${SETUP_NAMES.join(', ')}`);
+  // Keep the canonical order so cells alternate floor, copy, faasflow.
+  return SETUP_NAMES.filter((s) => out.includes(s));
+}
+
+/** "1 KiB", "16 MiB", "1.5 KiB", "512 B". */
+export function sizeLabel(n: number): string {
+  const [div, unit] = n >= MiB ? [MiB, 'MiB'] : n >= KiB ? [KiB, 'KiB'] : [1, 'B'];
+  return `${Number((n / div).toFixed(1))} ${unit}`;
+}
+
+export interface OptionInput {
+  quick?: boolean;
+  sizes?: string;
+  connections?: string;
+  duration?: number;
+  warmup?: number;
+  rounds?: number;
+  setups?: string;
+  outDir?: string;
+  markdown?: string;
+  command?: string;
+}
+
+export function resolveOptions(input: OptionInput): BenchOptions {
+  const quick = input.quick ?? false;
+  const base = quick ? QUICK : FULL;
+  const duration = input.duration ?? base.duration;
+  const warmup = input.warmup ?? base.warmup;
+  const rounds = input.rounds ?? base.rounds;
+  if (!(duration > 0 && duration <= 600)) throw new Error(`--duration must be in (0, 600] seconds, got ${duration}`);
+  if (!(warmup >= 0 && warmup <= 60)) throw new Error(`--warmup must be in [0, 60] seconds, got ${warmup}`);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer 1..20, got ${rounds}`);
+  return {
+    sizes: input.sizes ? parseSizes(input.sizes) : quick ? QUICK_SIZES : FULL_SIZES,
+    connections: input.connections ? parseConnections(input.connections) : DEFAULT_CONNECTIONS,
+    duration,
+    warmup,
+    rounds,
+    setups: input.setups ? parseSetups(input.setups) : [...SETUP_NAMES],
+    quick,
+    outDir: input.outDir ?? 'bench-results',
+    // A quick run is a smoke run: it must not overwrite the table a full run produced.
+    markdown: input.markdown ?? (quick ? '' : 'BENCHMARKS.md'),
+    command: input.command ?? 'npm run bench',
+  };
+}

@@ -1,0 +1,52 @@
+// The two reference setups the product is compared against, built from one hop program
+// (servers/hop.ts) so that all three answer with the same handler: the body's length.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { distFile, forkReady, stopChild } from './process.js';
+import type { SetupName } from './types.js';
+
+export interface RunningSetup {
+  name: SetupName;
+  /** Where the load generator POSTs. */
+  url: string;
+  /** Stops every process of the setup and removes what it left; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export type SetupStarter = () => Promise<RunningSetup>;
+
+const HOP = distFile('servers/hop.js');
+
+/** Stops children in reverse start order, then removes the temp dir. */
+function stopper(children: ChildProcess[], dir?: string): () => Promise<void> {
+  return async () => {
+    for (const c of [...children].reverse()) await stopChild(c);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+export async function startFloor(): Promise<RunningSetup> {
+  const { child, port } = await forkReady(HOP, ['--listen', 'tcp:0']);
+  return { name: 'floor', url: `http://127.0.0.1:${port}/`, stop: stopper([child]) };
+}
+
+/** gateway (TCP) → proxy (Unix socket) → container (Unix socket), three processes. */
+export async function startCopy(): Promise<RunningSetup> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-copy-'));
+  const children: ChildProcess[] = [];
+  const stop = stopper(children, dir);
+  try {
+    const containerSock = path.join(dir, 'container.sock');
+    const proxySock = path.join(dir, 'proxy.sock');
+    children.push((await forkReady(HOP, ['--listen', `unix:${containerSock}`])).child);
+    children.push((await forkReady(HOP, ['--listen', `unix:${proxySock}`, '--forward', containerSock])).child);
+    const gateway = await forkReady(HOP, ['--listen', 'tcp:0', '--forward', proxySock]);
+    children.push(gateway.child);
+    return { name: 'copy', url: `http://127.0.0.1:${gateway.port}/`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

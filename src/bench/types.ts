@@ -1,0 +1,103 @@
+// The data the harness passes around: what to measure (options, cells), what was measured
+// (cell results, summaries) and the lifecycle events the console view renders.
+
+export const SETUP_NAMES = ['floor', 'copy', 'faasflow'] as const;
+export type SetupName = (typeof SETUP_NAMES)[number];
+
+export interface BenchOptions {
+  /** Request body sizes in bytes. */
+  sizes: number[];
+  /** Connection counts: 1 measures latency, many measure throughput. */
+  connections: number[];
+  /** Seconds each cell is measured for. */
+  duration: number;
+  /** Seconds of load before each measurement, discarded. */
+  warmup: number;
+  rounds: number;
+  setups: SetupName[];
+  quick: boolean;
+  /** Directory the JSON result goes to. */
+  outDir: string;
+  /** Markdown file whose results block is rewritten, or '' for none. */
+  markdown: string;
+  /** How the run was started, recorded with the results. */
+  command: string;
+}
+
+/** Latency in microseconds, from every 2xx response of one measurement. */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** One measurement: one setup, one body size, one connection count, one round. */
+export interface CellResult {
+  setup: SetupName;
+  size: number;
+  connections: number;
+  round: number;
+  /** Seconds the measurement actually ran. */
+  seconds: number;
+  latency: LatencySummary;
+  /** 2xx responses per second. */
+  rps: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** A cell's rounds folded together: medians across rounds, max of maxima. */
+export interface CellSummary {
+  setup: SetupName;
+  size: number;
+  connections: number;
+  p50: number;
+  p99: number;
+  max: number;
+  rps: number;
+  /** Lowest and highest per-round p50, to show how much rounds disagree. */
+  p50Range: [number, number];
+  failures: number;
+}
+
+export interface TargetResult {
+  id: string;
+  description: string;
+  /** Measured ratio, or null when a cell it needs was not measured. */
+  ratio: number | null;
+  limit: number;
+  /** 'max': ratio must be ≤ limit; 'min': ratio must be ≥ limit. */
+  kind: 'max' | 'min';
+  met: boolean | null;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  os: string;
+  /** 1/5/15-minute load averages just before the first setup started: anything well above 0 means
+   * other work shared the cores and the numbers are noisier than they look. */
+  loadBefore: number[];
+}
+
+export interface BenchResult {
+  date: string;
+  machine: Machine;
+  options: BenchOptions;
+  cells: CellResult[];
+  summary: CellSummary[];
+  targets: TargetResult[];
+}
+
+export type BenchEvent =
+  | { type: 'setup-start'; setup: SetupName }
+  | { type: 'setup-ready'; setup: SetupName; url: string; ms: number }
+  | { type: 'setup-stop'; setup: SetupName }
+  | { type: 'cell-start'; setup: SetupName; size: number; connections: number; round: number; index: number; total: number }
+  | { type: 'cell-done'; cell: CellResult }
+  | { type: 'warning'; message: string };

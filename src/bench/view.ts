@@ -1,0 +1,48 @@
+// Console rendering of the harness's events and of the final result.
+import { sizeLabel } from './options.js';
+import { HEADER, TARGET_HEADER, cellRows, fmtMicros, fmtRate, runLine, targetRows } from './table.js';
+import type { BenchEvent, BenchResult } from './types.js';
+
+type Log = (line: string) => void;
+
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function progressView(log: Log): (e: BenchEvent) => void {
+  let prefix = '';
+  return (e) => {
+    switch (e.type) {
+      case 'setup-start':
+        return log(`starting ${e.setup} …`);
+      case 'setup-ready':
+        return log(`  ${e.setup} ready at ${e.url} in ${Math.round(e.ms)} ms`);
+      case 'setup-stop':
+        return log(`stopping ${e.setup}`);
+      case 'cell-start':
+        prefix = `[${String(e.index + 1).padStart(String(e.total).length)}/${e.total}] round ${e.round + 1}  ${sizeLabel(e.size).padStart(7)} × ${String(e.connections).padEnd(3)} ${e.setup.padEnd(8)}`;
+        return;
+      case 'cell-done': {
+        const c = e.cell;
+        const bad = c.non2xx || c.errors ? `  ${c.non2xx} non-2xx, ${c.errors} errors, ${c.timeouts} timeouts` : '';
+        return log(`${prefix}  p50 ${fmtMicros(c.latency.p50).padStart(8)}  p99 ${fmtMicros(c.latency.p99).padStart(8)}  max ${fmtMicros(c.latency.max).padStart(8)}  ${fmtRate(c.rps).padStart(6)} req/s${bad}`);
+      }
+      case 'warning':
+        return log(`warning: ${e.message}`);
+    }
+  };
+}
+
+export function printResult(result: BenchResult, log: Log): void {
+  log('');
+  log(runLine(result));
+  for (const c of result.options.connections) {
+    log('');
+    log(`${c} connection${c > 1 ? 's' : ''} (medians across rounds):`);
+    log(textTable(HEADER, cellRows(result, c)));
+  }
+  log('');
+  log(textTable(TARGET_HEADER, targetRows(result)));
+}

@@ -1,0 +1,66 @@
+import { Command, Flags } from '@oclif/core';
+import { resolveOptions } from '../bench/options.js';
+import { Interrupted, runBenchmark } from '../bench/run.js';
+import type { BenchResult } from '../bench/types.js';
+import { printResult, progressView } from '../bench/view.js';
+
+const seconds = Flags.custom<number>({
+  async parse(input) {
+    const n = Number(input);
+    if (!Number.isFinite(n)) throw new Error(`expected seconds, e.g. 5 or 0.5, got "${input}"`);
+    return n;
+  },
+});
+
+export default class Bench extends Command {
+  static override summary = 'Measure faasflow against a bare HTTP server and a copying gateway → proxy → container chain.';
+
+  static override description = `Starts three setups on 127.0.0.1 — floor (one Node HTTP server), copy (three Node processes
+forwarding the whole body over HTTP/Unix sockets) and faasflow (\`faasflow up\` with a temp config) —
+and drives each with autocannon at every body size with 1 and 32 connections, the setups taking
+turns cell by cell. Prints p50/p99/max latency and req/s, the ratios against the issue-6 targets,
+writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md.`;
+
+  static override examples = ['<%= config.bin %> bench --quick', '<%= config.bin %> bench --sizes 1k,1m --duration 3 --rounds 3'];
+
+  static override enableJsonFlag = true;
+
+  static override flags = {
+    quick: Flags.boolean({ description: 'Smoke run in under a minute: 1 KiB and 1 MiB, 2 s cells, one round; leaves BENCHMARKS.md alone.' }),
+    sizes: Flags.string({ description: 'Comma-separated body sizes (default 1k,10k,100k,1m,16m).' }),
+    connections: Flags.string({ description: 'Comma-separated connection counts (default 1,32).' }),
+    duration: seconds({ description: 'Seconds each cell is measured (default 5; 2 with --quick).' }),
+    warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.5 with --quick).' }),
+    rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
+    setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
+    out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
+    markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
+  };
+
+  async run(): Promise<BenchResult> {
+    const { flags } = await this.parse(Bench);
+    let opts;
+    try {
+      opts = resolveOptions({
+        ...flags,
+        outDir: flags.out,
+        markdown: flags.markdown === 'none' ? '' : flags.markdown,
+        command: ['faasflow bench', ...this.argv].join(' '),
+      });
+    } catch (err) {
+      this.error((err as Error).message, { exit: 2 });
+    }
+    const log = (line: string): void => this.log(line);
+    let out;
+    try {
+      out = await runBenchmark(opts, progressView(log));
+    } catch (err) {
+      if (err instanceof Interrupted) this.exit(err.signal === 'SIGINT' ? 130 : 143);
+      throw err;
+    }
+    const { result, file } = out;
+    printResult(result, log);
+    this.log(`\nwrote ${file}${opts.markdown ? ` and the results block of ${opts.markdown}` : ''}`);
+    return result;
+  }
+}

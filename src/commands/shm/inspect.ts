@@ -1,0 +1,57 @@
+import { Args, Command, Flags } from '@oclif/core';
+import { fmtBytes, fmtDuration, textTable } from '../../observe/format.js';
+import { inspectSegment, normalizeSegmentName, type SegmentDetail } from '../../observe/segments.js';
+import { Segment, segmentName } from '../../shm/index.js';
+
+export default class ShmInspect extends Command {
+  static override summary = 'Show one faasflow segment in detail: who maps it, its processes, packets per class and owner.';
+  static override description =
+    'NAME may be an instance name, faasflow-<instance>, /faasflow-<instance> or /dev/shm/faasflow-<instance>; without it, the segment of --instance. Lists the processes mapping the segment (the pids `lsof /dev/shm/<segment>` shows), the process table, pool usage per size class and which pids hold packets (packets of dead pids are reclaimable).';
+  static override enableJsonFlag = true;
+  static override examples = ['<%= config.bin %> shm inspect', '<%= config.bin %> shm inspect faasflow-demo --json'];
+  static override args = {
+    name: Args.string({ description: 'segment or instance name' }),
+  };
+  static override flags = {
+    instance: Flags.string({ char: 'i', description: 'instance whose segment to inspect when NAME is not given', default: 'default' }),
+  };
+
+  async run(): Promise<SegmentDetail> {
+    const { args, flags } = await this.parse(ShmInspect);
+    const name = args.name ? normalizeSegmentName(args.name) : segmentName(flags.instance);
+    if (!Segment.exists(name)) {
+      const others = Segment.list();
+      this.error(`no segment /dev/shm${name}${others.length ? `; faasflow segments here: ${others.join(', ')}` : ': no faasflow segments exist (is the instance running?)'}`, { exit: 1 });
+    }
+    const d = inspectSegment(name);
+    this.log(`${d.path}${d.instance ? `  (instance ${d.instance})` : ''}`);
+    this.log(`  size ${fmtBytes(d.size)}, ${fmtBytes(d.touched)} touched (held in RAM), mode ${d.mode}, uid ${d.uid}`);
+    if (d.error) this.log(`  header unreadable: ${d.error}`);
+    else this.log(`  layout v${d.layoutVersion}, created ${d.createdAt} by pid ${d.creatorPid} (${d.creatorAlive ? 'alive' : 'dead'})`);
+    this.log(d.stale ? '  STALE: creator dead and no process maps it; `faasflow down --clean-shm` removes it' : '  in use');
+    this.log('');
+    this.log(`Mapped by ${d.holders.length} process(es):`);
+    if (d.holders.length) this.log(indent(textTable(['PID', 'REGISTERED', 'COMMAND'], d.holders.map((h) => [String(h.pid), h.registered ? 'yes' : 'NO', h.command.slice(0, 100)]), [0])));
+    if (d.processes.length) {
+      this.log('');
+      this.log('Process table:');
+      const rows = d.processes.map((p) => [String(p.slot), p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : `${p.state} (dead)`, String(p.restarts), fmtDuration(p.uptimeS), `${p.heartbeatAgeS}s`]);
+      this.log(indent(textTable(['SLOT', 'ROLE', 'FN/REPLICA', 'PID', 'STATE', 'RESTARTS', 'UPTIME', 'HEARTBEAT'], rows, [0, 3, 5])));
+    }
+    if (d.pool) {
+      this.log('');
+      this.log('Packets per size class:');
+      const rows = d.pool.map((c) => [fmtBytes(c.size), String(c.count), String(c.inUse), String(c.highWater), fmtBytes(c.bytesInUse), fmtBytes(c.touched)]);
+      this.log(indent(textTable(['CLASS', 'PACKETS', 'IN USE', 'HIGH WATER', 'PAYLOAD', 'RESIDENT'], rows, [0, 1, 2, 3, 4, 5])));
+    }
+    if (d.owners.length) {
+      this.log('');
+      this.log('Packets held by:');
+      const rows = d.owners.map((o) => [String(o.pid), o.alive ? 'yes' : 'NO (reclaimable)', String(o.packets), fmtBytes(o.bytes), `${(o.oldestMs / 1000).toFixed(1)}s`]);
+      this.log(indent(textTable(['PID', 'ALIVE', 'PACKETS', 'BYTES', 'OLDEST'], rows, [0, 2, 3, 4])));
+    }
+    return d;
+  }
+}
+
+const indent = (s: string) => s.replace(/^/gm, '  ');

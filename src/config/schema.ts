@@ -1,0 +1,93 @@
+// The shape of faasflow.config.ts, its defaults and its checks. Every default lives here so the
+// README's config reference and the code cannot disagree.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n !== undefined) return n;
+  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a size: write a number of bytes or a string such as '512MiB' or '1GiB'` });
+  return z.NEVER;
+});
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseDuration(v);
+  if (n !== undefined) return n;
+  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration: write milliseconds as a number or a string such as '500ms', '30s' or '2m'` });
+  return z.NEVER;
+});
+
+const int = (min: number, max: number) => z.number().int(`must be a whole number from ${min} to ${max}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+export const functionSchema = z.strictObject({
+  /** The number in POST /function/:id; 1 .. segment.maxFunctions-1. */
+  id: int(1, 4095),
+  /** Shown in ps/top/metrics; defaults to the handler's file name. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "." (starting with a letter or digit)').optional(),
+  /** Handler source, relative to the config file. */
+  handler: z.string().min(1, 'must name the handler file, e.g. "./functions/echo.ts"'),
+  replicas: int(1, 64).default(1),
+  concurrency: int(1, 100_000).default(16),
+  timeout: duration.default(30_000),
+  memoryLimit: size.default(0),
+  env: z.record(z.string(), z.string({ error: 'environment values must be strings' })).default({}),
+});
+
+const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });
+
+export const configSchema = z
+  .strictObject({
+    functions: z.array(functionSchema).default([]),
+    gateway: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: int(1, 65535).default(8080),
+        requestTimeout: duration.default(60_000),
+      })
+      .prefault({}),
+    proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
+    segment: z
+      .strictObject({
+        // tmpfs allocates lazily: the size is a ceiling, only touched pages cost memory.
+        size: size.default(1024 ** 3),
+        classes: z.array(classSchema).min(1).max(8).optional(),
+        maxFunctions: int(2, 4096).default(64),
+        procSlots: int(4, 4096).default(128),
+      })
+      .prefault({}),
+    /** Base directory for instance runtime directories (<runtimeDir>/<instance>). */
+    runtimeDir: z.string().min(1).optional(),
+    logs: z.strictObject({ maxSize: size.default(10 * 1024 ** 2), keep: int(0, 100).default(3) }).prefault({}),
+    supervisor: z
+      .strictObject({
+        maxRestarts: int(0, 1000).default(5),
+        period: duration.default(60_000),
+        backoffMin: duration.default(100),
+        backoffMax: duration.default(10_000),
+        shutdownTimeout: duration.default(10_000),
+        readyTimeout: duration.default(30_000),
+      })
+      .prefault({}),
+    observe: z.strictObject({ shmWarnPercent: int(1, 100).default(80), sampleInterval: duration.default(2000) }).prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const seenId = new Map<number, number>();
+    const seenName = new Map<string, number>();
+    c.functions.forEach((f, i) => {
+      const prev = seenId.get(f.id);
+      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'id'], message: `duplicate id ${f.id} (functions[${prev}] has it too): give every function its own id` });
+      else seenId.set(f.id, i);
+      if (f.id >= c.segment.maxFunctions) ctx.addIssue({ code: 'custom', path: ['functions', i, 'id'], message: `id ${f.id} does not fit: ids go up to segment.maxFunctions-1 (${c.segment.maxFunctions - 1}); raise segment.maxFunctions or pick a smaller id` });
+      if (f.name !== undefined) {
+        const p = seenName.get(f.name);
+        if (p !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'name'], message: `duplicate name "${f.name}" (functions[${p}] has it too): names must be unique` });
+        else seenName.set(f.name, i);
+      }
+    });
+    if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
+  });
+
+export type UserConfig = z.input<typeof configSchema>;
+export type UserFunction = z.input<typeof functionSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type ParsedFunction = z.output<typeof functionSchema>;

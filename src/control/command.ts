@@ -1,0 +1,43 @@
+// What every faasflow command shares: --instance, --config, --json, finding the instance's runtime
+// directory, and turning known errors into one short line and a non-zero exit.
+import { Command, Errors, Flags } from '@oclif/core';
+import { findConfigFile, loadConfig } from '../config/load.js';
+import { isShmError } from '../shm/index.js';
+import { isFaasflowError } from './errors.js';
+import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from './paths.js';
+
+export abstract class FaasflowCommand extends Command {
+  static override enableJsonFlag = true;
+  static override baseFlags = {
+    instance: Flags.string({ char: 'i', description: 'instance name (parallel instances each have their own segment, port and runtime directory)', default: 'default', env: 'FAASFLOW_INSTANCE' }),
+    config: Flags.string({ char: 'c', description: 'config file (default: faasflow.config.ts in the current directory)' }),
+  };
+
+  /**
+   * The instance's runtime directory. A config that moves it (runtimeDir) is honoured when it
+   * loads; a broken config must not stop `down` or `ps`, so then the default is used.
+   */
+  protected async locate(flags: { instance: string; config?: string }): Promise<InstancePaths> {
+    const instance = checkInstanceName(flags.instance);
+    if (!process.env.FAASFLOW_RUNTIME_DIR) {
+      let file: string | undefined;
+      try {
+        file = findConfigFile(process.cwd(), flags.config);
+        if (file) {
+          const cfg = await loadConfig({ cwd: process.cwd(), file, instance });
+          return instancePaths(instance, cfg.runtimeDir);
+        }
+      } catch (err) {
+        this.warn(`ignoring ${file ?? 'the config'} (${(err as Error).message.split('\n')[0]}); looking for the instance in the default runtime directory`);
+      }
+    }
+    return instancePaths(instance, runtimeDirFor(instance));
+  }
+
+  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
+    if (isFaasflowError(err) || isShmError(err)) {
+      return super.catch(Object.assign(new Errors.CLIError(err.message, { exit: 1 }), { code: err.code }));
+    }
+    return super.catch(err);
+  }
+}

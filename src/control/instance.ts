@@ -1,0 +1,91 @@
+// Is an instance running, gone, or stale (its supervisor died and left processes, a segment or
+// control files behind)? And cleaning up after a stale one, reporting exactly what was removed.
+import fs from 'node:fs';
+import { Segment, pidAlive, segmentName } from '../shm/index.js';
+import type { InstancePaths } from './paths.js';
+import type { InstanceStatus } from './protocol.js';
+import { readState } from './state.js';
+import { groupMembers, isFaasflowProcess, killQuietly, mappers } from './procs.js';
+
+export type InstanceHealth =
+  | { kind: 'absent' }
+  | { kind: 'running'; state: InstanceStatus }
+  | { kind: 'stale'; state?: InstanceStatus; reason: string }
+  /** The segment exists and its creator lives, but no state file here points to it. */
+  | { kind: 'foreign'; creatorPid: number };
+
+export interface CleanReport {
+  killed: number[];
+  segments: string[];
+  files: string[];
+}
+
+function segmentCreator(name: string): number | undefined {
+  try {
+    const seg = Segment.open(name, false);
+    const pid = seg.header.creatorPid;
+    seg.close();
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export function inspectInstance(p: InstancePaths): InstanceHealth {
+  const state = readState(p.state);
+  const seg = segmentName(p.instance);
+  if (state) {
+    if (isFaasflowProcess(state.supervisorPid, 'supervisor')) return { kind: 'running', state };
+    return { kind: 'stale', state, reason: `supervisor pid ${state.supervisorPid} is no longer running` };
+  }
+  if (Segment.exists(seg)) {
+    const creator = segmentCreator(seg);
+    if (creator !== undefined && pidAlive(creator)) return { kind: 'foreign', creatorPid: creator };
+    return { kind: 'stale', reason: `segment /dev/shm${seg} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
+  }
+  if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
+  return { kind: 'absent' };
+}
+
+/** Stops what a dead supervisor left running, unlinks its segment, removes its control files. */
+export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanReport {
+  const report: CleanReport = { killed: [], segments: [], files: [] };
+  if (state) {
+    const pids = new Set([...state.children.map((c) => c.pid), ...groupMembers(state.supervisorPid)]);
+    for (const pid of pids) {
+      if (pid !== process.pid && isFaasflowProcess(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
+    }
+  }
+  const seg = segmentName(p.instance);
+  if (Segment.exists(seg)) {
+    const creator = segmentCreator(seg);
+    if (creator === undefined || !pidAlive(creator)) {
+      Segment.unlink(seg);
+      report.segments.push(seg);
+    }
+  }
+  for (const f of [p.socket, p.state, p.config]) {
+    if (fs.existsSync(f)) {
+      fs.rmSync(f, { force: true });
+      report.files.push(f);
+    }
+  }
+  return report;
+}
+
+/** Every faasflow segment whose creator is dead (or whose header is unreadable and nobody maps it). */
+export function removeStaleSegments(): string[] {
+  const removed: string[] = [];
+  for (const name of Segment.list()) {
+    const creator = segmentCreator(name);
+    const stale = creator === undefined ? mappers(name).length === 0 : !pidAlive(creator);
+    if (!stale) continue;
+    try {
+      Segment.unlink(name);
+      removed.push(name);
+    } catch {
+      // removed by someone else meanwhile, or not ours: leave it
+    }
+  }
+  return removed;
+}

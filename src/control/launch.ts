@@ -1,0 +1,71 @@
+// Starting a supervisor for `faasflow up`: in its own session and process group (so a terminal's
+// Ctrl-C or hang-up reaches only what we forward, and `kill -- -<pid>` takes the whole instance),
+// detached unless --foreground, then following its lifecycle events over the control socket.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ResolvedConfig } from '../config/types.js';
+import { ENV } from '../runtime/env.js';
+import { controlRequest } from './client.js';
+import { FaasflowError } from './errors.js';
+import type { InstancePaths } from './paths.js';
+import type { SupervisorEvent } from './protocol.js';
+import { writeJsonAtomic } from './state.js';
+
+const SUPERVISOR_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'runtime', 'supervisor', 'main.js');
+
+export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foreground: boolean): ChildProcess {
+  fs.mkdirSync(p.logs, { recursive: true, mode: 0o700 });
+  fs.chmodSync(p.dir, 0o700);
+  writeJsonAtomic(p.config, cfg);
+  const err = fs.openSync(p.supervisorErr, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [SUPERVISOR_MAIN], {
+      detached: true,
+      stdio: ['ignore', foreground ? 'inherit' : 'ignore', foreground ? 'inherit' : err],
+      env: { ...process.env, [ENV.config]: p.config, FAASFLOW_FOREGROUND: foreground ? '1' : '0' },
+    });
+    if (!foreground) child.unref();
+    return child;
+  } finally {
+    fs.closeSync(err);
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** The supervisor's exit, as a promise (resolves at once if it already exited). */
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/**
+ * Streams the supervisor's events until startup ends ('running' or 'fatal'). If the supervisor
+ * dies before its control socket exists, its stderr says why.
+ */
+export async function followStartup(child: ChildProcess, p: InstancePaths, onEvent: (e: SupervisorEvent) => void): Promise<SupervisorEvent> {
+  const gone = exited(child).then((code) => {
+    throw new FaasflowError('START_FAILED', `the supervisor exited (code ${code}) before it could report: ${tail(p.supervisorErr, 5) || 'no output'}`);
+  });
+  const socket = (async () => {
+    for (let i = 0; !fs.existsSync(p.socket); i++) {
+      if (i > 600) throw new FaasflowError('TIMEOUT', `the supervisor did not open ${p.socket} within 30 s; see ${p.supervisorErr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  await Promise.race([socket, gone]);
+  const last = await Promise.race([
+    controlRequest<SupervisorEvent>(p.socket, { cmd: 'events' }, { onEvent, until: (e) => e.kind === 'running' || e.kind === 'fatal' || e.kind === 'stopped' }),
+    gone,
+  ]);
+  gone.catch(() => undefined);
+  return last;
+}

@@ -1,0 +1,93 @@
+// The control socket's language: one JSON request per connection, answered by JSON lines
+// (events while the work goes on, then one result or error). `up`, `deploy` and `down` render
+// the events; `ps` reads the status.
+import type { ErrorCode } from './errors.js';
+
+export type StepName = 'segment' | 'handlers' | 'gateway' | 'containers' | 'health';
+export const SUPERVISOR_STEPS: StepName[] = ['segment', 'handlers', 'gateway', 'containers', 'health'];
+
+export type ChildState = 'starting' | 'ready' | 'draining' | 'stopped' | 'crashed' | 'failed';
+
+export type SupervisorEvent = { at: number } & (
+  | { kind: 'step'; step: StepName; status: 'start' | 'done' | 'warn' | 'failed'; message: string }
+  | { kind: 'child'; id: string; pid: number; state: ChildState; message: string }
+  | { kind: 'info'; message: string }
+  /** Startup finished: the instance serves. */
+  | { kind: 'running'; port: number; host: string }
+  /** Startup or the instance failed; the supervisor is shutting down. */
+  | { kind: 'fatal'; message: string }
+  | { kind: 'stopped' }
+);
+
+export interface DeployRequest {
+  id: number;
+  name?: string;
+  replicas?: number;
+  /** The handler source the user named (kept for `ps` and the state file). */
+  source: string;
+  /** The bundle built by the CLI (checkHandler + bundleHandler) inside the runtime directory. */
+  bundle: string;
+}
+
+export interface DeployResult {
+  id: number;
+  name: string;
+  deployment: number;
+  previous: number | null;
+  replicas: number;
+  stopped: number[];
+}
+
+export type ControlRequest = { cmd: 'events' } | { cmd: 'status' } | { cmd: 'deploy'; fn: DeployRequest } | { cmd: 'down'; timeoutMs?: number };
+
+export type ControlReply =
+  | { type: 'event'; event: SupervisorEvent }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+export interface MemoryFigures {
+  rss: number;
+  pss: number;
+  privateBytes: number;
+  sharedBytes: number;
+  shmBytes: number;
+}
+
+export interface ChildStatus {
+  id: string;
+  role: 'supervisor' | 'gateway' | 'container';
+  functionId: number;
+  functionName: string;
+  deployment: number;
+  replica: number;
+  pid: number;
+  state: ChildState;
+  startedAt: number;
+  restarts: number;
+  lastExit: string;
+  memory: MemoryFigures | null;
+}
+
+export interface FunctionStatus {
+  id: number;
+  name: string;
+  source: string;
+  bundle: string;
+  deployment: number;
+  replicas: number;
+  origin: 'config' | 'deploy';
+}
+
+export interface InstanceStatus {
+  instance: string;
+  supervisorPid: number;
+  startedAt: number;
+  state: 'starting' | 'running' | 'stopping';
+  host: string;
+  port: number;
+  segment: string;
+  runtimeDir: string;
+  configFile: string;
+  children: ChildStatus[];
+  functions: FunctionStatus[];
+}

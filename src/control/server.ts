@@ -1,0 +1,52 @@
+// The supervisor's side of the control socket: a Unix socket only the owner can open (0600 in a
+// 0700 directory), one request per connection, replies as JSON lines.
+import fs from 'node:fs';
+import net from 'node:net';
+import readline from 'node:readline';
+import { isFaasflowError } from './errors.js';
+import type { ControlReply, ControlRequest } from './protocol.js';
+
+export type Reply = (r: ControlReply) => void;
+export type RequestHandler = (req: ControlRequest, reply: Reply, closed: Promise<void>) => Promise<unknown>;
+
+export async function serveControl(socketPath: string, handle: RequestHandler): Promise<net.Server> {
+  fs.rmSync(socketPath, { force: true });
+  const server = net.createServer((conn) => {
+    conn.on('error', () => conn.destroy());
+    const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+    const send: Reply = (r) => {
+      if (!conn.destroyed) conn.write(`${JSON.stringify(r)}\n`);
+    };
+    const lines = readline.createInterface({ input: conn });
+    lines.once('line', (line) => {
+      lines.close();
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(line) as ControlRequest;
+      } catch {
+        send({ type: 'error', code: 'CONTROL', message: 'malformed control request (expected one JSON line)' });
+        conn.end();
+        return;
+      }
+      handle(req, send, closed).then(
+        (result) => {
+          if (result !== undefined) send({ type: 'result', result });
+          conn.end();
+        },
+        (err: unknown) => {
+          send({ type: 'error', code: isFaasflowError(err) ? err.code : 'CONTROL', message: (err as Error).message ?? String(err) });
+          conn.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  fs.chmodSync(socketPath, 0o600);
+  return server;
+}

@@ -1,0 +1,2 @@
+// The package's public face: types for handler authors and defineConfig for faasflow.config.ts.
+export type { Context, Handler, HandlerResult, Logger, OutputPacket } from './runtime/handler/types.js';

@@ -1,0 +1,96 @@
+// Follows the per-process log files of an instance (like `tail -F` on all of them): new lines
+// since the last poll, surviving rotation and truncation. Polled, not watched, because `top`
+// polls anyway and fs.watch costs a file descriptor and an inotify watch per file.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface LogLine {
+  /** ms since the epoch when the line was read. */
+  at: number;
+  /** Log file name without .log, e.g. "gateway" or "container-2-0". */
+  source: string;
+  text: string;
+}
+
+interface Followed {
+  ino: number;
+  offset: number;
+  partial: string;
+}
+
+/** Lines that look like a problem; `top` shows them with the recent errors too. */
+export const ERROR_LINE = /\b(error|fail(ed|ure)?|exception|uncaught|crash(ed)?|fatal|killed|E[A-Z]{3,})\b/i;
+
+export class LogTail {
+  private readonly files = new Map<string, Followed>();
+  private readonly lines: LogLine[] = [];
+
+  /** `initialBytes`: how much of an existing file's end to show when it is first seen. */
+  constructor(
+    readonly dirs: string[],
+    private readonly keep = 200,
+    private readonly initialBytes = 2048,
+  ) {}
+
+  /** Appends what was written since the last poll; returns the new lines. */
+  poll(now = Date.now()): LogLine[] {
+    const fresh: LogLine[] = [];
+    for (const file of this.logFiles()) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        this.files.delete(file);
+        continue;
+      }
+      let f = this.files.get(file);
+      if (!f) {
+        f = { ino: st.ino, offset: Math.max(0, st.size - this.initialBytes), partial: '' };
+        this.files.set(file, f);
+      } else if (f.ino !== st.ino || st.size < f.offset) {
+        Object.assign(f, { ino: st.ino, offset: 0, partial: '' });
+      }
+      if (st.size === f.offset) continue;
+      const text = this.read(file, f, st.size);
+      const source = path.basename(file, '.log');
+      const parts = (f.partial + text).split('\n');
+      f.partial = parts.pop() ?? '';
+      for (const line of parts) if (line.trim()) fresh.push({ at: now, source, text: line });
+    }
+    this.lines.push(...fresh);
+    if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);
+    return fresh;
+  }
+
+  recent(n = this.keep): LogLine[] {
+    return this.lines.slice(-n);
+  }
+
+  private read(file: string, f: Followed, size: number): string {
+    // A burst of logging between two polls is shown from its end: top has a dozen lines of room.
+    const from = Math.max(f.offset, size - 64 * 1024);
+    const buf = Buffer.alloc(size - from);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, buf, 0, buf.length, from);
+    } finally {
+      fs.closeSync(fd);
+    }
+    f.offset = size;
+    return buf.toString('utf8');
+  }
+
+  private logFiles(): string[] {
+    const out: string[] = [];
+    for (const dir of this.dirs) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const n of names) if (n.endsWith('.log')) out.push(path.join(dir, n));
+    }
+    return out.sort();
+  }
+}

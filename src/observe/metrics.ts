@@ -1,0 +1,177 @@
+// Prometheus text for GET /metrics, made by prom-client from a snapshot. A fresh Registry per
+// scrape: the numbers live in the segment, so there is no state to keep in metric objects.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { bucketLow, HistogramSnapshot, FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, type Segment } from '../shm/index.js';
+import { Observer, type ObserveOptions, type Snapshot } from './snapshot.js';
+
+/** Fixed bucket bounds (seconds): 50 µs to 1 min, the range a request through faasflow can take. */
+export const LATENCY_BOUNDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * Cumulative counts at LATENCY_BOUNDS from a log-linear histogram. A log-linear bucket counts
+ * toward bound b when its lowest value is ≤ b: every value ≤ b is counted, and a value above b
+ * only when it shares b's bucket (within ~6 %, the histogram's own precision).
+ */
+export function cumulativeBuckets(h: HistogramSnapshot, boundsS = LATENCY_BOUNDS): number[] {
+  const out = new Array<number>(boundsS.length).fill(0);
+  for (let i = 0; i < h.buckets.length; i++) {
+    const c = h.buckets[i];
+    if (c === 0) continue;
+    const low = bucketLow(i);
+    for (let b = 0; b < boundsS.length; b++) if (low <= boundsS[b] * 1e6) out[b] += c;
+  }
+  return out;
+}
+
+type Labels = Record<string, string>;
+
+/**
+ * A histogram whose buckets were counted elsewhere (in the segment). prom-client's Histogram only
+ * counts observations one at a time, so this one answers its exporter with the counts it is given
+ * and leaves the text format to the library.
+ */
+class CountedHistogram extends Histogram<string> {
+  private readonly series: { labels: Labels; h: HistogramSnapshot }[] = [];
+
+  constructor(
+    private readonly metricName: string,
+    private readonly helpText: string,
+    labelNames: string[],
+    registry: Registry,
+  ) {
+    super({ name: metricName, help: helpText, labelNames, buckets: LATENCY_BOUNDS, registers: [registry] });
+  }
+
+  add(labels: Labels, h: HistogramSnapshot): void {
+    this.series.push({ labels, h });
+  }
+
+  /** What the registry renders (it prefers this to get(), and Histogram.get() calls it too). */
+  async getForPromString() {
+    const name = this.metricName;
+    const values = this.series.flatMap(({ labels, h }) => {
+      const cum = cumulativeBuckets(h);
+      return [
+        ...LATENCY_BOUNDS.map((le, i) => ({ labels: { ...labels, le }, value: cum[i], metricName: `${name}_bucket` })),
+        { labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` },
+        { labels, value: h.sum / 1e6, metricName: `${name}_sum` },
+        { labels, value: h.count, metricName: `${name}_count` },
+      ];
+    });
+    return { name, help: this.helpText, type: 'histogram', values, aggregator: 'sum' };
+  }
+}
+
+const STAGES = [
+  ['total', H_TOTAL],
+  ['queue', H_QUEUE],
+  ['container', H_CONTAINER],
+] as const;
+
+/** Renders `snap` (plus the histograms read from `seg`) as Prometheus text. */
+export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): Promise<{ contentType: string; body: string }> {
+  const reg = new Registry();
+  const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [reg] });
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [reg] });
+
+  const fnLabels = ['function', 'name'];
+  const requests = counter('faasflow_requests_total', 'Requests answered per function.', fnLabels);
+  const responses = counter('faasflow_responses_total', 'Responses per function and HTTP status class.', [...fnLabels, 'class']);
+  const rejected = counter('faasflow_rejected_total', 'Requests refused with 503 (pool or queue exhausted).', fnLabels);
+  const timeouts = counter('faasflow_timeouts_total', 'Requests whose handler timed out (504).', fnLabels);
+  const bytesIn = counter('faasflow_request_bytes_total', 'Request body bytes received.', fnLabels);
+  const bytesOut = counter('faasflow_response_bytes_total', 'Response body bytes sent.', fnLabels);
+  const inflight = gauge('faasflow_requests_in_flight', 'Requests being handled now.', fnLabels);
+  const queued = gauge('faasflow_requests_queued', 'Requests waiting for a free replica now.', fnLabels);
+  const latency = new CountedHistogram('faasflow_request_duration_seconds', 'Request latency per function and stage: total (gateway in to reply out), queue (waiting for a replica), container (descriptor out to reply in).', [...fnLabels, 'stage'], reg);
+  const fs = seg ? new FunctionStats(seg) : null;
+  for (const f of snap.functions) {
+    const l = { function: String(f.id), name: f.name ?? '' };
+    requests.inc(l, f.requests);
+    for (const cls of ['2xx', '4xx', '5xx'] as const) responses.inc({ ...l, class: cls }, f.status[cls]);
+    rejected.inc(l, f.rejected);
+    timeouts.inc(l, f.timeouts);
+    bytesIn.inc(l, f.bytesIn);
+    bytesOut.inc(l, f.bytesOut);
+    inflight.set(l, f.inflight);
+    queued.set(l, f.queued);
+    if (fs) for (const [stage, h] of STAGES) latency.add({ ...l, stage }, fs.histogram(f.id, h));
+  }
+
+  const procLabels = ['pid', 'role', 'function', 'replica'];
+  const mem = {
+    rss: gauge('faasflow_process_resident_memory_bytes', 'Resident set size (RSS) per process.', procLabels),
+    pss: gauge('faasflow_process_proportional_memory_bytes', 'Proportional set size (PSS) per process.', procLabels),
+    priv: gauge('faasflow_process_private_memory_bytes', 'Resident memory of the process alone, the shared segment excluded: what memoryLimit applies to.', procLabels),
+    shared: gauge('faasflow_process_shared_memory_bytes', 'Resident memory shared with other processes (libraries, the segment).', procLabels),
+    shm: gauge('faasflow_process_shm_mapped_bytes', 'Resident bytes of the faasflow segment in this process.', procLabels),
+  };
+  const cpu = counter('faasflow_process_cpu_seconds_total', 'User + system CPU time per process.', procLabels);
+  const slope = gauge('faasflow_process_private_memory_slope_bytes_per_second', 'Trend of private memory over recent samples.', procLabels);
+  const leak = gauge('faasflow_process_memory_leak_suspected', '1 when private memory rises steadily (likely leak).', procLabels);
+  const up = gauge('faasflow_process_up', '1 when the registered process is alive and ready.', [...procLabels, 'state']);
+  const restarts = counter('faasflow_process_restarts_total', 'Restarts of the process in this slot (role, function, replica).', ['role', 'function', 'replica']);
+  // A replica's slot may briefly appear twice (old pid draining, new one starting): one series each.
+  const restartsBy = new Map<string, { l: Labels; n: number }>();
+  for (const p of snap.processes) {
+    const l = { pid: String(p.pid), role: p.role, function: String(p.functionId), replica: String(p.replica) };
+    up.set({ ...l, state: p.state }, p.alive && p.state === 'ready' ? 1 : 0);
+    const r = { role: p.role, function: String(p.functionId), replica: String(p.replica) };
+    const key = `${r.role}/${r.function}/${r.replica}`;
+    restartsBy.set(key, { l: r, n: Math.max(p.restarts, restartsBy.get(key)?.n ?? 0) });
+    if (!p.memory) continue;
+    mem.rss.set(l, p.memory.rss);
+    mem.pss.set(l, p.memory.pss);
+    mem.priv.set(l, p.memory.privateBytes);
+    mem.shared.set(l, p.memory.sharedBytes);
+    mem.shm.set(l, p.memory.shmBytes);
+    cpu.inc(l, p.memory.cpuTime);
+    slope.set(l, p.trend.slopeBytesPerS);
+    leak.set(l, p.leak ? 1 : 0);
+  }
+  for (const { l, n } of restartsBy.values()) restarts.inc(l, n);
+
+  const cls = ['class'];
+  const pool = {
+    capacity: gauge('faasflow_pool_packets', 'Packets per size class.', cls),
+    inUse: gauge('faasflow_pool_packets_in_use', 'Packets allocated now per size class.', cls),
+    high: gauge('faasflow_pool_packets_high_water', 'Most packets ever allocated at once per size class.', cls),
+    bytes: gauge('faasflow_pool_bytes_in_use', 'Payload bytes in allocated packets per size class.', cls),
+    touched: gauge('faasflow_pool_resident_bytes', 'Bytes of the class arena backed by memory.', cls),
+  };
+  for (const c of snap.pool) {
+    const l = { class: String(c.size) };
+    pool.capacity.set(l, c.count);
+    pool.inUse.set(l, c.inUse);
+    pool.high.set(l, c.highWater);
+    pool.bytes.set(l, c.bytesInUse);
+    pool.touched.set(l, c.touched);
+  }
+
+  gauge('faasflow_dev_shm_size_bytes', 'Size of the /dev/shm filesystem.').set(snap.shm.total);
+  gauge('faasflow_dev_shm_used_bytes', 'Bytes used in /dev/shm (all files, not only faasflow).').set(snap.shm.used);
+  gauge('faasflow_dev_shm_available_bytes', 'Bytes still available in /dev/shm.').set(snap.shm.available);
+  gauge('faasflow_dev_shm_warning', `1 when /dev/shm is fuller than the warning threshold (${snap.shm.warnPercent} %).`).set(snap.shm.warn ? 1 : 0);
+  if (snap.segment) {
+    gauge('faasflow_segment_size_bytes', 'Size of the instance segment (a ceiling: tmpfs allocates lazily).').set(snap.segment.size);
+    gauge('faasflow_segment_touched_bytes', 'Bytes of the segment tmpfs really holds.').set(snap.segment.touched);
+    gauge('faasflow_segment_holders', 'Processes mapping the segment.').set(snap.segment.holders.length);
+  }
+  return { contentType: reg.contentType, body: await reg.metrics() };
+}
+
+const observers = new WeakMap<Segment, Observer>();
+
+/**
+ * Prometheus text for `seg`. Scrapes of the same Segment object share one Observer, so CPU
+ * counters and memory trends carry over from scrape to scrape.
+ */
+export async function renderMetrics(seg: Segment, opts: ObserveOptions = {}): Promise<{ contentType: string; body: string }> {
+  let o = observers.get(seg);
+  if (!o) {
+    o = new Observer(opts);
+    observers.set(seg, o);
+  }
+  if (opts.functionNames) o.functionNames = opts.functionNames;
+  return metricsFromSnapshot(o.snapshot(seg, seg.header.name), seg);
+}

@@ -1,0 +1,105 @@
+// Small readers over /proc. Every function returns null (or skips the pid) when a process is gone
+// or unreadable: processes exit between readdir and open all the time, and that is not an error.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { SHM_DIR } from '../shm/index.js';
+
+let ticks = 0;
+/** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on every Linux we know). */
+export function clockTicks(): number {
+  if (ticks === 0) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+export function readProc(pid: number | 'self', file: string): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of `pid` in seconds, or null when it is gone. */
+export function cpuSeconds(pid: number | 'self'): number | null {
+  const stat = readProc(pid, 'stat');
+  if (stat === null) return null;
+  // The command name (field 2) may contain spaces and parentheses: fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+}
+
+/** The command line of `pid`, spaces for NULs, or '' when unreadable. */
+export function commandLine(pid: number): string {
+  const raw = readProc(pid, 'cmdline');
+  return raw === null ? '' : raw.replace(/\0+$/, '').replace(/\0/g, ' ');
+}
+
+export function allPids(): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const n of names) {
+    const c = n.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(n));
+  }
+  return out;
+}
+
+/** Path of a segment's file: '/faasflow-x' → '/dev/shm/faasflow-x'. */
+export const segmentPath = (name: string): string => `${SHM_DIR}${name.startsWith('/') ? name : `/${name}`}`;
+
+export interface HolderScan {
+  /** Segment name → pids that map it or hold it open, ascending. */
+  holders: Map<string, number[]>;
+}
+
+/**
+ * Every process that maps (from /proc/<pid>/maps) or holds open (from /proc/<pid>/fd, with `fds`)
+ * each of `names`: what `lsof /dev/shm/<name>` lists. One pass over /proc for all names. A
+ * deleted-but-mapped segment shows in maps with " (deleted)" and still counts.
+ */
+export function scanHolders(names: string[], o: { fds?: boolean; exclude?: number[] } = {}): Map<string, number[]> {
+  const byPath = new Map(names.map((n) => [segmentPath(n), n]));
+  const found = new Map<string, Set<number>>(names.map((n) => [n, new Set<number>()]));
+  const exclude = new Set(o.exclude ?? []);
+  const note = (path: string, pid: number) => {
+    const name = byPath.get(path.endsWith(' (deleted)') ? path.slice(0, -10) : path);
+    if (name !== undefined) found.get(name)?.add(pid);
+  };
+  for (const pid of allPids()) {
+    if (exclude.has(pid)) continue;
+    const maps = readProc(pid, 'maps');
+    if (maps !== null && maps.includes(SHM_DIR)) {
+      for (const line of maps.split('\n')) {
+        const at = line.indexOf(SHM_DIR);
+        if (at > 0) note(line.slice(at), pid);
+      }
+    }
+    if (!o.fds) continue;
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        note(fs.readlinkSync(`/proc/${pid}/fd/${fd}`), pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return new Map([...found].map(([n, s]) => [n, [...s].sort((a, b) => a - b)]));
+}

@@ -1,0 +1,148 @@
+// What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
+// and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
+import { ProcessTable, Segment, fmtBytes, isShmError, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { commandLine, scanHolders, segmentPath } from './procfs.js';
+
+export interface Holder {
+  pid: number;
+  command: string;
+  /** The pid is in the segment's process table (a process faasflow started). */
+  registered: boolean;
+}
+
+export interface SegmentReport {
+  /** Segment name as shm_open knows it, e.g. "/faasflow-default". */
+  name: string;
+  path: string;
+  /** Instance name from the header; null when the header is unreadable. */
+  instance: string | null;
+  /** Size of the file (the ceiling; tmpfs allocates lazily). */
+  size: number;
+  /** Bytes tmpfs really holds for it (allocated blocks): what it costs in RAM. */
+  touched: number;
+  mode: string;
+  uid: number;
+  layoutVersion: number | null;
+  creatorPid: number | null;
+  creatorAlive: boolean;
+  createdAt: string | null;
+  /** Processes that map it or hold it open (lsof /dev/shm/<name>), this process excluded. */
+  holders: Holder[];
+  /** Per size class; null when the header is unreadable. */
+  pool: ClassUsage[] | null;
+  packetsInUse: number;
+  /** Nobody can be using it: the creator is dead and no process maps it. Safe to remove. */
+  stale: boolean;
+  /** Why the header could not be read (not ours, other layout version, truncated, permission). */
+  error: string | null;
+}
+
+export interface OwnerSummary {
+  pid: number;
+  alive: boolean;
+  packets: number;
+  bytes: number;
+  oldestMs: number;
+}
+
+export interface SegmentDetail extends SegmentReport {
+  processes: (ProcEntry & { alive: boolean })[];
+  /** Held packets grouped by owner pid; packets of dead owners are what reclaim frees. */
+  owners: OwnerSummary[];
+  layout: { packetCount: number; maxFunctions: number; procSlots: number; metaBytes: number } | null;
+}
+
+function report(name: string, holderPids: number[], detail: boolean): SegmentDetail {
+  const r: SegmentDetail = {
+    name,
+    path: segmentPath(name),
+    instance: null,
+    size: 0,
+    touched: 0,
+    mode: '',
+    uid: -1,
+    layoutVersion: null,
+    creatorPid: null,
+    creatorAlive: false,
+    createdAt: null,
+    holders: [],
+    pool: null,
+    packetsInUse: 0,
+    stale: false,
+    error: null,
+    processes: [],
+    owners: [],
+    layout: null,
+  };
+  try {
+    const st = Segment.stat(name);
+    Object.assign(r, { size: st.size, touched: st.touched, mode: `0${st.mode.toString(8)}`, uid: st.uid });
+  } catch (err) {
+    r.error = (err as Error).message;
+  }
+  let registered = new Set<number>();
+  let seg: Segment | null = null;
+  try {
+    seg = Segment.open(name, false);
+    r.instance = seg.header.name;
+    r.layoutVersion = seg.header.version;
+    r.creatorPid = seg.header.creatorPid;
+    r.creatorAlive = pidAlive(seg.header.creatorPid);
+    r.createdAt = new Date(seg.header.createdAt).toISOString();
+    r.pool = seg.pool.usage();
+    r.packetsInUse = r.pool.reduce((a, c) => a + c.inUse, 0);
+    const entries = new ProcessTable(seg).entries();
+    registered = new Set(entries.map((e) => e.pid));
+    if (detail) {
+      r.processes = entries.map((e) => ({ ...e, alive: pidAlive(e.pid) }));
+      r.owners = owners(seg);
+      const l = seg.layout;
+      r.layout = { packetCount: l.packetCount, maxFunctions: l.maxFunctions, procSlots: l.procSlots, metaBytes: l.metaEnd };
+    }
+  } catch (err) {
+    if (r.error === null) r.error = isShmError(err) ? err.message : String(err);
+  } finally {
+    seg?.close();
+  }
+  r.holders = holderPids.map((pid) => ({ pid, command: commandLine(pid), registered: registered.has(pid) }));
+  r.stale = !r.creatorAlive && r.holders.length === 0;
+  return r;
+}
+
+function owners(seg: Segment): OwnerSummary[] {
+  const by = new Map<number, OwnerSummary>();
+  for (const p of seg.pool.held()) {
+    const o = by.get(p.owner) ?? { pid: p.owner, alive: pidAlive(p.owner), packets: 0, bytes: 0, oldestMs: 0 };
+    o.packets++;
+    o.bytes += p.length;
+    o.oldestMs = Math.max(o.oldestMs, p.ageMs);
+    by.set(p.owner, o);
+  }
+  return [...by.values()].sort((a, b) => b.packets - a.packets);
+}
+
+/** Every faasflow segment in /dev/shm. Holders are scanned before mapping so this process is not among them. */
+export function listSegments(names = Segment.list()): SegmentReport[] {
+  const holders = scanHolders(names, { fds: true, exclude: [process.pid] });
+  return names.map((n) => {
+    const { processes: _p, owners: _o, layout: _l, ...plain } = report(n, holders.get(n) ?? [], false);
+    return plain;
+  });
+}
+
+export function inspectSegment(name: string): SegmentDetail {
+  const holders = scanHolders([name], { fds: true, exclude: [process.pid] });
+  return report(name, holders.get(name) ?? [], true);
+}
+
+/** Accepts "x", "faasflow-x", "/faasflow-x" or "/dev/shm/faasflow-x" and returns "/faasflow-x". */
+export function normalizeSegmentName(arg: string): string {
+  const base = arg.replace(/^\/dev\/shm\//, '').replace(/^\//, '');
+  return `/${base.startsWith('faasflow-') ? base : `faasflow-${base}`}`;
+}
+
+/** One line for humans: "/faasflow-x  64.0 MiB (1.2 MiB touched)  v1  pid 123 alive  2 holders". */
+export function describeSegment(r: SegmentReport): string {
+  const who = r.creatorPid === null ? 'creator unknown' : `creator ${r.creatorPid} ${r.creatorAlive ? 'alive' : 'dead'}`;
+  return `${r.name}  ${fmtBytes(r.size)} (${fmtBytes(r.touched)} touched)  ${who}  ${r.holders.length} holder(s)${r.stale ? '  STALE' : ''}`;
+}

@@ -1,0 +1,37 @@
+// The part of blessed-contrib's API `faasflow top` uses (the package ships no types).
+declare module 'blessed-contrib' {
+  import type { Widgets } from 'blessed';
+
+  type Factory<T> = (options: Record<string, unknown>) => T;
+
+  export interface LineSeries {
+    title: string;
+    x: string[];
+    y: number[];
+    style?: { line?: string };
+  }
+
+  export interface LineChart extends Widgets.BoxElement {
+    options: Record<string, unknown>;
+    setData(data: LineSeries[]): void;
+  }
+
+  export interface TableWidget extends Widgets.BoxElement {
+    rows: Widgets.ListElement;
+    setData(data: { headers: string[]; data: string[][] }): void;
+  }
+
+  export interface GaugeWidget extends Widgets.BoxElement {
+    options: Record<string, unknown>;
+    setPercent(fraction: number): void;
+  }
+
+  export class grid {
+    constructor(options: { rows: number; cols: number; screen: Widgets.Screen; hideBorder?: boolean; color?: string });
+    set<T>(row: number, col: number, rowSpan: number, colSpan: number, widget: Factory<T>, options: Record<string, unknown>): T;
+  }
+
+  export const line: Factory<LineChart>;
+  export const table: Factory<TableWidget>;
+  export const gauge: Factory<GaugeWidget>;
+}

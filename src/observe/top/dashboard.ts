@@ -1,0 +1,200 @@
+// The `faasflow top` screen: a view of snapshots, no logic of its own. Every panel is redrawn
+// from the latest snapshot; blessed sends only the cells that changed, which keeps top's own
+// CPU use low at one refresh a second.
+import blessed from 'blessed';
+import contrib from 'blessed-contrib';
+import type { LogLine } from '../logs.js';
+import { fmtBytes, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
+import type { ProcessSnapshot, Snapshot } from '../snapshot.js';
+
+const HISTORY = 60;
+const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
+const BORDER = 'cyan';
+const FOCUS = 'yellow';
+
+type Focusable = { box: blessed.Widgets.BoxElement; focus: () => void };
+
+export class Dashboard {
+  readonly screen: blessed.Widgets.Screen;
+  private readonly chart: contrib.LineChart;
+  private readonly latency: contrib.TableWidget;
+  private readonly pool: blessed.Widgets.BoxElement;
+  private readonly shm: contrib.GaugeWidget;
+  private readonly segment: blessed.Widgets.BoxElement;
+  private readonly procs: contrib.TableWidget;
+  private readonly events: blessed.Widgets.ListElement;
+  private readonly logs: blessed.Widgets.ListElement;
+  private readonly waiting: blessed.Widgets.BoxElement;
+  private readonly focusables: Focusable[];
+  private focusAt = 0;
+  private readonly rps = new Map<number, { name: string; y: number[] }>();
+  private last: { snap: Snapshot; logs: LogLine[] } | null = null;
+
+  constructor(
+    private readonly instance: string,
+    private readonly logHint: string,
+    onQuit: () => void,
+    output?: NodeJS.WriteStream,
+  ) {
+    this.screen = blessed.screen({ smartCSR: true, title: `faasflow top: ${instance}`, autoPadding: true, fullUnicode: true, ...(output ? { output } : {}) });
+    const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
+    this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function (last 60 s) ', showLegend: true, legend: { width: 18 }, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
+    this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 1, columnWidth: [12, 6, 6, 8, 8, 8, 5], fg: 'white' });
+    this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet pool per size class ', tags: true });
+    this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
+    this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
+    this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 1, columnWidth: [10, 12, 7, 9, 4, 6, 9, 9, 9, 9, 18], fg: 'white' });
+    this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
+    this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
+    this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
+    this.focusables = [this.procs, this.latency, this.events, this.logs].map((box) => ({ box, focus: () => box.focus() }));
+    this.screen.key(['q', 'C-c'], onQuit);
+    this.screen.key(['tab'], () => this.moveFocus(1));
+    this.screen.key(['S-tab'], () => this.moveFocus(-1));
+    this.screen.on('resize', () => this.resized());
+    this.moveFocus(0);
+  }
+
+  private moveFocus(by: number): void {
+    this.focusAt = (this.focusAt + by + this.focusables.length) % this.focusables.length;
+    this.focusables.forEach((f, i) => {
+      f.box.style.border = { ...(f.box.style.border as object), fg: i === this.focusAt ? FOCUS : BORDER };
+    });
+    this.focusables[this.focusAt].focus();
+    this.screen.render();
+  }
+
+  /** Canvas widgets size their drawing surface on attach: redo that, then redraw the last data. */
+  private resized(): void {
+    this.chart.emit('attach');
+    this.shm.emit('attach');
+    if (this.last) this.update(this.last.snap, this.last.logs);
+  }
+
+  update(snap: Snapshot, logs: LogLine[]): void {
+    this.last = { snap, logs };
+    this.drawChart(snap);
+    this.drawLatency(snap);
+    this.drawPool(snap);
+    this.drawShm(snap);
+    this.drawSegment(snap);
+    this.drawProcesses(snap);
+    this.drawEvents(snap);
+    this.drawLogs(logs);
+    if (snap.status === 'waiting') {
+      this.waiting.setContent(`{center}{bold}waiting for instance ${blessed.escape(this.instance)}{/bold}\n${blessed.escape(snap.reason ?? '')}{/center}`);
+      this.waiting.show();
+      this.waiting.setFront();
+    } else {
+      this.waiting.hide();
+    }
+    this.screen.render();
+  }
+
+  private drawChart(snap: Snapshot): void {
+    for (const f of snap.functions) {
+      const s = this.rps.get(f.id) ?? { name: '', y: new Array<number>(HISTORY).fill(0) };
+      s.name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
+      s.y.push(f.rps ?? 0);
+      s.y.shift();
+      this.rps.set(f.id, s);
+    }
+    // Functions that vanished (instance restarted without them) keep scrolling out as zeros.
+    const live = new Set(snap.functions.map((f) => f.id));
+    for (const [id, s] of this.rps) {
+      if (live.has(id)) continue;
+      s.y.push(0);
+      s.y.shift();
+      if (s.y.every((v) => v === 0)) this.rps.delete(id);
+    }
+    const x = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
+    const series = [...this.rps.entries()].sort((a, b) => a[0] - b[0]).map(([, s], i) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[i % COLORS.length] } }));
+    if (series.length === 0) series.push({ title: 'no functions', x, y: new Array<number>(HISTORY).fill(0), style: { line: 'white' } });
+    const max = Math.max(...series.flatMap((s) => s.y));
+    // The chart divides by its maximum: an all-zero chart needs one given.
+    this.chart.options.maxY = max > 0 ? undefined : 1;
+    this.chart.setData(series);
+  }
+
+  private drawLatency(snap: Snapshot): void {
+    const rows = snap.functions.map((f) => {
+      const l = f.recentLatencyUs;
+      return [f.name ? `${f.id} ${f.name}` : `fn ${f.id}`, fmtCount(f.requests), fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtUs(f.latencyUs.total.p99), fmtCount(f.errors)];
+    });
+    this.latency.setData({ headers: ['function', 'reqs', 'req/s', 'p50', 'p99', 'p99 all', 'err'], data: rows });
+  }
+
+  private drawPool(snap: Snapshot): void {
+    const width = Math.max(10, (this.pool.width as number) - 4);
+    const barWidth = Math.max(4, width - 42);
+    const lines = snap.pool.map((c) => {
+      const filled = Math.round((c.usedPercent / 100) * barWidth);
+      const color = c.usedPercent >= 90 ? 'red' : c.usedPercent >= 70 ? 'yellow' : 'green';
+      const bar = `{${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}`;
+      return `${fmtBytes(c.size).padStart(9)} ${bar} ${`${c.inUse}/${c.count}`.padStart(11)} ${fmtPct(c.usedPercent).padStart(5)} hw ${String(c.highWater).padStart(5)}`;
+    });
+    const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
+    if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
+    this.pool.setContent(lines.join('\n') || '-');
+  }
+
+  private drawShm(snap: Snapshot): void {
+    const s = snap.shm;
+    const warn = s.warn ? ` WARN > ${s.warnPercent}% ` : '';
+    this.shm.setLabel(` /dev/shm ${fmtBytes(s.used)} / ${fmtBytes(s.total)}${warn} `);
+    this.shm.options.stroke = s.warn ? 'red' : 'green';
+    this.shm.style.border = { ...(this.shm.style.border as object), fg: s.warn ? 'red' : BORDER };
+    // The gauge reads values ≤ 1 as fractions: always hand it one.
+    this.shm.setPercent(Math.min(1, s.usedPercent / 100));
+  }
+
+  private drawSegment(snap: Snapshot): void {
+    const g = snap.segment;
+    if (!g) {
+      this.segment.setContent(`{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`);
+      return;
+    }
+    const strangers = g.holders.filter((h) => !h.registered);
+    const lines = [
+      `{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`,
+      `size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`,
+      `creator pid ${g.creatorPid} ${g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}'}`,
+      `mapped by ${g.holders.length} process(es)`,
+      strangers.length ? `{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}` : '',
+      `{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`,
+    ];
+    this.segment.setContent(lines.filter(Boolean).join('\n'));
+  }
+
+  private drawProcesses(snap: Snapshot): void {
+    const row = (p: ProcessSnapshot) => {
+      const m = p.memory;
+      const fn = p.role === 'container' ? `${p.functionId}${p.function ? ` ${p.function}` : ''}/${p.replica}` : '-';
+      const state = p.alive ? p.state : 'DEAD';
+      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
+    };
+    this.procs.setData({ headers: ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'rss', 'private', 'shared', 'shm', 'private trend'], data: snap.processes.map(row) });
+  }
+
+  private drawEvents(snap: Snapshot): void {
+    const color = { error: 'red', warn: 'yellow', info: 'gray' } as const;
+    const items = snap.events.map((e) => `{${color[e.level]}-fg}${e.at.slice(11, 19)} ${blessed.escape(e.text)}{/${color[e.level]}-fg}`);
+    this.setList(this.events, items.length ? items : ['{gray-fg}no errors{/gray-fg}']);
+  }
+
+  private drawLogs(logs: LogLine[]): void {
+    this.setList(this.logs, logs.length ? logs.map((l) => `[${l.source}] ${l.text}`) : [this.logHint]);
+  }
+
+  /** Replaces the items and keeps the newest in view unless the user scrolled up in it. */
+  private setList(list: blessed.Widgets.ListElement, items: string[]): void {
+    const l = list as blessed.Widgets.ListElement & { selected: number; items: unknown[] };
+    const following = l.selected >= l.items.length - 1;
+    list.setItems(items as unknown as blessed.Widgets.BlessedElement[]);
+    if (following) list.select(items.length - 1);
+  }
+
+  destroy(): void {
+    this.screen.destroy();
+  }
+}

@@ -1,0 +1,52 @@
+// The `faasflow top` loop: follow the segment, snapshot, tail the logs, draw; once a second.
+import { ERROR_LINE, LogTail, type LogLine } from '../logs.js';
+import { SegmentFollower } from '../follow.js';
+import { ConfigReader, logDirs } from '../runtime.js';
+import { Observer } from '../snapshot.js';
+import { Dashboard } from './dashboard.js';
+
+export interface TopOptions {
+  instance: string;
+  segment: string;
+  intervalMs: number;
+  runtimeDir: string;
+  /** From the flag; else the instance's config; else 80. */
+  shmWarnPercent: number | null;
+  /** Full /proc/<pid>/smaps samples at most this often per process. */
+  fullSampleMs: number;
+}
+
+/** Runs the dashboard until the user quits. */
+export async function runTop(o: TopOptions): Promise<void> {
+  const follower = new SegmentFollower(o.segment);
+  const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 5000 });
+  const config = new ConfigReader(o.runtimeDir);
+  const tail = new LogTail(logDirs(o.runtimeDir));
+  const hint = `(no log lines yet in ${logDirs(o.runtimeDir).join(', ')})`;
+  let quit: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (quit = resolve));
+  const dash = new Dashboard(o.instance, hint, () => quit());
+
+  const tick = () => {
+    try {
+      observer.functionNames = config.functionNames();
+      observer.shmWarnPercent = o.shmWarnPercent ?? config.shmWarnPercent() ?? 80;
+      const fresh: LogLine[] = tail.poll();
+      for (const l of fresh) if (ERROR_LINE.test(l.text)) observer.note('error', `[${l.source}] ${l.text}`, l.at);
+      const { seg, reason } = follower.current();
+      dash.update(observer.snapshot(seg, o.instance, reason), tail.recent(50));
+    } catch (err) {
+      // A half-written segment or a vanished /proc entry must not take the dashboard down.
+      observer.note('error', `top: ${(err as Error).message}`);
+    }
+  };
+  tick();
+  const timer = setInterval(tick, o.intervalMs);
+  try {
+    await done;
+  } finally {
+    clearInterval(timer);
+    dash.destroy();
+    follower.close();
+  }
+}

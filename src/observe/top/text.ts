@@ -1,0 +1,43 @@
+// `faasflow top --once` without --json: the snapshot as plain text for a terminal or a log.
+import { fmtBytes, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs, textTable } from '../format.js';
+import type { Snapshot } from '../snapshot.js';
+
+export function snapshotText(s: Snapshot): string {
+  const out: string[] = [];
+  const g = s.segment;
+  out.push(`faasflow instance ${s.instance}: ${s.status}${s.reason ? ` (${s.reason})` : ''}  ${s.takenAt}`);
+  if (g) out.push(`segment ${g.path}: ${fmtBytes(g.size)}, ${fmtBytes(g.touched)} touched, layout v${g.layoutVersion}, creator ${g.creatorPid} ${g.creatorAlive ? 'alive' : 'dead'}, up ${fmtDuration(g.uptimeS)}, mapped by ${g.holders.length}`);
+  out.push(`/dev/shm: ${fmtBytes(s.shm.used)} of ${fmtBytes(s.shm.total)} used (${fmtPct(s.shm.usedPercent)})${s.shm.warn ? `  WARNING: above ${s.shm.warnPercent} %` : ''}`);
+  if (s.functions.length) {
+    out.push('', 'Functions (latency over the last interval; "all" since start):');
+    const rows = s.functions.map((f) => [
+      f.name ? `${f.id} ${f.name}` : String(f.id),
+      fmtCount(f.requests),
+      fmtRate(f.rps),
+      `${fmtCount(f.status['2xx'])}/${fmtCount(f.status['4xx'])}/${fmtCount(f.status['5xx'])}`,
+      fmtUs(f.recentLatencyUs?.total.p50),
+      fmtUs(f.recentLatencyUs?.total.p99),
+      fmtUs(f.latencyUs.total.p50),
+      fmtUs(f.latencyUs.total.p99),
+      fmtUs(f.latencyUs.queue.p99),
+      fmtUs(f.latencyUs.container.p99),
+      String(f.inflight),
+    ]);
+    out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10]));
+  }
+  if (s.pool.length) {
+    out.push('', 'Packet pool:');
+    out.push(textTable(['CLASS', 'IN USE', 'OF', 'USED', 'HIGH WATER', 'RESIDENT'], s.pool.map((c) => [fmtBytes(c.size), String(c.inUse), String(c.count), fmtPct(c.usedPercent), String(c.highWater), fmtBytes(c.touched)]), [0, 1, 2, 3, 4, 5]));
+  }
+  if (s.processes.length) {
+    out.push('', 'Processes (private = resident memory of the process alone, segment excluded):');
+    const rows = s.processes.map((p) => {
+      const m = p.memory;
+      return [p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : 'DEAD', String(p.restarts), fmtPct(p.cpuPercent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.pss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
+    });
+    out.push(textTable(['ROLE', 'FN', 'PID', 'STATE', 'RESTARTS', 'CPU', 'RSS', 'PSS', 'PRIVATE', 'SHARED', 'SHM', 'PRIVATE TREND'], rows, [2, 4, 5, 6, 7, 8, 9, 10]));
+  }
+  const problems = s.events.filter((e) => e.level !== 'info');
+  if (problems.length) out.push('', 'Recent errors:', ...problems.slice(-10).map((e) => `  ${e.at} ${e.text}`));
+  return out.join('\n');
+}

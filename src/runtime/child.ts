@@ -1,0 +1,66 @@
+// What every child process of the supervisor does the same way: report readiness or failure over
+// the IPC channel, exit when the supervisor is gone (no orphan outlives it), and turn SIGTERM,
+// SIGINT and a 'drain' message into one graceful shutdown.
+import type { ChildMessage, SupervisorMessage } from './protocol.js';
+
+export function send(msg: ChildMessage): void {
+  if (process.send && process.connected) process.send(msg);
+}
+
+export function reportReady(port?: number): void {
+  send(port === undefined ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, port });
+}
+
+export function reportFailed(message: string): void {
+  send({ type: 'failed', pid: process.pid, message });
+}
+
+export function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+  const line = JSON.stringify({ t: new Date().toISOString(), level, pid: process.pid, msg: message, ...fields });
+  if (level === 'info') process.stdout.write(line + '\n');
+  else process.stderr.write(line + '\n');
+}
+
+/**
+ * Calls `drain` once on SIGTERM, SIGINT, a 'drain' message or the loss of the supervisor, then
+ * exits with its result code. A second signal, or `graceMs` passing, exits at once.
+ */
+export function onShutdown(drain: (reason: string) => Promise<void>, graceMs: number): void {
+  let draining = false;
+  const start = (reason: string) => {
+    if (draining) {
+      if (reason === 'SIGINT' || reason === 'SIGTERM') process.exit(0);
+      return;
+    }
+    draining = true;
+    const timer = setTimeout(() => {
+      log('warn', `shutdown grace of ${graceMs} ms passed; exiting with work still in flight`);
+      process.exit(0);
+    }, graceMs);
+    timer.unref();
+    drain(reason).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', `shutdown failed: ${String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => start('SIGTERM'));
+  process.on('SIGINT', () => start('SIGINT'));
+  process.on('message', (m: SupervisorMessage) => {
+    if (m && m.type === 'drain') start('drain');
+  });
+  // The supervisor's end of the IPC channel closes when it dies, even by SIGKILL.
+  process.on('disconnect', () => start('supervisor gone'));
+}
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  if (v === undefined || v === '') {
+    reportFailed(`missing environment variable ${name}`);
+    process.stderr.write(`faasflow: missing environment variable ${name}\n`);
+    process.exit(100);
+  }
+  return v;
+}

@@ -1,0 +1,105 @@
+// The `ctx` a handler receives. Metadata is parsed only if the handler asks for it.
+import type { Context, Logger, OutputPacket } from '../handler/types.js';
+import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import { readMeta, type RequestMeta } from '../meta.js';
+import { log } from '../child.js';
+
+export class PoolExhaustedError extends Error {
+  constructor(size: number) {
+    super(`the shared-memory pool has no free packet of ${size} bytes: try again later or raise the segment size`);
+    this.name = 'PoolExhaustedError';
+  }
+}
+
+export class Output implements OutputPacket {
+  readonly bytes: Uint8Array;
+  readonly desc: Descriptor;
+  length = -1;
+  constructor(desc: Descriptor, bytes: Uint8Array) {
+    this.desc = desc;
+    this.bytes = bytes;
+  }
+  end(length: number): OutputPacket {
+    if (!Number.isInteger(length) || length < 0 || length > this.bytes.length) {
+      throw new RangeError(`output.end(${length}): length must be 0..${this.bytes.length}`);
+    }
+    this.length = length;
+    return this;
+  }
+}
+
+export class RequestContext implements Context {
+  readonly functionId: number;
+  readonly requestId: number;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  statusCode = 200;
+  replyHeaders: Record<string, string> | undefined;
+  outputs: Output[] | undefined;
+  private meta: RequestMeta | undefined;
+  private q: URLSearchParams | undefined;
+  private readonly metaView: Uint8Array;
+  private readonly pool: PacketPool;
+
+  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, signal: AbortSignal) {
+    this.pool = pool;
+    this.functionId = functionId;
+    this.requestId = requestId;
+    this.metaView = metaView;
+    this.signal = signal;
+    const tag = { fn: functionId, req: requestId };
+    this.log = {
+      info: (m, f) => log('info', m, { ...tag, ...f }),
+      warn: (m, f) => log('warn', m, { ...tag, ...f }),
+      error: (m, f) => log('error', m, { ...tag, ...f }),
+    };
+  }
+
+  private get m(): RequestMeta {
+    if (!this.meta) {
+      try {
+        this.meta = this.metaView.length ? readMeta<RequestMeta>(this.metaView) : { h: {}, q: '' };
+      } catch {
+        this.meta = { h: {}, q: '' };
+      }
+    }
+    return this.meta;
+  }
+
+  get headers() {
+    return this.m.h;
+  }
+
+  get contentType(): string | undefined {
+    const ct = this.m.h['content-type'];
+    return Array.isArray(ct) ? ct[0] : ct;
+  }
+
+  get query(): URLSearchParams {
+    this.q ??= new URLSearchParams(this.m.q);
+    return this.q;
+  }
+
+  status(code: number): void {
+    if (!Number.isInteger(code) || code < 100 || code > 599) throw new RangeError(`ctx.status(${code}): an HTTP status is 100..599`);
+    this.statusCode = code;
+  }
+
+  header(name: string, value: string): void {
+    (this.replyHeaders ??= {})[String(name).toLowerCase()] = String(value);
+  }
+
+  output(size: number): OutputPacket {
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`ctx.output(${size}): size must be a whole number of bytes`);
+    // Room after the bytes for the reply metadata, so the reply never needs a second packet.
+    let d = this.pool.alloc(size + 1024);
+    if (isExhausted(d) && d.reason === 'too-large') d = this.pool.alloc(size);
+    if (isExhausted(d)) {
+      if (d.reason === 'too-large') throw new RangeError(`ctx.output(${size}): larger than the largest packet (${this.pool.maxPacket} bytes)`);
+      throw new PoolExhaustedError(size);
+    }
+    const out = new Output(d, this.pool.view(d, size));
+    (this.outputs ??= []).push(out);
+    return out;
+  }
+}

@@ -1,0 +1,149 @@
+// Runs one request: the handler gets a view onto the request packet, its result goes into a reply
+// packet (or stays in the request packet when the handler returned its input), and the reply
+// frame goes back to the gateway. Whatever the handler does, exactly one reply is sent.
+import type { Handler } from '../handler/types.js';
+import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
+import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import type { ProcessStats } from '../../shm/stats.js';
+import { FLAG_REUSED, metaBytes, metaView, placeMeta } from '../meta.js';
+import { Output, PoolExhaustedError, RequestContext } from './context.js';
+import { log } from '../child.js';
+
+const encoder = new TextEncoder();
+
+class Timeout extends Error {}
+
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  /** Bytes to copy into a new packet, or null when `packet` already holds them. */
+  bytes: Uint8Array | null;
+  packet?: { desc: Descriptor; length: number; reused: boolean };
+}
+
+export interface InvokerOptions {
+  pool: PacketPool;
+  handler: Handler;
+  functionId: number;
+  timeoutMs: number;
+  stats?: ProcessStats;
+}
+
+const jsonError = (status: number, message: string): Reply => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  bytes: encoder.encode(JSON.stringify({ error: message })),
+});
+
+export class Invoker {
+  private readonly o: InvokerOptions;
+  inFlight = 0;
+  /** Pid the reply packets are handed to (the gateway), learnt in the handshake. */
+  gatewayPid = 0;
+
+  constructor(o: InvokerOptions) {
+    this.o = o;
+  }
+
+  async run(f: Frame, sendReply: (f: Frame) => void): Promise<void> {
+    const { pool } = this.o;
+    this.inFlight++;
+    const t0 = performance.now();
+    let reply: Reply;
+    let ctx: RequestContext | undefined;
+    let input: Uint8Array | undefined;
+    let reqDesc: Descriptor | undefined;
+    const abort = new AbortController();
+    try {
+      reqDesc = pool.describe(f.index, f.generation);
+      if (f.length > reqDesc.capacity) throw new Error(`request frame length ${f.length} exceeds packet capacity ${reqDesc.capacity}`);
+      input = pool.view(reqDesc, f.length);
+      ctx = new RequestContext(pool, f.functionId, f.requestId, metaView(pool, f, reqDesc), abort.signal);
+      const result = await this.call(input, ctx, abort);
+      reply = this.toReply(result, ctx, input, reqDesc);
+    } catch (err) {
+      if (err instanceof Timeout) reply = jsonError(504, `handler timed out after ${this.o.timeoutMs} ms`);
+      else if (err instanceof PoolExhaustedError) reply = jsonError(503, err.message);
+      else reply = jsonError(500, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!(err instanceof Timeout) && !(err instanceof PoolExhaustedError)) log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: String(err instanceof Error ? err.stack : err) });
+    }
+    // Output packets the handler allocated but did not return are released here.
+    for (const out of ctx?.outputs ?? []) if (!reply.packet || out.desc !== reply.packet.desc) pool.free(out.desc);
+    sendReply(this.finish(f, reply));
+    this.inFlight--;
+    this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), reply.status >= 500);
+  }
+
+  private call(input: Uint8Array, ctx: RequestContext, abort: AbortController): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort(new Error('handler timeout'));
+        reject(new Timeout());
+      }, this.o.timeoutMs);
+    });
+    const run = (async () => this.o.handler(input, ctx))();
+    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private toReply(result: unknown, ctx: RequestContext, input: Uint8Array, reqDesc: Descriptor): Reply {
+    const base = { status: ctx.statusCode, headers: ctx.replyHeaders };
+    if (result instanceof Output) {
+      if (result.length < 0) result.end(result.bytes.length);
+      return { ...base, bytes: null, packet: { desc: result.desc, length: result.length, reused: false } };
+    }
+    if (result instanceof Uint8Array) {
+      if (result.buffer === input.buffer && result.byteOffset === input.byteOffset && result.length <= input.length) {
+        return { ...base, bytes: null, packet: { desc: reqDesc, length: result.length, reused: true } };
+      }
+      return { ...base, bytes: result, headers: withType(base.headers, 'application/octet-stream') };
+    }
+    if (typeof result === 'string') return { ...base, bytes: encoder.encode(result), headers: withType(base.headers, 'text/plain; charset=utf-8') };
+    if (result === undefined || typeof result === 'function' || typeof result === 'symbol' || typeof result === 'bigint') {
+      return jsonError(500, `handler returned ${typeof result}: return a Uint8Array, Buffer, string or JSON-serialisable value`);
+    }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(result);
+    } catch (err) {
+      return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${(err as Error).message}`);
+    }
+    return { ...base, bytes: encoder.encode(json), headers: withType(base.headers, 'application/json') };
+  }
+
+  /** Puts the reply in a packet (if it is not in one yet), hands it to the gateway, builds the frame. */
+  private finish(f: Frame, r: Reply): Frame {
+    const { pool } = this.o;
+    const frame: Frame = {
+      type: FrameType.Reply, flags: 0, index: NO_PACKET, generation: 0, length: 0, metaLength: 0,
+      functionId: f.functionId, requestId: f.requestId, status: r.status, metaIndex: NO_PACKET, metaGeneration: 0,
+    };
+    const meta = metaBytes(r.headers ? { s: r.status, h: r.headers } : { s: r.status });
+    let desc: Descriptor;
+    let length: number;
+    let reused = false;
+    if (r.packet) {
+      ({ desc, length, reused } = r.packet);
+    } else {
+      const bytes = r.bytes ?? new Uint8Array(0);
+      let d = pool.alloc(bytes.length + meta.length);
+      if (isExhausted(d) && d.reason === 'too-large') d = pool.alloc(bytes.length);
+      if (isExhausted(d)) return { ...frame, status: d.reason === 'too-large' ? 500 : 503 };
+      pool.view(d, bytes.length).set(bytes);
+      desc = d;
+      length = bytes.length;
+    }
+    const placed = placeMeta(pool, desc, length, meta);
+    if (!placed) {
+      if (!reused) pool.free(desc);
+      return { ...frame, status: 503 };
+    }
+    if (!reused) pool.transfer(desc, this.gatewayPid);
+    if (placed.metaDesc) pool.transfer(placed.metaDesc, this.gatewayPid);
+    return { ...frame, flags: reused ? FLAG_REUSED : 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration };
+  }
+}
+
+function withType(h: Record<string, string> | undefined, type: string): Record<string, string> {
+  return h && h['content-type'] ? h : { ...h, 'content-type': type };
+}

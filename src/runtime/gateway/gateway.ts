@@ -1,0 +1,357 @@
+// The gateway: HTTP in, descriptors out. A request body is copied once, from the socket into a
+// packet; the container reads it in place; the reply is written to the client straight from its
+// packet. Routing and queueing (the proxy) run in this process: one hop to the container and one
+// back, instead of four (see README, "Architecture").
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Segment } from '../../shm/segment.js';
+import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL } from '../../shm/stats.js';
+import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/layout.js';
+import { FLAG_REUSED, metaBytes, metaView, placeMeta, readMeta, type ReplyMeta } from '../meta.js';
+import { Router } from '../proxy/router.js';
+import type { ContainerReplica } from '../proxy/server.js';
+import type { Route } from '../protocol.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import { replyStatusMessage, sendError } from './errors.js';
+import { log } from '../child.js';
+
+/** Extra time past a function's timeout before the gateway gives up on its container. */
+const BACKSTOP_MS = 2000;
+const RETRY_AFTER = { 'retry-after': '1' };
+
+interface Pending {
+  id: number;
+  fn: number;
+  res: ServerResponse;
+  desc: Descriptor;
+  metaDesc?: Descriptor;
+  frame: Frame;
+  t0: number;
+  tSent: number;
+  replica?: ContainerReplica;
+  timer?: NodeJS.Timeout;
+  /** The client has its answer (or is gone): a late reply is only freed. */
+  answered: boolean;
+  /** Counted in the function's stats (once, whatever happens after). */
+  counted: boolean;
+  bytesIn: number;
+}
+
+export class Gateway {
+  readonly pool: PacketPool;
+  readonly router: Router<Pending, ContainerReplica['link']>;
+  private readonly stats: FunctionStats;
+  private readonly pending = new Map<number, Pending>();
+  private readonly cfg: ResolvedConfig;
+  private nextId = 1;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(seg: Segment, cfg: ResolvedConfig) {
+    this.pool = seg.pool;
+    this.cfg = cfg;
+    this.stats = new FunctionStats(seg);
+    const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
+    this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** A container said hello: it takes work now, queued requests first. */
+  replicaReady(r: ContainerReplica): void {
+    this.router.addReplica(r);
+    this.router.pump(r.functionId, this.send);
+  }
+
+  setRoutes(routes: Route[]): void {
+    for (const p of this.router.setRoutes(routes)) this.fail(p, 404, `function ${p.fn} was removed`);
+    for (const r of routes) this.router.pump(r.id, this.send);
+  }
+
+  // ---- HTTP side ------------------------------------------------------------------------------
+
+  handle(req: IncomingMessage, res: ServerResponse, fn: number): void {
+    const route = this.router.route(fn);
+    if (!route) {
+      req.resume();
+      return sendError(res, 404, `no function with id ${fn}`, { functions: this.router.routes().map((r) => ({ id: r.id, name: r.name })) });
+    }
+    if (this.draining) {
+      req.resume();
+      return sendError(res, 503, 'the gateway is shutting down', undefined, { ...RETRY_AFTER, connection: 'close' });
+    }
+    const cl = req.headers['content-length'];
+    const known = cl !== undefined ? Number(cl) : -1;
+    if (known > this.pool.maxPacket) {
+      this.stats.add(fn, FN_4XX);
+      res.shouldKeepAlive = false;
+      return sendError(res, 413, `body of ${known} bytes is larger than the largest packet (${this.pool.maxPacket} bytes)`, { limit: this.pool.maxPacket });
+    }
+    const t0 = performance.now();
+    const q = req.url!.indexOf('?');
+    const meta = metaBytes({ h: req.headers, q: q < 0 ? '' : req.url!.slice(q + 1) });
+    let desc = this.alloc(Math.max(known, 0), meta.length);
+    if (desc === null) {
+      this.stats.add(fn, FN_REJECTED);
+      req.resume();
+      return sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+    }
+    let view = this.pool.view(desc);
+    let written = 0;
+    let failed = false;
+    this.stats.add(fn, FN_INFLIGHT);
+    const release = () => {
+      if (desc) this.pool.free(desc);
+      desc = null;
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (failed || !desc) return;
+      if (written + chunk.length > view.length) {
+        // Chunked (or lying) body outgrew its packet: move to a bigger one, once per class.
+        const bigger = written + chunk.length <= this.pool.maxPacket ? this.alloc(Math.max(written + chunk.length, view.length * 4), 0) : null;
+        if (bigger === null) {
+          failed = true;
+          const tooBig = written + chunk.length > this.pool.maxPacket;
+          release();
+          this.stats.add(fn, FN_INFLIGHT, -1);
+          this.stats.add(fn, tooBig ? FN_4XX : FN_REJECTED);
+          res.shouldKeepAlive = false;
+          if (tooBig) sendError(res, 413, `body is larger than the largest packet (${this.pool.maxPacket} bytes)`, { limit: this.pool.maxPacket });
+          else sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+          return;
+        }
+        const next = this.pool.view(bigger);
+        next.set(view.subarray(0, written));
+        this.pool.free(desc);
+        desc = bigger;
+        view = next;
+      }
+      view.set(chunk, written);
+      written += chunk.length;
+    });
+    req.on('end', () => {
+      if (failed || !desc) return;
+      if (known >= 0 && written !== known) {
+        release();
+        this.stats.add(fn, FN_INFLIGHT, -1);
+        return sendError(res, 400, `body was ${written} bytes but Content-Length said ${known}`);
+      }
+      this.submit(fn, req, res, desc, written, meta, t0);
+      desc = null;
+    });
+    // A client that disconnects before its body is complete: nothing of the request remains.
+    req.on('close', () => {
+      if (desc && !req.complete) {
+        release();
+        failed = true;
+        this.stats.add(fn, FN_INFLIGHT, -1);
+      }
+    });
+  }
+
+  /** A packet for `length` body bytes plus `metaLength` bytes of metadata when they fit. */
+  private alloc(length: number, metaLength: number): Descriptor | null {
+    let d = this.pool.alloc(length + metaLength);
+    if (isExhausted(d) && d.reason === 'too-large') d = this.pool.alloc(length);
+    return isExhausted(d) ? null : d;
+  }
+
+  private submit(fn: number, _req: IncomingMessage, res: ServerResponse, desc: Descriptor, length: number, meta: Uint8Array, t0: number): void {
+    const placed = placeMeta(this.pool, desc, length, meta);
+    if (!placed) {
+      this.pool.free(desc);
+      this.stats.add(fn, FN_INFLIGHT, -1);
+      this.stats.add(fn, FN_REJECTED);
+      return sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+    this.pool.label(desc, fn, id, length, placed.metaLength);
+    const frame: Frame = {
+      type: FrameType.Request, flags: 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength,
+      functionId: fn, requestId: id, status: 0, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration,
+    };
+    const p: Pending = { id, fn, res, desc, metaDesc: placed.metaDesc, frame, t0, tSent: 0, answered: false, counted: false, bytesIn: length };
+    this.pending.set(id, p);
+    const route = this.router.route(fn);
+    p.timer = setTimeout(() => this.onTimeout(p), (route?.timeoutMs ?? 30000) + BACKSTOP_MS);
+    res.setHeader('x-request-id', String(id));
+    res.once('close', () => {
+      if (!p.answered) {
+        // Client gone: a queued request is dropped now; a dispatched one when its reply comes.
+        p.answered = true;
+        if (!p.replica && this.router.unqueue(fn, p)) this.finish(p, 499);
+      }
+    });
+    const d = this.router.dispatch(fn, p);
+    if (d.kind === 'sent') this.send(p, d.replica);
+    else if (d.kind === 'queued') this.stats.set(fn, FN_QUEUED, this.router.queued(fn));
+    else if (d.kind === 'full') this.fail(p, 503, `function ${fn} has ${this.cfg.proxy.queueLimit} requests queued: retry shortly`, RETRY_AFTER, FN_REJECTED);
+    else this.fail(p, 404, `no function with id ${fn}`);
+  }
+
+  private readonly send = (p: Pending, r: ContainerReplica): void => {
+    p.replica = r;
+    p.tSent = performance.now();
+    this.stats.record(p.fn, H_QUEUE, Math.round((p.tSent - p.t0) * 1000));
+    this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
+    r.link.send(p.frame);
+  };
+
+  // ---- container side -------------------------------------------------------------------------
+
+  onReply(f: Frame, r: ContainerReplica): void {
+    const p = this.pending.get(f.requestId);
+    const reused = (f.flags & FLAG_REUSED) !== 0;
+    if (!p || p.replica !== r) {
+      // A reply nobody waits for (unknown id, or from the wrong container): free what it carries.
+      this.freeReply(f, reused);
+      return;
+    }
+    r.outstanding--;
+    this.router.pump(r.functionId, this.send);
+    if (r.draining && r.outstanding === 0) r.link.close();
+    const tReply = performance.now();
+    this.stats.record(p.fn, H_CONTAINER, Math.round((tReply - p.tSent) * 1000));
+    if (p.answered) {
+      this.freeReply(f, reused);
+      this.finish(p, 499);
+      return;
+    }
+    if (f.index === NO_PACKET) {
+      this.fail(p, f.status || 502, replyStatusMessage(f.status), f.status === 503 ? RETRY_AFTER : undefined);
+      return;
+    }
+    let desc: Descriptor;
+    let meta: ReplyMeta;
+    try {
+      desc = reused ? p.desc : this.pool.describe(f.index, f.generation);
+      if (f.length > desc.capacity) throw new Error(`reply length ${f.length} exceeds its packet`);
+      meta = f.metaLength ? readMeta<ReplyMeta>(metaView(this.pool, f, desc)) : { s: f.status || 200 };
+    } catch (err) {
+      log('warn', `bad reply frame from pid ${r.pid}: ${(err as Error).message}`);
+      this.freeReply(f, reused);
+      this.fail(p, 502, `function ${p.fn} sent an unusable reply`);
+      return;
+    }
+    const body = this.pool.view(desc, f.length);
+    const res = p.res;
+    p.answered = true;
+    const status = meta.s >= 100 && meta.s <= 599 ? meta.s : 200;
+    try {
+      res.writeHead(status, { ...meta.h, 'content-length': f.length });
+    } catch (err) {
+      // A handler-supplied header Node refuses (bad characters): the client still gets an answer.
+      this.freeReply(f, reused);
+      p.answered = false;
+      this.fail(p, 500, `function ${p.fn} set an invalid reply header: ${(err as Error).message}`);
+      return;
+    }
+    const stats = this.stats;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.freeReply(f, reused);
+      this.finish(p, status);
+      stats.add(p.fn, FN_BYTES_OUT, f.length);
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    res.end(body);
+  }
+
+  private freeReply(f: Frame, reused: boolean): void {
+    try {
+      if (!reused && f.index !== NO_PACKET) this.pool.free(this.pool.describe(f.index, f.generation));
+      if (f.metaIndex !== NO_PACKET) this.pool.free(this.pool.describe(f.metaIndex, f.metaGeneration));
+    } catch (err) {
+      log('warn', `could not free reply packets of request ${f.requestId}: ${(err as Error).message}`);
+    }
+  }
+
+  onDrain(r: ContainerReplica): void {
+    this.router.drain(r);
+    if (r.outstanding === 0) r.link.close();
+  }
+
+  /** A container connection closed: its in-flight requests fail with 502 (or quietly, if answered). */
+  onGone(r: ContainerReplica): void {
+    this.router.removeReplica(r);
+    const lost: Pending[] = [];
+    for (const p of this.pending.values()) if (p.replica === r) lost.push(p);
+    if (lost.length) {
+      // Reply packets it handed over just before dying carry the request id: free those too.
+      const ids = new Set(lost.map((p) => p.id));
+      for (const h of this.pool.held()) {
+        if (h.owner === process.pid && ids.has(h.requestId) && !lost.some((p) => p.desc.index === h.index || p.metaDesc?.index === h.index)) {
+          try {
+            this.pool.free(this.pool.describe(h.index, h.generation));
+          } catch {
+            // freed concurrently
+          }
+        }
+      }
+    }
+    for (const p of lost) this.fail(p, 502, `function ${p.fn} (replica ${r.replica}, pid ${r.pid}) exited while handling the request`);
+    this.router.pump(r.functionId, this.send);
+  }
+
+  // ---- endings --------------------------------------------------------------------------------
+
+  private onTimeout(p: Pending): void {
+    p.timer = undefined;
+    if (p.answered) return;
+    if (!p.replica && this.router.unqueue(p.fn, p)) {
+      this.fail(p, 503, `no replica of function ${p.fn} became free in time`, RETRY_AFTER, FN_REJECTED);
+      return;
+    }
+    // The container still holds the request packet: keep it until the reply (or the container's
+    // death) arrives, answer the client now.
+    this.stats.add(p.fn, FN_TIMEOUTS);
+    p.answered = true;
+    sendError(p.res, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`);
+    this.count(p, 504);
+  }
+
+  /** Answers with an error and releases the request (its container, if any, is done with it). */
+  private fail(p: Pending, status: number, message: string, headers?: Record<string, string>, counter?: number): void {
+    if (!p.answered) {
+      p.answered = true;
+      sendError(p.res, status, message, { requestId: p.id }, headers);
+    }
+    if (counter !== undefined) this.stats.add(p.fn, counter);
+    this.finish(p, status);
+  }
+
+  private count(p: Pending, status: number): void {
+    if (p.counted) return;
+    p.counted = true;
+    const s = this.stats;
+    s.add(p.fn, FN_REQUESTS);
+    s.add(p.fn, status < 400 ? FN_2XX : status < 500 ? FN_4XX : FN_5XX);
+    s.add(p.fn, FN_BYTES_IN, p.bytesIn);
+    s.record(p.fn, H_TOTAL, Math.round((performance.now() - p.t0) * 1000));
+  }
+
+  /** Frees the request's packets and forgets it, counting it unless it was counted already. */
+  private finish(p: Pending, status: number): void {
+    if (!this.pending.delete(p.id)) return;
+    if (p.timer) clearTimeout(p.timer);
+    this.pool.free(p.desc);
+    if (p.metaDesc) this.pool.free(p.metaDesc);
+    this.stats.add(p.fn, FN_INFLIGHT, -1);
+    this.count(p, status);
+    if (this.draining && this.pending.size === 0) this.idle?.();
+  }
+
+  /** Stops taking requests and resolves when every in-flight one has been answered. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+}

@@ -1,0 +1,81 @@
+// Gateway process: HTTP server plus the proxy socket containers connect to.
+import fs from 'node:fs';
+import type net from 'node:net';
+import { Segment } from '../../shm/segment.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import { ENV, EXIT_PERMANENT } from '../env.js';
+import type { SupervisorMessage } from '../protocol.js';
+import { log, onShutdown, reportFailed, reportReady, requireEnv, send } from '../child.js';
+import { listenProxy } from '../proxy/server.js';
+import { Gateway } from './gateway.js';
+import { createHttpServer } from './http.js';
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
+  const seg = Segment.open(requireEnv(ENV.segment), true);
+  const gw = new Gateway(seg, cfg);
+  // Until the supervisor sends its table, route every configured function to deployment 1.
+  gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs })));
+
+  process.on('message', (m: SupervisorMessage) => {
+    if (m?.type === 'routes') {
+      gw.setRoutes(m.routes);
+      send({ type: 'routes-applied', version: m.version });
+    }
+  });
+
+  const proxy: net.Server = await listenProxy(requireEnv(ENV.proxySocket), {
+    onHello: (r) => gw.replicaReady(r),
+    onReply: (f, r) => gw.onReply(f, r),
+    onDrain: (r) => gw.onDrain(r),
+    onGone: (r) => gw.onGone(r),
+  });
+
+  const metrics = await import('../../observe/metrics.js').then(
+    (m: { renderMetrics?: (s: Segment) => Promise<{ contentType: string; body: string }> }) => m.renderMetrics,
+    () => undefined,
+  );
+  const server = createHttpServer(gw, {
+    health: () => ({
+      status: 'ok',
+      instance: cfg.instance,
+      pid: process.pid,
+      functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
+      inFlight: gw.inFlight,
+    }),
+    metrics: metrics ? () => metrics(seg) : undefined,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE'
+        ? `port ${cfg.gateway.port} on ${cfg.gateway.host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${cfg.gateway.port}'\`) or set gateway.port in faasflow.config.ts`
+        : err.code === 'EACCES' ? `no permission to listen on port ${cfg.gateway.port}: use a port above 1023` : `cannot listen on ${cfg.gateway.host}:${cfg.gateway.port}: ${err.message}`;
+      reject(Object.assign(new Error(why), { permanent: true }));
+    });
+    // Node defaults to a backlog of 511: a burst of a thousand new connections would be refused.
+    server.listen({ port: cfg.gateway.port, host: cfg.gateway.host, backlog: 4096 }, () => resolve());
+  });
+  log('info', `gateway listening on http://${cfg.gateway.host}:${cfg.gateway.port}`, { pid: process.pid });
+  const addr = server.address();
+  reportReady(typeof addr === 'object' && addr ? addr.port : cfg.gateway.port);
+
+  onShutdown(async (reason) => {
+    log('info', `gateway draining (${reason})`);
+    server.close();
+    server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    await gw.drain();
+    clearInterval(idle);
+    proxy.close();
+    for (const r of gw.router.all()) r.link.close();
+    server.closeAllConnections();
+    seg.close();
+  }, cfg.supervisor.shutdownTimeoutMs);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  log('error', message);
+  reportFailed(message);
+  setTimeout(() => process.exit((err as { permanent?: boolean }).permanent ? EXIT_PERMANENT : 1), 50);
+});

@@ -1,0 +1,68 @@
+// A descriptor link over a Unix socket: frames out are coalesced (every frame queued during one
+// turn of the event loop leaves in a single write), frames in are split and validated. A peer that
+// sends garbage is disconnected; nothing it sent can reach the pool.
+import type net from 'node:net';
+import { FRAME_BYTES, FrameReader, encodeFrame, type Frame } from '../shm/frame.js';
+
+/** Frames per batch buffer: 128 × 32 B = 4 KiB, one page, one write for a whole burst. */
+const BATCH_FRAMES = 128;
+
+export class FrameLink {
+  readonly socket: net.Socket;
+  private readonly reader = new FrameReader();
+  private readonly batch: Buffer = Buffer.allocUnsafe(BATCH_FRAMES * FRAME_BYTES);
+  private used = 0;
+  private scheduled = false;
+  closed = false;
+
+  constructor(socket: net.Socket, onFrame: (f: Frame) => void, onClose: (err?: Error) => void) {
+    this.socket = socket;
+    socket.setNoDelay?.(true);
+    let closeErr: Error | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      if (this.closed) return;
+      try {
+        this.reader.push(chunk, onFrame);
+      } catch (err) {
+        closeErr = err as Error;
+        this.close();
+      }
+    });
+    socket.on('error', (err) => {
+      closeErr ??= err;
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      if (!closeErr && this.reader.buffered > 0) closeErr = new Error(`connection closed in the middle of a frame (${this.reader.buffered} bytes)`);
+      onClose(closeErr);
+    });
+  }
+
+  send(f: Frame): void {
+    if (this.closed) return;
+    if (this.used === BATCH_FRAMES) this.flush();
+    encodeFrame(f, this.batch, this.used * FRAME_BYTES);
+    this.used++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.used === 0 || this.closed) return;
+    // The socket may keep what it is given until the kernel takes it, so it gets a copy (pooled,
+    // small) and the batch buffer is reused at once.
+    const out = Buffer.from(this.batch.subarray(0, this.used * FRAME_BYTES));
+    this.used = 0;
+    this.socket.write(out);
+  };
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.socket.destroy();
+  }
+}

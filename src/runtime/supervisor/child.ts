@@ -1,0 +1,157 @@
+// One supervised process: spawn (execa, IPC channel), readiness, output to the log, stop (TERM,
+// then KILL after the spec's shutdown time). What happens after an exit is the supervisor's call.
+import { EventEmitter } from 'node:events';
+import readline from 'node:readline';
+import type { Readable } from 'node:stream';
+import { execaNode, type ResultPromise } from 'execa';
+import type { ChildState } from '../../control/protocol.js';
+import type { ChildMessage, SupervisorMessage } from '../protocol.js';
+import type { ChildExit } from './policy.js';
+import type { ChildSpec } from './spec.js';
+
+type Proc = ResultPromise;
+
+export interface ChildEvents {
+  state: [ChildState];
+  message: [ChildMessage];
+  output: [string, 'stdout' | 'stderr'];
+  exit: [ChildExit];
+}
+
+/** A start attempt's outcome: ready, or the reason it is not. */
+export type StartOutcome = { ready: true } | { ready: false; reason: string };
+
+export class Child extends EventEmitter<ChildEvents> {
+  pid = 0;
+  state: ChildState = 'starting';
+  restarts = 0;
+  /** Times of this child's restarts, for the restart intensity (pruned by the policy's window). */
+  history: number[] = [];
+  startedAt = 0;
+  lastExit = '';
+  /** The child's own words from its last `failed` message or last stderr line. */
+  lastError = '';
+  /** Set once stop() was called: the exit that follows is requested, never restarted. */
+  stopping = false;
+  slot = -1;
+  private proc: Proc | undefined;
+  private readyTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(readonly spec: ChildSpec) {
+    super();
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  setState(s: ChildState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.lastError = '';
+    this.startedAt = Date.now();
+    const proc: Proc = execaNode(this.spec.start.module, [], {
+      env: this.spec.start.env,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      ipc: true,
+      serialization: 'advanced',
+      reject: false,
+      // execa kills the child if the supervisor exits on its own; a SIGKILLed supervisor is
+      // covered by the children exiting when their IPC channel disconnects.
+      cleanup: true,
+    });
+    this.proc = proc;
+    this.pid = proc.pid ?? 0;
+    this.setState('starting');
+    this.pipe(proc.stdout, 'stdout');
+    this.pipe(proc.stderr, 'stderr');
+    proc.on('message', (m: ChildMessage) => this.onMessage(m));
+    this.readyTimer = setTimeout(() => {
+      this.lastError = `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
+      proc.kill('SIGKILL');
+    }, this.spec.readyTimeoutMs);
+    this.exited = proc.then((r) => {
+      clearTimeout(this.readyTimer);
+      clearTimeout(this.killTimer);
+      this.proc = undefined;
+      const exit: ChildExit = { code: r.exitCode ?? null, signal: r.signal ?? null, requested: this.stopping, at: Date.now() };
+      this.emit('exit', exit);
+    });
+  }
+
+  private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
+    if (!stream) return;
+    readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+      if (name === 'stderr' && line.trim()) this.lastError = line.slice(0, 500);
+      this.emit('output', line, name);
+    });
+  }
+
+  private onMessage(m: ChildMessage): void {
+    if (m?.type === 'ready') {
+      clearTimeout(this.readyTimer);
+      if (this.state === 'starting') this.setState('ready');
+    } else if (m?.type === 'failed') {
+      this.lastError = m.message;
+    }
+    this.emit('message', m);
+  }
+
+  send(m: SupervisorMessage): boolean {
+    if (!this.proc?.connected) return false;
+    this.proc.send(m, (err) => {
+      // The child may be exiting; its exit event says what happened.
+      void err;
+    });
+    return true;
+  }
+
+  /** Resolves when this start attempt is ready, or with the reason it died first. */
+  outcome(): Promise<StartOutcome> {
+    if (this.state === 'ready') return Promise.resolve({ ready: true });
+    if (!this.proc) return Promise.resolve({ ready: false, reason: this.lastError || this.lastExit || 'not running' });
+    return new Promise((resolve) => {
+      const onState = (s: ChildState) => {
+        if (s !== 'ready') return;
+        this.off('exit', onExit);
+        this.off('state', onState);
+        resolve({ ready: true });
+      };
+      const onExit = () => {
+        this.off('state', onState);
+        resolve({ ready: false, reason: this.lastError || this.lastExit });
+      };
+      this.on('state', onState);
+      this.once('exit', onExit);
+    });
+  }
+
+  /** Asks the child to drain (IPC + SIGTERM), SIGKILLs it after shutdownMs; resolves on exit. */
+  async stop(timeoutMs = this.spec.shutdownMs): Promise<void> {
+    this.stopping = true;
+    const proc = this.proc;
+    if (!proc) return;
+    this.setState('draining');
+    this.send({ type: 'drain' });
+    proc.kill('SIGTERM');
+    this.killTimer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+  }
+
+  /** Immediate SIGKILL (OTP's brutal_kill), for a supervisor that is failing. */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    this.proc?.kill('SIGKILL');
+    await this.exited;
+  }
+}

@@ -1,0 +1,54 @@
+// One log file per role or function in <runtimeDir>/logs, rotated by size (on by default) so a
+// chatty function cannot fill the disk. Lines carry a timestamp and who wrote them, so `faasflow
+// logs` can merge files by time.
+import fs from 'node:fs';
+import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+
+export interface LogSettings {
+  maxBytes: number;
+  keep: number;
+}
+
+export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functionId = 0): string {
+  return role === 'container' ? `fn-${functionId}.log` : `${role}.log`;
+}
+
+export class LogFiles {
+  private readonly streams = new Map<string, RotatingFileStream>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly settings: LogSettings,
+    /** Foreground mode: every line also goes here. */
+    private readonly tee?: NodeJS.WritableStream,
+  ) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  private stream(file: string): RotatingFileStream {
+    let s = this.streams.get(file);
+    if (!s) {
+      const { maxBytes, keep } = this.settings;
+      s = createStream((_time, index) => (index ? `${file}.${index}` : file), {
+        path: this.dir,
+        mode: 0o600,
+        ...(maxBytes > 0 ? { size: `${Math.max(1, Math.ceil(maxBytes / 1024))}K`, rotate: Math.max(1, keep) } : {}),
+      });
+      // A log write must never take the supervisor down; the error is reported once on stderr.
+      s.on('error', (err) => process.stderr.write(`faasflow: log ${file}: ${err.message}\n`));
+      this.streams.set(file, s);
+    }
+    return s;
+  }
+
+  write(file: string, who: string, text: string): void {
+    const line = `${new Date().toISOString()} ${who} ${text}\n`;
+    this.stream(file).write(line);
+    this.tee?.write(line);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))));
+    this.streams.clear();
+  }
+}

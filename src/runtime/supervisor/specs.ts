@@ -1,0 +1,62 @@
+// The child specs of an instance, as data: the gateway (significant: without it nothing serves)
+// and one container per function replica.
+import path from 'node:path';
+import type { ResolvedConfig } from '../../config/types.js';
+import type { InstancePaths } from '../../control/paths.js';
+import { segmentName } from '../../shm/index.js';
+import { ENV } from '../env.js';
+import type { FnEntry } from './deployments.js';
+import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
+
+export function intensityOf(cfg: ResolvedConfig): Intensity {
+  const s = cfg.supervisor;
+  return { maxRestarts: s.maxRestarts, periodMs: s.periodMs, backoffMinMs: s.backoffMinMs, backoffMaxMs: s.backoffMaxMs };
+}
+
+export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string }) {
+  const common = {
+    [ENV.config]: paths.config,
+    [ENV.segment]: segmentName(cfg.instance),
+    [ENV.proxySocket]: path.join(paths.dir, 'proxy.sock'),
+  };
+  const readyTimeoutMs = cfg.supervisor.readyTimeoutMs ?? 30_000;
+  return {
+    gateway: (): ChildSpec => ({
+      id: 'gateway',
+      role: 'gateway',
+      functionId: 0,
+      deployment: 0,
+      replica: 0,
+      start: { module: modules.gateway, env: common },
+      restart: 'permanent',
+      shutdownMs: cfg.supervisor.shutdownTimeoutMs,
+      readyTimeoutMs,
+      significant: true,
+    }),
+    container: (f: FnEntry, replica: number): ChildSpec => ({
+      id: containerSpecId(f.id, f.deployment, replica),
+      role: 'container',
+      functionId: f.id,
+      deployment: f.deployment,
+      replica,
+      start: {
+        module: modules.container,
+        env: {
+          ...f.env,
+          ...common,
+          [ENV.functionId]: String(f.id),
+          [ENV.deployment]: String(f.deployment),
+          [ENV.replica]: String(replica),
+          [ENV.handler]: f.bundle,
+          [ENV.concurrency]: String(f.concurrency),
+          [ENV.timeoutMs]: String(f.timeoutMs),
+        },
+      },
+      restart: 'permanent',
+      // In-flight requests may run up to the function's timeout before the replica can exit.
+      shutdownMs: Math.max(cfg.supervisor.shutdownTimeoutMs, f.timeoutMs + 1000),
+      readyTimeoutMs,
+      significant: false,
+    }),
+  };
+}

@@ -1,0 +1,500 @@
+// The supervisor: creates the segment, starts the gateway then the containers, restarts what
+// crashes (per the pure policy), switches deployments without dropping requests, serves the
+// control socket and shuts everything down in reverse. Startup and deploys are sequences of
+// typed events; the CLI's listr2 steps only render them.
+import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import type { ResolvedConfig } from '../../config/types.js';
+import { FaasflowError } from '../../control/errors.js';
+import type { InstancePaths } from '../../control/paths.js';
+import type { ChildState, ChildStatus, ControlRequest, DeployRequest, DeployResult, InstanceStatus, StepName, SupervisorEvent } from '../../control/protocol.js';
+import { serveControl, type Reply } from '../../control/server.js';
+import { writeJsonAtomic } from '../../control/state.js';
+import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
+import { bundleHandler } from '../handler/bundle.js';
+import type { Route } from '../protocol.js';
+import { sampleMemory } from '../../observe/memory.js';
+import { Child } from './child.js';
+import { Deployments, pruneBundles, type FnEntry } from './deployments.js';
+import { logFileFor, LogFiles } from './logs.js';
+import { decide, describeExit } from './policy.js';
+import { childSpecs, intensityOf } from './specs.js';
+
+export interface SupervisorOptions {
+  cfg: ResolvedConfig;
+  paths: InstancePaths;
+  /** Also write every log line to this stream (`up --foreground`). */
+  tee?: NodeJS.WritableStream;
+  modules: { gateway: string; container: string };
+}
+
+const HEARTBEAT_MS = 1000;
+const RECLAIM_MS = 5000;
+
+export class Supervisor {
+  private readonly cfg: ResolvedConfig;
+  private readonly paths: InstancePaths;
+  private readonly logs: LogFiles;
+  private readonly history: SupervisorEvent[] = [];
+  private readonly listeners = new Set<(e: SupervisorEvent) => void>();
+  private readonly functions = new Map<number, FnEntry>();
+  private readonly deployments: Deployments;
+  private readonly specs: ReturnType<typeof childSpecs>;
+  private containers: Child[] = [];
+  private gateway: Child | undefined;
+  private seg: Segment | undefined;
+  private table: ProcessTable | undefined;
+  private server: net.Server | undefined;
+  private state: InstanceStatus['state'] = 'starting';
+  private port: number;
+  private routesVersion = 0;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private busy: Promise<unknown> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  private resolveDone!: (code: number) => void;
+  private readonly done = new Promise<number>((r) => (this.resolveDone = r));
+  private resolveStopped!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.cfg = o.cfg;
+    this.paths = o.paths;
+    this.port = o.cfg.gateway.port;
+    this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee);
+    this.deployments = new Deployments(o.paths.deployments);
+    this.specs = childSpecs(o.cfg, o.paths, o.modules);
+  }
+
+  // ── events ──────────────────────────────────────────────────────────────────────────────────
+  private emit(e: SupervisorEvent): void {
+    this.history.push(e);
+    if (this.history.length > 2000) this.history.splice(0, 1000);
+    const text = e.kind === 'step' ? `[${e.step}] ${e.status} ${e.message}` : e.kind === 'child' ? `${e.id} pid ${e.pid} ${e.state} ${e.message}` : 'message' in e ? e.message : e.kind;
+    this.logs.write(logFileFor('supervisor'), `supervisor[${process.pid}]`, text);
+    for (const l of this.listeners) l(e);
+  }
+
+  private info(message: string): void {
+    this.emit({ kind: 'info', message, at: Date.now() });
+  }
+
+  private async step<T>(step: StepName, what: string, fn: () => Promise<T> | T): Promise<T> {
+    this.emit({ kind: 'step', step, status: 'start', message: what, at: Date.now() });
+    try {
+      const r = await fn();
+      return r;
+    } catch (err) {
+      this.emit({ kind: 'step', step, status: 'failed', message: (err as Error).message, at: Date.now() });
+      throw err;
+    }
+  }
+
+  private stepDone(step: StepName, message: string, status: 'done' | 'warn' = 'done'): void {
+    this.emit({ kind: 'step', step, status, message, at: Date.now() });
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────────────────────────
+  /** Runs until stopped; resolves with the process exit code. */
+  async run(): Promise<number> {
+    fs.mkdirSync(this.paths.bundles, { recursive: true, mode: 0o700 });
+    this.server = await serveControl(this.paths.socket, (req, reply, closed) => this.handle(req, reply, closed));
+    this.writeState();
+    try {
+      await this.startAll();
+    } catch (err) {
+      this.emit({ kind: 'fatal', message: (err as Error).message, at: Date.now() });
+      await this.shutdown(`startup failed: ${(err as Error).message}`, 1);
+    }
+    return this.done;
+  }
+
+  private async startAll(): Promise<void> {
+    const { cfg } = this;
+    const name = segmentName(cfg.instance);
+    await this.step('segment', `creating ${name}`, () => {
+      this.seg = Segment.create({ name, instance: cfg.instance, size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: cfg.segment.maxFunctions, procSlots: cfg.segment.procSlots });
+      this.table = new ProcessTable(this.seg);
+      this.table.setState(this.table.register(process.pid, 'supervisor'), 'ready');
+      this.stepDone('segment', `${name}: ${this.seg.layout.packetCount} packets in ${this.seg.layout.classes.length} size classes`);
+    });
+    await this.step('handlers', `bundling ${cfg.functions.length} function(s)`, () => this.bundleConfigFunctions());
+    await this.step('gateway', `starting the gateway on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
+      this.gateway = this.adopt(new Child(this.specs.gateway()));
+      this.gateway.start();
+      const r = await this.gateway.outcome();
+      if (!r.ready) throw new FaasflowError('START_FAILED', `the gateway did not start: ${r.reason}`);
+      this.stepDone('gateway', `listening on http://${cfg.gateway.host}:${this.port} (pid ${this.gateway.pid})`);
+    });
+    await this.step('containers', `starting ${this.replicaCount()} container(s)`, async () => {
+      for (const f of this.functions.values()) for (let r = 0; r < f.replicas; r++) this.startContainer(f, r);
+      await this.pushRoutes();
+      // A container that crash-loops is given up on by the policy; up then reports it and the
+      // other functions serve.
+      await Promise.all(this.containers.map((c) => this.settled(c)));
+      const failed = this.containers.filter((c) => c.state === 'failed');
+      if (failed.length) this.stepDone('containers', `${failed.length} of ${this.containers.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastError || c.lastExit})`).join('; ')}`, 'warn');
+      else this.stepDone('containers', `${this.containers.length} ready`);
+    });
+    await this.step('health', `GET /healthz`, async () => {
+      const body = await this.healthz();
+      this.stepDone('health', `gateway healthy: ${body.length} bytes of status`);
+    });
+    this.state = 'running';
+    this.writeState();
+    this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS), setInterval(() => this.reclaimDead(), RECLAIM_MS));
+    if ([...this.functions.values()].some((f) => f.memoryLimit > 0)) this.timers.push(setInterval(() => this.enforceMemoryLimits(), this.cfg.observe.sampleIntervalMs));
+    this.emit({ kind: 'running', port: this.port, host: cfg.gateway.host, at: Date.now() });
+  }
+
+  private async bundleConfigFunctions(): Promise<void> {
+    for (const f of this.cfg.functions) {
+      const deployment = this.deployments.next(f.id);
+      const { file } = await bundleHandler(f.handler, path.join(this.paths.bundles, `fn${f.id}-d${deployment}`));
+      this.functions.set(f.id, { ...f, deployment, bundle: file, source: f.handler, origin: 'config' });
+    }
+    for (const d of this.deployments.persisted) {
+      this.functions.set(d.id, d);
+      this.info(`function ${d.id} (${d.name}): serving deployment ${d.deployment} from \`faasflow deploy\` of ${d.source}`);
+    }
+    this.deployments.save(this.functions.values());
+    pruneBundles(this.paths.bundles, [...this.functions.values()].map((f) => f.bundle));
+    this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}`);
+  }
+
+  private replicaCount(): number {
+    return [...this.functions.values()].reduce((a, f) => a + f.replicas, 0);
+  }
+
+  private startContainer(f: FnEntry, replica: number, restarts = 0): Child {
+    const c = this.adopt(new Child(this.specs.container(f, replica)));
+    c.restarts = restarts;
+    this.containers.push(c);
+    c.start();
+    return c;
+  }
+
+  /** Waits until a child is ready or given up on (restarts in between are the policy's business). */
+  private settled(c: Child): Promise<void> {
+    if (c.state === 'ready' || c.state === 'failed' || c.state === 'stopped') return Promise.resolve();
+    return new Promise((resolve) => {
+      const on = (s: ChildState) => {
+        if (s === 'ready' || s === 'failed' || s === 'stopped') {
+          c.off('state', on);
+          resolve();
+        }
+      };
+      c.on('state', on);
+    });
+  }
+
+  /** Wires a child to the process table, the logs, the events and the restart policy. */
+  private adopt(c: Child): Child {
+    const s = c.spec;
+    const who = () => `${s.id}[${c.pid}]`;
+    const file = logFileFor(s.role, s.functionId);
+    c.on('output', (line) => this.logs.write(file, who(), prettify(line)));
+    c.on('state', (state) => {
+      if (this.table && c.slot >= 0) this.table.setState(c.slot, state);
+      this.emit({ kind: 'child', id: s.id, pid: c.pid, state, message: state === 'failed' || state === 'crashed' ? c.lastExit : '', at: Date.now() });
+      this.writeState();
+    });
+    c.on('message', (m) => {
+      if (m.type === 'ready' && s.role === 'gateway') {
+        if (m.port) this.port = m.port;
+        // A restarted gateway starts from its config; give it the live table.
+        if (this.state !== 'starting') void this.pushRoutes();
+      }
+    });
+    c.on('exit', (exit) => this.onExit(c, exit));
+    const start = c.start.bind(c);
+    c.start = () => {
+      start();
+      if (this.table) {
+        c.slot = this.table.register(c.pid, s.role, s.functionId, s.replica, c.restarts);
+        this.table.setState(c.slot, 'starting');
+      }
+      this.logs.write(file, who(), `started (${s.role}${s.role === 'container' ? ` function ${s.functionId} deployment ${s.deployment} replica ${s.replica}` : ''})`);
+      this.writeState();
+    };
+    return c;
+  }
+
+  private onExit(c: Child, exit: Parameters<typeof decide>[2]): void {
+    const freed = this.seg && !this.seg.isClosed ? this.seg.pool.reclaim(c.pid) : 0;
+    if (this.table && c.slot >= 0) this.table.release(c.slot);
+    c.slot = -1;
+    c.lastExit = describeExit(exit);
+    const file = logFileFor(c.spec.role, c.spec.functionId);
+    this.logs.write(file, `${c.spec.id}[${c.pid}]`, `${c.lastExit}${freed ? `; reclaimed ${freed} packet(s)` : ''}${c.lastError && !exit.requested ? `; last error: ${c.lastError}` : ''}`);
+    if (this.stopping && !exit.requested) exit = { ...exit, requested: true };
+    const action = decide(c.spec.restart, c.history, exit, intensityOf(this.cfg));
+    if (action.action === 'none') {
+      c.setState('stopped');
+      return;
+    }
+    if (action.action === 'give-up') {
+      c.lastExit = action.reason;
+      this.logs.write(file, `${c.spec.id}[${c.pid}]`, `GIVING UP: ${action.reason}${c.lastError ? ` (${c.lastError})` : ''}`);
+      c.setState('failed');
+      if (c.spec.significant) void this.shutdown(`${c.spec.id} failed: ${action.reason}`, 1);
+      return;
+    }
+    c.lastExit = action.reason;
+    c.setState('crashed');
+    const t = setTimeout(() => {
+      this.timers.splice(this.timers.indexOf(t), 1);
+      if (this.stopping || c.stopping) return c.setState('stopped');
+      c.history = [...c.history.filter((h) => Date.now() - h < this.cfg.supervisor.periodMs), Date.now()];
+      c.restarts++;
+      c.start();
+    }, action.delayMs);
+    this.timers.push(t);
+  }
+
+  // ── routing and deploys ─────────────────────────────────────────────────────────────────────
+  private routes(): Route[] {
+    return [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs }));
+  }
+
+  /** Sends the gateway the table and waits for it to confirm (routes-applied with the version). */
+  private async pushRoutes(): Promise<void> {
+    const gw = this.gateway;
+    if (!gw || gw.state !== 'ready') return;
+    const version = ++this.routesVersion;
+    const applied = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), 10_000);
+      const onMsg = (m: { type: string; version?: number }) => m.type === 'routes-applied' && m.version === version && done(true);
+      const onExit = () => done(false);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        gw.off('message', onMsg);
+        gw.off('exit', onExit);
+        resolve(ok);
+      };
+      gw.on('message', onMsg);
+      gw.once('exit', onExit);
+    });
+    gw.send({ type: 'routes', version, routes: this.routes() });
+    if (!(await applied)) throw new FaasflowError('DEPLOY_FAILED', `the gateway did not apply routing table ${version} (is it restarting? see \`faasflow logs\`)`);
+  }
+
+  private deploy(req: DeployRequest, note: (m: string) => void): Promise<DeployResult> {
+    const run = this.busy.then(() => this.deployNow(req, note));
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async deployNow(req: DeployRequest, note: (m: string) => void): Promise<DeployResult> {
+    if (this.state !== 'running') throw new FaasflowError('DEPLOY_FAILED', `the instance is ${this.state}; deploy once it runs`);
+    const old = this.functions.get(req.id);
+    const base = old ?? { id: req.id, name: `fn-${req.id}`, handler: req.source, replicas: 1, concurrency: 16, timeoutMs: 30_000, memoryLimit: 0, env: {} };
+    const next: FnEntry = { ...base, name: req.name ?? (old ? old.name : path.basename(req.source).replace(/\.[cm]?[jt]s$/, '')), handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
+    if (next.id >= this.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${this.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
+    note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
+    const fresh = Array.from({ length: next.replicas }, (_, r) => this.startContainer(next, r));
+    const outcomes = await Promise.all(fresh.map((c) => c.outcome()));
+    const bad = outcomes.find((o) => !o.ready);
+    if (bad && !bad.ready) {
+      await Promise.all(fresh.map((c) => c.stop()));
+      this.containers = this.containers.filter((c) => !fresh.includes(c));
+      throw new FaasflowError('DEPLOY_FAILED', `deployment ${next.deployment} of function ${next.id} did not start, nothing changed: ${bad.reason}`);
+    }
+    note(`${fresh.length} replica(s) ready; switching routes`);
+    this.functions.set(next.id, next);
+    try {
+      await this.pushRoutes();
+    } catch (err) {
+      if (old) this.functions.set(old.id, old);
+      else this.functions.delete(next.id);
+      await Promise.all(fresh.map((c) => c.stop()));
+      this.containers = this.containers.filter((c) => !fresh.includes(c));
+      throw err;
+    }
+    this.deployments.save(this.functions.values());
+    const retired = this.containers.filter((c) => c.spec.functionId === next.id && c.spec.deployment !== next.deployment);
+    note(`routes switched; draining ${retired.length} old replica(s)`);
+    const stopped = retired.map((c) => c.pid);
+    await Promise.all(retired.map((c) => c.stop()));
+    this.containers = this.containers.filter((c) => !retired.includes(c));
+    if (old && old.bundle !== next.bundle && ![...this.functions.values()].some((f) => path.dirname(f.bundle) === path.dirname(old.bundle))) {
+      fs.rmSync(path.dirname(old.bundle), { recursive: true, force: true });
+    }
+    this.writeState();
+    this.info(`deployed function ${next.id} (${next.name}) deployment ${next.deployment} from ${next.source}`);
+    return { id: next.id, name: next.name, deployment: next.deployment, previous: old?.deployment ?? null, replicas: next.replicas, stopped };
+  }
+
+  // ── periodic work ───────────────────────────────────────────────────────────────────────────
+  private live(): Child[] {
+    return [...(this.gateway ? [this.gateway] : []), ...this.containers];
+  }
+
+  private heartbeat(): void {
+    if (!this.table) return;
+    this.table.heartbeat(this.table.slotOf(process.pid));
+    for (const c of this.live()) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
+  }
+
+  private reclaimDead(): void {
+    if (!this.seg || this.seg.isClosed) return;
+    for (const [pid, n] of this.seg.pool.reclaimDead(pidAlive)) if (n) this.info(`reclaimed ${n} packet(s) held by dead pid ${pid}`);
+  }
+
+  /** Private memory past a function's memoryLimit: start a replacement, then drain the old one. */
+  private enforceMemoryLimits(): void {
+    for (const c of this.containers) {
+      const f = this.functions.get(c.spec.functionId);
+      if (!f || f.memoryLimit <= 0 || c.state !== 'ready' || c.stopping || f.deployment !== c.spec.deployment) continue;
+      const m = sampleMemory(c.pid);
+      if (!m || m.privateBytes <= f.memoryLimit) continue;
+      c.stopping = true;
+      this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `private memory ${m.privateBytes} B is over memoryLimit ${f.memoryLimit} B: replacing the replica gracefully`);
+      const fresh = this.startContainer(f, c.spec.replica, c.restarts + 1);
+      void fresh.outcome().then(async () => {
+        await c.stop();
+        this.containers = this.containers.filter((x) => x !== c);
+        this.writeState();
+      });
+    }
+  }
+
+  private healthz(): Promise<string> {
+    const host = this.cfg.gateway.host === '0.0.0.0' ? '127.0.0.1' : this.cfg.gateway.host === '::' ? '::1' : this.cfg.gateway.host;
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host, port: this.port, path: '/healthz', timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /healthz answered ${res.statusCode}: ${body.slice(0, 200)}`))));
+      });
+      req.on('timeout', () => req.destroy(new Error('GET /healthz timed out after 5 s')));
+      req.on('error', reject);
+    });
+  }
+
+  // ── control socket ──────────────────────────────────────────────────────────────────────────
+  private async handle(req: ControlRequest, reply: Reply, closed: Promise<void>): Promise<unknown> {
+    switch (req.cmd) {
+      case 'status':
+        return this.status(true);
+      case 'events': {
+        for (const e of this.history) reply({ type: 'event', event: e });
+        const l = (e: SupervisorEvent) => reply({ type: 'event', event: e });
+        this.listeners.add(l);
+        await Promise.race([closed, this.stopped]);
+        this.listeners.delete(l);
+        return undefined;
+      }
+      case 'deploy':
+        return this.deploy(req.fn, (message) => reply({ type: 'event', event: { kind: 'info', message, at: Date.now() } }));
+      case 'down': {
+        const pids = this.live().filter((c) => c.running).map((c) => c.pid);
+        const l = (e: SupervisorEvent) => reply({ type: 'event', event: e });
+        this.listeners.add(l);
+        void this.shutdown('faasflow down', 0, req.timeoutMs);
+        await this.stopped;
+        this.listeners.delete(l);
+        return { stopped: pids, segment: segmentName(this.cfg.instance), supervisorPid: process.pid };
+      }
+      default:
+        throw new FaasflowError('CONTROL', `unknown control command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
+    }
+  }
+
+  status(withMemory: boolean): InstanceStatus {
+    const mem = (pid: number) => {
+      if (!withMemory) return null;
+      const m = sampleMemory(pid);
+      return m && { rss: m.rss, pss: m.pss, privateBytes: m.privateBytes, sharedBytes: m.sharedBytes, shmBytes: m.shmBytes };
+    };
+    const child = (c: Child): ChildStatus => ({
+      id: c.spec.id,
+      role: c.spec.role,
+      functionId: c.spec.functionId,
+      functionName: this.functions.get(c.spec.functionId)?.name ?? '',
+      deployment: c.spec.deployment,
+      replica: c.spec.replica,
+      pid: c.pid,
+      state: c.state,
+      startedAt: c.startedAt,
+      restarts: c.restarts,
+      lastExit: c.lastExit,
+      memory: c.running ? mem(c.pid) : null,
+    });
+    const self: ChildStatus = { id: 'supervisor', role: 'supervisor', functionId: 0, functionName: '', deployment: 0, replica: 0, pid: process.pid, state: 'ready', startedAt: this.startedAt, restarts: 0, lastExit: '', memory: mem(process.pid) };
+    return {
+      instance: this.cfg.instance,
+      supervisorPid: process.pid,
+      startedAt: this.startedAt,
+      state: this.state,
+      host: this.cfg.gateway.host,
+      port: this.port,
+      segment: segmentName(this.cfg.instance),
+      runtimeDir: this.paths.dir,
+      configFile: this.cfg.file,
+      children: [self, ...this.live().map(child)],
+      functions: [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
+    };
+  }
+
+  private writeState(): void {
+    if (this.state === 'stopping' && !fs.existsSync(this.paths.state)) return;
+    try {
+      writeJsonAtomic(this.paths.state, this.status(false));
+    } catch (err) {
+      this.logs.write(logFileFor('supervisor'), `supervisor[${process.pid}]`, `cannot write ${this.paths.state}: ${(err as Error).message}`);
+    }
+  }
+
+  // ── shutdown ────────────────────────────────────────────────────────────────────────────────
+  /**
+   * Drain first (the gateway stops taking requests and finishes in-flight ones while the
+   * containers still run), then stop in reverse start order: containers, then the gateway.
+   * The supervisor owns the segment, so a clean shutdown unlinks it.
+   */
+  shutdown(reason: string, code: number, timeoutMs = this.cfg.supervisor.shutdownTimeoutMs): Promise<void> {
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      this.info(`shutting down: ${reason}`);
+      for (const t of this.timers) clearTimeout(t);
+      this.writeState();
+      const gw = this.gateway;
+      const gatewayGone = gw?.running ? gw.stop(timeoutMs) : Promise.resolve();
+      await Promise.race([gatewayGone, new Promise((r) => setTimeout(r, timeoutMs))]);
+      await Promise.all(this.containers.map((c) => c.stop(timeoutMs)));
+      await gatewayGone;
+      if (this.seg) {
+        const held = this.seg.pool.inUse();
+        this.seg.close();
+        Segment.unlink(this.seg.name);
+        this.info(`removed segment ${this.seg.name}${held ? ` (${held} packet(s) were still in use)` : ''}`);
+      }
+      for (const f of [this.paths.state, this.paths.config]) fs.rmSync(f, { force: true });
+      this.emit({ kind: 'stopped', at: Date.now() });
+      this.resolveStopped();
+      await this.logs.close();
+      // The process exits once every control connection has its answer (down's result).
+      const server = this.server;
+      const closed = new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+      fs.rmSync(this.paths.socket, { force: true });
+      this.resolveDone(code);
+    })();
+    return this.stopping;
+  }
+}
+
+/** Children log JSON lines ({t, level, msg, ...}); the log file gets them readable. */
+function prettify(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { t: _t, level, msg, pid: _pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    if (typeof msg !== 'string') return line;
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    return `${typeof level === 'string' ? `${level} ` : ''}${msg}${extra}`;
+  } catch {
+    return line;
+  }
+}

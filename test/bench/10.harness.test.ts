@@ -1,0 +1,125 @@
+// The harness's arithmetic and its BENCHMARKS.md rewrite, on hand-made measurements.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { BEGIN, END, updateMarkdown } from '../../src/bench/markdown.js';
+import { parseSetups, parseSize, parseSizes, resolveOptions, sizeLabel } from '../../src/bench/options.js';
+import { summarize, summarizeCells } from '../../src/bench/summary.js';
+import { evaluateTargets } from '../../src/bench/targets.js';
+import { describeMachine } from '../../src/bench/machine.js';
+import type { BenchResult, CellResult, SetupName } from '../../src/bench/types.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+t.test('sizes are read as people write them and refused clearly otherwise', async (t) => {
+  t.equal(parseSize('1k'), KiB);
+  t.equal(parseSize('16MiB'), 16 * MiB);
+  t.equal(parseSize('100 KB'), 100 * KiB);
+  t.equal(parseSize('512'), 512);
+  t.same(parseSizes('1m,1k,1k'), [KiB, MiB]);
+  t.throws(() => parseSize('1x'), /cannot read "1x" as a size/);
+  t.throws(() => parseSize('0'), /at least 1 byte/);
+  t.throws(() => parseSize('1g'), /cannot read/);
+  t.throws(() => parseSetups('floor,nginx'), /unknown setup "nginx"/);
+  t.same(parseSetups('faasflow,floor'), ['floor', 'faasflow'], 'canonical order, so cells alternate floor, copy, faasflow');
+  t.equal(sizeLabel(16 * MiB), '16 MiB');
+  t.equal(sizeLabel(1536), '1.5 KiB');
+  t.throws(() => resolveOptions({ rounds: 0 }), /--rounds/);
+  t.throws(() => resolveOptions({ duration: -1 }), /--duration/);
+  t.equal(resolveOptions({ quick: true }).markdown, '', 'a quick run leaves BENCHMARKS.md alone');
+  t.equal(resolveOptions({}).markdown, 'BENCHMARKS.md');
+  t.same(resolveOptions({}).sizes, [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB]);
+});
+
+t.test('percentiles are nearest-rank over every sample, in µs', async (t) => {
+  const s = summarize(Float64Array.from({ length: 1000 }, (_, i) => 1000 - i));
+  t.equal(s.count, 1000);
+  t.equal(s.p50, 500);
+  t.equal(s.p90, 900);
+  t.equal(s.p99, 990);
+  t.equal(s.max, 1000);
+  t.equal(s.mean, 500.5);
+  t.same(summarize(new Float64Array(0)), { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 });
+  t.equal(summarize(Float64Array.of(97.25)).p50, 97.25, 'sub-millisecond values keep their fraction');
+});
+
+function cell(setup: SetupName, size: number, connections: number, round: number, p50: number, rps: number, extra: Partial<CellResult> = {}): CellResult {
+  return {
+    setup, size, connections, round, seconds: 1, rps, non2xx: 0, errors: 0, timeouts: 0,
+    latency: { count: 100, mean: p50, p50, p90: p50 * 1.5, p99: p50 * 2, max: p50 * 3 },
+    ...extra,
+  };
+}
+
+t.test('rounds fold into medians; a failed round is counted and left out', async (t) => {
+  const s = summarizeCells([
+    cell('floor', KiB, 1, 0, 100, 9000),
+    cell('floor', KiB, 1, 1, 120, 8000),
+    cell('floor', KiB, 1, 2, 90, 9500),
+    cell('copy', KiB, 1, 0, 300, 3000),
+    cell('copy', KiB, 1, 1, 1, 1, { errors: 5 }),
+  ]);
+  const floor = s.find((c) => c.setup === 'floor');
+  t.equal(floor?.p50, 100);
+  t.equal(floor?.rps, 9000);
+  t.equal(floor?.max, 360);
+  t.same(floor?.p50Range, [90, 120]);
+  const copy = s.find((c) => c.setup === 'copy');
+  t.equal(copy?.failures, 1);
+  t.equal(copy?.p50, 300, 'the failed round does not pull the median');
+});
+
+t.test('targets compare faasflow with the references measured in the same run', async (t) => {
+  const summary = summarizeCells([
+    cell('floor', KiB, 1, 0, 100, 10000),
+    cell('copy', KiB, 1, 0, 400, 2500),
+    cell('faasflow', KiB, 1, 0, 140, 7000),
+    cell('floor', KiB, 32, 0, 1000, 20000),
+    cell('copy', KiB, 32, 0, 5000, 5000),
+    cell('faasflow', KiB, 32, 0, 1500, 13000),
+  ]);
+  const targets = Object.fromEntries(evaluateTargets(summary, [KiB]).map((x) => [x.id, x]));
+  t.equal(targets['latency-1k-floor'].ratio, 1.4);
+  t.equal(targets['latency-1k-floor'].met, true);
+  t.equal(targets[`latency-${KiB}-copy`].ratio, 0.35);
+  t.equal(targets[`latency-${KiB}-copy`].met, true);
+  t.equal(targets['throughput-1k-floor'].ratio, 0.65);
+  t.equal(targets['throughput-1k-floor'].met, false, '0.65× floor misses the 0.7× bar');
+  t.equal(targets['throughput-1k-copy'].ratio, 2.6);
+  t.equal(targets['throughput-1k-copy'].met, true);
+  t.equal(targets['latency-1m-floor'].met, null, 'no 1 MiB cells: not measured, neither met nor missed');
+});
+
+t.test('BENCHMARKS.md: the results block is replaced in place and other sections survive', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-md-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'BENCHMARKS.md');
+  const core = '## Shared-memory core\n\nalloc/free: 80 ns (someone else wrote this)\n';
+  fs.writeFileSync(file, `# Benchmarks\n\n${core}`);
+  const cells = [cell('floor', KiB, 1, 0, 100, 10000), cell('copy', KiB, 1, 0, 400, 2500), cell('faasflow', KiB, 1, 0, 140, 7000)];
+  const summary = summarizeCells(cells);
+  const result: BenchResult = {
+    date: '2026-11-22T02:00:00.000Z',
+    machine: describeMachine(),
+    options: resolveOptions({ sizes: '1k', connections: '1' }),
+    cells,
+    summary,
+    targets: evaluateTargets(summary, [KiB]),
+  };
+  updateMarkdown(file, result);
+  const once = fs.readFileSync(file, 'utf8');
+  t.ok(once.includes(core), 'the shared-memory section is untouched');
+  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 420 µs \| 7000 \| 1\.40× \| 0\.35× \| 0\.70× \| 2\.80× \|/);
+  t.match(once, /1 KiB, 1 conn: faasflow p50 ≤ 1\.5× floor \| 1\.40× \| met \|/);
+  t.match(once, /1 MiB, 1 conn: faasflow p50 ≤ 1\.3× floor \| — \| not measured \|/);
+  fs.appendFileSync(file, '\n## Notes\n\nwritten after the block\n');
+  updateMarkdown(file, { ...result, summary: summarizeCells([...cells.slice(0, 2), cell('faasflow', KiB, 1, 0, 200, 5000)]) });
+  const twice = fs.readFileSync(file, 'utf8');
+  t.equal(twice.split(BEGIN).length, 2, 'one block, not two');
+  t.equal(twice.split(END).length, 2);
+  t.match(twice, /\| 1 KiB \| faasflow \| 200 µs \|/);
+  t.notMatch(twice, /\| 1 KiB \| faasflow \| 140 µs \|/);
+  t.ok(twice.includes(core) && twice.includes('written after the block'), 'text on both sides survives');
+});

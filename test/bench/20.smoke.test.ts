@@ -1,0 +1,101 @@
+// `npm run bench` end to end at tiny scale: real setups, real load, a well-formed result, the
+// markdown block written, nothing left running — and the same when interrupted half-way.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import type { BenchResult } from '../../src/bench/types.js';
+
+const MAIN = path.resolve('dist/bench/main.js');
+const SETUPS = ['floor', 'copy'];
+
+/** Pids of the harness's helper processes (reference servers, load generators) now running. */
+function helpers(only = ''): Set<number> {
+  const out = new Set<number>();
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const ours = cmd.includes(path.resolve('dist/bench/servers/')) || cmd.includes(path.resolve('dist/bench/load.js'));
+      if (ours && cmd.includes(only)) out.add(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const newHelpers = (before: Set<number>): number[] => [...helpers()].filter((p) => !before.has(p));
+
+function bench(args: string[], cwd: string): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+function tempDir(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-test-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('a tiny --quick run measures every cell and writes JSON and the markdown block', async (t) => {
+  const dir = tempDir(t);
+  const before = helpers();
+  const md = path.join(dir, 'BENCHMARKS.md');
+  fs.writeFileSync(md, '# Benchmarks\n\n## Shared-memory core\n\nkept\n');
+  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const { code, stdout, stderr } = await run.done;
+  t.equal(code, 0, stderr);
+  const printed = JSON.parse(stdout) as BenchResult;
+  const files = fs.readdirSync(path.join(dir, 'out'));
+  t.equal(files.length, 1);
+  t.match(files[0], /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-quick\.json$/);
+  const result = JSON.parse(fs.readFileSync(path.join(dir, 'out', files[0]), 'utf8')) as BenchResult;
+  t.same(result, printed, 'the file holds what --json printed');
+  t.equal(result.cells.length, 2 * 2 * SETUPS.length);
+  for (const c of result.cells) {
+    const where = `${c.setup} ${c.size} B × ${c.connections}`;
+    t.ok(c.latency.count > 0 && c.rps > 0, `${where}: answered`);
+    t.equal(c.errors + c.non2xx, 0, `${where}: no errors`);
+    t.ok(c.latency.p50 > 0 && c.latency.p50 <= c.latency.p99 && c.latency.p99 <= c.latency.max, `${where}: ordered percentiles`);
+  }
+  t.same(
+    result.cells.slice(0, SETUPS.length).map((c) => c.setup),
+    SETUPS,
+    'setups take turns within a cell',
+  );
+  t.equal(result.summary.length, 2 * 2 * SETUPS.length);
+  t.ok(result.machine.cores >= 1 && result.machine.node === process.version);
+  t.ok(result.targets.length > 0);
+  const text = fs.readFileSync(md, 'utf8');
+  t.match(text, /## Shared-memory core\n\nkept\n/);
+  t.match(text, /\| 64 KiB \| copy \| \d+ µs \|/);
+  t.same(newHelpers(before), [], 'no server or load generator left running');
+});
+
+t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
+  const dir = tempDir(t);
+  const before = helpers();
+  const run = bench(['--sizes', '1k', '--connections', '1', '--duration', '60', '--warmup', '0', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', 'none'], dir);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if ([...helpers('load.js')].some((pid) => !before.has(pid))) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 50);
+  });
+  run.child.kill('SIGINT');
+  const { code, stdout } = await run.done;
+  t.equal(code, 130);
+  t.match(stdout, /SIGINT: stopping every setup/);
+  t.same(newHelpers(before), [], 'no server or load generator left running');
+  t.notOk(fs.existsSync(path.join(dir, 'out')), 'no result written for a run that did not finish');
+});

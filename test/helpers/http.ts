@@ -1,0 +1,29 @@
+// A real HTTP client for tests: node:http, keep-alive agent, whole bodies as Buffers.
+import http from 'node:http';
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+export function request(port: number, method: string, path: string, body?: Uint8Array | string, headers: http.OutgoingHttpHeaders = {}, opts: { agent?: http.Agent | false } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: opts.agent ?? agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const post = (port: number, path: string, body?: Uint8Array | string, headers?: http.OutgoingHttpHeaders) => request(port, 'POST', path, body, headers);
+
+export function json(r: HttpResult): Record<string, unknown> {
+  return JSON.parse(r.body.toString()) as Record<string, unknown>;
+}
