@@ -5,12 +5,19 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 
 const segments = () => new Set(fs.readdirSync('/dev/shm').filter((f) => f.startsWith('faasflow-')));
+// Every process this run starts inherits this marker, orphans included, so the check finds what
+// this run left behind and never touches another run's processes.
+const RUN_MARK = `FAASFLOW_TEST_RUN=${process.pid}`;
+process.env.FAASFLOW_TEST_RUN = String(process.pid);
 const ourProcesses = () => {
   const out = new Set();
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
+      if (Number(pid) === process.pid) continue;
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (!env.includes(RUN_MARK)) continue;
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/dist\/runtime\/.*main\.js/.test(cmd) && cmd.includes(process.cwd())) out.add(`${pid} ${cmd.replace(/\0/g, ' ').trim()}`);
+      if (/dist\/runtime|bin\/run\.js/.test(cmd)) out.add(`${pid} ${cmd.replace(/\0/g, ' ').trim()}`);
     } catch {
       // gone
     }

@@ -24,7 +24,9 @@ export default function length(input: Uint8Array): string {
  */
 export function benchConfig(port: number, runtimeDir: string): string {
   return `// Written by faasflow bench.
-export default {
+import { defineConfig } from 'faasflow';
+
+export default defineConfig({
   gateway: { host: '127.0.0.1', port: ${port} },
   runtimeDir: ${JSON.stringify(runtimeDir)},
   segment: {
@@ -37,7 +39,7 @@ export default {
     ],
   },
   functions: [{ id: ${FUNCTION_ID}, name: 'bench-length', handler: './length.ts', replicas: 1, concurrency: 64 }],
-};
+});
 `;
 }
 

@@ -35,8 +35,8 @@ export abstract class FaasflowCommand extends Command {
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (isFaasflowError(err) || isShmError(err)) {
-      return super.catch(Object.assign(new Errors.CLIError(err.message, { exit: 1 }), { code: err.code }));
+    if (isFaasflowError(err) || isShmError(err) || err.name === 'HandlerError') {
+      return super.catch(Object.assign(new Errors.CLIError(err.message, { exit: 1 }), { code: (err as { code?: string }).code ?? 'HANDLER' }));
     }
     return super.catch(err);
   }

@@ -5,11 +5,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export interface LogLine {
-  /** ms since the epoch when the line was read. */
+  /** ms since the epoch: the line's own ISO timestamp when it starts with one, else when it was read. */
   at: number;
-  /** Log file name without .log, e.g. "gateway" or "container-2-0". */
+  /** Log file name without .log, e.g. "gateway" or "fn-2". */
   source: string;
+  /** The line without its leading timestamp. */
   text: string;
+  /** Whether the line carried its own timestamp. */
+  stamped: boolean;
+}
+
+const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$/;
+
+function parseLine(source: string, line: string, now: number): LogLine {
+  const m = STAMP.exec(line);
+  return m ? { at: Date.parse(m[1]), source, text: m[2], stamped: true } : { at: now, source, text: line, stamped: false };
 }
 
 interface Followed {
@@ -55,7 +65,7 @@ export class LogTail {
       const source = path.basename(file, '.log');
       const parts = (f.partial + text).split('\n');
       f.partial = parts.pop() ?? '';
-      for (const line of parts) if (line.trim()) fresh.push({ at: now, source, text: line });
+      for (const line of parts) if (line.trim()) fresh.push(parseLine(source, line, now));
     }
     this.lines.push(...fresh);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);

@@ -186,10 +186,18 @@ export class PacketPool {
     return { index, generation, offset: c.arenaOffset + (index - c.firstPacket) * c.size, capacity: c.size };
   }
 
-  /** A Uint8Array onto the packet's bytes in the segment: no copy. */
+  /**
+   * A Uint8Array onto the packet's bytes in the segment: no copy. A length past the capacity would
+   * silently reach into the next packet, and an offset past the segment would silently give an
+   * empty array, so both are refused.
+   */
   view(d: Descriptor, length: number = d.capacity): Uint8Array {
     const chunk = Math.floor(d.offset / this.viewBytes);
-    return new Uint8Array(this.seg.views[chunk], d.offset - chunk * this.viewBytes, length);
+    const buf = this.seg.views[chunk];
+    if (buf === undefined || !(length >= 0 && length <= d.capacity)) {
+      throw new ShmError(`view: ${length} bytes at offset ${d.offset} is outside packet ${d.index} (capacity ${d.capacity}) or the segment (${this.seg.layout.size} bytes)`, 'ERANGE', this.seg.name);
+    }
+    return new Uint8Array(buf, d.offset - chunk * this.viewBytes, length);
   }
 
   /** Labels a packet for inspection (which function and request it carries). */
@@ -263,9 +271,11 @@ export class PacketPool {
       this.release(i);
       n++;
     }
-    // The in-use counters only feed the high-water mark; a process killed between its CAS and its
-    // counter update leaves them off by one, so they are resynchronised from the owner words.
-    this.resyncCounters();
+    // The in-use counters only feed the high-water mark (usage() counts owner words for the exact
+    // number). A process killed between its owner CAS and its counter update leaves its counter one
+    // low after this; it is not rewritten from a scan, because a scan racing live allocators would
+    // store a value they then increment past the real one (a high-water mark above the count).
+    // Low by one per such crash is the safe direction.
     return n;
   }
 
@@ -279,14 +289,6 @@ export class PacketPool {
     const out = new Map<number, number>();
     for (const o of owners) if (!alive(o)) out.set(o, this.reclaim(o));
     return out;
-  }
-
-  private resyncCounters(): void {
-    for (const c of this.classes) {
-      let n = 0;
-      for (let i = 0; i < c.count; i++) if (Atomics.load(this.i32, this.base + (c.firstPacket + i) * PKT_WORDS + PKT_OWNER) !== 0) n++;
-      Atomics.store(this.i32, c.counterWord, n);
-    }
   }
 
   /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */

@@ -29,6 +29,8 @@ export class Dashboard {
   private focusAt = 0;
   private readonly rps = new Map<number, { name: string; y: number[] }>();
   private last: { snap: Snapshot; logs: LogLine[] } | null = null;
+  private readonly renderNow: () => void;
+  private batching = false;
 
   constructor(
     private readonly instance: string,
@@ -36,14 +38,20 @@ export class Dashboard {
     onQuit: () => void,
     output?: NodeJS.WriteStream,
   ) {
-    this.screen = blessed.screen({ smartCSR: true, title: `faasflow top: ${instance}`, autoPadding: true, fullUnicode: true, ...(output ? { output } : {}) });
+    this.screen = blessed.screen({ smartCSR: true, title: `faasflow top: ${instance}`, autoPadding: true, fullUnicode: true, forceUnicode: true, ...(output ? { output } : {}) });
+    // Scrolling a labelled list makes blessed redraw the whole screen on the spot; during an update
+    // that would be one full redraw per panel, so redraws wait for the end of the update.
+    this.renderNow = this.screen.render.bind(this.screen);
+    this.screen.render = () => {
+      if (!this.batching) this.renderNow();
+    };
     const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
     this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function (last 60 s) ', showLegend: true, legend: { width: 18 }, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
-    this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 1, columnWidth: [12, 6, 6, 8, 8, 8, 5], fg: 'white' });
+    this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12, 6, 6, 8, 8, 8, 5], fg: 'white' });
     this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet pool per size class ', tags: true });
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
     this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
-    this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 1, columnWidth: [10, 12, 7, 9, 4, 6, 9, 9, 9, 9, 18], fg: 'white' });
+    this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10, 14, 7, 8, 3, 6, 10, 10, 10, 10, 20], fg: 'white' });
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
@@ -73,6 +81,16 @@ export class Dashboard {
 
   update(snap: Snapshot, logs: LogLine[]): void {
     this.last = { snap, logs };
+    this.batching = true;
+    try {
+      this.draw(snap, logs);
+    } finally {
+      this.batching = false;
+    }
+    this.renderNow();
+  }
+
+  private draw(snap: Snapshot, logs: LogLine[]): void {
     this.drawChart(snap);
     this.drawLatency(snap);
     this.drawPool(snap);
@@ -88,7 +106,6 @@ export class Dashboard {
     } else {
       this.waiting.hide();
     }
-    this.screen.render();
   }
 
   private drawChart(snap: Snapshot): void {
@@ -183,12 +200,13 @@ export class Dashboard {
   }
 
   private drawLogs(logs: LogLine[]): void {
-    this.setList(this.logs, logs.length ? logs.map((l) => `[${l.source}] ${l.text}`) : [this.logHint]);
+    this.setList(this.logs, logs.length ? logs.map(logText) : [this.logHint]);
   }
 
   /** Replaces the items and keeps the newest in view unless the user scrolled up in it. */
   private setList(list: blessed.Widgets.ListElement, items: string[]): void {
     const l = list as blessed.Widgets.ListElement & { selected: number; items: unknown[] };
+    if (l.items.length === items.length && items.every((it, i) => list.getItem(i)?.getContent() === it)) return;
     const following = l.selected >= l.items.length - 1;
     list.setItems(items as unknown as blessed.Widgets.BlessedElement[]);
     if (following) list.select(items.length - 1);
@@ -197,4 +215,9 @@ export class Dashboard {
   destroy(): void {
     this.screen.destroy();
   }
+}
+
+/** "12:01:02 gateway[123] text" for supervisor-written lines (they name their writer), else "[file] text". */
+export function logText(l: LogLine): string {
+  return l.stamped ? `${new Date(l.at).toISOString().slice(11, 19)} ${l.text}` : `[${l.source}] ${l.text}`;
 }

@@ -32,7 +32,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       observer.functionNames = config.functionNames();
       observer.shmWarnPercent = o.shmWarnPercent ?? config.shmWarnPercent() ?? 80;
       const fresh: LogLine[] = tail.poll();
-      for (const l of fresh) if (ERROR_LINE.test(l.text)) observer.note('error', `[${l.source}] ${l.text}`, l.at);
+      for (const l of fresh) if (ERROR_LINE.test(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
       const { seg, reason } = follower.current();
       dash.update(observer.snapshot(seg, o.instance, reason), tail.recent(50));
     } catch (err) {

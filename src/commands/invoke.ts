@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import { Args, Flags } from '@oclif/core';
+import { FaasflowCommand } from '../control/command.js';
+import { FaasflowError } from '../control/errors.js';
+import { invoke } from '../control/invoke.js';
+import { requireRunning } from '../control/status.js';
+
+export interface InvokeResult {
+  status: number;
+  requestId: string;
+  contentType: string;
+  /** UTF-8 text of the reply (base64 when it is not valid text). */
+  body: string;
+  encoding: 'utf8' | 'base64';
+  bytes: number;
+}
+
+export default class Invoke extends FaasflowCommand {
+  static override summary = 'Call a function through the gateway and print its reply.';
+  static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg > small.jpg'];
+  static override args = { id: Args.integer({ description: 'function id', required: true, min: 1 }) };
+  static override flags = {
+    data: Flags.string({ char: 'd', description: 'request body', exclusive: ['file'] }),
+    file: Flags.string({ char: 'f', description: 'read the request body from this file', exclusive: ['data'] }),
+    'content-type': Flags.string({ description: 'request Content-Type', default: 'application/octet-stream' }),
+    timeout: Flags.integer({ description: 'ms to wait for the reply', default: 60_000, min: 1 }),
+  };
+
+  async run(): Promise<InvokeResult> {
+    const { args, flags } = await this.parse(Invoke);
+    const s = requireRunning(await this.locate(flags));
+    let body = Buffer.from(flags.data ?? '');
+    if (flags.file) {
+      try {
+        body = fs.readFileSync(flags.file);
+      } catch (err) {
+        throw new FaasflowError('USAGE', `cannot read --file ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    const r = await invoke(s.host, s.port, args.id, body, flags['content-type'], flags.timeout);
+    const text = r.body.toString('utf8');
+    const isText = Buffer.from(text, 'utf8').equals(r.body);
+    if (r.status < 200 || r.status > 299) {
+      let msg = text.slice(0, 500);
+      try {
+        msg = (JSON.parse(text) as { error?: { message?: string }; message?: string }).error?.message ?? msg;
+      } catch {
+        // not JSON: the text itself
+      }
+      throw new FaasflowError('INVOKE', `function ${args.id} answered ${r.status}${r.requestId ? ` (request ${r.requestId})` : ''}: ${msg}`);
+    }
+    if (!this.jsonEnabled()) process.stdout.write(r.body);
+    return { status: r.status, requestId: r.requestId, contentType: r.contentType, body: isText ? text : r.body.toString('base64'), encoding: isText ? 'utf8' : 'base64', bytes: r.body.length };
+  }
+}

@@ -1,0 +1,39 @@
+import { Flags } from '@oclif/core';
+import { FaasflowCommand } from '../control/command.js';
+import { FaasflowError } from '../control/errors.js';
+import { followLines, logFiles, tailLines } from '../control/logs.js';
+
+export interface LogsResult {
+  files: string[];
+  lines: string[];
+}
+
+export default class Logs extends FaasflowCommand {
+  static override summary = "Show an instance's logs (supervisor, gateway, every function), merged by time.";
+  static override examples = ['<%= config.bin %> logs', '<%= config.bin %> logs --id 2 --follow', '<%= config.bin %> logs -n 500 --json'];
+  static override flags = {
+    id: Flags.integer({ description: 'only function N (its containers, restarts and give-ups)', min: 1 }),
+    follow: Flags.boolean({ char: 'f', description: 'keep printing new lines until Ctrl-C' }),
+    lines: Flags.integer({ char: 'n', description: 'how many recent lines to show', default: 100, min: 0 }),
+  };
+
+  async run(): Promise<LogsResult> {
+    const { flags } = await this.parse(Logs);
+    const p = await this.locate(flags);
+    const list = () => logFiles(p.logs, flags.id);
+    const files = list();
+    if (!files.some((f) => tailLines([f], 1).length)) {
+      throw new FaasflowError('NOT_RUNNING', `no logs${flags.id ? ` for function ${flags.id}` : ''} in ${p.logs}: the instance "${p.instance}" never ran here${flags.id ? ', or has no such function' : ''}`);
+    }
+    const lines = tailLines(files, flags.lines);
+    if (this.jsonEnabled()) return { files, lines };
+    for (const l of lines) this.log(l);
+    if (flags.follow) {
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+      await followLines(list, (l) => this.log(l), stop.signal);
+    }
+    return { files, lines };
+  }
+}

@@ -1,0 +1,47 @@
+import { FaasflowCommand } from '../control/command.js';
+import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
+import { liveStatus } from '../control/status.js';
+import { fmtBytes } from '../shm/index.js';
+
+export default class Ps extends FaasflowCommand {
+  static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory).";
+  static override description = 'PRIVATE is resident memory only this process uses (excluding the segment): the figure a leak grows and memoryLimit applies to. SHM is the part of the segment this process has touched.';
+  static override examples = ['<%= config.bin %> ps', '<%= config.bin %> ps --instance demo --json'];
+
+  async run(): Promise<InstanceStatus> {
+    const { flags } = await this.parse(Ps);
+    const s = await liveStatus(await this.locate(flags));
+    if (!this.jsonEnabled()) {
+      this.log(`instance ${s.instance} (${s.state}) http://${s.host}:${s.port}  segment /dev/shm${s.segment}`);
+      this.log(table(s));
+      const failed = s.children.filter((c) => c.state === 'failed');
+      for (const c of failed) this.log(`\n${c.id} FAILED: ${c.lastExit} — see \`faasflow logs --id ${c.functionId}\``);
+    }
+    return s;
+  }
+}
+
+function uptime(c: ChildStatus): string {
+  if (c.state !== 'ready' && c.state !== 'starting' && c.state !== 'draining') return '-';
+  const s = Math.max(0, Math.round((Date.now() - c.startedAt) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+function table(s: InstanceStatus): string {
+  const names = new Map(s.functions.map((f) => [f.id, f.name]));
+  const header = ['ROLE', 'FUNCTION', 'DEPLOY', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'RSS', 'PRIVATE', 'SHM'];
+  const rows = s.children.map((c) => [
+    c.role,
+    c.role === 'container' ? `${c.functionId} ${names.get(c.functionId) ?? ''}`.trim() : '-',
+    c.role === 'container' ? `${c.deployment}.r${c.replica}` : '-',
+    c.state === 'failed' || c.state === 'stopped' ? '-' : String(c.pid),
+    c.state,
+    uptime(c),
+    String(c.restarts),
+    c.memory ? fmtBytes(c.memory.rss) : '-',
+    c.memory ? fmtBytes(c.memory.privateBytes) : '-',
+    c.memory ? fmtBytes(c.memory.shmBytes) : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,18 @@
+// Reading a running instance for ps, invoke and deploy: a clear error when it is not running.
+import { controlRequest } from './client.js';
+import { FaasflowError } from './errors.js';
+import { inspectInstance } from './instance.js';
+import type { InstancePaths } from './paths.js';
+import type { InstanceStatus } from './protocol.js';
+
+export function requireRunning(p: InstancePaths): InstanceStatus {
+  const h = inspectInstance(p);
+  if (h.kind === 'running') return h.state;
+  if (h.kind === 'stale') throw new FaasflowError('STALE', `instance "${p.instance}" is stale: ${h.reason}. Run \`faasflow up --instance ${p.instance}\` to recover it or \`faasflow down --clean-shm --instance ${p.instance}\` to clean up`);
+  throw new FaasflowError('NOT_RUNNING', `instance "${p.instance}" is not running (nothing in ${p.dir}): start it with \`faasflow up${p.instance === 'default' ? '' : ` --instance ${p.instance}`}\``);
+}
+
+export async function liveStatus(p: InstancePaths): Promise<InstanceStatus> {
+  requireRunning(p);
+  return controlRequest<InstanceStatus>(p.socket, { cmd: 'status' });
+}

@@ -1,0 +1,67 @@
+import t from 'tap';
+import net from 'node:net';
+import path from 'node:path';
+import { startRuntime, until } from '../helpers/runtime.js';
+import { post } from '../helpers/http.js';
+import { FRAME_BYTES, FrameType, NO_PACKET, encodeFrame } from '../../src/shm/frame.js';
+
+function connect(sock: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(sock, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+/** Resolves when the peer closes `s` (the proxy dropped it); rejects if it stays open. */
+function closedWithin(s: net.Socket, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('connection still open')), ms);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    s.on('error', () => undefined);
+    s.resume();
+  });
+}
+
+t.test('garbage and truncated frames on the proxy socket drop that connection only', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }]);
+  const sock = path.join(rt.dir, 'proxy.sock');
+
+  const garbage = await connect(sock);
+  garbage.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n' + 'x'.repeat(100)));
+  await closedWithin(garbage, 3000);
+  t.pass('garbage bytes: dropped');
+
+  const truncated = await connect(sock);
+  const f = Buffer.alloc(FRAME_BYTES);
+  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424242, generation: 1, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, f);
+  truncated.end(f.subarray(0, 20));
+  await closedWithin(truncated, 3000);
+  t.pass('truncated frame: dropped');
+
+  // A well-formed hello followed by a request frame (containers never send those): dropped.
+  const liar = await connect(sock);
+  const two = Buffer.alloc(FRAME_BYTES * 2);
+  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424243, generation: 99, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, two, 0);
+  encodeFrame({ type: FrameType.Request, flags: 0, index: 0, generation: 1, length: 0, metaLength: 0, functionId: 1, requestId: 7, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, two, FRAME_BYTES);
+  liar.write(two);
+  await closedWithin(liar, 3000);
+  t.pass('unexpected frame type: dropped');
+
+  // A reply for a request that does not exist, pointing at a random packet: ignored safely.
+  const forger = await connect(sock);
+  const fr = Buffer.alloc(FRAME_BYTES * 2);
+  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424244, generation: 99, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, fr, 0);
+  encodeFrame({ type: FrameType.Reply, flags: 0, index: 3, generation: 12345, length: 10, metaLength: 0, functionId: 1, requestId: 999999, status: 200, metaIndex: NO_PACKET, metaGeneration: 0 }, fr, FRAME_BYTES);
+  forger.write(fr);
+  await new Promise((r) => setTimeout(r, 100));
+  forger.destroy();
+
+  const r = await post(rt.port, '/function/1', 'still serving');
+  t.equal(r.status, 200);
+  t.equal(r.body.toString(), 'still serving');
+  t.equal(rt.gateway.child.exitCode, null, 'gateway alive');
+  await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
+});

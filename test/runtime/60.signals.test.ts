@@ -1,0 +1,29 @@
+import t from 'tap';
+import { startRuntime, until } from '../helpers/runtime.js';
+import { post } from '../helpers/http.js';
+
+t.test('SIGTERM to a container: it finishes its in-flight work, exits 0, and no request fails', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 2, concurrency: 2 }]);
+  const victim = rt.containers[0];
+  const inflight = Array.from({ length: 8 }, () => post(rt.port, '/function/1?ms=300', 'x'));
+  await new Promise((r) => setTimeout(r, 100));
+  const exit = new Promise<number | null>((r) => victim.child.once('exit', (code) => r(code)));
+  victim.child.kill('SIGTERM');
+  const rs = await Promise.all(inflight);
+  t.same(rs.map((r) => r.status), rs.map(() => 200), 'every request answered 200');
+  t.equal(await exit, 0, 'the container exited 0');
+  t.equal((await post(rt.port, '/function/1', 'x')).status, 200, 'the other replica serves on');
+  await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
+});
+
+t.test('SIGTERM to the gateway: in-flight requests complete, it exits 0 and releases its packets', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', concurrency: 4 }]);
+  const inflight = Array.from({ length: 4 }, () => post(rt.port, '/function/1?ms=300', 'x'));
+  await new Promise((r) => setTimeout(r, 100));
+  const exit = new Promise<number | null>((r) => rt.gateway.child.once('exit', (code) => r(code)));
+  rt.gateway.child.kill('SIGTERM');
+  const rs = await Promise.all(inflight);
+  t.same(rs.map((r) => r.status), [200, 200, 200, 200]);
+  t.equal(await exit, 0);
+  t.equal(rt.seg.pool.inUse(), 0, 'nothing left in the pool');
+});

@@ -1,0 +1,92 @@
+import t, { type Test } from 'tap';
+import { isExhausted, pidAlive, type Descriptor, type Segment } from '../../src/shm/index.js';
+import { tempSegment } from '../helpers/segments.js';
+import { forkFixture, requireBuiltShm } from './helpers.js';
+
+interface Stopped {
+  type: 'stopped';
+  ops: number;
+  exhausted: number;
+  freed: number;
+  errors: string[];
+}
+
+const CLASSES = [{ size: 256, count: 256 }, { size: 4096, count: 256 }, { size: 65536, count: 32 }];
+const seedOf = () => Math.floor(Math.random() * 2 ** 31);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every packet of the smallest class can be allocated again, and the next one falls back. */
+function allocateWholeClass(t: Test, seg: Segment) {
+  const c = seg.pool.classes[0];
+  const got: Descriptor[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const d = seg.pool.alloc(c.size);
+    if (isExhausted(d)) break;
+    got.push(d);
+  }
+  t.equal(got.length, c.count, `all ${c.count} packets of the ${c.size} B class allocate again`);
+  t.equal(new Set(got.map((d) => d.index)).size, c.count, 'each one a different packet');
+  t.ok(got.every((d) => d.capacity === c.size));
+  const spill = seg.pool.alloc(c.size);
+  t.ok(!isExhausted(spill) && spill.capacity === seg.pool.classes[1].size, 'the next one falls back to the next class');
+  if (!isExhausted(spill)) got.push(spill);
+  for (const d of got) seg.pool.free(d);
+  t.equal(seg.pool.inUse(), 0);
+}
+
+t.test('a child SIGKILLed mid alloc/free: reclaim(pid) frees exactly what it held, nothing of a live neighbour', async (t) => {
+  requireBuiltShm();
+  const seg = tempSegment(t, { size: 16 << 20, classes: CLASSES });
+  const survivor = forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]);
+  await survivor.next<{ type: string }>((m) => m.type === 'running');
+
+  for (let round = 0; round < 3; round++) {
+    const victim = forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]);
+    await victim.next<{ type: string }>((m) => m.type === 'running');
+    // Both are in their loops now; the kill lands wherever the victim happens to be.
+    await sleep(20 + Math.floor(Math.random() * 150));
+    victim.child.kill('SIGKILL');
+    t.equal(await victim.exited, 'SIGKILL', `round ${round}: victim ${victim.pid} killed`);
+
+    const heldByVictim = seg.pool.held().filter((p) => p.owner === victim.pid).length;
+    t.ok(heldByVictim > 0, `round ${round}: the victim died holding ${heldByVictim} packets`);
+    t.equal(seg.pool.reclaim(victim.pid), heldByVictim, `round ${round}: reclaim frees exactly those`);
+    t.equal(seg.pool.held().filter((p) => p.owner === victim.pid).length, 0);
+    t.equal(seg.pool.reclaim(victim.pid), 0, 'a second reclaim finds nothing');
+  }
+
+  survivor.child.send({ type: 'stop' });
+  const res = await survivor.next<Stopped>((m) => m.type === 'stopped');
+  t.equal(await survivor.exited, 0);
+  t.same(res.errors, [], `the survivor's ${res.freed} packets were untouched: owner words and stamps intact`);
+  t.ok(res.ops > 10_000, `the survivor did ${res.ops} alloc/free operations (${res.exhausted} on a full pool)`);
+
+  t.equal(seg.pool.inUse(), 0, 'the pool is back to exactly 0 in use');
+  for (const u of seg.pool.usage()) {
+    t.equal(u.inUse, 0, `class ${u.size}: 0 in use`);
+    t.equal(u.free, u.count);
+    t.ok(u.highWater <= u.count, `class ${u.size}: high-water ${u.highWater} ≤ ${u.count}`);
+  }
+  allocateWholeClass(t, seg);
+});
+
+t.test('reclaimDead frees the packets of every dead owner and keeps the living', async (t) => {
+  requireBuiltShm();
+  const seg = tempSegment(t, { size: 16 << 20, classes: CLASSES });
+  const mine = seg.pool.alloc(100);
+  if (isExhausted(mine)) throw new Error('exhausted');
+  const victims = [forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]), forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())])];
+  await Promise.all(victims.map((v) => v.next<{ type: string }>((m) => m.type === 'running')));
+  for (const v of victims) v.child.kill('SIGKILL');
+  await Promise.all(victims.map((v) => v.exited));
+
+  const before = new Map(victims.map((v) => [v.pid, seg.pool.held().filter((p) => p.owner === v.pid).length]));
+  const freed = seg.pool.reclaimDead(pidAlive);
+  t.same(new Map([...freed].filter(([pid]) => before.has(pid))), before, 'each dead pid: exactly the packets it held');
+  t.notOk(freed.has(process.pid), 'a living owner is not reclaimed');
+  t.equal(seg.pool.inUse(), 1, 'only our own packet is left');
+  t.equal(seg.pool.owner(mine), process.pid);
+  seg.pool.free(mine);
+  t.equal(seg.pool.inUse(), 0);
+  allocateWholeClass(t, seg);
+});
