@@ -47,7 +47,11 @@ t.test('malformed HTTP gets the right status or a clean close, and nothing leaks
     const s = net.connect(rt.port, '127.0.0.1', () => {
       s.write('POST /function/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
       const chunk = Buffer.alloc(300_000, 1);
-      for (let i = 0; i < 4; i++) s.write(`${chunk.length.toString(16)}\r\n`), s.write(chunk), s.write('\r\n');
+      for (let i = 0; i < 4; i++) {
+        s.write(`${chunk.length.toString(16)}\r\n`);
+        s.write(chunk);
+        s.write('\r\n');
+      }
       s.write('0\r\n\r\n');
     });
     let out = '';

@@ -31,8 +31,6 @@ export class Output implements OutputPacket {
 export class RequestContext implements Context {
   readonly functionId: number;
   readonly requestId: number;
-  readonly signal: AbortSignal;
-  readonly log: Logger;
   statusCode = 200;
   replyHeaders: Record<string, string> | undefined;
   outputs: Output[] | undefined;
@@ -40,19 +38,35 @@ export class RequestContext implements Context {
   private q: URLSearchParams | undefined;
   private readonly metaView: Uint8Array;
   private readonly pool: PacketPool;
+  // Made on first use: most handlers never touch them, and the request path pays for every object.
+  private abort: AbortController | undefined;
+  private logger: Logger | undefined;
 
-  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, signal: AbortSignal) {
+  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array) {
     this.pool = pool;
     this.functionId = functionId;
     this.requestId = requestId;
     this.metaView = metaView;
-    this.signal = signal;
-    const tag = { fn: functionId, req: requestId };
-    this.log = {
+  }
+
+  get signal(): AbortSignal {
+    this.abort ??= new AbortController();
+    return this.abort.signal;
+  }
+
+  /** The timeout passed: tell a handler that listens. */
+  cancel(reason: string): void {
+    this.abort?.abort(new Error(reason));
+  }
+
+  get log(): Logger {
+    const tag = { fn: this.functionId, req: this.requestId };
+    this.logger ??= {
       info: (m, f) => log('info', m, { ...tag, ...f }),
       warn: (m, f) => log('warn', m, { ...tag, ...f }),
       error: (m, f) => log('error', m, { ...tag, ...f }),
     };
+    return this.logger;
   }
 
   private get m(): RequestMeta {

@@ -53,13 +53,12 @@ export class Invoker {
     let ctx: RequestContext | undefined;
     let input: Uint8Array | undefined;
     let reqDesc: Descriptor | undefined;
-    const abort = new AbortController();
     try {
       reqDesc = pool.describe(f.index, f.generation);
       if (f.length > reqDesc.capacity) throw new Error(`request frame length ${f.length} exceeds packet capacity ${reqDesc.capacity}`);
       input = pool.view(reqDesc, f.length);
-      ctx = new RequestContext(pool, f.functionId, f.requestId, metaView(pool, f, reqDesc), abort.signal);
-      const result = await this.call(input, ctx, abort);
+      ctx = new RequestContext(pool, f.functionId, f.requestId, metaView(pool, f, reqDesc));
+      const result = await this.call(input, ctx);
       reply = this.toReply(result, ctx, input, reqDesc);
     } catch (err) {
       if (err instanceof Timeout) reply = jsonError(504, `handler timed out after ${this.o.timeoutMs} ms`);
@@ -74,16 +73,18 @@ export class Invoker {
     this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), reply.status >= 500);
   }
 
-  private call(input: Uint8Array, ctx: RequestContext, abort: AbortController): Promise<unknown> {
+  /** Calls the handler; only an asynchronous result needs (and pays for) a timeout race. */
+  private call(input: Uint8Array, ctx: RequestContext): unknown {
+    const result = this.o.handler(input, ctx);
+    if (!isThenable(result)) return result;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        abort.abort(new Error('handler timeout'));
+        ctx.cancel('handler timeout');
         reject(new Timeout());
       }, this.o.timeoutMs);
     });
-    const run = (async () => this.o.handler(input, ctx))();
-    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
   }
 
   private toReply(result: unknown, ctx: RequestContext, input: Uint8Array, reqDesc: Descriptor): Reply {
@@ -142,6 +143,10 @@ export class Invoker {
     if (placed.metaDesc) pool.transfer(placed.metaDesc, this.gatewayPid);
     return { ...frame, flags: reused ? FLAG_REUSED : 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration };
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function withType(h: Record<string, string> | undefined, type: string): Record<string, string> {

@@ -15,6 +15,7 @@ export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functio
 
 export class LogFiles {
   private readonly streams = new Map<string, RotatingFileStream>();
+  private closed = false;
 
   constructor(
     private readonly dir: string,
@@ -29,7 +30,8 @@ export class LogFiles {
     let s = this.streams.get(file);
     if (!s) {
       const { maxBytes, keep } = this.settings;
-      s = createStream((_time, index) => (index ? `${file}.${index}` : file), {
+      // A plain file name with `rotate` is logrotate's scheme: file.log → file.log.1 → file.log.2.
+      s = createStream(file, {
         path: this.dir,
         mode: 0o600,
         ...(maxBytes > 0 ? { size: `${Math.max(1, Math.ceil(maxBytes / 1024))}K`, rotate: Math.max(1, keep) } : {}),
@@ -43,11 +45,15 @@ export class LogFiles {
 
   write(file: string, who: string, text: string): void {
     const line = `${new Date().toISOString()} ${who} ${text}\n`;
-    this.stream(file).write(line);
+    // After close (the supervisor's last moments) append directly: an ended stream would drop
+    // what it still buffers on a write-after-end error.
+    if (this.closed) fs.appendFileSync(`${this.dir}/${file}`, line, { mode: 0o600 });
+    else this.stream(file).write(line);
     this.tee?.write(line);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))));
     this.streams.clear();
   }

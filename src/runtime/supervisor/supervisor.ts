@@ -471,7 +471,7 @@ export class Supervisor {
         Segment.unlink(this.seg.name);
         this.info(`removed segment ${this.seg.name}${held ? ` (${held} packet(s) were still in use)` : ''}`);
       }
-      for (const f of [this.paths.state, this.paths.config]) fs.rmSync(f, { force: true });
+      for (const f of [this.paths.state, this.paths.config, path.join(this.paths.dir, 'proxy.sock')]) fs.rmSync(f, { force: true });
       this.emit({ kind: 'stopped', at: Date.now() });
       this.resolveStopped();
       await this.logs.close();
