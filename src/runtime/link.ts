@@ -45,7 +45,7 @@ export class FrameLink {
     this.used++;
     if (!this.scheduled) {
       this.scheduled = true;
-      if (process.env.FF_NOCOALESCE) this.flush(); else setImmediate(this.flush);
+      setImmediate(this.flush);
     }
   }
 
