@@ -7,6 +7,8 @@ export interface Route {
   name: string;
   deployment: number;
   timeoutMs: number;
+  /** Requests one replica works on at once; defaults to the config's value for the id, else 1. */
+  concurrency?: number;
 }
 
 export type ChildMessage =

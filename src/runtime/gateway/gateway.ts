@@ -104,7 +104,7 @@ export class Gateway {
     let failed = false;
     this.stats.add(fn, FN_INFLIGHT);
     const release = () => {
-      if (desc) this.pool.free(desc);
+      if (desc) this.release(desc);
       desc = null;
     };
     req.on('data', (chunk: Buffer) => {
@@ -125,7 +125,7 @@ export class Gateway {
         }
         const next = this.pool.view(bigger);
         next.set(view.subarray(0, written));
-        this.pool.free(desc);
+        this.release(desc);
         desc = bigger;
         view = next;
       }
@@ -162,7 +162,7 @@ export class Gateway {
   private submit(fn: number, _req: IncomingMessage, res: ServerResponse, desc: Descriptor, length: number, meta: Uint8Array, t0: number): void {
     const placed = placeMeta(this.pool, desc, length, meta);
     if (!placed) {
-      this.pool.free(desc);
+      this.release(desc);
       this.stats.add(fn, FN_INFLIGHT, -1);
       this.stats.add(fn, FN_REJECTED);
       return sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
@@ -264,6 +264,19 @@ export class Gateway {
     res.end(body);
   }
 
+  /**
+   * Frees a packet this process holds. A failure here means the pool was changed under us (a bug
+   * or a hostile peer); it is logged, and the request path carries on: one bad packet must not
+   * take the gateway down.
+   */
+  private release(d: Descriptor): void {
+    try {
+      this.pool.free(d);
+    } catch (err) {
+      log('error', `could not free packet ${d.index}: ${(err as Error).message}`);
+    }
+  }
+
   private freeReply(f: Frame, reused: boolean): void {
     try {
       if (!reused && f.index !== NO_PACKET) this.pool.free(this.pool.describe(f.index, f.generation));
@@ -341,8 +354,8 @@ export class Gateway {
   private finish(p: Pending, status: number): void {
     if (!this.pending.delete(p.id)) return;
     if (p.timer) clearTimeout(p.timer);
-    this.pool.free(p.desc);
-    if (p.metaDesc) this.pool.free(p.metaDesc);
+    this.release(p.desc);
+    if (p.metaDesc) this.release(p.metaDesc);
     this.stats.add(p.fn, FN_INFLIGHT, -1);
     this.count(p, status);
     if (this.draining && this.pending.size === 0) this.idle?.();

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const seg = Segment.open(requireEnv(ENV.segment), true);
   const gw = new Gateway(seg, cfg);
   // Until the supervisor sends its table, route every configured function to deployment 1.
-  gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs })));
+  gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs, concurrency: f.concurrency })));
 
   process.on('message', (m: SupervisorMessage) => {
     if (m?.type === 'routes') {

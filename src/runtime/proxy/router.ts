@@ -100,7 +100,7 @@ export class Router<P, L> {
   private pick(st: FunctionState<P, L>): Replica<L> | undefined {
     const n = st.replicas.length;
     if (n === 0) return undefined;
-    const limit = this.concurrency(st.route.id);
+    const limit = st.route.concurrency ?? this.concurrency(st.route.id);
     let best: Replica<L> | undefined;
     for (let k = 0; k < n; k++) {
       const r = st.replicas[(st.rr + k) % n];
