@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { packageRoot } from './process.js';
-import type { RunningSetup } from './setups.js';
+import type { RunningSetup, StartOptions } from './setups.js';
 
 const FUNCTION_ID = 1;
 
@@ -54,28 +54,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface FaasflowOptions {
-  /** Extra environment for `up` and so for every process it starts (e.g. NODE_OPTIONS=--cpu-prof). */
-  env?: Record<string, string>;
-}
-
-export async function startFaasflow(o: FaasflowOptions = {}): Promise<RunningSetup> {
+/** `o.env` goes to `up` and so to the supervisor and every process it starts. */
+export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-'));
   const instance = `bench-${process.pid}`;
   const bin = path.join(packageRoot(), 'bin', 'run.js');
   const cli = (args: string[], timeout: number) =>
-    execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: o.env, stdin: 'ignore' });
+    execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: args[0] === 'up' ? o.env : undefined, stdin: 'ignore' });
+  const config = path.join(dir, 'faasflow.config.ts');
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    const down = await cli(['down', '--instance', instance, '--clean-shm'], 60_000);
+    const down = await cli(['down', '--instance', instance, '--config', config, '--clean-shm'], 60_000);
     fs.rmSync(dir, { recursive: true, force: true });
     if (down.exitCode !== 0) throw new Error(`faasflow down --instance ${instance} failed (${down.exitCode}):\n${down.all}`);
   };
   try {
     const port = await freePort();
-    const config = path.join(dir, 'faasflow.config.ts');
     fs.writeFileSync(path.join(dir, 'length.ts'), HANDLER);
     fs.writeFileSync(config, benchConfig(port, path.join(dir, 'run')));
     const up = await cli(['up', '--instance', instance, '--config', config], 120_000);

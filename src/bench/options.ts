@@ -1,5 +1,6 @@
 // Defaults and the parsing of human-written sizes ("1k", "16MiB"), shared by `faasflow bench`
 // and `npm run bench`.
+import path from 'node:path';
 import { SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
 
 const KiB = 1024;
@@ -55,6 +56,7 @@ export interface OptionInput {
   setups?: string;
   outDir?: string;
   markdown?: string;
+  profileDir?: string;
   command?: string;
 }
 
@@ -78,6 +80,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     outDir: input.outDir ?? 'bench-results',
     // A quick run is a smoke run: it must not overwrite the table a full run produced.
     markdown: input.markdown ?? (quick ? '' : 'BENCHMARKS.md'),
+    profileDir: input.profileDir ? path.resolve(input.profileDir) : '',
     command: input.command ?? 'npm run bench',
   };
 }

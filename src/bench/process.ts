@@ -14,8 +14,8 @@ export interface Ready {
 }
 
 /** Forks `file` and resolves once it sends {type:'ready'}; rejects (and kills it) otherwise. */
-export function forkReady(file: string, args: string[], timeoutMs = 15_000): Promise<Ready> {
-  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+export function forkReady(file: string, args: string[], env?: Record<string, string>, timeoutMs = 15_000): Promise<Ready> {
+  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: env && { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => settle(new Error(`${file} not ready within ${timeoutMs} ms`)), timeoutMs);
     const settle = (err: Error | null, port = 0): void => {

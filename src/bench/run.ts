@@ -4,11 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkSetup } from './check.js';
+import { PROFILE_DIR_ENV } from './cpu-prof.js';
 import { killLoad, runLoad } from './driver.js';
+import { distFile } from './process.js';
 import { startFaasflow } from './faasflow.js';
 import { describeMachine } from './machine.js';
+import { summarizeProfiles } from './profile.js';
 import { updateMarkdown } from './markdown.js';
-import { startCopy, startFloor, type RunningSetup, type SetupStarter } from './setups.js';
+import { startCopy, startFloor, type RunningSetup, type SetupStarter, type StartOptions } from './setups.js';
 import { summarizeCells } from './summary.js';
 import { evaluateTargets } from './targets.js';
 import type { BenchEvent, BenchOptions, BenchResult, CellResult, SetupName } from './types.js';
@@ -53,11 +56,17 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
     emit({ type: 'warning', message: `load average is ${machine.loadBefore[0]} on ${machine.cores} cores before the run: other work is competing, expect noisy numbers` });
   }
   const cells: CellResult[] = [];
+  const start: StartOptions = {};
+  if (opts.profileDir) {
+    fs.mkdirSync(opts.profileDir, { recursive: true });
+    // Profiles are written when each process exits, i.e. when the setups stop at the end.
+    start.env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${distFile('cpu-prof.js')}`.trim(), [PROFILE_DIR_ENV]: opts.profileDir };
+  }
   try {
     for (const name of opts.setups) {
       emit({ type: 'setup-start', setup: name });
       const t0 = performance.now();
-      const setup = await starters[name]();
+      const setup = await starters[name](start);
       running.push(setup);
       check();
       await checkSetup(name, setup.url, opts.sizes);
@@ -92,6 +101,7 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
   }
   const summary = summarizeCells(cells);
   const result: BenchResult = { date, machine, options: opts, cells, summary, targets: evaluateTargets(summary, opts.sizes) };
+  if (opts.profileDir) result.profiles = summarizeProfiles(opts.profileDir);
   fs.mkdirSync(opts.outDir, { recursive: true });
   const file = path.join(opts.outDir, `${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}${opts.quick ? '-quick' : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -15,7 +15,12 @@ export interface RunningSetup {
   stop(): Promise<void>;
 }
 
-export type SetupStarter = () => Promise<RunningSetup>;
+export interface StartOptions {
+  /** Extra environment for the setup's server processes (e.g. NODE_OPTIONS=--cpu-prof). */
+  env?: Record<string, string>;
+}
+
+export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;
 
 const HOP = distFile('servers/hop.js');
 
@@ -27,22 +32,22 @@ function stopper(children: ChildProcess[], dir?: string): () => Promise<void> {
   };
 }
 
-export async function startFloor(): Promise<RunningSetup> {
-  const { child, port } = await forkReady(HOP, ['--listen', 'tcp:0']);
+export async function startFloor(o: StartOptions = {}): Promise<RunningSetup> {
+  const { child, port } = await forkReady(HOP, ['--listen', 'tcp:0'], o.env);
   return { name: 'floor', url: `http://127.0.0.1:${port}/`, stop: stopper([child]) };
 }
 
 /** gateway (TCP) → proxy (Unix socket) → container (Unix socket), three processes. */
-export async function startCopy(): Promise<RunningSetup> {
+export async function startCopy(o: StartOptions = {}): Promise<RunningSetup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-copy-'));
   const children: ChildProcess[] = [];
   const stop = stopper(children, dir);
   try {
     const containerSock = path.join(dir, 'container.sock');
     const proxySock = path.join(dir, 'proxy.sock');
-    children.push((await forkReady(HOP, ['--listen', `unix:${containerSock}`])).child);
-    children.push((await forkReady(HOP, ['--listen', `unix:${proxySock}`, '--forward', containerSock])).child);
-    const gateway = await forkReady(HOP, ['--listen', 'tcp:0', '--forward', proxySock]);
+    children.push((await forkReady(HOP, ['--listen', `unix:${containerSock}`], o.env)).child);
+    children.push((await forkReady(HOP, ['--listen', `unix:${proxySock}`, '--forward', containerSock], o.env)).child);
+    const gateway = await forkReady(HOP, ['--listen', 'tcp:0', '--forward', proxySock], o.env);
     children.push(gateway.child);
     return { name: 'copy', url: `http://127.0.0.1:${gateway.port}/`, stop };
   } catch (err) {

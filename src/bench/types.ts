@@ -20,6 +20,8 @@ export interface BenchOptions {
   outDir: string;
   /** Markdown file whose results block is rewritten, or '' for none. */
   markdown: string;
+  /** Directory for V8 CPU profiles of every server process (not the load generator), or ''. */
+  profileDir: string;
   /** How the run was started, recorded with the results. */
   command: string;
 }
@@ -85,6 +87,8 @@ export interface Machine {
   loadBefore: number[];
 }
 
+import type { ProfileSummary } from './profile.js';
+
 export interface BenchResult {
   date: string;
   machine: Machine;
@@ -92,6 +96,8 @@ export interface BenchResult {
   cells: CellResult[];
   summary: CellSummary[];
   targets: TargetResult[];
+  /** With --profile: where each server process spent its CPU time. */
+  profiles?: ProfileSummary[];
 }
 
 export type BenchEvent =

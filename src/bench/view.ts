@@ -1,6 +1,7 @@
 // Console rendering of the harness's events and of the final result.
 import { sizeLabel } from './options.js';
 import { HEADER, TARGET_HEADER, cellRows, fmtMicros, fmtRate, runLine, targetRows } from './table.js';
+import type { ProfileSummary } from './profile.js';
 import type { BenchEvent, BenchResult } from './types.js';
 
 type Log = (line: string) => void;
@@ -35,6 +36,17 @@ export function progressView(log: Log): (e: BenchEvent) => void {
   };
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+export function printProfiles(profiles: ProfileSummary[], log: Log, n = 12): void {
+  for (const p of profiles) {
+    log('');
+    log(`${p.role} (pid ${p.pid}): ${Math.round(p.busyMs)} ms busy of ${Math.round(p.totalMs)} ms sampled — ${p.file}`);
+    log(textTable(['area', 'ms', 'of busy'], p.areas.map((a) => [a.name, a.ms.toFixed(1), pct(a.share)])));
+    log(textTable(['self time', 'ms', 'of busy'], p.self.slice(0, n).map((a) => [a.name, a.ms.toFixed(1), pct(a.share)])));
+  }
+}
+
 export function printResult(result: BenchResult, log: Log): void {
   log('');
   log(runLine(result));
@@ -45,4 +57,5 @@ export function printResult(result: BenchResult, log: Log): void {
   }
   log('');
   log(textTable(TARGET_HEADER, targetRows(result)));
+  if (result.profiles) printProfiles(result.profiles, log);
 }

@@ -34,6 +34,7 @@ writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
     setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
+    profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
     markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
   };
 
@@ -44,6 +45,7 @@ writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md
       opts = resolveOptions({
         ...flags,
         outDir: flags.out,
+        profileDir: flags.profile,
         markdown: flags.markdown === 'none' ? '' : flags.markdown,
         command: ['faasflow bench', ...this.argv].join(' '),
       });

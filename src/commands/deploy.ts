@@ -6,7 +6,6 @@ import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../control/errors.js';
 import type { DeployResult } from '../control/protocol.js';
 import { requireRunning } from '../control/status.js';
-import { bundleHandler, checkHandler } from '../runtime/handler/bundle.js';
 
 export default class Deploy extends FaasflowCommand {
   static override summary = 'Hot-deploy a TypeScript handler as function N: check, build, start new replicas, switch routing, drain the old ones.';
@@ -27,6 +26,9 @@ export default class Deploy extends FaasflowCommand {
     if (!fs.existsSync(source)) throw new FaasflowError('HANDLER', `handler file ${source} does not exist`);
     const say = (m: string) => !this.jsonEnabled() && this.log(m);
     say(`checking ${args.file}`);
+    // Loaded here, not at the top: the TypeScript compiler takes seconds to import, and oclif
+    // imports every command module to list them.
+    const { bundleHandler, checkHandler } = await import('../runtime/handler/bundle.js');
     await checkHandler(source);
     const outDir = path.join(p.bundles, `fn${flags.id}-${Date.now().toString(36)}-${process.pid}`);
     try {

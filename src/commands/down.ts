@@ -4,8 +4,7 @@ import { controlRequest } from '../control/client.js';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../control/errors.js';
 import { cleanStale, inspectInstance, removeStaleSegments } from '../control/instance.js';
-import { groupMembers, killQuietly } from '../control/procs.js';
-import { pidAlive } from '../shm/index.js';
+import { groupMembers, killQuietly, processAlive } from '../control/procs.js';
 
 export interface DownResult {
   instance: string;
@@ -59,10 +58,10 @@ export default class Down extends FaasflowCommand {
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (!pidAlive(pid)) return true;
+    if (!processAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return !pidAlive(pid);
+  return !processAlive(pid);
 }
 
 function summary(r: DownResult): string {

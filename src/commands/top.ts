@@ -1,33 +1,32 @@
-import { Command, Flags } from '@oclif/core';
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { FaasflowCommand } from '../control/command.js';
 import { SegmentFollower } from '../observe/follow.js';
-import { ConfigReader, runtimeDirFrom } from '../observe/runtime.js';
+import { ConfigReader } from '../observe/runtime.js';
 import { Observer, type Snapshot } from '../observe/snapshot.js';
 import { runTop } from '../observe/top/run.js';
 import { snapshotText } from '../observe/top/text.js';
 import { segmentName } from '../shm/index.js';
 
-export default class Top extends Command {
+export default class Top extends FaasflowCommand {
   static override summary = 'Live dashboard of a running instance: throughput, latency, pool, /dev/shm, processes, memory, errors, logs.';
   static override description =
     'Maps the instance segment read-only and reads /proc; asks no faasflow process anything, so it works while the instance is busy or stuck and waits while the instance restarts. Keys: q quits, tab / shift-tab move focus, arrows scroll the focused panel. `--once` prints one snapshot (`--json` for scripts; fields in the README).';
-  static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> top', '<%= config.bin %> top --instance demo --interval 500', '<%= config.bin %> top --once --json | jq .functions'];
   static override flags = {
-    instance: Flags.string({ char: 'i', description: 'instance to watch', default: 'default' }),
     once: Flags.boolean({ description: 'print one snapshot and exit (rates and CPU % over --interval)' }),
     interval: Flags.integer({ description: 'refresh period in ms', default: 1000, min: 200, max: 60000 }),
     'shm-warn': Flags.integer({ description: 'warn when /dev/shm is fuller than this percentage (default: the config, else 80)', min: 1, max: 100 }),
     'runtime-dir': Flags.string({ description: 'instance runtime directory, for log lines and function names (default: where `faasflow up` put it)' }),
-    'sample-every': Flags.integer({ description: 'full /proc smaps memory sample per process at most every N ms', default: 2000, min: 0 }),
+    'sample-every': Flags.integer({ description: 'full /proc smaps memory sample per process at most every N ms (RSS, private, shared, shm, trend)', default: 5000, min: 0 }),
   };
 
   async run(): Promise<Snapshot | void> {
     const { flags } = await this.parse(Top);
-    const runtimeDir = runtimeDirFrom(flags['runtime-dir'], flags.instance);
+    const runtimeDir = flags['runtime-dir'] ? path.resolve(flags['runtime-dir']) : (await this.locate(flags)).dir;
     const segment = segmentName(flags.instance);
     if (flags.once || this.jsonEnabled()) {
-      const snap = once(flags.instance, segment, runtimeDir, flags['shm-warn'] ?? null, flags.interval);
-      const s = await snap;
+      const s = await once(flags.instance, segment, runtimeDir, flags['shm-warn'] ?? null, flags.interval);
       if (!this.jsonEnabled()) this.log(snapshotText(s));
       if (s.status !== 'running') process.exitCode = 3;
       return s;
@@ -38,7 +37,7 @@ export default class Top extends Command {
 }
 
 /** Two snapshots `intervalMs` apart, so rates and CPU % cover a real interval. */
-async function once(instance: string, segment: string, runtimeDir: string | null, warn: number | null, intervalMs: number): Promise<Snapshot> {
+async function once(instance: string, segment: string, runtimeDir: string, warn: number | null, intervalMs: number): Promise<Snapshot> {
   const config = new ConfigReader(runtimeDir);
   const observer = new Observer({ functionNames: config.functionNames(), shmWarnPercent: warn ?? config.shmWarnPercent() ?? 80 });
   const follower = new SegmentFollower(segment);

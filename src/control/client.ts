@@ -26,7 +26,9 @@ export function controlRequest<T>(socketPath: string, req: ControlRequest, o: Re
     });
     conn.on('close', () => settle(() => reject(new FaasflowError('CONTROL', 'the supervisor closed the control connection without an answer (did it exit? see `faasflow logs`)'))));
     conn.write(`${JSON.stringify(req)}\n`);
-    readline.createInterface({ input: conn }).on('line', (line) => {
+    const lines = readline.createInterface({ input: conn });
+    lines.on('error', () => undefined); // the socket's own 'error' handler reports it
+    lines.on('line', (line) => {
       let r: ControlReply;
       try {
         r = JSON.parse(line) as ControlReply;

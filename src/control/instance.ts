@@ -1,11 +1,11 @@
 // Is an instance running, gone, or stale (its supervisor died and left processes, a segment or
 // control files behind)? And cleaning up after a stale one, reporting exactly what was removed.
 import fs from 'node:fs';
-import { Segment, pidAlive, segmentName } from '../shm/index.js';
+import { Segment, segmentName } from '../shm/index.js';
 import type { InstancePaths } from './paths.js';
 import type { InstanceStatus } from './protocol.js';
 import { readState } from './state.js';
-import { groupMembers, isFaasflowProcess, killQuietly, mappers } from './procs.js';
+import { groupMembers, isFaasflowProcess, killQuietly, mappers, processAlive } from './procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }
@@ -40,7 +40,7 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   }
   if (Segment.exists(seg)) {
     const creator = segmentCreator(seg);
-    if (creator !== undefined && pidAlive(creator)) return { kind: 'foreign', creatorPid: creator };
+    if (creator !== undefined && processAlive(creator)) return { kind: 'foreign', creatorPid: creator };
     return { kind: 'stale', reason: `segment /dev/shm${seg} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
   }
   if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
@@ -59,7 +59,7 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
   const seg = segmentName(p.instance);
   if (Segment.exists(seg)) {
     const creator = segmentCreator(seg);
-    if (creator === undefined || !pidAlive(creator)) {
+    if (creator === undefined || !processAlive(creator)) {
       Segment.unlink(seg);
       report.segments.push(seg);
     }
@@ -78,7 +78,7 @@ export function removeStaleSegments(): string[] {
   const removed: string[] = [];
   for (const name of Segment.list()) {
     const creator = segmentCreator(name);
-    const stale = creator === undefined ? mappers(name).length === 0 : !pidAlive(creator);
+    const stale = creator === undefined ? mappers(name).length === 0 : !processAlive(creator);
     if (!stale) continue;
     try {
       Segment.unlink(name);

@@ -41,9 +41,18 @@ function tail(file: string, lines: number): string {
   }
 }
 
+/** A supervisor that failed fast may exit before we connect; its log has the failed step. */
+function lastFailure(p: InstancePaths): string | undefined {
+  const lines = tail(path.join(p.logs, 'supervisor.log'), 50).split('\n');
+  const failed = lines.reverse().find((l) => / \[[a-z]+\] failed /.test(l));
+  return failed?.slice(failed.indexOf('] failed ') + '] failed '.length);
+}
+
 /** The supervisor's exit, as a promise (resolves at once if it already exited). */
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  // A detached supervisor is unref'd; whoever waits for it must keep the event loop alive.
+  child.ref();
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
@@ -52,8 +61,8 @@ export function exited(child: ChildProcess): Promise<number | null> {
  * dies before its control socket exists, its stderr says why.
  */
 export async function followStartup(child: ChildProcess, p: InstancePaths, onEvent: (e: SupervisorEvent) => void): Promise<SupervisorEvent> {
-  const gone = exited(child).then((code) => {
-    throw new FaasflowError('START_FAILED', `the supervisor exited (code ${code}) before it could report: ${tail(p.supervisorErr, 5) || 'no output'}`);
+  const gone = new Promise<number | null>((resolve) => child.once('exit', resolve)).then((code) => {
+    throw new FaasflowError('START_FAILED', lastFailure(p) ?? `the supervisor exited (code ${code}) before it could report: ${tail(p.supervisorErr, 5) || 'no output'}`);
   });
   const socket = (async () => {
     for (let i = 0; !fs.existsSync(p.socket); i++) {

@@ -3,6 +3,21 @@
 import fs from 'node:fs';
 import { pidAlive } from '../shm/index.js';
 
+/**
+ * Running, not merely present: a killed process whose parent has not reaped it yet (a zombie;
+ * orphans wait for pid 1, which may reap late) answers kill(pid, 0) but is dead.
+ */
+export function processAlive(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 export function cmdline(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
@@ -13,7 +28,7 @@ export function cmdline(pid: number): string {
 
 /** Alive and running one of faasflow's entry points (dist/runtime/<role>/main.js). */
 export function isFaasflowProcess(pid: number, role?: 'supervisor' | 'gateway' | 'container'): boolean {
-  return pidAlive(pid) && new RegExp(`runtime/${role ?? '[a-z]+'}/main\\.js`).test(cmdline(pid));
+  return processAlive(pid) && new RegExp(`runtime/${role ?? '[a-z]+'}/main\\.js`).test(cmdline(pid));
 }
 
 /** Pids whose process group is `pgid` (the supervisor is its group's leader). */

@@ -18,6 +18,7 @@ export async function serveControl(socketPath: string, handle: RequestHandler): 
       if (!conn.destroyed) conn.write(`${JSON.stringify(r)}\n`);
     };
     const lines = readline.createInterface({ input: conn });
+    lines.on('error', () => undefined); // conn's 'error' handler already dropped the connection
     lines.once('line', (line) => {
       lines.close();
       let req: ControlRequest;
@@ -40,13 +41,17 @@ export async function serveControl(socketPath: string, handle: RequestHandler): 
       );
     });
   });
+  // Listen under a temporary name and rename: the socket appears only once it accepts connections.
+  const tmp = `${socketPath}.${process.pid}`;
+  fs.rmSync(tmp, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    server.listen(tmp, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  fs.chmodSync(socketPath, 0o600);
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, socketPath);
   return server;
 }

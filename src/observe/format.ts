@@ -38,9 +38,10 @@ export function fmtDuration(s: number): string {
 
 /** "+1.2 MiB/min LEAK?", "flat", "-300 KiB/min", "…" while there are too few samples. */
 export function fmtTrend(t: TrendVerdict): string {
-  if (t.samples < 3) return '…';
+  if (t.samples < 5) return '…';
   const perMin = t.slopeBytesPerS * 60;
-  if (Math.abs(perMin) < 64 * 1024) return 'flat';
+  // A GC sawtooth has a slope too, but no straight line fits it: only a clear trend is shown.
+  if (!t.leak && (Math.abs(perMin) < 256 * 1024 || t.r2 < 0.5)) return 'flat';
   const s = `${perMin > 0 ? '+' : '-'}${fmtBytes(Math.abs(perMin))}/min`;
   return t.leak ? `${s} LEAK?` : s;
 }

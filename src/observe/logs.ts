@@ -28,8 +28,14 @@ interface Followed {
   partial: string;
 }
 
-/** Lines that look like a problem; `top` shows them with the recent errors too. */
-export const ERROR_LINE = /\b(error|fail(ed|ure)?|exception|uncaught|crash(ed)?|fatal|killed|E[A-Z]{3,})\b/i;
+const PROBLEM_WORD = /\b(error|fail(ed|ure|s)?|exception|uncaught|crash(ed)?|fatal|killed|timed out)\b/i;
+/** errno names (ECONNREFUSED, EADDRINUSE): upper case only, or every "echo" would match. */
+const ERRNO = /\bE[A-Z]{3,}\b/;
+
+/** Lines that look like a problem; `top` lists them with the recent errors too. */
+export function isProblem(text: string): boolean {
+  return PROBLEM_WORD.test(text) || ERRNO.test(text);
+}
 
 export class LogTail {
   private readonly files = new Map<string, Followed>();

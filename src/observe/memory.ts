@@ -147,7 +147,7 @@ export interface TrendOptions {
   minRiseFraction?: number;
   /** Goodness of the linear fit (R²): a steady climb, not one jump or a GC sawtooth. */
   minR2?: number;
-  /** Fraction of sample-to-sample steps that do not go down. */
+  /** Fraction of sample-to-sample steps that go up (a plateau after one jump is not a leak). */
   minUpFraction?: number;
 }
 
@@ -162,7 +162,7 @@ export interface TrendVerdict {
   leak: boolean;
 }
 
-const TREND_DEFAULTS: Required<TrendOptions> = { window: 60, minSamples: 10, minRiseBytes: 4 << 20, minRiseFraction: 0.05, minR2: 0.8, minUpFraction: 0.7 };
+const TREND_DEFAULTS: Required<TrendOptions> = { window: 60, minSamples: 10, minRiseBytes: 4 << 20, minRiseFraction: 0.05, minR2: 0.8, minUpFraction: 0.6 };
 
 /**
  * Private memory over time. A leak is a rise that is steady (linear fit R² high, most steps up)
@@ -213,7 +213,7 @@ export class MemoryTrend {
       stt += dt * dt;
       stv += dt * dv;
       svv += dv * dv;
-      if (i > 0 && this.v[i] >= this.v[i - 1]) up++;
+      if (i > 0 && this.v[i] > this.v[i - 1]) up++;
     }
     const slope = stt > 0 ? stv / stt : 0;
     const r2 = stt > 0 && svv > 0 ? (stv * stv) / (stt * svv) : 0;

@@ -4,21 +4,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
-import { runtimeDirFor } from '../control/paths.js';
-
-/** The explicit directory, else where the control plane puts `instance`'s ($FAASFLOW_RUNTIME_DIR first). */
-export function runtimeDirFrom(flag: string | undefined, instance: string): string {
-  return flag ? path.resolve(flag) : runtimeDirFor(instance);
-}
+import type { InstanceStatus } from '../control/protocol.js';
+import { readJson } from '../control/state.js';
 
 /** Directories whose *.log files are the instance's per-process logs. */
 export function logDirs(runtimeDir: string): string[] {
   return [path.join(runtimeDir, 'logs')];
 }
 
-/** Function names and observe settings from <runtimeDir>/config.json, re-read when it changes. */
+/**
+ * Function names (config.json, then state.json for functions deployed since) and the /dev/shm
+ * warning threshold, re-read when either file changes.
+ */
 export class ConfigReader {
-  private mtime = -1;
+  private stamp = '';
   private names = new Map<number, string>();
   private warn: number | null = null;
 
@@ -26,22 +25,16 @@ export class ConfigReader {
 
   private refresh(): void {
     if (!this.runtimeDir) return;
-    const file = path.join(this.runtimeDir, 'config.json');
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch {
-      return;
-    }
-    if (st.mtimeMs === this.mtime) return;
-    this.mtime = st.mtimeMs;
-    try {
-      const cfg = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ResolvedConfig>;
-      this.names = new Map((cfg.functions ?? []).map((f) => [f.id, f.name]));
-      this.warn = cfg.observe?.shmWarnPercent ?? null;
-    } catch {
-      // being rewritten: keep what we had, try again next time
-    }
+    const files = ['config.json', 'state.json'].map((f) => path.join(this.runtimeDir as string, f));
+    const stamp = files.map((f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0).join(',');
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    const cfg = readJson<Partial<ResolvedConfig>>(files[0]);
+    const state = readJson<Partial<InstanceStatus>>(files[1]);
+    const names = new Map<number, string>();
+    for (const f of [...(cfg?.functions ?? []), ...(state?.functions ?? [])]) if (typeof f?.id === 'number' && typeof f.name === 'string') names.set(f.id, f.name);
+    this.names = names;
+    this.warn = cfg?.observe?.shmWarnPercent ?? this.warn;
   }
 
   functionNames(): Map<number, string> {

@@ -171,6 +171,7 @@ export class Observer {
   private holders: { at: number; key: string; pids: number[] } = { at: 0, key: '', pids: [] };
   private lastAt = 0;
   private segKey = '';
+  private attached = false;
   private shmWarned = false;
 
   constructor(o: ObserveOptions = {}) {
@@ -199,8 +200,9 @@ export class Observer {
     this.lastAt = mono;
     const key = seg ? `${seg.name}@${seg.header.createdAt}` : '';
     if (key !== this.segKey) {
-      if (this.segKey && !key) this.note('error', `instance ${instance} went away: ${reason ?? 'segment removed'}`);
-      else if (key) this.note('info', `${this.segKey ? 'instance restarted' : 'attached to'} ${seg?.name} (creator pid ${seg?.header.creatorPid})`);
+      if (this.segKey && !key) this.note('error', `instance ${instance} went away (its segment is gone)`);
+      else if (seg) this.note('info', `${this.attached ? 'instance is back' : 'attached'}: ${seg.name}, creator pid ${seg.header.creatorPid}`);
+      this.attached ||= key !== '';
       this.segKey = key;
       this.fnPrev = new Map();
       this.procPrev = new Map();
@@ -300,7 +302,7 @@ export class Observer {
       };
       if (prev && errors > prev.errors) {
         const label = f.name ? `${id} ${f.name}` : `${id}`;
-        this.note('error', `function ${label}: +${errors - prev.errors} errors (4xx ${status['4xx']}, 5xx ${status['5xx']}, timeouts ${f.timeouts}, rejected ${f.rejected})`);
+        this.note('error', `fn ${label}: +${errors - prev.errors} error(s); totals 4xx ${status['4xx']} 5xx ${status['5xx']} (timeouts ${f.timeouts}, rejected ${f.rejected})`);
       }
       seen.set(id, { requests, errors, hist });
       out.push(f);

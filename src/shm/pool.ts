@@ -337,7 +337,8 @@ export class PacketPool {
         length: this.i32[e + PKT_LENGTH],
         functionId: this.i32[e + PKT_FUNCTION],
         requestId: this.i32[e + PKT_REQUEST] >>> 0,
-        ageMs: now - this.i32[e + PKT_TIME],
+        // The i32 wraps after 24.8 days of segment life; the difference modulo 2^32 does not.
+        ageMs: (now - this.i32[e + PKT_TIME]) >>> 0,
       });
     }
     return out;

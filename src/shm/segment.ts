@@ -36,6 +36,17 @@ export interface CreateOptions {
   instance?: string;
 }
 
+/** NAME_MAX of /dev/shm: glibc answers a longer name with a bare EINVAL. */
+const NAME_MAX = 255;
+
+/** POSIX shm names are one path component after the leading slash; say so before the kernel does. */
+function checkName(name: string): void {
+  if (typeof name !== 'string' || !/^\/[^/\0]+$/.test(name) || name === '/.' || name === '/..') {
+    throw new ShmError(`segment name ${JSON.stringify(name)} is invalid: it must be "/" followed by a name without "/" (e.g. ${segmentName('default')})`, 'EINVAL', String(name));
+  }
+  if (Buffer.byteLength(name) - 1 > NAME_MAX) throw explain(new ShmError('name too long', 'ENAMETOOLONG', name), name);
+}
+
 function explain(err: unknown, name: string, size?: number): unknown {
   if (!isShmError(err)) return err;
   const file = `${SHM_DIR}${name}`;
@@ -65,7 +76,7 @@ function explain(err: unknown, name: string, size?: number): unknown {
       err.message = `${SHM_DIR} has no room for ${name}${size ? ` (${fmtBytes(size)})` : ''}: ${usageLine()}. Lower the segment size in faasflow.config.ts, remove stale segments (\`faasflow down --clean-shm\`), or enlarge /dev/shm (mount -o remount,size=... /dev/shm).`;
       break;
     case 'ENAMETOOLONG':
-      err.message = `segment name ${name} is too long: use a shorter --instance name.`;
+      err.message = `segment name ${name.length > 40 ? `${name.slice(0, 40)}…` : name} is too long (${Buffer.byteLength(name) - 1} bytes, at most ${NAME_MAX}): use a shorter --instance name.`;
       break;
     default:
       break;
@@ -109,6 +120,7 @@ export class Segment {
 
   /** Creates a new segment (never reuses an existing one) and writes its header. */
   static create(o: CreateOptions): Segment {
+    checkName(o.name);
     const layout = computeLayout({ size: o.size, classes: o.classes ?? DEFAULT_CLASSES, maxFunctions: o.maxFunctions ?? 64, procSlots: o.procSlots ?? 128 });
     // tmpfs accepts ftruncate past its free space and then kills the first process that touches a
     // page it cannot back (SIGBUS), so the space is checked here, before anything exists.
@@ -142,6 +154,7 @@ export class Segment {
 
   /** Attaches to an existing segment; the header's magic, version and size are checked. */
   static open(name: string, writable = true): Segment {
+    checkName(name);
     let m: NativeMapping;
     try {
       m = native.map(name, writable);
@@ -159,6 +172,7 @@ export class Segment {
   }
 
   static unlink(name: string): void {
+    checkName(name);
     try {
       native.unlink(name);
     } catch (err) {
@@ -182,6 +196,7 @@ export class Segment {
   }
 
   static stat(name: string) {
+    checkName(name);
     try {
       return native.stat(name);
     } catch (err) {

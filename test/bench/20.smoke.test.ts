@@ -8,7 +8,8 @@ import t, { type Test } from 'tap';
 import type { BenchResult } from '../../src/bench/types.js';
 
 const MAIN = path.resolve('dist/bench/main.js');
-const SETUPS = ['floor', 'copy'];
+const SETUPS = ['floor', 'copy', 'faasflow'];
+const segmentOf = (harnessPid: number | undefined): string => `/dev/shm/faasflow-bench-${harnessPid}`;
 
 /** Pids of the harness's helper processes (reference servers, load generators) now running. */
 function helpers(only = ''): Set<number> {
@@ -77,6 +78,7 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   t.match(text, /## Shared-memory core\n\nkept\n/);
   t.match(text, /\| 64 KiB \| copy \| \d+ µs \|/);
   t.same(newHelpers(before), [], 'no server or load generator left running');
+  t.notOk(fs.existsSync(segmentOf(run.child.pid)), 'faasflow down --clean-shm removed the segment');
 });
 
 t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
@@ -92,10 +94,12 @@ t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
       }
     }, 50);
   });
+  t.ok(fs.existsSync(segmentOf(run.child.pid)), 'the faasflow instance runs while the cells run');
   run.child.kill('SIGINT');
   const { code, stdout } = await run.done;
   t.equal(code, 130);
   t.match(stdout, /SIGINT: stopping every setup/);
   t.same(newHelpers(before), [], 'no server or load generator left running');
   t.notOk(fs.existsSync(path.join(dir, 'out')), 'no result written for a run that did not finish');
+  t.notOk(fs.existsSync(segmentOf(run.child.pid)), 'the faasflow instance was taken down');
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tempSegment } from '../helpers/segments.js';
-import { forkFixture, requireBuiltShm, type Worker } from './helpers.js';
+import { forkFixture, requireBuiltShm, type Worker } from './fixtures/helpers.js';
 
 interface RingStats {
   id: number;

@@ -1,14 +1,14 @@
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
-import { Segment, ShmError, decodeFrame, encodeFrame, FRAME_BYTES, FrameType, LAYOUT_VERSION, MAGIC, isExhausted, type Descriptor } from '../../src/shm/index.js';
+import { Segment, ShmError, decodeFrame, encodeFrame, FRAME_BYTES, FrameType, LAYOUT_VERSION, NO_PACKET, MAGIC, isExhausted, type Descriptor } from '../../src/shm/index.js';
 import { tempSegment, uniqueName } from '../helpers/segments.js';
 
 const file = (name: string) => `/dev/shm${name}`;
 
 /** A segment that is closed at once, so the test can damage its file; unlinked in teardown. */
-function closedSegment(t: Test, size = 4 << 20): string {
+function closedSegment(t: Test): string {
   const name = uniqueName('err');
-  Segment.create({ name, size }).close();
+  Segment.create({ name, size: 64 << 20 }).close();
   t.teardown(() => fs.rmSync(file(name), { force: true }));
   return name;
 }
@@ -34,7 +34,7 @@ t.test('descriptor misuse is a typed error, and the pool is unharmed', async (t)
   t.throws(() => pool.free({ ...d, index: 1e9 }), { code: 'ERANGE' }, 'free with an out-of-range index');
   t.throws(() => pool.transfer({ ...d, index: Number.NaN }, 1), { code: 'ERANGE' });
   t.throws(() => pool.view(d, d.capacity + 1), { code: 'ERANGE' }, 'a view longer than the packet would reach into the next one');
-  t.throws(() => pool.view({ ...d, offset: 1 << 40 }), { code: 'ERANGE' }, 'a view past the segment');
+  t.throws(() => pool.view({ ...d, offset: 2 ** 40 }), { code: 'ERANGE' }, 'a view past the segment');
   t.throws(() => pool.describe(d.index, d.generation + 1), { code: 'ESTALE', message: /generation/ });
   t.throws(() => pool.free({ ...d, generation: d.generation - 1 }), { code: 'ESTALE', message: /stale descriptor/ });
   t.equal(pool.owner(d), process.pid, 'none of that touched the packet');
@@ -75,10 +75,10 @@ t.test('a segment of another layout version is refused with the fix', async (t) 
 t.test('a truncated or resized segment is refused, never mapped past its end', async (t) => {
   const half = closedSegment(t);
   fs.truncateSync(file(half), 2 << 20);
-  t.throws(() => Segment.open(half), { code: 'ETRUNCATED', message: /header says 4194304 bytes but the segment is 2097152 \(truncated or resized\)/ });
+  t.throws(() => Segment.open(half), { code: 'ETRUNCATED', message: /header says 67108864 bytes but the segment is 2097152 \(truncated or resized\)/ });
 
   const grown = closedSegment(t);
-  fs.truncateSync(file(grown), 8 << 20);
+  fs.truncateSync(file(grown), 128 << 20);
   t.throws(() => Segment.open(grown), { code: 'ETRUNCATED', message: /resized/ });
 
   const tiny = closedSegment(t);
@@ -96,15 +96,15 @@ t.test('a truncated or resized segment is refused, never mapped past its end', a
 });
 
 t.test('a name that exists already is never reused, and the message says whose it is', async (t) => {
-  const seg = tempSegment(t, { size: 2 << 20 });
-  const err = t.throws(() => Segment.create({ name: seg.name, size: 2 << 20 }), { code: 'EEXIST' }) as ShmError;
+  const seg = tempSegment(t);
+  const err = t.throws(() => Segment.create({ name: seg.name, size: 64 << 20 }), { code: 'EEXIST' }) as ShmError;
   t.match(err.message, `segment /dev/shm${seg.name} already exists (created by pid ${process.pid}, still running)`);
   t.match(err.message, 'faasflow down --clean-shm');
   t.equal(seg.pool.inUse(), 0, 'the existing segment is untouched');
 
-  const stale = closedSegment(t, 2 << 20);
+  const stale = closedSegment(t);
   patch(stale, 16, u32(0x3ffffe)); // a pid above any this box has handed out
-  t.throws(() => Segment.create({ name: stale, size: 2 << 20 }), { code: 'EEXIST', message: /no longer running/ });
+  t.throws(() => Segment.create({ name: stale, size: 64 << 20 }), { code: 'EEXIST', message: /no longer running/ });
 });
 
 t.test('missing segments, bad names and bad parameters: typed errors, nothing left in /dev/shm', async (t) => {
@@ -113,7 +113,9 @@ t.test('missing segments, bad names and bad parameters: typed errors, nothing le
   t.throws(() => Segment.open(missing), { code: 'ENOENT', message: /no segment \/dev\/shm\/faasflow-err-.*: the instance is not running/ });
   t.throws(() => Segment.stat(missing), { code: 'ENOENT' });
   t.throws(() => Segment.unlink(missing), { code: 'ENOENT' });
-  t.throws(() => Segment.create({ name: `/faasflow-${'x'.repeat(300)}`, size: 2 << 20 }), { code: 'ENAMETOOLONG', message: /too long/ });
+  t.throws(() => Segment.create({ name: `/faasflow-${'x'.repeat(300)}`, size: 64 << 20 }), { code: 'ENAMETOOLONG', message: /too long \(309 bytes, at most 255\): use a shorter --instance name/ });
+  t.throws(() => Segment.open('faasflow-no-slash'), { code: 'EINVAL', message: /must be "\/" followed by a name without "\/"/ });
+  t.throws(() => Segment.create({ name: '/faasflow-a/b', size: 64 << 20 }), { code: 'EINVAL' });
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 1000 }), { code: 'EINVAL', message: /≥ 1 MiB/ });
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 3000 }] }), { code: 'EINVAL', message: /power of two/ });
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 4096 }, { size: 256 }] }), { code: 'EINVAL', message: /smallest first/ });
@@ -125,8 +127,8 @@ t.test('a descriptor frame with garbage or missing bytes is a typed error; a val
   const seg = tempSegment(t, { size: 2 << 20, classes: [{ size: 256, count: 16 }] });
   t.throws(() => decodeFrame(Buffer.alloc(FRAME_BYTES, 0xff)), { code: 'EBADFRAME', message: /bad frame magic 0xffff/ });
   const ok = Buffer.alloc(FRAME_BYTES);
-  encodeFrame({ type: FrameType.Request, flags: 0, index: 99, generation: 1, length: 10, metaLength: 0, functionId: 1, requestId: 1, status: 0 }, ok);
-  t.throws(() => decodeFrame(ok.subarray(0, 20)), { code: 'EBADFRAME', message: /truncated frame: 20 of 32 bytes/ });
+  encodeFrame({ type: FrameType.Request, flags: 0, index: 99, generation: 1, length: 10, metaLength: 0, functionId: 1, requestId: 1, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, ok);
+  t.throws(() => decodeFrame(ok.subarray(0, 20)), { code: 'EBADFRAME', message: new RegExp(`truncated frame: 20 of ${FRAME_BYTES} bytes`) });
   const f = decodeFrame(ok);
   t.throws(() => seg.pool.describe(f.index, f.generation), { code: 'ERANGE' }, 'a well-formed frame naming a packet that does not exist');
   t.ok(new ShmError('x', 'EBADFRAME') instanceof Error);

@@ -1,19 +1,16 @@
-import { Args, Command, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
+import { FaasflowCommand } from '../../control/command.js';
 import { fmtBytes, fmtDuration, textTable } from '../../observe/format.js';
 import { inspectSegment, normalizeSegmentName, type SegmentDetail } from '../../observe/segments.js';
 import { Segment, segmentName } from '../../shm/index.js';
 
-export default class ShmInspect extends Command {
+export default class ShmInspect extends FaasflowCommand {
   static override summary = 'Show one faasflow segment in detail: who maps it, its processes, packets per class and owner.';
   static override description =
     'NAME may be an instance name, faasflow-<instance>, /faasflow-<instance> or /dev/shm/faasflow-<instance>; without it, the segment of --instance. Lists the processes mapping the segment (the pids `lsof /dev/shm/<segment>` shows), the process table, pool usage per size class and which pids hold packets (packets of dead pids are reclaimable).';
-  static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> shm inspect', '<%= config.bin %> shm inspect faasflow-demo --json'];
   static override args = {
     name: Args.string({ description: 'segment or instance name' }),
-  };
-  static override flags = {
-    instance: Flags.string({ char: 'i', description: 'instance whose segment to inspect when NAME is not given', default: 'default' }),
   };
 
   async run(): Promise<SegmentDetail> {

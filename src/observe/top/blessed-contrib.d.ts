@@ -17,6 +17,7 @@ declare module 'blessed-contrib' {
   }
 
   export interface TableWidget extends Widgets.BoxElement {
+    options: { columnWidth: number[] } & Record<string, unknown>;
     rows: Widgets.ListElement;
     setData(data: { headers: string[]; data: string[][] }): void;
   }

@@ -47,11 +47,11 @@ export class Dashboard {
     };
     const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
     this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function (last 60 s) ', showLegend: true, legend: { width: 18 }, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
-    this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12, 6, 6, 8, 8, 8, 5], fg: 'white' });
+    this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12], fg: 'white' });
     this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet pool per size class ', tags: true });
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
     this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
-    this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10, 14, 7, 8, 3, 6, 10, 10, 10, 10, 20], fg: 'white' });
+    this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10], fg: 'white' });
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
@@ -136,9 +136,9 @@ export class Dashboard {
   private drawLatency(snap: Snapshot): void {
     const rows = snap.functions.map((f) => {
       const l = f.recentLatencyUs;
-      return [f.name ? `${f.id} ${f.name}` : `fn ${f.id}`, fmtCount(f.requests), fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtUs(f.latencyUs.total.p99), fmtCount(f.errors)];
+      return [f.name ? `${f.id} ${f.name}` : `fn ${f.id}`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99)];
     });
-    this.latency.setData({ headers: ['function', 'reqs', 'req/s', 'p50', 'p99', 'p99 all', 'err'], data: rows });
+    setTable(this.latency, ['function', 'req/s', 'p50', 'p99', 'errors', 'total', 'p99 all', 'queue p99'], [12, 6, 8, 8, 6, 7, 8, 9], rows);
   }
 
   private drawPool(snap: Snapshot): void {
@@ -152,13 +152,12 @@ export class Dashboard {
     });
     const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
     if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
-    this.pool.setContent(lines.join('\n') || '-');
+    setText(this.pool, lines.join('\n') || '-');
   }
 
   private drawShm(snap: Snapshot): void {
     const s = snap.shm;
-    const warn = s.warn ? ` WARN > ${s.warnPercent}% ` : '';
-    this.shm.setLabel(` /dev/shm ${fmtBytes(s.used)} / ${fmtBytes(s.total)}${warn} `);
+    this.shm.setLabel(s.warn ? ` /dev/shm WARNING > ${s.warnPercent}% ` : ' /dev/shm used ');
     this.shm.options.stroke = s.warn ? 'red' : 'green';
     this.shm.style.border = { ...(this.shm.style.border as object), fg: s.warn ? 'red' : BORDER };
     // The gauge reads values ≤ 1 as fractions: always hand it one.
@@ -168,7 +167,7 @@ export class Dashboard {
   private drawSegment(snap: Snapshot): void {
     const g = snap.segment;
     if (!g) {
-      this.segment.setContent(`{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`);
+      setText(this.segment, `{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`);
       return;
     }
     const strangers = g.holders.filter((h) => !h.registered);
@@ -177,10 +176,11 @@ export class Dashboard {
       `size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`,
       `creator pid ${g.creatorPid} ${g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}'}`,
       `mapped by ${g.holders.length} process(es)`,
+      `/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : ''}`,
       strangers.length ? `{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}` : '',
       `{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`,
     ];
-    this.segment.setContent(lines.filter(Boolean).join('\n'));
+    setText(this.segment, lines.filter(Boolean).join('\n'));
   }
 
   private drawProcesses(snap: Snapshot): void {
@@ -188,9 +188,10 @@ export class Dashboard {
       const m = p.memory;
       const fn = p.role === 'container' ? `${p.functionId}${p.function ? ` ${p.function}` : ''}/${p.replica}` : '-';
       const state = p.alive ? p.state : 'DEAD';
-      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
+      const b = (n: number | undefined) => (n === undefined ? '-' : fmtBytes(n));
+      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), b(m?.rss), b(m?.privateBytes), b(m?.shmBytes), fmtTrend(p.trend), b(m?.sharedBytes), b(m?.pss), fmtDuration(p.uptimeS)];
     };
-    this.procs.setData({ headers: ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'rss', 'private', 'shared', 'shm', 'private trend'], data: snap.processes.map(row) });
+    setTable(this.procs, ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'rss', 'private', 'shm', 'private trend', 'shared', 'pss', 'uptime'], [10, 14, 7, 8, 3, 6, 9, 9, 9, 18, 9, 9, 7], snap.processes.map(row));
   }
 
   private drawEvents(snap: Snapshot): void {
@@ -215,6 +216,24 @@ export class Dashboard {
   destroy(): void {
     this.screen.destroy();
   }
+}
+
+/** Parsing tagged content is most of blessed's cost: skip it when nothing changed. */
+/** Columns are dropped from the right until the rest fit the table's width. */
+function setTable(t: contrib.TableWidget, headers: string[], widths: number[], rows: string[][]): void {
+  const room = (t.width as number) - 4;
+  let n = 0;
+  for (let used = 0; n < widths.length && used + widths[n] <= room; n++) used += widths[n] + 1;
+  n = Math.max(1, n);
+  t.options.columnWidth = widths.slice(0, n);
+  t.setData({ headers: headers.slice(0, n), data: rows.map((r) => r.slice(0, n)) });
+}
+
+const shown = new WeakMap<blessed.Widgets.BoxElement, string>();
+function setText(box: blessed.Widgets.BoxElement, text: string): void {
+  if (shown.get(box) === text) return;
+  shown.set(box, text);
+  box.setContent(text);
 }
 
 /** "12:01:02 gateway[123] text" for supervisor-written lines (they name their writer), else "[file] text". */

@@ -1,5 +1,5 @@
 // The `faasflow top` loop: follow the segment, snapshot, tail the logs, draw; once a second.
-import { ERROR_LINE, LogTail, type LogLine } from '../logs.js';
+import { LogTail, isProblem, type LogLine } from '../logs.js';
 import { SegmentFollower } from '../follow.js';
 import { ConfigReader, logDirs } from '../runtime.js';
 import { Observer } from '../snapshot.js';
@@ -19,7 +19,8 @@ export interface TopOptions {
 /** Runs the dashboard until the user quits. */
 export async function runTop(o: TopOptions): Promise<void> {
   const follower = new SegmentFollower(o.segment);
-  const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 5000 });
+  // Scanning every /proc/*/maps costs ~15 ms on a busy box: holders are rescanned every 15 s.
+  const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000 });
   const config = new ConfigReader(o.runtimeDir);
   const tail = new LogTail(logDirs(o.runtimeDir));
   const hint = `(no log lines yet in ${logDirs(o.runtimeDir).join(', ')})`;
@@ -32,7 +33,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       observer.functionNames = config.functionNames();
       observer.shmWarnPercent = o.shmWarnPercent ?? config.shmWarnPercent() ?? 80;
       const fresh: LogLine[] = tail.poll();
-      for (const l of fresh) if (ERROR_LINE.test(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
+      for (const l of fresh) if (isProblem(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
       const { seg, reason } = follower.current();
       dash.update(observer.snapshot(seg, o.instance, reason), tail.recent(50));
     } catch (err) {

@@ -1,0 +1,222 @@
+// `npm run bench:shm`: the shared-memory core on its own. alloc+free pairs in one process and in
+// two processes contending for the same pool, and a 1 MiB body copied into a packet against the
+// same copy between two heap buffers. Prints a table and rewrites the "Shared-memory core" block
+// of BENCHMARKS.md. Flags: --rounds N (default 9), --no-write (print only), --quick.
+// The same file is the contending process: `shm.js --contender` (forked, talks over IPC).
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Segment, isExhausted, type Descriptor, type PacketPool } from '../shm/index.js';
+import { describeMachine } from './machine.js';
+import { markdownTable } from './markdown.js';
+
+const BEGIN = '<!-- bench:shm:begin — written by `npm run bench:shm`; edit outside the markers -->';
+const END = '<!-- bench:shm:end -->';
+const HEADING = '## Shared-memory core';
+const MiB = 1 << 20;
+/** A body length that lands in the smallest default class, as most request bodies do. */
+const SMALL = 1000;
+
+interface Go {
+  type: 'go';
+  segment: string;
+  control: { index: number; generation: number };
+  iterations: number;
+}
+interface ContenderResult {
+  type: 'result';
+  rounds: number[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function must(r: ReturnType<PacketPool['alloc']>): Descriptor {
+  if (isExhausted(r)) throw new Error(`bench: pool ${r.reason} for ${r.length} bytes`);
+  return r;
+}
+
+/** ns per alloc+free pair over `n` pairs. */
+function allocFreeRound(pool: PacketPool, n: number): number {
+  const pid = process.pid;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) pool.free(must(pool.alloc(SMALL, pid)));
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+/** µs per copy of `src` into `dst`, over `n` copies. */
+function copyRound(src: Buffer, dst: Uint8Array, n: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) src.copy(dst);
+  return Number(process.hrtime.bigint() - t0) / n / 1000;
+}
+
+/** The second process: same loop on the same pool until the parent raises the control byte. */
+function contender(): void {
+  process.once('message', (m: Go) => {
+    const seg = Segment.open(m.segment, true);
+    const flag = seg.pool.view(seg.pool.describe(m.control.index, m.control.generation), 1);
+    const rounds: number[] = [];
+    allocFreeRound(seg.pool, m.iterations); // warm-up, while the parent warms up too
+    while (flag[0] === 0) rounds.push(allocFreeRound(seg.pool, m.iterations));
+    seg.close();
+    process.send?.({ type: 'result', rounds } satisfies ContenderResult, () => process.disconnect());
+  });
+  process.send?.({ type: 'ready' });
+}
+
+interface Results {
+  single: number[];
+  contended: number[];
+  contender: number[];
+  heap: number[];
+  shm: number[];
+}
+
+async function measure(seg: Segment, rounds: number, quick: boolean): Promise<Results> {
+  const pool = seg.pool;
+  const iterations = quick ? 200_000 : 1_000_000;
+  allocFreeRound(pool, iterations); // warm-up: let the JIT settle before anything counts
+  const single: number[] = [];
+  for (let r = 0; r < rounds; r++) single.push(allocFreeRound(pool, iterations));
+
+  // Contended: a forked process runs the same loop on the same pool while we measure ours.
+  const control = must(pool.alloc(1));
+  const flag = pool.view(control, 1);
+  flag[0] = 0;
+  const child = fork(fileURLToPath(import.meta.url), ['--contender'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const contended: number[] = [];
+  let contenderRounds: number[];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`contending process exited (${code}) before it was ready`)));
+    });
+    const result = new Promise<ContenderResult>((resolve) => child.on('message', (m: ContenderResult) => m.type === 'result' && resolve(m)));
+    child.send({ type: 'go', segment: seg.name, control: { index: control.index, generation: control.generation }, iterations } satisfies Go);
+    allocFreeRound(pool, iterations);
+    for (let r = 0; r < rounds; r++) contended.push(allocFreeRound(pool, iterations));
+    flag[0] = 1;
+    // The contender's last round may have run partly alone: drop it.
+    contenderRounds = (await result).rounds.slice(0, -1);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    pool.free(control);
+  }
+
+  // 1 MiB copies: heap → heap and heap → packet, interleaved round by round so drift in the
+  // machine's load hits both alike. Destination pages are touched first (a reused packet is warm).
+  const body = randomBytes(MiB);
+  const heapDst = Buffer.alloc(MiB);
+  const packet = must(pool.alloc(MiB));
+  const shmDst = pool.view(packet, MiB);
+  const copies = quick ? 200 : 1000;
+  copyRound(body, heapDst, copies);
+  copyRound(body, shmDst, copies);
+  const heap: number[] = [];
+  const shm: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2) {
+      shm.push(copyRound(body, shmDst, copies));
+      heap.push(copyRound(body, heapDst, copies));
+    } else {
+      heap.push(copyRound(body, heapDst, copies));
+      shm.push(copyRound(body, shmDst, copies));
+    }
+  }
+  if (!shmDst.every((b, i) => b === body[i])) throw new Error('bench: the packet does not hold the body after the copy');
+  pool.free(packet);
+  return { single, contended, contender: contenderRounds, heap, shm };
+}
+
+function rows(r: Results): string[][] {
+  const ns = (xs: number[]) => `${median(xs).toFixed(0)} ns`;
+  const spread = (xs: number[], unit: string, digits = 0) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)} ${unit}`;
+  const copyRatio = median(r.heap) / median(r.shm);
+  const single = median(r.single);
+  const gbps = (us: number) => `${(MiB / us / 1e3).toFixed(1)} GB/s`;
+  return [
+    ['alloc+free pair, one process', ns(r.single), spread(r.single, 'ns'), single <= 200 ? `≤ 200 ns: met` : `≤ 200 ns: NOT met`],
+    ['alloc+free pair, two processes contending (this one)', ns(r.contended), spread(r.contended, 'ns'), `${(1e3 / median(r.contended)).toFixed(1)} M pairs/s`],
+    r.contender.length
+      ? ['alloc+free pair, two processes contending (the other)', ns(r.contender), spread(r.contender, 'ns'), `both: ${(1e3 / median(r.contended) + 1e3 / median(r.contender)).toFixed(1)} M pairs/s`]
+      : ['alloc+free pair, two processes contending (the other)', '—', '—', 'finished no round while this one ran'],
+    ['copy 1 MiB heap → heap (Buffer.copy)', `${median(r.heap).toFixed(1)} µs`, spread(r.heap, 'µs', 1), gbps(median(r.heap))],
+    ['copy 1 MiB heap → packet (Buffer.copy)', `${median(r.shm).toFixed(1)} µs`, spread(r.shm, 'µs', 1), gbps(median(r.shm))],
+    ['packet ÷ heap copy speed', `${copyRatio.toFixed(2)}`, '', copyRatio >= 0.9 ? '≥ 0.9: met' : '≥ 0.9: NOT met'],
+  ];
+}
+
+function renderBlock(r: Results, rounds: number, command: string): string {
+  const m = describeMachine();
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return [
+    BEGIN,
+    '',
+    `Measured ${date} on ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}; load average before: ${m.loadBefore.join(' ')}.`,
+    `Command: \`${command}\`. Medians of ${rounds} rounds after a warm-up round (alloc+free: 10⁶ pairs per round of a ${SMALL} B packet; copy: 1000 copies per round, heap and packet rounds interleaved); the range column is min–max across rounds.`,
+    '',
+    markdownTable(['measurement', 'median', 'range', 'note'], rows(r)),
+    '',
+    END,
+  ].join('\n');
+}
+
+/** Replaces our block between the markers, or appends the section: other sections stay as they are. */
+function updateMarkdown(file: string, block: string): void {
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const begin = old.indexOf(BEGIN);
+  const end = old.indexOf(END);
+  const next = begin >= 0 && end > begin ? old.slice(0, begin) + block + old.slice(end + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`;
+  fs.writeFileSync(file, next);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const flag = (name: string) => args.includes(name);
+  const value = (name: string, dflt: number) => {
+    const i = args.indexOf(name);
+    const n = i >= 0 ? Number(args[i + 1]) : dflt;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+    return n;
+  };
+  const quick = flag('--quick');
+  const rounds = value('--rounds', quick ? 3 : 9);
+  const name = `/faasflow-bench-shm-${process.pid}`;
+  const seg = Segment.create({ name, size: 64 * MiB });
+  const cleanup = () => {
+    seg.close();
+    if (Segment.exists(name)) Segment.unlink(name);
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let r: Results;
+  try {
+    r = await measure(seg, rounds, quick);
+  } finally {
+    cleanup();
+  }
+  console.log(markdownTable(['measurement', 'median', 'range', 'note'], rows(r)));
+  if (!flag('--no-write')) {
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'BENCHMARKS.md');
+    updateMarkdown(file, renderBlock(r, rounds, `npm run bench:shm${args.length ? ` -- ${args.join(' ')}` : ''}`));
+    console.log(`\nwrote the "${HEADING.slice(3)}" section of ${file}`);
+  }
+}
+
+if (process.argv.includes('--contender')) contender();
+else
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });

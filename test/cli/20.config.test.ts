@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { parseDuration, parseSize } from '../../src/config/units.js';
+
+function dirWith(t: Test, files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-cfg-'));
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const ECHO = 'export default async (input: Uint8Array) => input;\n';
+
+async function configError(dir: string): Promise<string> {
+  try {
+    await loadConfig({ cwd: dir, instance: 'x' });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+t.test('sizes and durations: numbers, binary and decimal units; junk is undefined', async (t) => {
+  t.equal(parseSize('1GiB'), 1024 ** 3);
+  t.equal(parseSize('512MiB'), 512 * 1024 ** 2);
+  t.equal(parseSize('4K'), 4096);
+  t.equal(parseSize('1GB'), 1e9);
+  t.equal(parseSize(65536), 65536);
+  t.equal(parseSize('1 gigabyte'), undefined);
+  t.equal(parseSize(-1), undefined);
+  t.equal(parseDuration('30s'), 30_000);
+  t.equal(parseDuration('2m'), 120_000);
+  t.equal(parseDuration('250ms'), 250);
+  t.equal(parseDuration('soon'), undefined);
+});
+
+t.test('no config file: the bundled examples, echo as function 1, defaults everywhere', async (t) => {
+  const dir = dirWith(t, {});
+  const saved = process.env.FAASFLOW_RUNTIME_DIR;
+  delete process.env.FAASFLOW_RUNTIME_DIR;
+  t.teardown(() => {
+    if (saved !== undefined) process.env.FAASFLOW_RUNTIME_DIR = saved;
+  });
+  const c = await loadConfig({ cwd: dir, instance: 'default' });
+  t.equal(c.file, '');
+  t.equal(c.functions[0].id, 1);
+  t.equal(c.functions[0].name, 'echo');
+  t.ok(fs.existsSync(c.functions[0].handler), 'handler path resolved inside the package');
+  t.equal(c.gateway.port, 8080);
+  t.equal(c.segment.size, 1024 ** 3);
+  t.equal(c.instance, 'default');
+  t.match(c.runtimeDir, new RegExp(`faasflow-${process.getuid!()}/default$`));
+  t.equal(c.supervisor.maxRestarts, 5);
+  t.equal(c.logs.maxBytes, 10 * 1024 ** 2);
+});
+
+t.test('a full config resolves: units, relative handler paths, defaults for what is left out', async (t) => {
+  const dir = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': `import { defineConfig } from 'faasflow';
+export default defineConfig({
+  gateway: { port: 9123 },
+  segment: { size: '256MiB', classes: [{ size: '4KiB' }, { size: '1MiB', count: 8 }] },
+  functions: [{ id: 3, handler: './echo.ts', replicas: 2, timeout: '5s', memoryLimit: '128MiB', env: { A: 'b' } }],
+  supervisor: { maxRestarts: 2, period: '30s' },
+});
+`,
+  });
+  const c = await loadConfig({ cwd: dir, instance: 'cfgtest' });
+  t.equal(c.file, path.join(dir, 'faasflow.config.ts'));
+  t.equal(c.gateway.port, 9123);
+  t.equal(c.segment.size, 256 << 20);
+  t.same(c.segment.classes, [{ size: 4096 }, { size: 1 << 20, count: 8 }]);
+  t.same(c.functions, [{ id: 3, name: 'echo', handler: path.join(dir, 'echo.ts'), replicas: 2, concurrency: 16, timeoutMs: 5000, memoryLimit: 128 << 20, env: { A: 'b' } }]);
+  t.equal(c.supervisor.maxRestarts, 2);
+  t.equal(c.supervisor.periodMs, 30_000);
+});
+
+t.test('a syntax error names file:line:column and shows the line', async (t) => {
+  const dir = dirWith(t, { 'faasflow.config.ts': "export default {\n  functions: [{ id: 1, handler: './echo.ts' }\n};\n" });
+  const msg = await configError(dir);
+  t.match(msg, /faasflow\.config\.ts:3:1: Expected "\]" but found "}"/);
+});
+
+t.test('unknown fields are named with their path and a did-you-mean', async (t) => {
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', replica: 2 }], gatway: {} };\n" });
+  const msg = await configError(dir);
+  t.match(msg, /functions\[0\]\.replica: unknown field; did you mean "replicas"\?/);
+  t.match(msg, /gatway: unknown field; did you mean "gateway"\?/);
+});
+
+t.test('duplicate ids name both entries and the fix', async (t) => {
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 1, handler: './echo.ts', name: 'again' }] };\n" });
+  t.match(await configError(dir), /functions\[1\]\.id: duplicate id 1 \(functions\[0\] has it too\): give every function its own id/);
+});
+
+t.test('bad sizes and durations say what is accepted', async (t) => {
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { segment: { size: '1 gigabyte' }, functions: [{ id: 1, handler: './echo.ts', timeout: 'later' }] };\n" });
+  const msg = await configError(dir);
+  t.match(msg, /segment\.size: "1 gigabyte" is not a size: write a number of bytes or a string such as '512MiB'/);
+  t.match(msg, /functions\[0\]\.timeout: "later" is not a duration/);
+});
+
+t.test('a missing handler file names the field, the path looked at and what it is relative to', async (t) => {
+  const dir = dirWith(t, { 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './nope.ts' }] };\n" });
+  const msg = await configError(dir);
+  t.match(msg, /functions\[0\]\.handler: \.\/nope\.ts does not exist \(looked for .*nope\.ts\); fix the path, it is relative to faasflow\.config\.ts/);
+});
+
+t.test('a config that throws, or exports nothing, says so', async (t) => {
+  const throws = dirWith(t, { 'faasflow.config.ts': "throw new Error('boom');\nexport default {};\n" });
+  t.match(await configError(throws), /evaluating the config threw: boom/);
+  const none = dirWith(t, { 'faasflow.config.ts': 'export const x = 1;\n' });
+  t.match(await configError(none), /has no default export/);
+});
+
+t.test('--config pointing nowhere is an error, not the built-in examples', async (t) => {
+  const dir = dirWith(t, {});
+  await t.rejects(loadConfig({ cwd: dir, file: 'other.config.ts', instance: 'x' }), { code: 'CONFIG', message: /other\.config\.ts does not exist/ });
+});

@@ -1,0 +1,60 @@
+// up → invoke → deploy (the new version answers) → ps / logs → down --clean-shm, with the real CLI.
+import t from 'tap';
+import { Segment } from '../../src/shm/index.js';
+import { post } from '../helpers/http.js';
+import { ECHO, UPPER, V2, alive, configText, portFree, project } from './helpers.js';
+
+t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance is left', async (t) => {
+  const p = await project(t, 'life');
+  p.write('echo.ts', ECHO);
+  p.write('upper.ts', UPPER);
+  p.write('v2.ts', V2);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }, { id: 2, name: 'upper', handler: './upper.ts' }]"));
+
+  const up = await p.cli(['up'], { json: true });
+  t.equal(up.code, 0, up.stderr);
+  const res = JSON.parse(up.stdout) as { supervisorPid: number; url: string; segment: string };
+  t.equal(res.url, `http://127.0.0.1:${p.port}`);
+  t.ok(Segment.exists(p.segment), 'segment created');
+
+  const hello = await p.cli(['invoke', '1', '--data', 'Hello World']);
+  t.equal(hello.code, 0, hello.stderr);
+  t.equal(hello.stdout, 'Hello World');
+  t.equal((await post(p.port, '/function/2', 'shout')).body.toString(), 'SHOUT', 'a plain HTTP client reaches function 2');
+
+  const dep = await p.cli(['deploy', './v2.ts', '--id', '1'], { json: true });
+  t.equal(dep.code, 0, dep.stderr);
+  const d = JSON.parse(dep.stdout) as { deployment: number; previous: number; stopped: number[] };
+  t.equal(d.deployment, d.previous + 1);
+  t.equal(d.stopped.length, 1, 'the old replica was drained');
+  t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the new version answers');
+  t.same(alive(d.stopped), [], 'the old replica is gone');
+
+  const ps = await p.cli(['ps'], { json: true });
+  t.equal(ps.code, 0, ps.stderr);
+  const status = JSON.parse(ps.stdout) as { children: { role: string; functionId: number; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
+  t.same(status.children.map((c) => `${c.role}:${c.functionId}`).sort(), ['container:1', 'container:2', 'gateway:0', 'supervisor:0']);
+  t.ok(status.children.every((c) => c.state === 'ready' && c.memory && c.memory.rss > c.memory.privateBytes), 'every process ready, with memory figures');
+  t.equal(status.children.find((c) => c.functionId === 1)?.deployment, d.deployment);
+  const table = await p.cli(['ps']);
+  t.match(table.stdout, /ROLE\s+FUNCTION\s+DEPLOY\s+PID\s+STATE\s+UPTIME\s+RESTARTS\s+RSS\s+PRIVATE\s+SHM/);
+
+  const logs = await p.cli(['logs', '--id', '1']);
+  t.equal(logs.code, 0, logs.stderr);
+  t.match(logs.stdout, /fn1\.d\d\.r0\[\d+\] started/);
+
+  const procs = p.processes();
+  t.ok(procs.length >= 4, `supervisor, gateway and containers run (${procs.length})`);
+  const down = await p.cli(['down', '--clean-shm'], { json: true });
+  t.equal(down.code, 0, down.stderr);
+  const dn = JSON.parse(down.stdout) as { was: string; segments: string[]; stopped: number[] };
+  t.equal(dn.was, 'running');
+  t.ok(dn.segments.includes(p.segment), 'reports the segment it removed');
+  t.same(alive(procs), [], 'no process of the instance is left');
+  t.notOk(Segment.exists(p.segment), 'no segment is left');
+  t.ok(await portFree(p.port), 'the port is free again');
+
+  const again = await p.cli(['ps']);
+  t.equal(again.code, 1);
+  t.match(again.stderr, /is not running/);
+});

@@ -1,0 +1,52 @@
+// kill -9 of the supervisor: its children follow it (their IPC channel closes), and the next `up`
+// reports the stale instance and recovers it; or `down --clean-shm` cleans it. Nothing leaks.
+import t, { type Test } from 'tap';
+import { Segment } from '../../src/shm/index.js';
+import { ECHO, alive, configText, portFree, project, until } from './helpers.js';
+
+async function upAndKill(t: Test, tag: string) {
+  const p = await project(t, tag);
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }]"));
+  const up = await p.cli(['up']);
+  t.equal(up.code, 0, up.stderr);
+  const procs = p.processes();
+  const sup = p.supervisorPid()!;
+  process.kill(sup, 'SIGKILL');
+  await until(() => alive(procs).length === 0, 15_000, 'the children to exit after their supervisor died');
+  // Its segment stays behind (nobody unlinked it). On a shared development machine another run's
+  // cleanup may legitimately remove a segment whose creator is dead, so the reports below only
+  // expect what was still there.
+  return { p, sup, leftBehind: Segment.exists(p.segment) };
+}
+
+
+t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers', async (t) => {
+  const { p, sup, leftBehind } = await upAndKill(t, 'stup');
+  const ps = await p.cli(['ps']);
+  t.equal(ps.code, 1);
+  t.match(ps.stderr, new RegExp(`is stale: supervisor pid ${sup} is no longer running`));
+  const up = await p.cli(['up'], { json: true });
+  t.equal(up.code, 0, up.stderr);
+  const r = JSON.parse(up.stdout) as { recovered: { segments: string[]; files: string[] } };
+  t.same(r.recovered.segments, leftBehind ? [p.segment] : [], 'the stale segment was removed before a new one was made');
+  t.ok(r.recovered.files.some((f) => f.endsWith('state.json')), 'and the stale control files');
+  t.equal((await p.cli(['invoke', '1', '--data', 'back'])).stdout, 'back');
+  const down = await p.cli(['down']);
+  t.equal(down.code, 0, down.stderr);
+  t.notOk(Segment.exists(p.segment));
+  t.same(p.processes(), []);
+});
+
+t.test('after kill -9 of the supervisor, `down --clean-shm` cleans up and says what it removed', async (t) => {
+  const { p, leftBehind } = await upAndKill(t, 'stdn');
+  const down = await p.cli(['down', '--clean-shm'], { json: true });
+  t.equal(down.code, 0, down.stderr);
+  const r = JSON.parse(down.stdout) as { was: string; segments: string[]; files: string[] };
+  t.equal(r.was, 'stale');
+  t.equal(r.segments.includes(p.segment), leftBehind);
+  t.ok(r.files.some((f) => f.endsWith('state.json')));
+  t.notOk(Segment.exists(p.segment));
+  t.same(p.processes(), []);
+  t.ok(await portFree(p.port));
+});

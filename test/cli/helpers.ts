@@ -1,0 +1,150 @@
+// Running the real `faasflow` binary in a temporary project directory with its own instance name,
+// runtime directory and HTTP port; teardown stops whatever the test left running (the supervisor's
+// process group and any process carrying this runtime directory) and unlinks the segment.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Test } from 'tap';
+import { processAlive } from '../../src/control/procs.js';
+import { Segment } from '../../src/shm/index.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(ROOT, 'bin', 'run.js');
+
+export const ECHO = 'export default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n';
+export const UPPER = "export default async function (input: Uint8Array): Promise<string> {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n";
+export const V2 = "export default async function (input: Uint8Array): Promise<string> {\n  return 'v2:' + new TextDecoder().decode(input);\n}\n";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Project {
+  dir: string;
+  runtimeDir: string;
+  instance: string;
+  port: number;
+  segment: string;
+  /** Runs `faasflow <args> --instance <instance>` in the project directory. */
+  cli(args: string[], o?: { json?: boolean; timeoutMs?: number }): Promise<CliResult>;
+  write(file: string, text: string): string;
+  /** Every live process (pid, cmdline) started for this project's runtime directory. */
+  processes(): number[];
+  supervisorPid(): number | undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function environOf(pid: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function configText(port: number, functions: string, extra = ''): string {
+  return `import { defineConfig } from 'faasflow';\nexport default defineConfig({\n  gateway: { port: ${port} },\n  segment: { size: '64MiB' },\n  functions: ${functions},\n${extra}});\n`;
+}
+
+export async function project(t: Test, tag: string): Promise<Project> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-'));
+  const instance = `t${tag}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const runtimeDir = path.join(dir, 'rt');
+  const port = await freePort();
+  const segment = `/faasflow-${instance}`;
+  const processes = () =>
+    fs
+      .readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p) && environOf(p).includes(`FAASFLOW_RUNTIME_DIR=${runtimeDir}\0`))
+      .map(Number)
+      .filter((p) => p !== process.pid);
+  const p: Project = {
+    dir,
+    runtimeDir,
+    instance,
+    port,
+    segment,
+    async cli(args, o = {}) {
+      const r = await execa(process.execPath, [BIN, ...args, '--instance', instance, ...(o.json ? ['--json'] : [])], {
+        cwd: dir,
+        env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' },
+        reject: false,
+        timeout: o.timeoutMs ?? 120_000,
+        stdin: 'ignore',
+      });
+      // oclif wraps error messages at the terminal width; tests match the message, not the layout.
+      return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr).replace(/\s*\n\s*›\s*/g, ' ') };
+    },
+    write(file, text) {
+      const f = path.join(dir, file);
+      fs.writeFileSync(f, text);
+      return f;
+    },
+    processes,
+    supervisorPid() {
+      try {
+        return (JSON.parse(fs.readFileSync(path.join(runtimeDir, 'state.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  t.teardown(() => {
+    const sup = p.supervisorPid();
+    if (sup && processAlive(sup)) {
+      try {
+        process.kill(-sup, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const pid of processes()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (Segment.exists(segment)) Segment.unlink(segment);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return p;
+}
+
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function alive(pids: number[]): number[] {
+  return pids.filter(processAlive);
+}

@@ -1,0 +1,113 @@
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { CpuMeter, MemoryTrend, sampleMemory } from '../../src/observe/memory.js';
+import { tempSegment } from '../helpers/segments.js';
+
+const MiB = 1 << 20;
+
+/**
+ * A node child running `script`, with an IPC channel; killed when the test ends.
+ */
+function child(t: Parameters<Parameters<typeof t.test>[1]>[0], script: string): ChildProcess {
+  const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  t.teardown(() => {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  return c;
+}
+
+async function step(c: ChildProcess, msg: unknown): Promise<void> {
+  const reply = once(c, 'message');
+  c.send(msg as object);
+  await reply;
+}
+
+t.test('sampleMemory sees a child allocate 64 MiB as private memory, and its segment pages as shm, not private', async (t) => {
+  const seg = tempSegment(t, { size: 128 << 20 });
+  const shm = JSON.stringify(new URL('../../dist/shm/index.js', import.meta.url).href);
+  const c = child(
+    t,
+    `const keep = [];
+    const shm = import(${shm});
+    process.on('message', async (m) => {
+      if (m.step === 'alloc') keep.push(Buffer.alloc(64 << 20, 1));
+      if (m.step === 'map') {
+        const seg = (await shm).Segment.open(m.name, true);
+        keep.push(seg);
+        new Uint8Array(seg.views[0], seg.layout.metaEnd, 32 << 20).fill(3);
+      }
+      process.send({ done: true });
+    });
+    process.send({ done: true });`,
+  );
+  await once(c, 'message');
+  const pid = c.pid!;
+  const before = sampleMemory(pid);
+  t.ok(before, 'sampled');
+  await step(c, { step: 'alloc' });
+  const after = sampleMemory(pid)!;
+  const grew = after.privateBytes - before!.privateBytes;
+  t.ok(grew >= 62 * MiB && grew <= 72 * MiB, `private grew by ${(grew / MiB).toFixed(1)} MiB for a 64 MiB buffer`);
+  t.ok(after.rss - before!.rss >= 62 * MiB, 'rss grew too');
+  t.equal(after.shmBytes, 0, 'nothing of a segment mapped yet');
+
+  await step(c, { step: 'map', name: seg.name });
+  const mapped = sampleMemory(pid)!;
+  t.ok(mapped.shmBytes >= 32 * MiB && mapped.shmBytes <= 34 * MiB, `shm ${(mapped.shmBytes / MiB).toFixed(1)} MiB of the segment resident in the child`);
+  const privDelta = mapped.privateBytes - after.privateBytes;
+  t.ok(privDelta < 4 * MiB, `segment pages are not counted as private (private moved ${(privDelta / MiB).toFixed(1)} MiB)`);
+  t.ok(mapped.rss >= after.rss + 32 * MiB, 'rss includes the segment pages');
+  t.ok(mapped.pss <= mapped.rss, 'pss ≤ rss');
+  t.ok(mapped.cpuTime > 0, 'cpu time read');
+  t.equal(sampleMemory(2 ** 22 + 12345), null, 'a pid that does not exist samples as null');
+});
+
+t.test('CpuMeter: a busy child uses a large share of a core, an idle one almost none', async (t) => {
+  const busy = child(t, 'const end = Date.now() + 60000; while (Date.now() < end);');
+  const idle = child(t, 'setInterval(() => {}, 1000);');
+  const meter = new CpuMeter();
+  // Past node's own start-up work, which is not idle.
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const c of [busy, idle]) meter.update(c.pid!, sampleMemory(c.pid!)!.cpuTime);
+  await new Promise((r) => setTimeout(r, 1500));
+  const busyPct = meter.update(busy.pid!, sampleMemory(busy.pid!)!.cpuTime)!;
+  const idlePct = meter.update(idle.pid!, sampleMemory(idle.pid!)!.cpuTime)!;
+  // Two cores shared with whatever else runs: the spinner gets some real share, never over a core.
+  t.ok(busyPct > 15 && busyPct < 110, `busy child at ${busyPct.toFixed(0)} %`);
+  t.ok(idlePct < 5, `idle child at ${idlePct.toFixed(1)} %`);
+});
+
+t.test('MemoryTrend flags a steady rise and nothing else', async (t) => {
+  const series = (f: (i: number) => number, n = 30) => {
+    const tr = new MemoryTrend();
+    for (let i = 0; i < n; i++) tr.add(i * 5000, f(i));
+    return tr.verdict();
+  };
+  const leak = series((i) => 100 * MiB + i * 512 * 1024);
+  t.ok(leak.leak, 'half a MiB every 5 s for 150 s is a leak');
+  t.ok(Math.abs(leak.slopeBytesPerS - (512 * 1024) / 5) < 1, 'slope is the rate of the rise');
+  t.notOk(series(() => 100 * MiB).leak, 'flat');
+  t.notOk(series((i) => 100 * MiB + (i % 4) * 3 * MiB).leak, 'GC sawtooth');
+  t.notOk(series((i) => (i < 15 ? 100 : 140) * MiB).leak, 'one step up then a plateau');
+  t.notOk(series((i) => 100 * MiB + i * 10 * 1024).leak, 'a rise too small to matter');
+  t.notOk(series((i) => 100 * MiB + i * MiB, 5).leak, 'too few samples to say');
+  t.notOk(series((i) => 200 * MiB - i * MiB).leak, 'falling');
+});
+
+t.test('a really leaking child is flagged from live samples; an idle one is not', async (t) => {
+  const leaker = child(t, 'const keep = []; setInterval(() => keep.push(Buffer.alloc(2 << 20, 1)), 100);');
+  const idle = child(t, 'setInterval(() => {}, 1000);');
+  await new Promise((r) => setTimeout(r, 500));
+  const trends = [new MemoryTrend(), new MemoryTrend()];
+  for (let i = 0; i < 15; i++) {
+    [leaker, idle].forEach((c, k) => {
+      const m = sampleMemory(c.pid!);
+      if (m) trends[k].add(m.at, m.privateBytes);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const [l, i] = trends.map((x) => x.verdict());
+  t.ok(l.leak, `leaker: +${(l.slopeBytesPerS / MiB).toFixed(1)} MiB/s, r² ${l.r2.toFixed(2)}, up ${l.upFraction.toFixed(2)}`);
+  t.notOk(i.leak, `idle: ${(i.slopeBytesPerS / 1024).toFixed(0)} KiB/s`);
+});

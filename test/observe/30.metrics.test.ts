@@ -1,0 +1,98 @@
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { renderMetrics } from '../../src/observe/metrics.js';
+import { FunctionStats, H_QUEUE, H_TOTAL, ProcessTable, counters } from '../../src/shm/index.js';
+import { request, post } from '../helpers/http.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { tempSegment } from '../helpers/segments.js';
+
+const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+const NO_PROMTOOL = 'promtool not installed (apt-get install prometheus): the format check is skipped';
+
+function promtool(t: Parameters<Parameters<typeof t.test>[1]>[0], body: string): void {
+  if (!hasPromtool) {
+    t.skip(NO_PROMTOOL);
+    return;
+  }
+  let out = '';
+  try {
+    out = execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    t.pass('promtool check metrics passes');
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    t.fail(`promtool check metrics: ${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+  if (out.trim()) t.comment(out);
+}
+
+/** The value of the one sample `name{labels…}` whose labels include all of `labels`. */
+function value(body: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of body.split('\n')) {
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+t.test('counters and histogram buckets equal what was written to the segment', async (t) => {
+  const seg = tempSegment(t);
+  const fs = new FunctionStats(seg);
+  fs.add(2, counters.FN_REQUESTS, 5);
+  fs.add(2, counters.FN_2XX, 4);
+  fs.add(2, counters.FN_5XX, 1);
+  fs.add(2, counters.FN_BYTES_IN, 4096);
+  fs.add(2, counters.FN_TIMEOUTS, 1);
+  for (const us of [80, 900, 3000, 3000, 120000]) fs.record(2, H_TOTAL, us);
+  fs.record(2, H_QUEUE, 10);
+  const table = new ProcessTable(seg);
+  table.setState(table.register(process.pid, 'gateway', 0, 0, 3), 'ready');
+
+  const { contentType, body } = await renderMetrics(seg, { functionNames: new Map([[2, 'resize']]) });
+  t.match(contentType, /^text\/plain; version=0\.0\.4/);
+  const fn = { function: '2', name: 'resize' };
+  t.equal(value(body, 'faasflow_requests_total', fn), 5);
+  t.equal(value(body, 'faasflow_responses_total', { ...fn, class: '2xx' }), 4);
+  t.equal(value(body, 'faasflow_responses_total', { ...fn, class: '4xx' }), 0);
+  t.equal(value(body, 'faasflow_responses_total', { ...fn, class: '5xx' }), 1);
+  t.equal(value(body, 'faasflow_timeouts_total', fn), 1);
+  t.equal(value(body, 'faasflow_request_bytes_total', fn), 4096);
+  const total = { ...fn, stage: 'total' };
+  const le = (b: string) => value(body, 'faasflow_request_duration_seconds_bucket', { ...total, le: b });
+  t.same([le('0.00005'), le('0.0001'), le('0.001'), le('0.0025'), le('0.005'), le('0.1'), le('0.25'), le('+Inf')], [0, 1, 2, 2, 4, 4, 5, 5], 'cumulative buckets at fixed bounds');
+  t.equal(value(body, 'faasflow_request_duration_seconds_count', total), 5);
+  t.ok(Math.abs(value(body, 'faasflow_request_duration_seconds_sum', total)! - 0.12698) < 1e-9, 'sum in seconds');
+  t.equal(value(body, 'faasflow_request_duration_seconds_count', { ...fn, stage: 'queue' }), 1);
+  const me = { pid: String(process.pid), role: 'gateway' };
+  t.ok(value(body, 'faasflow_process_resident_memory_bytes', me)! > 10 << 20, 'rss of the registered process');
+  t.ok(value(body, 'faasflow_process_private_memory_bytes', me)! > 0);
+  t.equal(value(body, 'faasflow_process_restarts_total', { role: 'gateway' }), 3);
+  t.equal(value(body, 'faasflow_process_up', { ...me, state: 'ready' }), 1);
+  t.equal(value(body, 'faasflow_pool_packets', { class: '4096' }), seg.layout.classes[0].count);
+  t.equal(value(body, 'faasflow_pool_packets_in_use', { class: '4096' }), 0);
+  t.equal(value(body, 'faasflow_segment_size_bytes'), 64 << 20);
+  t.ok(value(body, 'faasflow_dev_shm_size_bytes')! > 0);
+  promtool(t, body);
+});
+
+t.test('GET /metrics on a real gateway: promtool passes and the counters equal the requests sent', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts', replicas: 2 }]);
+  const sent = 37;
+  const statuses: number[] = [];
+  for (let i = 0; i < sent; i++) statuses.push((await post(rt.port, '/function/1', `hello ${i}`)).status);
+  t.same(new Set(statuses), new Set([200]), 'every request answered 200');
+  t.equal((await post(rt.port, '/function/9', 'nobody')).status, 404);
+  const res = await request(rt.port, 'GET', '/metrics');
+  t.equal(res.status, 200);
+  t.match(String(res.headers['content-type']), /text\/plain/);
+  const body = res.body.toString();
+  t.equal(value(body, 'faasflow_requests_total', { function: '1' }), sent, 'requests counted once each');
+  t.equal(value(body, 'faasflow_responses_total', { function: '1', class: '2xx' }), sent);
+  t.equal(value(body, 'faasflow_responses_total', { function: '1', class: '5xx' }), 0);
+  t.equal(value(body, 'faasflow_request_duration_seconds_count', { function: '1', stage: 'total' }), sent, 'every request in the latency histogram');
+  t.equal(value(body, 'faasflow_request_duration_seconds_bucket', { function: '1', stage: 'total', le: '+Inf' }), sent);
+  for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_resident_memory_bytes', { pid: String(p.pid) })! > 0, `memory of pid ${p.pid}`);
+  t.equal(value(body, 'faasflow_pool_packets_in_use', { class: '4096' }), 0, 'no packet left in use');
+  promtool(t, body);
+});

@@ -1,0 +1,106 @@
+import t from 'tap';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { promisify } from 'node:util';
+import type { SegmentDetail, SegmentReport } from '../../src/observe/segments.js';
+import { Segment } from '../../src/shm/index.js';
+import { ROOT } from '../helpers/runtime.js';
+import { uniqueName } from '../helpers/segments.js';
+
+const run = promisify(execFile);
+const FIXTURE = path.join(ROOT, 'test', 'observe', 'fixtures', 'fake-instance.mjs');
+
+/** The fake instance: a segment, itself and two children mapping it. Stopped and removed at the end. */
+async function fakeInstance(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ name: string; pids: number[]; proc: ChildProcess }> {
+  const name = uniqueName('obs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-obs-'));
+  const proc = spawn(process.execPath, [FIXTURE, 'parent', name, dir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  t.teardown(async () => {
+    if (proc.exitCode === null) {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    }
+    if (Segment.exists(name)) Segment.unlink(name);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    readline.createInterface({ input: proc.stdout! }).once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+  });
+  const pids = line.split(' ').slice(1).map(Number);
+  return { name, pids, proc };
+}
+
+const cli = async (...args: string[]) => (await run(process.execPath, [path.join(ROOT, 'bin', 'run.js'), ...args], { cwd: ROOT })).stdout;
+
+async function lsofPids(file: string): Promise<number[]> {
+  // lsof exits 1 when it finds nothing or cannot stat some other mount; its -t output is what counts.
+  const r = await run('lsof', ['-t', file]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  return [...new Set(r.stdout.split('\n').filter(Boolean).map(Number))].sort((a, b) => a - b);
+}
+
+t.test('shm inspect lists the same pids as lsof, with packets per class and owners', async (t) => {
+  const { name, pids } = await fakeInstance(t);
+  const d = JSON.parse(await cli('shm', 'inspect', name, '--json')) as SegmentDetail;
+  const lsof = await lsofPids(`/dev/shm${name}`);
+  t.same(d.holders.map((h) => h.pid), lsof, `inspect and lsof agree: ${lsof.join(', ')}`);
+  t.same(lsof, [...pids].sort((a, b) => a - b), 'the fixture and its two children');
+  t.ok(d.holders.every((h) => h.registered), 'every holder is in the process table');
+  t.equal(d.creatorPid, pids[0]);
+  t.equal(d.creatorAlive, true);
+  t.equal(d.stale, false);
+  t.equal(d.layoutVersion, 1);
+  t.equal(d.size, 64 << 20);
+  // The fixture holds 20 × 1000 B and 20 × 20000 B; each child one 3000 B packet.
+  t.same(d.pool?.map((c) => c.inUse), [22, 20, 0, 0]);
+  t.equal(d.packetsInUse, 42);
+  t.same(
+    d.owners.map((o) => [o.pid, o.packets]).sort((a, b) => a[0] - b[0]),
+    [[pids[0], 40], [pids[1], 1], [pids[2], 1]].sort((a, b) => a[0] - b[0]),
+  );
+  t.same(d.processes.map((p) => p.role).sort(), ['container', 'container', 'gateway']);
+
+  const text = await cli('shm', 'inspect', name);
+  for (const pid of pids) t.match(text, new RegExp(`\\b${pid}\\b`), `text output names pid ${pid}`);
+  t.match(text, /in use/);
+});
+
+t.test('shm ls reports a segment whose creator was killed with SIGKILL as stale', async (t) => {
+  const live = await fakeInstance(t);
+  const name = uniqueName('stale');
+  t.teardown(() => {
+    if (Segment.exists(name)) Segment.unlink(name);
+  });
+  const shm = JSON.stringify(new URL('../../dist/shm/index.js', import.meta.url).href);
+  const creator = spawn(process.execPath, ['-e', `import(${shm}).then(({ Segment }) => { Segment.create({ name: ${JSON.stringify(name)}, size: 64 << 20 }); process.send('made'); setInterval(() => {}, 1000); }, (e) => { console.error(e); process.exit(1); })`], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise((resolve, reject) => {
+    creator.once('message', resolve);
+    creator.once('exit', (code) => reject(new Error(`segment creator exited with ${code}`)));
+  });
+  const gone = new Promise((r) => creator.once('exit', r));
+  creator.kill('SIGKILL');
+  await gone;
+
+  const all = JSON.parse(await cli('shm', 'ls', '--json')) as SegmentReport[];
+  const stale = all.find((s) => s.name === name);
+  const running = all.find((s) => s.name === live.name);
+  t.match(stale, { creatorPid: creator.pid, creatorAlive: false, holders: [], stale: true, packetsInUse: 0 });
+  t.match(running, { creatorAlive: true, stale: false });
+  t.equal(running?.holders.length, 3);
+  const onlyStale = JSON.parse(await cli('shm', 'ls', '--stale', '--json')) as SegmentReport[];
+  t.ok(onlyStale.some((s) => s.name === name) && !onlyStale.some((s) => s.name === live.name), '--stale filters');
+  t.match(await cli('shm', 'ls'), new RegExp(`${name}.*STALE`));
+});
+
+t.test('shm inspect of a missing segment fails with a clear message', async (t) => {
+  const err = await cli('shm', 'inspect', 'no-such-instance-here').then(
+    () => null,
+    (e: { stderr: string; code: number }) => e,
+  );
+  t.ok(err, 'non-zero exit');
+  t.match(err?.stderr, /no segment \/dev\/shm\/faasflow-no-such-instance-here/);
+});

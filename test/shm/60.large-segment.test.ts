@@ -1,0 +1,81 @@
+import t from 'tap';
+import { Segment, isExhausted, type Descriptor } from '../../src/shm/index.js';
+import { tempSegment, uniqueName } from '../helpers/segments.js';
+
+const GiB = 1024 ** 3;
+
+// Node 20 aborts on an external ArrayBuffer over 4 GiB, so a 5 GiB segment is mapped once and
+// shown to JS as five 1 GiB views. These tests touch a few pages only: tmpfs backs what is written.
+
+t.test('a 5 GiB segment attaches and allocates packets in its last GiB, seen through another mapping', async (t) => {
+  const seg = tempSegment(t, { size: 5 * GiB });
+  t.equal(seg.header.size, 5 * GiB);
+  t.equal(seg.views.length, 5, 'five 1 GiB views');
+  t.ok(seg.views.every((v) => v.byteLength === GiB));
+  const big = seg.pool.classes[seg.pool.classes.length - 1];
+  t.ok(big.arenaOffset + big.count * big.size > 4 * GiB, `the ${big.size >> 20} MiB class reaches into the last GiB`);
+
+  const got: Descriptor[] = [];
+  for (;;) {
+    const d = seg.pool.alloc(big.size);
+    if (isExhausted(d)) break;
+    got.push(d);
+  }
+  t.equal(got.length, big.count, `all ${big.count} packets of the largest class allocate`);
+  const last = got.filter((d) => d.offset >= 4 * GiB);
+  t.ok(last.length >= 32, `${last.length} of them lie in the last GiB`);
+  t.ok(last.every((d) => d.offset + d.capacity <= 5 * GiB), 'none past the end');
+
+  for (const d of last) {
+    const v = seg.pool.view(d);
+    v.set([d.index & 0xff, 0xa5, 0x5a], 0);
+    v.set([0xee, d.generation & 0xff], d.capacity - 2);
+  }
+  const other = Segment.open(seg.name, false);
+  t.teardown(() => other.close());
+  t.equal(other.views.length, 5);
+  const wrong = last.filter((d) => {
+    const v = other.pool.view(other.pool.describe(d.index, d.generation));
+    return v[0] !== (d.index & 0xff) || v[1] !== 0xa5 || v[2] !== 0x5a || v[d.capacity - 2] !== 0xee || v[d.capacity - 1] !== (d.generation & 0xff);
+  });
+  t.same(wrong, [], 'the bytes written at both ends of every packet in the last GiB read back through the second mapping');
+
+  for (const d of got) seg.pool.free(d);
+  t.equal(seg.pool.inUse(), 0);
+  const st = Segment.stat(seg.name);
+  t.ok(st.touched < 64 << 20, `only ${(st.touched / 2 ** 20).toFixed(1)} MiB of 5 GiB backed by memory`);
+});
+
+t.test('1 GiB packets fill whole views: the last byte of a 5 GiB segment is reachable', async (t) => {
+  const seg = tempSegment(t, { size: 5 * GiB, classes: [{ size: 4096, count: 1024 }, { size: GiB, count: 4 }] });
+  const gig: Descriptor[] = [];
+  for (let i = 0; i < 4; i++) {
+    const d = seg.pool.alloc(GiB);
+    if (isExhausted(d)) throw new Error(`1 GiB packet ${i}: ${d.reason}`);
+    gig.push(d);
+  }
+  const lastOne = gig.find((d) => d.offset === 4 * GiB);
+  if (!lastOne) throw new Error(`no packet at 4 GiB: ${gig.map((d) => d.offset).join(', ')}`);
+  const v = seg.pool.view(lastOne);
+  t.equal(v.length, GiB);
+  v[GiB - 1] = 0x7b;
+  const other = Segment.open(seg.name, false);
+  t.teardown(() => other.close());
+  t.equal(new Uint8Array(other.views[4])[GiB - 1], 0x7b, 'byte 5 GiB − 1, written through a packet view, read through the raw last view');
+  t.same(seg.pool.alloc(GiB), { exhausted: true, reason: 'exhausted', length: GiB });
+  for (const d of gig) seg.pool.free(d);
+});
+
+t.test('/dev/shm too small: ENOSPC saying how full it is, and nothing is created', async (t) => {
+  const { available, total } = Segment.shmUsage();
+  t.ok(total > 0 && available <= total);
+  const name = uniqueName('big');
+  // If other tests free gigabytes meanwhile the create might succeed: then it fails, not leaks.
+  t.teardown(() => Segment.exists(name) && Segment.unlink(name));
+  const size = Math.ceil((available + 4 * GiB) / GiB) * GiB;
+  const err = t.throws(() => Segment.create({ name, size }), { code: 'ENOSPC' }) as Error;
+  t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): [\\d.]+ \\w?i?B of [\\d.]+ GiB used, [\\d.]+ \\w?i?B free`));
+  t.match(err.message, /faasflow down --clean-shm/);
+  t.comment(err.message);
+  t.notOk(Segment.exists(name), 'no file was left behind');
+});
