@@ -11,6 +11,8 @@ export interface CellLoad {
   connections: number;
   duration: number;
   warmup: number;
+  /** Processes of the setup whose CPU time is measured. */
+  pids: number[];
 }
 
 const live = new Set<ChildProcess>();
@@ -21,7 +23,7 @@ export function killLoad(): void {
 }
 
 export function runLoad(cell: CellLoad): Promise<LoadResult> {
-  const args = ['--url', cell.url, '--size', String(cell.size), '--connections', String(cell.connections), '--duration', String(cell.duration), '--warmup', String(cell.warmup)];
+  const args = ['--url', cell.url, '--size', String(cell.size), '--connections', String(cell.connections), '--duration', String(cell.duration), '--warmup', String(cell.warmup), '--pids', cell.pids.join(',')];
   // autocannon copies headers + body into one buffer per connection (32 × 16 MiB): give it room.
   const child = fork(LOAD, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
   live.add(child);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { processTree } from './cpu.js';
 import { packageRoot } from './process.js';
 import type { RunningSetup, StartOptions } from './setups.js';
 
@@ -74,9 +75,11 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     const port = await freePort();
     fs.writeFileSync(path.join(dir, 'length.ts'), HANDLER);
     fs.writeFileSync(config, benchConfig(port, path.join(dir, 'run')));
-    const up = await cli(['up', '--instance', instance, '--config', config], 120_000);
+    const up = await cli(['up', '--instance', instance, '--config', config, '--json'], 120_000);
     if (up.exitCode !== 0) throw new Error(`faasflow up --instance ${instance} failed (${up.exitCode ?? up.signal}):\n${up.all}`);
-    return { name: 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, stop };
+    const { supervisorPid } = JSON.parse(up.stdout) as { supervisorPid: number };
+    // Supervisor, gateway, containers: whatever the instance runs, restarts included.
+    return { name: 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids: () => processTree(supervisorPid), stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;

@@ -2,11 +2,13 @@
 // bodies make a lot of garbage) and the harness process stays out of the measured path.
 // autocannon drives the connections; we record every response's latency ourselves because
 // autocannon's histogram keeps whole milliseconds, and the 1 KiB case lives around 100 µs.
-//   node load.js --url URL --size BYTES --connections N --duration S --warmup S
+// It also reads the CPU time the setup's processes (--pids) spent during the measurement.
+//   node load.js --url URL --size BYTES --connections N --duration S --warmup S --pids P,P,...
 import autocannon from 'autocannon';
 import { parseArgs } from 'node:util';
 import { summarize } from './summary.js';
-import type { LatencySummary } from './types.js';
+import { readCpu } from './cpu.js';
+import type { CellCpu, LatencySummary } from './types.js';
 
 export interface LoadResult {
   type: 'result';
@@ -16,39 +18,53 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  cpu: CellCpu;
 }
 
 const { values } = parseArgs({
-  options: { url: { type: 'string' }, size: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' } },
+  options: { url: { type: 'string' }, size: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, pids: { type: 'string' } },
 });
 const url = values.url ?? '';
 const body = Buffer.alloc(Number(values.size), 'x');
 const connections = Number(values.connections);
 const duration = Number(values.duration);
 const warmup = Number(values.warmup ?? 0);
+const pids = (values.pids ?? '').split(',').filter(Boolean).map(Number);
 
-const options = (seconds: number): autocannon.Options => ({
+const options = (run: { duration: number } | { amount: number }): autocannon.Options => ({
+  ...run,
   url,
   method: 'POST',
   headers: { 'content-type': 'application/octet-stream' },
   body,
   connections,
-  duration: seconds,
   // A 16 MiB body through three copying hops, 32 at a time, can take seconds.
   timeout: 60,
   // autocannon stops only on a sample tick: the default 1 s tick would stretch a 0.5 s warm-up to 1 s.
   sampleInt: 100,
 });
 
+/**
+ * autocannon ends a timed run by dropping the requests in flight, which the servers may go on
+ * working through (32 × 16 MiB through the copy chain is a second of CPU). One more request per
+ * connection, each awaited, queues behind that backlog on the same event loops, so its answers
+ * come back once the backlog is worked off: the measurement does not start on a busy setup, and
+ * the next cell (another setup) does not share the cores with this one's leftovers.
+ */
+const settle = (): Promise<autocannon.Result> => autocannon(options({ amount: connections }));
+
 async function measure(): Promise<LoadResult> {
-  if (warmup > 0) await autocannon(options(warmup));
+  if (warmup > 0) await autocannon(options({ duration: warmup }));
+  await settle();
   let samples = new Float64Array(1 << 16);
   let n = 0;
   let instance!: autocannon.Instance;
   const done = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(options(duration), (err: Error | null, r: autocannon.Result) => (err ? reject(err) : resolve(r)));
+    instance = autocannon(options({ duration }), (err: Error | null, r: autocannon.Result) => (err ? reject(err) : resolve(r)));
   });
   const t0 = performance.now();
+  const server0 = readCpu(pids);
+  const self0 = process.cpuUsage();
   instance.on('response', (_client, status, _bytes, ms) => {
     if (status < 200 || status >= 300) return;
     if (n === samples.length) {
@@ -60,6 +76,9 @@ async function measure(): Promise<LoadResult> {
   });
   const result = await done;
   const seconds = (performance.now() - t0) / 1000;
+  const server1 = readCpu(pids);
+  const self1 = process.cpuUsage(self0);
+  await settle();
   return {
     type: 'result',
     seconds,
@@ -68,6 +87,7 @@ async function measure(): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    cpu: { serverUs: (server1.cpuNs - server0.cpuNs) / 1000, serverWaitUs: (server1.waitNs - server0.waitNs) / 1000, loadUs: self1.user + self1.system },
   };
 }
 

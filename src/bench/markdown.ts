@@ -16,7 +16,15 @@ export function markdownTable(header: string[], rows: string[][]): string {
 }
 
 export function renderBlock(result: BenchResult): string {
-  const parts = [BEGIN, '', `Measured on ${runLine(result)}. Latencies and req/s are medians across rounds; max is the largest seen.`, ''];
+  const parts = [
+    BEGIN,
+    '',
+    `Measured on ${runLine(result)}.`,
+    '',
+    'Latency percentiles, req/s and CPU/req are medians across rounds; max is the largest seen. CPU/req is the on-CPU time of all the',
+    "setup's processes (from /proc/<pid>/schedstat, load generator excluded) per answered request. Ratios are faasflow ÷ the reference.",
+    '',
+  ];
   for (const c of result.options.connections) {
     parts.push(`### ${c} connection${c > 1 ? 's' : ''}`, '', markdownTable(HEADER, cellRows(result, c)), '');
   }

@@ -79,8 +79,9 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
           for (const setup of running) {
             check();
             emit({ type: 'cell-start', setup: setup.name, size, connections, round, index: cells.length, total });
-            const load = await runLoad({ url: setup.url, size, connections, duration: opts.duration, warmup: opts.warmup });
-            const cell: CellResult = { setup: setup.name, size, connections, round, seconds: load.seconds, latency: load.latency, rps: load.rps, non2xx: load.non2xx, errors: load.errors, timeouts: load.timeouts };
+            const load = await runLoad({ url: setup.url, size, connections, duration: opts.duration, warmup: opts.warmup, pids: setup.pids() });
+            const { seconds, latency, rps, non2xx, errors, timeouts, cpu } = load;
+            const cell: CellResult = { setup: setup.name, size, connections, round, seconds, latency, rps, non2xx, errors, timeouts, cpu };
             cells.push(cell);
             emit({ type: 'cell-done', cell });
           }

@@ -11,6 +11,8 @@ export interface RunningSetup {
   name: SetupName;
   /** Where the load generator POSTs. */
   url: string;
+  /** The processes doing the setup's work now, for CPU accounting. */
+  pids(): number[];
   /** Stops every process of the setup and removes what it left; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -34,7 +36,7 @@ function stopper(children: ChildProcess[], dir?: string): () => Promise<void> {
 
 export async function startFloor(o: StartOptions = {}): Promise<RunningSetup> {
   const { child, port } = await forkReady(HOP, ['--listen', 'tcp:0'], o.env);
-  return { name: 'floor', url: `http://127.0.0.1:${port}/`, stop: stopper([child]) };
+  return { name: 'floor', url: `http://127.0.0.1:${port}/`, pids: () => [child.pid ?? 0], stop: stopper([child]) };
 }
 
 /** gateway (TCP) → proxy (Unix socket) → container (Unix socket), three processes. */
@@ -49,7 +51,7 @@ export async function startCopy(o: StartOptions = {}): Promise<RunningSetup> {
     children.push((await forkReady(HOP, ['--listen', `unix:${proxySock}`, '--forward', containerSock], o.env)).child);
     const gateway = await forkReady(HOP, ['--listen', 'tcp:0', '--forward', proxySock], o.env);
     children.push(gateway.child);
-    return { name: 'copy', url: `http://127.0.0.1:${gateway.port}/`, stop };
+    return { name: 'copy', url: `http://127.0.0.1:${gateway.port}/`, pids: () => children.map((c) => c.pid ?? 0), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -44,6 +44,7 @@ export function summarizeCells(cells: CellResult[]): CellSummary[] {
       p99: median(ok.map((c) => c.latency.p99)),
       max: ok.length ? Math.max(...ok.map((c) => c.latency.max)) : NaN,
       rps: median(ok.map((c) => c.rps)),
+      cpuPerRequest: median(ok.map((c) => c.cpu.serverUs / c.latency.count)),
       p50Range: ok.length ? [Math.min(...p50s), Math.max(...p50s)] : [NaN, NaN],
       failures: rounds.length - ok.length,
     };

@@ -15,7 +15,7 @@ export function fmtMicros(us: number): string {
 export const fmtRate = (r: number): string => (Number.isFinite(r) ? (r >= 100 ? Math.round(r).toString() : r.toFixed(1)) : '—');
 export const fmtRatio = (r: number | null): string => (r === null || !Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`);
 
-export const HEADER = ['body', 'setup', 'p50', 'p99', 'max', 'req/s', 'p50 ÷ floor', 'p50 ÷ copy', 'req/s ÷ floor', 'req/s ÷ copy'];
+export const HEADER = ['body', 'setup', 'p50', 'p99', 'max', 'req/s', 'CPU/req', 'p50 ÷ floor', 'p50 ÷ copy', 'req/s ÷ floor', 'req/s ÷ copy'];
 
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null;
@@ -29,7 +29,7 @@ export function cellRows(result: BenchResult, connections: number): string[][] {
       const c = findCell(result.summary, setup, size, connections);
       if (!c) continue;
       const failed = c.failures ? ` (${c.failures} failed round${c.failures > 1 ? 's' : ''})` : '';
-      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.max), fmtRate(c.rps)];
+      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.max), fmtRate(c.rps), fmtMicros(c.cpuPerRequest)];
       if (setup === 'faasflow') row.push(...ratios(result.summary, c));
       else row.push('', '', '', '');
       rows.push(row);

@@ -36,6 +36,16 @@ export interface LatencySummary {
   max: number;
 }
 
+/** CPU time during one measurement, in µs. */
+export interface CellCpu {
+  /** On-CPU time of every process of the setup. */
+  serverUs: number;
+  /** Time those processes were runnable but waited for a CPU: other work in the way. */
+  serverWaitUs: number;
+  /** On-CPU time of the load generator. */
+  loadUs: number;
+}
+
 /** One measurement: one setup, one body size, one connection count, one round. */
 export interface CellResult {
   setup: SetupName;
@@ -50,6 +60,7 @@ export interface CellResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  cpu: CellCpu;
 }
 
 /** A cell's rounds folded together: medians across rounds, max of maxima. */
@@ -61,6 +72,8 @@ export interface CellSummary {
   p99: number;
   max: number;
   rps: number;
+  /** Setup CPU time per request, µs (median across rounds). */
+  cpuPerRequest: number;
   /** Lowest and highest per-round p50, to show how much rounds disagree. */
   p50Range: [number, number];
   failures: number;

@@ -28,7 +28,8 @@ export function progressView(log: Log): (e: BenchEvent) => void {
       case 'cell-done': {
         const c = e.cell;
         const bad = c.non2xx || c.errors ? `  ${c.non2xx} non-2xx, ${c.errors} errors, ${c.timeouts} timeouts` : '';
-        return log(`${prefix}  p50 ${fmtMicros(c.latency.p50).padStart(8)}  p99 ${fmtMicros(c.latency.p99).padStart(8)}  max ${fmtMicros(c.latency.max).padStart(8)}  ${fmtRate(c.rps).padStart(6)} req/s${bad}`);
+        const perReq = c.latency.count ? fmtMicros(c.cpu.serverUs / c.latency.count) : '—';
+        return log(`${prefix}  p50 ${fmtMicros(c.latency.p50).padStart(8)}  p99 ${fmtMicros(c.latency.p99).padStart(8)}  max ${fmtMicros(c.latency.max).padStart(8)}  ${fmtRate(c.rps).padStart(6)} req/s  CPU/req ${perReq.padStart(8)}${bad}`);
       }
       case 'warning':
         return log(`warning: ${e.message}`);

@@ -78,7 +78,7 @@ async function evaluate(file: string): Promise<unknown> {
             // the config lives (npx runs it without a local install).
             name: 'faasflow-self',
             setup(b) {
-              b.onResolve({ filter: /^faasflow$/ }, () => ({ path: pathToFileURL(path.join(PACKAGE_ROOT, 'dist', 'config', 'define.js')).href, external: true }));
+              b.onResolve({ filter: /^faasflow$/ }, () => ({ path: pathToFileURL(path.join(PACKAGE_ROOT, 'dist', 'index.js')).href, external: true }));
             },
           },
         ],

@@ -64,6 +64,7 @@ export async function followStartup(child: ChildProcess, p: InstancePaths, onEve
   const gone = new Promise<number | null>((resolve) => child.once('exit', resolve)).then((code) => {
     throw new FaasflowError('START_FAILED', lastFailure(p) ?? `the supervisor exited (code ${code}) before it could report: ${tail(p.supervisorErr, 5) || 'no output'}`);
   });
+  gone.catch(() => undefined); // raced below; never an unhandled rejection
   const socket = (async () => {
     for (let i = 0; !fs.existsSync(p.socket); i++) {
       if (i > 600) throw new FaasflowError('TIMEOUT', `the supervisor did not open ${p.socket} within 30 s; see ${p.supervisorErr}`);
@@ -71,10 +72,13 @@ export async function followStartup(child: ChildProcess, p: InstancePaths, onEve
     }
   })();
   await Promise.race([socket, gone]);
-  const last = await Promise.race([
-    controlRequest<SupervisorEvent>(p.socket, { cmd: 'events' }, { onEvent, until: (e) => e.kind === 'running' || e.kind === 'fatal' || e.kind === 'stopped' }),
-    gone,
-  ]);
-  gone.catch(() => undefined);
+  const events = controlRequest<SupervisorEvent>(p.socket, { cmd: 'events' }, { onEvent, until: (e) => e.kind === 'running' || e.kind === 'fatal' || e.kind === 'stopped' });
+  let last: SupervisorEvent;
+  try {
+    last = await Promise.race([events, gone]);
+  } catch (err) {
+    // A connection broken by a supervisor that is exiting: its own account of why is better.
+    throw await Promise.race([gone.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r(err), 3000))]);
+  }
   return last;
 }

@@ -1,7 +1,7 @@
 // One typed picture of an instance, built from the segment (mapped read-only) and /proc, without
 // asking any faasflow process anything. `top` renders it, `top --once --json` prints it,
 // /metrics converts it. An Observer keeps what rates and trends need between snapshots.
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, bucketHigh, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { CpuMeter, MemoryTrend, sampleMemory, sampleQuick, type MemorySample, type TrendOptions, type TrendVerdict } from './memory.js';
 import { commandLine, scanHolders, segmentPath } from './procfs.js';
 import type { Holder } from './segments.js';
@@ -144,7 +144,10 @@ function since(cur: HistogramSnapshot, prev: HistogramSnapshot): HistogramSnapsh
   for (let i = 0; i < d.buckets.length; i++) d.buckets[i] = cur.buckets[i] - prev.buckets[i];
   d.count = cur.count - prev.count;
   d.sum = cur.sum - prev.sum;
-  d.max = cur.max;
+  // The record keeps one all-time max; the interval's is bounded by its highest non-empty bucket.
+  let top = d.buckets.length - 1;
+  while (top >= 0 && d.buckets[top] === 0) top--;
+  d.max = top < 0 ? 0 : Math.min(cur.max, bucketHigh(top) - 1);
   return d;
 }
 

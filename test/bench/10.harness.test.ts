@@ -49,6 +49,7 @@ function cell(setup: SetupName, size: number, connections: number, round: number
   return {
     setup, size, connections, round, seconds: 1, rps, non2xx: 0, errors: 0, timeouts: 0,
     latency: { count: 100, mean: p50, p50, p90: p50 * 1.5, p99: p50 * 2, max: p50 * 3 },
+    cpu: { serverUs: 100 * p50 * 0.5, serverWaitUs: 0, loadUs: 0 },
     ...extra,
   };
 }
@@ -66,6 +67,7 @@ t.test('rounds fold into medians; a failed round is counted and left out', async
   t.equal(floor?.rps, 9000);
   t.equal(floor?.max, 360);
   t.same(floor?.p50Range, [90, 120]);
+  t.equal(floor?.cpuPerRequest, 50, 'CPU µs per answered request, median of rounds');
   const copy = s.find((c) => c.setup === 'copy');
   t.equal(copy?.failures, 1);
   t.equal(copy?.p50, 300, 'the failed round does not pull the median');
@@ -111,7 +113,7 @@ t.test('BENCHMARKS.md: the results block is replaced in place and other sections
   updateMarkdown(file, result);
   const once = fs.readFileSync(file, 'utf8');
   t.ok(once.includes(core), 'the shared-memory section is untouched');
-  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 420 µs \| 7000 \| 1\.40× \| 0\.35× \| 0\.70× \| 2\.80× \|/);
+  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 420 µs \| 7000 \| 70 µs \| 1\.40× \| 0\.35× \| 0\.70× \| 2\.80× \|/);
   t.match(once, /1 KiB, 1 conn: faasflow p50 ≤ 1\.5× floor \| 1\.40× \| met \|/);
   t.match(once, /1 MiB, 1 conn: faasflow p50 ≤ 1\.3× floor \| — \| not measured \|/);
   fs.appendFileSync(file, '\n## Notes\n\nwritten after the block\n');

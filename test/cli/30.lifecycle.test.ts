@@ -1,8 +1,10 @@
 // up → invoke → deploy (the new version answers) → ps / logs → down --clean-shm, with the real CLI.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { Segment } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
-import { ECHO, UPPER, V2, alive, configText, portFree, project } from './helpers.js';
+import { ECHO, UPPER, V2, alive, configText, portFree, project, until } from './helpers.js';
 
 t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance is left', async (t) => {
   const p = await project(t, 'life');
@@ -57,4 +59,23 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   const again = await p.cli(['ps']);
   t.equal(again.code, 1);
   t.match(again.stderr, /is not running/);
+});
+
+t.test('SIGTERM to the supervisor shuts the instance down like `down`', async (t) => {
+  const p = await project(t, 'term');
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]"));
+  const up = await p.cli(['up']);
+  t.equal(up.code, 0, up.stderr);
+  const procs = p.processes();
+  t.equal(procs.length, 4, 'supervisor, gateway, two replicas');
+  process.kill(p.supervisorPid()!, 'SIGTERM');
+  await until(() => alive(procs).length === 0, 30_000, 'every process of the instance to exit');
+  t.notOk(Segment.exists(p.segment), 'the supervisor unlinked its segment');
+  t.notOk(fs.existsSync(path.join(p.runtimeDir, 'state.json')), 'and removed its state file');
+  t.notOk(fs.existsSync(path.join(p.runtimeDir, 'control.sock')), 'and its control socket');
+  t.ok(await portFree(p.port));
+  const logs = await p.cli(['logs']);
+  t.match(logs.stdout, /shutting down: received SIGTERM/);
+  t.match(logs.stdout, /removed segment/);
 });

@@ -1,15 +1,14 @@
 // What a user gets wrong: each is one short error naming the cause and the fix, a non-zero exit,
 // and nothing left behind (no process, no segment, the port untouched).
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Segment } from '../../src/shm/index.js';
 import { ECHO, configText, project, type Project } from './helpers.js';
 
-function nothingLeft(t: Tap, p: Project): void {
+function nothingLeft(t: Test, p: Project): void {
   t.same(p.processes(), [], 'no process left');
   t.notOk(Segment.exists(p.segment), 'no segment left');
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 const BAD_CONFIGS: [string, string, RegExp][] = [
   ['syntax error', "export default {\n  functions: [{ id: 1, handler: './echo.ts' }\n};\n", /faasflow\.config\.ts:3:1: Expected "\]" but found "}"/],

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { CpuMeter, MemoryTrend, sampleMemory } from '../../src/observe/memory.js';
@@ -9,7 +9,7 @@ const MiB = 1 << 20;
 /**
  * A node child running `script`, with an IPC channel; killed when the test ends.
  */
-function child(t: Parameters<Parameters<typeof t.test>[1]>[0], script: string): ChildProcess {
+function child(t: Test, script: string): ChildProcess {
   const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   t.teardown(() => {
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

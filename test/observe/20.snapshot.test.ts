@@ -1,11 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { Observer, takeSnapshot } from '../../src/observe/snapshot.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, ProcessStats, ProcessTable, Segment, counters, isExhausted } from '../../src/shm/index.js';
 import { tempSegment } from '../helpers/segments.js';
 
 /** A reader's view, as `top` has it: a second, read-only mapping. */
-function reader(t: Parameters<Parameters<typeof t.test>[1]>[0], seg: Segment): Segment {
+function reader(t: Test, seg: Segment): Segment {
   const r = Segment.open(seg.name, false);
   t.teardown(() => r.close());
   return r;

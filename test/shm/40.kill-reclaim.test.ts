@@ -37,12 +37,14 @@ function allocateWholeClass(t: Test, seg: Segment) {
 t.test('children SIGKILLed mid alloc/free: reclaim(pid) frees exactly what each held, nothing of a live neighbour', async (t) => {
   requireBuiltShm();
   const seg = tempSegment(t, { size: 16 << 20, classes: CLASSES });
-  const survivor = forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf()), 'survivor']);
-  const victims = [0, 1, 2].map(() => forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf()), 'victim']));
+  const survivor = forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]);
+  const victims = [0, 1, 2].map(() => forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]));
   await Promise.all([survivor, ...victims].map((w) => w.next<{ type: string }>((m) => m.type === 'running')));
 
-  // One at a time, while the others keep allocating and freeing around it.
+  // One at a time, while the others keep allocating and freeing around it; the victim loops flat
+  // out for 20–170 ms first, so the kill lands wherever it happens to be.
   for (const [round, victim] of victims.entries()) {
+    victim.child.send({ type: 'spin' });
     await sleep(20 + Math.floor(Math.random() * 150));
     victim.child.kill('SIGKILL');
     t.equal(await victim.exited, 'SIGKILL', `victim ${round} (pid ${victim.pid}) killed`);
@@ -73,8 +75,10 @@ t.test('reclaimDead frees the packets of every dead owner and keeps the living',
   const seg = tempSegment(t, { size: 16 << 20, classes: CLASSES });
   const mine = seg.pool.alloc(100);
   if (isExhausted(mine)) throw new Error('exhausted');
-  const victims = [0, 1].map(() => forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf()), 'victim']));
+  const victims = [0, 1].map(() => forkFixture(t, 'churn-worker.mjs', [seg.name, String(seedOf())]));
   await Promise.all(victims.map((v) => v.next<{ type: string }>((m) => m.type === 'running')));
+  for (const v of victims) v.child.send({ type: 'spin' });
+  await sleep(50);
   for (const v of victims) v.child.kill('SIGKILL');
   await Promise.all(victims.map((v) => v.exited));
 

@@ -9,6 +9,8 @@ import type { ProcessSnapshot, Snapshot } from '../snapshot.js';
 
 const HISTORY = 60;
 const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
+/** The same colours as SGR codes: table cells take raw ANSI (the table measures cells without it). */
+const ANSI = [33, 32, 36, 35, 31, 34, 37];
 const BORDER = 'cyan';
 const FOCUS = 'yellow';
 
@@ -46,7 +48,7 @@ export class Dashboard {
       if (!this.batching) this.renderNow();
     };
     const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
-    this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function (last 60 s) ', showLegend: true, legend: { width: 18 }, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
+    this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function, last 60 s (colours as in the function table) ', showLegend: false, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
     this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12], fg: 'white' });
     this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet pool per size class ', tags: true });
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
@@ -125,7 +127,7 @@ export class Dashboard {
       if (s.y.every((v) => v === 0)) this.rps.delete(id);
     }
     const x = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
-    const series = [...this.rps.entries()].sort((a, b) => a[0] - b[0]).map(([, s], i) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[i % COLORS.length] } }));
+    const series = [...this.rps.entries()].sort((a, b) => a[0] - b[0]).map(([id, s]) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[this.colorOf(id)] } }));
     if (series.length === 0) series.push({ title: 'no functions', x, y: new Array<number>(HISTORY).fill(0), style: { line: 'white' } });
     const max = Math.max(...series.flatMap((s) => s.y));
     // The chart divides by its maximum: an all-zero chart needs one given.
@@ -133,10 +135,16 @@ export class Dashboard {
     this.chart.setData(series);
   }
 
+  /** A function's colour: its position among the charted functions, by id. */
+  private colorOf(id: number): number {
+    return [...this.rps.keys()].sort((a, b) => a - b).indexOf(id) % COLORS.length;
+  }
+
   private drawLatency(snap: Snapshot): void {
     const rows = snap.functions.map((f) => {
       const l = f.recentLatencyUs;
-      return [f.name ? `${f.id} ${f.name}` : `fn ${f.id}`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99)];
+      const name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
+      return [`\x1b[${ANSI[this.colorOf(f.id)]}m${name.slice(0, 12)}\x1b[39m`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99)];
     });
     setTable(this.latency, ['function', 'req/s', 'p50', 'p99', 'errors', 'total', 'p99 all', 'queue p99'], [12, 6, 8, 8, 6, 7, 8, 9], rows);
   }

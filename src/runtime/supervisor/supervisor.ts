@@ -13,6 +13,7 @@ import type { ChildState, ChildStatus, ControlRequest, DeployRequest, DeployResu
 import { serveControl, type Reply } from '../../control/server.js';
 import { writeJsonAtomic } from '../../control/state.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
+import { stop as stopEsbuild } from 'esbuild';
 import { bundleHandler } from '../handler/bundle.js';
 import type { Route } from '../protocol.js';
 import { sampleMemory } from '../../observe/memory.js';
@@ -135,7 +136,7 @@ export class Supervisor {
       // other functions serve.
       await Promise.all(this.containers.map((c) => this.settled(c)));
       const failed = this.containers.filter((c) => c.state === 'failed');
-      if (failed.length) this.stepDone('containers', `${failed.length} of ${this.containers.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastError || c.lastExit})`).join('; ')}`, 'warn');
+      if (failed.length) this.stepDone('containers', `${failed.length} of ${this.containers.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastExit}${c.lastError ? `; last error: ${c.lastError}` : ''})`).join('; ')}`, 'warn');
       else this.stepDone('containers', `${this.containers.length} ready`);
     });
     await this.step('health', `GET /healthz`, async () => {
@@ -155,13 +156,17 @@ export class Supervisor {
       const { file } = await bundleHandler(f.handler, path.join(this.paths.bundles, `fn${f.id}-d${deployment}`));
       this.functions.set(f.id, { ...f, deployment, bundle: file, source: f.handler, origin: 'config' });
     }
+    const deployed: string[] = [];
     for (const d of this.deployments.persisted) {
       this.functions.set(d.id, d);
+      deployed.push(`${d.id}`);
       this.info(`function ${d.id} (${d.name}): serving deployment ${d.deployment} from \`faasflow deploy\` of ${d.source}`);
     }
+    // esbuild keeps a service process alive for the next build; the supervisor builds only here.
+    await stopEsbuild();
     this.deployments.save(this.functions.values());
     pruneBundles(this.paths.bundles, [...this.functions.values()].map((f) => f.bundle));
-    this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}`);
+    this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}${deployed.length ? ` (${deployed.join(', ')} as last deployed by \`faasflow deploy\`)` : ''}`);
   }
 
   private replicaCount(): number {
@@ -434,7 +439,7 @@ export class Supervisor {
       segment: segmentName(this.cfg.instance),
       runtimeDir: this.paths.dir,
       configFile: this.cfg.file,
-      children: [self, ...this.live().map(child)],
+      children: [self, ...this.live().map(child).sort((a, b) => (a.role === b.role ? a.functionId - b.functionId || a.deployment - b.deployment || a.replica - b.replica : a.role === 'gateway' ? -1 : 1))],
       functions: [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
     };
   }

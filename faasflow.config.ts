@@ -1,0 +1,23 @@
+// The example config: what `faasflow up` serves with no config file at all, spelled out with
+// every setting at its default. Sizes take numbers (bytes) or '64KiB' / '512MiB' / '1GiB';
+// durations take numbers (ms) or '500ms' / '30s' / '2m'. Handler paths are relative to this file.
+import { defineConfig } from 'faasflow';
+
+export default defineConfig({
+  functions: [
+    // `curl -X POST localhost:8080/function/1 -d 'Hello World'`
+    { id: 1, name: 'echo', handler: './functions/echo.ts' },
+    { id: 2, name: 'uppercase', handler: './functions/uppercase.ts' },
+    { id: 3, name: 'json-transform', handler: './functions/json-transform.ts' },
+    { id: 4, name: 'sha256', handler: './functions/sha256.ts' },
+    // `curl -X POST 'localhost:8080/function/5?w=200' --data-binary @cat.jpg -o small.jpg`
+    { id: 5, name: 'resize', handler: './functions/resize.ts', replicas: 1, concurrency: 16, timeout: '30s', memoryLimit: 0, env: {} },
+  ],
+  gateway: { host: '127.0.0.1', port: 8080, requestTimeout: '60s' },
+  proxy: { queueLimit: 1024 },
+  // tmpfs allocates lazily: the size is a ceiling, only the pages packets touch cost memory.
+  segment: { size: '1GiB', maxFunctions: 64, procSlots: 128 },
+  logs: { maxSize: '10MiB', keep: 3 },
+  supervisor: { maxRestarts: 5, period: '60s', backoffMin: '100ms', backoffMax: '10s', shutdownTimeout: '10s', readyTimeout: '30s' },
+  observe: { shmWarnPercent: 80, sampleInterval: '2s' },
+});

@@ -1,0 +1,44 @@
+// A container that crashes on start: restarted with growing backoff, given up after the
+// crash-loop limit (loudly: ps, logs, up's warning), while the other functions keep serving.
+import t from 'tap';
+import { ECHO, configText, project } from './helpers.js';
+
+const BROKEN = "throw new Error('cannot start: model file missing');\nexport default async function (): Promise<string> {\n  return 'never';\n}\n";
+
+t.test('a crash-looping container is given up on; the rest serves', async (t) => {
+  const p = await project(t, 'loop');
+  p.write('echo.ts', ECHO);
+  p.write('broken.ts', BROKEN);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }, { id: 2, name: 'broken', handler: './broken.ts', timeout: '2s' }]", "  supervisor: { maxRestarts: 2, period: '60s', backoffMin: '300ms' },\n"));
+
+  const up = await p.cli(['up']);
+  t.equal(up.code, 0, 'the instance runs: one failed function does not stop the others');
+  t.match(up.stderr, /1 of 2 failed: fn2\.d\d\.r0 \(.*crash loop: 2 restarts within 60 s \(limit 2\), giving up; last error: .*cannot start: model file missing\)/);
+
+  t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
+
+  const ps = await p.cli(['ps'], { json: true });
+  const broken = (JSON.parse(ps.stdout) as { children: { functionId: number; state: string; restarts: number; lastExit: string }[] }).children.find((c) => c.functionId === 2);
+  t.equal(broken?.state, 'failed');
+  t.equal(broken?.restarts, 2);
+  t.match(broken?.lastExit, /crash loop/);
+  const table = await p.cli(['ps']);
+  t.match(table.stdout, /container\s+2 broken\s+\S+\s+-\s+failed\s+-\s+2/);
+  t.match(table.stdout, /FAILED: .*crash loop.* see `faasflow logs --id 2`/);
+
+  const logs = await p.cli(['logs', '--id', '2']);
+  t.match(logs.stdout, /cannot start: model file missing/, "the child's own error is in its log");
+  t.match(logs.stdout, /GIVING UP: .*crash loop/);
+  const starts = logs.stdout.split('\n').filter((l) => / started \(container/.test(l)).map((l) => Date.parse(l.slice(0, 24)));
+  t.equal(starts.length, 3, 'first start and two restarts');
+  const gaps = starts.slice(1).map((s, i) => s - starts[i]);
+  t.ok(gaps[0] >= 300 && gaps[1] >= 600, `restarts back off (gaps ${gaps.join(', ')} ms)`);
+
+  const called = Date.now();
+  const call = await p.cli(['invoke', '2', '--data', 'x']);
+  t.comment(`invoking the failed function took ${Date.now() - called} ms`);
+  t.equal(call.code, 1, 'calling the failed function is an error, not a hang');
+  t.match(call.stderr, /function 2 answered (5\d\d|404)/);
+  t.equal((await p.cli(['invoke', '1', '--data', 'still fine'])).stdout, 'still fine');
+  t.equal((await p.cli(['down'])).code, 0);
+});

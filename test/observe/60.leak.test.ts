@@ -1,0 +1,75 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { InstanceStatus } from '../../src/control/protocol.js';
+import type { Snapshot } from '../../src/observe/snapshot.js';
+import { Segment, segmentName } from '../../src/shm/index.js';
+import { post, request } from '../helpers/http.js';
+import { ROOT } from '../helpers/runtime.js';
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+t.test('a leaking function over its memoryLimit is replaced without a failed request, and the restart shows in ps, top and /metrics', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-leak-'));
+  const instance = `obs-leak-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const port = await freePort();
+  const handler = path.join(ROOT, 'test', 'observe', 'fixtures', 'leaky.ts');
+  fs.writeFileSync(
+    path.join(dir, 'faasflow.config.mjs'),
+    `export default { gateway: { port: ${port} }, segment: { size: '64MiB' }, observe: { sampleInterval: '300ms' }, functions: [{ id: 1, name: 'leaky', handler: ${JSON.stringify(handler)}, memoryLimit: '48MiB' }] };\n`,
+  );
+  const env = { ...process.env, FAASFLOW_RUNTIME_DIR: path.join(dir, 'rt') };
+  const cli = async (...args: string[]) => (await run(process.execPath, [path.join(ROOT, 'bin', 'run.js'), ...args, '--instance', instance], { cwd: dir, env })).stdout;
+  t.teardown(async () => {
+    await cli('down').catch(() => undefined);
+    if (Segment.exists(segmentName(instance))) Segment.unlink(segmentName(instance));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await cli('up');
+  const state = () => JSON.parse(fs.readFileSync(path.join(dir, 'rt', 'state.json'), 'utf8')) as InstanceStatus;
+  const first = state().children.find((c) => c.role === 'container')!;
+
+  const failed: string[] = [];
+  let sent = 0;
+  const end = Date.now() + 60000;
+  let replaced = false;
+  while (!replaced && Date.now() < end) {
+    const r = await post(port, '/function/1', `req ${sent}`).catch((e: Error) => ({ status: 0, body: Buffer.from(e.message) }));
+    sent++;
+    if (r.status !== 200 || r.body.toString() !== `req ${sent - 1}`) failed.push(`${r.status} ${r.body.toString().slice(0, 100)}`);
+    replaced = state().children.some((c) => c.role === 'container' && c.pid !== first.pid && c.state === 'ready' && c.restarts >= 1);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(replaced, `the replica was replaced after ${sent} requests`);
+  // Keep calling across the switch-over: the old replica drains while the new one serves.
+  for (let i = 0; i < 30; i++) {
+    const r = await post(port, '/function/1', `after ${i}`).catch((e: Error) => ({ status: 0, body: Buffer.from(e.message) }));
+    if (r.status !== 200) failed.push(`${r.status} ${r.body.toString().slice(0, 100)}`);
+  }
+  t.same(failed, [], 'no request failed during the restart');
+
+  const ps = JSON.parse(await cli('ps', '--json')) as InstanceStatus;
+  t.ok(ps.children.some((c) => c.role === 'container' && c.restarts >= 1), 'ps shows the restart');
+  const snap = JSON.parse(await cli('top', '--once', '--json', '--interval', '300')) as Snapshot;
+  const container = snap.processes.find((p) => p.role === 'container' && p.alive && p.pid !== first.pid);
+  t.ok(container, 'top shows the new replica');
+  t.ok(container!.restarts >= 1, `top shows the restart (restarts ${container?.restarts})`);
+  t.ok(container!.memory!.privateBytes < 48 << 20, 'the new replica starts under the limit');
+
+  const metrics = (await request(port, 'GET', '/metrics')).body.toString();
+  const m = /^faasflow_process_restarts_total\{role="container",function="1",replica="0"\} (\d+)$/m.exec(metrics);
+  t.ok(m && Number(m[1]) >= 1, `/metrics counts the restart: ${m?.[0]}`);
+});
