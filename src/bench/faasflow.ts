@@ -58,7 +58,7 @@ export function freePort(): Promise<number> {
 /** `o.env` goes to `up` and so to the supervisor and every process it starts. */
 export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-'));
-  const instance = `bench-${process.pid}`;
+  const instance = o.instance ?? `bench-${process.pid}`;
   const bin = path.join(packageRoot(), 'bin', 'run.js');
   const cli = (args: string[], timeout: number) =>
     execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: args[0] === 'up' ? o.env : undefined, stdin: 'ignore' });

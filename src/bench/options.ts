@@ -11,9 +11,9 @@ export const FULL_SIZES = [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB];
 export const QUICK_SIZES = [KiB, MiB];
 export const DEFAULT_CONNECTIONS = [1, 32];
 
-export const FULL = { duration: 5, warmup: 1, rounds: 2 };
-/** 12 cells of 2 s plus start-up: under a minute on 2 cores. */
-export const QUICK = { duration: 2, warmup: 0.5, rounds: 1 };
+export const FULL = { duration: 5, warmup: 1, rounds: 2, prime: 5 };
+/** 12 cells of 1.5 s plus start-up: under a minute on 2 cores. */
+export const QUICK = { duration: 1.5, warmup: 0.5, rounds: 1, prime: 1.5 };
 
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
@@ -53,6 +53,7 @@ export interface OptionInput {
   duration?: number;
   warmup?: number;
   rounds?: number;
+  prime?: number;
   setups?: string;
   outDir?: string;
   markdown?: string;
@@ -66,8 +67,10 @@ export function resolveOptions(input: OptionInput): BenchOptions {
   const duration = input.duration ?? base.duration;
   const warmup = input.warmup ?? base.warmup;
   const rounds = input.rounds ?? base.rounds;
+  const prime = input.prime ?? base.prime;
   if (!(duration > 0 && duration <= 600)) throw new Error(`--duration must be in (0, 600] seconds, got ${duration}`);
   if (!(warmup >= 0 && warmup <= 60)) throw new Error(`--warmup must be in [0, 60] seconds, got ${warmup}`);
+  if (!(prime >= 0 && prime <= 120)) throw new Error(`--prime must be in [0, 120] seconds, got ${prime}`);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer 1..20, got ${rounds}`);
   return {
     sizes: input.sizes ? parseSizes(input.sizes) : quick ? QUICK_SIZES : FULL_SIZES,
@@ -75,6 +78,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     duration,
     warmup,
     rounds,
+    prime,
     setups: input.setups ? parseSetups(input.setups) : [...SETUP_NAMES],
     quick,
     outDir: input.outDir ?? 'bench-results',

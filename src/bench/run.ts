@@ -72,6 +72,12 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
       await checkSetup(name, setup.url, opts.sizes);
       emit({ type: 'setup-ready', setup: name, url: setup.url, ms: performance.now() - t0 });
     }
+    for (const setup of running) {
+      if (opts.prime <= 0) break;
+      check();
+      const primed = await runLoad({ url: setup.url, size: 1024, connections: 32, duration: opts.prime, warmup: 0, pids: [] });
+      emit({ type: 'setup-primed', setup: setup.name, requests: primed.latency.count, seconds: primed.seconds });
+    }
     const total = opts.rounds * opts.sizes.length * opts.connections.length * running.length;
     for (let round = 0; round < opts.rounds; round++) {
       for (const size of opts.sizes) {

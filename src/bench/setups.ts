@@ -20,6 +20,8 @@ export interface RunningSetup {
 export interface StartOptions {
   /** Extra environment for the setup's server processes (e.g. NODE_OPTIONS=--cpu-prof). */
   env?: Record<string, string>;
+  /** faasflow instance name; bench-<pid> by default. */
+  instance?: string;
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;

@@ -63,6 +63,6 @@ export function runLine(result: BenchResult): string {
     `load average ${m.loadBefore.join(' ')} before the run`,
     `\`${o.command}\``,
     result.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-    `${o.duration} s cells after ${o.warmup} s warm-up, ${o.rounds} round${o.rounds > 1 ? 's' : ''}${o.quick ? ' (--quick)' : ''}`,
+    `${o.prime} s priming per setup, ${o.duration} s cells after ${o.warmup} s warm-up, ${o.rounds} round${o.rounds > 1 ? 's' : ''}${o.quick ? ' (--quick)' : ''}`,
   ].join(' · ');
 }

@@ -13,6 +13,9 @@ export interface BenchOptions {
   duration: number;
   /** Seconds of load before each measurement, discarded. */
   warmup: number;
+  /** Seconds of 1 KiB × 32-connection load on each setup before the first cell, discarded: Node's
+   * HTTP code runs several times slower until V8 has optimised it (thousands of requests). */
+  prime: number;
   rounds: number;
   setups: SetupName[];
   quick: boolean;
@@ -116,6 +119,7 @@ export interface BenchResult {
 export type BenchEvent =
   | { type: 'setup-start'; setup: SetupName }
   | { type: 'setup-ready'; setup: SetupName; url: string; ms: number }
+  | { type: 'setup-primed'; setup: SetupName; requests: number; seconds: number }
   | { type: 'setup-stop'; setup: SetupName }
   | { type: 'cell-start'; setup: SetupName; size: number; connections: number; round: number; index: number; total: number }
   | { type: 'cell-done'; cell: CellResult }

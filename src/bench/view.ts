@@ -20,6 +20,8 @@ export function progressView(log: Log): (e: BenchEvent) => void {
         return log(`starting ${e.setup} …`);
       case 'setup-ready':
         return log(`  ${e.setup} ready at ${e.url} in ${Math.round(e.ms)} ms`);
+      case 'setup-primed':
+        return log(`  ${e.setup} primed: ${e.requests} requests in ${e.seconds.toFixed(1)} s`);
       case 'setup-stop':
         return log(`stopping ${e.setup}`);
       case 'cell-start':

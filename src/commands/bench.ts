@@ -26,11 +26,12 @@ writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md
   static override enableJsonFlag = true;
 
   static override flags = {
-    quick: Flags.boolean({ description: 'Smoke run in under a minute: 1 KiB and 1 MiB, 2 s cells, one round; leaves BENCHMARKS.md alone.' }),
+    quick: Flags.boolean({ description: 'Smoke run in under a minute: 1 KiB and 1 MiB, 1.5 s cells, one round; leaves BENCHMARKS.md alone.' }),
     sizes: Flags.string({ description: 'Comma-separated body sizes (default 1k,10k,100k,1m,16m).' }),
     connections: Flags.string({ description: 'Comma-separated connection counts (default 1,32).' }),
-    duration: seconds({ description: 'Seconds each cell is measured (default 5; 2 with --quick).' }),
+    duration: seconds({ description: 'Seconds each cell is measured (default 5; 1.5 with --quick).' }),
     warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.5 with --quick).' }),
+    prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1.5 with --quick).' }),
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
     setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),

@@ -1,13 +1,15 @@
+import fs from 'node:fs';
 import { Flags } from '@oclif/core';
 import { Listr, type ListrTask } from 'listr2';
 import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../control/errors.js';
-import { cleanStale, inspectInstance, type CleanReport } from '../control/instance.js';
+import { cleanStale, describeClean, inspectInstance, type CleanReport } from '../control/instance.js';
 import { exited, followStartup, launchSupervisor } from '../control/launch.js';
 import { checkInstanceName, instancePaths, type InstancePaths } from '../control/paths.js';
-import { SUPERVISOR_STEPS, type StepName, type SupervisorEvent } from '../control/protocol.js';
+import { SUPERVISOR_STEPS, type StepName } from '../control/protocol.js';
+import { StepWaiter } from '../control/steps.js';
 
 export interface UpResult {
   instance: string;
@@ -29,8 +31,11 @@ const TITLES: Record<StepName, string> = { segment: 'Shared-memory segment', han
 
 export default class Up extends FaasflowCommand {
   static override summary = 'Start an instance: segment, gateway, function containers, under a supervisor.';
-  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --instance demo --config ./faasflow.config.ts', '<%= config.bin %> up --foreground'];
-  static override flags = { foreground: Flags.boolean({ char: 'f', description: 'stay attached and print every log line; Ctrl-C stops the instance' }) };
+  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --instance demo --config ./faasflow.config.ts', '<%= config.bin %> up --foreground', '<%= config.bin %> up --reset'];
+  static override flags = {
+    foreground: Flags.boolean({ char: 'f', description: 'stay attached and print every log line; Ctrl-C stops the instance' }),
+    reset: Flags.boolean({ description: 'forget functions deployed with `faasflow deploy` and serve the config as written' }),
+  };
 
   async run(): Promise<UpResult> {
     const { flags } = await this.parse(Up);
@@ -63,6 +68,7 @@ export default class Up extends FaasflowCommand {
       {
         title: 'Supervisor',
         task: (c, task) => {
+          if (flags.reset) for (const f of [c.paths!.deployments, c.paths!.bundles]) fs.rmSync(f, { recursive: true, force: true });
           supervisor = launchSupervisor(c.cfg!, c.paths!, flags.foreground);
           task.title = `Supervisor pid ${supervisor.pid}`;
           // Steps below resolve as the supervisor reports them; a 'fatal' fails the current one.
@@ -98,47 +104,5 @@ export default class Up extends FaasflowCommand {
       process.exitCode = (await exited(sup)) ?? 1;
     }
     return { instance: cfg.instance, supervisorPid: supervisor?.pid ?? 0, url, runtimeDir: cfg.runtimeDir, segment: `/faasflow-${cfg.instance}`, recovered: ctx.recovered, warnings };
-  }
-}
-
-function describeClean(r: CleanReport): string {
-  const parts = [r.killed.length ? `stopped ${r.killed.length} leftover process(es) (${r.killed.join(', ')})` : '', r.segments.length ? `removed segment ${r.segments.join(', ')}` : '', r.files.length ? `removed ${r.files.length} control file(s)` : ''];
-  return parts.filter(Boolean).join(', ') || 'nothing was left behind';
-}
-
-/** Turns the supervisor's step events into per-step promises for listr2. */
-class StepWaiter {
-  running: SupervisorEvent | undefined;
-  private readonly results = new Map<StepName, { status: string; message: string }>();
-  private failure: Error | undefined;
-  private wake: () => void = () => undefined;
-
-  on(e: SupervisorEvent): void {
-    if (e.kind === 'step' && e.status !== 'start') this.results.set(e.step, e);
-    if (e.kind === 'running') this.running = e;
-    if (e.kind === 'fatal') this.failure = new FaasflowError('START_FAILED', e.message);
-    this.wake();
-  }
-
-  fail(err: Error): void {
-    this.failure ??= err;
-    this.wake();
-  }
-
-  async waitRunning(): Promise<void> {
-    while (!this.running) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  async wait(step: StepName): Promise<{ status: string; message: string }> {
-    for (;;) {
-      const r = this.results.get(step);
-      if (r?.status === 'failed') throw new FaasflowError('START_FAILED', r.message);
-      if (r) return r;
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
   }
 }

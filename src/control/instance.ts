@@ -89,3 +89,8 @@ export function removeStaleSegments(): string[] {
   }
   return removed;
 }
+
+export function describeClean(r: CleanReport): string {
+  const parts = [r.killed.length ? `stopped ${r.killed.length} leftover process(es) (${r.killed.join(', ')})` : '', r.segments.length ? `removed segment ${r.segments.join(', ')}` : '', r.files.length ? `removed ${r.files.length} control file(s)` : ''];
+  return parts.filter(Boolean).join(', ') || 'nothing was left behind';
+}

@@ -1,7 +1,7 @@
 // Prometheus text for GET /metrics, made by prom-client from a snapshot. A fresh Registry per
 // scrape: the numbers live in the segment, so there is no state to keep in metric objects.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { bucketLow, HistogramSnapshot, FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, type Segment } from '../shm/index.js';
+import { bucketLow, HistogramSnapshot, FunctionStats, ProcessStats, H_CONTAINER, H_QUEUE, H_TOTAL, type Segment } from '../shm/index.js';
 import { Observer, type ObserveOptions, type Snapshot } from './snapshot.js';
 
 /** Fixed bucket bounds (seconds): 50 µs to 1 min, the range a request through faasflow can take. */
@@ -84,6 +84,8 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
   const inflight = gauge('faasflow_requests_in_flight', 'Requests being handled now.', fnLabels);
   const queued = gauge('faasflow_requests_queued', 'Requests waiting for a free replica now.', fnLabels);
   const latency = new CountedHistogram('faasflow_request_duration_seconds', 'Request latency per function and stage: total (gateway in to reply out), queue (waiting for a replica), container (descriptor out to reply in).', [...fnLabels, 'stage'], reg);
+  // Per pid: a replica being replaced and its replacement run side by side under one replica number.
+  const handler = new CountedHistogram('faasflow_handler_duration_seconds', 'Time in the handler per container process, since it started.', [...fnLabels, 'replica', 'pid'], reg);
   const fs = seg ? new FunctionStats(seg) : null;
   for (const f of snap.functions) {
     const l = { function: String(f.id), name: f.name ?? '' };
@@ -130,6 +132,12 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
     leak.set(l, p.leak ? 1 : 0);
   }
   for (const { l, n } of restartsBy.values()) restarts.inc(l, n);
+  if (seg) {
+    const names = new Map(snap.functions.map((f) => [f.id, f.name ?? '']));
+    for (const p of snap.processes) {
+      if (p.role === 'container' && p.alive) handler.add({ function: String(p.functionId), name: names.get(p.functionId) ?? '', replica: String(p.replica), pid: String(p.pid) }, new ProcessStats(seg, p.slot).histogram());
+    }
+  }
 
   const cls = ['class'];
   const pool = {
@@ -169,7 +177,9 @@ const observers = new WeakMap<Segment, Observer>();
 export async function renderMetrics(seg: Segment, opts: ObserveOptions = {}): Promise<{ contentType: string; body: string }> {
   let o = observers.get(seg);
   if (!o) {
-    o = new Observer(opts);
+    // The scan of every /proc/<pid>/maps for holders would run on the gateway's event loop at each
+    // scrape; the holder count can be a minute old.
+    o = new Observer({ holdersMs: 60_000, ...opts });
     observers.set(seg, o);
   }
   if (opts.functionNames) o.functionNames = opts.functionNames;

@@ -1,6 +1,6 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
-import { ProcessTable, Segment, fmtBytes, isShmError, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { ProcessTable, Segment, isShmError, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { commandLine, scanHolders, segmentPath } from './procfs.js';
 
 export interface Holder {
@@ -139,10 +139,4 @@ export function inspectSegment(name: string): SegmentDetail {
 export function normalizeSegmentName(arg: string): string {
   const base = arg.replace(/^\/dev\/shm\//, '').replace(/^\//, '');
   return `/${base.startsWith('faasflow-') ? base : `faasflow-${base}`}`;
-}
-
-/** One line for humans: "/faasflow-x  64.0 MiB (1.2 MiB touched)  v1  pid 123 alive  2 holders". */
-export function describeSegment(r: SegmentReport): string {
-  const who = r.creatorPid === null ? 'creator unknown' : `creator ${r.creatorPid} ${r.creatorAlive ? 'alive' : 'dead'}`;
-  return `${r.name}  ${fmtBytes(r.size)} (${fmtBytes(r.touched)} touched)  ${who}  ${r.holders.length} holder(s)${r.stale ? '  STALE' : ''}`;
 }

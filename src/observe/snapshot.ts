@@ -1,116 +1,13 @@
 // One typed picture of an instance, built from the segment (mapped read-only) and /proc, without
 // asking any faasflow process anything. `top` renders it, `top --once --json` prints it,
 // /metrics converts it. An Observer keeps what rates and trends need between snapshots.
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, bucketHigh, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
-import { CpuMeter, MemoryTrend, sampleMemory, sampleQuick, type MemorySample, type TrendOptions, type TrendVerdict } from './memory.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
+import { merge, since, summarize } from './latency.js';
+import { CpuMeter, MemoryTrend, sampleMemory, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
 import { commandLine, scanHolders, segmentPath } from './procfs.js';
-import type { Holder } from './segments.js';
+import type { FunctionSnapshot, ObserveEvent, ProcessSnapshot, SegmentInfo, Snapshot, StageLatency } from './types.js';
 
-/** Latency in µs. */
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p99: number;
-  mean: number;
-  max: number;
-}
-
-export interface StageLatency {
-  /** Request received → reply written (gateway). */
-  total: LatencySummary;
-  /** Waiting for a free replica. */
-  queue: LatencySummary;
-  /** Descriptor sent → reply descriptor received. */
-  container: LatencySummary;
-}
-
-export interface FunctionSnapshot {
-  id: number;
-  name: string | null;
-  requests: number;
-  /** Requests per second since the previous snapshot; null on the first. */
-  rps: number | null;
-  status: { '2xx': number; '4xx': number; '5xx': number };
-  /** 4xx + 5xx. */
-  errors: number;
-  /** 503s: pool or queue exhausted. */
-  rejected: number;
-  /** 504s: handler timed out. */
-  timeouts: number;
-  inflight: number;
-  queued: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Since the instance started. */
-  latencyUs: StageLatency;
-  /** Requests completed since the previous snapshot only; null on the first. */
-  recentLatencyUs: StageLatency | null;
-}
-
-export interface PoolClassSnapshot extends ClassUsage {
-  usedPercent: number;
-}
-
-export interface ProcessSnapshot {
-  slot: number;
-  pid: number;
-  role: ProcEntry['role'];
-  functionId: number;
-  function: string | null;
-  replica: number;
-  state: ProcEntry['state'];
-  restarts: number;
-  uptimeS: number;
-  heartbeatAgeS: number;
-  alive: boolean;
-  /** % of one core since the previous snapshot (null on the first). */
-  cpuPercent: number | null;
-  /** Latest full memory sample (taken every `fullSampleMs`); null when /proc is unreadable. */
-  memory: Omit<MemorySample, 'pid'> | null;
-  /** Private memory over the recent samples. */
-  trend: TrendVerdict;
-  leak: boolean;
-  /** Work done by this process (its own stats record). */
-  requests: number;
-  errors: number;
-}
-
-export interface ObserveEvent {
-  at: string;
-  level: 'error' | 'warn' | 'info';
-  text: string;
-}
-
-export interface SegmentInfo {
-  name: string;
-  path: string;
-  size: number;
-  touched: number;
-  layoutVersion: number;
-  creatorPid: number;
-  creatorAlive: boolean;
-  createdAt: string;
-  uptimeS: number;
-  /** Processes mapping the segment (this one excluded); refreshed every `holdersMs`. */
-  holders: Holder[];
-}
-
-export interface Snapshot {
-  schema: 1;
-  takenAt: string;
-  /** Seconds since the previous snapshot; null on the first. */
-  intervalS: number | null;
-  instance: string;
-  status: 'running' | 'waiting';
-  /** Why status is 'waiting'. */
-  reason: string | null;
-  segment: SegmentInfo | null;
-  shm: { path: string; total: number; used: number; available: number; usedPercent: number; warnPercent: number; warn: boolean };
-  functions: FunctionSnapshot[];
-  pool: PoolClassSnapshot[];
-  processes: ProcessSnapshot[];
-  events: ObserveEvent[];
-}
+export type * from './types.js';
 
 export interface ObserveOptions {
   /** Warn when /dev/shm is fuller than this (default 80). */
@@ -134,23 +31,6 @@ const H_STAGES = [
 
 const ROLE_ORDER = ['supervisor', 'gateway', 'proxy', 'container', 'none'];
 
-export function summarize(h: HistogramSnapshot): LatencySummary {
-  return { count: h.count, p50: h.quantile(0.5), p99: h.quantile(0.99), mean: h.mean(), max: h.max };
-}
-
-/** `cur` minus `prev`: the requests recorded between two reads of one histogram. */
-function since(cur: HistogramSnapshot, prev: HistogramSnapshot): HistogramSnapshot {
-  const d = new HistogramSnapshot();
-  for (let i = 0; i < d.buckets.length; i++) d.buckets[i] = cur.buckets[i] - prev.buckets[i];
-  d.count = cur.count - prev.count;
-  d.sum = cur.sum - prev.sum;
-  // The record keeps one all-time max; the interval's is bounded by its highest non-empty bucket.
-  let top = d.buckets.length - 1;
-  while (top >= 0 && d.buckets[top] === 0) top--;
-  d.max = top < 0 ? 0 : Math.min(cur.max, bucketHigh(top) - 1);
-  return d;
-}
-
 interface FnPrev {
   requests: number;
   errors: number;
@@ -170,6 +50,8 @@ export class Observer {
   private readonly full = new Map<number, MemorySample>();
   private fnPrev = new Map<number, FnPrev>();
   private procPrev = new Map<string, ProcPrev>();
+  /** Each process's handler histogram at the previous snapshot, by pid. */
+  private handlerPrev = new Map<number, HistogramSnapshot>();
   private readonly events: ObserveEvent[] = [];
   private holders: { at: number; key: string; pids: number[] } = { at: 0, key: '', pids: [] };
   private lastAt = 0;
@@ -228,7 +110,7 @@ export class Observer {
       const procs = new ProcessTable(seg).entries();
       snap.segment = this.segmentInfo(seg, now, new Set(procs.map((p) => p.pid)));
       snap.pool = seg.pool.usage().map((c) => ({ ...c, usedPercent: c.count ? (100 * c.inUse) / c.count : 0 }));
-      snap.functions = this.functions(seg, procs, intervalS);
+      snap.functions = this.functions(seg, procs, intervalS, this.handlerTimes(seg, procs));
       snap.processes = this.processes(seg, procs, now);
     }
     snap.events = [...this.events];
@@ -272,7 +154,26 @@ export class Observer {
     };
   }
 
-  private functions(seg: Segment, procs: ProcEntry[], intervalS: number | null): FunctionSnapshot[] {
+  /** Handler histograms of each function's live containers, all-time and since the previous snapshot. */
+  private handlerTimes(seg: Segment, procs: ProcEntry[]): Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }> {
+    const out = new Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }>();
+    const seen = new Map<number, HistogramSnapshot>();
+    for (const p of procs) {
+      if (p.role !== 'container') continue;
+      const h = new ProcessStats(seg, p.slot).histogram();
+      const prev = this.handlerPrev.get(p.pid);
+      const f = out.get(p.functionId) ?? { all: new HistogramSnapshot(), recent: new HistogramSnapshot() };
+      merge(f.all, h);
+      // A process first seen now (or whose record was reset) contributes all it has recorded.
+      merge(f.recent, prev && prev.count <= h.count ? since(h, prev) : h);
+      out.set(p.functionId, f);
+      seen.set(p.pid, h);
+    }
+    this.handlerPrev = seen;
+    return out;
+  }
+
+  private functions(seg: Segment, procs: ProcEntry[], intervalS: number | null, handler: Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }>): FunctionSnapshot[] {
     const fs = new FunctionStats(seg);
     const names = this.o.functionNames;
     const wanted = new Set<number>([...names.keys(), ...procs.filter((p) => p.role === 'container').map((p) => p.functionId)]);
@@ -286,7 +187,13 @@ export class Observer {
       const status = { '2xx': fs.get(id, counters.FN_2XX), '4xx': fs.get(id, counters.FN_4XX), '5xx': fs.get(id, counters.FN_5XX) };
       const errors = status['4xx'] + status['5xx'];
       const prev = this.fnPrev.get(id);
-      const stage = (hs: HistogramSnapshot[]): StageLatency => ({ total: summarize(hs[0]), queue: summarize(hs[1]), container: summarize(hs[2]) });
+      const h = handler.get(id);
+      const stage = (hs: HistogramSnapshot[], handlerH: HistogramSnapshot | undefined): StageLatency => ({
+        total: summarize(hs[0]),
+        queue: summarize(hs[1]),
+        container: summarize(hs[2]),
+        handler: summarize(handlerH ?? new HistogramSnapshot()),
+      });
       const f: FunctionSnapshot = {
         id,
         name: names.get(id) ?? null,
@@ -300,8 +207,8 @@ export class Observer {
         queued: fs.get(id, counters.FN_QUEUED),
         bytesIn: fs.get(id, counters.FN_BYTES_IN),
         bytesOut: fs.get(id, counters.FN_BYTES_OUT),
-        latencyUs: stage(hist),
-        recentLatencyUs: prev ? stage(hist.map((h, i) => since(h, prev.hist[i]))) : null,
+        latencyUs: stage(hist, h?.all),
+        recentLatencyUs: prev ? stage(hist.map((x, i) => since(x, prev.hist[i])), h?.recent) : null,
       };
       if (prev && errors > prev.errors) {
         const label = f.name ? `${id} ${f.name}` : `${id}`;
@@ -354,6 +261,7 @@ export class Observer {
         leak: trend.leak,
         requests: ps.requests,
         errors: ps.errors,
+        handlerUs: summarize(ps.histogram()),
       };
       this.processEvents(p);
       return p;

@@ -67,6 +67,11 @@ function coarseNow(): number {
   return clock;
 }
 
+/** Owner 0 means free: a CAS from 0 to 0 would "succeed" and hand one packet to many. */
+function badOwner(what: string, owner: number, segment: string): never {
+  throw new ShmError(`${what}: owner ${owner} is not a process id (a positive 32-bit integer)`, 'EINVAL', segment);
+}
+
 export class PacketPool {
   readonly classes: ClassLayout[];
   readonly maxPacket: number;
@@ -117,6 +122,7 @@ export class PacketPool {
    */
   alloc(length: number, owner: number = process.pid): Descriptor | Exhausted {
     if (!this.seg.writable) throw new ShmError(`${this.seg.name} is mapped read-only`, 'EACCES', this.seg.name);
+    if ((owner | 0) !== owner || owner <= 0) badOwner('alloc', owner, this.seg.name);
     const first = this.classFor(length);
     if (first < 0 || !(length >= 0)) return { exhausted: true, reason: 'too-large', length };
     for (let c = first; c < this.classes.length; c++) {
@@ -215,6 +221,7 @@ export class PacketPool {
 
   /** Hands a packet to another process: it becomes the one that must free it (or die holding it). */
   transfer(d: Descriptor, to: number): void {
+    if ((to | 0) !== to || to <= 0) badOwner('transfer', to, this.seg.name);
     const e = this.entry(d.index, d.generation, 'transfer');
     const cur = Atomics.load(this.i32, e + PKT_OWNER);
     if (cur === 0) throw new ShmError(`transfer: packet ${d.index} is free`, 'EDOUBLEFREE', this.seg.name);

@@ -49,7 +49,7 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   const before = helpers();
   const md = path.join(dir, 'BENCHMARKS.md');
   fs.writeFileSync(md, '# Benchmarks\n\n## Shared-memory core\n\nkept\n');
-  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
+  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--prime', '0.3', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
   t.teardown(() => run.child.kill('SIGKILL'));
   const { code, stdout, stderr } = await run.done;
   t.equal(code, 0, stderr);

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { CpuMeter, MemoryTrend, sampleMemory } from '../../src/observe/memory.js';
+import { cpuSeconds } from '../../src/observe/procfs.js';
 import { tempSegment } from '../helpers/segments.js';
 
 const MiB = 1 << 20;
@@ -63,18 +64,34 @@ t.test('sampleMemory sees a child allocate 64 MiB as private memory, and its seg
   t.equal(sampleMemory(2 ** 22 + 12345), null, 'a pid that does not exist samples as null');
 });
 
-t.test('CpuMeter: a busy child uses a large share of a core, an idle one almost none', async (t) => {
+t.test('CPU time from /proc matches what the process itself measures, and CpuMeter turns it into % of a core', async (t) => {
+  const before = { proc: cpuSeconds('self')!, self: process.cpuUsage() };
+  const end = process.cpuUsage().user + 300_000;
+  while (process.cpuUsage().user < end);
+  const used = process.cpuUsage(before.self);
+  const fromProc = cpuSeconds('self')! - before.proc;
+  const fromSelf = (used.user + used.system) / 1e6;
+  // /proc counts in clock ticks (10 ms).
+  t.ok(Math.abs(fromProc - fromSelf) <= 0.03, `/proc says ${fromProc.toFixed(3)} s, the process ${fromSelf.toFixed(3)} s`);
+
+  const meter = new CpuMeter();
+  t.equal(meter.update(1, 10, 0), null, 'no rate from one reading');
+  t.equal(meter.update(1, 10.5, 1000), 50, 'half a second of CPU in a second is 50 %');
+  t.equal(meter.update(1, 12.5, 2000), 200, 'two busy threads: 200 %');
+  meter.retain(new Set());
+  t.equal(meter.update(1, 13, 3000), null, 'a forgotten pid starts over (a restarted replica has a new pid)');
+
   const busy = child(t, 'const end = Date.now() + 60000; while (Date.now() < end);');
   const idle = child(t, 'setInterval(() => {}, 1000);');
-  const meter = new CpuMeter();
   // Past node's own start-up work, which is not idle.
   await new Promise((r) => setTimeout(r, 1500));
-  for (const c of [busy, idle]) meter.update(c.pid!, sampleMemory(c.pid!)!.cpuTime);
+  const live = new CpuMeter();
+  for (const c of [busy, idle]) live.update(c.pid!, cpuSeconds(c.pid!)!);
   await new Promise((r) => setTimeout(r, 1500));
-  const busyPct = meter.update(busy.pid!, sampleMemory(busy.pid!)!.cpuTime)!;
-  const idlePct = meter.update(idle.pid!, sampleMemory(idle.pid!)!.cpuTime)!;
-  // Two cores shared with whatever else runs: the spinner gets some real share, never over a core.
-  t.ok(busyPct > 15 && busyPct < 110, `busy child at ${busyPct.toFixed(0)} %`);
+  const busyPct = live.update(busy.pid!, cpuSeconds(busy.pid!)!)!;
+  const idlePct = live.update(idle.pid!, cpuSeconds(idle.pid!)!)!;
+  // How much a spinner gets depends on what else runs on the two shared cores; more than an idle process, always.
+  t.ok(busyPct > idlePct && busyPct > 1 && busyPct <= 105, `busy child at ${busyPct.toFixed(0)} %`);
   t.ok(idlePct < 5, `idle child at ${idlePct.toFixed(1)} %`);
 });
 

@@ -91,9 +91,10 @@ t.test('pool, processes, segment, /dev/shm and events come from the segment and 
   t.same(first.pool.map((p) => p.inUse), [3, 1, 0, 0], 'packets in use per class');
   t.equal(first.pool[0].bytesInUse, 6000);
   t.equal(first.pool[0].count, seg.layout.classes[0].count);
+  t.match(first.functions.find((f) => f.id === 2)?.latencyUs.handler, { count: 2, p99: 100 }, 'a function’s handler time comes from its containers');
   t.same(first.processes.map((p) => [p.role, p.pid, p.alive]), [['gateway', process.pid, true], ['container', dead.pid, false], ['container', child.pid, true]], 'ordered by role, function, replica');
   const cp = first.processes.find((p) => p.pid === child.pid)!;
-  t.match(cp, { functionId: 2, replica: 1, state: 'ready', restarts: 0, requests: 2, errors: 1 });
+  t.match(cp, { functionId: 2, replica: 1, state: 'ready', restarts: 0, requests: 2, errors: 1, handlerUs: { count: 2, p50: 100, max: 100 } });
   t.ok(cp.memory && cp.memory.rss > 10 << 20 && cp.memory.privateBytes > 0 && cp.memory.privateBytes < cp.memory.rss, 'the child’s memory sampled');
   t.equal(first.processes.find((p) => p.pid === dead.pid)?.memory, null, 'a dead pid has no memory');
   t.ok(first.events.some((e) => e.level === 'error' && e.text.includes(`pid ${dead.pid} is not running`)), 'a dead registered process is reported');

@@ -78,6 +78,9 @@ t.test('counters and histogram buckets equal what was written to the segment', a
 
 t.test('GET /metrics on a real gateway: promtool passes and the counters equal the requests sent', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts', replicas: 2 }]);
+  // What the supervisor writes for its containers (the test harness registers bare pids).
+  const table = new ProcessTable(rt.seg);
+  for (const c of rt.containers) table.setState(table.register(c.pid, 'container', c.functionId, c.replica), 'ready');
   const sent = 37;
   const statuses: number[] = [];
   for (let i = 0; i < sent; i++) statuses.push((await post(rt.port, '/function/1', `hello ${i}`)).status);
@@ -92,6 +95,8 @@ t.test('GET /metrics on a real gateway: promtool passes and the counters equal t
   t.equal(value(body, 'faasflow_responses_total', { function: '1', class: '5xx' }), 0);
   t.equal(value(body, 'faasflow_request_duration_seconds_count', { function: '1', stage: 'total' }), sent, 'every request in the latency histogram');
   t.equal(value(body, 'faasflow_request_duration_seconds_bucket', { function: '1', stage: 'total', le: '+Inf' }), sent);
+  const handled = rt.containers.reduce((a, c) => a + (value(body, 'faasflow_handler_duration_seconds_count', { function: '1', pid: String(c.pid) }) ?? 0), 0);
+  t.equal(handled, sent, 'every request in the replicas’ handler histograms');
   for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_resident_memory_bytes', { pid: String(p.pid) })! > 0, `memory of pid ${p.pid}`);
   t.equal(value(body, 'faasflow_pool_packets_in_use', { class: '4096' }), 0, 'no packet left in use');
   promtool(t, body);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
-import type { SegmentDetail, SegmentReport } from '../../src/observe/segments.js';
+import { inspectSegment, listSegments, type SegmentDetail, type SegmentReport } from '../../src/observe/segments.js';
 import { Segment } from '../../src/shm/index.js';
 import { ROOT } from '../helpers/runtime.js';
 import { uniqueName } from '../helpers/segments.js';
@@ -119,4 +119,17 @@ t.test('shm inspect of a missing segment fails with a clear message', async (t) 
   );
   t.ok(err, 'non-zero exit');
   t.match(err?.stderr, /no segment \/dev\/shm\/faasflow-no-such-instance-here/);
+});
+
+t.test('a file in /dev/shm that is not a readable segment is reported, not fatal', async (t) => {
+  const name = uniqueName('junk');
+  const file = `/dev/shm${name}`;
+  fs.writeFileSync(file, Buffer.alloc(8192, 0x41), { mode: 0o600 });
+  t.teardown(() => fs.rmSync(file, { force: true }));
+  const [r] = listSegments([name]);
+  t.match(r, { name, size: 8192, layoutVersion: null, creatorPid: null, creatorAlive: false, pool: null, holders: [], stale: true });
+  t.match(r.error, /not a faasflow segment/);
+  const d = inspectSegment(name);
+  t.match(d.error, /not a faasflow segment/);
+  t.same(d.processes, []);
 });

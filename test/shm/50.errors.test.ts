@@ -37,7 +37,12 @@ t.test('descriptor misuse is a typed error, and the pool is unharmed', async (t)
   t.throws(() => pool.view({ ...d, offset: 2 ** 40 }), { code: 'ERANGE' }, 'a view past the segment');
   t.throws(() => pool.describe(d.index, d.generation + 1), { code: 'ESTALE', message: /generation/ });
   t.throws(() => pool.free({ ...d, generation: d.generation - 1 }), { code: 'ESTALE', message: /stale descriptor/ });
+  for (const bad of [0, -5, 1.5, 2 ** 31, Number.NaN]) {
+    t.throws(() => pool.alloc(10, bad), { code: 'EINVAL', message: /not a process id/ }, `alloc for owner ${bad}`);
+    t.throws(() => pool.transfer(d, bad), { code: 'EINVAL', message: /not a process id/ }, `transfer to owner ${bad}`);
+  }
   t.equal(pool.owner(d), process.pid, 'none of that touched the packet');
+  t.equal(pool.inUse(), 1);
 
   pool.free(d);
   t.throws(() => pool.free(d), { code: 'EDOUBLEFREE', message: /already free: double free/ });

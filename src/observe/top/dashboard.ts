@@ -70,6 +70,8 @@ export class Dashboard {
     this.focusables.forEach((f, i) => {
       f.box.style.border = { ...(f.box.style.border as object), fg: i === this.focusAt ? FOCUS : BORDER };
     });
+    // A table highlights its selected row only while focused, so unfocused rows keep their colours.
+    for (const table of [this.procs, this.latency]) (table.rows as unknown as { interactive: boolean }).interactive = table === this.focusables[this.focusAt].box;
     this.focusables[this.focusAt].focus();
     this.screen.render();
   }
@@ -144,9 +146,9 @@ export class Dashboard {
     const rows = snap.functions.map((f) => {
       const l = f.recentLatencyUs;
       const name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
-      return [`\x1b[${ANSI[this.colorOf(f.id)]}m${name.slice(0, 12)}\x1b[39m`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99)];
+      return [`\x1b[${ANSI[this.colorOf(f.id)]}m${name.slice(0, 12)}\x1b[39m`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99), fmtUs(l?.handler.p99)];
     });
-    setTable(this.latency, ['function', 'req/s', 'p50', 'p99', 'errors', 'total', 'p99 all', 'queue p99'], [12, 6, 8, 8, 6, 7, 8, 9], rows);
+    setTable(this.latency, ['function', 'req/s', 'p50', 'p99', 'errors', 'total', 'p99 all', 'queue p99', 'handler p99'], [12, 6, 8, 8, 6, 7, 8, 9, 11], rows);
   }
 
   private drawPool(snap: Snapshot): void {

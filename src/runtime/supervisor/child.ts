@@ -12,6 +12,8 @@ import type { ChildSpec } from './spec.js';
 type Proc = ResultPromise;
 
 export interface ChildEvents {
+  /** A process was spawned (pid set), before it reports anything. */
+  spawn: [number];
   state: [ChildState];
   message: [ChildMessage];
   output: [string, 'stdout' | 'stderr'];
@@ -23,7 +25,7 @@ export type StartOutcome = { ready: true } | { ready: false; reason: string };
 
 export class Child extends EventEmitter<ChildEvents> {
   pid = 0;
-  state: ChildState = 'starting';
+  state: ChildState = 'stopped';
   restarts = 0;
   /** Times of this child's restarts, for the restart intensity (pruned by the policy's window). */
   history: number[] = [];
@@ -69,9 +71,13 @@ export class Child extends EventEmitter<ChildEvents> {
       // execa kills the child if the supervisor exits on its own; a SIGKILLed supervisor is
       // covered by the children exiting when their IPC channel disconnects.
       cleanup: true,
+      // stop() owns the TERM → KILL escalation with the spec's shutdown time (execa's own
+      // default would SIGKILL a child still draining long requests after 5 s).
+      forceKillAfterDelay: false,
     });
     this.proc = proc;
     this.pid = proc.pid ?? 0;
+    this.emit('spawn', this.pid);
     this.setState('starting');
     this.pipe(proc.stdout, 'stdout');
     this.pipe(proc.stderr, 'stderr');
@@ -136,13 +142,15 @@ export class Child extends EventEmitter<ChildEvents> {
     });
   }
 
-  /** Asks the child to drain (IPC + SIGTERM), SIGKILLs it after shutdownMs; resolves on exit. */
+  /**
+   * SIGTERM asks the child to drain and exit; SIGKILL after shutdownMs. Only one request is sent:
+   * a child treats a second SIGTERM as "exit now", which would cut its in-flight requests.
+   */
   async stop(timeoutMs = this.spec.shutdownMs): Promise<void> {
     this.stopping = true;
     const proc = this.proc;
     if (!proc) return;
     this.setState('draining');
-    this.send({ type: 'drain' });
     proc.kill('SIGTERM');
     this.killTimer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     await this.exited;

@@ -58,3 +58,16 @@ export class LogFiles {
     this.streams.clear();
   }
 }
+
+/** Children log JSON lines ({t, level, msg, ...}); the log file gets them readable. */
+export function prettify(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { t: _t, level, msg, pid: _pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    if (typeof msg !== 'string') return line;
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    return `${typeof level === 'string' ? `${level} ` : ''}${msg}${extra}`;
+  } catch {
+    return line;
+  }
+}

@@ -3,13 +3,12 @@
 // control socket and shuts everything down in reverse. Startup and deploys are sequences of
 // typed events; the CLI's listr2 steps only render them.
 import fs from 'node:fs';
-import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../control/errors.js';
 import type { InstancePaths } from '../../control/paths.js';
-import type { ChildState, ChildStatus, ControlRequest, DeployRequest, DeployResult, InstanceStatus, StepName, SupervisorEvent } from '../../control/protocol.js';
+import type { ChildState, ControlRequest, DeployRequest, DeployResult, InstanceStatus, StepName, SupervisorEvent } from '../../control/protocol.js';
 import { serveControl, type Reply } from '../../control/server.js';
 import { writeJsonAtomic } from '../../control/state.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
@@ -19,8 +18,10 @@ import type { Route } from '../protocol.js';
 import { sampleMemory } from '../../observe/memory.js';
 import { Child } from './child.js';
 import { Deployments, pruneBundles, type FnEntry } from './deployments.js';
-import { logFileFor, LogFiles } from './logs.js';
+import { logFileFor, LogFiles, prettify } from './logs.js';
 import { decide, describeExit } from './policy.js';
+import { byRoleAndFunction, childStatus, selfStatus } from './status.js';
+import { healthz } from './health.js';
 import { childSpecs, intensityOf } from './specs.js';
 
 export interface SupervisorOptions {
@@ -130,8 +131,9 @@ export class Supervisor {
       this.stepDone('gateway', `listening on http://${cfg.gateway.host}:${this.port} (pid ${this.gateway.pid})`);
     });
     await this.step('containers', `starting ${this.replicaCount()} container(s)`, async () => {
-      for (const f of this.functions.values()) for (let r = 0; r < f.replicas; r++) this.startContainer(f, r);
+      // The gateway learns the deployments first, so it accepts each container as it connects.
       await this.pushRoutes();
+      for (const f of this.functions.values()) for (let r = 0; r < f.replicas; r++) this.startContainer(f, r);
       // A container that crash-loops is given up on by the policy; up then reports it and the
       // other functions serve.
       await Promise.all(this.containers.map((c) => this.settled(c)));
@@ -140,7 +142,7 @@ export class Supervisor {
       else this.stepDone('containers', `${this.containers.length} ready`);
     });
     await this.step('health', `GET /healthz`, async () => {
-      const body = await this.healthz();
+      const body = await healthz(this.cfg.gateway.host, this.port);
       this.stepDone('health', `gateway healthy: ${body.length} bytes of status`);
     });
     this.state = 'running';
@@ -214,16 +216,11 @@ export class Supervisor {
       }
     });
     c.on('exit', (exit) => this.onExit(c, exit));
-    const start = c.start.bind(c);
-    c.start = () => {
-      start();
-      if (this.table) {
-        c.slot = this.table.register(c.pid, s.role, s.functionId, s.replica, c.restarts);
-        this.table.setState(c.slot, 'starting');
-      }
+    c.on('spawn', (pid) => {
+      // Registered before the child can look itself up in the table (the container does).
+      if (this.table) c.slot = this.table.register(pid, s.role, s.functionId, s.replica, c.restarts);
       this.logs.write(file, who(), `started (${s.role}${s.role === 'container' ? ` function ${s.functionId} deployment ${s.deployment} replica ${s.replica}` : ''})`);
-      this.writeState();
-    };
+    });
     return c;
   }
 
@@ -358,25 +355,15 @@ export class Supervisor {
       c.stopping = true;
       this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `private memory ${m.privateBytes} B is over memoryLimit ${f.memoryLimit} B: replacing the replica gracefully`);
       const fresh = this.startContainer(f, c.spec.replica, c.restarts + 1);
-      void fresh.outcome().then(async () => {
-        await c.stop();
-        this.containers = this.containers.filter((x) => x !== c);
+      void fresh.outcome().then(async (o) => {
+        // If the replacement cannot start, the old replica keeps serving; the next sample retries.
+        const [retire, keep] = o.ready ? [c, fresh] : [fresh, c];
+        await retire.stop();
+        keep.stopping = false;
+        this.containers = this.containers.filter((x) => x !== retire);
         this.writeState();
       });
     }
-  }
-
-  private healthz(): Promise<string> {
-    const host = this.cfg.gateway.host === '0.0.0.0' ? '127.0.0.1' : this.cfg.gateway.host === '::' ? '::1' : this.cfg.gateway.host;
-    return new Promise((resolve, reject) => {
-      const req = http.get({ host, port: this.port, path: '/healthz', timeout: 5000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /healthz answered ${res.statusCode}: ${body.slice(0, 200)}`))));
-      });
-      req.on('timeout', () => req.destroy(new Error('GET /healthz timed out after 5 s')));
-      req.on('error', reject);
-    });
   }
 
   // ── control socket ──────────────────────────────────────────────────────────────────────────
@@ -409,26 +396,7 @@ export class Supervisor {
   }
 
   status(withMemory: boolean): InstanceStatus {
-    const mem = (pid: number) => {
-      if (!withMemory) return null;
-      const m = sampleMemory(pid);
-      return m && { rss: m.rss, pss: m.pss, privateBytes: m.privateBytes, sharedBytes: m.sharedBytes, shmBytes: m.shmBytes };
-    };
-    const child = (c: Child): ChildStatus => ({
-      id: c.spec.id,
-      role: c.spec.role,
-      functionId: c.spec.functionId,
-      functionName: this.functions.get(c.spec.functionId)?.name ?? '',
-      deployment: c.spec.deployment,
-      replica: c.spec.replica,
-      pid: c.pid,
-      state: c.state,
-      startedAt: c.startedAt,
-      restarts: c.restarts,
-      lastExit: c.lastExit,
-      memory: c.running ? mem(c.pid) : null,
-    });
-    const self: ChildStatus = { id: 'supervisor', role: 'supervisor', functionId: 0, functionName: '', deployment: 0, replica: 0, pid: process.pid, state: 'ready', startedAt: this.startedAt, restarts: 0, lastExit: '', memory: mem(process.pid) };
+    const names = new Map([...this.functions.values()].map((f) => [f.id, f.name]));
     return {
       instance: this.cfg.instance,
       supervisorPid: process.pid,
@@ -439,7 +407,7 @@ export class Supervisor {
       segment: segmentName(this.cfg.instance),
       runtimeDir: this.paths.dir,
       configFile: this.cfg.file,
-      children: [self, ...this.live().map(child).sort((a, b) => (a.role === b.role ? a.functionId - b.functionId || a.deployment - b.deployment || a.replica - b.replica : a.role === 'gateway' ? -1 : 1))],
+      children: [selfStatus(this.startedAt, withMemory), ...this.live().map((c) => childStatus(c, names, withMemory)).sort(byRoleAndFunction)],
       functions: [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
     };
   }
@@ -488,18 +456,5 @@ export class Supervisor {
       this.resolveDone(code);
     })();
     return this.stopping;
-  }
-}
-
-/** Children log JSON lines ({t, level, msg, ...}); the log file gets them readable. */
-function prettify(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const { t: _t, level, msg, pid: _pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
-    if (typeof msg !== 'string') return line;
-    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-    return `${typeof level === 'string' ? `${level} ` : ''}${msg}${extra}`;
-  } catch {
-    return line;
   }
 }

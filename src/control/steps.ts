@@ -1,0 +1,40 @@
+// `up`'s view of the supervisor's lifecycle events: one promise per startup step for listr2.
+import { FaasflowError } from './errors.js';
+import type { StepName, SupervisorEvent } from './protocol.js';
+
+/** Turns the supervisor's step events into per-step promises for listr2. */
+export class StepWaiter {
+  running: SupervisorEvent | undefined;
+  private readonly results = new Map<StepName, { status: string; message: string }>();
+  private failure: Error | undefined;
+  private wake: () => void = () => undefined;
+
+  on(e: SupervisorEvent): void {
+    if (e.kind === 'step' && e.status !== 'start') this.results.set(e.step, e);
+    if (e.kind === 'running') this.running = e;
+    if (e.kind === 'fatal') this.failure = new FaasflowError('START_FAILED', e.message);
+    this.wake();
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.wake();
+  }
+
+  async waitRunning(): Promise<void> {
+    while (!this.running) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  async wait(step: StepName): Promise<{ status: string; message: string }> {
+    for (;;) {
+      const r = this.results.get(step);
+      if (r?.status === 'failed') throw new FaasflowError('START_FAILED', r.message);
+      if (r) return r;
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// Arithmetic on histogram snapshots read from the segment: summaries, sums, differences.
+import { HistogramSnapshot, bucketHigh } from '../shm/index.js';
+import type { LatencySummary } from './types.js';
+
+export function summarize(h: HistogramSnapshot): LatencySummary {
+  return { count: h.count, p50: h.quantile(0.5), p99: h.quantile(0.99), mean: h.mean(), max: h.max };
+}
+
+export function merge(into: HistogramSnapshot, h: HistogramSnapshot): void {
+  for (let i = 0; i < into.buckets.length; i++) into.buckets[i] += h.buckets[i];
+  into.count += h.count;
+  into.sum += h.sum;
+  into.max = Math.max(into.max, h.max);
+}
+
+/** `cur` minus `prev`: the requests recorded between two reads of one histogram. */
+export function since(cur: HistogramSnapshot, prev: HistogramSnapshot): HistogramSnapshot {
+  const d = new HistogramSnapshot();
+  for (let i = 0; i < d.buckets.length; i++) d.buckets[i] = cur.buckets[i] - prev.buckets[i];
+  d.count = cur.count - prev.count;
+  d.sum = cur.sum - prev.sum;
+  // The record keeps one all-time max; the interval's is bounded by its highest non-empty bucket.
+  let top = d.buckets.length - 1;
+  while (top >= 0 && d.buckets[top] === 0) top--;
+  d.max = top < 0 ? 0 : Math.min(cur.max, bucketHigh(top) - 1);
+  return d;
+}

@@ -1,0 +1,114 @@
+// The shape of a snapshot: what `top --once --json` prints (each field is documented in the README).
+import type { ClassUsage, ProcEntry } from '../shm/index.js';
+import type { MemorySample, TrendVerdict } from './memory.js';
+import type { Holder } from './segments.js';
+
+/** Latency in µs. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export interface StageLatency {
+  /** Request received → reply written (gateway). */
+  total: LatencySummary;
+  /** Waiting for a free replica. */
+  queue: LatencySummary;
+  /** Descriptor sent → reply descriptor received. */
+  container: LatencySummary;
+  /** The handler call inside the containers (their own records: live replicas only, reset on restart). */
+  handler: LatencySummary;
+}
+
+export interface FunctionSnapshot {
+  id: number;
+  name: string | null;
+  requests: number;
+  /** Requests per second since the previous snapshot; null on the first. */
+  rps: number | null;
+  status: { '2xx': number; '4xx': number; '5xx': number };
+  /** 4xx + 5xx. */
+  errors: number;
+  /** 503s: pool or queue exhausted. */
+  rejected: number;
+  /** 504s: handler timed out. */
+  timeouts: number;
+  inflight: number;
+  queued: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Since the instance started. */
+  latencyUs: StageLatency;
+  /** Requests completed since the previous snapshot only; null on the first. */
+  recentLatencyUs: StageLatency | null;
+}
+
+export interface PoolClassSnapshot extends ClassUsage {
+  usedPercent: number;
+}
+
+export interface ProcessSnapshot {
+  slot: number;
+  pid: number;
+  role: ProcEntry['role'];
+  functionId: number;
+  function: string | null;
+  replica: number;
+  state: ProcEntry['state'];
+  restarts: number;
+  uptimeS: number;
+  heartbeatAgeS: number;
+  alive: boolean;
+  /** % of one core since the previous snapshot (null on the first). */
+  cpuPercent: number | null;
+  /** Latest full memory sample (taken every `fullSampleMs`); null when /proc is unreadable. */
+  memory: Omit<MemorySample, 'pid'> | null;
+  /** Private memory over the recent samples. */
+  trend: TrendVerdict;
+  leak: boolean;
+  /** Work done by this process (its own stats record). */
+  requests: number;
+  errors: number;
+  /** Containers: time in the handler, µs, since this process started. */
+  handlerUs: LatencySummary;
+}
+
+export interface ObserveEvent {
+  at: string;
+  level: 'error' | 'warn' | 'info';
+  text: string;
+}
+
+export interface SegmentInfo {
+  name: string;
+  path: string;
+  size: number;
+  touched: number;
+  layoutVersion: number;
+  creatorPid: number;
+  creatorAlive: boolean;
+  createdAt: string;
+  uptimeS: number;
+  /** Processes mapping the segment (this one excluded); refreshed every `holdersMs`. */
+  holders: Holder[];
+}
+
+export interface Snapshot {
+  schema: 1;
+  takenAt: string;
+  /** Seconds since the previous snapshot; null on the first. */
+  intervalS: number | null;
+  instance: string;
+  status: 'running' | 'waiting';
+  /** Why status is 'waiting'. */
+  reason: string | null;
+  segment: SegmentInfo | null;
+  shm: { path: string; total: number; used: number; available: number; usedPercent: number; warnPercent: number; warn: boolean };
+  functions: FunctionSnapshot[];
+  pool: PoolClassSnapshot[];
+  processes: ProcessSnapshot[];
+  events: ObserveEvent[];
+}
