@@ -190,7 +190,7 @@ function renderBlock(r: Results, rounds: number, command: string): string {
     BEGIN,
     '',
     `Measured ${date} on ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}; load average before: ${m.loadBefore.join(' ')}.`,
-    `Command: \`${command}\`. Medians of ${rounds} rounds after a warm-up round (alloc+free: ${r.iterations} pairs per round of a ${SMALL} B packet; copy: 3× as many rounds of ${r.copies} copies, heap and packet rounds interleaved, the speed ratio is the median of the per-pair ratios); wall range is min–max across rounds. Wall time also counts the time slices other processes took on this shared machine; CPU time (process.cpuUsage) is what the operations themselves cost.`,
+    `Command: \`${command}\`. Medians of ${rounds} rounds after a warm-up round (alloc+free: ${r.iterations} pairs per round of a ${SMALL} B packet; copy: 3× as many rounds of ${r.copies} copies, heap and packet rounds interleaved, the speed ratio is the median of the per-pair ratios); wall range is min–max across rounds. Wall time also counts the time slices other processes took on this shared machine; CPU time (process.cpuUsage) leaves those out.`,
     '',
     markdownTable(COLUMNS, rows(r)),
     '',

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { parseDuration } from '../config/units.js';
 import { controlRequest } from '../control/client.js';
 import { FaasflowCommand } from '../control/command.js';
-import { FaasflowError } from '../control/errors.js';
+import { FaasflowError, isFaasflowError } from '../control/errors.js';
 import { cleanStale, inspectInstance, removeStaleSegments } from '../control/instance.js';
 import { groupMembers, killQuietly, processAlive } from '../control/procs.js';
 
@@ -33,17 +33,26 @@ export default class Down extends FaasflowCommand {
     if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment /dev/shm/faasflow-${p.instance} belongs to running pid ${h.creatorPid}, not to an instance in ${p.dir}: stop that process or pass the right --instance / FAASFLOW_RUNTIME_DIR`);
     if (h.kind === 'running') {
       const pid = h.state.supervisorPid;
-      const r = await controlRequest<{ stopped: number[]; segment: string }>(p.socket, { cmd: 'down', timeoutMs }, {
-        onEvent: (e) => {
-          if (!this.jsonEnabled() && e.kind === 'child' && e.state === 'stopped') this.log(`  stopped ${e.id} (pid ${e.pid})`);
-        },
-      });
-      out.stopped = r.stopped;
-      out.segments.push(r.segment);
+      try {
+        const r = await controlRequest<{ stopped: number[]; segment: string }>(p.socket, { cmd: 'down', timeoutMs }, {
+          // Gateway drain, then containers: each may take the whole grace.
+          timeoutMs: 2 * timeoutMs + 30_000,
+          onEvent: (e) => {
+            if (!this.jsonEnabled() && e.kind === 'child' && e.state === 'stopped') this.log(`  stopped ${e.id} (pid ${e.pid})`);
+          },
+        });
+        out.stopped = r.stopped;
+        out.segments.push(r.segment);
+      } catch (err) {
+        if (!isFaasflowError(err, 'TIMEOUT') && !isFaasflowError(err, 'CONTROL')) throw err;
+        this.warn(`${err.message}; killing the instance's processes instead`);
+      }
       if (!(await waitGone(pid, timeoutMs + 5000))) {
         // The supervisor did not finish: take the whole process group down and clean after it.
         for (const m of groupMembers(pid)) killQuietly(m, 'SIGKILL');
         const c = cleanStale(p, h.state);
+        out.stopped.push(...c.killed);
+        out.segments.push(...c.segments);
         out.files.push(...c.files);
       }
     } else if (h.kind === 'stale') {

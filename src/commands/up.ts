@@ -85,12 +85,27 @@ export default class Up extends FaasflowCommand {
         if (step === 'health') await steps.waitRunning();
       },
     }));
-    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>([...local, ...remote], { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, rendererOptions: { collapseErrors: false } });
+    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>([...local, ...remote], { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
+    // Ctrl-C while starting aborts the start: the supervisor shuts down what it began.
+    let aborted = false;
+    const abort = () => {
+      aborted = true;
+      supervisor?.kill('SIGTERM');
+    };
+    process.once('SIGINT', abort);
     try {
       await list.run(ctx);
+      process.off('SIGINT', abort);
     } catch (err) {
-      // Whatever failed, a supervisor we started has cleaned up and exited before we report.
-      if (supervisor) await exited(supervisor);
+      // Whatever failed, a supervisor we started has exited before we report, and nothing of
+      // this start is left (a supervisor killed early may not have cleaned up itself).
+      if (supervisor && ctx.paths) {
+        await exited(supervisor);
+        const h = inspectInstance(ctx.paths);
+        if (h.kind === 'stale') cleanStale(ctx.paths, h.state);
+        fs.rmSync(ctx.paths.config, { force: true });
+      }
+      if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C): everything it had started was stopped and removed');
       throw err;
     }
     const cfg = ctx.cfg!;

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { DEFAULT_CLASSES } from '../shm/layout.js';
 import { FaasflowError } from '../control/errors.js';
 import { instancePaths, runtimeDirFor } from '../control/paths.js';
-import { configSchema, type ParsedConfig, type UserConfig } from './schema.js';
+import { configSchema, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
 
 export const CONFIG_FILES = ['faasflow.config.ts', 'faasflow.config.mts', 'faasflow.config.js', 'faasflow.config.mjs'];
@@ -171,21 +171,31 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
+  const handler = path.resolve(baseDir, f.handler);
+  return {
+    id: f.id,
+    name: f.name ?? path.basename(handler).replace(/\.[cm]?[jt]s$/, ''),
+    handler,
+    replicas: f.replicas,
+    concurrency: f.concurrency,
+    timeoutMs: f.timeout,
+    memoryLimit: f.memoryLimit,
+    env: f.env,
+  };
+}
+
+/** A function that is not in the config (first `faasflow deploy` of an id) gets the defaults. */
+export function defaultFunction(id: number, handler: string): FunctionConfig {
+  return toFunctionConfig(functionSchema.parse({ id, handler }), process.cwd());
+}
+
 function resolve(c: ParsedConfig, file: string, baseDir: string, instance: string): ResolvedConfig {
   const missing: string[] = [];
   const functions: FunctionConfig[] = c.functions.map((f, i) => {
-    const handler = path.resolve(baseDir, f.handler);
-    if (!fs.existsSync(handler)) missing.push(`  functions[${i}].handler: ${f.handler} does not exist (looked for ${handler}); fix the path, it is relative to ${file ? path.basename(file) : 'the package functions/ directory'}`);
-    return {
-      id: f.id,
-      name: f.name ?? path.basename(f.handler).replace(/\.[cm]?[jt]s$/, ''),
-      handler,
-      replicas: f.replicas,
-      concurrency: f.concurrency,
-      timeoutMs: f.timeout,
-      memoryLimit: f.memoryLimit,
-      env: f.env,
-    };
+    const fn = toFunctionConfig(f, baseDir);
+    if (!fs.existsSync(fn.handler)) missing.push(`  functions[${i}].handler: ${f.handler} does not exist (looked for ${fn.handler}); fix the path, it is relative to ${file ? path.basename(file) : 'the package functions/ directory'}`);
+    return fn;
   });
   if (missing.length) throw new ConfigError(file, `${file ? rel(file) : 'built-in config'} is invalid:\n${missing.join('\n')}`);
   const runtimeDir = runtimeDirFor(instance, c.runtimeDir && path.resolve(baseDir, c.runtimeDir));

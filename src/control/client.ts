@@ -8,6 +8,8 @@ export interface RequestOptions {
   onEvent?: (e: SupervisorEvent) => void;
   /** For 'events': stop reading (and resolve) once this returns true. */
   until?: (e: SupervisorEvent) => boolean;
+  /** Give up waiting after this long (a hung supervisor must not hang the CLI). */
+  timeoutMs?: number;
 }
 
 export function controlRequest<T>(socketPath: string, req: ControlRequest, o: RequestOptions = {}): Promise<T> {
@@ -25,6 +27,10 @@ export function controlRequest<T>(socketPath: string, req: ControlRequest, o: Re
       settle(() => reject(new FaasflowError(gone ? 'NOT_RUNNING' : 'CONTROL', gone ? `no supervisor answers on ${socketPath}` : `control socket ${socketPath}: ${err.message}`)));
     });
     conn.on('close', () => settle(() => reject(new FaasflowError('CONTROL', 'the supervisor closed the control connection without an answer (did it exit? see `faasflow logs`)'))));
+    if (o.timeoutMs) {
+      const timer = setTimeout(() => settle(() => reject(new FaasflowError('TIMEOUT', `the supervisor did not answer "${req.cmd}" within ${Math.round(o.timeoutMs! / 1000)} s (is it stuck? \`faasflow logs\` may say why)`))), o.timeoutMs);
+      conn.once('close', () => clearTimeout(timer));
+    }
     conn.write(`${JSON.stringify(req)}\n`);
     const lines = readline.createInterface({ input: conn });
     lines.on('error', () => undefined); // the socket's own 'error' handler reports it

@@ -14,5 +14,5 @@ export function requireRunning(p: InstancePaths): InstanceStatus {
 
 export async function liveStatus(p: InstancePaths): Promise<InstanceStatus> {
   requireRunning(p);
-  return controlRequest<InstanceStatus>(p.socket, { cmd: 'status' });
+  return controlRequest<InstanceStatus>(p.socket, { cmd: 'status' }, { timeoutMs: 15_000 });
 }

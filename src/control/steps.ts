@@ -13,6 +13,7 @@ export class StepWaiter {
     if (e.kind === 'step' && e.status !== 'start') this.results.set(e.step, e);
     if (e.kind === 'running') this.running = e;
     if (e.kind === 'fatal') this.failure = new FaasflowError('START_FAILED', e.message);
+    if (e.kind === 'stopped' && !this.running) this.failure ??= new FaasflowError('START_FAILED', 'the supervisor was stopped before the instance was up; it removed what it had started');
     this.wake();
   }
 

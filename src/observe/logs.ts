@@ -26,6 +26,8 @@ interface Followed {
   ino: number;
   offset: number;
   partial: string;
+  /** Reading started mid-file: the first fragment is the end of a line already gone by. */
+  midLine: boolean;
 }
 
 const PROBLEM_WORD = /\b(error|fail(ed|ure|s)?|exception|uncaught|crash(ed)?|fatal|killed|timed out)\b/i;
@@ -61,16 +63,21 @@ export class LogTail {
       }
       let f = this.files.get(file);
       if (!f) {
-        f = { ino: st.ino, offset: Math.max(0, st.size - this.initialBytes), partial: '' };
+        const offset = Math.max(0, st.size - this.initialBytes);
+        f = { ino: st.ino, offset, partial: '', midLine: offset > 0 };
         this.files.set(file, f);
       } else if (f.ino !== st.ino || st.size < f.offset) {
-        Object.assign(f, { ino: st.ino, offset: 0, partial: '' });
+        Object.assign(f, { ino: st.ino, offset: 0, partial: '', midLine: false });
       }
       if (st.size === f.offset) continue;
       const text = this.read(file, f, st.size);
       const source = path.basename(file, '.log');
       const parts = (f.partial + text).split('\n');
       f.partial = parts.pop() ?? '';
+      if (f.midLine && parts.length) {
+        parts.shift();
+        f.midLine = false;
+      }
       for (const line of parts) if (line.trim()) fresh.push(parseLine(source, line, now));
     }
     this.lines.push(...fresh);
@@ -85,6 +92,7 @@ export class LogTail {
   private read(file: string, f: Followed, size: number): string {
     // A burst of logging between two polls is shown from its end: top has a dozen lines of room.
     const from = Math.max(f.offset, size - 64 * 1024);
+    if (from > f.offset) Object.assign(f, { partial: '', midLine: true });
     const buf = Buffer.alloc(size - from);
     const fd = fs.openSync(file, 'r');
     try {

@@ -32,6 +32,16 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the new version answers');
   t.same(alive(d.stopped), [], 'the old replica is gone');
 
+  p.write('typo.ts', "export default async function (input: Uint8Array): Promise<number> {\n  return 'v3:' + input.length;\n}\n");
+  const typo = await p.cli(['deploy', './typo.ts', '--id', '1']);
+  t.equal(typo.code, 1, 'a type error fails the deploy');
+  t.match(typo.stderr, /typo\.ts:2:\d+: Type 'string' is not assignable to type 'number'/);
+  p.write('crash.ts', "throw new Error('boom at load');\nexport default async function (): Promise<string> {\n  return 'never';\n}\n");
+  const crash = await p.cli(['deploy', './crash.ts', '--id', '1']);
+  t.equal(crash.code, 1, 'a handler that dies at load fails the deploy');
+  t.match(crash.stderr, /did not start, nothing changed: .*boom at load/);
+  t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the deployed version still answers');
+
   const ps = await p.cli(['ps'], { json: true });
   t.equal(ps.code, 0, ps.stderr);
   const status = JSON.parse(ps.stdout) as { children: { role: string; functionId: number; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
@@ -44,6 +54,9 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   const logs = await p.cli(['logs', '--id', '1']);
   t.equal(logs.code, 0, logs.stderr);
   t.match(logs.stdout, /fn1\.d\d\.r0\[\d+\] started/);
+
+  t.equal(fs.statSync(path.join(p.runtimeDir, 'control.sock')).mode & 0o777, 0o600, 'the control socket is private');
+  t.equal(fs.statSync(p.runtimeDir).mode & 0o777, 0o700, 'and so is the runtime directory');
 
   const procs = p.processes();
   t.ok(procs.length >= 4, `supervisor, gateway and containers run (${procs.length})`);

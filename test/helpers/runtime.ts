@@ -107,10 +107,10 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   fs.writeFileSync(configFile, JSON.stringify(cfg));
   const proxySocket = path.join(dir, 'proxy.sock');
   const baseEnv = { FAASFLOW_CONFIG: configFile, FAASFLOW_SEGMENT: name, FAASFLOW_PROXY_SOCKET: proxySocket };
-  const spawn = (script: string, env: Record<string, string>): Child => {
+  const spawn = (script: string, env: Record<string, string>, fn = 0, replica = 0): Child => {
     const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
     children.push(child);
-    if (child.pid) table.register(child.pid, script.startsWith('gateway') ? 'gateway' : 'container');
+    if (child.pid) table.register(child.pid, script.startsWith('gateway') ? 'gateway' : 'container', fn, replica);
     return child;
   };
 
@@ -128,7 +128,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     const child = spawn('container/main.js', {
       FAASFLOW_FUNCTION_ID: String(fn), FAASFLOW_DEPLOYMENT: String(deployment), FAASFLOW_REPLICA: String(replica),
       FAASFLOW_HANDLER: await bundle(handler ?? f.handler), FAASFLOW_CONCURRENCY: String(f.concurrency), FAASFLOW_TIMEOUT_MS: String(f.timeoutMs),
-    });
+    }, fn, replica);
     await waitReady(child, `container ${fn}/${replica}`);
     return { pid: child.pid!, child, functionId: fn, replica, deployment };
   };

@@ -14,8 +14,6 @@ const ANSI = [33, 32, 36, 35, 31, 34, 37];
 const BORDER = 'cyan';
 const FOCUS = 'yellow';
 
-type Focusable = { box: blessed.Widgets.BoxElement; focus: () => void };
-
 export class Dashboard {
   readonly screen: blessed.Widgets.Screen;
   private readonly chart: contrib.LineChart;
@@ -27,7 +25,8 @@ export class Dashboard {
   private readonly events: blessed.Widgets.ListElement;
   private readonly logs: blessed.Widgets.ListElement;
   private readonly waiting: blessed.Widgets.BoxElement;
-  private readonly focusables: Focusable[];
+  /** Panels `tab` cycles through. */
+  private readonly focusables: blessed.Widgets.BoxElement[];
   private focusAt = 0;
   private readonly rps = new Map<number, { name: string; y: number[] }>();
   private last: { snap: Snapshot; logs: LogLine[] } | null = null;
@@ -38,9 +37,8 @@ export class Dashboard {
     private readonly instance: string,
     private readonly logHint: string,
     onQuit: () => void,
-    output?: NodeJS.WriteStream,
   ) {
-    this.screen = blessed.screen({ smartCSR: true, title: `faasflow top: ${instance}`, autoPadding: true, fullUnicode: true, forceUnicode: true, ...(output ? { output } : {}) });
+    this.screen = blessed.screen({ smartCSR: true, title: `faasflow top: ${instance}`, autoPadding: true, fullUnicode: true, forceUnicode: true });
     // Scrolling a labelled list makes blessed redraw the whole screen on the spot; during an update
     // that would be one full redraw per panel, so redraws wait for the end of the update.
     this.renderNow = this.screen.render.bind(this.screen);
@@ -57,7 +55,7 @@ export class Dashboard {
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
-    this.focusables = [this.procs, this.latency, this.events, this.logs].map((box) => ({ box, focus: () => box.focus() }));
+    this.focusables = [this.procs, this.latency, this.events, this.logs];
     this.screen.key(['q', 'C-c'], onQuit);
     this.screen.key(['tab'], () => this.moveFocus(1));
     this.screen.key(['S-tab'], () => this.moveFocus(-1));
@@ -67,12 +65,11 @@ export class Dashboard {
 
   private moveFocus(by: number): void {
     this.focusAt = (this.focusAt + by + this.focusables.length) % this.focusables.length;
-    this.focusables.forEach((f, i) => {
-      f.box.style.border = { ...(f.box.style.border as object), fg: i === this.focusAt ? FOCUS : BORDER };
-    });
+    const focused = this.focusables[this.focusAt];
+    for (const box of this.focusables) box.style.border = { ...(box.style.border as object), fg: box === focused ? FOCUS : BORDER };
     // A table highlights its selected row only while focused, so unfocused rows keep their colours.
-    for (const table of [this.procs, this.latency]) (table.rows as unknown as { interactive: boolean }).interactive = table === this.focusables[this.focusAt].box;
-    this.focusables[this.focusAt].focus();
+    for (const table of [this.procs, this.latency]) (table.rows as unknown as { interactive: boolean }).interactive = table === focused;
+    focused.focus();
     this.screen.render();
   }
 
@@ -80,14 +77,20 @@ export class Dashboard {
   private resized(): void {
     this.chart.emit('attach');
     this.shm.emit('attach');
-    if (this.last) this.update(this.last.snap, this.last.logs);
+    this.redraw();
   }
 
   update(snap: Snapshot, logs: LogLine[]): void {
+    this.record(snap);
     this.last = { snap, logs };
+    this.redraw();
+  }
+
+  private redraw(): void {
+    if (!this.last) return;
     this.batching = true;
     try {
-      this.draw(snap, logs);
+      this.draw(this.last.snap, this.last.logs);
     } finally {
       this.batching = false;
     }
@@ -95,7 +98,7 @@ export class Dashboard {
   }
 
   private draw(snap: Snapshot, logs: LogLine[]): void {
-    this.drawChart(snap);
+    this.drawChart();
     this.drawLatency(snap);
     this.drawPool(snap);
     this.drawShm(snap);
@@ -112,7 +115,8 @@ export class Dashboard {
     }
   }
 
-  private drawChart(snap: Snapshot): void {
+  /** Appends this refresh's rates to the chart's history (once per snapshot, not per redraw). */
+  private record(snap: Snapshot): void {
     for (const f of snap.functions) {
       const s = this.rps.get(f.id) ?? { name: '', y: new Array<number>(HISTORY).fill(0) };
       s.name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
@@ -128,6 +132,9 @@ export class Dashboard {
       s.y.shift();
       if (s.y.every((v) => v === 0)) this.rps.delete(id);
     }
+  }
+
+  private drawChart(): void {
     const x = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
     const series = [...this.rps.entries()].sort((a, b) => a[0] - b[0]).map(([id, s]) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[this.colorOf(id)] } }));
     if (series.length === 0) series.push({ title: 'no functions', x, y: new Array<number>(HISTORY).fill(0), style: { line: 'white' } });
@@ -180,12 +187,15 @@ export class Dashboard {
       setText(this.segment, `{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`);
       return;
     }
-    const strangers = g.holders.filter((h) => !h.registered);
+    // Other `faasflow top` / `shm` runs map the segment too; they are readers, not strangers.
+    const reader = (cmd: string) => /(faasflow|bin\/run\.js)\s+(top|shm)\b/.test(cmd);
+    const strangers = g.holders.filter((h) => !h.registered && !reader(h.command));
+    const readers = g.holders.filter((h) => !h.registered && reader(h.command));
     const lines = [
       `{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`,
       `size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`,
       `creator pid ${g.creatorPid} ${g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}'}`,
-      `mapped by ${g.holders.length} process(es)`,
+      `mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`,
       `/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : ''}`,
       strangers.length ? `{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}` : '',
       `{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`,

@@ -11,7 +11,7 @@ const MAX_ID = 0x7fffffff;
 
 export interface HttpExtras {
   health(): Record<string, unknown>;
-  metrics?(): Promise<{ contentType: string; body: string }>;
+  metrics(): Promise<{ contentType: string; body: string }>;
 }
 
 export function createHttpServer(gw: Gateway, extras: HttpExtras): http.Server {
@@ -54,7 +54,7 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
     res.end(body);
     return;
   }
-  if (req.method === 'GET' && (url === '/metrics' || url.startsWith('/metrics?')) && extras.metrics) {
+  if (req.method === 'GET' && (url === '/metrics' || url.startsWith('/metrics?'))) {
     extras.metrics().then(
       (m) => {
         res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });

@@ -31,10 +31,6 @@ async function main(): Promise<void> {
     onGone: (r) => gw.onGone(r),
   });
 
-  const metrics = await import('../../observe/metrics.js').then(
-    (m: { renderMetrics?: (s: Segment) => Promise<{ contentType: string; body: string }> }) => m.renderMetrics,
-    () => undefined,
-  );
   const server = createHttpServer(gw, {
     health: () => ({
       status: 'ok',
@@ -43,7 +39,11 @@ async function main(): Promise<void> {
       functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
       inFlight: gw.inFlight,
     }),
-    metrics: metrics ? () => metrics(seg) : undefined,
+    // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
+    metrics: async () => {
+      const { renderMetrics } = await import('../../observe/metrics.js');
+      return renderMetrics(seg, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])) });
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

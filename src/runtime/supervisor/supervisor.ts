@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
+import { defaultFunction } from '../../config/load.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../control/errors.js';
 import type { InstancePaths } from '../../control/paths.js';
@@ -245,6 +246,7 @@ export class Supervisor {
       return;
     }
     c.lastExit = action.reason;
+    this.logs.write(file, `${c.spec.id}[${c.pid}]`, action.reason);
     c.setState('crashed');
     const t = setTimeout(() => {
       this.timers.splice(this.timers.indexOf(t), 1);
@@ -258,7 +260,7 @@ export class Supervisor {
 
   // ── routing and deploys ─────────────────────────────────────────────────────────────────────
   private routes(): Route[] {
-    return [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs }));
+    return [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency }));
   }
 
   /** Sends the gateway the table and waits for it to confirm (routes-applied with the version). */
@@ -292,8 +294,8 @@ export class Supervisor {
   private async deployNow(req: DeployRequest, note: (m: string) => void): Promise<DeployResult> {
     if (this.state !== 'running') throw new FaasflowError('DEPLOY_FAILED', `the instance is ${this.state}; deploy once it runs`);
     const old = this.functions.get(req.id);
-    const base = old ?? { id: req.id, name: `fn-${req.id}`, handler: req.source, replicas: 1, concurrency: 16, timeoutMs: 30_000, memoryLimit: 0, env: {} };
-    const next: FnEntry = { ...base, name: req.name ?? (old ? old.name : path.basename(req.source).replace(/\.[cm]?[jt]s$/, '')), handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
+    const base = old ?? defaultFunction(req.id, req.source);
+    const next: FnEntry = { ...base, name: req.name ?? base.name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
     if (next.id >= this.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${this.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
     note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
     const fresh = Array.from({ length: next.replicas }, (_, r) => this.startContainer(next, r));

@@ -1,0 +1,49 @@
+// A container killed with SIGKILL under load: restarted by the supervisor (with the restart counted
+// in ps), its packets reclaimed, the pool back to 0 in use; only its in-flight requests fail.
+import t from 'tap';
+import { Segment } from '../../src/shm/index.js';
+import { post } from '../helpers/http.js';
+import { ECHO, configText, project, until } from './helpers.js';
+
+interface Ps {
+  children: { id: string; pid: number; functionId: number; restarts: number; state: string }[];
+}
+
+t.test('kill -9 of a replica under load: restarted, packets reclaimed, the rest served', async (t) => {
+  const p = await project(t, 'kill');
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]"));
+  t.equal((await p.cli(['up'])).code, 0);
+  const ps = async () => JSON.parse((await p.cli(['ps'], { json: true })).stdout) as Ps;
+  const victim = (await ps()).children.find((c) => c.functionId === 1)!;
+
+  const statuses = new Map<number, number>();
+  let running = true;
+  const body = Buffer.alloc(32 << 10, 1);
+  const worker = async () => {
+    while (running) {
+      const r = await post(p.port, '/function/1', body).catch(() => ({ status: 0 }));
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  };
+  const load = Array.from({ length: 8 }, worker);
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(victim.pid, 'SIGKILL');
+  const replaced = await until(async () => (await ps()).children.find((c) => c.id === victim.id && c.pid !== victim.pid && c.state === 'ready'), 30_000, 'the replica to be restarted');
+  t.equal(replaced?.restarts, 1, 'ps counts the restart');
+  await new Promise((r) => setTimeout(r, 500));
+  running = false;
+  await Promise.all(load);
+
+  const ok = statuses.get(200) ?? 0;
+  const other = [...statuses.entries()].filter(([s]) => s !== 200);
+  t.ok(ok > 100, `requests kept succeeding (${ok})`);
+  t.ok(other.every(([s, n]) => s === 502 && n <= 16), `only the killed replica's in-flight requests failed, with 502: ${JSON.stringify(other)}`);
+  const seg = Segment.open(p.segment, false);
+  t.teardown(() => seg.close());
+  await until(() => seg.pool.inUse() === 0, 10_000, 'every packet to be freed or reclaimed');
+  t.pass('the pool is back to 0 packets in use');
+  const logs = await p.cli(['logs', '--id', '1']);
+  t.match(logs.stdout, new RegExp(`${victim.id.replace(/\./g, '\\.')}\\[${victim.pid}\\] killed by SIGKILL; restart 1/5 in \\d+ ms`));
+  t.equal((await p.cli(['down'])).code, 0);
+});
