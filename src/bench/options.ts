@@ -12,8 +12,8 @@ export const QUICK_SIZES = [KiB, MiB];
 export const DEFAULT_CONNECTIONS = [1, 32];
 
 export const FULL = { duration: 5, warmup: 1, rounds: 2, prime: 5 };
-/** 12 cells of 1.5 s plus start-up: under a minute on 2 cores. */
-export const QUICK = { duration: 1.5, warmup: 0.5, rounds: 1, prime: 1.5 };
+/** 12 cells of 1.5 s plus start-up and priming: under a minute on 2 busy cores. */
+export const QUICK = { duration: 1.5, warmup: 0.3, rounds: 1, prime: 1 };
 
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);

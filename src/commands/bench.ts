@@ -12,6 +12,12 @@ const seconds = Flags.custom<number>({
   },
 });
 
+/** How to run this again: `npm run bench -- …` when started through package.json, else the CLI. */
+function invokedAs(argv: string[]): string {
+  const viaNpm = /[\\/]bench[\\/]main\.js$/.test(process.argv[1] ?? '');
+  return [viaNpm ? 'npm run bench' : 'faasflow bench', ...(viaNpm && argv.length ? ['--'] : []), ...argv].join(' ');
+}
+
 export default class Bench extends Command {
   static override summary = 'Measure faasflow against a bare HTTP server and a copying gateway → proxy → container chain.';
 
@@ -30,8 +36,8 @@ writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md
     sizes: Flags.string({ description: 'Comma-separated body sizes (default 1k,10k,100k,1m,16m).' }),
     connections: Flags.string({ description: 'Comma-separated connection counts (default 1,32).' }),
     duration: seconds({ description: 'Seconds each cell is measured (default 5; 1.5 with --quick).' }),
-    warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.5 with --quick).' }),
-    prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1.5 with --quick).' }),
+    warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.3 with --quick).' }),
+    prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1 with --quick).' }),
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
     setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
@@ -48,7 +54,7 @@ writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md
         outDir: flags.out,
         profileDir: flags.profile,
         markdown: flags.markdown === 'none' ? '' : flags.markdown,
-        command: ['faasflow bench', ...this.argv].join(' '),
+        command: invokedAs(this.argv),
       });
     } catch (err) {
       this.error((err as Error).message, { exit: 2 });

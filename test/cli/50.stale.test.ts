@@ -2,14 +2,15 @@
 // reports the stale instance and recovers it; or `down --clean-shm` cleans it. Nothing leaks.
 import t, { type Test } from 'tap';
 import { Segment } from '../../src/shm/index.js';
-import { ECHO, alive, configText, portFree, project, until } from './helpers.js';
+import { ECHO, V2, alive, configText, portFree, project, until, type Project } from './helpers.js';
 
-async function upAndKill(t: Test, tag: string) {
+async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<void>) {
   const p = await project(t, tag);
   p.write('echo.ts', ECHO);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }]"));
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);
+  await before?.(p);
   const procs = p.processes();
   const sup = p.supervisorPid()!;
   process.kill(sup, 'SIGKILL');
@@ -21,8 +22,11 @@ async function upAndKill(t: Test, tag: string) {
 }
 
 
-t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers', async (t) => {
-  const { p, sup, leftBehind } = await upAndKill(t, 'stup');
+t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers, deployments included', async (t) => {
+  const { p, sup, leftBehind } = await upAndKill(t, 'stup', async (p) => {
+    p.write('v2.ts', V2);
+    t.equal((await p.cli(['deploy', './v2.ts', '--id', '1'])).code, 0);
+  });
   const ps = await p.cli(['ps']);
   t.equal(ps.code, 1);
   t.match(ps.stderr, new RegExp(`is stale: supervisor pid ${sup} is no longer running`));
@@ -31,7 +35,7 @@ t.test('after kill -9 of the supervisor, `up` reports the stale instance and rec
   const r = JSON.parse(up.stdout) as { recovered: { segments: string[]; files: string[] } };
   t.same(r.recovered.segments, leftBehind ? [p.segment] : [], 'the stale segment was removed before a new one was made');
   t.ok(r.recovered.files.some((f) => f.endsWith('state.json')), 'and the stale control files');
-  t.equal((await p.cli(['invoke', '1', '--data', 'back'])).stdout, 'back');
+  t.equal((await p.cli(['invoke', '1', '--data', 'back'])).stdout, 'v2:back', 'the deployed version survived the crash');
   const down = await p.cli(['down']);
   t.equal(down.code, 0, down.stderr);
   t.notOk(Segment.exists(p.segment));
