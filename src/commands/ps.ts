@@ -34,7 +34,7 @@ function table(s: InstanceStatus): string {
     c.role,
     c.role === 'container' ? `${c.functionId} ${names.get(c.functionId) ?? ''}`.trim() : '-',
     c.role === 'container' ? `${c.deployment}.r${c.replica}` : '-',
-    c.state === 'failed' || c.state === 'stopped' ? '-' : String(c.pid),
+    c.state === 'failed' || c.state === 'stopped' || c.state === 'crashed' ? '-' : String(c.pid),
     c.state,
     uptime(c),
     String(c.restarts),

@@ -49,7 +49,7 @@ export default class Up extends FaasflowCommand {
         task: async (c, task) => {
           c.cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance: checkInstanceName(flags.instance) });
           c.paths = instancePaths(c.cfg.instance, c.cfg.runtimeDir);
-          task.title = `Config: ${c.cfg.file || 'built-in examples'} (${c.cfg.functions.length} functions, port ${c.cfg.gateway.port})`;
+          task.title = `Config: ${c.cfg.file || 'built-in examples'} (${c.cfg.functions.length} function${c.cfg.functions.length === 1 ? '' : 's'}, port ${c.cfg.gateway.port})`;
         },
       },
       {

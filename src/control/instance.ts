@@ -73,12 +73,16 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
   return report;
 }
 
-/** Every faasflow segment whose creator is dead (or whose header is unreadable and nobody maps it). */
-export function removeStaleSegments(): string[] {
+/**
+ * Every faasflow segment whose creator is dead and that no live process writes to (an orphan
+ * still working in it, or a half-created segment being set up, is not stale; a read-only
+ * watcher such as `top` does not keep one alive).
+ */
+export function removeStaleSegments(only: (name: string) => boolean = () => true): string[] {
   const removed: string[] = [];
-  for (const name of Segment.list()) {
+  for (const name of Segment.list().filter(only)) {
     const creator = segmentCreator(name);
-    const stale = creator === undefined ? mappers(name).length === 0 : !processAlive(creator);
+    const stale = (creator === undefined || !processAlive(creator)) && mappers(name, true).every((pid) => !processAlive(pid));
     if (!stale) continue;
     try {
       Segment.unlink(name);

@@ -48,14 +48,16 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
-/** Pids that have /dev/shm/<name> mapped (what `fuser` would list). */
-export function mappers(segment: string): number[] {
+/** Pids that have /dev/shm/<name> mapped (what `fuser` would list); only writers if asked. */
+export function mappers(segment: string, writersOnly = false): number[] {
   const needle = `/dev/shm${segment}`;
   const out: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/maps`, 'utf8').includes(needle)) out.push(Number(entry));
+      const lines = fs.readFileSync(`/proc/${entry}/maps`, 'utf8').split('\n');
+      // "addr perms offset dev inode path": perms is rw-s for a writable shared mapping.
+      if (lines.some((l) => l.endsWith(needle) && (!writersOnly || l.split(' ')[1]?.[1] === 'w'))) out.push(Number(entry));
     } catch {
       // exited or not ours to read
     }

@@ -11,16 +11,18 @@ async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);
   await before?.(p);
+  // This test writes to the segment too, as a live user would: a `down --clean-shm` running in
+  // parallel (another test file) must then leave it alone, so only this instance's own recovery
+  // removes it. (A test runner's leak sweep on a shared development machine may still take it:
+  // the reports below expect what was still there.)
+  const user = Segment.open(p.segment, true);
+  t.teardown(() => user.close());
   const procs = p.processes();
   const sup = p.supervisorPid()!;
   process.kill(sup, 'SIGKILL');
   await until(() => alive(procs).length === 0, 15_000, 'the children to exit after their supervisor died');
-  // Its segment stays behind (nobody unlinked it). On a shared development machine another run's
-  // cleanup may legitimately remove a segment whose creator is dead, so the reports below only
-  // expect what was still there.
   return { p, sup, leftBehind: Segment.exists(p.segment) };
 }
-
 
 t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers, deployments included', async (t) => {
   const { p, sup, leftBehind } = await upAndKill(t, 'stup', async (p) => {

@@ -16,6 +16,8 @@ export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functio
 export class LogFiles {
   private readonly streams = new Map<string, RotatingFileStream>();
   private closed = false;
+  /** Off while `up` draws its steps on the same terminal; on once the instance runs. */
+  private teeOn = false;
 
   constructor(
     private readonly dir: string,
@@ -49,7 +51,11 @@ export class LogFiles {
     // what it still buffers on a write-after-end error.
     if (this.closed) fs.appendFileSync(`${this.dir}/${file}`, line, { mode: 0o600 });
     else this.stream(file).write(line);
-    this.tee?.write(line);
+    if (this.teeOn) this.tee?.write(line);
+  }
+
+  startTee(): void {
+    this.teeOn = true;
   }
 
   async close(): Promise<void> {

@@ -85,6 +85,8 @@ export class Supervisor {
   }
 
   private async step<T>(step: StepName, what: string, fn: () => Promise<T> | T): Promise<T> {
+    // A shutdown (signal, failed significant child) during startup ends it here.
+    if (this.stopping) throw new FaasflowError('START_FAILED', 'the supervisor is shutting down');
     this.emit({ kind: 'step', step, status: 'start', message: what, at: Date.now() });
     try {
       const r = await fn();
@@ -151,6 +153,7 @@ export class Supervisor {
     this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS), setInterval(() => this.reclaimDead(), RECLAIM_MS));
     if ([...this.functions.values()].some((f) => f.memoryLimit > 0)) this.timers.push(setInterval(() => this.enforceMemoryLimits(), this.cfg.observe.sampleIntervalMs));
     this.emit({ kind: 'running', port: this.port, host: cfg.gateway.host, at: Date.now() });
+    this.logs.startTee();
   }
 
   private async bundleConfigFunctions(): Promise<void> {
