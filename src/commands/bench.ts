@@ -24,8 +24,9 @@ export default class Bench extends Command {
   static override description = `Starts three setups on 127.0.0.1 — floor (one Node HTTP server), copy (three Node processes
 forwarding the whole body over HTTP/Unix sockets) and faasflow (\`faasflow up\` with a temp config) —
 and drives each with autocannon at every body size with 1 and 32 connections, the setups taking
-turns cell by cell. Prints p50/p99/max latency and req/s, the ratios against the issue-6 targets,
-writes bench-results/<date>.json and rewrites the results block of BENCHMARKS.md.`;
+turns cell by cell. Prints p50/p99/max latency, req/s, the CPU time the setup's processes spent per
+request and the ratios against the issue-6 targets, writes bench-results/<date>.json and rewrites
+the results block of BENCHMARKS.md.`;
 
   static override examples = ['<%= config.bin %> bench --quick', '<%= config.bin %> bench --sizes 1k,1m --duration 3 --rounds 3'];
 

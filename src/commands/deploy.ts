@@ -28,7 +28,7 @@ export default class Deploy extends FaasflowCommand {
     say(`checking ${args.file}`);
     // Loaded here, not at the top: the TypeScript compiler takes seconds to import, and oclif
     // imports every command module to list them.
-    const { bundleHandler, checkHandler } = await import('../runtime/handler/bundle.js');
+    const [{ bundleHandler }, { checkHandler }] = await Promise.all([import('../runtime/handler/bundle.js'), import('../runtime/handler/check.js')]);
     await checkHandler(source);
     const outDir = path.join(p.bundles, `fn${flags.id}-${Date.now().toString(36)}-${process.pid}`);
     try {

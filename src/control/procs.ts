@@ -3,20 +3,8 @@
 import fs from 'node:fs';
 import { pidAlive } from '../shm/index.js';
 
-/**
- * Running, not merely present: a killed process whose parent has not reaped it yet (a zombie;
- * orphans wait for pid 1, which may reap late) answers kill(pid, 0) but is dead.
- */
-export function processAlive(pid: number): boolean {
-  if (!pidAlive(pid)) return false;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+/** Running, not merely present: a zombie counts as dead (see pidAlive). */
+export const processAlive = pidAlive;
 
 export function cmdline(pid: number): string {
   try {

@@ -9,6 +9,11 @@ export interface Route {
   timeoutMs: number;
   /** Requests one replica works on at once; defaults to the config's value for the id, else 1. */
   concurrency?: number;
+  /**
+   * Set when every replica of the deployment was given up on (crash loop): requests get 503 with
+   * this reason at once instead of waiting in the queue for a replica that will not come.
+   */
+  unavailable?: string;
 }
 
 export type ChildMessage =

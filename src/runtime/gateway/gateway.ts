@@ -67,7 +67,11 @@ export class Gateway {
   }
 
   setRoutes(routes: Route[]): void {
-    for (const p of this.router.setRoutes(routes)) this.fail(p, 404, `function ${p.fn} was removed`);
+    for (const p of this.router.setRoutes(routes)) {
+      const down = this.router.route(p.fn)?.unavailable;
+      if (down) this.fail(p, 503, down, RETRY_AFTER, FN_REJECTED);
+      else this.fail(p, 404, `function ${p.fn} was removed`);
+    }
     for (const r of routes) this.router.pump(r.id, this.send);
   }
 
@@ -189,6 +193,7 @@ export class Gateway {
     const d = this.router.dispatch(fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
     else if (d.kind === 'queued') this.stats.set(fn, FN_QUEUED, this.router.queued(fn));
+    else if (d.kind === 'unavailable') this.fail(p, 503, d.reason, RETRY_AFTER, FN_REJECTED);
     else if (d.kind === 'full') this.fail(p, 503, `function ${fn} has ${this.cfg.proxy.queueLimit} requests queued: retry shortly`, RETRY_AFTER, FN_REJECTED);
     else this.fail(p, 404, `no function with id ${fn}`);
   }

@@ -20,7 +20,12 @@ interface FunctionState<P, L> {
   replicas: Replica<L>[];
 }
 
-export type DispatchResult<L> = { kind: 'sent'; replica: Replica<L> } | { kind: 'queued' } | { kind: 'full' } | { kind: 'unknown' };
+export type DispatchResult<L> =
+  | { kind: 'sent'; replica: Replica<L> }
+  | { kind: 'queued' }
+  | { kind: 'full' }
+  | { kind: 'unknown' }
+  | { kind: 'unavailable'; reason: string };
 
 export class Router<P, L> {
   private readonly functions = new Map<number, FunctionState<P, L>>();
@@ -37,6 +42,8 @@ export class Router<P, L> {
   /** Replaces the routing table. Returns the requests queued for functions that no longer exist. */
   setRoutes(routes: Route[]): P[] {
     const orphans: P[] = [];
+    // Requests queued for a function that just became unavailable would only wait for their timeout.
+    for (const r of routes) if (r.unavailable) orphans.push(...(this.functions.get(r.id)?.queue.splice(0) ?? []));
     const next = new Map<number, FunctionState<P, L>>();
     for (const route of routes) {
       const prev = this.functions.get(route.id);
@@ -87,6 +94,7 @@ export class Router<P, L> {
   dispatch(functionId: number, p: P): DispatchResult<L> {
     const st = this.functions.get(functionId);
     if (!st) return { kind: 'unknown' };
+    if (st.route.unavailable && st.replicas.length === 0) return { kind: 'unavailable', reason: st.route.unavailable };
     const replica = st.queue.length === 0 ? this.pick(st) : undefined;
     if (replica) {
       replica.outstanding++;

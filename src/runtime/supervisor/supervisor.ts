@@ -246,6 +246,7 @@ export class Supervisor {
       this.logs.write(file, `${c.spec.id}[${c.pid}]`, `GIVING UP: ${action.reason}${c.lastError ? ` (${c.lastError})` : ''}`);
       c.setState('failed');
       if (c.spec.significant) void this.shutdown(`${c.spec.id} failed: ${action.reason}`, 1);
+      else if (c.spec.role === 'container') this.pushRoutes().catch(() => undefined);
       return;
     }
     c.lastExit = action.reason;
@@ -263,7 +264,13 @@ export class Supervisor {
 
   // ── routing and deploys ─────────────────────────────────────────────────────────────────────
   private routes(): Route[] {
-    return [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency }));
+    return [...this.functions.values()].map((f) => {
+      const replicas = this.containers.filter((c) => c.spec.functionId === f.id && c.spec.deployment === f.deployment);
+      const down = replicas.length > 0 && replicas.every((c) => c.state === 'failed');
+      const route: Route = { id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency };
+      if (down) route.unavailable = `every replica of function ${f.id} (${f.name}) crashed repeatedly and was given up: see \`faasflow logs --id ${f.id}\`, fix the handler and \`faasflow deploy\` it again`;
+      return route;
+    });
   }
 
   /** Sends the gateway the table and waits for it to confirm (routes-applied with the version). */
