@@ -1,36 +1,69 @@
-// Request and reply metadata (headers, query, status) travel in the packet right after the body,
-// as JSON, so the frame stays fixed-size and nothing but the descriptor crosses a socket.
+// Request and reply metadata (headers, query, reply headers) travel in the packet right after the
+// body, so the frame stays fixed-size and nothing but the descriptor crosses a socket. Both ends
+// are on the request path, so the encodings are chosen for cost: the request's raw header lines
+// joined by '\n' (one string join, parsed only if the handler reads a header), and a reply needs
+// no metadata at all when its only header is one of three common content types.
 import { NO_PACKET, type Frame } from '../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../shm/pool.js';
 
-/** Frame flag on a reply: the reply is in the request's own packet (the handler returned its input). */
+/** Reply frame flag: the reply is in the request's own packet (the handler returned its input). */
 export const FLAG_REUSED = 1;
-
-export interface RequestMeta {
-  /** Request headers (lower-case names). */
-  h: Record<string, string | string[] | undefined>;
-  /** Raw query string, without '?'. */
-  q: string;
-}
+/** Reply frame flags bits 1–2: a content type carried in the frame instead of in metadata. */
+const CT_SHIFT = 1;
+const CT_MASK = 3 << CT_SHIFT;
+const CONTENT_TYPES = ['', 'application/octet-stream', 'text/plain; charset=utf-8', 'application/json'];
 
 export interface ReplyMeta {
-  /** HTTP status. */
-  s: number;
-  /** Reply headers. */
-  h?: Record<string, string>;
+  /** Reply headers (lower-case names). */
+  h: Record<string, string>;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-export function readMeta<T>(from: Uint8Array): T {
-  return JSON.parse(decoder.decode(from)) as T;
+/** Request metadata: the query string, then raw header name/value lines. HTTP forbids '\n' in both. */
+export function requestMeta(query: string, rawHeaders: string[]): string {
+  return rawHeaders.length ? `${query}\n${rawHeaders.join('\n')}` : query;
 }
 
-export function metaBytes(value: RequestMeta | ReplyMeta): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
+export interface ParsedRequestMeta {
+  query: string;
+  headers: Record<string, string | string[]>;
 }
 
+/** Parses request metadata into Node's header conventions (lower-case, repeated ones joined). */
+export function parseRequestMeta(bytes: Uint8Array): ParsedRequestMeta {
+  const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8').split('\n');
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 1; i + 1 < lines.length; i += 2) {
+    const name = lines[i].toLowerCase();
+    const value = lines[i + 1];
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[name] = `${prev}, ${value}`;
+  }
+  return { query: lines[0], headers };
+}
+
+/** Frame flags for a reply whose only header is `headers['content-type']` of a common kind, else -1. */
+export function contentTypeFlags(headers: Record<string, string> | undefined): number {
+  if (!headers) return 0;
+  let n = 0;
+  for (const _ in headers) n++;
+  if (n !== 1) return -1;
+  const code = CONTENT_TYPES.indexOf(headers['content-type'] ?? '\0');
+  return code > 0 ? code << CT_SHIFT : -1;
+}
+
+export function contentTypeOf(flags: number): string | undefined {
+  return CONTENT_TYPES[(flags & CT_MASK) >> CT_SHIFT] || undefined;
+}
+
+export function replyMetaBytes(headers: Record<string, string>): Uint8Array {
+  return Buffer.from(JSON.stringify({ h: headers }));
+}
+
+export function readReplyMeta(from: Uint8Array): ReplyMeta {
+  return JSON.parse(Buffer.from(from.buffer, from.byteOffset, from.length).toString('utf8')) as ReplyMeta;
+}
 
 export interface PlacedMeta {
   metaLength: number;
@@ -40,19 +73,27 @@ export interface PlacedMeta {
   metaDesc?: Descriptor;
 }
 
+const INLINE = { metaIndex: NO_PACKET, metaGeneration: 0 };
+
 /**
- * Puts metadata right after the body when it fits, else in a small packet of its own (a body the
- * size of the largest class). Returns null when the pool has no packet for it.
+ * Puts metadata (a string, or bytes) right after the body when it fits, else in a small packet of
+ * its own (a body the size of the largest class). Returns null when the pool has no packet for it.
  */
-export function placeMeta(pool: PacketPool, desc: Descriptor, length: number, meta: Uint8Array): PlacedMeta | null {
-  if (length + meta.length <= desc.capacity) {
-    pool.view(desc, length + meta.length).set(meta, length);
-    return { metaLength: meta.length, metaIndex: NO_PACKET, metaGeneration: 0 };
+export function placeMeta(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number): PlacedMeta | null {
+  if (metaLength === 0) return { metaLength: 0, ...INLINE };
+  let target = desc;
+  let at = length;
+  let metaDesc: Descriptor | undefined;
+  if (length + metaLength > desc.capacity) {
+    const m = pool.alloc(metaLength);
+    if (isExhausted(m)) return null;
+    target = metaDesc = m;
+    at = 0;
   }
-  const m = pool.alloc(meta.length);
-  if (isExhausted(m)) return null;
-  pool.view(m, meta.length).set(meta);
-  return { metaLength: meta.length, metaIndex: m.index, metaGeneration: m.generation, metaDesc: m };
+  const v = pool.view(target, at + metaLength);
+  if (typeof meta === 'string') Buffer.from(v.buffer, v.byteOffset + at, metaLength).write(meta, 'utf8');
+  else v.set(meta, at);
+  return metaDesc ? { metaLength, metaIndex: metaDesc.index, metaGeneration: metaDesc.generation, metaDesc } : { metaLength, ...INLINE };
 }
 
 /** The metadata bytes a frame points at (validated through describe()). */

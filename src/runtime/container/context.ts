@@ -1,7 +1,7 @@
 // The `ctx` a handler receives. Metadata is parsed only if the handler asks for it.
 import type { Context, Logger, OutputPacket } from '../handler/types.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
-import { readMeta, type RequestMeta } from '../meta.js';
+import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
 
 export class PoolExhaustedError extends Error {
@@ -34,7 +34,7 @@ export class RequestContext implements Context {
   statusCode = 200;
   replyHeaders: Record<string, string> | undefined;
   outputs: Output[] | undefined;
-  private meta: RequestMeta | undefined;
+  private meta: ParsedRequestMeta | undefined;
   private q: URLSearchParams | undefined;
   private readonly metaView: Uint8Array;
   private readonly pool: PacketPool;
@@ -69,28 +69,22 @@ export class RequestContext implements Context {
     return this.logger;
   }
 
-  private get m(): RequestMeta {
-    if (!this.meta) {
-      try {
-        this.meta = this.metaView.length ? readMeta<RequestMeta>(this.metaView) : { h: {}, q: '' };
-      } catch {
-        this.meta = { h: {}, q: '' };
-      }
-    }
+  private get m(): ParsedRequestMeta {
+    this.meta ??= parseRequestMeta(this.metaView);
     return this.meta;
   }
 
   get headers() {
-    return this.m.h;
+    return this.m.headers;
   }
 
   get contentType(): string | undefined {
-    const ct = this.m.h['content-type'];
+    const ct = this.m.headers['content-type'];
     return Array.isArray(ct) ? ct[0] : ct;
   }
 
   get query(): URLSearchParams {
-    this.q ??= new URLSearchParams(this.m.q);
+    this.q ??= new URLSearchParams(this.m.query);
     return this.q;
   }
 

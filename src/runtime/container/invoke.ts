@@ -5,7 +5,7 @@ import type { Handler } from '../handler/types.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import type { ProcessStats } from '../../shm/stats.js';
-import { FLAG_REUSED, metaBytes, metaView, placeMeta } from '../meta.js';
+import { FLAG_REUSED, contentTypeFlags, metaView, placeMeta, replyMetaBytes } from '../meta.js';
 import { Output, PoolExhaustedError, RequestContext } from './context.js';
 import { log } from '../child.js';
 
@@ -115,11 +115,10 @@ export class Invoker {
   /** Puts the reply in a packet (if it is not in one yet), hands it to the gateway, builds the frame. */
   private finish(f: Frame, r: Reply): Frame {
     const { pool } = this.o;
-    const frame: Frame = {
-      type: FrameType.Reply, flags: 0, index: NO_PACKET, generation: 0, length: 0, metaLength: 0,
-      functionId: f.functionId, requestId: f.requestId, status: r.status, metaIndex: NO_PACKET, metaGeneration: 0,
-    };
-    const meta = metaBytes(r.headers ? { s: r.status, h: r.headers } : { s: r.status });
+    let flags = contentTypeFlags(r.headers);
+    const meta = flags < 0 ? replyMetaBytes(r.headers!) : undefined;
+    if (flags < 0) flags = 0;
+    const metaLength = meta ? meta.length : 0;
     let desc: Descriptor;
     let length: number;
     let reused = false;
@@ -127,22 +126,40 @@ export class Invoker {
       ({ desc, length, reused } = r.packet);
     } else {
       const bytes = r.bytes ?? new Uint8Array(0);
-      let d = pool.alloc(bytes.length + meta.length);
+      let d = pool.alloc(bytes.length + metaLength);
       if (isExhausted(d) && d.reason === 'too-large') d = pool.alloc(bytes.length);
-      if (isExhausted(d)) return { ...frame, status: d.reason === 'too-large' ? 500 : 503 };
+      if (isExhausted(d)) return statusOnly(f, d.reason === 'too-large' ? 500 : 503);
       pool.view(d, bytes.length).set(bytes);
       desc = d;
       length = bytes.length;
     }
-    const placed = placeMeta(pool, desc, length, meta);
+    const placed = placeMeta(pool, desc, length, meta ?? '', metaLength);
     if (!placed) {
       if (!reused) pool.free(desc);
-      return { ...frame, status: 503 };
+      return statusOnly(f, 503);
     }
-    if (!reused) pool.transfer(desc, this.gatewayPid);
-    if (placed.metaDesc) pool.transfer(placed.metaDesc, this.gatewayPid);
-    return { ...frame, flags: reused ? FLAG_REUSED : 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration };
+    if (!reused) {
+      pool.label(desc, f.functionId, f.requestId);
+      pool.transfer(desc, this.gatewayPid);
+    }
+    if (placed.metaDesc) {
+      pool.label(placed.metaDesc, f.functionId, f.requestId);
+      pool.transfer(placed.metaDesc, this.gatewayPid);
+    }
+    return {
+      type: FrameType.Reply, flags: flags | (reused ? FLAG_REUSED : 0), index: desc.index, generation: desc.generation, length,
+      metaLength: placed.metaLength, functionId: f.functionId, requestId: f.requestId, status: r.status,
+      metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration,
+    };
   }
+}
+
+/** A reply that carries only a status: the pool had no room for the reply itself. */
+function statusOnly(f: Frame, status: number): Frame {
+  return {
+    type: FrameType.Reply, flags: 0, index: NO_PACKET, generation: 0, length: 0, metaLength: 0,
+    functionId: f.functionId, requestId: f.requestId, status, metaIndex: NO_PACKET, metaGeneration: 0,
+  };
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

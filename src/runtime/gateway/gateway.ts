@@ -8,7 +8,7 @@ import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/layout.js';
-import { FLAG_REUSED, metaBytes, metaView, placeMeta, readMeta, type ReplyMeta } from '../meta.js';
+import { FLAG_REUSED, contentTypeOf, metaView, placeMeta, readReplyMeta, requestMeta } from '../meta.js';
 import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/server.js';
 import type { Route } from '../protocol.js';
@@ -18,6 +18,7 @@ import { log } from '../child.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
 const BACKSTOP_MS = 2000;
+const SWEEP_MS = 100;
 const RETRY_AFTER = { 'retry-after': '1' };
 
 interface Pending {
@@ -30,7 +31,11 @@ interface Pending {
   t0: number;
   tSent: number;
   replica?: ContainerReplica;
-  timer?: NodeJS.Timeout;
+  /** performance.now() past which the gateway stops waiting for the container. */
+  deadline: number;
+  /** The reply being written to the client, freed when the response closes. */
+  reply?: Frame;
+  replyStatus: number;
   /** The client has its answer (or is gone): a late reply is only freed. */
   answered: boolean;
   /** Counted in the function's stats (once, whatever happens after). */
@@ -47,6 +52,7 @@ export class Gateway {
   private nextId = 1;
   private draining = false;
   private idle: (() => void) | undefined;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(seg: Segment, cfg: ResolvedConfig) {
     this.pool = seg.pool;
@@ -54,6 +60,15 @@ export class Gateway {
     this.stats = new FunctionStats(seg);
     const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
     this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
+    // One sweep for every deadline instead of a timer per request (a timer costs two linked-list
+    // operations and an object on the hot path; timeouts are seconds, 100 ms of slack is fine).
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const p of this.pending.values()) if (now > p.deadline && !p.answered) this.onTimeout(p);
   }
 
   get inFlight(): number {
@@ -96,8 +111,9 @@ export class Gateway {
     }
     const t0 = performance.now();
     const q = req.url!.indexOf('?');
-    const meta = metaBytes({ h: req.headers, q: q < 0 ? '' : req.url!.slice(q + 1) });
-    let desc = this.alloc(Math.max(known, 0), meta.length);
+    const meta = requestMeta(q < 0 ? '' : req.url!.slice(q + 1), req.rawHeaders);
+    const metaLength = Buffer.byteLength(meta);
+    let desc = this.alloc(Math.max(known, 0), metaLength);
     if (desc === null) {
       this.stats.add(fn, FN_REJECTED);
       req.resume();
@@ -143,7 +159,7 @@ export class Gateway {
         this.stats.add(fn, FN_INFLIGHT, -1);
         return sendError(res, 400, `body was ${written} bytes but Content-Length said ${known}`);
       }
-      this.submit(fn, req, res, desc, written, meta, t0);
+      this.submit(fn, res, desc, written, meta, metaLength, t0);
       desc = null;
     });
     // A client that disconnects before its body is complete: nothing of the request remains.
@@ -163,8 +179,8 @@ export class Gateway {
     return isExhausted(d) ? null : d;
   }
 
-  private submit(fn: number, _req: IncomingMessage, res: ServerResponse, desc: Descriptor, length: number, meta: Uint8Array, t0: number): void {
-    const placed = placeMeta(this.pool, desc, length, meta);
+  private submit(fn: number, res: ServerResponse, desc: Descriptor, length: number, meta: string, metaLength: number, t0: number): void {
+    const placed = placeMeta(this.pool, desc, length, meta, metaLength);
     if (!placed) {
       this.release(desc);
       this.stats.add(fn, FN_INFLIGHT, -1);
@@ -178,18 +194,10 @@ export class Gateway {
       type: FrameType.Request, flags: 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength,
       functionId: fn, requestId: id, status: 0, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration,
     };
-    const p: Pending = { id, fn, res, desc, metaDesc: placed.metaDesc, frame, t0, tSent: 0, answered: false, counted: false, bytesIn: length };
+    const deadline = t0 + (this.router.route(fn)?.timeoutMs ?? 30000) + BACKSTOP_MS;
+    const p: Pending = { id, fn, res, desc, metaDesc: placed.metaDesc, frame, t0, tSent: 0, deadline, replyStatus: 0, answered: false, counted: false, bytesIn: length };
     this.pending.set(id, p);
-    const route = this.router.route(fn);
-    p.timer = setTimeout(() => this.onTimeout(p), (route?.timeoutMs ?? 30000) + BACKSTOP_MS);
-    res.setHeader('x-request-id', String(id));
-    res.once('close', () => {
-      if (!p.answered) {
-        // Client gone: a queued request is dropped now; a dispatched one when its reply comes.
-        p.answered = true;
-        if (!p.replica && this.router.unqueue(fn, p)) this.finish(p, 499);
-      }
-    });
+    res.once('close', () => this.onClose(p));
     const d = this.router.dispatch(fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
     else if (d.kind === 'queued') this.stats.set(fn, FN_QUEUED, this.router.queued(fn));
@@ -222,6 +230,7 @@ export class Gateway {
     const tReply = performance.now();
     this.stats.record(p.fn, H_CONTAINER, Math.round((tReply - p.tSent) * 1000));
     if (p.answered) {
+      // Timed out or the client left: nobody wants this reply any more.
       this.freeReply(f, reused);
       this.finish(p, 499);
       return;
@@ -231,42 +240,49 @@ export class Gateway {
       return;
     }
     let desc: Descriptor;
-    let meta: ReplyMeta;
+    let headers: Record<string, string | number>;
     try {
       desc = reused ? p.desc : this.pool.describe(f.index, f.generation);
       if (f.length > desc.capacity) throw new Error(`reply length ${f.length} exceeds its packet`);
-      meta = f.metaLength ? readMeta<ReplyMeta>(metaView(this.pool, f, desc)) : { s: f.status || 200 };
+      const ct = contentTypeOf(f.flags);
+      headers = f.metaLength ? readReplyMeta(metaView(this.pool, f, desc)).h : ct ? { 'content-type': ct } : {};
     } catch (err) {
       log('warn', `bad reply frame from pid ${r.pid}: ${(err as Error).message}`);
       this.freeReply(f, reused);
       this.fail(p, 502, `function ${p.fn} sent an unusable reply`);
       return;
     }
-    const body = this.pool.view(desc, f.length);
     const res = p.res;
-    p.answered = true;
-    const status = meta.s >= 100 && meta.s <= 599 ? meta.s : 200;
+    const status = f.status >= 100 && f.status <= 599 ? f.status : 200;
+    headers['content-length'] = f.length;
+    headers['x-request-id'] = p.id;
     try {
-      res.writeHead(status, { ...meta.h, 'content-length': f.length });
+      res.writeHead(status, headers);
     } catch (err) {
       // A handler-supplied header Node refuses (bad characters): the client still gets an answer.
       this.freeReply(f, reused);
-      p.answered = false;
       this.fail(p, 500, `function ${p.fn} set an invalid reply header: ${(err as Error).message}`);
       return;
     }
-    const stats = this.stats;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.freeReply(f, reused);
-      this.finish(p, status);
-      stats.add(p.fn, FN_BYTES_OUT, f.length);
-    };
-    res.once('finish', release);
-    res.once('close', release);
-    res.end(body);
+    p.answered = true;
+    p.reply = f;
+    p.replyStatus = status;
+    this.stats.add(p.fn, FN_BYTES_OUT, f.length);
+    // The body goes to the socket straight from the segment; its packets are freed on 'close'.
+    res.end(this.pool.view(desc, f.length));
+  }
+
+  /** The response is done (sent, failed or the client left): release what it still holds. */
+  private onClose(p: Pending): void {
+    if (p.reply) {
+      this.freeReply(p.reply, (p.reply.flags & FLAG_REUSED) !== 0);
+      p.reply = undefined;
+      this.finish(p, p.replyStatus);
+    } else if (!p.answered) {
+      // Client gone: a queued request is dropped now; a dispatched one when its reply comes.
+      p.answered = true;
+      if (!p.replica && this.router.unqueue(p.fn, p)) this.finish(p, 499);
+    }
   }
 
   /**
@@ -321,7 +337,6 @@ export class Gateway {
   // ---- endings --------------------------------------------------------------------------------
 
   private onTimeout(p: Pending): void {
-    p.timer = undefined;
     if (p.answered) return;
     if (!p.replica && this.router.unqueue(p.fn, p)) {
       this.fail(p, 503, `no replica of function ${p.fn} became free in time`, RETRY_AFTER, FN_REJECTED);
@@ -331,7 +346,7 @@ export class Gateway {
     // death) arrives, answer the client now.
     this.stats.add(p.fn, FN_TIMEOUTS);
     p.answered = true;
-    sendError(p.res, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`);
+    sendError(p.res, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`, { requestId: p.id }, { 'x-request-id': String(p.id) });
     this.count(p, 504);
   }
 
@@ -339,7 +354,7 @@ export class Gateway {
   private fail(p: Pending, status: number, message: string, headers?: Record<string, string>, counter?: number): void {
     if (!p.answered) {
       p.answered = true;
-      sendError(p.res, status, message, { requestId: p.id }, headers);
+      sendError(p.res, status, message, { requestId: p.id }, { ...headers, 'x-request-id': String(p.id) });
     }
     if (counter !== undefined) this.stats.add(p.fn, counter);
     this.finish(p, status);
@@ -358,7 +373,6 @@ export class Gateway {
   /** Frees the request's packets and forgets it, counting it unless it was counted already. */
   private finish(p: Pending, status: number): void {
     if (!this.pending.delete(p.id)) return;
-    if (p.timer) clearTimeout(p.timer);
     this.release(p.desc);
     if (p.metaDesc) this.release(p.metaDesc);
     this.stats.add(p.fn, FN_INFLIGHT, -1);
