@@ -2,6 +2,7 @@
 // detaching ArrayBuffers when a mapping goes away). Validation, layout and friendly messages
 // live in src/shm/. Errors are thrown as the JS ShmError class handed in by setErrorClass().
 #include <napi.h>
+#include <sched.h>
 
 #include <cerrno>
 #include <cstring>
@@ -54,6 +55,7 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       InstanceMethod("stat", &ShmAddon::Stat),
       InstanceMethod("statfs", &ShmAddon::Statfs),
       InstanceMethod("resident", &ShmAddon::Resident),
+      InstanceMethod("setAffinity", &ShmAddon::SetAffinity),
     });
     exports.Set("viewBytes", Napi::Number::New(env, static_cast<double>(kViewBytes)));
     // Mappings still open when the environment goes away (worker exit, process exit) are
@@ -257,6 +259,29 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     double resident = 0;
     for (unsigned char v : vec) resident += (v & 1);
     return Napi::Number::New(env, resident * page);
+  }
+
+  // setAffinity(cpus): pins the calling process to those CPUs (Node has no API for it).
+  Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      Napi::TypeError::New(env, "setAffinity(cpus: number[])").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array cpus = info[0].As<Napi::Array>();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (uint32_t i = 0; i < cpus.Length(); ++i) {
+      Napi::Value v = cpus.Get(i);
+      const int cpu = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1;
+      if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        Napi::RangeError::New(env, "CPU numbers must be 0.." + std::to_string(CPU_SETSIZE - 1)).ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      CPU_SET(cpu, &set);
+    }
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) return Throw(env, errno, "sched_setaffinity", "cpus");
+    return env.Undefined();
   }
 
   // statfs(path) -> { total, free, available } in bytes, for the /dev/shm capacity checks.

@@ -46,6 +46,12 @@ export function sizeLabel(n: number): string {
   return `${Number((n / div).toFixed(1))} ${unit}`;
 }
 
+export function parseCpus(text: string): number[] {
+  const cpus = text.split(',').map((s) => Number(s.trim()));
+  if (!cpus.length || cpus.some((c) => !Number.isInteger(c) || c < 0)) throw new Error(`--cpus takes CPU numbers like 1 or 0,1, got ${text}`);
+  return cpus;
+}
+
 export interface OptionInput {
   quick?: boolean;
   sizes?: string;
@@ -58,6 +64,7 @@ export interface OptionInput {
   outDir?: string;
   markdown?: string;
   profileDir?: string;
+  cpus?: string;
   command?: string;
 }
 
@@ -85,6 +92,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     // A quick run is a smoke run: it must not overwrite the table a full run produced.
     markdown: input.markdown ?? (quick ? '' : 'BENCHMARKS.md'),
     profileDir: input.profileDir ? path.resolve(input.profileDir) : '',
+    cpus: input.cpus ? parseCpus(input.cpus) : [],
     command: input.command ?? 'npm run bench',
   };
 }

@@ -22,6 +22,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** faasflow instance name; bench-<pid> by default. */
   instance?: string;
+  /** CPUs faasflow's gateway and containers are pinned to. */
+  cpus?: number[];
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;

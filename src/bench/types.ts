@@ -25,6 +25,8 @@ export interface BenchOptions {
   markdown: string;
   /** Directory for V8 CPU profiles of every server process (not the load generator), or ''. */
   profileDir: string;
+  /** CPUs faasflow's gateway and containers are pinned to (config `cpus`), or [] for none. */
+  cpus: number[];
   /** How the run was started, recorded with the results. */
   command: string;
 }

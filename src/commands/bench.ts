@@ -43,6 +43,7 @@ the results block of BENCHMARKS.md.`;
     setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
     profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
+    cpus: Flags.string({ description: "Pin faasflow's gateway and containers to these CPUs (config `cpus`), e.g. 1." }),
     markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
   };
 

@@ -207,6 +207,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     runtimeDir,
     gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout },
     proxy: { queueLimit: c.proxy.queueLimit },
+    ...(c.cpus ? { cpus: c.cpus } : {}),
     segment: {
       size: c.segment.size,
       classes: c.segment.classes ?? DEFAULT_CLASSES,

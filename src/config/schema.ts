@@ -55,6 +55,8 @@ export const configSchema = z
         procSlots: int(4, 4096).default(128),
       })
       .prefault({}),
+    /** CPUs the gateway and containers run on (all when absent). */
+    cpus: z.array(int(0, 1023)).min(1).optional(),
     /** Base directory for instance runtime directories (<runtimeDir>/<instance>). */
     runtimeDir: z.string().min(1).optional(),
     logs: z.strictObject({ maxSize: size.default(10 * 1024 ** 2), keep: int(0, 100).default(3) }).prefault({}),

@@ -26,6 +26,12 @@ export interface ResolvedConfig {
   runtimeDir: string;
   gateway: { host: string; port: number; requestTimeoutMs: number };
   proxy: { queueLimit: number };
+  /**
+   * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection
+   * latency on a 2-vCPU VM (a wake-up on the other CPU costs more than the request's work) and
+   * caps throughput at that CPU. Absent: the scheduler decides.
+   */
+  cpus?: number[];
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
   functions: FunctionConfig[];
   logs: { maxBytes: number; keep: number };

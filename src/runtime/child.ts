@@ -2,6 +2,19 @@
 // the IPC channel, exit when the supervisor is gone (no orphan outlives it), and turn SIGTERM,
 // SIGINT and a 'drain' message into one graceful shutdown.
 import type { ChildMessage, SupervisorMessage } from './protocol.js';
+import { native } from '../shm/binding.js';
+import { ENV } from './env.js';
+
+/** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
+export function applyAffinity(): void {
+  const spec = process.env[ENV.cpus];
+  if (!spec) return;
+  try {
+    native.setAffinity(spec.split(',').map(Number));
+  } catch (err) {
+    log('warn', `cannot pin to CPUs ${spec}: ${(err as Error).message}; running unpinned`);
+  }
+}
 
 export function send(msg: ChildMessage): void {
   if (process.send && process.connected) process.send(msg);

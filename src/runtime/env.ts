@@ -14,6 +14,8 @@ export const ENV = {
   handler: 'FAASFLOW_HANDLER',
   concurrency: 'FAASFLOW_CONCURRENCY',
   timeoutMs: 'FAASFLOW_TIMEOUT_MS',
+  /** Comma-separated CPU numbers to pin to (config `cpus`). */
+  cpus: 'FAASFLOW_CPUS',
 } as const;
 
 /** Exit code a child uses for "permanent failure, do not restart" (s6's convention is 100). */

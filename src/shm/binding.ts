@@ -20,6 +20,7 @@ export interface NativeShm {
   unlink(name: string): void;
   stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };
   resident(handle: number, offset: number, length: number): number;
+  setAffinity(cpus: number[]): void;
   statfs(path: string): { total: number; free: number; available: number };
 }
 

@@ -76,7 +76,7 @@ async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', grace
   clearTimeout(timer);
 }
 
-export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes'] } = {}): Promise<Runtime> {
+export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[] } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
   const cfg: ResolvedConfig = {
@@ -106,7 +106,8 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(cfg));
   const proxySocket = path.join(dir, 'proxy.sock');
-  const baseEnv = { FAASFLOW_CONFIG: configFile, FAASFLOW_SEGMENT: name, FAASFLOW_PROXY_SOCKET: proxySocket };
+  const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile, FAASFLOW_SEGMENT: name, FAASFLOW_PROXY_SOCKET: proxySocket };
+  if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
   const spawn = (script: string, env: Record<string, string>, fn = 0, replica = 0): Child => {
     const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
     children.push(child);

@@ -8,7 +8,7 @@ import { ProcessStats } from '../../shm/stats.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { ENV } from '../env.js';
 import { FrameLink } from '../link.js';
-import { log, onShutdown, reportFailed, reportReady, requireEnv } from '../child.js';
+import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv } from '../child.js';
 import type { Handler } from '../handler/types.js';
 import { Invoker } from './invoke.js';
 
@@ -34,6 +34,7 @@ async function loadHandler(): Promise<Handler> {
 }
 
 async function main(): Promise<void> {
+  applyAffinity();
   const seg = Segment.open(requireEnv(ENV.segment), true);
   const handler = await loadHandler();
   const slot = new ProcessTable(seg).slotOf(process.pid);

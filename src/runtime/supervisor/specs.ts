@@ -24,6 +24,7 @@ export const MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.mall
 export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string }) {
   const common = {
     GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
+    ...(cfg.cpus ? { [ENV.cpus]: cfg.cpus.join(',') } : {}),
     [ENV.config]: paths.config,
     [ENV.segment]: segmentName(cfg.instance),
     [ENV.proxySocket]: path.join(paths.dir, 'proxy.sock'),
