@@ -8,18 +8,10 @@ import autocannon from 'autocannon';
 import { parseArgs } from 'node:util';
 import { summarize } from './summary.js';
 import { readCpu } from './cpu.js';
-import type { CellCpu, LatencySummary } from './types.js';
+import type { CellResult } from './types.js';
 
-export interface LoadResult {
-  type: 'result';
-  seconds: number;
-  latency: LatencySummary;
-  rps: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  cpu: CellCpu;
-}
+/** What the load process reports: the measured part of a CellResult. */
+export type LoadResult = { type: 'result' } & Pick<CellResult, 'seconds' | 'latency' | 'rps' | 'non2xx' | 'errors' | 'timeouts' | 'cpu'>;
 
 const { values } = parseArgs({
   options: { url: { type: 'string' }, size: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, pids: { type: 'string' } },

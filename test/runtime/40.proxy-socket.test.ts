@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
-import { FRAME_BYTES, FrameType, NO_PACKET, encodeFrame } from '../../src/shm/frame.js';
+import { FRAME_BYTES, FrameType, NO_PACKET, encodeFrame, type Frame } from '../../src/shm/frame.js';
 
 function connect(sock: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -25,6 +25,18 @@ function closedWithin(s: net.Socket, ms: number): Promise<void> {
   });
 }
 
+const base: Frame = { type: FrameType.Hello, flags: 0, index: 0, generation: 99, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 };
+
+/** Connects as a container (hello) and sends one more frame. */
+async function helloThen(sock: string, next: Partial<Frame>): Promise<net.Socket> {
+  const s = await connect(sock);
+  const two = Buffer.alloc(FRAME_BYTES * 2);
+  encodeFrame({ ...base, index: 424243 }, two, 0);
+  encodeFrame({ ...base, ...next }, two, FRAME_BYTES);
+  s.write(two);
+  return s;
+}
+
 t.test('garbage and truncated frames on the proxy socket drop that connection only', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }]);
   const sock = path.join(rt.dir, 'proxy.sock');
@@ -36,26 +48,18 @@ t.test('garbage and truncated frames on the proxy socket drop that connection on
 
   const truncated = await connect(sock);
   const f = Buffer.alloc(FRAME_BYTES);
-  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424242, generation: 1, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, f);
+  encodeFrame({ ...base, index: 424242 }, f);
   truncated.end(f.subarray(0, 20));
   await closedWithin(truncated, 3000);
   t.pass('truncated frame: dropped');
 
   // A well-formed hello followed by a request frame (containers never send those): dropped.
-  const liar = await connect(sock);
-  const two = Buffer.alloc(FRAME_BYTES * 2);
-  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424243, generation: 99, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, two, 0);
-  encodeFrame({ type: FrameType.Request, flags: 0, index: 0, generation: 1, length: 0, metaLength: 0, functionId: 1, requestId: 7, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, two, FRAME_BYTES);
-  liar.write(two);
+  const liar = await helloThen(sock, { type: FrameType.Request, index: 0, generation: 1, requestId: 7, status: 0 });
   await closedWithin(liar, 3000);
   t.pass('unexpected frame type: dropped');
 
   // A reply for a request that does not exist, pointing at a random packet: ignored safely.
-  const forger = await connect(sock);
-  const fr = Buffer.alloc(FRAME_BYTES * 2);
-  encodeFrame({ type: FrameType.Hello, flags: 0, index: 424244, generation: 99, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 }, fr, 0);
-  encodeFrame({ type: FrameType.Reply, flags: 0, index: 3, generation: 12345, length: 10, metaLength: 0, functionId: 1, requestId: 999999, status: 200, metaIndex: NO_PACKET, metaGeneration: 0 }, fr, FRAME_BYTES);
-  forger.write(fr);
+  const forger = await helloThen(sock, { type: FrameType.Reply, index: 3, generation: 12345, length: 10, requestId: 999999, status: 200 });
   await new Promise((r) => setTimeout(r, 100));
   forger.destroy();
 
