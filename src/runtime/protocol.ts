@@ -22,7 +22,13 @@ export type ChildMessage =
   /** Sent by a child that cannot start, with the reason, before it exits. */
   | { type: 'failed'; pid: number; message: string }
   /** Gateway → supervisor after applying a routes message. */
-  | { type: 'routes-applied'; version: number };
+  | { type: 'routes-applied'; version: number }
+  /**
+   * Gateway → supervisor: a container let a request pass the gateway's backstop, which only
+   * happens when its event loop is blocked (its own timeout would have answered 504): kill it so
+   * the restart policy replaces it.
+   */
+  | { type: 'replica-stuck'; pid: number; functionId: number; reason: string };
 
 export type SupervisorMessage =
   /** Supervisor → gateway: the full routing table; replaces the previous one. */

@@ -53,6 +53,8 @@ export class Gateway {
   private draining = false;
   private idle: (() => void) | undefined;
   private readonly sweeper: NodeJS.Timeout;
+  /** Called once per replica that let a request pass the backstop (see onTimeout). */
+  onStuck: (r: ContainerReplica, reason: string) => void = () => undefined;
 
   constructor(seg: Segment, cfg: ResolvedConfig) {
     this.pool = seg.pool;
@@ -343,7 +345,15 @@ export class Gateway {
       return;
     }
     // The container still holds the request packet: keep it until the reply (or the container's
-    // death) arrives, answer the client now.
+    // death) arrives, answer the client now. Its own timer would have answered 504 by now unless
+    // its event loop is blocked (a synchronous loop in the handler): it gets no more work and the
+    // supervisor is asked to replace it.
+    const r = p.replica;
+    if (r && !r.stuck) {
+      r.stuck = true;
+      this.router.drain(r);
+      this.onStuck(r, `request ${p.id} got no reply ${BACKSTOP_MS} ms past the ${this.router.route(p.fn)?.timeoutMs ?? 0} ms timeout: the handler is blocking its event loop`);
+    }
     this.stats.add(p.fn, FN_TIMEOUTS);
     p.answered = true;
     sendError(p.res, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`, { requestId: p.id }, { 'x-request-id': String(p.id) });

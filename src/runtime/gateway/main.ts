@@ -15,6 +15,10 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
   const seg = Segment.open(requireEnv(ENV.segment), true);
   const gw = new Gateway(seg, cfg);
+  gw.onStuck = (r, reason) => {
+    log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
+    send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });
+  };
   // Until the supervisor sends its table, route every configured function to deployment 1.
   gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs, concurrency: f.concurrency })));
 

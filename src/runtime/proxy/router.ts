@@ -11,6 +11,8 @@ export interface Replica<L> {
   replica: number;
   outstanding: number;
   draining: boolean;
+  /** Reported as stuck (blocked event loop) once; gets no new work. */
+  stuck?: boolean;
 }
 
 interface FunctionState<P, L> {

@@ -156,6 +156,11 @@ export class Child extends EventEmitter<ChildEvents> {
     await this.exited;
   }
 
+  /** SIGKILL without asking for the exit: it counts as a crash and the restart policy applies. */
+  abort(): void {
+    this.proc?.kill('SIGKILL');
+  }
+
   /** Immediate SIGKILL (OTP's brutal_kill), for a supervisor that is failing. */
   async kill(): Promise<void> {
     this.stopping = true;

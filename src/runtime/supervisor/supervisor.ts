@@ -213,6 +213,13 @@ export class Supervisor {
       this.writeState();
     });
     c.on('message', (m) => {
+      if (m.type === 'replica-stuck' && s.role === 'gateway') {
+        const stuck = this.containers.find((x) => x.pid === m.pid && x.running);
+        if (stuck) {
+          this.logs.write(logFileFor('container', stuck.spec.functionId), `${stuck.spec.id}[${stuck.pid}]`, `STUCK, killing it: ${m.reason}`);
+          stuck.abort();
+        }
+      }
       if (m.type === 'ready' && s.role === 'gateway') {
         if (m.port) this.port = m.port;
         // A restarted gateway starts from its config; give it the live table.
