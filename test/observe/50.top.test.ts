@@ -2,7 +2,6 @@ import t from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +9,7 @@ import type { InstanceStatus } from '../../src/control/protocol.js';
 import { Segment, segmentName } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
 import { ROOT } from '../helpers/runtime.js';
+import { freePort } from '../cli/helpers.js';
 
 const run = promisify(execFile);
 const hasTmux = (() => {
@@ -21,13 +21,6 @@ const hasTmux = (() => {
   }
 })();
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,6 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,16 +10,10 @@ import type { Snapshot } from '../../src/observe/snapshot.js';
 import { Segment, segmentName } from '../../src/shm/index.js';
 import { post, request } from '../helpers/http.js';
 import { ROOT } from '../helpers/runtime.js';
+import { freePort } from '../cli/helpers.js';
 
 const run = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 t.test('a leaking function over its memoryLimit is replaced without a failed request, and the restart shows in ps, top and /metrics', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-leak-'));
