@@ -206,7 +206,10 @@ export class Dashboard {
   private drawProcesses(snap: Snapshot): void {
     const row = (p: ProcessSnapshot) => {
       const m = p.memory;
-      const fn = p.role === 'container' ? `${p.functionId}${p.function ? ` ${p.function}` : ''}/${p.replica}` : '-';
+      // The column is 14 wide: shorten the name, never the id or the replica, and keep a gap.
+      const room = 13 - `${p.functionId} /${p.replica}`.length;
+      const name = p.function && p.function.length > room ? `${p.function.slice(0, Math.max(room - 1, 0))}…` : (p.function ?? '');
+      const fn = p.role === 'container' ? `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}` : '-';
       const state = p.alive ? p.state : 'DEAD';
       const b = (n: number | undefined) => (n === undefined ? '-' : fmtBytes(n));
       return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), b(m?.rss), b(m?.privateBytes), b(m?.shmBytes), fmtTrend(p.trend), b(m?.sharedBytes), b(m?.pss), fmtDuration(p.uptimeS)];
