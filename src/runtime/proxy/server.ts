@@ -3,7 +3,7 @@
 // alone; the listener and every other container carry on.
 import fs from 'node:fs';
 import net from 'node:net';
-import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
+import { FrameType, type Frame } from '../../shm/frame.js';
 import { FrameLink } from '../link.js';
 import { log } from '../child.js';
 import type { Replica } from './router.js';
@@ -52,4 +52,3 @@ export function listenProxy(socketPath: string, hooks: ProxyHooks): Promise<net.
   });
 }
 
-export const noPacket = { metaIndex: NO_PACKET, metaGeneration: 0 };
