@@ -3,19 +3,14 @@
 import t from 'tap';
 import { Segment } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
-import { ECHO, configText, project, until } from './helpers.js';
-
-interface Ps {
-  children: { id: string; pid: number; functionId: number; restarts: number; state: string }[];
-}
+import { configText, ECHO, project, psChildren, until } from './helpers.js';
 
 t.test('kill -9 of a replica under load: restarted, packets reclaimed, the rest served', async (t) => {
   const p = await project(t, 'kill');
   p.write('echo.ts', ECHO);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]"));
   t.equal((await p.cli(['up'])).code, 0);
-  const ps = async () => JSON.parse((await p.cli(['ps'], { json: true })).stdout) as Ps;
-  const victim = (await ps()).children.find((c) => c.functionId === 1)!;
+  const victim = (await psChildren(p)).find((c) => c.functionId === 1)!;
 
   const statuses = new Map<number, number>();
   let running = true;
@@ -29,7 +24,7 @@ t.test('kill -9 of a replica under load: restarted, packets reclaimed, the rest 
   const load = Array.from({ length: 8 }, worker);
   await new Promise((r) => setTimeout(r, 500));
   process.kill(victim.pid, 'SIGKILL');
-  const replaced = await until(async () => (await ps()).children.find((c) => c.id === victim.id && c.pid !== victim.pid && c.state === 'ready'), 30_000, 'the replica to be restarted');
+  const replaced = await until(async () => (await psChildren(p)).find((c) => c.id === victim.id && c.pid !== victim.pid && c.state === 'ready'), 30_000, 'the replica to be restarted');
   t.equal(replaced?.restarts, 1, 'ps counts the restart');
   await new Promise((r) => setTimeout(r, 500));
   running = false;

@@ -2,7 +2,7 @@
 // one is ready before the old one drains), so a leaking function loses no request.
 import t from 'tap';
 import { post } from '../helpers/http.js';
-import { configText, project } from './helpers.js';
+import { configText, project, psChildren } from './helpers.js';
 
 // Keeps 1 MiB per request, touched so it is resident: private memory climbs ~1 MiB a call.
 const LEAK = 'const hoard: Uint8Array[] = [];\nexport default async function (): Promise<string> {\n  hoard.push(new Uint8Array(1 << 20).fill(7));\n  return String(hoard.length);\n}\n';
@@ -26,8 +26,7 @@ t.test('a leaking function over its memoryLimit is replaced without a failed req
   const resets = counts.filter((c, i) => i > 0 && c < counts[i - 1]).length;
   t.ok(resets >= 1, `a fresh replica (its hoard starting over) took over ${resets} time(s)`);
 
-  const ps = JSON.parse((await p.cli(['ps'], { json: true })).stdout) as { children: { functionId: number; restarts: number; state: string }[] };
-  const replicas = ps.children.filter((c) => c.functionId === 1);
+  const replicas = (await psChildren(p)).filter((c) => c.functionId === 1);
   t.ok(replicas.some((c) => c.restarts >= 1 && c.state === 'ready'), `ps shows the restart (${JSON.stringify(replicas)})`);
   const logs = await p.cli(['logs', '--id', '1']);
   t.match(logs.stdout, /private memory \d+ B is over memoryLimit 41943040 B: replacing the replica gracefully/);

@@ -3,26 +3,21 @@
 // supervisor kills it so the restart policy brings a fresh one.
 import t from 'tap';
 import { post } from '../helpers/http.js';
-import { configText, project, until } from './helpers.js';
+import { configText, project, psChildren, until } from './helpers.js';
 
 const SPIN = "export default function (input: Uint8Array): string {\n  if (new TextDecoder().decode(input) === 'spin') for (;;);\n  return 'ok';\n}\n";
-
-interface Ps {
-  children: { id: string; pid: number; functionId: number; restarts: number; state: string }[];
-}
 
 t.test('a replica stuck in a synchronous loop: 504, killed, restarted, serving again', async (t) => {
   const p = await project(t, 'stuck');
   p.write('spin.ts', SPIN);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './spin.ts', timeout: '500ms' }]"));
   t.equal((await p.cli(['up'])).code, 0);
-  const ps = async () => JSON.parse((await p.cli(['ps'], { json: true })).stdout) as Ps;
-  const before = (await ps()).children.find((c) => c.functionId === 1)!;
+  const before = (await psChildren(p)).find((c) => c.functionId === 1)!;
   t.equal((await post(p.port, '/function/1', 'hi')).body.toString(), 'ok');
 
   const stuck = await post(p.port, '/function/1', 'spin');
   t.equal(stuck.status, 504, 'the gateway answers at its backstop');
-  const fresh = await until(async () => (await ps()).children.find((c) => c.id === before.id && c.pid !== before.pid && c.state === 'ready'), 30_000, 'a fresh replica');
+  const fresh = await until(async () => (await psChildren(p)).find((c) => c.id === before.id && c.pid !== before.pid && c.state === 'ready'), 30_000, 'a fresh replica');
   t.equal(fresh?.restarts, 1, 'the replacement counts as a restart');
   t.equal((await post(p.port, '/function/1', 'hi')).body.toString(), 'ok', 'the function serves again');
   const logs = await p.cli(['logs', '--id', '1']);

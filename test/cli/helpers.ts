@@ -25,6 +25,20 @@ export interface CliResult {
   stderr: string;
 }
 
+/** One row of `faasflow ps --json`. */
+export interface PsChild {
+  id: string;
+  pid: number;
+  functionId: number;
+  restarts: number;
+  state: string;
+}
+
+/** The instance's processes as `faasflow ps --json` reports them. */
+export async function psChildren(p: Project): Promise<PsChild[]> {
+  return (JSON.parse((await p.cli(['ps'], { json: true })).stdout) as { children: PsChild[] }).children;
+}
+
 export interface Project {
   dir: string;
   runtimeDir: string;

@@ -44,6 +44,8 @@ t.test('the example functions answer through the real path', async (t) => {
   t.equal(js.status, 200);
   t.same(JSON.parse(js.body.toString()), { lines: [{ name: 'A', total: 3 }, { name: 'B', total: 6 }], total: 9, count: 2 });
   t.equal(js.headers['content-type'], 'application/json');
+  const utf8 = await post(rt.port, '/function/4', JSON.stringify({ items: [{ name: 'crème brûlée 🍮', price: 1, qty: 1 }] }));
+  t.same(JSON.parse(utf8.body.toString()).lines, [{ name: 'CRÈME BRÛLÉE 🍮', total: 1 }], 'multi-byte text is encoded straight into the reply packet intact');
   const badJson = await post(rt.port, '/function/4', '{nope');
   t.equal(badJson.status, 400);
   t.match(JSON.parse(badJson.body.toString()).error, /not valid JSON/);

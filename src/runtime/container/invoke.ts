@@ -9,17 +9,23 @@ import { FLAG_REUSED, contentTypeFlags, metaView, placeMeta, replyMetaBytes } fr
 import { Output, PoolExhaustedError, RequestContext } from './context.js';
 import { log } from '../child.js';
 
-const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 class Timeout extends Error {}
 
 interface Reply {
   status: number;
-  headers?: Record<string, string>;
-  /** Bytes to copy into a new packet, or null when `packet` already holds them. */
-  bytes: Uint8Array | null;
-  packet?: { desc: Descriptor; length: number; reused: boolean };
+  headers: Record<string, string> | undefined;
+  /**
+   * What goes into a new packet: bytes are copied, a string is encoded straight into the packet
+   * (one pass, no intermediate buffer); null when `packet` already holds the reply.
+   */
+  body: Uint8Array | string | null;
+  packet: { desc: Descriptor; length: number; reused: boolean } | undefined;
 }
+
+/** Every Reply has the same shape, so the request path stays monomorphic. */
+const reply = (status: number, headers: Record<string, string> | undefined, body: Uint8Array | string | null, packet?: Reply['packet']): Reply => ({ status, headers, body, packet });
 
 export interface InvokerOptions {
   pool: PacketPool;
@@ -29,15 +35,10 @@ export interface InvokerOptions {
   stats?: ProcessStats;
 }
 
-const jsonError = (status: number, message: string): Reply => ({
-  status,
-  headers: { 'content-type': 'application/json' },
-  bytes: encoder.encode(JSON.stringify({ error: message })),
-});
+const jsonError = (status: number, message: string): Reply => reply(status, { 'content-type': 'application/json' }, JSON.stringify({ error: message }));
 
 export class Invoker {
   private readonly o: InvokerOptions;
-  inFlight = 0;
   /** Pid the reply packets are handed to (the gateway), learnt in the handshake. */
   gatewayPid = 0;
 
@@ -47,7 +48,6 @@ export class Invoker {
 
   async run(f: Frame, sendReply: (f: Frame) => void): Promise<void> {
     const { pool } = this.o;
-    this.inFlight++;
     const t0 = performance.now();
     let reply: Reply;
     let ctx: RequestContext | undefined;
@@ -69,7 +69,6 @@ export class Invoker {
     // Output packets the handler allocated but did not return are released here.
     for (const out of ctx?.outputs ?? []) if (!reply.packet || out.desc !== reply.packet.desc) pool.free(out.desc);
     sendReply(this.finish(f, reply));
-    this.inFlight--;
     this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), reply.status >= 500);
   }
 
@@ -88,28 +87,29 @@ export class Invoker {
   }
 
   private toReply(result: unknown, ctx: RequestContext, input: Uint8Array, reqDesc: Descriptor): Reply {
-    const base = { status: ctx.statusCode, headers: ctx.replyHeaders };
+    const status = ctx.statusCode;
+    const headers = ctx.replyHeaders;
     if (result instanceof Output) {
       if (result.length < 0) result.end(result.bytes.length);
-      return { ...base, bytes: null, packet: { desc: result.desc, length: result.length, reused: false } };
+      return reply(status, headers, null, { desc: result.desc, length: result.length, reused: false });
     }
     if (result instanceof Uint8Array) {
       if (result.buffer === input.buffer && result.byteOffset === input.byteOffset && result.length <= input.length) {
-        return { ...base, bytes: null, packet: { desc: reqDesc, length: result.length, reused: true } };
+        return reply(status, headers, null, { desc: reqDesc, length: result.length, reused: true });
       }
-      return { ...base, bytes: result, headers: withType(base.headers, 'application/octet-stream') };
+      return reply(status, withType(headers, 'application/octet-stream'), result);
     }
-    if (typeof result === 'string') return { ...base, bytes: encoder.encode(result), headers: withType(base.headers, 'text/plain; charset=utf-8') };
+    if (typeof result === 'string') return reply(status, withType(headers, 'text/plain; charset=utf-8'), result);
     if (result === undefined || typeof result === 'function' || typeof result === 'symbol' || typeof result === 'bigint') {
       return jsonError(500, `handler returned ${typeof result}: return a Uint8Array, Buffer, string or JSON-serialisable value`);
     }
-    let json: string | undefined;
+    let json: string;
     try {
       json = JSON.stringify(result);
     } catch (err) {
       return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${(err as Error).message}`);
     }
-    return { ...base, bytes: encoder.encode(json), headers: withType(base.headers, 'application/json') };
+    return reply(status, withType(headers, 'application/json'), json);
   }
 
   /** Puts the reply in a packet (if it is not in one yet), hands it to the gateway, builds the frame. */
@@ -125,13 +125,15 @@ export class Invoker {
     if (r.packet) {
       ({ desc, length, reused } = r.packet);
     } else {
-      const bytes = r.bytes ?? new Uint8Array(0);
-      let d = pool.alloc(bytes.length + metaLength);
-      if (isExhausted(d) && d.reason === 'too-large') d = pool.alloc(bytes.length);
+      const body = r.body ?? EMPTY;
+      length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      let d = pool.alloc(length + metaLength);
+      if (isExhausted(d) && d.reason === 'too-large') d = pool.alloc(length);
       if (isExhausted(d)) return statusOnly(f, d.reason === 'too-large' ? 500 : 503);
-      pool.view(d, bytes.length).set(bytes);
+      const view = pool.view(d, length);
+      if (typeof body === 'string') Buffer.from(view.buffer, view.byteOffset, length).write(body, 'utf8');
+      else view.set(body);
       desc = d;
-      length = bytes.length;
     }
     const placed = placeMeta(pool, desc, length, meta ?? '', metaLength);
     if (!placed) {
