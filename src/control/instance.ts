@@ -5,7 +5,8 @@ import { Segment, segmentName } from '../shm/index.js';
 import type { InstancePaths } from './paths.js';
 import type { InstanceStatus } from './protocol.js';
 import { readState } from './state.js';
-import { groupMembers, isFaasflowProcess, killQuietly, mappers, processAlive } from './procs.js';
+import { scanHolders } from '../observe/procfs.js';
+import { groupMembers, isFaasflowProcess, killQuietly, processAlive } from './procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }
@@ -82,7 +83,7 @@ export function removeStaleSegments(only: (name: string) => boolean = () => true
   const removed: string[] = [];
   for (const name of Segment.list().filter(only)) {
     const creator = segmentCreator(name);
-    const stale = (creator === undefined || !processAlive(creator)) && mappers(name, true).every((pid) => !processAlive(pid));
+    const stale = (creator === undefined || !processAlive(creator)) && !(scanHolders([name]).get(name) ?? []).some((h) => h.writes && processAlive(h.pid));
     if (!stale) continue;
     try {
       Segment.unlink(name);

@@ -36,23 +36,6 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
-/** Pids that have /dev/shm/<name> mapped (what `fuser` would list); only writers if asked. */
-export function mappers(segment: string, writersOnly = false): number[] {
-  const needle = `/dev/shm${segment}`;
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const lines = fs.readFileSync(`/proc/${entry}/maps`, 'utf8').split('\n');
-      // "addr perms offset dev inode path": perms is rw-s for a writable shared mapping.
-      if (lines.some((l) => l.endsWith(needle) && (!writersOnly || l.split(' ')[1]?.[1] === 'w'))) out.push(Number(entry));
-    } catch {
-      // exited or not ours to read
-    }
-  }
-  return out;
-}
-
 export function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(pid, signal);

@@ -59,23 +59,35 @@ export function allPids(): number[] {
 /** Path of a segment's file: '/faasflow-x' → '/dev/shm/faasflow-x'. */
 export const segmentPath = (name: string): string => `${SHM_DIR}${name.startsWith('/') ? name : `/${name}`}`;
 
-export interface HolderScan {
-  /** Segment name → pids that map it or hold it open, ascending. */
-  holders: Map<string, number[]>;
+/** A process that maps a segment or holds it open, and whether it can write to it. */
+export interface MappedBy {
+  pid: number;
+  /** A writable mapping (perms rw-s in maps) or an fd opened for writing (fdinfo flags). */
+  writes: boolean;
+}
+
+/** O_ACCMODE bits of the octal `flags:` line in /proc/<pid>/fdinfo/<fd>: 0 is O_RDONLY. */
+function fdWrites(pid: number, fd: string): boolean {
+  const info = readProc(pid, `fdinfo/${fd}`);
+  const m = info === null ? null : /^flags:\s*([0-7]+)/m.exec(info);
+  return m === null || (parseInt(m[1]!, 8) & 3) !== 0;
 }
 
 /**
  * Every process that maps (from /proc/<pid>/maps) or holds open (from /proc/<pid>/fd, with `fds`)
  * each of `names`: what `lsof /dev/shm/<name>` lists. One pass over /proc for all names. A
- * deleted-but-mapped segment shows in maps with " (deleted)" and still counts.
+ * deleted-but-mapped segment shows in maps with " (deleted)" and still counts. Readers such as
+ * `shm ls` and `top` map read-only; telling them from writers is what lets a segment whose
+ * creator died count as stale while someone is merely looking at it.
  */
-export function scanHolders(names: string[], o: { fds?: boolean; exclude?: number[] } = {}): Map<string, number[]> {
+export function scanHolders(names: string[], o: { fds?: boolean; exclude?: number[] } = {}): Map<string, MappedBy[]> {
   const byPath = new Map(names.map((n) => [segmentPath(n), n]));
-  const found = new Map<string, Set<number>>(names.map((n) => [n, new Set<number>()]));
+  const found = new Map<string, Map<number, boolean>>(names.map((n) => [n, new Map<number, boolean>()]));
   const exclude = new Set(o.exclude ?? []);
-  const note = (path: string, pid: number) => {
+  const note = (path: string, pid: number, writes: () => boolean) => {
     const name = byPath.get(path.endsWith(' (deleted)') ? path.slice(0, -10) : path);
-    if (name !== undefined) found.get(name)?.add(pid);
+    const pids = name === undefined ? undefined : found.get(name);
+    if (pids !== undefined && !pids.get(pid)) pids.set(pid, writes());
   };
   for (const pid of allPids()) {
     if (exclude.has(pid)) continue;
@@ -83,7 +95,8 @@ export function scanHolders(names: string[], o: { fds?: boolean; exclude?: numbe
     if (maps !== null && maps.includes(SHM_DIR)) {
       for (const line of maps.split('\n')) {
         const at = line.indexOf(SHM_DIR);
-        if (at > 0) note(line.slice(at), pid);
+        // "addr perms offset dev inode path"
+        if (at > 0) note(line.slice(at), pid, () => line.split(' ')[1]?.[1] === 'w');
       }
     }
     if (!o.fds) continue;
@@ -95,11 +108,11 @@ export function scanHolders(names: string[], o: { fds?: boolean; exclude?: numbe
     }
     for (const fd of fds) {
       try {
-        note(fs.readlinkSync(`/proc/${pid}/fd/${fd}`), pid);
+        note(fs.readlinkSync(`/proc/${pid}/fd/${fd}`), pid, () => fdWrites(pid, fd));
       } catch {
         // closed meanwhile
       }
     }
   }
-  return new Map([...found].map(([n, s]) => [n, [...s].sort((a, b) => a - b)]));
+  return new Map([...found].map(([n, m]) => [n, [...m].map(([pid, writes]) => ({ pid, writes })).sort((a, b) => a.pid - b.pid)]));
 }

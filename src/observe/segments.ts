@@ -1,13 +1,15 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
 import { ProcessTable, Segment, isShmError, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
-import { commandLine, scanHolders, segmentPath } from './procfs.js';
+import { commandLine, scanHolders, segmentPath, type MappedBy } from './procfs.js';
 
 export interface Holder {
   pid: number;
   command: string;
   /** The pid is in the segment's process table (a process faasflow started). */
   registered: boolean;
+  /** It maps the segment writable (a runtime process) rather than read-only (`top`, `shm ls`). */
+  writes: boolean;
 }
 
 export interface SegmentReport {
@@ -31,7 +33,8 @@ export interface SegmentReport {
   /** Per size class; null when the header is unreadable. */
   pool: ClassUsage[] | null;
   packetsInUse: number;
-  /** Nobody can be using it: the creator is dead and no process maps it. Safe to remove. */
+  /** Nobody can be using it: the creator is dead and no process maps it writable (readers such as
+   * `top` or a concurrent `shm ls` do not count). Safe to remove. */
   stale: boolean;
   /** Why the header could not be read (not ours, other layout version, truncated, permission). */
   error: string | null;
@@ -52,7 +55,7 @@ export interface SegmentDetail extends SegmentReport {
   layout: { packetCount: number; maxFunctions: number; procSlots: number; metaBytes: number } | null;
 }
 
-function report(name: string, holderPids: number[], detail: boolean): SegmentDetail {
+function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDetail {
   const r: SegmentDetail = {
     name,
     path: segmentPath(name),
@@ -104,8 +107,8 @@ function report(name: string, holderPids: number[], detail: boolean): SegmentDet
   } finally {
     seg?.close();
   }
-  r.holders = holderPids.map((pid) => ({ pid, command: commandLine(pid), registered: registered.has(pid) }));
-  r.stale = !r.creatorAlive && r.holders.length === 0;
+  r.holders = mappedBy.map(({ pid, writes }) => ({ pid, command: commandLine(pid), registered: registered.has(pid), writes }));
+  r.stale = !r.creatorAlive && !r.holders.some((h) => h.writes);
   return r;
 }
 

@@ -4,7 +4,7 @@
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
 import { merge, since, summarize } from './latency.js';
 import { CpuMeter, MemoryTrend, sampleMemory, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
-import { commandLine, scanHolders, segmentPath } from './procfs.js';
+import { commandLine, scanHolders, segmentPath, type MappedBy } from './procfs.js';
 import type { FunctionSnapshot, ObserveEvent, ProcessSnapshot, SegmentInfo, Snapshot, StageLatency } from './types.js';
 
 export type * from './types.js';
@@ -53,7 +53,7 @@ export class Observer {
   /** Each process's handler histogram at the previous snapshot, by pid. */
   private handlerPrev = new Map<number, HistogramSnapshot>();
   private readonly events: ObserveEvent[] = [];
-  private holders: { at: number; key: string; pids: number[] } = { at: 0, key: '', pids: [] };
+  private holders: { at: number; key: string; pids: MappedBy[] } = { at: 0, key: '', pids: [] };
   private lastAt = 0;
   private segKey = '';
   private attached = false;
@@ -150,7 +150,7 @@ export class Observer {
       creatorAlive: pidAlive(seg.header.creatorPid),
       createdAt: new Date(seg.header.createdAt).toISOString(),
       uptimeS: Math.max(0, (now - seg.header.createdAt) / 1000),
-      holders: this.holders.pids.map((pid) => ({ pid, command: commandLine(pid), registered: registered.has(pid) })),
+      holders: this.holders.pids.map(({ pid, writes }) => ({ pid, command: commandLine(pid), registered: registered.has(pid), writes })),
     };
   }
 
