@@ -10,7 +10,9 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -54,6 +56,7 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       InstanceMethod("unlink", &ShmAddon::Unlink),
       InstanceMethod("stat", &ShmAddon::Stat),
       InstanceMethod("statfs", &ShmAddon::Statfs),
+      InstanceMethod("spinRecv", &ShmAddon::SpinRecv),
       InstanceMethod("resident", &ShmAddon::Resident),
       InstanceMethod("setAffinity", &ShmAddon::SetAffinity),
     });
@@ -71,6 +74,12 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
  private:
   Napi::FunctionReference errorClass_;
   std::vector<Mapping> mappings_;
+
+  static int64_t NowNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  }
 
   Napi::Value Throw(Napi::Env env, int err, const char* syscall, const std::string& name) {
     std::string message = std::string(syscall) + " " + name + ": " + std::strerror(err);
@@ -282,6 +291,34 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     }
     if (sched_setaffinity(0, sizeof(set), &set) != 0) return Throw(env, errno, "sched_setaffinity", "cpus");
     return env.Undefined();
+  }
+
+  // spinRecv(fd, buffer, micros) -> bytes read (> 0); 0 when nothing came within `micros`; -1 at
+  // end of stream (left unread for the event loop to see); -errno on a socket error. Polls a
+  // non-blocking socket without sleeping: a process asleep in epoll costs a cross-CPU wake-up
+  // (~20 us on a VM) per message, which is most of a small request's latency. It does not yield
+  // to other work: measured, both a runnable-task check and sched_yield() cost more latency and
+  // throughput than they saved (BENCHMARKS.md); the caller bounds how often it spins.
+  Napi::Value SpinRecv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "spinRecv(fd: number, buffer: Uint8Array, micros: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+    const int64_t deadline = NowNs() + static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000.0);
+    for (;;) {
+      const ssize_t n = recv(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT);
+      if (n > 0) return Napi::Number::New(env, static_cast<double>(n));
+      if (n == 0) return Napi::Number::New(env, -1);
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Napi::Number::New(env, -errno);
+      if (NowNs() >= deadline) break;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    return Napi::Number::New(env, 0);
   }
 
   // statfs(path) -> { total, free, available } in bytes, for the /dev/shm capacity checks.

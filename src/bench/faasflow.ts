@@ -23,13 +23,14 @@ export default function length(input: Uint8Array): string {
  * One replica: on 2 cores a second one only competes with the gateway and the load generator.
  * Packet classes sized so 32 connections of 16 MiB bodies fit with room to spare.
  */
-export function benchConfig(port: number, runtimeDir: string, cpus: number[] = []): string {
+export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number } = {}): string {
+  const cpus = o.cpus ?? [];
   return `// Written by faasflow bench.
 import { defineConfig } from 'faasflow';
 
 export default defineConfig({
   gateway: { host: '127.0.0.1', port: ${port} },
-  runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}
+  runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}${o.spinMicros !== undefined ? `\n  spinMicros: ${o.spinMicros},` : ''}
   segment: {
     size: '3GiB',
     classes: [
@@ -74,7 +75,7 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
   try {
     const port = await freePort();
     fs.writeFileSync(path.join(dir, 'length.ts'), HANDLER);
-    fs.writeFileSync(config, benchConfig(port, path.join(dir, 'run'), o.cpus));
+    fs.writeFileSync(config, benchConfig(port, path.join(dir, 'run'), o));
     const up = await cli(['up', '--instance', instance, '--config', config, '--json'], 120_000);
     if (up.exitCode !== 0) throw new Error(`faasflow up --instance ${instance} failed (${up.exitCode ?? up.signal}):\n${up.all}`);
     const { supervisorPid } = JSON.parse(up.stdout) as { supervisorPid: number };

@@ -65,6 +65,7 @@ export interface OptionInput {
   markdown?: string;
   profileDir?: string;
   cpus?: string;
+  spinMicros?: number;
   command?: string;
 }
 
@@ -93,6 +94,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     markdown: input.markdown ?? (quick ? '' : 'BENCHMARKS.md'),
     profileDir: input.profileDir ? path.resolve(input.profileDir) : '',
     cpus: input.cpus ? parseCpus(input.cpus) : [],
+    spinMicros: input.spinMicros ?? null,
     command: input.command ?? 'npm run bench',
   };
 }

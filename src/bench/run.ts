@@ -56,7 +56,7 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
     emit({ type: 'warning', message: `load average is ${machine.loadBefore[0]} on ${machine.cores} cores before the run: other work is competing, expect noisy numbers` });
   }
   const cells: CellResult[] = [];
-  const start: StartOptions = opts.cpus.length ? { cpus: opts.cpus } : {};
+  const start: StartOptions = { ...(opts.cpus.length ? { cpus: opts.cpus } : {}), ...(opts.spinMicros !== null ? { spinMicros: opts.spinMicros } : {}) };
   if (opts.profileDir) {
     fs.mkdirSync(opts.profileDir, { recursive: true });
     // Profiles are written when each process exits, i.e. when the setups stop at the end.

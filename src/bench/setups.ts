@@ -24,6 +24,8 @@ export interface StartOptions {
   instance?: string;
   /** CPUs faasflow's gateway and containers are pinned to. */
   cpus?: number[];
+  /** faasflow's `spinMicros`; the product's default when absent. */
+  spinMicros?: number;
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;

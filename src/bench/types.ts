@@ -27,6 +27,8 @@ export interface BenchOptions {
   profileDir: string;
   /** CPUs faasflow's gateway and containers are pinned to (config `cpus`), or [] for none. */
   cpus: number[];
+  /** faasflow's `spinMicros` (µs a link polls for an answer), or null for the product's default. */
+  spinMicros: number | null;
   /** How the run was started, recorded with the results. */
   command: string;
 }

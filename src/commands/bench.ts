@@ -44,6 +44,7 @@ the results block of BENCHMARKS.md.`;
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
     profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
     cpus: Flags.string({ description: "Pin faasflow's gateway and containers to these CPUs (config `cpus`), e.g. 1." }),
+    'spin-micros': Flags.integer({ description: "faasflow's config `spinMicros`: how long gateway and containers poll for an answer before sleeping (0 = never; default: the product's).", min: 0, max: 10_000 }),
     markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
   };
 
@@ -55,6 +56,7 @@ the results block of BENCHMARKS.md.`;
         ...flags,
         outDir: flags.out,
         profileDir: flags.profile,
+        spinMicros: flags['spin-micros'],
         markdown: flags.markdown === 'none' ? '' : flags.markdown,
         command: invokedAs(this.argv),
       });

@@ -208,6 +208,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
+    spinMicros: c.spinMicros,
     segment: {
       size: c.segment.size,
       classes: c.segment.classes ?? DEFAULT_CLASSES,

@@ -2,6 +2,7 @@
 // README's config reference and the code cannot disagree.
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { DEFAULT_SPIN_MICROS } from '../runtime/env.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseSize(v);
@@ -57,6 +58,8 @@ export const configSchema = z
       .prefault({}),
     /** CPUs the gateway and containers run on (all when absent). */
     cpus: z.array(int(0, 1023)).min(1).optional(),
+    /** Microseconds gateway and containers poll for an answer they expect soon (0: never). */
+    spinMicros: int(0, 10_000).default(DEFAULT_SPIN_MICROS),
     /** Base directory for instance runtime directories (<runtimeDir>/<instance>). */
     runtimeDir: z.string().min(1).optional(),
     logs: z.strictObject({ maxSize: size.default(10 * 1024 ** 2), keep: int(0, 100).default(3) }).prefault({}),

@@ -32,6 +32,12 @@ export interface ResolvedConfig {
    * caps throughput at that CPU. Absent: the scheduler decides.
    */
   cpus?: number[];
+  /**
+   * How long (µs) the gateway, having sent requests, and a container, having sent its replies,
+   * poll their socket before parking in epoll, when answers have been coming that fast (spin.ts).
+   * 0 turns polling off.
+   */
+  spinMicros: number;
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
   functions: FunctionConfig[];
   logs: { maxBytes: number; keep: number };

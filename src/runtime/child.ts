@@ -3,7 +3,7 @@
 // SIGINT and a 'drain' message into one graceful shutdown.
 import type { ChildMessage, SupervisorMessage } from './protocol.js';
 import { native } from '../shm/binding.js';
-import { ENV } from './env.js';
+import { DEFAULT_SPIN_MICROS, ENV } from './env.js';
 
 /** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
 export function applyAffinity(): void {
@@ -14,6 +14,12 @@ export function applyAffinity(): void {
   } catch (err) {
     log('warn', `cannot pin to CPUs ${spec}: ${(err as Error).message}; running unpinned`);
   }
+}
+
+/** The config's `spinMicros` as the supervisor passed it down (spin.ts). */
+export function spinMicros(): number {
+  const v = Number(process.env[ENV.spinMicros] ?? DEFAULT_SPIN_MICROS);
+  return Number.isFinite(v) && v >= 0 ? v : DEFAULT_SPIN_MICROS;
 }
 
 export function send(msg: ChildMessage): void {

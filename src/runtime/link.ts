@@ -3,6 +3,7 @@
 // sends garbage is disconnected; nothing it sent can reach the pool.
 import type net from 'node:net';
 import { FRAME_BYTES, FrameReader, encodeFrame, type Frame } from '../shm/frame.js';
+import { socketFd, type Spinner } from './spin.js';
 
 /** Frames per batch buffer: 128 × 32 B = 4 KiB, one page, one write for a whole burst. */
 const BATCH_FRAMES = 128;
@@ -13,13 +14,16 @@ export class FrameLink {
   private readonly batch: Buffer = Buffer.allocUnsafe(BATCH_FRAMES * FRAME_BYTES);
   private used = 0;
   private scheduled = false;
+  private spinner: Spinner | undefined;
+  private spinBuf: Buffer | undefined;
+  private readonly receive: (chunk: Buffer) => void;
   closed = false;
 
   constructor(socket: net.Socket, onFrame: (f: Frame) => void, onClose: (err?: Error) => void) {
     this.socket = socket;
     socket.setNoDelay?.(true);
     let closeErr: Error | undefined;
-    socket.on('data', (chunk: Buffer) => {
+    this.receive = (chunk) => {
       if (this.closed) return;
       try {
         this.reader.push(chunk, onFrame);
@@ -27,6 +31,10 @@ export class FrameLink {
         closeErr = err as Error;
         this.close();
       }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      this.spinner?.arrived();
+      this.receive(chunk);
     });
     socket.on('error', (err) => {
       closeErr ??= err;
@@ -57,7 +65,22 @@ export class FrameLink {
     const out = Buffer.from(this.batch.subarray(0, this.used * FRAME_BYTES));
     this.used = 0;
     this.socket.write(out);
+    if (this.spinner) this.spin(this.spinner);
   };
+
+  /** After each flush, poll for the answer with `spinner` (see spin.ts) instead of parking. */
+  spinWith(spinner: Spinner): void {
+    this.spinner = spinner;
+    this.spinBuf ??= Buffer.allocUnsafeSlow(BATCH_FRAMES * FRAME_BYTES);
+  }
+
+  private spin(spinner: Spinner): void {
+    const fd = socketFd(this.socket);
+    if (fd < 0 || this.closed || this.socket.writableLength > 0) return;
+    const got = spinner.afterSend(fd, this.spinBuf!);
+    // FrameReader decodes at once and copies any partial frame, so the shared buffer can be reused.
+    if (got) this.receive(got);
+  }
 
   close(): void {
     if (this.closed) return;

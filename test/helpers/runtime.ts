@@ -12,6 +12,7 @@ import { ProcessTable } from '../../src/shm/proctable.js';
 import { bundleHandler } from '../../src/runtime/handler/bundle.js';
 import type { FunctionConfig, ResolvedConfig } from '../../src/config/types.js';
 import type { ChildMessage, Route } from '../../src/runtime/protocol.js';
+import { DEFAULT_SPIN_MICROS } from '../../src/runtime/env.js';
 import { uniqueName } from './segments.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,7 +77,7 @@ async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', grace
   clearTimeout(timer);
 }
 
-export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[] } = {}): Promise<Runtime> {
+export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
   const cfg: ResolvedConfig = {
@@ -93,6 +94,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     logs: { maxBytes: 1 << 20, keep: 1 },
     supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000 },
     observe: { shmWarnPercent: 80, sampleIntervalMs: 1000 },
+    spinMicros: opts.spinMicros ?? DEFAULT_SPIN_MICROS,
   };
   const seg = Segment.create({ name, size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: 64, procSlots: 64, instance: cfg.instance });
   const table = new ProcessTable(seg);
@@ -108,6 +110,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   const proxySocket = path.join(dir, 'proxy.sock');
   const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile, FAASFLOW_SEGMENT: name, FAASFLOW_PROXY_SOCKET: proxySocket };
   if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
+  baseEnv.FAASFLOW_SPIN_US = String(cfg.spinMicros);
   const spawn = (script: string, env: Record<string, string>, fn = 0, replica = 0): Child => {
     const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
     children.push(child);

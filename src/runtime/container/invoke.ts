@@ -41,6 +41,8 @@ export class Invoker {
   private readonly o: InvokerOptions;
   /** Pid the reply packets are handed to (the gateway), learnt in the handshake. */
   gatewayPid = 0;
+  /** Requests whose reply has not been handed to sendReply yet. */
+  active = 0;
 
   constructor(o: InvokerOptions) {
     this.o = o;
@@ -49,6 +51,7 @@ export class Invoker {
   async run(f: Frame, sendReply: (f: Frame) => void): Promise<void> {
     const { pool } = this.o;
     const t0 = performance.now();
+    this.active++;
     let reply: Reply;
     let ctx: RequestContext | undefined;
     let input: Uint8Array | undefined;
@@ -68,6 +71,7 @@ export class Invoker {
     }
     // Output packets the handler allocated but did not return are released here.
     for (const out of ctx?.outputs ?? []) if (!reply.packet || out.desc !== reply.packet.desc) pool.free(out.desc);
+    this.active--;
     sendReply(this.finish(f, reply));
     this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), reply.status >= 500);
   }

@@ -8,7 +8,8 @@ import { ProcessStats } from '../../shm/stats.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { ENV } from '../env.js';
 import { FrameLink } from '../link.js';
-import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv } from '../child.js';
+import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, spinMicros } from '../child.js';
+import { Spinner } from '../spin.js';
 import type { Handler } from '../handler/types.js';
 import { Invoker } from './invoke.js';
 
@@ -17,6 +18,7 @@ const deployment = Number(requireEnv(ENV.deployment));
 const replica = Number(process.env[ENV.replica] ?? 0);
 const timeoutMs = Number(process.env[ENV.timeoutMs] ?? 30000);
 const socketPath = requireEnv(ENV.proxySocket);
+const spin = spinMicros();
 const handlerFile = requireEnv(ENV.handler);
 
 /** How long to keep trying to reach the gateway (it may be restarting) before giving up. */
@@ -75,6 +77,8 @@ async function main(): Promise<void> {
         setTimeout(connect, 100).unref();
       },
     );
+    // Once its replies are out and no handler runs, the next request is what it waits for.
+    if (spin > 0) l.spinWith(new Spinner(spin, () => invoker.active === 0));
     socket.on('connect', () => l.send(hello));
     link = l;
   };

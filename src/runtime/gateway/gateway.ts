@@ -15,6 +15,7 @@ import type { Route } from '../protocol.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { replyStatusMessage, sendError } from './errors.js';
 import { log } from '../child.js';
+import { Spinner } from '../spin.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
 const BACKSTOP_MS = 2000;
@@ -56,7 +57,7 @@ export class Gateway {
   /** Called once per replica that let a request pass the backstop (see onTimeout). */
   onStuck: (r: ContainerReplica, reason: string) => void = () => undefined;
 
-  constructor(seg: Segment, cfg: ResolvedConfig) {
+  constructor(seg: Segment, cfg: ResolvedConfig, private readonly spinMicros = 0) {
     this.pool = seg.pool;
     this.cfg = cfg;
     this.stats = new FunctionStats(seg);
@@ -79,6 +80,9 @@ export class Gateway {
 
   /** A container said hello: it takes work now, queued requests first. */
   replicaReady(r: ContainerReplica): void {
+    // Poll for replies only while everything this gateway waits for is on this replica: with other
+    // work in flight (other clients, other replicas) the event loop has better things to do.
+    if (this.spinMicros > 0) r.link.spinWith(new Spinner(this.spinMicros, () => this.pending.size === r.outstanding && this.router.queued(r.functionId) === 0));
     this.router.addReplica(r);
     this.router.pump(r.functionId, this.send);
   }

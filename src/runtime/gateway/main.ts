@@ -5,7 +5,7 @@ import { Segment } from '../../shm/segment.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
 import type { SupervisorMessage } from '../protocol.js';
-import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, send } from '../child.js';
+import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, send, spinMicros } from '../child.js';
 import { listenProxy } from '../proxy/server.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer } from './http.js';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   applyAffinity();
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
   const seg = Segment.open(requireEnv(ENV.segment), true);
-  const gw = new Gateway(seg, cfg);
+  const gw = new Gateway(seg, cfg, spinMicros());
   gw.onStuck = (r, reason) => {
     log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
     send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });

@@ -25,6 +25,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
   const common = {
     GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
     ...(cfg.cpus ? { [ENV.cpus]: cfg.cpus.join(',') } : {}),
+    [ENV.spinMicros]: String(cfg.spinMicros),
     [ENV.config]: paths.config,
     [ENV.segment]: segmentName(cfg.instance),
     [ENV.proxySocket]: path.join(paths.dir, 'proxy.sock'),

@@ -1,0 +1,73 @@
+// Spin, then park: after a link sends work it expects an answer to soon, it polls its socket for a
+// bounded time instead of going back to epoll. On a VM, a process asleep in epoll costs a
+// cross-CPU wake-up per message (~20 µs each way, BENCHMARKS.md): on a small request that is most
+// of the latency. Spinning only pays when the answer usually comes within the budget, so the
+// spinner learns how long answers take and parks at once when they take longer (an idle instance
+// or slow handler costs nothing); the native poll also gives the CPU back as soon as other
+// runnable work needs every CPU.
+import { native } from '../shm/binding.js';
+
+/** Weight of the newest wait in the running estimate: a few slow answers turn spinning off. */
+const ALPHA = 0.25;
+
+export class Spinner {
+  /** Running estimate of how long the peer takes to answer (µs); 0 until one is seen. */
+  private expectedUs = 0;
+  /** performance.now() when the wait being timed began; 0 when none is. */
+  private since = 0;
+  /** Spins that got their answer, spins that timed out, waits that were not spun. */
+  hits = 0;
+  misses = 0;
+  parked = 0;
+
+  constructor(
+    readonly budgetUs: number,
+    /** Whether the caller has nothing else to do until the answer comes. */
+    private readonly idle: () => boolean,
+  ) {}
+
+  /**
+   * Called right after frames went out on `fd`: polls it for up to the budget when that is worth
+   * it. Returns what arrived (a view of `buf`, valid until the next call) or null.
+   */
+  afterSend(fd: number, buf: Buffer): Buffer | null {
+    if (!this.idle()) {
+      this.since = 0;
+      return null;
+    }
+    const t0 = performance.now();
+    this.since = t0;
+    if (this.expectedUs >= this.budgetUs) {
+      this.parked++;
+      return null;
+    }
+    const n = native.spinRecv(fd, buf, this.budgetUs);
+    if (n > 0) {
+      this.hits++;
+      this.observe((performance.now() - t0) * 1000);
+      return buf.subarray(0, n);
+    }
+    // Nothing (or end of stream, or an error, which the event loop's own read then reports as the
+    // end of the connection): the wait goes on in epoll and is timed from there.
+    this.misses++;
+    return null;
+  }
+
+  /** Data arrived through the event loop: learn how long the wait took. */
+  arrived(): void {
+    if (this.since === 0) return;
+    this.observe((performance.now() - this.since) * 1000);
+    this.since = 0;
+  }
+
+  private observe(us: number): void {
+    this.since = 0;
+    this.expectedUs = this.expectedUs === 0 ? us : this.expectedUs * (1 - ALPHA) + us * ALPHA;
+  }
+}
+
+/** The file descriptor behind a net.Socket on a Unix socket, or -1 (Node keeps it on the handle). */
+export function socketFd(socket: unknown): number {
+  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
