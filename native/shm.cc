@@ -296,9 +296,8 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
   // spinRecv(fd, buffer, micros) -> bytes read (> 0); 0 when nothing came within `micros`; -1 at
   // end of stream (left unread for the event loop to see); -errno on a socket error. Polls a
   // non-blocking socket without sleeping: a process asleep in epoll costs a cross-CPU wake-up
-  // (~20 us on a VM) per message, which is most of a small request's latency. It does not yield
-  // to other work: measured, both a runnable-task check and sched_yield() cost more latency and
-  // throughput than they saved (BENCHMARKS.md); the caller bounds how often it spins.
+  // (~20 us on a VM) per message, which is most of a small request's latency. The caller bounds
+  // how often and how long it spins (spin.ts).
   Napi::Value SpinRecv(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
@@ -314,9 +313,10 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       if (n == 0) return Napi::Number::New(env, -1);
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Napi::Number::New(env, -errno);
       if (NowNs() >= deadline) break;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      // The peer this process waits for may be runnable on this very CPU (the scheduler put both
+      // here): without a yield, it would wait out the whole spin. With nothing else runnable
+      // here, sched_yield returns at once.
+      sched_yield();
     }
     return Napi::Number::New(env, 0);
   }

@@ -3,8 +3,8 @@
 // cross-CPU wake-up per message (~20 µs each way, BENCHMARKS.md): on a small request that is most
 // of the latency. Spinning only pays when the answer usually comes within the budget, so the
 // spinner learns how long answers take and parks at once when they take longer (an idle instance
-// or slow handler costs nothing); the native poll also gives the CPU back as soon as other
-// runnable work needs every CPU.
+// or slow handler costs nothing), and the native poll yields its CPU to anything else runnable
+// there between polls (the peer it waits for may be queued on that very CPU).
 import { native } from '../shm/binding.js';
 
 /** Weight of the newest wait in the running estimate: a few slow answers turn spinning off. */

@@ -80,9 +80,10 @@ export class Gateway {
 
   /** A container said hello: it takes work now, queued requests first. */
   replicaReady(r: ContainerReplica): void {
-    // Poll for replies only while everything this gateway waits for is on this replica: with other
-    // work in flight (other clients, other replicas) the event loop has better things to do.
-    if (this.spinMicros > 0) r.link.spinWith(new Spinner(this.spinMicros, () => this.pending.size === r.outstanding && this.router.queued(r.functionId) === 0));
+    // Poll for a reply only when it is the one thing this gateway waits for: with other requests
+    // in flight, the event loop has their bodies and replies to handle meanwhile (measured: at 32
+    // connections, spinning there cost 25 % more CPU per request and lost throughput).
+    if (this.spinMicros > 0) r.link.spinWith(new Spinner(this.spinMicros, () => this.pending.size === 1 && r.outstanding === 1));
     this.router.addReplica(r);
     this.router.pump(r.functionId, this.send);
   }
