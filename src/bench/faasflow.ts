@@ -80,7 +80,7 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     if (up.exitCode !== 0) throw new Error(`faasflow up --instance ${instance} failed (${up.exitCode ?? up.signal}):\n${up.all}`);
     const { supervisorPid } = JSON.parse(up.stdout) as { supervisorPid: number };
     // Supervisor, gateway, containers: whatever the instance runs, restarts included.
-    return { name: 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids: () => processTree(supervisorPid), stop };
+    return { name: o.name ?? 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids: () => processTree(supervisorPid), stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;

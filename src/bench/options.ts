@@ -1,7 +1,7 @@
 // Defaults and the parsing of human-written sizes ("1k", "16MiB"), shared by `faasflow bench`
 // and `npm run bench`.
 import path from 'node:path';
-import { SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
+import { DEFAULT_SETUPS, SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -87,7 +87,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     warmup,
     rounds,
     prime,
-    setups: input.setups ? parseSetups(input.setups) : [...SETUP_NAMES],
+    setups: input.setups ? parseSetups(input.setups) : [...DEFAULT_SETUPS],
     quick,
     outDir: input.outDir ?? 'bench-results',
     // A quick run is a smoke run: it must not overwrite the table a full run produced.

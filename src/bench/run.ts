@@ -19,7 +19,12 @@ import type { BenchEvent, BenchOptions, BenchResult, CellResult, SetupName } fro
 /** A 1-minute load average above this means something else is using a core. */
 const BUSY_LOAD = 0.7;
 
-export const STARTERS: Record<SetupName, SetupStarter> = { floor: startFloor, copy: startCopy, faasflow: startFaasflow };
+export const STARTERS: Record<SetupName, SetupStarter> = {
+  floor: startFloor,
+  copy: startCopy,
+  faasflow: startFaasflow,
+  'faasflow-nospin': (o) => startFaasflow({ ...o, spinMicros: 0, instance: `bench-nospin-${process.pid}`, name: 'faasflow-nospin' }),
+};
 
 /** The run was stopped by a signal; everything it started has been stopped. */
 export class Interrupted extends Error {

@@ -26,6 +26,8 @@ export interface StartOptions {
   cpus?: number[];
   /** faasflow's `spinMicros`; the product's default when absent. */
   spinMicros?: number;
+  /** The setup's name in the results (a faasflow variant). */
+  name?: SetupName;
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;

@@ -20,7 +20,7 @@ export const HEADER = ['body', 'setup', 'p50', 'p99', 'max', 'req/s', 'CPU/req',
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null;
 
-/** Rows for one connection count: every size × setup; the ratio columns only on faasflow rows. */
+/** Rows for one connection count: every size × setup; the ratio columns only on faasflow rows (and its variant's). */
 export function cellRows(result: BenchResult, connections: number): string[][] {
   const rows: string[][] = [];
   const { sizes, setups } = result.options;
@@ -30,7 +30,7 @@ export function cellRows(result: BenchResult, connections: number): string[][] {
       if (!c) continue;
       const failed = c.failures ? ` (${c.failures} failed round${c.failures > 1 ? 's' : ''})` : '';
       const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.max), fmtRate(c.rps), fmtMicros(c.cpuPerRequest)];
-      if (setup === 'faasflow') row.push(...ratios(result.summary, c));
+      if (setup.startsWith('faasflow')) row.push(...ratios(result.summary, c));
       else row.push('', '', '', '');
       rows.push(row);
     }

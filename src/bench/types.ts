@@ -1,8 +1,10 @@
 // The data the harness passes around: what to measure (options, cells), what was measured
 // (cell results, summaries) and the lifecycle events the console view renders.
 
-export const SETUP_NAMES = ['floor', 'copy', 'faasflow'] as const;
+/** `faasflow-nospin` is faasflow with `spinMicros: 0`, for measuring what polling buys; on request only. */
+export const SETUP_NAMES = ['floor', 'copy', 'faasflow', 'faasflow-nospin'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
+export const DEFAULT_SETUPS: SetupName[] = ['floor', 'copy', 'faasflow'];
 
 export interface BenchOptions {
   /** Request body sizes in bytes. */

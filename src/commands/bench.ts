@@ -40,7 +40,7 @@ the results block of BENCHMARKS.md.`;
     warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.3 with --quick).' }),
     prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1 with --quick).' }),
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
-    setups: Flags.string({ description: 'Comma-separated subset of floor,copy,faasflow.' }),
+    setups: Flags.string({ description: 'Comma-separated setups: floor,copy,faasflow (the default), plus faasflow-nospin (faasflow with spinMicros: 0) on request.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
     profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
     cpus: Flags.string({ description: "Pin faasflow's gateway and containers to these CPUs (config `cpus`), e.g. 1." }),

@@ -53,20 +53,26 @@ export class FrameLink {
     this.used++;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      setImmediate(this.flushAndWait);
     }
   }
 
-  readonly flush = (): void => {
+  /** The end of a turn of the event loop: what was queued leaves, then the answer may be polled for. */
+  private readonly flushAndWait = (): void => {
     this.scheduled = false;
+    if (this.used === 0 || this.closed) return;
+    this.flush();
+    if (this.spinner) this.spin(this.spinner);
+  };
+
+  flush(): void {
     if (this.used === 0 || this.closed) return;
     // The socket may keep what it is given until the kernel takes it, so it gets a copy (pooled,
     // small) and the batch buffer is reused at once.
     const out = Buffer.from(this.batch.subarray(0, this.used * FRAME_BYTES));
     this.used = 0;
     this.socket.write(out);
-    if (this.spinner) this.spin(this.spinner);
-  };
+  }
 
   /** After each flush, poll for the answer with `spinner` (see spin.ts) instead of parking. */
   spinWith(spinner: Spinner): void {

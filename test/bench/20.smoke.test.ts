@@ -9,6 +9,8 @@ import type { BenchResult } from '../../src/bench/types.js';
 
 const MAIN = path.resolve('dist/bench/main.js');
 const SETUPS = ['floor', 'copy', 'faasflow'];
+/** Every setup, the on-request variant included. */
+const ALL_SETUPS = [...SETUPS, 'faasflow-nospin'];
 const segmentOf = (harnessPid: number | undefined): string => `/dev/shm/faasflow-bench-${harnessPid}`;
 
 /** Pids of the harness's helper processes (reference servers, load generators) now running. */
@@ -49,7 +51,7 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   const before = helpers();
   const md = path.join(dir, 'BENCHMARKS.md');
   fs.writeFileSync(md, '# Benchmarks\n\n## Shared-memory core\n\nkept\n');
-  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--prime', '0.3', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
+  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--prime', '0.3', '--setups', ALL_SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
   t.teardown(() => run.child.kill('SIGKILL'));
   const { code, stdout, stderr } = await run.done;
   t.equal(code, 0, stderr);
@@ -59,7 +61,7 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   t.match(files[0], /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-quick\.json$/);
   const result = JSON.parse(fs.readFileSync(path.join(dir, 'out', files[0]), 'utf8')) as BenchResult;
   t.same(result, printed, 'the file holds what --json printed');
-  t.equal(result.cells.length, 2 * 2 * SETUPS.length);
+  t.equal(result.cells.length, 2 * 2 * ALL_SETUPS.length);
   for (const c of result.cells) {
     const where = `${c.setup} ${c.size} B × ${c.connections}`;
     t.ok(c.latency.count > 0 && c.rps > 0, `${where}: answered`);
@@ -67,11 +69,11 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
     t.ok(c.latency.p50 > 0 && c.latency.p50 <= c.latency.p99 && c.latency.p99 <= c.latency.max, `${where}: ordered percentiles`);
   }
   t.same(
-    result.cells.slice(0, SETUPS.length).map((c) => c.setup),
-    SETUPS,
+    result.cells.slice(0, ALL_SETUPS.length).map((c) => c.setup),
+    ALL_SETUPS,
     'setups take turns within a cell',
   );
-  t.equal(result.summary.length, 2 * 2 * SETUPS.length);
+  t.equal(result.summary.length, 2 * 2 * ALL_SETUPS.length);
   t.ok(result.machine.cores >= 1 && result.machine.node === process.version);
   t.ok(result.targets.length > 0);
   const text = fs.readFileSync(md, 'utf8');
@@ -79,6 +81,8 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   t.match(text, /\| 64 KiB \| copy \| \d+ µs \|/);
   t.same(newHelpers(before), [], 'no server or load generator left running');
   t.notOk(fs.existsSync(segmentOf(run.child.pid)), 'faasflow down --clean-shm removed the segment');
+  t.notOk(fs.existsSync(`/dev/shm/faasflow-bench-nospin-${run.child.pid}`), 'and the variant\'s');
+  t.match(text, /\| 1 KiB \| faasflow-nospin \| \d+ µs \|/, 'the variant has its own rows');
 });
 
 t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {

@@ -131,7 +131,7 @@ t.test('a spinning link catches fast answers without the event loop, and parks o
   const hits = spinner.hits;
   const parked = spinner.parked;
   link.send(request(61));
-  link.flush();
+  await new Promise((r) => setImmediate(r));
   t.equal(spinner.hits + spinner.parked, hits + parked, 'with nothing in flight the link neither spins nor counts a wait');
   link.close();
 });
