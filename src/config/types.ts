@@ -33,7 +33,7 @@ export interface ResolvedConfig {
    */
   cpus?: number[];
   /**
-   * How long (µs) the gateway, having sent requests, and a container, having sent its replies,
+   * How long (µs) the gateway, having sent a lone request, and a container, having sent its replies,
    * poll their socket before parking in epoll, when answers have been coming that fast (spin.ts).
    * 0 turns polling off.
    */
