@@ -75,9 +75,9 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
   Napi::FunctionReference errorClass_;
   std::vector<Mapping> mappings_;
 
-  static int64_t NowNs() {
+  static int64_t NowNs(clockid_t clock = CLOCK_MONOTONIC) {
     timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
   }
 
@@ -293,8 +293,10 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     return env.Undefined();
   }
 
-  // spinRecv(fd, buffer, micros) -> bytes read (> 0); 0 when nothing came within `micros`; -1 at
-  // end of stream (left unread for the event loop to see); -errno on a socket error. Polls a
+  // spinRecv(fd, buffer, micros, cpuOut?) -> bytes read (> 0); 0 when nothing came within `micros`;
+  // -1 at end of stream (left unread for the event loop to see); -errno on a socket error. With
+  // cpuOut (a Float64Array), cpuOut[0] gets the CPU time the poll used, in us: less than its wall
+  // time whenever the yields let other work run. Polls a
   // non-blocking socket without sleeping: a process asleep in epoll costs a cross-CPU wake-up
   // (~20 us on a VM) per message, which is most of a small request's latency. The caller bounds
   // how often and how long it spins (spin.ts).
@@ -307,18 +309,35 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     const int fd = info[0].As<Napi::Number>().Int32Value();
     Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
     const int64_t deadline = NowNs() + static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000.0);
+    double* cpuOut = nullptr;
+    if (info.Length() > 3 && info[3].IsTypedArray() && info[3].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+      Napi::Float64Array out = info[3].As<Napi::Float64Array>();
+      if (out.ElementLength() > 0) cpuOut = out.Data();
+    }
+    const int64_t cpu0 = cpuOut != nullptr ? NowNs(CLOCK_THREAD_CPUTIME_ID) : 0;
+    ssize_t result = 0;
     for (;;) {
       const ssize_t n = recv(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT);
-      if (n > 0) return Napi::Number::New(env, static_cast<double>(n));
-      if (n == 0) return Napi::Number::New(env, -1);
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Napi::Number::New(env, -errno);
+      if (n > 0) {
+        result = n;
+        break;
+      }
+      if (n == 0) {
+        result = -1;
+        break;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        result = -errno;
+        break;
+      }
       if (NowNs() >= deadline) break;
       // The peer this process waits for may be runnable on this very CPU (the scheduler put both
       // here): without a yield, it would wait out the whole spin. With nothing else runnable
       // here, sched_yield returns at once.
       sched_yield();
     }
-    return Napi::Number::New(env, 0);
+    if (cpuOut != nullptr) *cpuOut = static_cast<double>(NowNs(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1000.0;
+    return Napi::Number::New(env, static_cast<double>(result));
   }
 
   // statfs(path) -> { total, free, available } in bytes, for the /dev/shm capacity checks.

@@ -109,6 +109,8 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
     shm: gauge('faasflow_process_shm_mapped_bytes', 'Resident bytes of the faasflow segment in this process.', procLabels),
   };
   const cpu = counter('faasflow_process_cpu_seconds_total', 'User + system CPU time per process.', procLabels);
+  const polls = counter('faasflow_process_polls_total', 'Waits for an answer (config spinMicros): polled and answered, polled and timed out, or parked in epoll without polling.', [...procLabels, 'result']);
+  const pollSeconds = counter('faasflow_process_poll_seconds_total', 'CPU time spent polling for answers (part of the process CPU time).', procLabels);
   const slope = gauge('faasflow_process_private_memory_slope_bytes_per_second', 'Trend of private memory over recent samples.', procLabels);
   const leak = gauge('faasflow_process_memory_leak_suspected', '1 when private memory rises steadily (likely leak).', procLabels);
   const up = gauge('faasflow_process_up', '1 when the registered process is alive and ready.', [...procLabels, 'state']);
@@ -121,6 +123,13 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
     const r = { role: p.role, function: String(p.functionId), replica: String(p.replica) };
     const key = `${r.role}/${r.function}/${r.replica}`;
     restartsBy.set(key, { l: r, n: Math.max(p.restarts, restartsBy.get(key)?.n ?? 0) });
+    // The supervisor never polls: no series of zeros for it.
+    if (p.alive && p.role !== 'supervisor') {
+      polls.inc({ ...l, result: 'answered' }, p.polling.answered);
+      polls.inc({ ...l, result: 'timed_out' }, p.polling.timedOut);
+      polls.inc({ ...l, result: 'parked' }, p.polling.parked);
+      pollSeconds.inc(l, p.polling.seconds);
+    }
     if (!p.memory) continue;
     mem.rss.set(l, p.memory.rss);
     mem.pss.set(l, p.memory.pss);

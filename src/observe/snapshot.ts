@@ -46,6 +46,7 @@ interface ProcPrev {
 export class Observer {
   private readonly o: Required<Omit<ObserveOptions, 'trend'>> & { trend: TrendOptions };
   private readonly cpu = new CpuMeter();
+  private readonly pollCpu = new CpuMeter();
   private readonly trends = new Map<number, MemoryTrend>();
   private readonly full = new Map<number, MemorySample>();
   private fnPrev = new Map<number, FnPrev>();
@@ -243,6 +244,7 @@ export class Observer {
       const m = isAlive ? this.full.get(e.pid) : undefined;
       const trend = this.trends.get(e.pid)?.verdict() ?? new MemoryTrend().verdict();
       const ps = new ProcessStats(seg, e.slot);
+      const { micros, ...polls } = ps.polling;
       const p: ProcessSnapshot = {
         slot: e.slot,
         pid: e.pid,
@@ -262,6 +264,7 @@ export class Observer {
         requests: ps.requests,
         errors: ps.errors,
         handlerUs: summarize(ps.histogram()),
+        polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.pollCpu.update(e.pid, micros / 1e6) : null },
       };
       this.processEvents(p);
       return p;
@@ -273,6 +276,7 @@ export class Observer {
       }
     }
     this.cpu.retain(alive);
+    this.pollCpu.retain(alive);
     return out.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || a.functionId - b.functionId || a.replica - b.replica || a.slot - b.slot);
   }
 

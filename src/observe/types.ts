@@ -74,6 +74,12 @@ export interface ProcessSnapshot {
   errors: number;
   /** Containers: time in the handler, µs, since this process started. */
   handlerUs: LatencySummary;
+  /**
+   * Polling for answers (config `spinMicros`): spins that got their answer, spins that ran out,
+   * waits that went straight to epoll, CPU seconds spent spinning, and that as % of one core
+   * since the previous snapshot (null on the first). Part of `cpuPercent`, not on top of it.
+   */
+  polling: { answered: number; timedOut: number; parked: number; seconds: number; percent: number | null };
 }
 
 export interface ObserveEvent {

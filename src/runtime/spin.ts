@@ -7,6 +7,13 @@
 // there between polls (the peer it waits for may be queued on that very CPU).
 import { native } from '../shm/binding.js';
 
+/** Where the spinner's counts go for `top` and /metrics: the process's stats record (ProcessStats). */
+export interface PollRecord {
+  /** `cpuMicros`: what the poll cost in CPU, not its wall time (it yields between polls). */
+  polled(answered: boolean, cpuMicros: number): void;
+  parked(): void;
+}
+
 /** Weight of the newest wait in the running estimate: a few slow answers turn spinning off. */
 const ALPHA = 0.25;
 
@@ -15,6 +22,8 @@ export class Spinner {
   private expectedUs = 0;
   /** performance.now() when the wait being timed began; 0 when none is. */
   private since = 0;
+  /** CPU µs of the last poll, written by the native side (only when there is a record to keep). */
+  private readonly cpu = new Float64Array(1);
   /** Spins that got their answer, spins that timed out, waits that were not spun. */
   hits = 0;
   misses = 0;
@@ -24,6 +33,7 @@ export class Spinner {
     readonly budgetUs: number,
     /** Whether the caller has nothing else to do until the answer comes. */
     private readonly idle: () => boolean,
+    private readonly record?: PollRecord,
   ) {}
 
   /**
@@ -39,12 +49,15 @@ export class Spinner {
     this.since = t0;
     if (this.expectedUs >= this.budgetUs) {
       this.parked++;
+      this.record?.parked();
       return null;
     }
-    const n = native.spinRecv(fd, buf, this.budgetUs);
+    const n = native.spinRecv(fd, buf, this.budgetUs, this.record ? this.cpu : undefined);
+    const spunUs = (performance.now() - t0) * 1000;
+    this.record?.polled(n > 0, this.cpu[0]!);
     if (n > 0) {
       this.hits++;
-      this.observe((performance.now() - t0) * 1000);
+      this.observe(spunUs);
       return buf.subarray(0, n);
     }
     // Nothing (or end of stream, or an error, which the event loop's own read then reports as the

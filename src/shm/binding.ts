@@ -22,8 +22,8 @@ export interface NativeShm {
   resident(handle: number, offset: number, length: number): number;
   setAffinity(cpus: number[]): void;
   statfs(path: string): { total: number; free: number; available: number };
-  /** Bytes read (> 0); 0: nothing within `micros` (or others need the CPU); -1: end of stream; -errno. */
-  spinRecv(fd: number, buffer: Uint8Array, micros: number): number;
+  /** Bytes read (> 0); 0: nothing within `micros`; -1: end of stream; -errno. cpuOut[0]: CPU µs the poll used. */
+  spinRecv(fd: number, buffer: Uint8Array, micros: number, cpuOut?: Float64Array): number;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

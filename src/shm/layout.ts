@@ -65,6 +65,11 @@ export const PS_REQUESTS = 0;
 export const PS_ERRORS = 1;
 export const PS_FUNCTION = 2;
 export const PS_ALLOC_FAIL = 3; // + class index (up to MAX_CLASSES)
+/** Polling for answers (runtime/spin.ts): spins answered, spins that ran out, waits not spun, CPU µs spun. */
+export const PS_POLL_HITS = 11;
+export const PS_POLL_MISSES = 12;
+export const PS_POLL_PARKED = 13;
+export const PS_POLL_US = 14;
 export const PS_RECORD_F64 = PS_COUNTERS + MAX_CLASSES + HISTOGRAM_SLOTS;
 
 export interface ClassSpec {

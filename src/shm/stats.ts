@@ -4,7 +4,7 @@
 // `/metrics`, `shm inspect`) map the segment read-only and read whenever they like; an aligned
 // f64 store is atomic on every platform Node runs on, so a reader never sees a torn value.
 import { HistogramSnapshot, HISTOGRAM_SLOTS, record } from './histogram.js';
-import { FN_COUNTERS, FN_RECORD_F64, PS_ALLOC_FAIL, PS_COUNTERS, PS_ERRORS, PS_FUNCTION, PS_RECORD_F64, PS_REQUESTS, MAX_CLASSES } from './layout.js';
+import { FN_COUNTERS, FN_RECORD_F64, PS_ALLOC_FAIL, PS_COUNTERS, PS_ERRORS, PS_FUNCTION, PS_POLL_HITS, PS_POLL_MISSES, PS_POLL_PARKED, PS_POLL_US, PS_RECORD_F64, PS_REQUESTS, MAX_CLASSES } from './layout.js';
 import type { Segment } from './segment.js';
 
 /** Histogram numbers inside a function record. */
@@ -72,6 +72,23 @@ export class ProcessStats {
     this.f64[this.b + PS_REQUESTS]++;
     if (failed) this.f64[this.b + PS_ERRORS]++;
     record(this.f64, this.b + PS_COUNTERS + MAX_CLASSES, micros);
+  }
+
+  /** A spin for an answer (spin.ts): whether the answer came, and the CPU time it used. */
+  polled(answered: boolean, cpuMicros: number): void {
+    this.f64[this.b + (answered ? PS_POLL_HITS : PS_POLL_MISSES)]++;
+    this.f64[this.b + PS_POLL_US] += cpuMicros;
+  }
+
+  /** A wait that went straight to epoll: answers had been slower than the polling budget. */
+  parked(): void {
+    this.f64[this.b + PS_POLL_PARKED]++;
+  }
+
+  get polling(): { answered: number; timedOut: number; parked: number; micros: number } {
+    const f = this.f64;
+    const b = this.b;
+    return { answered: f[b + PS_POLL_HITS], timedOut: f[b + PS_POLL_MISSES], parked: f[b + PS_POLL_PARKED], micros: f[b + PS_POLL_US] };
   }
 
   allocFailed(classIndex: number): void {

@@ -99,5 +99,13 @@ t.test('GET /metrics on a real gateway: promtool passes and the counters equal t
   t.equal(handled, sent, 'every request in the replicas’ handler histograms');
   for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_resident_memory_bytes', { pid: String(p.pid) })! > 0, `memory of pid ${p.pid}`);
   t.equal(value(body, 'faasflow_pool_packets_in_use', { class: '4096' }), 0, 'no packet left in use');
+  // Every request the gateway sent was its only one in flight: one wait each, polled or parked.
+  const polls = (pid: number, result: string) => value(body, 'faasflow_process_polls_total', { pid: String(pid), result }) ?? NaN;
+  const gw = ['answered', 'timed_out', 'parked'].map((r) => polls(rt.gateway.pid, r));
+  t.equal(gw[0] + gw[1] + gw[2], sent, `the gateway waited once per request sent (${gw[0]} polled and answered, ${gw[1]} timed out, ${gw[2]} parked)`);
+  t.ok(gw[0] + gw[1] >= 1, 'and polled at least for the first (no estimate yet)');
+  t.ok(value(body, 'faasflow_process_poll_seconds_total', { pid: String(rt.gateway.pid) })! > 0, 'time spent polling is counted');
+  const waits = rt.containers.reduce((a, c) => a + ['answered', 'timed_out', 'parked'].reduce((b, r) => b + polls(c.pid, r), 0), 0);
+  t.ok(waits >= sent, `the replicas waited after each of their replies (${waits} waits for ${sent} replies)`);
   promtool(t, body);
 });

@@ -103,7 +103,7 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
   t.match(later, new RegExp(`creator pid ${state.supervisorPid} alive`), 'segment creator');
   t.match(later, /mapped by 4 process\(es\)/, 'processes mapping the segment');
   for (const c of state.children) {
-    t.match(later, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB`), `process row for ${c.role} ${c.pid} with CPU, RSS, private, shm`);
+    t.match(later, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%\\s+(?:[\\d.]+%|-)\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB`), `process row for ${c.role} ${c.pid} with CPU, polling, RSS, private, shm`);
   }
   t.match(later, /attached: \/faasflow-/, 'events panel');
   t.match(later, /supervisor\[\d+\]/, 'log lines panel shows the instance’s log files');

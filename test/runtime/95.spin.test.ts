@@ -59,9 +59,11 @@ t.test('spinRecv polls a real socket: data from another process, a bounded timeo
   const buf = Buffer.alloc(64);
 
   let t0 = performance.now();
-  t.equal(native.spinRecv(fd, buf, 3000), 0, 'nothing sent: 0');
+  const cpu = new Float64Array(1);
+  t.equal(native.spinRecv(fd, buf, 3000, cpu), 0, 'nothing sent: 0');
   const waited = performance.now() - t0;
   t.ok(waited >= 3 && waited < 500, `gave up after the budget (${waited.toFixed(1)} ms for 3 ms)`);
+  t.ok(cpu[0]! > 0 && cpu[0]! <= waited * 1000 + 50, `the CPU it used is reported, and is no more than its wall time (${cpu[0]!.toFixed(0)} µs)`);
 
   await setDelay(20);
   socket.write('ping');

@@ -212,9 +212,9 @@ export class Dashboard {
       const fn = p.role === 'container' ? `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}` : '-';
       const state = p.alive ? p.state : 'DEAD';
       const b = (n: number | undefined) => (n === undefined ? '-' : fmtBytes(n));
-      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), b(m?.rss), b(m?.privateBytes), b(m?.shmBytes), fmtTrend(p.trend), b(m?.sharedBytes), b(m?.pss), fmtDuration(p.uptimeS)];
+      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), fmtPct(p.polling.percent), b(m?.rss), b(m?.privateBytes), b(m?.shmBytes), fmtTrend(p.trend), b(m?.sharedBytes), b(m?.pss), fmtDuration(p.uptimeS)];
     };
-    setTable(this.procs, ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'rss', 'private', 'shm', 'private trend', 'shared', 'pss', 'uptime'], [10, 14, 7, 8, 3, 6, 9, 9, 9, 18, 9, 9, 7], snap.processes.map(row));
+    setTable(this.procs, ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'poll', 'rss', 'private', 'shm', 'private trend', 'shared', 'pss', 'uptime'], [10, 14, 7, 8, 3, 6, 5, 9, 9, 9, 18, 9, 9, 7], snap.processes.map(row));
   }
 
   private drawEvents(snap: Snapshot): void {

@@ -31,12 +31,12 @@ export function snapshotText(s: Snapshot): string {
     out.push(textTable(['CLASS', 'IN USE', 'OF', 'USED', 'HIGH WATER', 'RESIDENT'], s.pool.map((c) => [fmtBytes(c.size), String(c.inUse), String(c.count), fmtPct(c.usedPercent), String(c.highWater), fmtBytes(c.touched)]), [0, 1, 2, 3, 4, 5]));
   }
   if (s.processes.length) {
-    out.push('', 'Processes (private = resident memory of the process alone, segment excluded):');
+    out.push('', 'Processes (private = resident memory of the process alone, segment excluded; polling = the part of CPU spent polling for answers):');
     const rows = s.processes.map((p) => {
       const m = p.memory;
-      return [p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : 'DEAD', String(p.restarts), fmtPct(p.cpuPercent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.pss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
+      return [p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : 'DEAD', String(p.restarts), fmtPct(p.cpuPercent), fmtPct(p.polling.percent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.pss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
     });
-    out.push(textTable(['ROLE', 'FN', 'PID', 'STATE', 'RESTARTS', 'CPU', 'RSS', 'PSS', 'PRIVATE', 'SHARED', 'SHM', 'PRIVATE TREND'], rows, [2, 4, 5, 6, 7, 8, 9, 10]));
+    out.push(textTable(['ROLE', 'FN', 'PID', 'STATE', 'RESTARTS', 'CPU', 'POLLING', 'RSS', 'PSS', 'PRIVATE', 'SHARED', 'SHM', 'PRIVATE TREND'], rows, [2, 4, 5, 6, 7, 8, 9, 10, 11]));
   }
   const problems = s.events.filter((e) => e.level !== 'info');
   if (problems.length) out.push('', 'Recent errors:', ...problems.slice(-10).map((e) => `  ${e.at} ${e.text}`));

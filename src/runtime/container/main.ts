@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       },
     );
     // Once its replies are out and no handler runs, the next request is what it waits for.
-    if (spin > 0) l.spinWith(new Spinner(spin, () => invoker.active === 0));
+    if (spin > 0) l.spinWith(new Spinner(spin, () => invoker.active === 0, stats));
     socket.on('connect', () => l.send(hello));
     link = l;
   };

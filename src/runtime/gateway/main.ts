@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import { Segment } from '../../shm/segment.js';
+import { ProcessTable } from '../../shm/proctable.js';
+import { ProcessStats } from '../../shm/stats.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
 import type { SupervisorMessage } from '../protocol.js';
@@ -14,7 +16,10 @@ async function main(): Promise<void> {
   applyAffinity();
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
   const seg = Segment.open(requireEnv(ENV.segment), true);
-  const gw = new Gateway(seg, cfg, spinMicros());
+  const slot = new ProcessTable(seg).slotOf(process.pid);
+  const stats = slot >= 0 ? new ProcessStats(seg, slot) : undefined;
+  stats?.reset(0);
+  const gw = new Gateway(seg, cfg, spinMicros(), stats);
   gw.onStuck = (r, reason) => {
     log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
     send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });
