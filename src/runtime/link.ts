@@ -5,7 +5,7 @@ import type net from 'node:net';
 import { FRAME_BYTES, FrameReader, encodeFrame, type Frame } from '../shm/frame.js';
 import { socketFd, type Spinner } from './spin.js';
 
-/** Frames per batch buffer: 128 × 32 B = 4 KiB, one page, one write for a whole burst. */
+/** Frames per batch buffer: 128 × 48 B = 6 KiB, one write for a whole burst. */
 const BATCH_FRAMES = 128;
 
 export class FrameLink {
