@@ -44,10 +44,13 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
 
   const ps = await p.cli(['ps'], { json: true });
   t.equal(ps.code, 0, ps.stderr);
-  const status = JSON.parse(ps.stdout) as { children: { role: string; functionId: number; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
+  const status = JSON.parse(ps.stdout) as { children: { role: string; pid: number; functionId: number; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
   t.same(status.children.map((c) => `${c.role}:${c.functionId}`).sort(), ['container:1', 'container:2', 'gateway:0', 'supervisor:0']);
   t.ok(status.children.every((c) => c.state === 'ready' && c.memory && c.memory.rss > c.memory.privateBytes), 'every process ready, with memory figures');
   t.equal(status.children.find((c) => c.functionId === 1)?.deployment, d.deployment);
+  const gatewayPid = status.children.find((c) => c.role === 'gateway')?.pid;
+  const gatewayArgs = fs.readFileSync(`/proc/${gatewayPid}/cmdline`, 'utf8').split('\0');
+  t.ok(gatewayArgs.includes('--max-semi-space-size=64'), `the gateway runs with its larger young generation (${gatewayArgs.join(' ')})`);
   const table = await p.cli(['ps']);
   t.match(table.stdout, /ROLE\s+FUNCTION\s+DEPLOY\s+PID\s+STATE\s+UPTIME\s+RESTARTS\s+RSS\s+PRIVATE\s+SHM/);
 

@@ -61,6 +61,7 @@ export class Child extends EventEmitter<ChildEvents> {
     this.startedAt = Date.now();
     const proc: Proc = execaNode(this.spec.start.module, [], {
       env: this.spec.start.env,
+      nodeOptions: [...process.execArgv, ...(this.spec.start.nodeOptions ?? [])],
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',

@@ -10,8 +10,8 @@ export interface ChildSpec {
   functionId: number;
   deployment: number;
   replica: number;
-  /** Node module to run and its environment (on top of the supervisor's). */
-  start: { module: string; env: Record<string, string> };
+  /** Node module to run, its environment (on top of the supervisor's) and extra node flags. */
+  start: { module: string; env: Record<string, string>; nodeOptions?: string[] };
   /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
   restart: RestartType;
   /** ms between SIGTERM and SIGKILL when stopping. */
