@@ -47,7 +47,8 @@ export async function loadConfig(o: LoadOptions): Promise<ResolvedConfig> {
   const file = findConfigFile(o.cwd, o.file);
   if (!file) return resolve(builtinConfig(), '', EXAMPLES_DIR, o.instance);
   const raw = await evaluate(file);
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: without it zod 4 leaves `input` out of every issue, and a wrong type would read as "is required".
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(file, `${rel(file)} is invalid:\n${parsed.error.issues.map((i) => `  ${describeIssue(i)}`).join('\n')}`);
   return resolve(parsed.data, file, path.dirname(file), o.instance);
 }

@@ -56,6 +56,7 @@ t.test('no config file: the bundled examples, echo as function 1, defaults every
   t.match(c.runtimeDir, new RegExp(`faasflow-${process.getuid!()}/default$`));
   t.equal(c.supervisor.maxRestarts, 5);
   t.equal(c.logs.maxBytes, 10 * 1024 ** 2);
+  t.equal(c.spinMicros, 200, 'polling on, 200 µs');
 });
 
 t.test('a full config resolves: units, relative handler paths, defaults for what is left out', async (t) => {
@@ -96,6 +97,15 @@ t.test('unknown fields are named with their path and a did-you-mean', async (t) 
 t.test('duplicate ids name both entries and the fix', async (t) => {
   const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 1, handler: './echo.ts', name: 'again' }] };\n" });
   t.match(await configError(dir), /functions\[1\]\.id: duplicate id 1 \(functions\[0\] has it too\): give every function its own id/);
+});
+
+t.test('spinMicros: 0 turns polling off; a negative, fractional or huge value is refused with the range', async (t) => {
+  const off = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { spinMicros: 0, functions: [{ id: 1, handler: './echo.ts' }] };\n" });
+  t.equal((await loadConfig({ cwd: off, instance: 'x' })).spinMicros, 0);
+  for (const bad of ['-1', '2.5', '50000', "'fast'"]) {
+    const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': `export default { spinMicros: ${bad}, functions: [{ id: 1, handler: './echo.ts' }] };\n` });
+    t.match(await configError(dir), /spinMicros: .*(0|10000|number)/, `spinMicros: ${bad}`);
+  }
 });
 
 t.test('bad sizes and durations say what is accepted', async (t) => {
