@@ -5,7 +5,7 @@ import { Segment, segmentName } from '../shm/index.js';
 import type { InstancePaths } from './paths.js';
 import type { InstanceStatus } from './protocol.js';
 import { readState } from './state.js';
-import { scanHolders } from '../observe/procfs.js';
+import { listSegments } from '../observe/segments.js';
 import { groupMembers, isFaasflowProcess, killQuietly, processAlive } from './procs.js';
 
 export type InstanceHealth =
@@ -75,16 +75,13 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
 }
 
 /**
- * Every faasflow segment whose creator is dead and that no live process writes to (an orphan
- * still working in it, or a half-created segment being set up, is not stale; a read-only
- * watcher such as `top` does not keep one alive).
+ * Every faasflow segment `shm ls` calls stale: its creator is dead and no live process maps it
+ * writable (an orphan still working in it, or a half-created segment being set up, is not stale;
+ * a read-only watcher such as `top` does not keep one alive). One pass over /proc for all of them.
  */
 export function removeStaleSegments(only: (name: string) => boolean = () => true): string[] {
   const removed: string[] = [];
-  for (const name of Segment.list().filter(only)) {
-    const creator = segmentCreator(name);
-    const stale = (creator === undefined || !processAlive(creator)) && !(scanHolders([name]).get(name) ?? []).some((h) => h.writes && processAlive(h.pid));
-    if (!stale) continue;
+  for (const { name } of listSegments(Segment.list().filter(only)).filter((s) => s.stale)) {
     try {
       Segment.unlink(name);
       removed.push(name);

@@ -28,7 +28,7 @@ export interface SegmentReport {
   creatorPid: number | null;
   creatorAlive: boolean;
   createdAt: string | null;
-  /** Processes that map it or hold it open (lsof /dev/shm/<name>), this process excluded. */
+  /** Processes that map it or hold it open (lsof /dev/shm/<name>); the caller too, if it does. */
   holders: Holder[];
   /** Per size class; null when the header is unreadable. */
   pool: ClassUsage[] | null;
@@ -124,9 +124,13 @@ function owners(seg: Segment): OwnerSummary[] {
   return [...by.values()].sort((a, b) => b.packets - a.packets);
 }
 
-/** Every faasflow segment in /dev/shm. Holders are scanned before mapping so this process is not among them. */
+/**
+ * Every faasflow segment in /dev/shm. Holders are scanned before this function maps anything, so
+ * the calling process is among them only when it maps a segment itself: then it counts, and a
+ * segment it writes to is not stale (`down --clean-shm` relies on that).
+ */
 export function listSegments(names = Segment.list()): SegmentReport[] {
-  const holders = scanHolders(names, { fds: true, exclude: [process.pid] });
+  const holders = scanHolders(names, { fds: true });
   return names.map((n) => {
     const { processes: _p, owners: _o, layout: _l, ...plain } = report(n, holders.get(n) ?? [], false);
     return plain;
@@ -134,7 +138,7 @@ export function listSegments(names = Segment.list()): SegmentReport[] {
 }
 
 export function inspectSegment(name: string): SegmentDetail {
-  const holders = scanHolders([name], { fds: true, exclude: [process.pid] });
+  const holders = scanHolders([name], { fds: true });
   return report(name, holders.get(name) ?? [], true);
 }
 

@@ -24,10 +24,6 @@ export class Spinner {
   private since = 0;
   /** CPU µs of the last poll, written by the native side (only when there is a record to keep). */
   private readonly cpu = new Float64Array(1);
-  /** Spins that got their answer, spins that timed out, waits that were not spun. */
-  hits = 0;
-  misses = 0;
-  parked = 0;
 
   constructor(
     readonly budgetUs: number,
@@ -48,7 +44,6 @@ export class Spinner {
     const t0 = performance.now();
     this.since = t0;
     if (this.expectedUs >= this.budgetUs) {
-      this.parked++;
       this.record?.parked();
       return null;
     }
@@ -56,13 +51,11 @@ export class Spinner {
     const spunUs = (performance.now() - t0) * 1000;
     this.record?.polled(n > 0, this.cpu[0]!);
     if (n > 0) {
-      this.hits++;
       this.observe(spunUs);
       return buf.subarray(0, n);
     }
     // Nothing (or end of stream, or an error, which the event loop's own read then reports as the
     // end of the connection): the wait goes on in epoll and is timed from there.
-    this.misses++;
     return null;
   }
 

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { native } from '../../src/shm/binding.js';
 import { Spinner, socketFd } from '../../src/runtime/spin.js';
 import { FrameLink } from '../../src/runtime/link.js';
-import { FrameType, NO_PACKET, type Frame } from '../../src/shm/index.js';
+import { FrameType, NO_PACKET, ProcessStats, ProcessTable, type Frame } from '../../src/shm/index.js';
+import { tempSegment } from '../helpers/segments.js';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 
@@ -99,8 +100,11 @@ t.test('a spinning link catches fast answers without the event loop, and parks o
     waiter?.();
   }, () => undefined);
   let inFlight = 0;
-  const spinner = new Spinner(50_000, () => inFlight > 0);
-  link.spinWith(spinner);
+  // The counts land where the runtime puts them: a process stats record in a real segment.
+  const stats = new ProcessStats(tempSegment(t), 0);
+  stats.reset(0);
+  const counts = () => stats.polling;
+  link.spinWith(new Spinner(50_000, () => inFlight > 0, stats));
   const roundTrip = async (id: number) => {
     const before = got.length;
     inFlight = 1;
@@ -113,28 +117,27 @@ t.test('a spinning link catches fast answers without the event loop, and parks o
 
   await setDelay(1);
   for (let i = 1; i <= 20; i++) await roundTrip(i);
-  t.ok(spinner.hits >= 18, `answers within the budget are read by spinning (${spinner.hits} hits, ${spinner.misses} misses)`);
+  t.ok(counts().answered >= 18, `answers within the budget are read by spinning (${counts().answered} answered, ${counts().timedOut} timed out)`);
 
   await setDelay(150);
-  const parkedBefore = spinner.parked;
-  const missesBefore = spinner.misses;
+  const before = counts();
   for (let i = 21; i <= 30; i++) await roundTrip(i);
-  t.ok(spinner.misses - missesBefore <= 3, `slow answers stop the spinning after a few misses (${spinner.misses - missesBefore})`);
-  t.ok(spinner.parked - parkedBefore >= 7, `and the link parks in epoll instead (${spinner.parked - parkedBefore} of 10)`);
+  const slow = counts();
+  t.ok(slow.timedOut - before.timedOut <= 3, `slow answers stop the spinning after a few misses (${slow.timedOut - before.timedOut})`);
+  t.ok(slow.parked - before.parked >= 7, `and the link parks in epoll instead (${slow.parked - before.parked} of 10)`);
 
   await setDelay(1);
   // The estimate moves back down only through parked waits: fast answers turn spinning back on.
-  const hitsBefore = spinner.hits;
+  const answeredBefore = counts().answered;
   for (let i = 31; i <= 60; i++) await roundTrip(i);
-  t.ok(spinner.hits - hitsBefore >= 15, `fast answers again: spinning again (${spinner.hits - hitsBefore} of 30)`);
+  t.ok(counts().answered - answeredBefore >= 15, `fast answers again: spinning again (${counts().answered - answeredBefore} of 30)`);
   t.same(got, Array.from({ length: 60 }, (_, i) => i + 1), 'every frame arrived once, in order');
 
   // Nothing to wait for: no spin, whatever the estimate.
-  const hits = spinner.hits;
-  const parked = spinner.parked;
+  const idle = counts();
   link.send(request(61));
   await new Promise((r) => setImmediate(r));
-  t.equal(spinner.hits + spinner.parked, hits + parked, 'with nothing in flight the link neither spins nor counts a wait');
+  t.same(counts(), idle, 'with nothing in flight the link neither spins nor counts a wait');
   link.close();
 });
 
@@ -146,4 +149,9 @@ t.test('requests round-trip with polling turned off (spinMicros: 0)', async (t) 
     t.equal(r.body.toString(), body);
   }
   await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
+  const table = new ProcessTable(rt.seg);
+  for (const p of [rt.gateway, ...rt.containers]) {
+    const { answered, timedOut, parked } = new ProcessStats(rt.seg, table.slotOf(p.pid)).polling;
+    t.same([answered, timedOut, parked], [0, 0, 0], `pid ${p.pid} never polled and counted no wait`);
+  }
 });

@@ -7,7 +7,7 @@ import { ProcessStats } from '../../shm/stats.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
 import type { SupervisorMessage } from '../protocol.js';
-import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, send, spinMicros } from '../child.js';
+import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, send } from '../child.js';
 import { listenProxy } from '../proxy/server.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer } from './http.js';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const slot = new ProcessTable(seg).slotOf(process.pid);
   const stats = slot >= 0 ? new ProcessStats(seg, slot) : undefined;
   stats?.reset(0);
-  const gw = new Gateway(seg, cfg, spinMicros(), stats);
+  const gw = new Gateway(seg, cfg, stats);
   gw.onStuck = (r, reason) => {
     log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
     send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });
