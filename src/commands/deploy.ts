@@ -15,7 +15,7 @@ export default class Deploy extends FaasflowCommand {
   static override flags = {
     id: Flags.integer({ description: 'function id (the N in POST /function/N)', required: true, min: 1 }),
     replicas: Flags.integer({ char: 'r', description: 'replicas to run (default: as before, or 1)', min: 1, max: 64 }),
-    name: Flags.string({ char: 'n', description: 'function name (default: as before, or the file name)' }),
+    name: Flags.string({ char: 'n', description: 'function name (default: the file name; a new version of the same file keeps the current name)' }),
   };
 
   async run(): Promise<DeployResult> {

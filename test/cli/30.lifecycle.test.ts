@@ -26,8 +26,9 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
 
   const dep = await p.cli(['deploy', './v2.ts', '--id', '1'], { json: true });
   t.equal(dep.code, 0, dep.stderr);
-  const d = JSON.parse(dep.stdout) as { deployment: number; previous: number; stopped: number[] };
+  const d = JSON.parse(dep.stdout) as { name: string; deployment: number; previous: number; stopped: number[] };
   t.equal(d.deployment, d.previous + 1);
+  t.equal(d.name, 'v2', 'another handler file over function 1 takes its file name');
   t.equal(d.stopped.length, 1, 'the old replica was drained');
   t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the new version answers');
   t.same(alive(d.stopped), [], 'the old replica is gone');
@@ -44,10 +45,11 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
 
   const ps = await p.cli(['ps'], { json: true });
   t.equal(ps.code, 0, ps.stderr);
-  const status = JSON.parse(ps.stdout) as { children: { role: string; pid: number; functionId: number; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
+  const status = JSON.parse(ps.stdout) as { children: { role: string; pid: number; functionId: number; functionName: string; deployment: number; state: string; memory: { rss: number; privateBytes: number } | null }[] };
   t.same(status.children.map((c) => `${c.role}:${c.functionId}`).sort(), ['container:1', 'container:2', 'gateway:0', 'supervisor:0']);
   t.ok(status.children.every((c) => c.state === 'ready' && c.memory && c.memory.rss > c.memory.privateBytes), 'every process ready, with memory figures');
   t.equal(status.children.find((c) => c.functionId === 1)?.deployment, d.deployment);
+  t.equal(status.children.find((c) => c.functionId === 2)?.functionName, 'upper', 'a configured name stays');
   const gatewayPid = status.children.find((c) => c.role === 'gateway')?.pid;
   const gatewayArgs = fs.readFileSync(`/proc/${gatewayPid}/cmdline`, 'utf8').split('\0');
   t.ok(gatewayArgs.includes('--max-semi-space-size=64'), `the gateway runs with its larger young generation (${gatewayArgs.join(' ')})`);

@@ -146,7 +146,8 @@ export class Supervisor {
     });
     await this.step('health', `GET /healthz`, async () => {
       const body = await healthz(this.cfg.gateway.host, this.port);
-      this.stepDone('health', `gateway healthy: ${body.length} bytes of status`);
+      const routed = (JSON.parse(body) as { functions?: unknown[] }).functions?.length ?? 0;
+      this.stepDone('health', `GET /healthz: ok, ${routed} function(s) routed`);
     });
     this.state = 'running';
     this.writeState();
@@ -312,7 +313,11 @@ export class Supervisor {
     if (this.state !== 'running') throw new FaasflowError('DEPLOY_FAILED', `the instance is ${this.state}; deploy once it runs`);
     const old = this.functions.get(req.id);
     const base = old ?? defaultFunction(req.id, req.source);
-    const next: FnEntry = { ...base, name: req.name ?? base.name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
+    // A different handler file is a different function to the user (resize deployed over uppercase
+    // is "resize" in ps and top); a new version of the same file keeps the name.
+    const sameFile = old && path.resolve(old.handler) === path.resolve(req.source);
+    const name = req.name ?? (sameFile ? base.name : defaultFunction(req.id, req.source).name);
+    const next: FnEntry = { ...base, name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
     if (next.id >= this.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${this.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
     note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
     const fresh = Array.from({ length: next.replicas }, (_, r) => this.startContainer(next, r));
