@@ -30,6 +30,15 @@ export function reportReady(port?: number): void {
   send(port === undefined ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, port });
 }
 
+/** Asks the supervisor for a graceful replacement of this process (once). */
+let replaceAsked = false;
+export function requestReplacement(reason: string): void {
+  if (replaceAsked) return;
+  replaceAsked = true;
+  log('warn', `asking the supervisor to replace this replica: ${reason}`);
+  send({ type: 'replace-me', pid: process.pid, reason });
+}
+
 export function reportFailed(message: string): void {
   send({ type: 'failed', pid: process.pid, message });
 }

@@ -8,6 +8,12 @@ import { isExhausted, type Descriptor, type PacketPool } from '../shm/pool.js';
 
 /** Reply frame flag: the reply is in the request's own packet (the handler returned its input). */
 export const FLAG_REUSED = 1;
+/**
+ * Reply frame flag: the container kept the request's packets. Its handler timed out but still runs
+ * with views onto them, so they stay the container's until the handler settles; the gateway must
+ * not free them (a freed packet would be reused under the late handler's writes).
+ */
+export const FLAG_KEPT = 8;
 /** Reply frame flags bits 1–2: a content type carried in the frame instead of in metadata. */
 const CT_SHIFT = 1;
 const CT_MASK = 3 << CT_SHIFT;

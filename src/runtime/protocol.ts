@@ -28,7 +28,12 @@ export type ChildMessage =
    * happens when its event loop is blocked (its own timeout would have answered 504): kill it so
    * the restart policy replaces it.
    */
-  | { type: 'replica-stuck'; pid: number; functionId: number; reason: string };
+  | { type: 'replica-stuck'; pid: number; functionId: number; reason: string }
+  /**
+   * Container → supervisor: it can still serve but should be replaced (handlers that outlived
+   * their timeout hold packets until they settle); replaced like a replica over its memoryLimit.
+   */
+  | { type: 'replace-me'; pid: number; reason: string };
 
 export type SupervisorMessage =
   /** Supervisor → gateway: the full routing table; replaces the previous one. */

@@ -9,7 +9,7 @@ export interface HttpResult {
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-export function request(port: number, method: string, path: string, body?: Uint8Array | string, headers: http.OutgoingHttpHeaders = {}, opts: { agent?: http.Agent | false } = {}): Promise<HttpResult> {
+export function request(port: number, method: string, path: string, body?: Uint8Array | string, headers: http.OutgoingHttpHeaders = {}, opts: { agent?: http.Agent | false; onSocket?: () => void } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: opts.agent ?? agent }, (res) => {
       const chunks: Buffer[] = [];
@@ -18,6 +18,7 @@ export function request(port: number, method: string, path: string, body?: Uint8
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.onSocket) req.once('socket', (s) => s.once('connect', opts.onSocket!));
     req.end(body);
   });
 }

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes, createHash } from 'node:crypto';
 import { startRuntime, until } from '../helpers/runtime.js';
-import { post } from '../helpers/http.js';
+import http from 'node:http';
+import { post, request } from '../helpers/http.js';
 
 t.test('bodies of every size round-trip byte-exact through echo, and the pool ends empty', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }], { segmentSize: 256 << 20 });
@@ -22,7 +23,18 @@ t.test('1,000 concurrent mixed-size requests each get their own response', async
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts', replicas: 2, concurrency: 16 }], { segmentSize: 1 << 30 });
   const sizes = [0, 10, 1000, 5000, 70_000, 300_000];
   const bodies = Array.from({ length: 1000 }, (_, i) => randomBytes(sizes[i % sizes.length]));
-  const results = await Promise.all(bodies.map((b) => post(rt.port, '/function/1', b)));
+  // One connection per request, so all 1,000 are really open at once (a pooled agent would cap them).
+  const wide = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  t.teardown(() => wide.destroy());
+  let connected = 0;
+  let connectedAtFirstAnswer = -1;
+  const results = await Promise.all(bodies.map(async (b) => {
+    const r = await request(rt.port, 'POST', '/function/1', b, {}, { agent: wide, onSocket: () => connected++ });
+    if (connectedAtFirstAnswer < 0) connectedAtFirstAnswer = connected;
+    return r;
+  }));
+  t.ok(connectedAtFirstAnswer > 256, `${connectedAtFirstAnswer} connections were open before the first answer came back`);
+  t.ok(results.every((r) => r.headers['x-request-id']) && new Set(results.map((r) => r.headers['x-request-id'])).size === 1000, '1,000 distinct request ids');
   const bad = results.filter((r, i) => r.status !== 200 || !r.body.equals(bodies[i]));
   t.equal(bad.length, 0, 'every response carries its own request body');
   if (bad.length) t.comment(JSON.stringify(bad.slice(0, 3).map((r) => ({ status: r.status, len: r.body.length, body: r.body.subarray(0, 200).toString() }))));

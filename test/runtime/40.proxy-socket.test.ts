@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 import { FRAME_BYTES, FrameType, NO_PACKET, encodeFrame, type Frame } from '../../src/shm/frame.js';
+import { HELLO_TIMEOUT_MS } from '../../src/runtime/proxy/server.js';
 
 function connect(sock: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -52,6 +53,13 @@ t.test('garbage and truncated frames on the proxy socket drop that connection on
   truncated.end(f.subarray(0, 20));
   await closedWithin(truncated, 3000);
   t.pass('truncated frame: dropped');
+
+  // Half a hello that is never finished, connection left open: dropped after the hello timeout.
+  const stalled = await connect(sock);
+  stalled.write(f.subarray(0, 20));
+  const t0 = Date.now();
+  await closedWithin(stalled, HELLO_TIMEOUT_MS + 2000);
+  t.ok(Date.now() - t0 >= HELLO_TIMEOUT_MS - 200, `truncated frame, socket kept open: dropped after ${Date.now() - t0} ms`);
 
   // A well-formed hello followed by a request frame (containers never send those): dropped.
   const liar = await helloThen(sock, { type: FrameType.Request, index: 0, generation: 1, requestId: 7, status: 0 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import net from 'node:net';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 
@@ -25,5 +26,30 @@ t.test('SIGTERM to the gateway: in-flight requests complete, it exits 0 and rele
   const rs = await Promise.all(inflight);
   t.same(rs.map((r) => r.status), [200, 200, 200, 200]);
   t.equal(await exit, 0);
+  t.equal(rt.seg.pool.inUse(), 0, 'nothing left in the pool');
+});
+
+t.test('SIGTERM to the gateway while a body is still uploading: the request completes', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }]);
+  const body = Buffer.alloc(200_000, 7);
+  const answer = new Promise<string>((resolve) => {
+    const s = net.connect(rt.port, '127.0.0.1', () => {
+      s.write(`POST /function/1 HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      s.write(body.subarray(0, 100_000));
+    });
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    s.on('error', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    // The rest of the body comes after the gateway was told to stop.
+    setTimeout(() => s.write(body.subarray(100_000)), 400);
+  });
+  await until(() => rt.seg.pool.inUse() === 1, 2000, 'the upload holds its packet');
+  const exit = new Promise<number | null>((r) => rt.gateway.child.once('exit', (code) => r(code)));
+  rt.gateway.child.kill('SIGTERM');
+  const out = await answer;
+  t.match(out, /^HTTP\/1\.1 200 OK/, 'answered 200 although the gateway was draining');
+  t.ok(out.endsWith(body.toString('latin1')), 'with the whole body echoed');
+  t.equal(await exit, 0, 'then the gateway exits 0');
   t.equal(rt.seg.pool.inUse(), 0, 'nothing left in the pool');
 });

@@ -41,6 +41,7 @@ export class RequestContext implements Context {
   // Made on first use: most handlers never touch them, and the request path pays for every object.
   private abort: AbortController | undefined;
   private logger: Logger | undefined;
+  private cancelled: string | undefined;
 
   constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array) {
     this.pool = pool;
@@ -56,6 +57,7 @@ export class RequestContext implements Context {
 
   /** The timeout passed: tell a handler that listens. */
   cancel(reason: string): void {
+    this.cancelled = reason;
     this.abort?.abort(new Error(reason));
   }
 
@@ -99,6 +101,7 @@ export class RequestContext implements Context {
 
   output(size: number): OutputPacket {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`ctx.output(${size}): size must be a whole number of bytes`);
+    if (this.cancelled) throw new Error(`ctx.output(${size}): ${this.cancelled}; the reply has been sent`);
     // Room after the bytes for the reply metadata, so the reply never needs a second packet.
     let d = this.pool.alloc(size + 1024);
     if (isExhausted(d) && d.reason === 'too-large') d = this.pool.alloc(size);

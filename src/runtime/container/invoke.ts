@@ -5,13 +5,20 @@ import type { Handler } from '../handler/types.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import type { ProcessStats } from '../../shm/stats.js';
-import { FLAG_REUSED, contentTypeFlags, metaView, placeMeta, replyMetaBytes } from '../meta.js';
+import { FLAG_KEPT, FLAG_REUSED, contentTypeFlags, metaView, placeMeta, replyMetaBytes } from '../meta.js';
 import { Output, PoolExhaustedError, RequestContext } from './context.js';
-import { log } from '../child.js';
+import { log, requestReplacement } from '../child.js';
 
 const EMPTY = new Uint8Array(0);
+/** Handlers still running after their timeout before the replica asks to be replaced. */
+export const LATE_HANDLER_LIMIT = 8;
 
-class Timeout extends Error {}
+/** The handler's result did not come in time; `late` is the handler's promise, still running. */
+class Timeout extends Error {
+  constructor(readonly late: PromiseLike<unknown>) {
+    super('handler timeout');
+  }
+}
 
 interface Reply {
   status: number;
@@ -35,7 +42,8 @@ export interface InvokerOptions {
   stats?: ProcessStats;
 }
 
-const jsonError = (status: number, message: string): Reply => reply(status, { 'content-type': 'application/json' }, JSON.stringify({ error: message }));
+/** The same error shape as the gateway's own: `{ error, status, requestId }`. */
+const jsonError = (status: number, message: string, requestId: number): Reply => reply(status, { 'content-type': 'application/json' }, JSON.stringify({ error: message, status, requestId }));
 
 export class Invoker {
   private readonly o: InvokerOptions;
@@ -43,6 +51,8 @@ export class Invoker {
   gatewayPid = 0;
   /** Requests whose reply has not been handed to sendReply yet. */
   active = 0;
+  /** Handlers still running after their timeout (their packets are held until they settle). */
+  late = 0;
 
   constructor(o: InvokerOptions) {
     this.o = o;
@@ -64,9 +74,16 @@ export class Invoker {
       const result = await this.call(input, ctx);
       reply = this.toReply(result, ctx, input, reqDesc);
     } catch (err) {
-      if (err instanceof Timeout) reply = jsonError(504, `handler timed out after ${this.o.timeoutMs} ms`);
-      else if (err instanceof PoolExhaustedError) reply = jsonError(503, err.message);
-      else reply = jsonError(500, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof Timeout) {
+        reply = jsonError(504, `handler timed out after ${this.o.timeoutMs} ms`, f.requestId);
+        if (reqDesc) {
+          this.active--;
+          sendReply(this.keep(f, reqDesc, ctx, err.late, this.finish(f, reply), t0));
+          this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), true);
+          return;
+        }
+      } else if (err instanceof PoolExhaustedError) reply = jsonError(503, err.message, f.requestId);
+      else reply = jsonError(500, `handler failed: ${err instanceof Error ? err.message : String(err)}`, f.requestId);
       if (!(err instanceof Timeout) && !(err instanceof PoolExhaustedError)) log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: String(err instanceof Error ? err.stack : err) });
     }
     // Output packets the handler allocated but did not return are released here.
@@ -74,6 +91,41 @@ export class Invoker {
     this.active--;
     sendReply(this.finish(f, reply));
     this.o.stats?.handled(Math.round((performance.now() - t0) * 1000), reply.status >= 500);
+  }
+
+  /**
+   * A timed-out handler still runs and may still write into its input and output packets. They
+   * become this process's until it settles, so no other request can be handed the same memory; if
+   * it never settles they are freed when this container exits (the supervisor reclaims them).
+   */
+  private keep(f: Frame, reqDesc: Descriptor, ctx: RequestContext | undefined, late: PromiseLike<unknown>, timeoutReply: Frame, t0: number): Frame {
+    const { pool } = this.o;
+    let held: Descriptor[] = [reqDesc];
+    if (f.metaLength > 0 && f.metaIndex !== NO_PACKET) held.push(pool.describe(f.metaIndex, f.metaGeneration));
+    try {
+      for (const d of held) pool.transfer(d, process.pid);
+    } catch (err) {
+      // The gateway already let go of the request: its packets are not this process's to free.
+      log('warn', `could not keep the packets of timed-out request ${f.requestId}: ${(err as Error).message}`);
+      held = [];
+    }
+    this.late++;
+    log('warn', `handler of request ${f.requestId} still running after its ${this.o.timeoutMs} ms timeout; its packets stay held until it settles`, { fn: f.functionId, req: f.requestId, running: this.late });
+    const release = () => {
+      this.late--;
+      for (const d of [...held, ...(ctx?.outputs ?? []).map((o) => o.desc)]) {
+        try {
+          pool.free(d);
+        } catch (err) {
+          log('warn', `could not free a packet of late request ${f.requestId}: ${(err as Error).message}`);
+        }
+      }
+      log('info', `late handler of request ${f.requestId} settled after ${Math.round(performance.now() - t0)} ms; its packets are free`, { fn: f.functionId, req: f.requestId });
+    };
+    // Each one pins its packets; past a few, a fresh replica is cheaper than a shrinking pool.
+    if (this.late >= LATE_HANDLER_LIMIT) requestReplacement(`${this.late} handlers are still running past their ${this.o.timeoutMs} ms timeout`);
+    late.then(release, release);
+    return held.length ? { ...timeoutReply, flags: timeoutReply.flags | FLAG_KEPT } : timeoutReply;
   }
 
   /** Calls the handler; only an asynchronous result needs (and pays for) a timeout race. */
@@ -84,7 +136,7 @@ export class Invoker {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         ctx.cancel('handler timeout');
-        reject(new Timeout());
+        reject(new Timeout(result));
       }, this.o.timeoutMs);
     });
     return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
@@ -105,13 +157,13 @@ export class Invoker {
     }
     if (typeof result === 'string') return reply(status, withType(headers, 'text/plain; charset=utf-8'), result);
     if (result === undefined || typeof result === 'function' || typeof result === 'symbol' || typeof result === 'bigint') {
-      return jsonError(500, `handler returned ${typeof result}: return a Uint8Array, Buffer, string or JSON-serialisable value`);
+      return jsonError(500, `handler returned ${typeof result}: return a Uint8Array, Buffer, string or JSON-serialisable value`, ctx.requestId);
     }
     let json: string;
     try {
       json = JSON.stringify(result);
     } catch (err) {
-      return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${(err as Error).message}`);
+      return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${(err as Error).message}`, ctx.requestId);
     }
     return reply(status, withType(headers, 'application/json'), json);
   }

@@ -8,7 +8,7 @@ import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/layout.js';
-import { FLAG_REUSED, contentTypeOf, metaView, placeMeta, readReplyMeta, requestMeta } from '../meta.js';
+import { FLAG_KEPT, FLAG_REUSED, contentTypeOf, metaView, placeMeta, readReplyMeta, requestMeta } from '../meta.js';
 import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/server.js';
 import type { Route } from '../protocol.js';
@@ -41,6 +41,8 @@ interface Pending {
   answered: boolean;
   /** Counted in the function's stats (once, whatever happens after). */
   counted: boolean;
+  /** The container kept the request's packets (its handler outlived the timeout): not ours to free. */
+  kept?: boolean;
   bytesIn: number;
 }
 
@@ -52,6 +54,8 @@ export class Gateway {
   private readonly cfg: ResolvedConfig;
   private nextId = 1;
   private draining = false;
+  /** Requests whose body is still arriving: in flight for a drain, though no container has them. */
+  private receiving = 0;
   private idle: (() => void) | undefined;
   private readonly sweeper: NodeJS.Timeout;
   /** Called once per replica that let a request pass the backstop (see onTimeout). */
@@ -66,6 +70,12 @@ export class Gateway {
     this.pool = seg.pool;
     this.cfg = cfg;
     this.stats = new FunctionStats(seg);
+    // Gauges of a gateway that died (SIGKILL, crash) describe requests that no longer exist: this
+    // gateway is the only writer of them, so it starts them from zero.
+    for (let id = 0; id < seg.layout.maxFunctions; id++) {
+      this.stats.set(id, FN_INFLIGHT, 0);
+      this.stats.set(id, FN_QUEUED, 0);
+    }
     const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
     this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
     // One sweep for every deadline instead of a timer per request (a timer costs two linked-list
@@ -105,22 +115,43 @@ export class Gateway {
 
   // ---- HTTP side ------------------------------------------------------------------------------
 
+  /** A request id for every response, errors included, so any answer can be traced in the logs. */
+  takeId(): number {
+    const id = this.nextId;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
+    return id;
+  }
+
+  /**
+   * Answers a request that never reached a container (refused, too large, bad body) and counts it
+   * for its function, so requests = 2xx + 4xx + 5xx holds for every function.
+   */
+  private refuse(res: ServerResponse, fn: number, id: number, status: number, message: string, counter?: number, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+    sendError(res, status, message, { ...extra, requestId: id }, { ...headers, 'x-request-id': String(id) });
+    const s = this.stats;
+    s.add(fn, FN_REQUESTS);
+    s.add(fn, status < 500 ? FN_4XX : FN_5XX);
+    if (counter !== undefined) s.add(fn, counter);
+  }
+
   handle(req: IncomingMessage, res: ServerResponse, fn: number): void {
+    const id = this.takeId();
     const route = this.router.route(fn);
     if (!route) {
       req.resume();
-      return sendError(res, 404, `no function with id ${fn}`, { functions: this.router.routes().map((r) => ({ id: r.id, name: r.name })) });
+      return sendError(res, 404, `no function with id ${fn}`, { requestId: id, functions: this.router.routes().map((r) => ({ id: r.id, name: r.name })) }, { 'x-request-id': String(id) });
     }
     if (this.draining) {
       req.resume();
-      return sendError(res, 503, 'the gateway is shutting down', undefined, { ...RETRY_AFTER, connection: 'close' });
+      return this.refuse(res, fn, id, 503, 'the gateway is shutting down', FN_REJECTED, undefined, { ...RETRY_AFTER, connection: 'close' });
     }
     const cl = req.headers['content-length'];
     const known = cl !== undefined ? Number(cl) : -1;
     if (known > this.pool.maxPacket) {
-      this.stats.add(fn, FN_4XX);
+      // Refused before the body is read: no "100 Continue", and the connection closes so the body
+      // is not uploaded for nothing.
       res.shouldKeepAlive = false;
-      return sendError(res, 413, `body of ${known} bytes is larger than the largest packet (${this.pool.maxPacket} bytes)`, { limit: this.pool.maxPacket });
+      return this.refuse(res, fn, id, 413, `body of ${known} bytes is larger than the largest packet (${this.pool.maxPacket} bytes)`, undefined, { limit: this.pool.maxPacket });
     }
     const t0 = performance.now();
     const q = req.url!.indexOf('?');
@@ -128,32 +159,34 @@ export class Gateway {
     const metaLength = Buffer.byteLength(meta);
     let desc = this.alloc(Math.max(known, 0), metaLength);
     if (desc === null) {
-      this.stats.add(fn, FN_REJECTED);
       req.resume();
-      return sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+      return this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
     }
+    // A client that sent "Expect: 100-continue" may send its body now.
+    if (req.headers.expect) res.writeContinue();
     let view = this.pool.view(desc);
     let written = 0;
-    let failed = false;
     this.stats.add(fn, FN_INFLIGHT);
-    const release = () => {
+    this.receiving++;
+    // Exactly once per request: the body is in (submitted), refused, or the client left.
+    const done = () => {
       if (desc) this.release(desc);
       desc = null;
+      this.stats.add(fn, FN_INFLIGHT, -1);
+      this.receiving--;
+      this.checkIdle();
     };
     req.on('data', (chunk: Buffer) => {
-      if (failed || !desc) return;
+      if (!desc) return;
       if (written + chunk.length > view.length) {
         // Chunked (or lying) body outgrew its packet: move to a bigger one, once per class.
         const bigger = written + chunk.length <= this.pool.maxPacket ? this.alloc(Math.max(written + chunk.length, view.length * 4), 0) : null;
         if (bigger === null) {
-          failed = true;
           const tooBig = written + chunk.length > this.pool.maxPacket;
-          release();
-          this.stats.add(fn, FN_INFLIGHT, -1);
-          this.stats.add(fn, tooBig ? FN_4XX : FN_REJECTED);
+          done();
           res.shouldKeepAlive = false;
-          if (tooBig) sendError(res, 413, `body is larger than the largest packet (${this.pool.maxPacket} bytes)`, { limit: this.pool.maxPacket });
-          else sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+          if (tooBig) this.refuse(res, fn, id, 413, `body is larger than the largest packet (${this.pool.maxPacket} bytes)`, undefined, { limit: this.pool.maxPacket });
+          else this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
           return;
         }
         const next = this.pool.view(bigger);
@@ -166,22 +199,20 @@ export class Gateway {
       written += chunk.length;
     });
     req.on('end', () => {
-      if (failed || !desc) return;
+      if (!desc) return;
       if (known >= 0 && written !== known) {
-        release();
-        this.stats.add(fn, FN_INFLIGHT, -1);
-        return sendError(res, 400, `body was ${written} bytes but Content-Length said ${known}`);
+        done();
+        return this.refuse(res, fn, id, 400, `body was ${written} bytes but Content-Length said ${known}`);
       }
-      this.submit(fn, res, desc, written, meta, metaLength, t0);
+      const body = desc;
       desc = null;
+      this.receiving--;
+      this.submit(fn, id, res, body, written, meta, metaLength, t0);
     });
-    // A client that disconnects before its body is complete: nothing of the request remains.
+    // A client that disconnects (or is timed out by gateway.requestTimeout) before its body is
+    // complete: nothing of the request remains.
     req.on('close', () => {
-      if (desc && !req.complete) {
-        release();
-        failed = true;
-        this.stats.add(fn, FN_INFLIGHT, -1);
-      }
+      if (desc && !req.complete) done();
     });
   }
 
@@ -192,16 +223,14 @@ export class Gateway {
     return isExhausted(d) ? null : d;
   }
 
-  private submit(fn: number, res: ServerResponse, desc: Descriptor, length: number, meta: string, metaLength: number, t0: number): void {
+  private submit(fn: number, id: number, res: ServerResponse, desc: Descriptor, length: number, meta: string, metaLength: number, t0: number): void {
     const placed = placeMeta(this.pool, desc, length, meta, metaLength);
     if (!placed) {
       this.release(desc);
       this.stats.add(fn, FN_INFLIGHT, -1);
-      this.stats.add(fn, FN_REJECTED);
-      return sendError(res, 503, 'the shared-memory pool is exhausted: retry shortly', undefined, RETRY_AFTER);
+      this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+      return this.checkIdle();
     }
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
     this.pool.label(desc, fn, id, length, placed.metaLength);
     const frame: Frame = {
       type: FrameType.Request, flags: 0, index: desc.index, generation: desc.generation, length, metaLength: placed.metaLength,
@@ -237,6 +266,7 @@ export class Gateway {
       this.freeReply(f, reused);
       return;
     }
+    if (f.flags & FLAG_KEPT) p.kept = true;
     r.outstanding--;
     this.router.pump(r.functionId, this.send);
     if (r.draining && r.outstanding === 0) r.link.close();
@@ -394,17 +424,23 @@ export class Gateway {
   /** Frees the request's packets and forgets it, counting it unless it was counted already. */
   private finish(p: Pending, status: number): void {
     if (!this.pending.delete(p.id)) return;
-    this.release(p.desc);
-    if (p.metaDesc) this.release(p.metaDesc);
+    if (!p.kept) {
+      this.release(p.desc);
+      if (p.metaDesc) this.release(p.metaDesc);
+    }
     this.stats.add(p.fn, FN_INFLIGHT, -1);
     this.count(p, status);
-    if (this.draining && this.pending.size === 0) this.idle?.();
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.draining && this.pending.size === 0 && this.receiving === 0) this.idle?.();
   }
 
   /** Stops taking requests and resolves when every in-flight one has been answered. */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.pending.size === 0) return Promise.resolve();
+    if (this.pending.size === 0 && this.receiving === 0) return Promise.resolve();
     return new Promise((resolve) => (this.idle = resolve));
   }
 }

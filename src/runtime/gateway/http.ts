@@ -14,20 +14,36 @@ export interface HttpExtras {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createHttpServer(gw: Gateway, extras: HttpExtras): http.Server {
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeoutMs: number): http.Server {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     try {
       route(gw, extras, req, res);
     } catch (err) {
       log('error', `gateway request failed: ${String(err instanceof Error ? err.stack : err)}`);
       sendError(res, 500, 'internal gateway error');
     }
-  });
+  };
+  // requestTimeout bounds how long a client may take to send its whole request: a slow or stalled
+  // upload would otherwise hold its packet for as long as it likes. Node checks it periodically.
+  const server = http.createServer({
+    keepAliveTimeout: 65_000,
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs || 60_000),
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4) || 1000)),
+  }, onRequest);
+  // "Expect: 100-continue" is answered by the gateway itself once it knows it will take the body
+  // (Node would send "100 Continue" first, even for a body it is about to refuse with 413).
+  server.on('checkContinue', onRequest);
   // Malformed HTTP (bad Content-Length, garbage request line): a 400 and the connection closes.
+  // A request not received in time: 408 (the packet its body was going into is freed on close).
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') {
-      const body = JSON.stringify({ error: `bad request: ${err.code ?? err.message}`, status: 400 });
-      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      const [status, text, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', `the request was not received within gateway.requestTimeout (${requestTimeoutMs} ms)`]
+        : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'request headers are too large']
+          : [400, 'Bad Request', `bad request: ${err.code ?? err.message}`];
+      const body = JSON.stringify({ error: message, status });
+      socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
     } else socket.destroy();
   });
   return server;
@@ -39,12 +55,14 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
   if (m) {
     if (req.method !== 'POST') {
       req.resume();
-      return sendError(res, 405, `use POST to call a function (got ${req.method})`, undefined, { allow: 'POST' });
+      const rid = String(gw.takeId());
+      return sendError(res, 405, `use POST to call a function (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
     }
     const id = /^\d{1,10}$/.test(m[1]) ? Number(m[1]) : -1;
     if (id < 0 || id > MAX_ID) {
       req.resume();
-      return sendError(res, 404, `'${decodeURIComponent(m[1]).slice(0, 64)}' is not a function id: use /function/<number>`);
+      const rid = String(gw.takeId());
+      return sendError(res, 404, `'${safeDecode(m[1]).slice(0, 64)}' is not a function id: use /function/<number>`, { requestId: Number(rid) }, { 'x-request-id': rid });
     }
     return gw.handle(req, res, id);
   }
@@ -66,4 +84,13 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
   }
   req.resume();
   sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id>`);
+}
+
+/** decodeURIComponent throws on a malformed escape ("%zz"); a client's typo must not become a 500. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

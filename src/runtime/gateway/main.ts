@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       const { renderMetrics } = await import('../../observe/metrics.js');
       return renderMetrics(seg, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])) });
     },
-  });
+  }, cfg.gateway.requestTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE'

@@ -10,6 +10,9 @@ import type { Replica } from './router.js';
 
 export type ContainerReplica = Replica<FrameLink>;
 
+/** How long a new connection has to say hello. */
+export const HELLO_TIMEOUT_MS = 2000;
+
 export interface ProxyHooks {
   onHello(r: ContainerReplica): void;
   onReply(f: Frame, r: ContainerReplica): void;
@@ -22,11 +25,16 @@ export function listenProxy(socketPath: string, hooks: ProxyHooks): Promise<net.
   fs.rmSync(socketPath, { force: true });
   const server = net.createServer((socket) => {
     let replica: ContainerReplica | undefined;
+    // A peer that connects and never completes its hello (a stray client, half a frame) would hold
+    // a socket forever: containers say hello as soon as they connect.
+    const helloTimer = setTimeout(() => !replica && socket.destroy(new Error(`no hello frame within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
+    helloTimer.unref();
     const link: FrameLink = new FrameLink(
       socket,
       (f) => {
         if (!replica) {
           if (f.type !== FrameType.Hello) throw new Error(`expected a hello frame first, got type ${f.type}`);
+          clearTimeout(helloTimer);
           replica = { link, pid: f.index, functionId: f.functionId, deployment: f.generation, replica: f.requestId, outstanding: 0, draining: false };
           link.send({ ...f, index: process.pid });
           hooks.onHello(replica);

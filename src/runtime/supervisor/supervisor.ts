@@ -221,6 +221,10 @@ export class Supervisor {
           stuck.abort();
         }
       }
+      if (m.type === 'replace-me' && s.role === 'container') {
+        const f = this.functions.get(s.functionId);
+        if (f && c.state === 'ready' && !c.stopping && f.deployment === s.deployment) this.replaceGracefully(c, f, m.reason);
+      }
       if (m.type === 'ready' && s.role === 'gateway') {
         if (m.port) this.port = m.port;
         // A restarted gateway starts from its config; give it the live table.
@@ -376,18 +380,23 @@ export class Supervisor {
       if (!f || f.memoryLimit <= 0 || c.state !== 'ready' || c.stopping || f.deployment !== c.spec.deployment) continue;
       const m = sampleMemory(c.pid);
       if (!m || m.privateBytes <= f.memoryLimit) continue;
-      c.stopping = true;
-      this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `private memory ${m.privateBytes} B is over memoryLimit ${f.memoryLimit} B: replacing the replica gracefully`);
-      const fresh = this.startContainer(f, c.spec.replica, c.restarts + 1);
-      void fresh.outcome().then(async (o) => {
-        // If the replacement cannot start, the old replica keeps serving; the next sample retries.
-        const [retire, keep] = o.ready ? [c, fresh] : [fresh, c];
-        await retire.stop();
-        keep.stopping = false;
-        this.containers = this.containers.filter((x) => x !== retire);
-        this.writeState();
-      });
+      this.replaceGracefully(c, f, `private memory ${m.privateBytes} B is over memoryLimit ${f.memoryLimit} B`);
     }
+  }
+
+  /** Starts a replacement, and only once it is ready drains and stops the old replica. */
+  private replaceGracefully(c: Child, f: FnEntry, reason: string): void {
+    c.stopping = true;
+    this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `${reason}: replacing the replica gracefully`);
+    const fresh = this.startContainer(f, c.spec.replica, c.restarts + 1);
+    void fresh.outcome().then(async (o) => {
+      // If the replacement cannot start, the old replica keeps serving; the next check retries.
+      const [retire, keep] = o.ready ? [c, fresh] : [fresh, c];
+      await retire.stop();
+      keep.stopping = false;
+      this.containers = this.containers.filter((x) => x !== retire);
+      this.writeState();
+    });
   }
 
   // ── control socket ──────────────────────────────────────────────────────────────────────────
