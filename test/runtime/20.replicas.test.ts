@@ -15,6 +15,7 @@ t.test('two functions × two replicas: requests spread over the replicas of each
     t.same([...pids.keys()].sort(), expected, `function ${fn} ran on both of its replicas`);
     for (const [pid, n] of pids) t.ok(n >= 10, `replica ${pid} got a fair share (${n} of 40)`);
   }
+  await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
 });
 
 t.test('a replica killed with SIGKILL under load: its in-flight requests get 502, all others succeed, the pool empties', async (t) => {

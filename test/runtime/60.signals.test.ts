@@ -17,6 +17,19 @@ t.test('SIGTERM to a container: it finishes its in-flight work, exits 0, and no 
   await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
 });
 
+t.test('SIGINT (Ctrl-C) to a container drains it like SIGTERM', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 1, concurrency: 4 }]);
+  const victim = rt.containers[0];
+  const inflight = Array.from({ length: 4 }, () => post(rt.port, '/function/1?ms=300', 'x'));
+  await new Promise((r) => setTimeout(r, 100));
+  const exit = new Promise<number | null>((r) => victim.child.once('exit', (code) => r(code)));
+  victim.child.kill('SIGINT');
+  const rs = await Promise.all(inflight);
+  t.same(rs.map((r) => r.status), [200, 200, 200, 200], 'its in-flight requests are answered');
+  t.equal(await exit, 0, 'it exits 0');
+  await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
+});
+
 t.test('SIGTERM to the gateway: in-flight requests complete, it exits 0 and releases its packets', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', concurrency: 4 }]);
   const inflight = Array.from({ length: 4 }, () => post(rt.port, '/function/1?ms=300', 'x'));

@@ -1,6 +1,6 @@
 import t from 'tap';
 import sharp from 'sharp';
-import { startRuntime } from '../helpers/runtime.js';
+import { startRuntime, until } from '../helpers/runtime.js';
 import { json, post } from '../helpers/http.js';
 
 t.test('resize: JPEG and PNG in, same format out at the asked size; bad input is a 4xx', async (t) => {
@@ -24,4 +24,5 @@ t.test('resize: JPEG and PNG in, same format out at the asked size; bad input is
   t.equal(notImage.status, 415);
   const badW = await post(rt.port, '/function/2?w=-3', await make('png'));
   t.equal(badW.status, 400);
+  await until(() => rt.seg.pool.inUse() === 0, 2000, 'pool empty');
 });

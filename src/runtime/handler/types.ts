@@ -23,7 +23,11 @@ export interface Context {
   /** Parsed query string of the request URL. */
   readonly query: URLSearchParams;
   readonly log: Logger;
-  /** Aborted when the handler's timeout passes or the instance shuts down. */
+  /**
+   * Aborted when the handler's timeout passes (the client has its 504 by then). A handler that
+   * listens stops its work early; one that does not keeps its packets until it settles. On
+   * shutdown, running handlers are left to finish within the grace period.
+   */
   readonly signal: AbortSignal;
   /** Sets the reply's status code (default 200) . */
   status(code: number): void;
