@@ -137,7 +137,7 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     return env.Undefined();
   }
 
-  // map(name, writable) -> { size, views: ArrayBuffer[], handle }
+  // map(name, writable) -> { size, views: ArrayBuffer[], handle, storesSafe }
   Napi::Value Map(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string name;
@@ -156,8 +156,28 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       return Throw(env, EINVAL, "mmap", name);
     }
     const size_t size = static_cast<size_t>(st.st_size);
-    void* base = mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
-    int err = errno;
+    // A read-only attach is a private copy-on-write mapping: JS hands out Uint8Arrays that
+    // cannot be made read-only, and one store through a PROT_READ mapping is a SIGSEGV that
+    // kills the process (`top`, `shm inspect`). Privately, a stray store lands in a page of this
+    // process only: the segment and every other process are untouched, nothing faults.
+    // Pages never written still read the live shared data. MAP_NORESERVE: no commit charge for
+    // the whole size (the copies are never meant to happen). Where the kernel still refuses
+    // (strict overcommit), the plain read-only shared mapping is used instead.
+    void* base = MAP_FAILED;
+    int err = 0;
+    bool privateCopy = false;
+    if (writable) {
+      base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      err = errno;
+    } else {
+      base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+      err = errno;
+      privateCopy = base != MAP_FAILED;
+      if (base == MAP_FAILED && err == ENOMEM) {
+        base = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+        err = errno;
+      }
+    }
     close(fd);
     if (base == MAP_FAILED) return Throw(env, err, "mmap", name);
 
@@ -185,6 +205,8 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     result.Set("size", Napi::Number::New(env, static_cast<double>(size)));
     result.Set("views", views);
     result.Set("handle", Napi::Number::New(env, static_cast<double>(slot)));
+    // Whether stores through the views are harmless (read-write, or a private read-only copy).
+    result.Set("storesSafe", Napi::Boolean::New(env, writable || privateCopy));
     return result;
   }
 

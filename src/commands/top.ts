@@ -16,7 +16,14 @@ export default class Top extends FaasflowCommand {
   static override flags = {
     once: Flags.boolean({ description: 'print one snapshot and exit (rates and CPU % over --interval)' }),
     interval: Flags.integer({ description: 'refresh period in ms', default: 1000, min: 200, max: 60000 }),
-    'shm-warn': Flags.integer({ description: 'warn when /dev/shm is fuller than this percentage (default: the config, else 80)', min: 1, max: 100 }),
+    'shm-warn': Flags.custom<number>({
+      description: 'warn when /dev/shm is fuller than this percentage, e.g. 80 or 0.5 (default: the config, else 80)',
+      parse: async (input) => {
+        const p = Number(input);
+        if (input.trim() === '' || !(p > 0 && p <= 100)) throw new Error(`--shm-warn takes a percentage above 0 and at most 100, e.g. 80 or 0.5; got "${input}"`);
+        return p;
+      },
+    })(),
     'runtime-dir': Flags.string({ description: 'instance runtime directory, for log lines and function names (default: where `faasflow up` put it)' }),
     'sample-every': Flags.integer({ description: 'full /proc smaps memory sample per process at most every N ms (RSS, private, shared, shm, trend)', default: 5000, min: 0 }),
   };
@@ -42,10 +49,13 @@ async function once(instance: string, segment: string, runtimeDir: string, warn:
   const observer = new Observer({ functionNames: config.functionNames(), shmWarnPercent: warn ?? config.shmWarnPercent() ?? 80 });
   const follower = new SegmentFollower(segment);
   try {
+    observer.supervisorChildren = config.children();
     const first = follower.current();
     if (!first.seg) return observer.snapshot(null, instance, first.reason);
     observer.snapshot(first.seg, instance);
     await new Promise((r) => setTimeout(r, intervalMs));
+    observer.functionNames = config.functionNames();
+    observer.supervisorChildren = config.children();
     const second = follower.current();
     return observer.snapshot(second.seg, instance, second.reason);
   } finally {

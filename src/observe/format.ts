@@ -36,13 +36,28 @@ export function fmtDuration(s: number): string {
   return `${Math.floor(v / 86400)}d${Math.floor((v % 86400) / 3600)}h`;
 }
 
-/** "+1.2 MiB/min LEAK?", "flat", "-300 KiB/min", "…" while there are too few samples. */
-export function fmtTrend(t: TrendVerdict): string {
+/** Bytes in at most 6 characters for narrow tables: "68.4M", "380K", "1.2G", "512B". */
+export function fmtBytesShort(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let v = Math.max(0, n);
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 || v >= 100 ? Math.round(v) : v.toFixed(1)}${units[u]}`;
+}
+
+/**
+ * "+1.2 MiB/min LEAK?", "flat", "-300 KiB/min", "…" while there are too few samples; `short`:
+ * "+1.2M/m LEAK?" for narrow tables.
+ */
+export function fmtTrend(t: TrendVerdict, short = false): string {
   if (t.samples < 5) return '…';
   const perMin = t.slopeBytesPerS * 60;
   // A GC sawtooth has a slope too, but no straight line fits it: only a clear trend is shown.
   if (!t.leak && (Math.abs(perMin) < 256 * 1024 || t.r2 < 0.5)) return 'flat';
-  const s = `${perMin > 0 ? '+' : '-'}${fmtBytes(Math.abs(perMin))}/min`;
+  const s = short ? `${perMin > 0 ? '+' : '-'}${fmtBytesShort(Math.abs(perMin))}/m` : `${perMin > 0 ? '+' : '-'}${fmtBytes(Math.abs(perMin))}/min`;
   return t.leak ? `${s} LEAK?` : s;
 }
 

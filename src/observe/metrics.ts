@@ -179,18 +179,26 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
 
 const observers = new WeakMap<Segment, Observer>();
 
+export interface MetricsOptions extends ObserveOptions {
+  /** The config's `observe.shmWarnPercent`: the /dev/shm warning threshold (default 80). */
+  shmWarnPercent?: number;
+}
+
 /**
  * Prometheus text for `seg`. Scrapes of the same Segment object share one Observer, so CPU
- * counters and memory trends carry over from scrape to scrape.
+ * counters and memory trends carry over from scrape to scrape. Meant to run inside the gateway:
+ * /proc/<pid>/smaps and /proc/*\/maps are read off the event loop (a full sample per process at
+ * most every 5 s, holders every minute), so a scrape blocks request handling only for the few
+ * milliseconds of building the text.
  */
-export async function renderMetrics(seg: Segment, opts: ObserveOptions = {}): Promise<{ contentType: string; body: string }> {
+export async function renderMetrics(seg: Segment, opts: MetricsOptions = {}): Promise<{ contentType: string; body: string }> {
   let o = observers.get(seg);
   if (!o) {
-    // The scan of every /proc/<pid>/maps for holders would run on the gateway's event loop at each
-    // scrape; the holder count can be a minute old.
-    o = new Observer({ holdersMs: 60_000, ...opts });
+    o = new Observer({ holdersMs: 60_000, fullSampleMs: 5000, ...opts, syncProc: false });
     observers.set(seg, o);
   }
   if (opts.functionNames) o.functionNames = opts.functionNames;
+  if (opts.shmWarnPercent !== undefined) o.shmWarnPercent = opts.shmWarnPercent;
+  await o.prefetch(seg);
   return metricsFromSnapshot(o.snapshot(seg, seg.header.name), seg);
 }

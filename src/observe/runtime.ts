@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
-import type { InstanceStatus } from '../control/protocol.js';
+import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
 import { readJson } from '../control/state.js';
 
 /** Directories whose *.log files are the instance's per-process logs. */
@@ -13,13 +13,14 @@ export function logDirs(runtimeDir: string): string[] {
 }
 
 /**
- * Function names (config.json, then state.json for functions deployed since) and the /dev/shm
- * warning threshold, re-read when either file changes.
+ * Function names (config.json, then state.json for functions deployed since), the /dev/shm
+ * warning threshold and the supervisor's record of its children, re-read when either file changes.
  */
 export class ConfigReader {
   private stamp = '';
   private names = new Map<number, string>();
   private warn: number | null = null;
+  private kids: ChildStatus[] = [];
 
   constructor(private readonly runtimeDir: string | null) {}
 
@@ -35,6 +36,14 @@ export class ConfigReader {
     for (const f of [...(cfg?.functions ?? []), ...(state?.functions ?? [])]) if (typeof f?.id === 'number' && typeof f.name === 'string') names.set(f.id, f.name);
     this.names = names;
     this.warn = cfg?.observe?.shmWarnPercent ?? this.warn;
+    // A missing or half-written state file (the supervisor is gone or writing) keeps no records.
+    this.kids = Array.isArray(state?.children) ? state.children.filter((c) => typeof c?.pid === 'number') : [];
+  }
+
+  /** The supervisor's record of every process it runs (state.json), for why each last exited. */
+  children(): ChildStatus[] {
+    this.refresh();
+    return this.kids;
   }
 
   functionNames(): Map<number, string> {

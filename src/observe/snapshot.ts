@@ -1,10 +1,11 @@
 // One typed picture of an instance, built from the segment (mapped read-only) and /proc, without
 // asking any faasflow process anything. `top` renders it, `top --once --json` prints it,
 // /metrics converts it. An Observer keeps what rates and trends need between snapshots.
+import type { ChildStatus } from '../control/protocol.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
 import { merge, since, summarize } from './latency.js';
-import { CpuMeter, MemoryTrend, sampleMemory, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
-import { commandLine, scanHolders, segmentPath, type MappedBy } from './procfs.js';
+import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
+import { commandLine, scanHolders, scanHoldersAsync, segmentPath, type MappedBy } from './procfs.js';
 import type { FunctionSnapshot, ObserveEvent, ProcessSnapshot, SegmentInfo, Snapshot, StageLatency } from './types.js';
 
 export type * from './types.js';
@@ -18,6 +19,13 @@ export interface ObserveOptions {
   fullSampleMs?: number;
   /** Rescan /proc/*\/maps for segment holders at most this often (ms; 0 = every snapshot). */
   holdersMs?: number;
+  /**
+   * Whether snapshot() itself reads /proc/<pid>/smaps and scans /proc/*\/maps when a sample is due
+   * (default true: `top`). false: only prefetch() does, off the event loop, for a process that
+   * serves requests while it observes (the gateway's /metrics); snapshot() then uses what the
+   * last prefetch() gathered.
+   */
+  syncProc?: boolean;
   trend?: TrendOptions;
   /** Recent events kept. */
   keepEvents?: number;
@@ -38,10 +46,12 @@ interface FnPrev {
 }
 
 interface ProcPrev {
-  restarts: number;
   state: string;
   leak: boolean;
 }
+
+/** What the supervisor's state file says about a process (ChildStatus), as far as a snapshot uses it. */
+export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'replica' | 'restarts' | 'lastExit'>;
 
 export class Observer {
   private readonly o: Required<Omit<ObserveOptions, 'trend'>> & { trend: TrendOptions };
@@ -50,18 +60,23 @@ export class Observer {
   private readonly trends = new Map<number, MemoryTrend>();
   private readonly full = new Map<number, MemorySample>();
   private fnPrev = new Map<number, FnPrev>();
-  private procPrev = new Map<string, ProcPrev>();
+  /** State and leak flag of each registered pid at the previous snapshot. */
+  private procPrev = new Map<number, ProcPrev>();
+  /** Highest restart count seen per role/function/replica (a replica being replaced is listed twice). */
+  private restartsSeen = new Map<string, number>();
+  private children: readonly ChildRecord[] = [];
+  private prefetching: Promise<void> | null = null;
   /** Each process's handler histogram at the previous snapshot, by pid. */
   private handlerPrev = new Map<number, HistogramSnapshot>();
   private readonly events: ObserveEvent[] = [];
-  private holders: { at: number; key: string; pids: MappedBy[] } = { at: 0, key: '', pids: [] };
+  private holders: { at: number; key: string; pids: (MappedBy & { command: string })[] } = { at: 0, key: '', pids: [] };
   private lastAt = 0;
   private segKey = '';
   private attached = false;
   private shmWarned = false;
 
   constructor(o: ObserveOptions = {}) {
-    this.o = { shmWarnPercent: 80, functionNames: new Map(), fullSampleMs: 0, holdersMs: 0, keepEvents: 100, trend: {}, ...o };
+    this.o = { shmWarnPercent: 80, functionNames: new Map(), fullSampleMs: 0, holdersMs: 0, syncProc: true, keepEvents: 100, trend: {}, ...o };
   }
 
   set functionNames(names: Map<number, string>) {
@@ -70,6 +85,55 @@ export class Observer {
 
   set shmWarnPercent(p: number) {
     this.o.shmWarnPercent = p;
+  }
+
+  /**
+   * The supervisor's record of its children (`children` of state.json in the runtime directory):
+   * where `lastExit`, why a process last exited, comes from. Empty when there is none to read.
+   */
+  set supervisorChildren(list: readonly ChildRecord[]) {
+    this.children = list;
+  }
+
+  /**
+   * Takes the due full memory samples and the holder scan with the reads off the event loop, so
+   * the next snapshot() finds them fresh without blocking. Concurrent calls share one pass.
+   */
+  prefetch(seg: Segment | null): Promise<void> {
+    this.prefetching ??= this.prefetchNow(seg).finally(() => (this.prefetching = null));
+    return this.prefetching;
+  }
+
+  private async prefetchNow(seg: Segment | null): Promise<void> {
+    if (!seg) return;
+    const now = Date.now();
+    const pids = new ProcessTable(seg).entries().map((e) => e.pid).filter((pid) => pidAlive(pid) && this.fullDue(pid, now));
+    const name = seg.name;
+    const holders = this.holdersDue(name, now) ? scanHoldersAsync([name], { exclude: [process.pid] }) : null;
+    // Two processes at a time: the scrape finishes sooner without taking the whole thread pool.
+    let next = 0;
+    const worker = async () => {
+      while (next < pids.length) {
+        const m = await sampleMemoryAsync(pids[next++]);
+        if (m) this.recordFull(m);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    if (holders) this.holders = { at: now, key: name, pids: ((await holders).get(name) ?? []).map((h) => ({ ...h, command: commandLine(h.pid) })) };
+  }
+
+  private fullDue(pid: number, now: number): boolean {
+    const last = this.full.get(pid);
+    return !last || now - last.at >= this.o.fullSampleMs;
+  }
+
+  private holdersDue(name: string, now: number): boolean {
+    return this.holders.key !== name || now - this.holders.at >= this.o.holdersMs;
+  }
+
+  private recordFull(m: MemorySample): void {
+    this.full.set(m.pid, m);
+    this.trend(m.pid).add(m.at, m.privateBytes);
   }
 
   /** Adds an event (for sources the observer does not see itself, like error log lines). */
@@ -92,6 +156,7 @@ export class Observer {
       this.segKey = key;
       this.fnPrev = new Map();
       this.procPrev = new Map();
+      this.restartsSeen = new Map();
     }
     const snap: Snapshot = {
       schema: 1,
@@ -125,7 +190,7 @@ export class Observer {
     const warn = usedPercent > this.o.shmWarnPercent;
     if (warn !== this.shmWarned) {
       this.shmWarned = warn;
-      if (warn) this.note('warn', `/dev/shm is ${usedPercent.toFixed(0)} % full (warning above ${this.o.shmWarnPercent} %)`);
+      if (warn) this.note('warn', `/dev/shm is ${pct(usedPercent)} % full (warning above ${this.o.shmWarnPercent} %)`);
     }
     return { path: '/dev/shm', total: u.total, used, available: u.available, usedPercent, warnPercent: this.o.shmWarnPercent, warn };
   }
@@ -138,9 +203,12 @@ export class Observer {
     } catch {
       // unlinked since we mapped it: the follower will notice
     }
-    if (this.holders.key !== seg.name || now - this.holders.at >= this.o.holdersMs) {
-      this.holders = { at: now, key: seg.name, pids: scanHolders([seg.name], { exclude: [process.pid] }).get(seg.name) ?? [] };
+    if (this.o.syncProc && this.holdersDue(seg.name, now)) {
+      const pids = scanHolders([seg.name], { exclude: [process.pid] }).get(seg.name) ?? [];
+      this.holders = { at: now, key: seg.name, pids: pids.map((h) => ({ ...h, command: commandLine(h.pid) })) };
     }
+    // Between scans a holder may have exited (a replica restarted): it would show as a stranger.
+    const holders = this.holders.key === seg.name ? this.holders.pids.filter((h) => pidAlive(h.pid)) : [];
     return {
       name: seg.name,
       path: segmentPath(seg.name),
@@ -151,7 +219,7 @@ export class Observer {
       creatorAlive: pidAlive(seg.header.creatorPid),
       createdAt: new Date(seg.header.createdAt).toISOString(),
       uptimeS: Math.max(0, (now - seg.header.createdAt) / 1000),
-      holders: this.holders.pids.map(({ pid, writes }) => ({ pid, command: commandLine(pid), registered: registered.has(pid), writes })),
+      holders: holders.map(({ pid, command, writes }) => ({ pid, command, registered: registered.has(pid), writes })),
     };
   }
 
@@ -224,6 +292,7 @@ export class Observer {
 
   private processes(seg: Segment, procs: ProcEntry[], now: number): ProcessSnapshot[] {
     const alive = new Set<number>();
+    const seenPids = new Map<number, ProcPrev>();
     const names = this.o.functionNames;
     const out = procs.map((e): ProcessSnapshot => {
       const isAlive = pidAlive(e.pid);
@@ -232,13 +301,9 @@ export class Observer {
         alive.add(e.pid);
         const q = sampleQuick(e.pid);
         if (q) cpuPercent = this.cpu.update(e.pid, q.cpuTime);
-        const last = this.full.get(e.pid);
-        if (!last || now - last.at >= this.o.fullSampleMs) {
+        if (this.o.syncProc && this.fullDue(e.pid, now)) {
           const m = sampleMemory(e.pid);
-          if (m) {
-            this.full.set(e.pid, m);
-            this.trend(e.pid).add(m.at, m.privateBytes);
-          }
+          if (m) this.recordFull(m);
         }
       }
       const m = isAlive ? this.full.get(e.pid) : undefined;
@@ -254,6 +319,7 @@ export class Observer {
         replica: e.replica,
         state: e.state,
         restarts: e.restarts,
+        lastExit: this.childOf(e)?.lastExit || null,
         uptimeS: e.uptimeS,
         heartbeatAgeS: e.heartbeatAgeS,
         alive: isAlive,
@@ -266,9 +332,10 @@ export class Observer {
         handlerUs: summarize(ps.histogram()),
         polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.pollCpu.update(e.pid, micros / 1e6) : null },
       };
-      this.processEvents(p);
+      this.processEvents(p, seenPids);
       return p;
     });
+    this.procPrev = seenPids;
     for (const pid of [...this.full.keys()]) {
       if (!alive.has(pid)) {
         this.full.delete(pid);
@@ -289,18 +356,49 @@ export class Observer {
     return t;
   }
 
-  private processEvents(p: ProcessSnapshot): void {
+  /** The supervisor's record of a table entry: by pid, else (state file not rewritten yet) by replica and restart count. */
+  private childOf(e: ProcEntry): ChildRecord | undefined {
+    return this.children.find((c) => c.pid === e.pid) ?? this.children.find((c) => c.role === e.role && c.functionId === e.functionId && c.replica === e.replica && c.restarts === e.restarts);
+  }
+
+  private processEvents(p: ProcessSnapshot, seenPids: Map<number, ProcPrev>): void {
     const who = `${p.role}${p.role === 'container' ? ` ${p.functionId}/${p.replica}` : ''}`;
+    // A replica being replaced gracefully and its replacement share the key: count the restart once.
     const key = `${p.role}:${p.functionId}:${p.replica}`;
-    const prev = this.procPrev.get(key);
+    const seen = this.restartsSeen.get(key);
+    if (seen !== undefined && p.restarts > seen) {
+      const why = restartReason(p, this.children.length > 0);
+      // The reason first: a narrow events panel cuts the end of the line.
+      this.note('warn', `${who} restarted${why ? `: ${why}` : ''} (pid ${p.pid}, ${p.restarts} restart${p.restarts === 1 ? '' : 's'})`);
+    }
+    if (seen === undefined || p.restarts > seen) this.restartsSeen.set(key, p.restarts);
+    const prev = this.procPrev.get(p.pid);
     if (prev) {
-      if (p.restarts > prev.restarts) this.note('warn', `${who} restarted (pid ${p.pid}, ${p.restarts} restart${p.restarts === 1 ? '' : 's'})`);
-      if (p.state !== prev.state && (p.state === 'crashed' || p.state === 'failed')) this.note('error', `${who} pid ${p.pid} ${p.state}`);
+      if (p.state !== prev.state && (p.state === 'crashed' || p.state === 'failed')) this.note('error', `${who} pid ${p.pid} ${p.state}${p.lastExit ? `: ${p.lastExit}` : ''}`);
       if (p.leak && !prev.leak) this.note('warn', `${who} pid ${p.pid}: private memory rising ${fmtRate(p.trend.slopeBytesPerS)} steadily: likely leak`);
     }
     if (!p.alive && prev?.state !== 'dead' && p.state !== 'stopped') this.note('error', `${who} pid ${p.pid} is not running but still registered`);
-    this.procPrev.set(key, { restarts: p.restarts, state: p.alive ? p.state : 'dead', leak: p.leak });
+    seenPids.set(p.pid, { state: p.alive ? p.state : 'dead', leak: p.leak });
   }
+}
+
+/**
+ * Why a replica restarted, short: the first clause of the supervisor's lastExit ("killed by
+ * SIGKILL", "exited with code 1"). A restarted replica without an exit of its own was started
+ * while the previous one still ran: a graceful replacement (memoryLimit, or a replacement the
+ * replica asked for). Null when the supervisor's record is not available.
+ */
+function restartReason(p: ProcessSnapshot, haveRecords: boolean): string | null {
+  if (p.lastExit) {
+    const first = p.lastExit.split(';')[0].trim();
+    return first.length > 100 ? `${first.slice(0, 99)}…` : first;
+  }
+  return haveRecords && p.restarts > 0 ? 'replaced while running (memoryLimit or a replacement request; see `faasflow logs`)' : null;
+}
+
+/** A percentage short but not rounded to 0 when it is small: "85", "2.5", "0.0061". */
+function pct(p: number): string {
+  return p >= 10 ? p.toFixed(0) : p >= 1 ? p.toFixed(1) : p.toPrecision(2);
 }
 
 function withoutPid(m: MemorySample): Omit<MemorySample, 'pid'> {

@@ -59,6 +59,12 @@ export interface ProcessSnapshot {
   replica: number;
   state: ProcEntry['state'];
   restarts: number;
+  /**
+   * Why this replica's previous process ended, as the supervisor recorded it (state.json's
+   * `lastExit`: "killed by SIGKILL; restart 1/5 in 100 ms", "exited with code 1; …"); null when
+   * it never exited or there is no state file to read (`/metrics`, a runtime dir not found).
+   */
+  lastExit: string | null;
   uptimeS: number;
   heartbeatAgeS: number;
   alive: boolean;

@@ -9,6 +9,8 @@ export interface NativeMapping {
   size: number;
   views: ArrayBuffer[];
   handle: number;
+  /** False only for a read-only attach the kernel would not map copy-on-write (PROT_READ: a store faults). */
+  storesSafe: boolean;
 }
 
 export interface NativeShm {

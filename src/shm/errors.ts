@@ -2,7 +2,7 @@
 export type ShmErrorCode =
   | 'EEXIST' | 'ENOENT' | 'EACCES' | 'EPERM' | 'ENOSPC' | 'EINVAL' | 'ENOMEM' | 'EMFILE' | 'ENFILE'
   | 'ENAMETOOLONG' | 'EFBIG' | 'EIO'
-  | 'EBADMAGIC' | 'EVERSION' | 'ETRUNCATED' | 'ESTALE' | 'EDOUBLEFREE' | 'ERANGE' | 'ETOOBIG' | 'EBADFRAME';
+  | 'EBADMAGIC' | 'EVERSION' | 'ETRUNCATED' | 'ECORRUPT' | 'ESTALE' | 'EDOUBLEFREE' | 'ERANGE' | 'ETOOBIG' | 'EBADFRAME';
 
 export class ShmError extends Error {
   readonly code: ShmErrorCode;
@@ -20,4 +20,13 @@ export class ShmError extends Error {
 
 export function isShmError(err: unknown, code?: ShmErrorCode): err is ShmError {
   return err instanceof ShmError && (code === undefined || err.code === code);
+}
+
+/**
+ * What every mutating method throws on a segment opened read-only (`Segment.open(name, false)`, as
+ * `top` and `shm inspect` do): a typed error instead of a store that, on a read-only shared
+ * mapping, would kill the process with SIGSEGV.
+ */
+export function readOnlyError(segment: string, what: string): ShmError {
+  return new ShmError(`${what}: ${segment} is mapped read-only; open it with Segment.open(name, true) to change it`, 'EACCES', segment);
 }

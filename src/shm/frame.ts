@@ -2,6 +2,7 @@
 // little-endian, so a reader can validate a frame without allocating and many frames go out in
 // one write under load.
 import { ShmError } from './errors.js';
+import { MAX_CLASS_BYTES, MAX_FUNCTIONS } from './layout.js';
 
 /**
  * 48 bytes: the packet, and a second packet for metadata when body + metadata do not fit in one
@@ -20,7 +21,7 @@ export const FrameType = {
   Hello: 3,
   /** container → gateway: stop sending me work, I am draining. */
   Drain: 4,
-  /** gateway → container: cancel requestId (timed out or client gone). */
+  /** Reserved (gateway → container: cancel requestId); not sent yet (the proxy drops a container that sends it). */
   Cancel: 5,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
@@ -28,6 +29,12 @@ const MAX_TYPE = 5;
 
 /** Marks a reply that carries no packet (an error status only). */
 export const NO_PACKET = 0xffffffff;
+/** Largest status a frame carries: HTTP statuses are three digits. */
+export const MAX_STATUS = 999;
+/** Largest body or metadata length: nothing longer fits in a packet (the largest class is 1 GiB). */
+export const MAX_FRAME_LENGTH = MAX_CLASS_BYTES;
+/** Largest function id: a segment has at most MAX_FUNCTIONS stats records, ids 0 .. MAX_FUNCTIONS − 1. */
+export const MAX_FRAME_FUNCTION = MAX_FUNCTIONS - 1;
 
 export interface Frame {
   type: FrameTypeValue;
@@ -44,7 +51,55 @@ export interface Frame {
   metaGeneration: number;
 }
 
+/**
+ * Every field in range for its wire width and meaning, decided with a few integer comparisons (this
+ * runs for every frame sent): `(x >>> 0) === x` holds exactly for integers 0 .. 2^32 − 1 and
+ * `(x | 0) === x` for −2^31 .. 2^31 − 1 (NaN, fractions and undefined fail both).
+ */
+function fieldsValid(f: Frame): boolean {
+  const type = f.type;
+  return (
+    (type & 7) === type && type >= 1 && type <= MAX_TYPE &&
+    (f.flags & 0xff) === f.flags &&
+    (f.index >>> 0) === f.index &&
+    (f.generation | 0) === f.generation &&
+    (f.length >>> 0) === f.length && f.length <= MAX_FRAME_LENGTH &&
+    (f.metaLength >>> 0) === f.metaLength && f.metaLength <= MAX_FRAME_LENGTH &&
+    (f.functionId >>> 0) === f.functionId && f.functionId <= MAX_FRAME_FUNCTION &&
+    (f.requestId >>> 0) === f.requestId &&
+    (f.status >>> 0) === f.status && f.status <= MAX_STATUS &&
+    (f.metaIndex >>> 0) === f.metaIndex &&
+    (f.metaGeneration | 0) === f.metaGeneration
+  );
+}
+
+/** Off the hot path: names the first field fieldsValid() refused. */
+function badField(f: Frame): ShmError {
+  const u32 = (x: number) => (x >>> 0) === x;
+  const i32 = (x: number) => (x | 0) === x;
+  const checks: Array<[keyof Frame, boolean, string]> = [
+    ['type', (f.type & 7) === f.type && f.type >= 1 && f.type <= MAX_TYPE, `a frame type 1..${MAX_TYPE}`],
+    ['flags', (f.flags & 0xff) === f.flags, 'an integer 0..255 (u8)'],
+    ['index', u32(f.index), 'an integer 0..4294967295 (u32; NO_PACKET for none)'],
+    ['generation', i32(f.generation), 'an integer −2^31..2^31−1 (i32)'],
+    ['length', u32(f.length) && f.length <= MAX_FRAME_LENGTH, `an integer 0..${MAX_FRAME_LENGTH} (the largest packet)`],
+    ['metaLength', u32(f.metaLength) && f.metaLength <= MAX_FRAME_LENGTH, `an integer 0..${MAX_FRAME_LENGTH} (the largest packet)`],
+    ['functionId', u32(f.functionId) && f.functionId <= MAX_FRAME_FUNCTION, `an integer 0..${MAX_FRAME_FUNCTION}`],
+    ['requestId', u32(f.requestId), 'an integer 0..4294967295 (u32)'],
+    ['status', u32(f.status) && f.status <= MAX_STATUS, `an integer 0..${MAX_STATUS}`],
+    ['metaIndex', u32(f.metaIndex), 'an integer 0..4294967295 (u32; NO_PACKET for none)'],
+    ['metaGeneration', i32(f.metaGeneration), 'an integer −2^31..2^31−1 (i32)'],
+  ];
+  const [field, , want] = checks.find(([, ok]) => !ok) ?? ['type', false, 'valid'];
+  return new ShmError(`encodeFrame: ${field} ${String(f[field])} is out of range: it must be ${want}`, 'ERANGE');
+}
+
+/**
+ * Writes `f` at `at`. Throws ShmError('ERANGE') naming the field when one does not fit its wire
+ * width or cannot be valid (decodeFrame would refuse it), instead of silently wrapping it.
+ */
 export function encodeFrame(f: Frame, buf: Uint8Array, at = 0): void {
+  if (!fieldsValid(f)) throw badField(f);
   const v = new DataView(buf.buffer, buf.byteOffset + at, FRAME_BYTES);
   v.setUint16(0, FRAME_MAGIC, true);
   v.setUint8(2, f.type);
@@ -79,15 +134,22 @@ export function decodeFrame(buf: Uint8Array, at = 0): Frame {
   if (type < 1 || type > MAX_TYPE) throw new ShmError(`unknown frame type ${type}`, 'EBADFRAME');
   if (v.getUint16(30, true) !== 0 || v.getUint32(40, true) !== 0 || v.getUint32(44, true) !== 0) throw new ShmError('reserved frame bytes are not zero', 'EBADFRAME');
   const status = v.getUint16(28, true);
-  if (status > 999) throw new ShmError(`frame status ${status} out of range`, 'EBADFRAME');
+  if (status > MAX_STATUS) throw new ShmError(`frame status ${status} out of range`, 'EBADFRAME');
+  const length = v.getUint32(12, true);
+  if (length > MAX_FRAME_LENGTH) throw new ShmError(`frame length ${length} is larger than any packet (${MAX_FRAME_LENGTH})`, 'EBADFRAME');
+  const metaLength = v.getUint32(16, true);
+  if (metaLength > MAX_FRAME_LENGTH) throw new ShmError(`frame metadata length ${metaLength} is larger than any packet (${MAX_FRAME_LENGTH})`, 'EBADFRAME');
+  const functionId = v.getUint32(20, true);
+  if (functionId > MAX_FRAME_FUNCTION) throw new ShmError(`frame function id ${functionId} out of range (0..${MAX_FRAME_FUNCTION})`, 'EBADFRAME');
+  // flags: any u8. Their bits belong to the runtime (runtime/meta.ts), which reads the ones it knows.
   return {
     type: type as FrameTypeValue,
     flags: v.getUint8(3),
     index: v.getUint32(4, true),
     generation: v.getInt32(8, true),
-    length: v.getUint32(12, true),
-    metaLength: v.getUint32(16, true),
-    functionId: v.getUint32(20, true),
+    length,
+    metaLength,
+    functionId,
     requestId: v.getUint32(24, true),
     status,
     metaIndex: v.getUint32(32, true),

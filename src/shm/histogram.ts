@@ -8,7 +8,9 @@ const SUB_COUNT = 1 << SUB_BITS; // 32: values below this have their own bucket
 const HALF = SUB_COUNT >> 1; // 16 sub-buckets per power of two above that
 /** Largest value kept apart (µs); larger ones land in the last bucket. 2^31 µs ≈ 35 min. */
 const MAX_VALUE = 0x7fffffff;
-export const HISTOGRAM_BUCKETS = HALF * (31 - SUB_BITS + 1) + SUB_COUNT; // 448
+// 464 slots; bucketIndex never returns more than 447 (2^31−1 µs → 16·26+31), so the last 16 stay
+// zero. Trimming them would change the segment layout (a layout-version bump) for 128 bytes.
+export const HISTOGRAM_BUCKETS = HALF * (31 - SUB_BITS + 1) + SUB_COUNT;
 const H_COUNT = 0;
 const H_SUM = 1;
 const H_MAX = 2;

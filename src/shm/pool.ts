@@ -13,7 +13,7 @@
 // its packet is released, before anyone can claim it again. (Bumping it at alloc left a window
 // between another process's claim and its bump in which a stale free could release the new
 // owner's packet.) alloc reads the generation with a plain load after its owner CAS, which orders it.
-import { ShmError } from './errors.js';
+import { ShmError, readOnlyError } from './errors.js';
 import { PKT_CLASS, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, type ClassLayout } from './layout.js';
 import type { Segment } from './segment.js';
 
@@ -81,9 +81,12 @@ export class PacketPool {
   private readonly cursor: number[];
   private readonly viewBytes: number;
   private readonly createdAt: number;
+  /** Mapped read-only: every mutating method throws EACCES (one well-predicted branch on the read-write path). */
+  private readonly readOnly: boolean;
 
   constructor(seg: Segment) {
     this.seg = seg;
+    this.readOnly = !seg.writable;
     this.i32 = seg.i32;
     this.classes = seg.layout.classes;
     this.base = seg.layout.packetOffset / 4;
@@ -99,6 +102,7 @@ export class PacketPool {
    * everywhere, so an all-zero descriptor (index 0, generation 0) never names a live packet.
    */
   init(): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'init');
     for (const c of this.classes) {
       for (let i = 0; i < c.count; i++) {
         const e = this.base + (c.firstPacket + i) * PKT_WORDS;
@@ -121,7 +125,7 @@ export class PacketPool {
    * right one is full. Never throws on a full pool: returns an Exhausted result instead.
    */
   alloc(length: number, owner: number = process.pid): Descriptor | Exhausted {
-    if (!this.seg.writable) throw new ShmError(`${this.seg.name} is mapped read-only`, 'EACCES', this.seg.name);
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'alloc');
     if ((owner | 0) !== owner || owner <= 0) badOwner('alloc', owner, this.seg.name);
     const first = this.classFor(length);
     if (first < 0 || !(length >= 0)) return { exhausted: true, reason: 'too-large', length };
@@ -200,14 +204,19 @@ export class PacketPool {
   view(d: Descriptor, length: number = d.capacity): Uint8Array {
     const chunk = Math.floor(d.offset / this.viewBytes);
     const buf = this.seg.views[chunk];
-    if (buf === undefined || !(length >= 0 && length <= d.capacity)) {
-      throw new ShmError(`view: ${length} bytes at offset ${d.offset} is outside packet ${d.index} (capacity ${d.capacity}) or the segment (${this.seg.layout.size} bytes)`, 'ERANGE', this.seg.name);
+    const at = d.offset - chunk * this.viewBytes;
+    // `at + length` past the view: an offset beyond the segment's end that still falls in its last
+    // (shorter) view, or a closed segment (detached views are 0 bytes long).
+    if (buf === undefined || !(length >= 0 && length <= d.capacity && at + length <= buf.byteLength)) {
+      const closed = this.seg.isClosed ? ' (the segment is closed)' : '';
+      throw new ShmError(`view: ${length} bytes at offset ${d.offset} is outside packet ${d.index} (capacity ${d.capacity}) or the segment (${this.seg.layout.size} bytes)${closed}`, 'ERANGE', this.seg.name);
     }
-    return new Uint8Array(buf, d.offset - chunk * this.viewBytes, length);
+    return new Uint8Array(buf, at, length);
   }
 
   /** Labels a packet for inspection (which function and request it carries). */
   label(d: Descriptor, functionId: number, requestId: number, length?: number, metaLength?: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'label');
     const e = this.base + d.index * PKT_WORDS;
     this.i32[e + PKT_FUNCTION] = functionId;
     this.i32[e + PKT_REQUEST] = requestId;
@@ -221,6 +230,7 @@ export class PacketPool {
 
   /** Hands a packet to another process: it becomes the one that must free it (or die holding it). */
   transfer(d: Descriptor, to: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'transfer');
     if ((to | 0) !== to || to <= 0) badOwner('transfer', to, this.seg.name);
     const e = this.entry(d.index, d.generation, 'transfer');
     const cur = Atomics.load(this.i32, e + PKT_OWNER);
@@ -232,6 +242,7 @@ export class PacketPool {
 
   /** Frees a packet. A stale generation or a second free is a typed error, never corruption. */
   free(d: Descriptor): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'free');
     const index = d.index;
     if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) this.entry(index, d.generation, 'free');
     const e = this.base + index * PKT_WORDS;
@@ -267,7 +278,7 @@ export class PacketPool {
 
   /** Frees every packet `pid` holds (it died). Returns how many. */
   reclaim(pid: number): number {
-    if (!this.seg.writable) throw new ShmError(`${this.seg.name} is mapped read-only`, 'EACCES', this.seg.name);
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'reclaim');
     if (!Number.isInteger(pid) || pid <= 0) return 0;
     let n = 0;
     for (let i = 0; i < this.seg.layout.packetCount; i++) {
@@ -288,6 +299,7 @@ export class PacketPool {
 
   /** Frees the packets of every owner for which `alive(pid)` is false. Returns pid → count. */
   reclaimDead(alive: (pid: number) => boolean): Map<number, number> {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'reclaimDead');
     const owners = new Set<number>();
     for (let i = 0; i < this.seg.layout.packetCount; i++) {
       const o = Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER);

@@ -1,6 +1,7 @@
 // The process table in the segment: who is attached, in what role, and whether it is alive.
 // The supervisor is its only writer; `top` and `shm inspect` read it without asking anyone.
 import { PROC_FUNCTION, PROC_HEARTBEAT, PROC_PID, PROC_REPLICA, PROC_RESTARTS, PROC_ROLE, PROC_STARTED, PROC_STATE, PROC_WORDS, ROLES, type Role } from './layout.js';
+import { readOnlyError } from './errors.js';
 import type { Segment } from './segment.js';
 
 export const PROC_STATES = ['free', 'starting', 'ready', 'draining', 'stopped', 'crashed', 'failed'] as const;
@@ -23,8 +24,13 @@ export class ProcessTable {
   private readonly base: number;
   private readonly slots: number;
   private readonly createdAt: number;
+  private readonly seg: Segment;
+  /** Mapped read-only: the writing methods throw EACCES instead of storing. */
+  private readonly readOnly: boolean;
 
   constructor(seg: Segment) {
+    this.seg = seg;
+    this.readOnly = !seg.writable;
     this.i32 = seg.i32;
     this.base = seg.layout.procOffset / 4;
     this.slots = seg.layout.procSlots;
@@ -37,6 +43,7 @@ export class ProcessTable {
 
   /** Claims a free slot (or the one this pid already has). Returns -1 when the table is full. */
   register(pid: number, role: Role, functionId = 0, replica = 0, restarts = 0): number {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.register');
     let free = -1;
     for (let s = 0; s < this.slots; s++) {
       const e = this.base + s * PROC_WORDS;
@@ -61,14 +68,17 @@ export class ProcessTable {
   }
 
   setState(slot: number, state: ProcState): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.setState');
     if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_STATE, PROC_STATES.indexOf(state));
   }
 
   heartbeat(slot: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.heartbeat');
     if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_HEARTBEAT, this.now());
   }
 
   release(slot: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.release');
     if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_PID, 0);
   }
 

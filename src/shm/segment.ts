@@ -57,7 +57,60 @@ function checkName(name: string): void {
   if (Buffer.byteLength(name) - 1 > NAME_MAX) throw explain(new ShmError('name too long', 'ENAMETOOLONG', name), name);
 }
 
-function explain(err: unknown, name: string, size?: number): unknown {
+/** A faasflow segment in /dev/shm and the part of its size tmpfs has not allocated yet. */
+export interface SegmentClaim {
+  name: string;
+  size: number;
+  /** Bytes tmpfs really holds for it (st_blocks × 512). */
+  touched: number;
+  /** size − touched: pages tmpfs must find when the segment's owner first writes them. */
+  untouched: number;
+}
+
+/** /dev/shm's space as a new segment sees it. */
+export interface ShmRoom {
+  total: number;
+  /** Free space for an unprivileged writer (statfs f_bavail). */
+  available: number;
+  /** Untouched bytes of every faasflow segment already in /dev/shm, added up. */
+  claimed: number;
+  segments: SegmentClaim[];
+  /** available − claimed: what a new segment may take so that no segment can hit a full tmpfs. */
+  room: number;
+}
+
+/**
+ * /dev/shm's free space minus what existing faasflow segments may still claim. tmpfs allocates
+ * lazily: a sparse segment costs nothing until its pages are first written, so statfs counts its
+ * untouched pages as free. Two segments that each fit in that free space can still together
+ * exceed it, and the process that writes last dies with SIGBUS. Counting every existing
+ * segment's untouched bytes as spoken for closes that (other files in /dev/shm are not ours to
+ * predict). Best effort, not a lock: two creations at the same instant can both pass.
+ */
+export function shmRoom(): ShmRoom {
+  const fsu = native.statfs(SHM_DIR);
+  const segments: SegmentClaim[] = [];
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(SHM_DIR).filter((e) => e.startsWith(SEGMENT_PREFIX));
+  } catch {
+    // no /dev/shm listing: nothing to subtract
+  }
+  for (const e of entries) {
+    try {
+      const st = fs.statSync(`${SHM_DIR}/${e}`);
+      if (!st.isFile()) continue;
+      const touched = Math.min(st.size, st.blocks * 512);
+      segments.push({ name: `/${e}`, size: st.size, touched, untouched: st.size - touched });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  const claimed = segments.reduce((a, c) => a + c.untouched, 0);
+  return { total: fsu.total, available: fsu.available, claimed, segments, room: fsu.available - claimed };
+}
+
+function explain(err: unknown, name: string, size?: number, room?: ShmRoom): unknown {
   if (!isShmError(err)) return err;
   const file = `${SHM_DIR}${name}`;
   switch (err.code) {
@@ -81,9 +134,12 @@ function explain(err: unknown, name: string, size?: number): unknown {
       err.message = `permission denied on ${file}: it belongs to another user; run faasflow as that user or remove the file.`;
       break;
     case 'ENOSPC':
-    case 'ENOMEM':
     case 'EFBIG':
-      err.message = `${SHM_DIR} has no room for ${name}${size ? ` (${fmtBytes(size)})` : ''}: ${usageLine()}. Lower the segment size in faasflow.config.ts, remove stale segments (\`faasflow down --clean-shm\`), or enlarge /dev/shm (mount -o remount,size=... /dev/shm).`;
+      err.message = `${SHM_DIR} has no room for ${name}${size ? ` (${fmtBytes(size)})` : ''}: ${usageLine(room ?? shmRoom())}. Lower the segment size in faasflow.config.ts, remove stale segments (\`faasflow down --clean-shm\`), or enlarge /dev/shm (mount -o remount,size=... /dev/shm).`;
+      break;
+    case 'ENOMEM':
+      // mmap: the address space or the commit limit of this process, not tmpfs's free space.
+      err.message = `cannot map ${file}${size ? ` (${fmtBytes(size)})` : ''}: ${err.syscall ?? 'mmap'} says this process is out of memory for the mapping (address-space limit \`ulimit -v\`, vm.max_map_count, or strict overcommit vm.overcommit_memory=2); ${SHM_DIR}'s free space is not the problem. Raise the limit or lower the segment size in faasflow.config.ts.`;
       break;
     case 'ENAMETOOLONG':
       err.message = `segment name ${name.length > 40 ? `${name.slice(0, 40)}…` : name} is too long (${Buffer.byteLength(name) - 1} bytes, at most ${NAME_MAX}): use a shorter --instance name.`;
@@ -94,15 +150,30 @@ function explain(err: unknown, name: string, size?: number): unknown {
   return err;
 }
 
-function usageLine(): string {
-  const fsu = native.statfs(SHM_DIR);
-  return `${fmtBytes(fsu.total - fsu.available)} of ${fmtBytes(fsu.total)} used, ${fmtBytes(fsu.available)} free`;
+function usageLine(r: ShmRoom): string {
+  const line = `${fmtBytes(r.total - r.available)} of ${fmtBytes(r.total)} used, ${fmtBytes(r.available)} free`;
+  if (r.claimed <= 0) return line;
+  const n = r.segments.filter((c) => c.untouched > 0).length;
+  return `${line}, but ${fmtBytes(r.claimed)} of that is claimed by the untouched pages of ${n} existing faasflow segment${n === 1 ? '' : 's'} (tmpfs allocates them when they are first written), so ${fmtBytes(Math.max(0, r.room))} is really free`;
 }
 
 /** A mapped segment: the header, typed views over its metadata, and the packet pool. */
 export class Segment {
   readonly name: string;
+  /**
+   * False after `Segment.open(name, false)`. Then every mutating method of the pool, the process
+   * table and the stats records throws EACCES, and the views (`views`, `i32`, `f64`, `pool.view()`)
+   * must not be written: the mapping is a private copy-on-write one, so a stray store never faults
+   * and never reaches the segment, but the page it lands in stops showing the live data to this
+   * process (see `storesSafe` for the one case where a store would fault).
+   */
   readonly writable: boolean;
+  /**
+   * Whether a store through a view is harmless to this process: true for a read-write mapping and
+   * for a read-only one mapped copy-on-write; false only when the kernel refused that private
+   * mapping (strict overcommit) and the segment is mapped PROT_READ, where a store is a SIGSEGV.
+   */
+  readonly storesSafe: boolean;
   readonly header: HeaderInfo;
   readonly layout: Layout;
   readonly views: ArrayBuffer[];
@@ -118,6 +189,7 @@ export class Segment {
   private constructor(name: string, writable: boolean, m: NativeMapping, header: HeaderInfo) {
     this.name = name;
     this.writable = writable;
+    this.storesSafe = m.storesSafe;
     this.handle = m.handle;
     this.views = m.views;
     this.viewBytes = native.viewBytes;
@@ -131,12 +203,13 @@ export class Segment {
   /** Creates a new segment (never reuses an existing one) and writes its header. */
   static create(o: CreateOptions): Segment {
     checkName(o.name);
-    const layout = computeLayout({ size: o.size, classes: o.classes ?? DEFAULT_CLASSES, maxFunctions: o.maxFunctions ?? 64, procSlots: o.procSlots ?? 128 });
+    const layout = computeLayout({ size: o.size, classes: o.classes ?? DEFAULT_CLASSES, maxFunctions: o.maxFunctions ?? 64, procSlots: o.procSlots ?? 128 }, o.name);
     // tmpfs accepts ftruncate past its free space and then kills the first process that touches a
-    // page it cannot back (SIGBUS), so the space is checked here, before anything exists.
-    const fsu = native.statfs(SHM_DIR);
-    if (o.size > fsu.available) {
-      throw explain(new ShmError('no space', 'ENOSPC', o.name), o.name, o.size);
+    // page it cannot back (SIGBUS), so the space is checked here, before anything exists, against
+    // the free space less what the other segments have yet to touch (shmRoom).
+    const room = shmRoom();
+    if (o.size > room.room) {
+      throw explain(new ShmError('no space', 'ENOSPC', o.name), o.name, o.size, room);
     }
     try {
       native.create(o.name, o.size);
@@ -162,7 +235,10 @@ export class Segment {
     }
   }
 
-  /** Attaches to an existing segment; the header's magic, version and size are checked. */
+  /**
+   * Attaches to an existing segment; the header's magic, version, size and layout are checked.
+   * `writable: false` (readers: `top`, `shm inspect`): see `writable` for what that allows.
+   */
   static open(name: string, writable = true): Segment {
     checkName(name);
     let m: NativeMapping;
@@ -170,7 +246,15 @@ export class Segment {
       m = native.map(name, writable);
     } catch (err) {
       if (isShmError(err, 'EINVAL')) throw new ShmError(`${SHM_DIR}${name} is empty: a truncated or half-created segment; remove it with \`faasflow down --clean-shm\``, 'ETRUNCATED', name);
-      throw explain(err, name);
+      let size: number | undefined;
+      if (isShmError(err, 'ENOMEM')) {
+        try {
+          size = native.stat(name).size;
+        } catch {
+          // gone meanwhile: the message goes without the size
+        }
+      }
+      throw explain(err, name, size);
     }
     try {
       const header = readHeader(new DataView(m.views[0], 0, Math.min(HEADER_BYTES, m.size)), m.size, name);
@@ -216,6 +300,11 @@ export class Segment {
 
   static shmUsage() {
     return native.statfs(SHM_DIR);
+  }
+
+  /** /dev/shm's free space less the untouched bytes of existing segments: what create() checks. */
+  static shmRoom(): ShmRoom {
+    return shmRoom();
   }
 
   /** Bytes of [offset, offset+length) that are backed by memory right now. */

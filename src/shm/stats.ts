@@ -5,6 +5,7 @@
 // f64 store is atomic on every platform Node runs on, so a reader never sees a torn value.
 import { HistogramSnapshot, HISTOGRAM_SLOTS, record } from './histogram.js';
 import { FN_COUNTERS, FN_RECORD_F64, PS_ALLOC_FAIL, PS_COUNTERS, PS_ERRORS, PS_FUNCTION, PS_POLL_HITS, PS_POLL_MISSES, PS_POLL_PARKED, PS_POLL_US, PS_RECORD_F64, PS_REQUESTS, MAX_CLASSES } from './layout.js';
+import { readOnlyError } from './errors.js';
 import type { Segment } from './segment.js';
 
 /** Histogram numbers inside a function record. */
@@ -15,10 +16,15 @@ export const H_CONTAINER = 2; // gateway: descriptor sent → reply descriptor r
 export class FunctionStats {
   private readonly f64: Float64Array;
   private readonly max: number;
+  private readonly seg: Segment;
+  /** Mapped read-only: the writing methods throw EACCES instead of storing. */
+  private readonly readOnly: boolean;
 
   constructor(seg: Segment) {
+    this.seg = seg;
     this.f64 = seg.f64;
     this.max = seg.layout.maxFunctions;
+    this.readOnly = !seg.writable;
   }
 
   /** Word offset of function `id`'s record, or -1 when the id is beyond the stats table. */
@@ -27,11 +33,13 @@ export class FunctionStats {
   }
 
   add(id: number, counter: number, n = 1): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'FunctionStats.add');
     const b = this.base(id);
     if (b >= 0) this.f64[b + counter] += n;
   }
 
   set(id: number, counter: number, v: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'FunctionStats.set');
     const b = this.base(id);
     if (b >= 0) this.f64[b + counter] = v;
   }
@@ -42,6 +50,7 @@ export class FunctionStats {
   }
 
   record(id: number, histogram: number, micros: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'FunctionStats.record');
     const b = this.base(id);
     if (b >= 0) record(this.f64, b + FN_COUNTERS + histogram * HISTOGRAM_SLOTS, micros);
   }
@@ -57,18 +66,25 @@ export class FunctionStats {
 export class ProcessStats {
   private readonly f64: Float64Array;
   private readonly b: number;
+  private readonly seg: Segment;
+  /** Mapped read-only: the writing methods throw EACCES instead of storing. */
+  private readonly readOnly: boolean;
 
   constructor(seg: Segment, slot: number) {
+    this.seg = seg;
+    this.readOnly = !seg.writable;
     this.f64 = seg.f64;
     this.b = (seg.layout.procStatsOffset - seg.layout.fnStatsOffset) / 8 + slot * PS_RECORD_F64;
   }
 
   reset(functionId: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessStats.reset');
     this.f64.fill(0, this.b, this.b + PS_RECORD_F64);
     this.f64[this.b + PS_FUNCTION] = functionId;
   }
 
   handled(micros: number, failed: boolean): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessStats.handled');
     this.f64[this.b + PS_REQUESTS]++;
     if (failed) this.f64[this.b + PS_ERRORS]++;
     record(this.f64, this.b + PS_COUNTERS + MAX_CLASSES, micros);
@@ -76,12 +92,14 @@ export class ProcessStats {
 
   /** A spin for an answer (spin.ts): whether the answer came, and the CPU time it used. */
   polled(answered: boolean, cpuMicros: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessStats.polled');
     this.f64[this.b + (answered ? PS_POLL_HITS : PS_POLL_MISSES)]++;
     this.f64[this.b + PS_POLL_US] += cpuMicros;
   }
 
   /** A wait that went straight to epoll: answers had been slower than the polling budget. */
   parked(): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessStats.parked');
     this.f64[this.b + PS_POLL_PARKED]++;
   }
 
@@ -92,6 +110,7 @@ export class ProcessStats {
   }
 
   allocFailed(classIndex: number): void {
+    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessStats.allocFailed');
     this.f64[this.b + PS_ALLOC_FAIL + classIndex]++;
   }
 

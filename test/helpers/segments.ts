@@ -3,8 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { Segment, type CreateOptions } from '../../src/shm/index.js';
 
+/**
+ * `/faasflow-<tag>-<pid>-<random>`, plus `-r<run>` under test/run.js (FAASFLOW_TEST_RUN): the
+ * run's leak check uses that to leave alone the segments of another suite running at the same time.
+ */
 export function uniqueName(tag = 'test'): string {
-  return `/faasflow-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const run = process.env.FAASFLOW_TEST_RUN;
+  return `/faasflow-${tag}-${process.pid}-${randomBytes(3).toString('hex')}${run && /^\d+$/.test(run) ? `-r${run}` : ''}`;
 }
 
 /** Creates a segment that is unmapped and unlinked when `t` ends. */

@@ -1,10 +1,12 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { renderMetrics } from '../../src/observe/metrics.js';
-import { FunctionStats, H_QUEUE, H_TOTAL, ProcessTable, counters } from '../../src/shm/index.js';
+import { metricsFromSnapshot, renderMetrics } from '../../src/observe/metrics.js';
+import { Observer } from '../../src/observe/snapshot.js';
+import { FunctionStats, H_QUEUE, H_TOTAL, ProcessTable, Segment, counters } from '../../src/shm/index.js';
 import { request, post } from '../helpers/http.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { tempSegment } from '../helpers/segments.js';
+import { ECHO, configText, project } from '../cli/helpers.js';
 
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 const NO_PROMTOOL = 'promtool not installed (apt-get install prometheus): the format check is skipped';
@@ -108,4 +110,82 @@ t.test('GET /metrics on a real gateway: promtool passes and the counters equal t
   const waits = rt.containers.reduce((a, c) => a + ['answered', 'timed_out', 'parked'].reduce((b, r) => b + polls(c.pid, r), 0), 0);
   t.ok(waits >= sent, `the replicas waited after each of their replies (${waits} waits for ${sent} replies)`);
   promtool(t, body);
+});
+
+/** HELP text of `name`. */
+function help(body: string, name: string): string | undefined {
+  return new RegExp(`^# HELP ${name} (.*)$`, 'm').exec(body)?.[1];
+}
+
+t.test('the /dev/shm warning threshold is the one given, scrape after scrape', async (t) => {
+  const seg = tempSegment(t);
+  const first = (await renderMetrics(seg, { shmWarnPercent: 37 })).body;
+  t.match(help(first, 'faasflow_dev_shm_warning'), /\(37 %\)/, 'HELP names the configured threshold');
+  const used = value(first, 'faasflow_dev_shm_used_bytes')! / value(first, 'faasflow_dev_shm_size_bytes')!;
+  t.equal(value(first, 'faasflow_dev_shm_warning'), 100 * used > 37 ? 1 : 0, 'the gauge compares /dev/shm with it');
+  // Same Segment object, same Observer: a changed threshold still applies.
+  const second = (await renderMetrics(seg, { shmWarnPercent: 1e-9 })).body;
+  t.match(help(second, 'faasflow_dev_shm_warning'), /\(1e-9 %\)/);
+  t.equal(value(second, 'faasflow_dev_shm_warning'), 1, 'above a threshold /dev/shm is past: warning');
+});
+
+// Needs the gateway to pass its config's threshold (src/runtime/gateway/main.ts:
+// `renderMetrics(seg, { functionNames: …, shmWarnPercent: cfg.observe.shmWarnPercent })`).
+t.test('GET /metrics of a real instance uses observe.shmWarnPercent from its config', async (t) => {
+  const p = await project(t, 'shmwarn');
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, name: 'echo', handler: './echo.ts' }]", '  observe: { shmWarnPercent: 37 },\n'));
+  const up = await p.cli(['up']);
+  t.equal(up.code, 0, `up: ${up.stderr}`);
+  t.teardown(() => p.cli(['down']).then(() => undefined));
+  const body = (await request(p.port, 'GET', '/metrics')).body.toString();
+  t.match(help(body, 'faasflow_dev_shm_warning'), /\(37 %\)/, `HELP: ${help(body, 'faasflow_dev_shm_warning')}`);
+  const used = value(body, 'faasflow_dev_shm_used_bytes')! / value(body, 'faasflow_dev_shm_size_bytes')!;
+  t.equal(value(body, 'faasflow_dev_shm_warning'), 100 * used > 37 ? 1 : 0, 'the gauge uses it too');
+  const top = JSON.parse((await p.cli(['top', '--once', '--interval', '200'], { json: true })).stdout) as { shm: { warnPercent: number } };
+  t.equal(top.shm.warnPercent, 37, 'the same threshold as top');
+});
+
+t.test('a scrape keeps the event loop free while it reads /proc: a fraction of the stall of reading it synchronously', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts', replicas: 2 }]);
+  for (let i = 0; i < 20; i++) await post(rt.port, '/function/1', `warm ${i}`);
+  // The longest gap between 1 ms timers while `scrape` runs: how long the event loop was blocked.
+  const stall = async (scrape: () => Promise<unknown>) => {
+    let last = performance.now();
+    let worst = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    worst = 0;
+    last = performance.now();
+    await scrape();
+    await new Promise((r) => setTimeout(r, 5));
+    clearInterval(timer);
+    return Math.max(worst, performance.now() - last);
+  };
+  // Each round maps the segment afresh, so nothing is cached: every process's smaps and every
+  // /proc/*/maps are read, as on a first scrape or one past the caching interval.
+  const fresh = () => {
+    const seg = Segment.open(rt.seg.name, false);
+    return { seg, done: () => seg.close() };
+  };
+  const sync: number[] = [];
+  const async: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const a = fresh();
+    // What /metrics did before: a synchronous full sample of each process and holder scan.
+    sync.push(await stall(async () => metricsFromSnapshot(new Observer({ holdersMs: 60_000 }).snapshot(a.seg, 'x'), a.seg)));
+    a.done();
+    const b = fresh();
+    async.push(await stall(() => renderMetrics(b.seg, {})));
+    b.done();
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  t.comment(`event-loop stall per scrape, ms: synchronous /proc reads ${sync.map((x) => x.toFixed(1)).join(' ')}; renderMetrics ${async.map((x) => x.toFixed(1)).join(' ')}`);
+  t.ok(median(async) < median(sync) / 2, `renderMetrics blocks the event loop ${median(async).toFixed(1)} ms (median), reading /proc synchronously ${median(sync).toFixed(1)} ms`);
+  const body = (await renderMetrics(rt.seg, {})).body;
+  for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_private_memory_bytes', { pid: String(p.pid) })! > 0, `and the first scrape has memory of pid ${p.pid}`);
 });

@@ -69,6 +69,19 @@ t.test('shm inspect lists the same pids as lsof, with packets per class and owne
   t.match(text, /in use/);
 });
 
+t.test('shm inspect text marks each holder as writer or read-only reader', async (t) => {
+  const { name, pids } = await fakeInstance(t);
+  const reader = await mapper(t, name, false);
+  const text = await cli('shm', 'inspect', name);
+  t.match(text, /PID\s+ACCESS\s+REGISTERED\s+COMMAND/, 'the holder table has an access column');
+  for (const pid of pids) t.match(text, new RegExp(`^\\s+${pid}\\s+writer\\s+yes\\s`, 'm'), `runtime process ${pid}: writer, registered`);
+  t.match(text, new RegExp(`^\\s+${reader.pid}\\s+read-only\\s+no \\(reader\\)\\s`, 'm'), `the read-only mapper ${reader.pid}: a reader, not an unregistered stranger`);
+  t.notMatch(text, new RegExp(`^\\s+${reader.pid}\\s.*\\bNO\\b`, 'm'), 'not flagged as an unregistered process');
+  t.match(text, /read-only: a reader such as `faasflow top`/, 'and says what read-only means');
+  const d = JSON.parse(await cli('shm', 'inspect', name, '--json')) as SegmentDetail;
+  t.same(d.holders.map((h) => [h.pid, h.writes]), [...pids.map((p) => [p, true] as const), [reader.pid!, false] as const].sort((a, b) => Number(a[0]) - Number(b[0])), 'the JSON agrees');
+});
+
 /** A segment whose creator was killed with SIGKILL: it left the segment behind. */
 async function orphan(name: string): Promise<number> {
   const shm = JSON.stringify(new URL('../../dist/shm/index.js', import.meta.url).href);

@@ -21,10 +21,64 @@ const hasTmux = (() => {
   }
 })();
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-t.test('faasflow top in tmux shows every panel with live numbers, survives resize and a restart, and q quits', { skip: hasTmux ? false : 'tmux not installed' }, async (t) => {
+/** One screen cell as `tmux capture-pane -e` shows it: the character and its foreground colour. */
+interface Cell {
+  ch: string;
+  /** SGR foreground: 30–37, 90–97, 38;5;n as "38;5;n", or 39 (default). */
+  fg: string;
+}
+
+/**
+ * Decodes a capture with escapes into lines of cells. tmux writes only colour changes, across
+ * line ends too, so the colour carries from line to line. SO/SI (line-drawing set) take no cell.
+ */
+function cells(capture: string): Cell[][] {
+  const lines: Cell[][] = [[]];
+  let out = lines[0];
+  let fg = '39';
+  for (let i = 0; i < capture.length; ) {
+    if (capture[i] === '\n') {
+      out = [];
+      lines.push(out);
+      i++;
+      continue;
+    }
+    if (capture[i] === '\x1b' && capture[i + 1] === '[') {
+      const end = capture.indexOf('m', i);
+      const params = capture.slice(i + 2, end).split(';');
+      for (let k = 0; k < params.length; k++) {
+        const p = params[k];
+        if (p === '' || p === '0' || p === '39') fg = '39';
+        else if (p === '38' && params[k + 1] === '5') {
+          fg = `38;5;${params[k + 2]}`;
+          k += 2;
+        } else if (/^(3[0-7]|9[0-7])$/.test(p)) fg = p;
+      }
+      i = end + 1;
+      continue;
+    }
+    const cp = capture.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    i += ch.length;
+    if (cp === 0x0e || cp === 0x0f) continue;
+    out.push({ ch, fg });
+  }
+  return lines;
+}
+
+/** Colour of the border just left of a panel's title ("─ title ─"): yellow (33) marks the focus. */
+function borderColour(escaped: string, title: string): string | null {
+  for (const cs of cells(escaped)) {
+    const text = cs.map((c) => c.ch).join('');
+    const at = text.indexOf(` ${title}`);
+    if (at >= 1) return cs[at - 1].fg;
+  }
+  return null;
+}
+
+t.test('faasflow top in tmux: every panel with live numbers, focus, layouts from 80×24 to 200×60, /dev/shm warning, a restart, and q', { skip: hasTmux ? false : 'tmux not installed' }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-top-'));
   const instance = `obs-top-${process.pid}-${randomBytes(2).toString('hex')}`;
   const port = await freePort();
@@ -34,17 +88,21 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
   );
   const env = { ...process.env, FAASFLOW_RUNTIME_DIR: path.join(dir, 'rt') };
   const cli = (...args: string[]) => run(process.execPath, [path.join(ROOT, 'bin', 'run.js'), ...args, '--instance', instance], { cwd: dir, env });
-  const sock = `ffobs-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  // A tmux server of our own; its socket file stays behind after the server exits unless removed.
+  const sock = `ffobs-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const socketFile = path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, sock);
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const screen = () => tmux('capture-pane', '-p', '-t', 'top');
+  const escaped = () => tmux('capture-pane', '-p', '-e', '-t', 'top');
   let sending = false;
   t.teardown(async () => {
     sending = false;
     try {
       tmux('kill-server');
     } catch {
-      // already gone: top quit
+      // already gone: top quit and the server exited
     }
+    fs.rmSync(socketFile, { force: true });
     await cli('down').catch(() => undefined);
     if (Segment.exists(segmentName(instance))) Segment.unlink(segmentName(instance));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -65,7 +123,14 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
     }
   })();
 
-  tmux('new-session', '-d', '-s', 'top', '-x', '160', '-y', '48', '-e', `FAASFLOW_RUNTIME_DIR=${env.FAASFLOW_RUNTIME_DIR}`, `cd ${dir} && ${process.execPath} ${path.join(ROOT, 'bin', 'run.js')} top --instance ${instance}`);
+  // A threshold below what /dev/shm really holds (the segment's touched pages alone are above
+  // it), so the warning state is the real one, not a mock.
+  const u = Segment.shmUsage();
+  const usedPercent = (100 * (u.total - u.free)) / u.total;
+  t.ok(usedPercent > 0, `/dev/shm holds something (${usedPercent.toPrecision(3)} %)`);
+  const warnAt = String(Number((usedPercent / 2).toPrecision(2)));
+  // Full samples every 500 ms: the private-trend column has its 5 samples within seconds.
+  tmux('new-session', '-d', '-s', 'top', '-x', '160', '-y', '48', '-e', `FAASFLOW_RUNTIME_DIR=${env.FAASFLOW_RUNTIME_DIR}`, `cd ${dir} && ${process.execPath} ${path.join(ROOT, 'bin', 'run.js')} top --instance ${instance} --sample-every 500 --shm-warn ${warnAt}`);
 
   // "1 echo  <req/s>  <p50>  <p99>  <errors>  <total>" in the latency panel.
   const row = /1 echo\s+([\d.k]+)\s+([\d.]+ (?:µs|ms))\s+([\d.]+ (?:µs|ms))\s+(\d+)\s+([\d.]+k?)/;
@@ -73,23 +138,26 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
     const m = row.exec(s);
     return m ? (m[5].endsWith('k') ? Number(m[5].slice(0, -1)) * 1000 : Number(m[5])) : -1;
   };
-  const waitFor = async (what: string, ok: (s: string) => boolean, ms = 20000) => {
+  const waitFor = async (what: string, ok: (s: string) => boolean, ms = 20000, grab = screen) => {
     const end = Date.now() + ms;
     let s = '';
     while (Date.now() < end) {
-      s = screen();
+      s = grab();
       if (ok(s)) return s;
       await sleep(250);
     }
     t.comment(s);
     throw new Error(`top never showed ${what}`);
   };
+  const B = '[\\d.]+ [KMG]iB';
+  const TREND = `(?:flat|[+-]${B}/min(?: LEAK\\?)?)`;
+  const trendOk = (s: string) => state.children.every((c) => new RegExp(`\\b${c.pid}\\b.*\\s${TREND}\\s`).test(s));
 
   const first = await waitFor('the function row with traffic', (s) => total(s) > 0 && Number(row.exec(s)![1].replace('k', '')) > 0);
   t.comment(`\n${first}`);
   const before = total(first);
   await sleep(2500);
-  const later = await waitFor('a bigger request count', (s) => total(s) > before);
+  const later = await waitFor('a bigger request count and a private trend for every process', (s) => total(s) > before && trendOk(s));
   t.ok(total(later) > before, `request count grows: ${before} → ${total(later)} (${sent} sent so far)`);
 
   // Every panel, filled with this instance's numbers.
@@ -97,22 +165,71 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
   t.match(later, /1 echo/, 'chart legend and latency row name the function');
   t.match(later, /4\.0 KiB\s+\S*\s+\d+\/\d+\s+[\d.]+%\s+hw\s+\d+/, 'pool usage per size class');
   t.match(later, /16\.0 MiB\s+\S*\s+\d+\/1\s/, 'every class listed');
-  t.match(later, /\/dev\/shm used|\/dev\/shm WARNING/, '/dev/shm gauge');
-  t.match(later, /\/dev\/shm [\d.]+ [KMG]iB of [\d.]+ [KMG]iB/, '/dev/shm numbers');
+  t.match(later, new RegExp(`/dev/shm WARNING > ${warnAt.replace(/\./g, '\\.')}%`), '/dev/shm gauge in its WARNING state (/dev/shm is fuller than --shm-warn)');
+  t.match(later, /\/dev\/shm is [\d.]+ % full \(warning above/, 'the warning is among the events');
+  t.match(later, new RegExp(`/dev/shm ${B} of ${B} \\([\\d.]+%\\) > `), '/dev/shm numbers, flagged above the threshold');
   t.match(later, new RegExp(`${segmentName(instance)}\\s+v1`), 'segment name and layout');
   t.match(later, new RegExp(`creator pid ${state.supervisorPid} alive`), 'segment creator');
   t.match(later, /mapped by 4 process\(es\)/, 'processes mapping the segment');
+  t.match(later, /role\s+function\s+pid\s+state\s+rst\s+cpu\s+poll\s+rss\s+private\s+shm\s+private trend\s+shared\s+pss\s+uptime/, 'every process column at 160 wide');
   for (const c of state.children) {
-    t.match(later, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%\\s+(?:[\\d.]+%|-)\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB`), `process row for ${c.role} ${c.pid} with CPU, polling, RSS, private, shm`);
+    t.match(later, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%\\s+(?:[\\d.]+%|-)\\s+${B}\\s+${B}\\s+${B}\\s+${TREND}\\s+${B}\\s+${B}\\s+\\d`), `process row for ${c.role} ${c.pid}: CPU, polling, RSS, private, shm, private trend, shared, PSS, uptime`);
   }
   t.match(later, /attached: \/faasflow-/, 'events panel');
   t.match(later, /supervisor\[\d+\]/, 'log lines panel shows the instance’s log files');
 
-  tmux('resize-window', '-t', 'top', '-x', '110', '-y', '38');
-  await sleep(1500);
-  const small = await waitFor('numbers after a resize', (s) => total(s) > 0 || /1 echo\s+[\d.]+/.test(s));
-  t.match(small, /requests\/s per function/, 'still drawn after resize');
-  tmux('resize-window', '-t', 'top', '-x', '160', '-y', '48');
+  // Focus: the process table starts with the yellow border; tab moves it to the function table.
+  const focus = (s: string) => ({ processes: borderColour(s, 'processes'), functions: borderColour(s, 'functions: latency') });
+  t.same(focus(escaped()), { processes: '33', functions: '36' }, 'the process table has the focus (yellow border), the function table does not (cyan)');
+  tmux('send-keys', '-t', 'top', 'Tab');
+  const tabbed = await waitFor('the focus on the function table', (s) => focus(s).functions === '33', 5000, escaped);
+  t.same(focus(tabbed), { processes: '36', functions: '33' }, 'tab moves the focus (yellow border) to the function table');
+  tmux('send-keys', '-t', 'top', 'BTab');
+  await waitFor('the focus back on the process table', (s) => focus(s).processes === '33', 5000, escaped);
+  t.pass('shift-tab moves it back');
+
+  /** After a resize: every line as wide as the terminal, panels reaching its right edge. */
+  const resizeTo = async (w: number, h: number) => {
+    tmux('resize-window', '-t', 'top', '-x', String(w), '-y', String(h));
+    // tmux clips or pads the old picture at once; top redraws on SIGWINCH, well within this.
+    await sleep(700);
+    return waitFor(`the ${w}×${h} layout`, (s) => {
+      // Redrawn for the new size: panels from the first to the last line, reaching the right edge.
+      const lines = s.replace(/\n$/, '').split('\n');
+      const edge = (l: string | undefined, first: string, last: string) => l !== undefined && [...l].length === w && l.startsWith(first) && l.endsWith(last);
+      return lines.length === h && edge(lines[0], 'l', 'k') && edge(lines[h - 1], 'm', 'j') && lines.some((l) => / processes /.test(l) && edge(l, 'l', 'k'));
+    });
+  };
+  const requiredColumns = /role\s+function\s+pid\s+state\s+rst\s+cpu\s+(?:poll\s+)?rss\s+priv(?:ate)?\s+shm\s+(?:private )?trend/;
+
+  const mid = await resizeTo(110, 38);
+  t.ok(mid.split('\n').every((l) => [...l].length <= 110), 'nothing drawn past column 110');
+  t.match(mid, requiredColumns, 'the required process columns at 110×38');
+
+  const small = await resizeTo(80, 24);
+  t.comment(`\n${small}`);
+  t.match(small, requiredColumns, 'every required process column at 80×24 (role, function, pid, state, restarts, CPU, RSS, private, shm, private trend)');
+  for (const c of state.children) t.match(small, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%.*\\s[\\d.]+[KMG]\\s+[\\d.]+[KMG]\\s+[\\d.]+[KMG]\\s+(?:flat|[+-][\\d.]+[KMG]/m)`), `row of ${c.role} ${c.pid} with rss, private, shm and trend at 80×24`);
+  const smallLines = small.split('\n');
+  t.match(smallLines[0], /^lq requests\/s[^q]* q+k/, 'the chart title fits its top border');
+  t.notMatch(smallLines.slice(1).join('\n'), /colours as in|last 60 s/, 'and does not spill into the chart');
+  t.match(small, /segment/, 'segment panel still there');
+  t.match(small, /shm WARN/, '/dev/shm warning still shown');
+
+  // Fewer lines than processes: the table says how many are out of view, and scrolls to them.
+  const tiny = await resizeTo(80, 20);
+  t.match(tiny, /processes \+2 more \(↑↓ scroll\)/, 'a hint names the processes out of view');
+  const lastPid = String(state.children[state.children.length - 1].pid);
+  const lastRow = new RegExp(`\\b${lastPid}\\s+ready`);
+  t.notMatch(tiny, lastRow, `the last process (${lastPid}) is out of view`);
+  for (let i = 0; i < 4; i++) tmux('send-keys', '-t', 'top', 'Down');
+  await waitFor('the last process after scrolling down', (s) => lastRow.test(s), 5000);
+  t.pass('arrow keys scroll the focused process table to it');
+
+  const wide = await resizeTo(200, 60);
+  t.match(wide, /private trend\s+shared\s+pss\s+uptime/, 'all optional columns at 200×60');
+  t.match(wide, /requests\/s per function, last 60 s \(colours as in the function table\)/, 'the full chart title');
+  await resizeTo(160, 48);
 
   // The instance goes away and comes back: top waits, then follows the new segment.
   sending = false;
@@ -133,7 +250,6 @@ t.test('faasflow top in tmux shows every panel with live numbers, survives resiz
   sending = false;
   await sender2;
 
-  tmux('send-keys', '-t', 'top', 'Tab');
   tmux('send-keys', '-t', 'top', 'q');
   const end = Date.now() + 10000;
   let alive = true;

@@ -118,3 +118,24 @@ t.test('a read-only mapping can look but not allocate', async (t) => {
   t.throws(() => ro.pool.reclaim(process.pid), { code: 'EACCES' });
   seg.pool.free(d);
 });
+
+t.test('usage().touched counts, per class, the pages really backed by memory, seen from any mapping', async (t) => {
+  const page = 4096;
+  const seg = tempSegment(t, { size: 8 << 20, classes: [{ size: 4096, count: 16 }, { size: 65536, count: 4 }, { size: 1 << 20, count: 2 }] });
+  const pool = seg.pool;
+  t.same(pool.usage().map((u) => u.touched), [0, 0, 0], 'a new segment: no arena page is backed yet (tmpfs allocates lazily)');
+  const a = [must(pool.alloc(4096)), must(pool.alloc(4096)), must(pool.alloc(4096))];
+  const b = must(pool.alloc(65536));
+  const c = must(pool.alloc(1 << 20));
+  for (const d of a) pool.view(d).fill(1);
+  pool.view(b, 1)[0] = 1; // one byte: one page of the 64 KiB packet
+  pool.view(c).fill(1);
+  const want = [3 * page, page, 1 << 20];
+  t.same(pool.usage().map((u) => u.touched), want, 'three 4 KiB packets, one page of a 64 KiB packet, a whole 1 MiB packet');
+  const reader = Segment.open(seg.name, false);
+  t.teardown(() => reader.close());
+  t.same(reader.pool.usage().map((u) => u.touched), want, 'the same through another mapping that never touched them');
+  t.ok(Segment.stat(seg.name).touched >= want.reduce((x, y) => x + y, 0), 'and tmpfs holds at least that for the file');
+  for (const d of [...a, b, c]) pool.free(d);
+  t.same(pool.usage().map((u) => u.touched), want, 'freeing a packet does not give its pages back');
+});

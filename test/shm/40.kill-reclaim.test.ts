@@ -15,21 +15,23 @@ const CLASSES = [{ size: 256, count: 256 }, { size: 4096, count: 256 }, { size: 
 const seedOf = () => Math.floor(Math.random() * 2 ** 31);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every packet of the smallest class can be allocated again, and the next one falls back. */
-function allocateWholeClass(t: Test, seg: Segment) {
-  const c = seg.pool.classes[0];
+/**
+ * After a reclaim the pool is whole again: allocating until exhausted yields every packet of every
+ * class (small requests fall back class by class), exactly packetCount distinct packets, then
+ * nothing; all of them free again.
+ */
+function allocateEverything(t: Test, seg: Segment) {
   const got: Descriptor[] = [];
-  for (let i = 0; i < c.count; i++) {
-    const d = seg.pool.alloc(c.size);
+  for (let i = 0; i <= seg.layout.packetCount; i++) {
+    const d = seg.pool.alloc(1);
     if (isExhausted(d)) break;
     got.push(d);
   }
-  t.equal(got.length, c.count, `all ${c.count} packets of the ${c.size} B class allocate again`);
-  t.equal(new Set(got.map((d) => d.index)).size, c.count, 'each one a different packet');
-  t.ok(got.every((d) => d.capacity === c.size));
-  const spill = seg.pool.alloc(c.size);
-  t.ok(!isExhausted(spill) && spill.capacity === seg.pool.classes[1].size, 'the next one falls back to the next class');
-  if (!isExhausted(spill)) got.push(spill);
+  t.equal(got.length, seg.layout.packetCount, `all ${seg.layout.packetCount} packets allocate again`);
+  t.equal(new Set(got.map((d) => d.index)).size, got.length, 'each one a different packet');
+  for (const c of seg.pool.classes) t.equal(got.filter((d) => d.capacity === c.size).length, c.count, `class ${c.size}: all ${c.count} packets`);
+  for (const c of seg.pool.classes) t.same(seg.pool.alloc(c.size), { exhausted: true, reason: 'exhausted', length: c.size }, `then class ${c.size} is exhausted`);
+  t.same(seg.pool.usage().map((u) => u.free), seg.pool.classes.map(() => 0));
   for (const d of got) seg.pool.free(d);
   t.equal(seg.pool.inUse(), 0);
 }
@@ -67,7 +69,7 @@ t.test('children SIGKILLed mid alloc/free: reclaim(pid) frees exactly what each 
     t.equal(u.free, u.count);
     t.ok(u.highWater <= u.count, `class ${u.size}: high-water ${u.highWater} ≤ ${u.count}`);
   }
-  allocateWholeClass(t, seg);
+  allocateEverything(t, seg);
 });
 
 t.test('reclaimDead frees the packets of every dead owner and keeps the living', async (t) => {
@@ -90,5 +92,5 @@ t.test('reclaimDead frees the packets of every dead owner and keeps the living',
   t.equal(seg.pool.owner(mine), process.pid);
   seg.pool.free(mine);
   t.equal(seg.pool.inUse(), 0);
-  allocateWholeClass(t, seg);
+  allocateEverything(t, seg);
 });

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { Segment, ShmError, decodeFrame, encodeFrame, FRAME_BYTES, FrameType, LAYOUT_VERSION, NO_PACKET, MAGIC, isExhausted, type Descriptor } from '../../src/shm/index.js';
+import { CLASS_TABLE_OFFSET, HDR_BITMAP_OFFSET, HDR_CLASS_COUNT, HDR_FN_STATS_OFFSET, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET } from '../../src/shm/layout.js';
 import { tempSegment, uniqueName } from '../helpers/segments.js';
 
 const file = (name: string) => `/dev/shm${name}`;
@@ -35,6 +36,11 @@ t.test('descriptor misuse is a typed error, and the pool is unharmed', async (t)
   t.throws(() => pool.transfer({ ...d, index: Number.NaN }, 1), { code: 'ERANGE' });
   t.throws(() => pool.view(d, d.capacity + 1), { code: 'ERANGE' }, 'a view longer than the packet would reach into the next one');
   t.throws(() => pool.view({ ...d, offset: 2 ** 40 }), { code: 'ERANGE' }, 'a view past the segment');
+  // Past the end of a segment smaller than one 1 GiB view: inside views[0]'s index range, outside
+  // its bytes (was a plain RangeError from the Uint8Array constructor).
+  t.throws(() => pool.view({ ...d, offset: seg.layout.size + 4096 }), { code: 'ERANGE', message: /outside packet/ }, 'an offset past the end, within the last view');
+  t.throws(() => pool.view({ ...d, offset: seg.layout.size - 10 }, 100), { code: 'ERANGE' }, 'a view running over the end');
+  t.throws(() => pool.view({ ...d, offset: -4096 }), { code: 'ERANGE' }, 'a negative offset');
   t.throws(() => pool.describe(d.index, d.generation + 1), { code: 'ESTALE', message: /generation/ });
   t.throws(() => pool.free({ ...d, generation: d.generation - 1 }), { code: 'ESTALE', message: /stale descriptor/ });
   for (const bad of [0, -5, 1.5, 2 ** 31, Number.NaN]) {
@@ -57,6 +63,14 @@ t.test('descriptor misuse is a typed error, and the pool is unharmed', async (t)
   for (const r of all) pool.free(r as Descriptor);
 });
 
+t.test('a view of a closed segment is a typed ERANGE, not a TypeError', async (t) => {
+  const seg = tempSegment(t, { size: 4 << 20, classes: [{ size: 256, count: 64 }] });
+  const d = seg.pool.alloc(10) as Descriptor;
+  seg.pool.free(d);
+  seg.close();
+  t.throws(() => seg.pool.view(d), { code: 'ERANGE', message: /the segment is closed/ });
+});
+
 t.test('a file that is not a faasflow segment is refused: wrong magic, corrupt header', async (t) => {
   const name = uniqueName('err');
   t.teardown(() => fs.rmSync(file(name), { force: true }));
@@ -64,9 +78,45 @@ t.test('a file that is not a faasflow segment is refused: wrong magic, corrupt h
   t.throws(() => Segment.open(name), { code: 'EBADMAGIC', message: new RegExp(`${name} is not a faasflow segment \\(magic 0x41414141, expected 0x${MAGIC.toString(16)}\\)`) });
 
   const bad = closedSegment(t);
-  patch(bad, 32, u32(99));
-  t.throws(() => Segment.open(bad), { code: 'EBADMAGIC', message: /corrupt header \(99 size classes\)/ });
+  patch(bad, HDR_CLASS_COUNT, u32(99));
+  t.throws(() => Segment.open(bad), { code: 'ECORRUPT', message: /corrupt header: 99 size classes/ });
 });
+
+// Each header word, damaged on a real segment: the layout recomputed from the header's own
+// parameters no longer matches, and attaching says which field, which segment, and the fix.
+// Class record fields: +0 arena offset (f64), +8 size, +12 count, +16 first packet, +20 bitmap
+// word, +24 bitmap words, +28 counter word.
+const damage: Array<[string, number, Uint8Array, RegExp]> = [
+  ['packet count', HDR_PACKET_COUNT, u32(7), /packetCount is 7, the layout of its own parameters has \d+/],
+  ['process table offset', HDR_PROC_OFFSET, u32(0), /procOffset is 0/],
+  ['packet table offset', HDR_PACKET_OFFSET, u32(8192), /packetOffset is 8192/],
+  ['bitmap offset', HDR_BITMAP_OFFSET, u32(12), /bitmapOffset is 12/],
+  ['function stats offset', HDR_FN_STATS_OFFSET, u32(64), /fnStatsOffset is 64/],
+  ['process stats offset', HDR_PROC_STATS_OFFSET, u32(64), /procStatsOffset is 64/],
+  ['metadata end', HDR_META_END, u32(1 << 30), /metaEnd is 1073741824/],
+  ['process slots', HDR_PROC_SLOTS, u32(100), /the layout of its own parameters/],
+  ['max functions', HDR_MAX_FUNCTIONS, u32(0), /parameters make no valid layout \(maxFunctions must be 1\.\.4096\)/],
+  ['class arena offset', CLASS_TABLE_OFFSET + 0, new Uint8Array(new Float64Array([4096]).buffer), /class 4096: arenaOffset is 4096/],
+  ['class size', CLASS_TABLE_OFFSET + 8, u32(3000), /parameters make no valid layout \(size class 3000 must be a power of two/],
+  ['class count', CLASS_TABLE_OFFSET + 12, u32(100_000), /parameters make no valid layout \(the packet classes do not fit/],
+  ['class count (2^31 − 1)', CLASS_TABLE_OFFSET + 12, u32(0x7fffffff), /parameters make no valid layout \(metadata exceeds 1 GiB/],
+  ['class first packet', CLASS_TABLE_OFFSET + 32 + 16, u32(0), /class 65536: firstPacket is 0/],
+  ['class bitmap word', CLASS_TABLE_OFFSET + 20, u32(1), /class 4096: bitmapWord is 1/],
+  ['class bitmap words', CLASS_TABLE_OFFSET + 24, u32(1), /class 4096: bitmapWords is 1/],
+  ['class counter word', CLASS_TABLE_OFFSET + 28, u32(5), /class 4096: counterWord is 5/],
+];
+for (const [what, at, bytes, why] of damage) {
+  t.test(`a header with a damaged ${what} is refused: ECORRUPT with the segment and the fix`, async (t) => {
+    const name = closedSegment(t);
+    patch(name, at, bytes);
+    const err = t.throws(() => Segment.open(name, false), { code: 'ECORRUPT', message: why }) as ShmError;
+    t.equal(err.segment, name);
+    t.match(err.message, `${name} has a corrupt header`);
+    t.match(err.message, 'faasflow down --clean-shm');
+    t.match(err.message, `rm /dev/shm${name}`);
+    t.throws(() => Segment.open(name, true), { code: 'ECORRUPT' }, 'read-write too');
+  });
+}
 
 t.test('a segment of another layout version is refused with the fix', async (t) => {
   const name = closedSegment(t);
@@ -94,10 +144,10 @@ t.test('a truncated or resized segment is refused, never mapped past its end', a
   fs.truncateSync(file(empty), 0);
   t.throws(() => Segment.open(empty), { code: 'ETRUNCATED', message: /is empty/ });
 
-  // A header whose size matches but whose class table points past the end.
+  // A header whose size matches but whose class table would reach past the end: corrupt.
   const lying = closedSegment(t);
-  patch(lying, 128 + 12, u32(0x7fffffff));
-  t.throws(() => Segment.open(lying), { code: 'ETRUNCATED', message: /ends past the segment/ });
+  patch(lying, CLASS_TABLE_OFFSET + 12, u32(100_000));
+  t.throws(() => Segment.open(lying), { code: 'ECORRUPT', message: /do not fit/ });
 });
 
 t.test('a name that exists already is never reused, and the message says whose it is', async (t) => {
@@ -121,10 +171,14 @@ t.test('missing segments, bad names and bad parameters: typed errors, nothing le
   t.throws(() => Segment.create({ name: `/faasflow-${'x'.repeat(300)}`, size: 64 << 20 }), { code: 'ENAMETOOLONG', message: /too long \(309 bytes, at most 255\): use a shorter --instance name/ });
   t.throws(() => Segment.open('faasflow-no-slash'), { code: 'EINVAL', message: /must be "\/" followed by a name without "\/"/ });
   t.throws(() => Segment.create({ name: '/faasflow-a/b', size: 64 << 20 }), { code: 'EINVAL' });
-  t.throws(() => Segment.create({ name: uniqueName('err'), size: 1000 }), { code: 'EINVAL', message: /≥ 1 MiB/ });
+  const tiny = uniqueName('err');
+  const err = t.throws(() => Segment.create({ name: tiny, size: 1000 }), { code: 'EINVAL', message: /≥ 1 MiB/ }) as ShmError;
+  t.equal(err.segment, tiny, 'a layout error names the segment');
+  t.match(err.message, new RegExp(`^${tiny}: segment size must be`));
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 3000 }] }), { code: 'EINVAL', message: /power of two/ });
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 4096 }, { size: 256 }] }), { code: 'EINVAL', message: /smallest first/ });
-  t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 1 << 20, count: 4 }] }), { code: 'EINVAL', message: /do not fit/ });
+  const big = uniqueName('err');
+  t.throws(() => Segment.create({ name: big, size: 2 << 20, classes: [{ size: 1 << 20, count: 4 }] }), { code: 'EINVAL', message: new RegExp(`^${big}: the packet classes do not fit`), segment: big });
   t.same(Segment.list(), before, 'no failed create left a file behind');
 });
 

@@ -1,6 +1,10 @@
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Segment, isExhausted, type Descriptor } from '../../src/shm/index.js';
 import { tempSegment, uniqueName } from '../helpers/segments.js';
+import { requireBuiltShm, root } from './fixtures/helpers.js';
 
 const GiB = 1024 ** 3;
 
@@ -74,8 +78,64 @@ t.test('/dev/shm too small: ENOSPC saying how full it is, and nothing is created
   t.teardown(() => Segment.exists(name) && Segment.unlink(name));
   const size = Math.ceil((available + 4 * GiB) / GiB) * GiB;
   const err = t.throws(() => Segment.create({ name, size }), { code: 'ENOSPC' }) as Error;
-  t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): [\\d.]+ \\w?i?B of [\\d.]+ GiB used, [\\d.]+ \\w?i?B free`));
+  t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): [\\d.]+ \\w?i?B of [\\d.]+ GiB used, [\\d.]+ \\w?i?B free[,.]`));
   t.match(err.message, /faasflow down --clean-shm/);
   t.comment(err.message);
   t.notOk(Segment.exists(name), 'no file was left behind');
+});
+
+// tmpfs allocates lazily, so statfs counts a sparse segment's untouched pages as free: two segments
+// that each fit could together overcommit /dev/shm, and the later writer would die of SIGBUS.
+// create() therefore subtracts what existing segments have yet to touch. Proven with one sparse
+// 4 GiB segment (a few MiB really used) and a creation that only that claim makes too large;
+// nothing fills /dev/shm.
+t.test('create() counts the untouched pages of existing segments as taken', async (t) => {
+  const before = Segment.shmRoom();
+  if (before.room < 8 * GiB) {
+    t.plan(0, `needs 8 GiB of unclaimed /dev/shm, has ${(before.room / GiB).toFixed(1)} GiB`);
+    return;
+  }
+  const a = tempSegment(t, { name: uniqueName('claim'), size: 4 * GiB });
+  const st = Segment.stat(a.name);
+  t.ok(st.touched < 64 << 20, `the 4 GiB segment is sparse: ${(st.touched / 2 ** 20).toFixed(1)} MiB touched`);
+  const room = Segment.shmRoom();
+  t.same(room.segments.find((s) => s.name === a.name), { name: a.name, size: 4 * GiB, touched: st.touched, untouched: 4 * GiB - st.touched }, 'it claims its untouched bytes');
+  t.equal(room.claimed, room.segments.reduce((n, s) => n + s.untouched, 0));
+  t.equal(room.room, room.available - room.claimed, 'room = statfs available − every claim');
+
+  const size = Math.floor((room.available - GiB) / (1 << 20)) * (1 << 20);
+  t.ok(size <= room.available && size > room.room + 2 * GiB, `premise: ${(size / GiB).toFixed(1)} GiB fits in statfs's free space, not next to the claim`);
+  const name = uniqueName('claim');
+  t.teardown(() => Segment.exists(name) && Segment.unlink(name));
+  const err = t.throws(() => Segment.create({ name, size }), { code: 'ENOSPC' }) as Error;
+  t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): .*, but [\\d.]+ GiB of that is claimed by the untouched pages of \\d+ existing faasflow segments? \\(tmpfs allocates them when they are first written\\), so [\\d.]+ \\w?i?B is really free\\. Lower the segment size`));
+  t.comment(err.message);
+  t.notOk(Segment.exists(name), 'nothing was created');
+  a.close();
+  Segment.unlink(a.name);
+  t.notOk(Segment.shmRoom().segments.some((s) => s.name === a.name), 'a removed segment claims nothing');
+});
+
+t.test('mmap out of address space: ENOMEM says so, not "/dev/shm has no room"', async (t) => {
+  requireBuiltShm();
+  const seg = tempSegment(t, { name: uniqueName('nomem'), size: 4 * GiB });
+  const script = `import(${JSON.stringify(path.join(root, 'dist', 'shm', 'index.js'))}).then(({ Segment }) => {
+    const out = [];
+    for (const writable of [true, false]) {
+      try { Segment.open(${JSON.stringify(seg.name)}, writable).close(); out.push({ writable, code: 'none' }); }
+      catch (err) { out.push({ writable, code: err.code, message: err.message }); }
+    }
+    console.log(JSON.stringify(out));
+  })`;
+  // 3 GB of address space: enough for Node (without tap's loaders), not for a 4 GiB mapping on top.
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const { stdout } = await promisify(execFile)('sh', ['-c', 'ulimit -v 3000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { timeout: 60_000, env });
+  const results = JSON.parse(stdout) as Array<{ writable: boolean; code: string; message: string }>;
+  for (const r of results) {
+    t.equal(r.code, 'ENOMEM', `${r.writable ? 'read-write' : 'read-only'}: ENOMEM`);
+    t.match(r.message, `cannot map /dev/shm${seg.name} (4.0 GiB): mmap says this process is out of memory for the mapping`);
+    t.match(r.message, "/dev/shm's free space is not the problem");
+    t.notMatch(r.message, /has no room/);
+  }
 });

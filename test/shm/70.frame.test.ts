@@ -1,5 +1,6 @@
 import t from 'tap';
 import { FRAME_BYTES, FrameReader, FrameType, NO_PACKET, decodeFrame, encodeFrame, frameBuffer, type Frame } from '../../src/shm/index.js';
+import { MAX_FRAME_FUNCTION, MAX_FRAME_LENGTH, MAX_STATUS } from '../../src/shm/frame.js';
 
 const frame = (over: Partial<Frame> = {}): Frame => ({
   type: FrameType.Request,
@@ -8,7 +9,7 @@ const frame = (over: Partial<Frame> = {}): Frame => ({
   generation: -7,
   length: 1 << 20,
   metaLength: 99,
-  functionId: 4096,
+  functionId: 4095,
   requestId: 0xffffffff,
   status: 200,
   metaIndex: NO_PACKET,
@@ -21,7 +22,7 @@ t.test('a frame is fixed-size, at most 64 bytes, and every field survives the ro
   const extremes: Partial<Frame>[] = [
     {},
     { index: 0, generation: 0, length: 0, requestId: 0, status: 0, flags: 0 },
-    { index: 0xfffffffe, generation: 2 ** 31 - 1, length: 0xffffffff, status: 999, flags: 255, metaIndex: 5, metaGeneration: -(2 ** 31) },
+    { index: 0xfffffffe, generation: 2 ** 31 - 1, length: MAX_FRAME_LENGTH, metaLength: MAX_FRAME_LENGTH, functionId: MAX_FRAME_FUNCTION, requestId: 0xffffffff, status: MAX_STATUS, flags: 255, metaIndex: 5, metaGeneration: -(2 ** 31) },
     { type: FrameType.Reply, index: NO_PACKET, status: 504 },
     { type: FrameType.Cancel },
   ];
@@ -96,4 +97,55 @@ t.test('FrameReader: a bad frame in the stream throws EBADFRAME after delivering
   const stream = Buffer.concat([frameBuffer(frame({ requestId: 1 })), bad, frameBuffer(frame({ requestId: 2 }))]);
   t.throws(() => r.push(stream, (f) => got.push(f.requestId)), { code: 'EBADFRAME' });
   t.same(got, [1]);
+});
+
+// encodeFrame used to wrap what did not fit (index −1 became NO_PACKET, length 2^32 + 5 became 5,
+// function id −3 became 4294967293, flags 256 became 0). Each field: the values at its limits
+// encode and decode unchanged; the ones past them throw ERANGE naming the field, and nothing is
+// written.
+const U32_BAD = [-1, 2 ** 32, 2 ** 32 + 5, 1.5, Number.NaN, Infinity];
+const I32_BAD = [2 ** 31, -(2 ** 31) - 1, 0.5, Number.NaN];
+const fields: Array<[keyof Frame, number[], number[]]> = [
+  ['type', [1, 5], [0, 6, 8, 255, 1.5, -1, Number.NaN]],
+  ['flags', [0, 1, 0b1111, 255], [256, -1, 1.5, Number.NaN]],
+  ['index', [0, 0xfffffffe, NO_PACKET], U32_BAD],
+  ['generation', [0, -1, 2 ** 31 - 1, -(2 ** 31)], I32_BAD],
+  ['length', [0, MAX_FRAME_LENGTH], [...U32_BAD, MAX_FRAME_LENGTH + 1, 0xffffffff]],
+  ['metaLength', [0, MAX_FRAME_LENGTH], [...U32_BAD, MAX_FRAME_LENGTH + 1, 0xffffffff]],
+  ['functionId', [0, 1, MAX_FRAME_FUNCTION], [...U32_BAD, -3, MAX_FRAME_FUNCTION + 1, 0xffffffff]],
+  ['requestId', [0, 0xffffffff], U32_BAD],
+  ['status', [0, 200, 504, MAX_STATUS], [...U32_BAD, MAX_STATUS + 1, 65535]],
+  ['metaIndex', [0, NO_PACKET], U32_BAD],
+  ['metaGeneration', [0, -(2 ** 31), 2 ** 31 - 1], I32_BAD],
+];
+for (const [field, good, bad] of fields) {
+  t.test(`encodeFrame: ${field} is range-checked, never wrapped`, async (t) => {
+    for (const v of good) t.equal(decodeFrame(frameBuffer(frame({ [field]: v })))[field], v, `${field} ${v} round-trips`);
+    for (const v of bad) {
+      const buf = Buffer.alloc(FRAME_BYTES, 0xee);
+      t.throws(() => encodeFrame(frame({ [field]: v }), buf), { code: 'ERANGE', message: new RegExp(`^encodeFrame: ${field} ${String(v).replace('.', '\\.')} is out of range`) }, `${field} ${v} is refused`);
+      t.ok(buf.every((b) => b === 0xee), `nothing was written for ${field} ${v}`);
+    }
+  });
+}
+
+t.test('decodeFrame refuses a length, metadata length or function id no packet or function can have; flags are any byte', async (t) => {
+  const raw = (at: number, value: number) => {
+    const b = frameBuffer(frame());
+    b.writeUInt32LE(value, at);
+    return b;
+  };
+  t.throws(() => decodeFrame(raw(12, MAX_FRAME_LENGTH + 1)), { code: 'EBADFRAME', message: `frame length ${MAX_FRAME_LENGTH + 1} is larger than any packet (${MAX_FRAME_LENGTH})` });
+  t.throws(() => decodeFrame(raw(12, 0xffffffff)), { code: 'EBADFRAME', message: /frame length 4294967295/ });
+  t.equal(decodeFrame(raw(12, MAX_FRAME_LENGTH)).length, MAX_FRAME_LENGTH);
+  t.throws(() => decodeFrame(raw(16, MAX_FRAME_LENGTH + 1)), { code: 'EBADFRAME', message: /frame metadata length/ });
+  t.equal(decodeFrame(raw(16, MAX_FRAME_LENGTH)).metaLength, MAX_FRAME_LENGTH);
+  t.throws(() => decodeFrame(raw(20, MAX_FRAME_FUNCTION + 1)), { code: 'EBADFRAME', message: `frame function id ${MAX_FRAME_FUNCTION + 1} out of range (0..${MAX_FRAME_FUNCTION})` });
+  t.throws(() => decodeFrame(raw(20, 4294967293)), { code: 'EBADFRAME', message: /function id 4294967293/ }, 'what function id −3 used to be encoded as');
+  t.equal(decodeFrame(raw(20, MAX_FRAME_FUNCTION)).functionId, MAX_FRAME_FUNCTION);
+  for (const flags of [0, 1, 8, 0x7f, 0xff]) {
+    const b = frameBuffer(frame());
+    b.writeUInt8(flags, 3);
+    t.equal(decodeFrame(b).flags, flags, `flags 0x${flags.toString(16)}: the runtime owns the bits`);
+  }
 });

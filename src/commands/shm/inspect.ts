@@ -28,7 +28,13 @@ export default class ShmInspect extends FaasflowCommand {
     this.log(d.stale ? '  STALE: creator dead and no process maps it; `faasflow down --clean-shm` removes it' : '  in use');
     this.log('');
     this.log(`Mapped by ${d.holders.length} process(es):`);
-    if (d.holders.length) this.log(indent(textTable(['PID', 'REGISTERED', 'COMMAND'], d.holders.map((h) => [String(h.pid), h.registered ? 'yes' : 'NO', h.command.slice(0, 100)]), [0])));
+    // A read-only mapping is a reader (`faasflow top`, `shm ls`/`inspect`, a debugger): it keeps no
+    // segment in use, and not being in the process table is expected. A writer that is not
+    // registered is the odd one out.
+    const access = (h: SegmentDetail['holders'][number]) => (h.writes ? 'writer' : 'read-only');
+    const registered = (h: SegmentDetail['holders'][number]) => (h.registered ? 'yes' : h.writes ? 'NO' : 'no (reader)');
+    if (d.holders.length) this.log(indent(textTable(['PID', 'ACCESS', 'REGISTERED', 'COMMAND'], d.holders.map((h) => [String(h.pid), access(h), registered(h), h.command.slice(0, 100)]), [0])));
+    if (d.holders.some((h) => !h.writes)) this.log('  read-only: a reader such as `faasflow top`; it does not keep the segment in use.');
     if (d.processes.length) {
       this.log('');
       this.log('Process table:');

@@ -4,7 +4,7 @@
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import type { LogLine } from '../logs.js';
-import { fmtBytes, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
+import { fmtBytes, fmtBytesShort, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
 import type { ProcessSnapshot, Snapshot } from '../snapshot.js';
 
 const HISTORY = 60;
@@ -13,6 +13,15 @@ const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
 const ANSI = [33, 32, 36, 35, 31, 34, 37];
 const BORDER = 'cyan';
 const FOCUS = 'yellow';
+/** Panel titles, longest first: each panel shows the longest that fits its top border. */
+const TITLES = {
+  chart: [' requests/s per function, last 60 s (colours as in the function table) ', ' requests/s per function, last 60 s ', ' requests/s, last 60 s ', ' req/s '],
+  latency: [' functions: latency (last interval) ', ' latency (last interval) ', ' latency '],
+  pool: [' packet pool per size class ', ' packet pool ', ' pool '],
+  segment: [' segment '],
+  events: [' recent errors and events ', ' errors and events ', ' events '],
+  logs: [' log lines ', ' logs '],
+};
 
 export class Dashboard {
   readonly screen: blessed.Widgets.Screen;
@@ -32,6 +41,8 @@ export class Dashboard {
   private last: { snap: Snapshot; logs: LogLine[] } | null = null;
   private readonly renderNow: () => void;
   private batching = false;
+  /** The geometry last applied (see layout()). */
+  private placed = '';
 
   constructor(
     private readonly instance: string,
@@ -52,6 +63,8 @@ export class Dashboard {
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
     this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
     this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10], fg: 'white' });
+    tightTable(this.latency);
+    tightTable(this.procs);
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
@@ -60,7 +73,50 @@ export class Dashboard {
     this.screen.key(['tab'], () => this.moveFocus(1));
     this.screen.key(['S-tab'], () => this.moveFocus(-1));
     this.screen.on('resize', () => this.resized());
+    this.layout(4);
     this.moveFocus(0);
+  }
+
+  /**
+   * Places the panels for the terminal's size. The process table gets room for every process
+   * first (up to what leaves the other panels a minimum), the rest is shared as on a 12-row grid:
+   * on a 160×48 terminal the proportions are those of the grid, on 80×24 every panel stays visible
+   * and the process table shows five processes. Titles shrink to fit their panel's width.
+   */
+  private layout(processes: number): void {
+    const W = Math.max(40, this.screen.width as number);
+    const H = Math.max(20, this.screen.height as number);
+    const bottom = Math.max(4, Math.round(H / 6));
+    const mid = Math.max(6, Math.round(H / 4));
+    const procs = Math.min(Math.max(processes + 3, Math.round(H / 4)), Math.max(5, H - bottom - mid - 6));
+    const top = H - bottom - mid - procs;
+    // Narrow: the latency table needs its six columns more than the chart needs width.
+    const chartW = Math.round(W * (W < 120 ? 0.45 : 7 / 12));
+    const poolW = Math.round((W * 5) / 12);
+    const shmW = Math.round((W * 3) / 12);
+    const key = [W, H, top, procs].join('x');
+    if (key === this.placed) return;
+    this.placed = key;
+    const at = (el: blessed.Widgets.BoxElement, left: number, y: number, width: number, height: number) => Object.assign(el, { left, top: y, width, height });
+    at(this.chart, 0, 0, chartW, top);
+    at(this.latency, chartW, 0, W - chartW, top);
+    at(this.pool, 0, top, poolW, mid);
+    at(this.shm, poolW, top, shmW, mid);
+    at(this.segment, poolW + shmW, top, W - poolW - shmW, mid);
+    at(this.procs, 0, top + mid, W, procs);
+    const half = Math.round(W / 2);
+    at(this.events, 0, top + mid + procs, half, H - top - mid - procs);
+    at(this.logs, half, top + mid + procs, W - half, H - top - mid - procs);
+    const title = (el: blessed.Widgets.BoxElement, options: string[]) => el.setLabel(options.find((o) => o.length <= (el.width as number) - 4) ?? options[options.length - 1]);
+    title(this.chart, TITLES.chart);
+    title(this.latency, TITLES.latency);
+    title(this.pool, TITLES.pool);
+    title(this.segment, TITLES.segment);
+    title(this.events, TITLES.events);
+    title(this.logs, TITLES.logs);
+    // Canvas widgets size their drawing surface on attach: redo that for the new size.
+    this.chart.emit('attach');
+    this.shm.emit('attach');
   }
 
   private moveFocus(by: number): void {
@@ -73,10 +129,8 @@ export class Dashboard {
     this.screen.render();
   }
 
-  /** Canvas widgets size their drawing surface on attach: redo that, then redraw the last data. */
   private resized(): void {
-    this.chart.emit('attach');
-    this.shm.emit('attach');
+    this.placed = '';
     this.redraw();
   }
 
@@ -98,6 +152,7 @@ export class Dashboard {
   }
 
   private draw(snap: Snapshot, logs: LogLine[]): void {
+    this.layout(snap.processes.length);
     this.drawChart();
     this.drawLatency(snap);
     this.drawPool(snap);
@@ -150,22 +205,39 @@ export class Dashboard {
   }
 
   private drawLatency(snap: Snapshot): void {
-    const rows = snap.functions.map((f) => {
-      const l = f.recentLatencyUs;
-      const name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
-      return [`\x1b[${ANSI[this.colorOf(f.id)]}m${name.slice(0, 12)}\x1b[39m`, fmtRate(f.rps), fmtUs(l?.total.p50), fmtUs(l?.total.p99), fmtCount(f.errors), fmtCount(f.requests), fmtUs(f.latencyUs.total.p99), fmtUs(l?.queue.p99), fmtUs(l?.handler.p99)];
-    });
-    setTable(this.latency, ['function', 'req/s', 'p50', 'p99', 'errors', 'total', 'p99 all', 'queue p99', 'handler p99'], [12, 6, 8, 8, 6, 7, 8, 9, 11], rows);
+    const fns = snap.functions;
+    const col = (header: string, cell: (f: Snapshot['functions'][number]) => string, required = true): Column => ({ header, cells: fns.map(cell), required });
+    const cols: Column[] = [
+      { header: 'function', short: 'fn', cells: fns.map((f) => `\x1b[${ANSI[this.colorOf(f.id)]}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`), required: true, shrink: 6 },
+      col('req/s', (f) => fmtRate(f.rps)),
+      col('p50', (f) => fmtUs(f.recentLatencyUs?.total.p50)),
+      col('p99', (f) => fmtUs(f.recentLatencyUs?.total.p99)),
+      { ...col('errors', (f) => fmtCount(f.errors)), short: 'err' },
+      col('total', (f) => fmtCount(f.requests)),
+      col('p99 all', (f) => fmtUs(f.latencyUs.total.p99), false),
+      col('queue p99', (f) => fmtUs(f.recentLatencyUs?.queue.p99), false),
+      col('handler p99', (f) => fmtUs(f.recentLatencyUs?.handler.p99), false),
+    ];
+    const hidden = setTable(this.latency, cols, fns.length);
+    this.latency.setLabel(moreLabel(this.latency, TITLES.latency, hidden));
   }
 
+  /** One line per class: size, bar, in use/count, %, high water; the bar, then hw, give way first. */
   private drawPool(snap: Snapshot): void {
-    const width = Math.max(10, (this.pool.width as number) - 4);
-    const barWidth = Math.max(4, width - 42);
-    const lines = snap.pool.map((c) => {
-      const filled = Math.round((c.usedPercent / 100) * barWidth);
+    const inner = (this.pool.width as number) - 3;
+    const size = snap.pool.map((c) => fmtBytes(c.size));
+    const use = snap.pool.map((c) => `${c.inUse}/${c.count}`);
+    const hw = snap.pool.map((c) => String(c.highWater));
+    const w = (a: string[]) => Math.max(0, ...a.map((x) => x.length));
+    const base = w(size) + 1 + w(use) + 1 + 5;
+    const withHw = base + 4 + w(hw);
+    const showHw = withHw + 5 <= inner || base + 5 > inner;
+    const barWidth = Math.min(40, inner - (showHw ? withHw : base) - 1);
+    const lines = snap.pool.map((c, i) => {
+      const filled = Math.round((c.usedPercent / 100) * Math.max(0, barWidth));
       const color = c.usedPercent >= 90 ? 'red' : c.usedPercent >= 70 ? 'yellow' : 'green';
-      const bar = `{${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}`;
-      return `${fmtBytes(c.size).padStart(9)} ${bar} ${`${c.inUse}/${c.count}`.padStart(11)} ${fmtPct(c.usedPercent).padStart(5)} hw ${String(c.highWater).padStart(5)}`;
+      const bar = barWidth >= 4 ? ` {${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}` : '';
+      return `${size[i].padStart(w(size))}${bar} ${use[i].padStart(w(use))} ${fmtPct(c.usedPercent).padStart(5)}${showHw ? ` hw ${hw[i].padStart(w(hw))}` : ''}`;
     });
     const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
     if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
@@ -174,7 +246,8 @@ export class Dashboard {
 
   private drawShm(snap: Snapshot): void {
     const s = snap.shm;
-    this.shm.setLabel(s.warn ? ` /dev/shm WARNING > ${s.warnPercent}% ` : ' /dev/shm used ');
+    const labels = s.warn ? [` /dev/shm WARNING > ${s.warnPercent}% `, ` shm WARNING > ${s.warnPercent}% `, ' shm WARNING ', ' WARN '] : [' /dev/shm used ', ' /dev/shm ', ' shm '];
+    this.shm.setLabel(labels.find((l) => l.length <= (this.shm.width as number) - 2) ?? labels[labels.length - 1]);
     this.shm.options.stroke = s.warn ? 'red' : 'green';
     this.shm.style.border = { ...(this.shm.style.border as object), fg: s.warn ? 'red' : BORDER };
     // The gauge reads values ≤ 1 as fractions: always hand it one.
@@ -191,30 +264,66 @@ export class Dashboard {
     const reader = (cmd: string) => /(faasflow|bin\/run\.js)\s+(top|shm)\b/.test(cmd);
     const strangers = g.holders.filter((h) => !h.registered && !reader(h.command));
     const readers = g.holders.filter((h) => !h.registered && reader(h.command));
-    const lines = [
-      `{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`,
-      `size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`,
-      `creator pid ${g.creatorPid} ${g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}'}`,
-      `mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`,
-      `/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : ''}`,
-      strangers.length ? `{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}` : '',
-      `{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`,
+    const alive = g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}';
+    const warn = snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : '';
+    // Each line in its long form when it fits the panel, else a short one: a wrapped line would
+    // push the ones below out of a small panel. Most important first: small panels cut the end.
+    const lines: string[][] = [
+      [`{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`, `{bold}${g.name}{/bold} v${g.layoutVersion}`],
+      [`creator pid ${g.creatorPid} ${alive}`, `creator ${g.creatorPid} ${alive}`],
+      strangers.length ? [`{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}`] : [],
+      [`mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`, `mapped by ${g.holders.length}`],
+      [`size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`, `${fmtBytesShort(g.size)}, ${fmtBytesShort(g.touched)} touched`],
+      [`/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${warn}`, `/dev/shm ${fmtPct(snap.shm.usedPercent)} of ${fmtBytesShort(snap.shm.total)}${warn}`],
+      [`{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`, `{gray-fg}q quit, tab focus{/gray-fg}`],
     ];
-    setText(this.segment, lines.filter(Boolean).join('\n'));
+    const inner = (this.segment.width as number) - 3;
+    const fit = (forms: string[]) => {
+      const f = forms.find((x) => visibleLength(x) <= inner) ?? forms[forms.length - 1];
+      // Not even the short form fits (a long instance name): cut it, colours and all.
+      return visibleLength(f) <= inner ? f : clip(f.replace(/\{\/?[a-z-]*\}/g, ''), inner);
+    };
+    setText(this.segment, lines.filter((l) => l.length).map(fit).join('\n'));
   }
 
+  /**
+   * The issue's columns (role, function, pid, state, restarts, CPU, RSS, private, shm, private
+   * trend) always; poll, uptime, shared and PSS as the width allows, in that order. Narrow
+   * terminals get short byte and trend formats before any required column is given up.
+   */
   private drawProcesses(snap: Snapshot): void {
-    const row = (p: ProcessSnapshot) => {
-      const m = p.memory;
-      // The column is 14 wide: shorten the name, never the id or the replica, and keep a gap.
+    const ps = snap.processes;
+    const fn = (p: ProcessSnapshot) => {
+      if (p.role !== 'container') return '-';
+      // Shorten the name, never the id or the replica.
       const room = 13 - `${p.functionId} /${p.replica}`.length;
       const name = p.function && p.function.length > room ? `${p.function.slice(0, Math.max(room - 1, 0))}…` : (p.function ?? '');
-      const fn = p.role === 'container' ? `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}` : '-';
-      const state = p.alive ? p.state : 'DEAD';
-      const b = (n: number | undefined) => (n === undefined ? '-' : fmtBytes(n));
-      return [p.role, fn, String(p.pid), state, String(p.restarts), fmtPct(p.cpuPercent), fmtPct(p.polling.percent), b(m?.rss), b(m?.privateBytes), b(m?.shmBytes), fmtTrend(p.trend), b(m?.sharedBytes), b(m?.pss), fmtDuration(p.uptimeS)];
+      return `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}`;
     };
-    setTable(this.procs, ['role', 'function', 'pid', 'state', 'rst', 'cpu', 'poll', 'rss', 'private', 'shm', 'private trend', 'shared', 'pss', 'uptime'], [10, 14, 7, 8, 3, 6, 5, 9, 9, 9, 18, 9, 9, 7], snap.processes.map(row));
+    const bytes = (header: string, get: (p: ProcessSnapshot) => number | undefined, required: boolean): Column => ({
+      header,
+      cells: ps.map((p) => (get(p) === undefined ? '-' : fmtBytes(get(p)!))),
+      compact: ps.map((p) => (get(p) === undefined ? '-' : fmtBytesShort(get(p)!))),
+      required,
+    });
+    const cols: Column[] = [
+      { header: 'role', cells: ps.map((p) => p.role), required: true },
+      { header: 'function', cells: ps.map(fn), required: true, shrink: 5 },
+      { header: 'pid', cells: ps.map((p) => String(p.pid)), required: true },
+      { header: 'state', cells: ps.map((p) => (p.alive ? p.state : 'DEAD')), required: true },
+      { header: 'rst', cells: ps.map((p) => String(p.restarts)), required: true },
+      { header: 'cpu', cells: ps.map((p) => fmtPct(p.cpuPercent)), required: true },
+      { header: 'poll', cells: ps.map((p) => fmtPct(p.polling.percent)), required: false, priority: 1 },
+      bytes('rss', (p) => p.memory?.rss, true),
+      bytes('private', (p) => p.memory?.privateBytes, true),
+      bytes('shm', (p) => p.memory?.shmBytes, true),
+      { header: 'private trend', short: 'trend', cells: ps.map((p) => fmtTrend(p.trend)), compact: ps.map((p) => fmtTrend(p.trend, true)), required: true, shrink: 5 },
+      { ...bytes('shared', (p) => p.memory?.sharedBytes, false), priority: 3 },
+      { ...bytes('pss', (p) => p.memory?.pss, false), priority: 4 },
+      { header: 'uptime', cells: ps.map((p) => fmtDuration(p.uptimeS)), required: false, priority: 2 },
+    ];
+    const hidden = setTable(this.procs, cols, ps.length);
+    this.procs.setLabel(moreLabel(this.procs, [' processes '], hidden));
   }
 
   private drawEvents(snap: Snapshot): void {
@@ -241,15 +350,102 @@ export class Dashboard {
   }
 }
 
-/** Parsing tagged content is most of blessed's cost: skip it when nothing changed. */
-/** Columns are dropped from the right until the rest fit the table's width. */
-function setTable(t: contrib.TableWidget, headers: string[], widths: number[], rows: string[][]): void {
+/** A table column: its cells, and a compact form of them for narrow terminals. */
+interface Column {
+  header: string;
+  /** Header for narrow terminals. */
+  short?: string;
+  cells: string[];
+  compact?: string[];
+  /** Shown whenever it can be; optional columns follow by `priority` (low first) as room allows. */
+  required: boolean;
+  priority?: number;
+  /** May be cut down to this width (its cells truncated) so that every required column fits. */
+  shrink?: number;
+}
+
+/** An SGR escape (colour), as the table cells carry them; built from a string to keep lint's control-character rule. */
+const SGR = '\x1b\\[[0-9;]*m';
+const SGR_ALL = new RegExp(SGR, 'g');
+const WRAPPED = new RegExp(`^(${SGR})?(.*?)(${SGR})?$`, 's');
+
+/** Length on screen: without SGR escapes and blessed tags. */
+function visibleLength(s: string): number {
+  return s.replace(SGR_ALL, '').replace(/\{\/?[a-z-]*\}/g, '').length;
+}
+
+/** `cell` cut to `width` on screen with an ellipsis, keeping a colour that wraps it whole. */
+function clip(cell: string, width: number): string {
+  if (visibleLength(cell) <= width) return cell;
+  const m = WRAPPED.exec(cell)!;
+  const text = m[2].replace(SGR_ALL, '');
+  return `${m[1] ?? ''}${text.slice(0, Math.max(0, width - 1))}…${m[3] ?? ''}`;
+}
+
+/**
+ * Fits `cols` to the table's width: each column as wide as its widest cell; every required column
+ * first, in long form if all of them fit, else compact; then optional ones by priority while they
+ * fit. Shown in their given order. Returns how many rows do not fit the table's height.
+ */
+function setTable(t: contrib.TableWidget, cols: Column[], rows: number): number {
+  // Every column is followed by one space, the last one too (blessed-contrib pads it).
+  const room = (t.width as number) - 2;
+  const form = (c: Column, compact: boolean) => {
+    const header = compact ? (c.short ?? c.header) : c.header;
+    const cells = compact ? (c.compact ?? c.cells) : c.cells;
+    return { header, cells, width: Math.max(header.length, ...cells.map(visibleLength)) };
+  };
+  const required = cols.filter((c) => c.required);
+  const sum = (ws: number[]) => ws.reduce((a, w) => a + w + 1, 0);
+  const compact = sum(required.map((c) => form(c, false).width)) > room;
+  const shape = cols.map((c) => form(c, compact));
+  const width = shape.map((f) => f.width);
+  // Still too wide: cut the shrinkable columns, widest first, down to their minimum.
+  for (let over = sum(required.map((c) => width[cols.indexOf(c)])) - room; over > 0; ) {
+    const i = cols.map((c, j) => (c.required && c.shrink !== undefined && width[j] > c.shrink ? j : -1)).filter((j) => j >= 0).sort((a, b) => width[b] - width[a])[0];
+    if (i === undefined) break;
+    const cut = Math.min(over, width[i] - cols[i].shrink!);
+    width[i] -= cut;
+    over -= cut;
+  }
+  const shown = new Set(required);
+  let used = sum(required.map((c) => width[cols.indexOf(c)]));
+  for (const c of cols.filter((x) => !x.required).sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))) {
+    const w = width[cols.indexOf(c)];
+    if (used + w + 1 > room) continue;
+    shown.add(c);
+    used += w + 1;
+  }
+  const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
+  t.options.columnWidth = idx.map((i) => width[i]);
+  t.setData({ headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) });
+  return Math.max(0, rows - ((t.height as number) - 3));
+}
+
+/** The panel's title, with "+N more (↑↓ scroll)" when rows are out of view. */
+function moreLabel(t: blessed.Widgets.BoxElement, titles: string[], hidden: number): string {
   const room = (t.width as number) - 4;
-  let n = 0;
-  for (let used = 0; n < widths.length && used + widths[n] <= room; n++) used += widths[n] + 1;
-  n = Math.max(1, n);
-  t.options.columnWidth = widths.slice(0, n);
-  t.setData({ headers: headers.slice(0, n), data: rows.map((r) => r.slice(0, n)) });
+  const base = titles.find((x) => x.length <= room) ?? titles[titles.length - 1];
+  if (hidden <= 0) return base;
+  const more = [`${base}+${hidden} more (↑↓ scroll) `, ` +${hidden} more (↑↓ scroll) `, ` +${hidden} more `];
+  return more.find((x) => x.length <= room) ?? more[more.length - 1];
+}
+
+/**
+ * blessed-contrib's table leaves an empty line under the header and indents rows by one column
+ * (so they sit off the header by one); rows directly under the header, aligned with it, show
+ * one more process on a small terminal.
+ */
+function tightTable(t: contrib.TableWidget): void {
+  const rows = t.rows;
+  Object.assign(rows, { top: 1, left: 0 });
+  const boxRender = (blessed as unknown as { Box: { prototype: { render(this: unknown): unknown } } }).Box.prototype.render;
+  t.render = function render(this: contrib.TableWidget) {
+    if (this.screen.focused === rows) rows.focus();
+    rows.width = (this.width as number) - 2;
+    rows.height = (this.height as number) - 3;
+    return boxRender.call(this);
+  } as typeof t.render;
 }
 
 const shown = new WeakMap<blessed.Widgets.BoxElement, string>();

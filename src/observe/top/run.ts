@@ -32,6 +32,7 @@ export async function runTop(o: TopOptions): Promise<void> {
     try {
       observer.functionNames = config.functionNames();
       observer.shmWarnPercent = o.shmWarnPercent ?? config.shmWarnPercent() ?? 80;
+      observer.supervisorChildren = config.children();
       const fresh: LogLine[] = tail.poll();
       for (const l of fresh) if (isProblem(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
       const { seg, reason } = follower.current();

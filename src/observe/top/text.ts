@@ -37,6 +37,8 @@ export function snapshotText(s: Snapshot): string {
       return [p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : 'DEAD', String(p.restarts), fmtPct(p.cpuPercent), fmtPct(p.polling.percent), m ? fmtBytes(m.rss) : '-', m ? fmtBytes(m.pss) : '-', m ? fmtBytes(m.privateBytes) : '-', m ? fmtBytes(m.sharedBytes) : '-', m ? fmtBytes(m.shmBytes) : '-', fmtTrend(p.trend)];
     });
     out.push(textTable(['ROLE', 'FN', 'PID', 'STATE', 'RESTARTS', 'CPU', 'POLLING', 'RSS', 'PSS', 'PRIVATE', 'SHARED', 'SHM', 'PRIVATE TREND'], rows, [2, 4, 5, 6, 7, 8, 9, 10, 11]));
+    const exits = s.processes.filter((p) => p.lastExit);
+    if (exits.length) out.push('', 'Last exits (the supervisor’s record of why each restarted replica’s previous process ended):', ...exits.map((p) => `  ${p.role}${p.role === 'container' ? ` ${p.functionId}/${p.replica}` : ''} (pid ${p.pid}): ${p.lastExit}`));
   }
   const problems = s.events.filter((e) => e.level !== 'info');
   if (problems.length) out.push('', 'Recent errors:', ...problems.slice(-10).map((e) => `  ${e.at} ${e.text}`));

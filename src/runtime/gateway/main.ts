@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
       const { renderMetrics } = await import('../../observe/metrics.js');
-      return renderMetrics(seg, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])) });
+      return renderMetrics(seg, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), shmWarnPercent: cfg.observe.shmWarnPercent });
     },
   }, cfg.gateway.requestTimeoutMs);
   await new Promise<void>((resolve, reject) => {
