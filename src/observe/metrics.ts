@@ -1,7 +1,7 @@
 // Prometheus text for GET /metrics, made by prom-client from a snapshot. A fresh Registry per
 // scrape: the numbers live in the segment, so there is no state to keep in metric objects.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { bucketLow, HistogramSnapshot, FunctionStats, ProcessStats, H_CONTAINER, H_QUEUE, H_TOTAL, type Segment } from '../shm/index.js';
+import { bucketLow, HistogramSnapshot, FunctionStats, ProcessStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, type Segment } from '../shm/index.js';
 import { Observer, type ObserveOptions, type Snapshot } from './snapshot.js';
 
 /** Fixed bucket bounds (seconds): 50 µs to 1 min, the range a request through faasflow can take. */
@@ -66,6 +66,7 @@ const STAGES = [
   ['total', H_TOTAL],
   ['queue', H_QUEUE],
   ['container', H_CONTAINER],
+  ['reply', H_REPLY],
 ] as const;
 
 /** Renders `snap` (plus the histograms read from `seg`) as Prometheus text. */

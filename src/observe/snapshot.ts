@@ -2,7 +2,7 @@
 // asking any faasflow process anything. `top` renders it, `top --once --json` prints it,
 // /metrics converts it. An Observer keeps what rates and trends need between snapshots.
 import type { ChildStatus } from '../control/protocol.js';
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
 import { merge, since, summarize } from './latency.js';
 import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
 import { commandLine, scanHolders, scanHoldersAsync, segmentPath, type MappedBy } from './procfs.js';
@@ -35,6 +35,7 @@ const H_STAGES = [
   ['total', H_TOTAL],
   ['queue', H_QUEUE],
   ['container', H_CONTAINER],
+  ['reply', H_REPLY],
 ] as const;
 
 const ROLE_ORDER = ['supervisor', 'gateway', 'proxy', 'container', 'none'];
@@ -261,6 +262,7 @@ export class Observer {
         total: summarize(hs[0]),
         queue: summarize(hs[1]),
         container: summarize(hs[2]),
+        reply: summarize(hs[3]),
         handler: summarize(handlerH ?? new HistogramSnapshot()),
       });
       const f: FunctionSnapshot = {

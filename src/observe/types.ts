@@ -19,6 +19,8 @@ export interface StageLatency {
   queue: LatencySummary;
   /** Descriptor sent → reply descriptor received. */
   container: LatencySummary;
+  /** Reply descriptor received → reply written to the client (the response closed). */
+  reply: LatencySummary;
   /** The handler call inside the containers (their own records: live replicas only, reset on restart). */
   handler: LatencySummary;
 }

@@ -9,7 +9,7 @@ const SHM_PATH_PREFIX = '/dev/shm';
 /** 'FAAS' little-endian: a segment that does not start with this is not ours. */
 export const MAGIC = 0x53414146;
 /** Bumped on any change to the byte layout; an attach with a different value is refused. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 /** The header fits in one page so that page is all `top` touches to identify a segment. */
 export const HEADER_BYTES = 4096;
 /** Up to 8 size classes: enough for 4 KiB..16 MiB in powers of 16 with room to spare. */
@@ -157,8 +157,8 @@ export const FN_REJECTED = 7;
 export const FN_TIMEOUTS = 8;
 /** Current queue depth (a gauge). */
 export const FN_QUEUED = 9;
-/** Histograms per function: end to end, time queued in the proxy, container round trip. */
-export const FN_HISTOGRAMS = 3;
+/** Histograms per function: end to end, time queued in the proxy, container round trip, reply write. */
+export const FN_HISTOGRAMS = 4;
 /** f64 words per function record: counters, then FN_HISTOGRAMS histograms. */
 export const FN_RECORD_F64 = FN_COUNTERS + FN_HISTOGRAMS * HISTOGRAM_SLOTS;
 

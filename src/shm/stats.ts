@@ -12,6 +12,7 @@ import type { Segment } from './segment.js';
 export const H_TOTAL = 0; // gateway: request received → reply written
 export const H_QUEUE = 1; // gateway: time waiting for a free replica
 export const H_CONTAINER = 2; // gateway: descriptor sent → reply descriptor received
+export const H_REPLY = 3; // gateway: reply descriptor received → reply written to the client
 
 export class FunctionStats {
   private readonly f64: Float64Array;

@@ -97,6 +97,7 @@ t.test('GET /metrics on a real gateway: promtool passes and the counters equal t
   t.equal(value(body, 'faasflow_responses_total', { function: '1', class: '5xx' }), 0);
   t.equal(value(body, 'faasflow_request_duration_seconds_count', { function: '1', stage: 'total' }), sent, 'every request in the latency histogram');
   t.equal(value(body, 'faasflow_request_duration_seconds_bucket', { function: '1', stage: 'total', le: '+Inf' }), sent);
+  for (const stage of ['queue', 'container', 'reply']) t.equal(value(body, 'faasflow_request_duration_seconds_count', { function: '1', stage }), sent, `every request timed in the ${stage} stage`);
   const handled = rt.containers.reduce((a, c) => a + (value(body, 'faasflow_handler_duration_seconds_count', { function: '1', pid: String(c.pid) }) ?? 0), 0);
   t.equal(handled, sent, 'every request in the replicas’ handler histograms');
   for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_resident_memory_bytes', { pid: String(p.pid) })! > 0, `memory of pid ${p.pid}`);

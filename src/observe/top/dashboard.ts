@@ -217,6 +217,7 @@ export class Dashboard {
       col('p99 all', (f) => fmtUs(f.latencyUs.total.p99), false),
       col('queue p99', (f) => fmtUs(f.recentLatencyUs?.queue.p99), false),
       col('handler p99', (f) => fmtUs(f.recentLatencyUs?.handler.p99), false),
+      col('reply p99', (f) => fmtUs(f.recentLatencyUs?.reply.p99), false),
     ];
     const hidden = setTable(this.latency, cols, fns.length);
     this.latency.setLabel(moreLabel(this.latency, TITLES.latency, hidden));

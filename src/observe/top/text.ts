@@ -22,9 +22,10 @@ export function snapshotText(s: Snapshot): string {
       fmtUs(f.latencyUs.queue.p99),
       fmtUs(f.latencyUs.container.p99),
       fmtUs(f.latencyUs.handler.p99),
+      fmtUs(f.latencyUs.reply.p99),
       String(f.inflight),
     ]);
-    out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11]));
+    out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'REPLY P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   }
   if (s.pool.length) {
     out.push('', 'Packet pool:');

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../../shm/segment.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL } from '../../shm/stats.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/layout.js';
 import { FLAG_KEPT, FLAG_REUSED, contentTypeOf, metaView, placeMeta, readReplyMeta, requestMeta } from '../meta.js';
 import { Router } from '../proxy/router.js';
@@ -31,6 +31,8 @@ interface Pending {
   frame: Frame;
   t0: number;
   tSent: number;
+  /** performance.now() when the reply descriptor arrived. */
+  tReply: number;
   replica?: ContainerReplica;
   /** performance.now() past which the gateway stops waiting for the container. */
   deadline: number;
@@ -237,7 +239,7 @@ export class Gateway {
       functionId: fn, requestId: id, status: 0, metaIndex: placed.metaIndex, metaGeneration: placed.metaGeneration,
     };
     const deadline = t0 + (this.router.route(fn)?.timeoutMs ?? 30000) + BACKSTOP_MS;
-    const p: Pending = { id, fn, res, desc, metaDesc: placed.metaDesc, frame, t0, tSent: 0, deadline, replyStatus: 0, answered: false, counted: false, bytesIn: length };
+    const p: Pending = { id, fn, res, desc, metaDesc: placed.metaDesc, frame, t0, tSent: 0, tReply: 0, deadline, replyStatus: 0, answered: false, counted: false, bytesIn: length };
     this.pending.set(id, p);
     res.once('close', () => this.onClose(p));
     const d = this.router.dispatch(fn, p);
@@ -271,6 +273,7 @@ export class Gateway {
     this.router.pump(r.functionId, this.send);
     if (r.draining && r.outstanding === 0) r.link.close();
     const tReply = performance.now();
+    p.tReply = tReply;
     this.stats.record(p.fn, H_CONTAINER, Math.round((tReply - p.tSent) * 1000));
     if (p.answered) {
       // Timed out or the client left: nobody wants this reply any more.
@@ -318,6 +321,7 @@ export class Gateway {
   /** The response is done (sent, failed or the client left): release what it still holds. */
   private onClose(p: Pending): void {
     if (p.reply) {
+      this.stats.record(p.fn, H_REPLY, Math.round((performance.now() - p.tReply) * 1000));
       this.freeReply(p.reply, (p.reply.flags & FLAG_REUSED) !== 0);
       p.reply = undefined;
       this.finish(p, p.replyStatus);
