@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { inspectSegment, listSegments, type SegmentDetail, type SegmentReport } from '../../src/observe/segments.js';
-import { Segment } from '../../src/shm/index.js';
+import { LAYOUT_VERSION, Segment } from '../../src/shm/index.js';
 import { ROOT } from '../helpers/runtime.js';
 import { uniqueName } from '../helpers/segments.js';
 
@@ -53,7 +53,7 @@ t.test('shm inspect lists the same pids as lsof, with packets per class and owne
   t.equal(d.creatorPid, pids[0]);
   t.equal(d.creatorAlive, true);
   t.equal(d.stale, false);
-  t.equal(d.layoutVersion, 1);
+  t.equal(d.layoutVersion, LAYOUT_VERSION);
   t.equal(d.size, 64 << 20);
   // The fixture holds 20 × 1000 B and 20 × 20000 B; each child one 3000 B packet.
   t.same(d.pool?.map((c) => c.inUse), [22, 20, 0, 0]);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { InstanceStatus } from '../../src/control/protocol.js';
-import { Segment, segmentName } from '../../src/shm/index.js';
+import { LAYOUT_VERSION, Segment, segmentName } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
 import { ROOT } from '../helpers/runtime.js';
 import { freePort } from '../cli/helpers.js';
@@ -168,7 +168,7 @@ t.test('faasflow top in tmux: every panel with live numbers, focus, layouts from
   t.match(later, new RegExp(`/dev/shm WARNING > ${warnAt.replace(/\./g, '\\.')}%`), '/dev/shm gauge in its WARNING state (/dev/shm is fuller than --shm-warn)');
   t.match(later, /\/dev\/shm is [\d.]+ % full \(warning above/, 'the warning is among the events');
   t.match(later, new RegExp(`/dev/shm ${B} of ${B} \\([\\d.]+%\\) > `), '/dev/shm numbers, flagged above the threshold');
-  t.match(later, new RegExp(`${segmentName(instance)}\\s+v1`), 'segment name and layout');
+  t.match(later, new RegExp(`${segmentName(instance)}\\s+v${LAYOUT_VERSION}`), 'segment name and layout');
   t.match(later, new RegExp(`creator pid ${state.supervisorPid} alive`), 'segment creator');
   t.match(later, /mapped by 4 process\(es\)/, 'processes mapping the segment');
   t.match(later, /role\s+function\s+pid\s+state\s+rst\s+cpu\s+poll\s+rss\s+private\s+shm\s+private trend\s+shared\s+pss\s+uptime/, 'every process column at 160 wide');
