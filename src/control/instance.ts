@@ -56,6 +56,12 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
     for (const pid of pids) {
       if (pid !== process.pid && isFaasflowProcess(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
     }
+    // Each child led its own process group; what its handler started is still in it. A leader
+    // that is alive but not ours means the pid was reused: that group is someone else's.
+    for (const c of state.children) {
+      if (c.pid <= 0 || (processAlive(c.pid) && !isFaasflowProcess(c.pid))) continue;
+      for (const pid of groupMembers(c.pid)) if (pid !== process.pid && !report.killed.includes(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
+    }
   }
   const seg = segmentName(p.instance);
   if (Segment.exists(seg)) {

@@ -1,5 +1,5 @@
 // Starting a supervisor for `faasflow up`: in its own session and process group (so a terminal's
-// Ctrl-C or hang-up reaches only what we forward, and `kill -- -<pid>` takes the whole instance),
+// Ctrl-C or hang-up reaches only what we forward),
 // detached unless --foreground, then following its lifecycle events over the control socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

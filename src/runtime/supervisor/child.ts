@@ -69,9 +69,11 @@ export class Child extends EventEmitter<ChildEvents> {
       ipc: true,
       serialization: 'advanced',
       reject: false,
-      // execa kills the child if the supervisor exits on its own; a SIGKILLed supervisor is
-      // covered by the children exiting when their IPC channel disconnects.
-      cleanup: true,
+      // Its own session and process group, so whatever a handler starts (a `sleep`, an ffmpeg)
+      // is in that group and goes with it: the group is killed when the child exits. A child
+      // outlives a SIGKILLed supervisor only until its IPC channel reports the disconnect; the
+      // next `up` or `down` then kills what is left in each child's group (control/instance.ts).
+      detached: true,
       // stop() owns the TERM → KILL escalation with the spec's shutdown time (execa's own
       // default would SIGKILL a child still draining long requests after 5 s).
       forceKillAfterDelay: false,
@@ -87,10 +89,12 @@ export class Child extends EventEmitter<ChildEvents> {
       this.lastError = `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
       proc.kill('SIGKILL');
     }, this.spec.readyTimeoutMs);
+    const pid = this.pid;
     this.exited = proc.then((r) => {
       clearTimeout(this.readyTimer);
       clearTimeout(this.killTimer);
       this.proc = undefined;
+      killGroup(pid);
       const exit: ChildExit = { code: r.exitCode ?? null, signal: r.signal ?? null, requested: this.stopping, at: Date.now() };
       this.emit('exit', exit);
     });
@@ -167,5 +171,18 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
+  }
+}
+
+/**
+ * Kills what is left of an exited child's process group (processes its handler started). The
+ * group id stays reserved while it has members, so this cannot reach anyone else's processes.
+ */
+function killGroup(pgid: number): void {
+  if (pgid <= 0) return;
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left in the group
   }
 }
