@@ -37,6 +37,11 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   const typo = await p.cli(['deploy', './typo.ts', '--id', '1']);
   t.equal(typo.code, 1, 'a type error fails the deploy');
   t.match(typo.stderr, /typo\.ts:2:\d+: Type 'string' is not assignable to type 'number'/);
+  // The project has no node_modules: 'faasflow' still resolves to this package's types.
+  p.write('ctxbad.ts', "import type { Context } from 'faasflow';\nexport default async function (input: Uint8Array, ctx: Context): Promise<string> {\n  return ctx.nosuch.thing(input);\n}\n");
+  const ctxbad = await p.cli(['deploy', './ctxbad.ts', '--id', '1']);
+  t.equal(ctxbad.code, 1, 'a wrong use of ctx fails the deploy');
+  t.match(ctxbad.stderr, /ctxbad\.ts:3:\d+: Property 'nosuch' does not exist on type 'Context'/);
   p.write('crash.ts', "throw new Error('boom at load');\nexport default async function (): Promise<string> {\n  return 'never';\n}\n");
   const crash = await p.cli(['deploy', './crash.ts', '--id', '1']);
   t.equal(crash.code, 1, 'a handler that dies at load fails the deploy');

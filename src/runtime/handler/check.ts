@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { HandlerError } from './bundle.js';
+import { PACKAGE_ROOT } from '../../config/load.js';
 
 /** Diagnostics that only say the user's project has no type declarations installed. */
 const MISSING_TYPES = new Set([2307, 7016, 2580, 2591, 2688, 2792, 2875]);
@@ -27,6 +28,9 @@ export function checkHandlers(sources: string[]): void {
     esModuleInterop: true,
     allowImportingTsExtensions: true,
     lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+    // `import type { Context } from 'faasflow'` is this package's types wherever the handler lives
+    // (npx runs faasflow without a local install); unresolved, ctx would silently be `any`.
+    paths: { faasflow: [path.join(PACKAGE_ROOT, 'dist', 'index.d.ts')] },
   });
   const checker = program.getTypeChecker();
   const problems: string[] = [];
