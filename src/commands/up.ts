@@ -7,6 +7,7 @@ import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../control/errors.js';
 import { cleanStale, describeClean, inspectInstance, type CleanReport } from '../control/instance.js';
 import { exited, followStartup, launchSupervisor } from '../control/launch.js';
+import { lockStart } from '../control/lock.js';
 import { checkInstanceName, instancePaths, type InstancePaths } from '../control/paths.js';
 import { SUPERVISOR_STEPS, type StepName } from '../control/protocol.js';
 import { StepWaiter } from '../control/steps.js';
@@ -25,6 +26,8 @@ interface Ctx {
   cfg?: ResolvedConfig;
   paths?: InstancePaths;
   recovered: CleanReport | null;
+  /** Releases the instance's start lock, held from the stale check until the start is over. */
+  unlock?: () => void;
 }
 
 const TITLES: Record<StepName, string> = { segment: 'Shared-memory segment', handlers: 'Handlers', gateway: 'Gateway', containers: 'Containers', health: 'Health check' };
@@ -56,6 +59,7 @@ export default class Up extends FaasflowCommand {
         title: 'Stale-instance check',
         task: (c, task) => {
           const p = c.paths!;
+          c.unlock = lockStart(p);
           const h = inspectInstance(p);
           if (h.kind === 'running') throw new FaasflowError('ALREADY_RUNNING', `instance "${p.instance}" is already running (supervisor pid ${h.state.supervisorPid}, http://${h.state.host}:${h.state.port}): run \`faasflow down --instance ${p.instance}\` first or pick another --instance`);
           if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment /dev/shm/faasflow-${p.instance} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
@@ -96,6 +100,7 @@ export default class Up extends FaasflowCommand {
     try {
       await list.run(ctx);
       process.off('SIGINT', abort);
+      ctx.unlock?.();
     } catch (err) {
       // Whatever failed, a supervisor we started has exited before we report, and nothing of
       // this start is left (a supervisor killed early may not have cleaned up itself).
@@ -105,6 +110,7 @@ export default class Up extends FaasflowCommand {
         if (h.kind === 'stale') cleanStale(ctx.paths, h.state);
         fs.rmSync(ctx.paths.config, { force: true });
       }
+      ctx.unlock?.();
       if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C): everything it had started was stopped and removed');
       throw err;
     }
