@@ -17,11 +17,11 @@ export interface InvokeResult {
 
 export default class Invoke extends FaasflowCommand {
   static override summary = 'Call a function through the gateway and print its reply.';
-  static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg > small.jpg'];
+  static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg > small.jpg', 'echo hi | <%= config.bin %> invoke 1'];
   static override args = { id: Args.integer({ description: 'function id', required: true, min: 1 }) };
   static override flags = {
     data: Flags.string({ char: 'd', description: 'request body', exclusive: ['file'] }),
-    file: Flags.string({ char: 'f', description: 'read the request body from this file', exclusive: ['data'] }),
+    file: Flags.string({ char: 'f', description: 'read the request body from this file (- for standard input; piped input is read when neither --data nor --file is given)', exclusive: ['data'] }),
     'content-type': Flags.string({ description: 'request Content-Type', default: 'application/octet-stream' }),
     timeout: Flags.integer({ description: 'ms to wait for the reply', default: 60_000, min: 1 }),
   };
@@ -29,8 +29,10 @@ export default class Invoke extends FaasflowCommand {
   async run(): Promise<InvokeResult> {
     const { args, flags } = await this.parse(Invoke);
     const s = requireRunning(await this.locate(flags));
-    let body = Buffer.from(flags.data ?? '');
-    if (flags.file) {
+    let body: Buffer = Buffer.from(flags.data ?? '');
+    if (flags.file === '-' || (flags.file === undefined && flags.data === undefined && !process.stdin.isTTY)) {
+      body = await readStdin();
+    } else if (flags.file) {
       try {
         body = fs.readFileSync(flags.file);
       } catch (err) {
@@ -43,7 +45,8 @@ export default class Invoke extends FaasflowCommand {
     if (r.status < 200 || r.status > 299) {
       let msg = text.slice(0, 500);
       try {
-        msg = (JSON.parse(text) as { error?: { message?: string }; message?: string }).error?.message ?? msg;
+        const j = JSON.parse(text) as { error?: string | { message?: string }; message?: string };
+        msg = (typeof j.error === 'string' ? j.error : j.error?.message) ?? j.message ?? msg;
       } catch {
         // not JSON: the text itself
       }
@@ -52,4 +55,11 @@ export default class Invoke extends FaasflowCommand {
     if (!this.jsonEnabled()) process.stdout.write(r.body);
     return { status: r.status, requestId: r.requestId, contentType: r.contentType, body: isText ? text : r.body.toString('base64'), encoding: isText ? 'utf8' : 'base64', bytes: r.body.length };
   }
+}
+
+/** Standard input to its end (a closed or empty one gives an empty body). */
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -118,7 +118,9 @@ export default class Up extends FaasflowCommand {
     const ran = steps.running!;
     const url = `http://${cfg.gateway.host}:${ran.kind === 'running' ? ran.port : cfg.gateway.port}`;
     for (const w of warnings) this.warn(w);
-    if (!this.jsonEnabled()) this.log(`faasflow "${cfg.instance}" is up: ${url}  (try: curl -X POST ${url}/function/${cfg.functions[0]?.id ?? 1} -d 'Hello World')`);
+    const first = steps.firstFunction ?? cfg.functions[0]?.id;
+    const hint = first === undefined ? `no functions yet: faasflow deploy ./handler.ts --id 1 --instance ${cfg.instance}` : `try: curl -X POST ${url}/function/${first} -d 'Hello World'`;
+    if (!this.jsonEnabled()) this.log(`faasflow "${cfg.instance}" is up: ${url}  (${hint})`);
     if (flags.foreground && supervisor) {
       const sup = supervisor;
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => sup.kill(sig));

@@ -28,7 +28,9 @@ export abstract class FaasflowCommand extends Command {
           return instancePaths(instance, cfg.runtimeDir);
         }
       } catch (err) {
-        this.warn(`ignoring ${file ?? 'the config'} (${(err as Error).message.split('\n')[0]}); looking for the instance in the default runtime directory`);
+        // The first line only names the file ("x is invalid:"); the reasons follow it.
+        const why = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+        this.warn(`ignoring ${file ?? 'the config'} (${why.slice(why.length > 1 ? 1 : 0, 3).join('; ')}); looking for the instance in the default runtime directory`);
       }
     }
     return instancePaths(instance, runtimeDirFor(instance));

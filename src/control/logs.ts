@@ -22,6 +22,8 @@ function readLines(file: string): string[] {
 
 /** The last `n` lines across `files`, oldest first (lines start with an ISO timestamp). */
 export function tailLines(files: string[], n: number): string[] {
+  // slice(-0) is the whole array: "no lines" must be said explicitly.
+  if (n <= 0) return [];
   const all: string[] = [];
   for (const f of files) {
     let lines = readLines(f);

@@ -17,6 +17,12 @@ export class StepWaiter {
     this.wake();
   }
 
+  /** The first function id the supervisor reported serving (config or deployed), if any. */
+  get firstFunction(): number | undefined {
+    const m = /(\d+)=/.exec(this.results.get('handlers')?.message ?? '');
+    return m ? Number(m[1]) : undefined;
+  }
+
   fail(err: Error): void {
     this.failure ??= err;
     this.wake();

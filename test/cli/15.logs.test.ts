@@ -27,6 +27,7 @@ t.test('tailLines merges files by timestamp', async (t) => {
   fs.writeFileSync(path.join(dir, 'a.log'), '2026-01-01T00:00:01.000Z a one\n2026-01-01T00:00:03.000Z a three\n');
   fs.writeFileSync(path.join(dir, 'b.log'), '2026-01-01T00:00:02.000Z b two\n');
   t.same(tailLines([path.join(dir, 'a.log'), path.join(dir, 'b.log')], 2), ['2026-01-01T00:00:02.000Z b two', '2026-01-01T00:00:03.000Z a three']);
+  t.same(tailLines([path.join(dir, 'a.log'), path.join(dir, 'b.log')], 0), [], '-n 0: no old lines (with --follow: only new ones)');
 });
 
 t.test("children's JSON log lines become readable text", async (t) => {

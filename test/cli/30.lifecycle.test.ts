@@ -31,6 +31,10 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   t.equal(d.name, 'v2', 'another handler file over function 1 takes its file name');
   t.equal(d.stopped.length, 1, 'the old replica was drained');
   t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the new version answers');
+  t.equal((await p.cli(['invoke', '1'], { input: 'piped' })).stdout, 'v2:piped', 'invoke reads a piped body');
+  const missing = await p.cli(['invoke', '9', '--data', 'x']);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /function 9 answered 404 \(request \d+\): no function with id 9 Code: INVOKE/, 'an error reply is shown as its message, not raw JSON');
   t.same(alive(d.stopped), [], 'the old replica is gone');
 
   p.write('typo.ts', "export default async function (input: Uint8Array): Promise<number> {\n  return 'v3:' + input.length;\n}\n");
@@ -46,6 +50,9 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   const crash = await p.cli(['deploy', './crash.ts', '--id', '1']);
   t.equal(crash.code, 1, 'a handler that dies at load fails the deploy');
   t.match(crash.stderr, /did not start, nothing changed: .*boom at load/);
+  const dup = await p.cli(['deploy', './v2.ts', '--id', '3', '--name', 'upper']);
+  t.equal(dup.code, 1, 'a name another function has is refused');
+  t.match(dup.stderr, /function 2 is already named "upper": pick another --name/);
   t.equal((await p.cli(['invoke', '1', '--data', 'hi'])).stdout, 'v2:hi', 'the deployed version still answers');
 
   const ps = await p.cli(['ps'], { json: true });

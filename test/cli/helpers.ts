@@ -46,7 +46,7 @@ export interface Project {
   port: number;
   segment: string;
   /** Runs `faasflow <args> --instance <instance>` in the project directory. */
-  cli(args: string[], o?: { json?: boolean; timeoutMs?: number }): Promise<CliResult>;
+  cli(args: string[], o?: { json?: boolean; timeoutMs?: number; input?: string }): Promise<CliResult>;
   write(file: string, text: string): string;
   /** Every live process (pid, cmdline) started for this project's runtime directory. */
   processes(): number[];
@@ -108,7 +108,7 @@ export async function project(t: Test, tag: string): Promise<Project> {
         env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' },
         reject: false,
         timeout: o.timeoutMs ?? 120_000,
-        stdin: 'ignore',
+        ...(o.input === undefined ? { stdin: 'ignore' as const } : { input: o.input }),
       });
       // oclif wraps error messages at the terminal width; tests match the message, not the layout.
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr).replace(/\s*\n\s*›\s*/g, ' ') };

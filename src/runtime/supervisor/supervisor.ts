@@ -246,23 +246,25 @@ export class Supervisor {
     c.slot = -1;
     c.lastExit = describeExit(exit);
     const file = logFileFor(c.spec.role, c.spec.functionId);
-    this.logs.write(file, `${c.spec.id}[${c.pid}]`, `${c.lastExit}${freed ? `; reclaimed ${freed} packet(s)` : ''}${c.lastError && !exit.requested ? `; last error: ${c.lastError}` : ''}`);
+    // One line per exit: how it ended, what was reclaimed, the last error, what happens next.
+    const detail = `${freed ? `; reclaimed ${freed} packet(s)` : ''}${c.lastError && !exit.requested ? `; last error: ${c.lastError}` : ''}`;
     if (this.stopping && !exit.requested) exit = { ...exit, requested: true };
     const action = decide(c.spec.restart, c.history, exit, intensityOf(this.cfg));
     if (action.action === 'none') {
+      this.logs.write(file, `${c.spec.id}[${c.pid}]`, `${c.lastExit}${detail}`);
       c.setState('stopped');
       return;
     }
     if (action.action === 'give-up') {
       c.lastExit = action.reason;
-      this.logs.write(file, `${c.spec.id}[${c.pid}]`, `GIVING UP: ${action.reason}${c.lastError ? ` (${c.lastError})` : ''}`);
+      this.logs.write(file, `${c.spec.id}[${c.pid}]`, `GIVING UP: ${action.reason}${detail}`);
       c.setState('failed');
       if (c.spec.significant) void this.shutdown(`${c.spec.id} failed: ${action.reason}`, 1);
       else if (c.spec.role === 'container') this.pushRoutes().catch(() => undefined);
       return;
     }
     c.lastExit = action.reason;
-    this.logs.write(file, `${c.spec.id}[${c.pid}]`, action.reason);
+    this.logs.write(file, `${c.spec.id}[${c.pid}]`, `${action.reason}${detail}`);
     c.setState('crashed');
     const t = setTimeout(() => {
       this.timers.splice(this.timers.indexOf(t), 1);
@@ -321,6 +323,8 @@ export class Supervisor {
     // is "resize" in ps and top); a new version of the same file keeps the name.
     const sameFile = old && path.resolve(old.handler) === path.resolve(req.source);
     const name = req.name ?? (sameFile ? base.name : defaultFunction(req.id, req.source).name);
+    const clash = [...this.functions.values()].find((f) => f.id !== req.id && f.name === name);
+    if (clash) throw new FaasflowError('DEPLOY_FAILED', `function ${clash.id} is already named "${name}": pick another --name (names identify functions in ps, top and /metrics)`);
     const next: FnEntry = { ...base, name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
     if (next.id >= this.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${this.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
     note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
