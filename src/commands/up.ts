@@ -83,6 +83,9 @@ export default class Up extends FaasflowCommand {
     const remote: ListrTask<Ctx>[] = SUPERVISOR_STEPS.map((step) => ({
       title: TITLES[step],
       task: async (_c, task) => {
+        // A container that crashes while starting is retried with backoff: say so, or the user
+        // watches a spinner for minutes.
+        if (step === 'containers') steps.progress = (m) => (task.output = m);
         const e = await steps.wait(step);
         task.title = `${TITLES[step]}: ${e.message}`;
         if (e.status === 'warn') warnings.push(e.message);

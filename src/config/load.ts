@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { DEFAULT_CLASSES } from '../shm/layout.js';
 import { FaasflowError } from '../control/errors.js';
 import { instancePaths, runtimeDirFor } from '../control/paths.js';
-import { configSchema, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
+import { configSchema, defaultName, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
 
 export const CONFIG_FILES = ['faasflow.config.ts', 'faasflow.config.mts', 'faasflow.config.js', 'faasflow.config.mjs'];
@@ -176,7 +176,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
   const handler = path.resolve(baseDir, f.handler);
   return {
     id: f.id,
-    name: f.name ?? path.basename(handler).replace(/\.[cm]?[jt]s$/, ''),
+    name: f.name ?? defaultName(handler),
     handler,
     replicas: f.replicas,
     concurrency: f.concurrency,

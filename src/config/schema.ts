@@ -83,11 +83,11 @@ export const configSchema = z
       if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'id'], message: `duplicate id ${f.id} (functions[${prev}] has it too): give every function its own id` });
       else seenId.set(f.id, i);
       if (f.id >= c.segment.maxFunctions) ctx.addIssue({ code: 'custom', path: ['functions', i, 'id'], message: `id ${f.id} does not fit: ids go up to segment.maxFunctions-1 (${c.segment.maxFunctions - 1}); raise segment.maxFunctions or pick a smaller id` });
-      if (f.name !== undefined) {
-        const p = seenName.get(f.name);
-        if (p !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'name'], message: `duplicate name "${f.name}" (functions[${p}] has it too): names must be unique` });
-        else seenName.set(f.name, i);
-      }
+      // A missing name defaults to the handler's file name, so two functions of one file clash too.
+      const name = f.name ?? defaultName(f.handler);
+      const p = seenName.get(name);
+      if (p !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'name'], message: `duplicate name "${name}" (functions[${p}] has it too${f.name === undefined ? `; "${name}" is the default, from the handler's file name` : ''}): names must be unique, set \`name\`` });
+      else seenName.set(name, i);
     });
     if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
   });
@@ -96,3 +96,8 @@ export type UserConfig = z.input<typeof configSchema>;
 export type UserFunction = z.input<typeof functionSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type ParsedFunction = z.output<typeof functionSchema>;
+
+/** A function's name when the config gives none: its handler's file name without the extension. */
+export function defaultName(handler: string): string {
+  return handler.split(/[\\/]/).pop()!.replace(/\.[cm]?[jt]s$/, '');
+}

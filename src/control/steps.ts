@@ -9,8 +9,12 @@ export class StepWaiter {
   private failure: Error | undefined;
   private wake: () => void = () => undefined;
 
+  /** Told what is happening while a step waits (a container crashed at start and is restarting). */
+  progress: (message: string) => void = () => undefined;
+
   on(e: SupervisorEvent): void {
     if (e.kind === 'step' && e.status !== 'start') this.results.set(e.step, e);
+    if (e.kind === 'child' && !this.running && (e.state === 'crashed' || e.state === 'failed')) this.progress(`${e.id}: ${e.message}`);
     if (e.kind === 'running') this.running = e;
     if (e.kind === 'fatal') this.failure = new FaasflowError('START_FAILED', e.message);
     if (e.kind === 'stopped' && !this.running) this.failure ??= new FaasflowError('START_FAILED', 'the supervisor was stopped before the instance was up; it removed what it had started');

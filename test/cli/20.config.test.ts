@@ -99,6 +99,13 @@ t.test('duplicate ids name both entries and the fix', async (t) => {
   t.match(await configError(dir), /functions\[1\]\.id: duplicate id 1 \(functions\[0\] has it too\): give every function its own id/);
 });
 
+t.test('two functions of one handler file without names clash on the default name', async (t) => {
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 2, handler: './echo.ts' }] };\n" });
+  t.match(await configError(dir), /functions\[1\]\.name: duplicate name "echo" \(functions\[0\] has it too; "echo" is the default, from the handler's file name\): names must be unique, set `name`/);
+  const named = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 2, handler: './echo.ts', name: 'echo2' }] };\n" });
+  t.same((await loadConfig({ cwd: named, instance: 'x' })).functions.map((f) => f.name), ['echo', 'echo2']);
+});
+
 t.test('spinMicros: 0 turns polling off; a negative, fractional or huge value is refused with the range', async (t) => {
   const off = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { spinMicros: 0, functions: [{ id: 1, handler: './echo.ts' }] };\n" });
   t.equal((await loadConfig({ cwd: off, instance: 'x' })).spinMicros, 0);

@@ -13,6 +13,7 @@ t.test('a crash-looping container is given up on; the rest serves', async (t) =>
 
   const up = await p.cli(['up']);
   t.equal(up.code, 0, 'the instance runs: one failed function does not stop the others');
+  t.match(up.stdout, /fn2\.d\d\.r0: exited with code 1; restart 1\/2 in \d+ ms[\s\S]*restart 2\/2/, 'up shows the restarts while they happen');
   t.match(up.stderr, /1 of 2 failed: fn2\.d\d\.r0 \(.*crash loop: 2 restarts within 60 s \(limit 2\), giving up; last error: .*cannot start: model file missing\)/);
 
   t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
