@@ -6,6 +6,18 @@ import { native } from '../shm/binding.js';
 import { DEFAULT_SPIN_MICROS, ENV } from './env.js';
 
 /** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
+/**
+ * Makes this child the leader of its own process group (in the supervisor's session), so what
+ * its handler starts can be killed with it: the supervisor kills the group when the child exits.
+ */
+export function ownProcessGroup(): void {
+  try {
+    native.ownProcessGroup();
+  } catch (err) {
+    log('warn', `cannot start a process group: ${(err as Error).message}; processes a handler starts may outlive this one`);
+  }
+}
+
 export function applyAffinity(): void {
   const spec = process.env[ENV.cpus];
   if (!spec) return;

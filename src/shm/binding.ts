@@ -23,6 +23,8 @@ export interface NativeShm {
   stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };
   resident(handle: number, offset: number, length: number): number;
   setAffinity(cpus: number[]): void;
+  /** setpgid(0, 0): leader of a new process group, same session. Returns the group id. */
+  ownProcessGroup(): number;
   statfs(path: string): { total: number; free: number; available: number };
   /** Bytes read (> 0); 0: nothing within `micros`; -1: end of stream; -errno. cpuOut[0]: CPU µs the poll used. */
   spinRecv(fd: number, buffer: Uint8Array, micros: number, cpuOut?: Float64Array): number;

@@ -8,7 +8,7 @@ import { ProcessStats } from '../../shm/stats.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { ENV } from '../env.js';
 import { FrameLink } from '../link.js';
-import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, spinMicros } from '../child.js';
+import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, spinMicros } from '../child.js';
 import { Spinner } from '../spin.js';
 import type { Handler } from '../handler/types.js';
 import { Invoker } from './invoke.js';
@@ -36,6 +36,7 @@ async function loadHandler(): Promise<Handler> {
 }
 
 async function main(): Promise<void> {
+  ownProcessGroup();
   applyAffinity();
   const seg = Segment.open(requireEnv(ENV.segment), true);
   const handler = await loadHandler();

@@ -7,12 +7,13 @@ import { ProcessStats } from '../../shm/stats.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
 import type { SupervisorMessage } from '../protocol.js';
-import { applyAffinity, log, onShutdown, reportFailed, reportReady, requireEnv, send } from '../child.js';
+import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, send } from '../child.js';
 import { listenProxy } from '../proxy/server.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer } from './http.js';
 
 async function main(): Promise<void> {
+  ownProcessGroup();
   applyAffinity();
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
   const seg = Segment.open(requireEnv(ENV.segment), true);

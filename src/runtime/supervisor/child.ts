@@ -69,11 +69,12 @@ export class Child extends EventEmitter<ChildEvents> {
       ipc: true,
       serialization: 'advanced',
       reject: false,
-      // Its own session and process group, so whatever a handler starts (a `sleep`, an ffmpeg)
-      // is in that group and goes with it: the group is killed when the child exits. A child
-      // outlives a SIGKILLed supervisor only until its IPC channel reports the disconnect; the
-      // next `up` or `down` then kills what is left in each child's group (control/instance.ts).
-      detached: true,
+      // execa kills the child if the supervisor exits on its own; a SIGKILLed supervisor is
+      // covered by the children exiting when their IPC channel disconnects. Each child makes
+      // itself a process-group leader first thing (runtime/child.ts ownProcessGroup), so what a
+      // handler starts is in that group and is killed with it when the child exits; after a
+      // SIGKILLed supervisor, the next `up` or `down` kills what is left (control/instance.ts).
+      cleanup: true,
       // stop() owns the TERM → KILL escalation with the spec's shutdown time (execa's own
       // default would SIGKILL a child still draining long requests after 5 s).
       forceKillAfterDelay: false,
