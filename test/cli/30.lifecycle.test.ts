@@ -75,8 +75,15 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   t.equal(fs.statSync(path.join(p.runtimeDir, 'control.sock')).mode & 0o777, 0o600, 'the control socket is private');
   t.equal(fs.statSync(p.runtimeDir).mode & 0o777, 0o700, 'and so is the runtime directory');
 
+  // As in `faasflow deploy ./functions/resize.ts --id 2` next to the example resize: the file's
+  // name is taken by another function, so the new one gets the id appended instead of failing.
+  const upper3 = await p.cli(['deploy', './upper.ts', '--id', '3'], { json: true });
+  t.equal(upper3.code, 0, upper3.stderr);
+  t.equal((JSON.parse(upper3.stdout) as { name: string }).name, 'upper-3', 'a derived name that is taken gets the id appended');
+  t.equal((await p.cli(['invoke', '3', '--data', 'three'])).stdout, 'THREE');
+
   const procs = p.processes();
-  t.ok(procs.length >= 4, `supervisor, gateway and containers run (${procs.length})`);
+  t.ok(procs.length >= 5, `supervisor, gateway and containers run (${procs.length})`);
   const down = await p.cli(['down', '--clean-shm'], { json: true });
   t.equal(down.code, 0, down.stderr);
   const dn = JSON.parse(down.stdout) as { was: string; segments: string[]; stopped: number[] };

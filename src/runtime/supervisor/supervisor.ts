@@ -322,9 +322,13 @@ export class Supervisor {
     // A different handler file is a different function to the user (resize deployed over uppercase
     // is "resize" in ps and top); a new version of the same file keeps the name.
     const sameFile = old && path.resolve(old.handler) === path.resolve(req.source);
-    const name = req.name ?? (sameFile ? base.name : defaultFunction(req.id, req.source).name);
-    const clash = [...this.functions.values()].find((f) => f.id !== req.id && f.name === name);
-    if (clash) throw new FaasflowError('DEPLOY_FAILED', `function ${clash.id} is already named "${name}": pick another --name (names identify functions in ps, top and /metrics)`);
+    const taken = (n: string) => [...this.functions.values()].find((f) => f.id !== req.id && f.name === n);
+    let name = req.name ?? (sameFile ? base.name : defaultFunction(req.id, req.source).name);
+    const clash = taken(name);
+    if (clash && req.name !== undefined) throw new FaasflowError('DEPLOY_FAILED', `function ${clash.id} is already named "${name}": pick another --name (names identify functions in ps, top and /metrics)`);
+    // A name derived from the file may be another function's already (resize.ts deployed as id 2
+    // next to the example resize as id 5): the id makes it unique.
+    if (clash) name = `${name}-${req.id}`;
     const next: FnEntry = { ...base, name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: this.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
     if (next.id >= this.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${this.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
     note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
