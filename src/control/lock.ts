@@ -10,7 +10,7 @@ import { processAlive } from './procs.js';
 export function lockStart(p: InstancePaths): () => void {
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   const file = path.join(p.dir, 'up.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx', 0o600);
       fs.writeSync(fd, String(process.pid));
@@ -20,7 +20,12 @@ export function lockStart(p: InstancePaths): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = holder(file);
+      // The holder creates the file, then writes its pid: an empty file is a lock being taken.
+      let pid = holder(file);
+      for (let waited = 0; pid === 0 && waited < 1000 && fs.existsSync(file); waited += 20) {
+        Atomics.wait(PAUSE, 0, 0, 20);
+        pid = holder(file);
+      }
       if (pid && pid !== process.pid && processAlive(pid)) {
         throw new FaasflowError('ALREADY_RUNNING', `another \`faasflow up\` of instance "${p.instance}" is in progress (pid ${pid}): wait for it to finish, then \`faasflow ps --instance ${p.instance}\``);
       }
@@ -30,6 +35,8 @@ export function lockStart(p: InstancePaths): () => void {
   }
   throw new FaasflowError('ALREADY_RUNNING', `could not take the start lock ${file}: another \`faasflow up\` keeps taking it`);
 }
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function holder(file: string): number {
   try {
