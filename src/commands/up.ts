@@ -30,6 +30,9 @@ interface Ctx {
   unlock?: () => void;
 }
 
+/** How long a container may be starting before the Containers step names it, and how often. */
+const WAITING_NOTE_MS = 5000;
+
 const TITLES: Record<StepName, string> = { segment: 'Shared-memory segment', handlers: 'Handlers', gateway: 'Gateway', containers: 'Containers', health: 'Health check' };
 
 export default class Up extends FaasflowCommand {
@@ -85,14 +88,40 @@ export default class Up extends FaasflowCommand {
       task: async (_c, task) => {
         // A container that crashes while starting is retried with backoff: say so, or the user
         // watches a spinner for minutes.
-        if (step === 'containers') steps.progress = (m) => (task.output = m);
-        const e = await steps.wait(step);
+        let tick: NodeJS.Timeout | undefined;
+        if (step === 'containers') {
+          steps.progress = (m) => (task.output = m);
+          // One that hangs while loading is silent until its ready timeout: say who we wait for.
+          let noted = 0;
+          tick = setInterval(() => {
+            const w = steps.waitingFor(WAITING_NOTE_MS);
+            if (!w || Date.now() - noted < WAITING_NOTE_MS) return;
+            noted = Date.now();
+            task.output = w;
+          }, 1000);
+        }
+        const e = await steps.wait(step).finally(() => clearInterval(tick));
         task.title = `${TITLES[step]}: ${e.message}`;
         if (e.status === 'warn') warnings.push(e.message);
         if (step === 'health') await steps.waitRunning();
       },
     }));
-    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>([...local, ...remote], { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
+    // listr would print a failed step's message, then oclif the same message again as the error:
+    // listr gets an empty one (its renderer marks the step failed), the error is reported once.
+    let failure: unknown;
+    const once = (tasks: ListrTask<Ctx>[]): ListrTask<Ctx>[] =>
+      tasks.map((t) => ({
+        ...t,
+        task: async (c, task) => {
+          try {
+            return await t.task(c, task);
+          } catch (err) {
+            failure ??= err;
+            throw new Error('', { cause: err });
+          }
+        },
+      }));
+    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(once([...local, ...remote]), { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
     // Ctrl-C while starting aborts the start: the supervisor shuts down what it began.
     let aborted = false;
     const abort = () => {
@@ -115,7 +144,7 @@ export default class Up extends FaasflowCommand {
       }
       ctx.unlock?.();
       if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C): everything it had started was stopped and removed');
-      throw err;
+      throw failure ?? err;
     }
     const cfg = ctx.cfg!;
     const ran = steps.running!;

@@ -6,6 +6,17 @@ import { isShmError } from '../shm/index.js';
 import { isFaasflowError } from './errors.js';
 import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from './paths.js';
 
+/**
+ * The first line of a config error that says what is wrong: a validation error starts with a
+ * header naming the file ("x is invalid:") and lists the problems; a syntax error starts with its
+ * file:line:col reason, followed by the source line and a caret.
+ */
+export function firstReason(message: string): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (lines.length > 1 && lines[0].endsWith(':')) return `${lines[1]}${lines.length > 2 ? ` (and ${lines.length - 2} more)` : ''}`;
+  return lines[0] ?? 'no reason given';
+}
+
 export abstract class FaasflowCommand extends Command {
   static override enableJsonFlag = true;
   static override baseFlags = {
@@ -28,9 +39,7 @@ export abstract class FaasflowCommand extends Command {
           return instancePaths(instance, cfg.runtimeDir);
         }
       } catch (err) {
-        // The first line only names the file ("x is invalid:"); the reasons follow it.
-        const why = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
-        this.warn(`ignoring ${file ?? 'the config'} (${why.slice(why.length > 1 ? 1 : 0, 3).join('; ')}); looking for the instance in the default runtime directory`);
+        this.warn(`ignoring ${file ?? 'the config'} (${firstReason((err as Error).message)}); looking for the instance in the default runtime directory`);
       }
     }
     return instancePaths(instance, runtimeDirFor(instance));

@@ -6,7 +6,7 @@ import type { InstancePaths } from './paths.js';
 import type { InstanceStatus } from './protocol.js';
 import { readState } from './state.js';
 import { listSegments } from '../observe/segments.js';
-import { groupMembers, isFaasflowProcess, killQuietly, processAlive } from './procs.js';
+import { allProcesses, isFaasflowProcess, killQuietly, processAlive, sameProcess } from './procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }
@@ -36,7 +36,9 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   const state = readState(p.state);
   const seg = segmentName(p.instance);
   if (state) {
-    if (isFaasflowProcess(state.supervisorPid, 'supervisor')) return { kind: 'running', state };
+    // The recorded start time tells our supervisor from a reused pid (another instance's, even).
+    const recorded = state.children.find((c) => c.role === 'supervisor' && c.pid === state.supervisorPid)?.startTime;
+    if (isFaasflowProcess(state.supervisorPid, 'supervisor') && sameProcess(state.supervisorPid, recorded)) return { kind: 'running', state };
     return { kind: 'stale', state, reason: `supervisor pid ${state.supervisorPid} is no longer running` };
   }
   if (Segment.exists(seg)) {
@@ -48,20 +50,31 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   return { kind: 'absent' };
 }
 
-/** Stops what a dead supervisor left running, unlinks its segment, removes its control files. */
+/**
+ * Stops what a dead supervisor left running, unlinks its segment, removes its control files.
+ *
+ * The supervisor led its own session and each child its own process group inside it, so what a
+ * handler started is in its container's group (and the session) even after the container exited:
+ * every member of the recorded session and groups is killed. A recorded pid that is alive but no
+ * longer the recorded process (another start time) was reused: neither it nor its group or
+ * session is touched. A dead one's group or session id cannot have been reused while it still
+ * has members (the kernel keeps the id reserved), so its members are ours.
+ */
 export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanReport {
   const report: CleanReport = { killed: [], segments: [], files: [] };
   if (state) {
-    const pids = new Set([...state.children.map((c) => c.pid), ...groupMembers(state.supervisorPid)]);
-    for (const pid of pids) {
-      if (pid !== process.pid && isFaasflowProcess(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
-    }
-    // Each child led its own process group; what its handler started is still in it. A leader
-    // that is alive but not ours means the pid was reused: that group is someone else's.
-    for (const c of state.children) {
-      if (c.pid <= 0 || (processAlive(c.pid) && !isFaasflowProcess(c.pid))) continue;
-      for (const pid of groupMembers(c.pid)) if (pid !== process.pid && !report.killed.includes(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
-    }
+    const kill = (pid: number) => {
+      if (pid > 0 && pid !== process.pid && pid !== process.ppid && !report.killed.includes(pid) && killQuietly(pid, 'SIGKILL')) report.killed.push(pid);
+    };
+    const records: { pid: number; startTime?: number }[] = state.children.filter((c) => c.pid > 0);
+    if (!records.some((c) => c.pid === state.supervisorPid)) records.push({ pid: state.supervisorPid });
+    // Recorded processes still running (an orphan on its way out, a stuck supervisor).
+    const ours = records.filter((c) => !processAlive(c.pid) || sameProcess(c.pid, c.startTime));
+    for (const c of ours) if (processAlive(c.pid)) kill(c.pid);
+    const groups = new Set(ours.map((c) => c.pid));
+    const session = ours.some((c) => c.pid === state.supervisorPid) ? state.supervisorPid : -1;
+    // Then everything in their groups and the supervisor's session, in one pass over /proc.
+    for (const s of allProcesses()) if (s.session === session || groups.has(s.pgrp)) kill(s.pid);
   }
   const seg = segmentName(p.instance);
   if (Segment.exists(seg)) {

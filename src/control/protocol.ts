@@ -63,6 +63,11 @@ export interface ChildStatus {
   pid: number;
   state: ChildState;
   startedAt: number;
+  /**
+   * The kernel's start time of `pid` (clock ticks since boot, /proc/<pid>/stat): `up` and `down`
+   * after a dead supervisor signal a recorded pid only while it is still this process.
+   */
+  startTime?: number;
   restarts: number;
   lastExit: string;
   memory: MemoryFigures | null;

@@ -8,17 +8,29 @@ export class StepWaiter {
   private readonly results = new Map<StepName, { status: string; message: string }>();
   private failure: Error | undefined;
   private wake: () => void = () => undefined;
+  /** Containers starting (id → when), for saying which one a long Containers step waits for. */
+  private readonly starting = new Map<string, number>();
 
   /** Told what is happening while a step waits (a container crashed at start and is restarting). */
   progress: (message: string) => void = () => undefined;
 
   on(e: SupervisorEvent): void {
     if (e.kind === 'step' && e.status !== 'start') this.results.set(e.step, e);
+    if (e.kind === 'child' && e.id !== 'gateway') {
+      if (e.state === 'starting') this.starting.set(e.id, e.at);
+      else this.starting.delete(e.id);
+    }
     if (e.kind === 'child' && !this.running && (e.state === 'crashed' || e.state === 'failed')) this.progress(`${e.id}: ${e.message}`);
     if (e.kind === 'running') this.running = e;
     if (e.kind === 'fatal') this.failure = new FaasflowError('START_FAILED', e.message);
     if (e.kind === 'stopped' && !this.running) this.failure ??= new FaasflowError('START_FAILED', 'the supervisor was stopped before the instance was up; it removed what it had started');
     this.wake();
+  }
+
+  /** Which containers have been starting for longer than `ms`, and for how long, if any. */
+  waitingFor(ms: number, now = Date.now()): string | undefined {
+    const slow = [...this.starting].filter(([, at]) => now - at >= ms).map(([id, at]) => `${id} (${Math.round((now - at) / 1000)} s)`);
+    return slow.length ? `waiting for ${slow.join(', ')} to report ready` : undefined;
   }
 
   /** The first function id the supervisor reported serving (config or deployed), if any. */

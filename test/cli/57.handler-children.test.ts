@@ -1,13 +1,19 @@
 // A process a handler starts goes with its container: on a redeploy's drain, on `down`, and after
-// a kill -9 of the supervisor, on the `down --clean-shm` that cleans up.
+// a kill -9 of the supervisor, on the `down --clean-shm` or the recovering `up` that cleans up;
+// also one that holds the container's output pipes, and one that made a process group of its own.
 import fs from 'node:fs';
 import t from 'tap';
-import { ECHO, alive, configText, project, until } from './helpers.js';
+import { Segment } from '../../src/shm/index.js';
+import { ECHO, alive, configText, project, until, type Project } from './helpers.js';
 
 /** Waits for exactly one live `sleep <marker>` and returns it. */
 async function oneSleeper(marker: string, what: string): Promise<number[]> {
   await until(() => sleepers(marker).length === 1, 10_000, what);
   return sleepers(marker);
+}
+
+function stat(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
 }
 
 /** Pids of live `sleep <marker>` processes. */
@@ -17,8 +23,7 @@ function sleepers(marker: string): number[] {
     if (!/^\d+$/.test(p)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      const state = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0];
-      if (cmd[0].endsWith('sleep') && cmd[1] === marker && state !== 'Z') out.push(Number(p));
+      if (cmd[0].endsWith('sleep') && cmd[1] === marker && stat(Number(p))[0] !== 'Z') out.push(Number(p));
     } catch {
       // gone
     }
@@ -26,46 +31,114 @@ function sleepers(marker: string): number[] {
   return out;
 }
 
+// Starts a helper process at load, as a handler wrapping a tool would. It inherits the container's
+// stdout and stderr: the container's exit must not wait for it to close them.
 const spawner = (marker: string) => `import { spawn } from 'node:child_process';
-// Starts a helper process at load, as a handler wrapping a tool would.
-spawn('sleep', ['${marker}'], { stdio: 'ignore' });
+spawn('sleep', ['${marker}'], { stdio: 'inherit' });
 export default async function (input: Uint8Array): Promise<Uint8Array> {
   return input;
 }
 `;
 
+// Starts a process that leaves the container's group for one of its own (bash job control).
+const regrouper = (marker: string) => `import { spawn } from 'node:child_process';
+spawn('bash', ['-c', 'set -m; sleep ${marker} & wait'], { stdio: 'ignore' });
+export default async function (input: Uint8Array): Promise<Uint8Array> {
+  return input;
+}
+`;
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+const newMarker = () => String(3000 + Math.floor(Math.random() * 60000));
+
+/** kill -9 of the supervisor; waits until the instance's own processes (faasflow's, not what they started) exited. */
+async function killSupervisor(p: Project): Promise<void> {
+  const procs = p.processes().filter((pid) => cmdline(pid).includes('/runtime/'));
+  process.kill(p.supervisorPid()!, 'SIGKILL');
+  await until(() => alive(procs).length === 0, 15_000, "the instance's processes to exit after the supervisor died");
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 t.test('processes started by a handler do not outlive its container', async (t) => {
-  const marker = String(3000 + Math.floor(Math.random() * 60000));
-  t.teardown(() => {
-    for (const pid of sleepers(marker)) process.kill(pid, 'SIGKILL');
-  });
+  const marker = newMarker();
+  t.teardown(() => killAll(sleepers(marker)));
   const p = await project(t, 'kids');
   p.write('spawner.ts', spawner(marker));
   p.write('echo.ts', ECHO);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './spawner.ts' }]"));
   t.equal((await p.cli(['up'])).code, 0);
-  const first = await oneSleeper(marker, 'the handler\'s sleep to start');
-  const pgid = Number(fs.readFileSync(`/proc/${first[0]}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
-  t.not(pgid, p.supervisorPid(), 'it is in its container\'s process group, not the supervisor\'s');
+  const first = await oneSleeper(marker, "the handler's sleep to start");
+  t.not(Number(stat(first[0])[2]), p.supervisorPid(), "it is in its container's process group, not the supervisor's");
 
-  const dep = await p.cli(['deploy', './echo.ts', '--id', '1']);
+  const started = Date.now();
+  const dep = await p.cli(['deploy', './echo.ts', '--id', '1'], { timeoutMs: 30_000 });
   t.equal(dep.code, 0, dep.stderr);
-  await until(() => alive(first).length === 0, 10_000, 'the old container\'s sleep to be gone after the redeploy');
+  t.ok(Date.now() - started < 20_000, `the drain did not wait for the sleep holding the container's output (${Date.now() - started} ms)`);
+  await until(() => alive(first).length === 0, 10_000, "the old container's sleep to be gone after the redeploy");
   t.pass('redeploy: the drained container took its sleep with it');
 
   t.equal((await p.cli(['deploy', './spawner.ts', '--id', '1'])).code, 0);
   const second = await oneSleeper(marker, 'a new sleep');
-  const procs = p.processes().filter((pid) => !second.includes(pid));
-  process.kill(p.supervisorPid()!, 'SIGKILL');
-  await until(() => alive(procs).length === 0, 15_000, 'the instance\'s processes to exit after the supervisor died');
+  await killSupervisor(p);
   t.same(alive(second), second, 'the orphaned sleep is still there: nobody has cleaned up yet');
   const down = await p.cli(['down', '--clean-shm'], { json: true });
   t.equal(down.code, 0, down.stderr);
   t.same(alive(second), [], 'down --clean-shm of the stale instance killed it');
+  t.ok((JSON.parse(down.stdout) as { stopped: number[] }).stopped.includes(second[0]), 'and reports it');
 
   t.equal((await p.cli(['up'])).code, 0);
   const third = await oneSleeper(marker, 'the persisted deployment to start its sleep');
+  await killSupervisor(p);
+  t.same(alive(third), third, 'orphaned again');
+  const recover = await p.cli(['up']);
+  t.equal(recover.code, 0, recover.stderr);
+  t.match(recover.stdout, /Stale instance recovered: supervisor pid \d+ is no longer running; stopped \d+ leftover process/);
+  t.same(alive(third), [], 'the recovering up killed it');
+  const fourth = await oneSleeper(marker, 'the recovered instance to start its sleep');
+
   t.equal((await p.cli(['down', '--clean-shm'])).code, 0);
-  t.same(alive(third), [], 'a normal down took it too');
+  t.same(alive(fourth), [], 'a normal down took it too');
   t.same(sleepers(marker), [], 'no sleep of this test is left');
+  t.same(p.processes(), [], 'no process of the instance is left');
+  t.notOk(Segment.exists(p.segment), 'no segment is left');
+});
+
+t.test('a process that made its own group is still in the session: down and the stale cleanup kill it', async (t) => {
+  const marker = newMarker();
+  t.teardown(() => killAll(sleepers(marker)));
+  const p = await project(t, 'pgrp');
+  p.write('regrouper.ts', regrouper(marker));
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './regrouper.ts' }]"));
+  t.equal((await p.cli(['up'])).code, 0);
+  const first = await oneSleeper(marker, 'the job-control sleep to start');
+  const [pgrp, session] = stat(first[0]).slice(2, 4).map(Number);
+  t.equal(pgrp, first[0], 'it leads a process group of its own');
+  t.equal(session, p.supervisorPid(), "inside the supervisor's session");
+  t.equal((await p.cli(['down'])).code, 0);
+  t.same(alive(first), [], "down: the supervisor killed what was left in its session");
+
+  t.equal((await p.cli(['up'])).code, 0);
+  const second = await oneSleeper(marker, 'the job-control sleep to start again');
+  await killSupervisor(p);
+  t.same(alive(second), second, 'orphaned');
+  t.equal((await p.cli(['down', '--clean-shm'])).code, 0);
+  t.same(alive(second), [], "down --clean-shm of the stale instance killed every member of the dead supervisor's session");
+  t.same(p.processes(), [], 'no process of the instance is left');
+  t.notOk(Segment.exists(p.segment), 'no segment is left');
 });

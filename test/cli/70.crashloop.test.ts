@@ -43,3 +43,27 @@ t.test('a crash-looping container is given up on; the rest serves', async (t) =>
   t.equal((await p.cli(['invoke', '1', '--data', 'still fine'])).stdout, 'still fine');
   t.equal((await p.cli(['down'])).code, 0);
 });
+
+// Never finishes loading: its timer keeps it alive, it never reports ready.
+const HANGS = "await new Promise((r) => setTimeout(r, 3_600_000));\nexport default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n";
+
+t.test('a container that hangs while loading: up says whom it waits for and does not wait past one ready timeout', async (t) => {
+  const p = await project(t, 'hang');
+  p.write('echo.ts', ECHO);
+  p.write('hangs.ts', HANGS);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }, { id: 2, handler: './hangs.ts' }]", "  supervisor: { readyTimeout: '7s', backoffMin: '100ms' },\n"));
+  const started = Date.now();
+  const up = await p.cli(['up']);
+  const took = Date.now() - started;
+  t.equal(up.code, 0, up.stderr);
+  // Its 5 restarts at 7 s each would have kept up waiting for 40 s and more.
+  t.ok(took < 25_000, `up returned after the first ready timeout (${took} ms)`);
+  t.match(up.stdout, /waiting for fn2\.d\d\.r0 \(\d+ s\) to report ready/, 'the Containers step names the container it waits for');
+  t.match(up.stdout, /fn2\.d\d\.r0: not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'and shows the restart');
+  t.match(up.stderr, /1 of 2 not ready yet, still being restarted: fn2\.d\d\.r0 \(not ready 7 s after start, killed; restart 1\/5/, 'up warns about it');
+  t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
+  const logs = await p.cli(['logs', '--id', '2']);
+  t.match(logs.stdout, /fn2\.d\d\.r0\[\d+\] not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'one log line says why it was killed');
+  t.equal((await p.cli(['down'])).code, 0);
+  t.same(p.processes(), [], 'down stopped the hanging container too');
+});

@@ -1,19 +1,19 @@
 // Running the real `faasflow` binary in a temporary project directory with its own instance name,
 // runtime directory and HTTP port; teardown stops whatever the test left running (the supervisor's
-// process group and any process carrying this runtime directory) and unlinks the segment.
+// session and any process carrying this runtime directory) and unlinks the segment.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import type { Test } from 'tap';
-import { processAlive } from '../../src/control/procs.js';
+import { isFaasflowProcess, processAlive, sessionMembers } from '../../src/control/procs.js';
 import { Segment } from '../../src/shm/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'run.js');
+export const BIN = path.join(ROOT, 'bin', 'run.js');
 
 export const ECHO = 'export default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n';
 export const UPPER = "export default async function (input: Uint8Array): Promise<string> {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n";
@@ -47,6 +47,8 @@ export interface Project {
   segment: string;
   /** Runs `faasflow <args> --instance <instance>` in the project directory. */
   cli(args: string[], o?: { json?: boolean; timeoutMs?: number; input?: string }): Promise<CliResult>;
+  /** Starts `faasflow <args> --instance <instance>` without waiting (stdout piped); killed at teardown. */
+  start(args: string[]): ResultPromise<{ stdin: 'ignore'; buffer: false; reject: false }>;
   write(file: string, text: string): string;
   /** Every live process (pid, cmdline) started for this project's runtime directory. */
   processes(): number[];
@@ -96,6 +98,7 @@ export async function project(t: Test, tag: string): Promise<Project> {
       .filter((p) => /^\d+$/.test(p) && environOf(p).includes(`FAASFLOW_RUNTIME_DIR=${runtimeDir}\0`))
       .map(Number)
       .filter((p) => p !== process.pid);
+  const started: ResultPromise[] = [];
   const p: Project = {
     dir,
     runtimeDir,
@@ -113,6 +116,11 @@ export async function project(t: Test, tag: string): Promise<Project> {
       // oclif wraps error messages at the terminal width; tests match the message, not the layout.
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr).replace(/\s*\n\s*›\s*/g, ' ') };
     },
+    start(args) {
+      const proc = execa(process.execPath, [BIN, ...args, '--instance', instance], { cwd: dir, env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' }, stdin: 'ignore', buffer: false, reject: false });
+      started.push(proc);
+      return proc;
+    },
     write(file, text) {
       const f = path.join(dir, file);
       fs.writeFileSync(f, text);
@@ -127,22 +135,21 @@ export async function project(t: Test, tag: string): Promise<Project> {
       }
     },
   };
-  t.teardown(() => {
+  t.teardown(async () => {
+    for (const proc of started) proc.kill('SIGKILL');
+    // The supervisor leads a session holding every process of the instance, and what handlers
+    // started; anything else of this project carries its runtime directory in its environment.
     const sup = p.supervisorPid();
-    if (sup && processAlive(sup)) {
-      try {
-        process.kill(-sup, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    for (const pid of processes()) {
+    const victims = new Set([...(sup && isFaasflowProcess(sup, 'supervisor') ? sessionMembers(sup) : []), ...processes()]);
+    for (const pid of victims) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+    // Gone before the segment is unlinked: a supervisor killed while creating it would leave it.
+    await until(() => alive([...victims]).length === 0, 5000, 'the killed processes to exit').catch(() => undefined);
     if (Segment.exists(segment)) Segment.unlink(segment);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -5,6 +5,7 @@ import { createRequire, builtinModules } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import { PACKAGE_ROOT } from '../../config/load.js';
 
 export class HandlerError extends Error {
   readonly file: string;
@@ -16,6 +17,9 @@ export class HandlerError extends Error {
 }
 
 const builtins = new Set(builtinModules);
+
+/** This package's own entry point, for handlers that import 'faasflow' without installing it. */
+const SELF = path.join(PACKAGE_ROOT, 'dist', 'index.js');
 
 /**
  * Dependencies stay outside the bundle (native ones like sharp cannot be bundled) but are resolved
@@ -32,6 +36,9 @@ function externalsFrom(source: string): esbuild.Plugin {
         try {
           return { path: req.resolve(args.path), external: true };
         } catch {
+          // `import { … } from 'faasflow'` is this very package wherever the handler lives (npx
+          // runs faasflow without a local install), as for the config and the type check.
+          if (args.path === 'faasflow') return { path: SELF, external: true };
           return { errors: [{ text: `cannot find package '${args.path}' from ${path.dirname(source)}: install it there (npm install ${args.path})` }] };
         }
       });

@@ -4,12 +4,16 @@ import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execaNode, type ResultPromise } from 'execa';
+import { startTime } from '../../control/procs.js';
 import type { ChildState } from '../../control/protocol.js';
 import type { ChildMessage, SupervisorMessage } from '../protocol.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
 type Proc = ResultPromise;
+
+/** How long an exited child's output pipes may stay open (held by a process that left its group). */
+const PIPE_GRACE_MS = 2000;
 
 export interface ChildEvents {
   /** A process was spawned (pid set), before it reports anything. */
@@ -30,9 +34,13 @@ export class Child extends EventEmitter<ChildEvents> {
   /** Times of this child's restarts, for the restart intensity (pruned by the policy's window). */
   history: number[] = [];
   startedAt = 0;
+  /** The kernel's start time of `pid` (see ChildStatus.startTime). */
+  startTime = 0;
   lastExit = '';
   /** The child's own words from its last `failed` message or last stderr line. */
   lastError = '';
+  /** This start attempt was killed for not reporting ready within the spec's readyTimeoutMs. */
+  timedOut = false;
   /** Set once stop() was called: the exit that follows is requested, never restarted. */
   stopping = false;
   slot = -1;
@@ -57,6 +65,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   start(): void {
     this.stopping = false;
+    this.timedOut = false;
     this.lastError = '';
     this.startedAt = Date.now();
     const proc: Proc = execaNode(this.spec.start.module, [], {
@@ -81,24 +90,42 @@ export class Child extends EventEmitter<ChildEvents> {
     });
     this.proc = proc;
     this.pid = proc.pid ?? 0;
+    this.startTime = startTime(this.pid);
     this.emit('spawn', this.pid);
     this.setState('starting');
     this.pipe(proc.stdout, 'stdout');
     this.pipe(proc.stderr, 'stderr');
     proc.on('message', (m: ChildMessage) => this.onMessage(m));
     this.readyTimer = setTimeout(() => {
-      this.lastError = `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
+      this.lastError = this.notReady();
+      this.timedOut = true;
       proc.kill('SIGKILL');
     }, this.spec.readyTimeoutMs);
     const pid = this.pid;
+    // The group goes the moment the child has exited, not once execa has seen its pipes close: a
+    // process the handler started with `stdio: 'inherit'` holds them open, and the exit (and every
+    // stop or deploy waiting for it) would wait for that process. One that left the group (setsid)
+    // and still holds them is cut off after a grace.
+    let unpipe: NodeJS.Timeout | undefined;
+    proc.once('exit', () => {
+      killGroup(pid);
+      unpipe = setTimeout(() => {
+        proc.stdout?.destroy();
+        proc.stderr?.destroy();
+      }, PIPE_GRACE_MS);
+    });
     this.exited = proc.then((r) => {
       clearTimeout(this.readyTimer);
       clearTimeout(this.killTimer);
+      clearTimeout(unpipe);
       this.proc = undefined;
-      killGroup(pid);
-      const exit: ChildExit = { code: r.exitCode ?? null, signal: r.signal ?? null, requested: this.stopping, at: Date.now() };
+      const exit: ChildExit = { code: r.exitCode ?? null, signal: r.signal ?? null, requested: this.stopping, at: Date.now(), ...(this.timedOut ? { cause: this.notReady() } : {}) };
       this.emit('exit', exit);
     });
+  }
+
+  private notReady(): string {
+    return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
@@ -176,8 +203,9 @@ export class Child extends EventEmitter<ChildEvents> {
 }
 
 /**
- * Kills what is left of an exited child's process group (processes its handler started). The
- * group id stays reserved while it has members, so this cannot reach anyone else's processes.
+ * Kills what is left of an exited child's process group (processes its handler started). Called
+ * once, right at the exit: the group id stays reserved while it has members, so this cannot reach
+ * anyone else's processes (a second call later could, once the pid is free for reuse).
  */
 function killGroup(pgid: number): void {
   if (pgid <= 0) return;

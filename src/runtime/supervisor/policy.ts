@@ -9,6 +9,8 @@ export interface ChildExit {
   /** The supervisor asked the child to stop (down, redeploy, drain): never restarted. */
   requested: boolean;
   at: number;
+  /** Why the supervisor killed it, when it did (not ready in time): said instead of the signal. */
+  cause?: string;
 }
 
 export type Action =
@@ -16,7 +18,8 @@ export type Action =
   | { action: 'give-up'; reason: string }
   | { action: 'none'; reason: string };
 
-export function describeExit(e: Pick<ChildExit, 'code' | 'signal'>): string {
+export function describeExit(e: Pick<ChildExit, 'code' | 'signal' | 'cause'>): string {
+  if (e.cause) return `${e.cause}, killed`;
   return e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
 }
 

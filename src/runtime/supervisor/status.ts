@@ -1,5 +1,6 @@
 // What `ps` and the state file show of each supervised process.
 import type { ChildStatus, MemoryFigures } from '../../control/protocol.js';
+import { startTime } from '../../control/procs.js';
 import { sampleMemory } from '../../observe/memory.js';
 import type { Child } from './child.js';
 
@@ -19,6 +20,7 @@ export function childStatus(c: Child, names: Map<number, string>, withMemory: bo
     pid: c.pid,
     state: c.state,
     startedAt: c.startedAt,
+    startTime: c.startTime,
     restarts: c.restarts,
     lastExit: c.lastExit,
     memory: withMemory && c.running ? memory(c.pid) : null,
@@ -26,7 +28,7 @@ export function childStatus(c: Child, names: Map<number, string>, withMemory: bo
 }
 
 export function selfStatus(startedAt: number, withMemory: boolean): ChildStatus {
-  return { id: 'supervisor', role: 'supervisor', functionId: 0, functionName: '', deployment: 0, replica: 0, pid: process.pid, state: 'ready', startedAt, restarts: 0, lastExit: '', memory: withMemory ? memory(process.pid) : null };
+  return { id: 'supervisor', role: 'supervisor', functionId: 0, functionName: '', deployment: 0, replica: 0, pid: process.pid, state: 'ready', startedAt, startTime: startTime(process.pid), restarts: 0, lastExit: '', memory: withMemory ? memory(process.pid) : null };
 }
 
 /** The gateway first, then containers by function, deployment and replica. */

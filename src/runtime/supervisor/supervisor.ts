@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../control/errors.js';
 import type { InstancePaths } from '../../control/paths.js';
 import type { ChildState, ControlRequest, DeployRequest, DeployResult, InstanceStatus, StepName, SupervisorEvent } from '../../control/protocol.js';
+import { killQuietly, procStat, sessionMembers } from '../../control/procs.js';
 import { serveControl, type Reply } from '../../control/server.js';
 import { writeJsonAtomic } from '../../control/state.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
@@ -138,10 +139,16 @@ export class Supervisor {
       await this.pushRoutes();
       for (const f of this.functions.values()) for (let r = 0; r < f.replicas; r++) this.startContainer(f, r);
       // A container that crash-loops is given up on by the policy; up then reports it and the
-      // other functions serve.
+      // other functions serve. One that hangs while loading is not waited for past its first
+      // ready timeout (its restarts would keep `up` for minutes): up reports it, it keeps trying.
       await Promise.all(this.containers.map((c) => this.settled(c)));
       const failed = this.containers.filter((c) => c.state === 'failed');
-      if (failed.length) this.stepDone('containers', `${failed.length} of ${this.containers.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastExit}${c.lastError ? `; last error: ${c.lastError}` : ''})`).join('; ')}`, 'warn');
+      const late = this.containers.filter((c) => c.state !== 'ready' && c.state !== 'failed');
+      const problems = [
+        failed.length ? `${failed.length} of ${this.containers.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastExit}${c.lastError ? `; last error: ${c.lastError}` : ''})`).join('; ')}` : '',
+        late.length ? `${late.length} of ${this.containers.length} not ready yet, still being restarted: ${late.map((c) => `${c.spec.id} (${c.lastExit}; see \`faasflow logs --id ${c.spec.functionId}\`)`).join('; ')}` : '',
+      ].filter(Boolean);
+      if (problems.length) this.stepDone('containers', problems.join('; '), 'warn');
       else this.stepDone('containers', `${this.containers.length} ready`);
     });
     await this.step('health', `GET /healthz`, async () => {
@@ -188,12 +195,16 @@ export class Supervisor {
     return c;
   }
 
-  /** Waits until a child is ready or given up on (restarts in between are the policy's business). */
+  /**
+   * Waits until a child is ready or given up on (restarts in between are the policy's business),
+   * or until it was killed for not becoming ready in time: its next attempt would likely hang too.
+   */
   private settled(c: Child): Promise<void> {
-    if (c.state === 'ready' || c.state === 'failed' || c.state === 'stopped') return Promise.resolve();
+    const done = (s: ChildState) => s === 'ready' || s === 'failed' || s === 'stopped' || (s === 'crashed' && c.timedOut);
+    if (done(c.state)) return Promise.resolve();
     return new Promise((resolve) => {
       const on = (s: ChildState) => {
-        if (s === 'ready' || s === 'failed' || s === 'stopped') {
+        if (done(s)) {
           c.off('state', on);
           resolve();
         }
@@ -247,7 +258,7 @@ export class Supervisor {
     c.lastExit = describeExit(exit);
     const file = logFileFor(c.spec.role, c.spec.functionId);
     // One line per exit: how it ended, what was reclaimed, the last error, what happens next.
-    const detail = `${freed ? `; reclaimed ${freed} packet(s)` : ''}${c.lastError && !exit.requested ? `; last error: ${c.lastError}` : ''}`;
+    const detail = `${freed ? `; reclaimed ${freed} packet(s)` : ''}${c.lastError && !exit.requested && !exit.cause ? `; last error: ${c.lastError}` : ''}`;
     if (this.stopping && !exit.requested) exit = { ...exit, requested: true };
     const action = decide(c.spec.restart, c.history, exit, intensityOf(this.cfg));
     if (action.action === 'none') {
@@ -462,6 +473,17 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Every child's group was killed when it exited; a process a handler started that made a group
+   * of its own is still in this session. Only when this process leads its session (as `faasflow
+   * up` starts it): otherwise the session is someone else's, a terminal's say.
+   */
+  private killSession(): void {
+    if (procStat(process.pid)?.session !== process.pid) return;
+    const left = sessionMembers(process.pid).filter((pid) => pid !== process.pid && killQuietly(pid, 'SIGKILL'));
+    if (left.length) this.info(`killed ${left.length} leftover process(es) in the supervisor's session: ${left.join(', ')}`);
+  }
+
   // ── shutdown ────────────────────────────────────────────────────────────────────────────────
   /**
    * Drain first (the gateway stops taking requests and finishes in-flight ones while the
@@ -479,6 +501,7 @@ export class Supervisor {
       await Promise.race([gatewayGone, new Promise((r) => setTimeout(r, timeoutMs))]);
       await Promise.all(this.containers.map((c) => c.stop(timeoutMs)));
       await gatewayGone;
+      this.killSession();
       if (this.seg) {
         const held = this.seg.pool.inUse();
         this.seg.close();
