@@ -41,6 +41,7 @@ export default class Up extends FaasflowCommand {
   static override flags = {
     foreground: Flags.boolean({ char: 'f', description: 'stay attached and print every log line; Ctrl-C stops the instance' }),
     reset: Flags.boolean({ description: 'forget functions deployed with `faasflow deploy` and serve the config as written' }),
+    'log-format': Flags.string({ description: 'with --foreground: print log lines as text, or as JSON lines {t, log, who, msg} for a log collector', options: ['text', 'json'], default: 'text' }),
   };
 
   async run(): Promise<UpResult> {
@@ -76,7 +77,7 @@ export default class Up extends FaasflowCommand {
         title: 'Supervisor',
         task: (c, task) => {
           if (flags.reset) for (const f of [c.paths!.deployments, c.paths!.bundles]) fs.rmSync(f, { recursive: true, force: true });
-          supervisor = launchSupervisor(c.cfg!, c.paths!, flags.foreground);
+          supervisor = launchSupervisor(c.cfg!, c.paths!, flags.foreground, flags['log-format'] === 'json' ? 'json' : 'text');
           task.title = `Supervisor pid ${supervisor.pid}`;
           // Steps below resolve as the supervisor reports them; a 'fatal' fails the current one.
           void followStartup(supervisor, c.paths!, (e) => steps.on(e)).catch((err: Error) => steps.fail(err));

@@ -206,7 +206,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     file,
     instance,
     runtimeDir,
-    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout },
+    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
     spinMicros: c.spinMicros,

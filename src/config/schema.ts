@@ -44,6 +44,12 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         port: int(1, 65535).default(8080),
         requestTimeout: duration.default(60_000),
+        /**
+         * After a stop begins, how long the gateway keeps serving while /healthz answers 503, so a
+         * load balancer in front (HAProxy, a Kubernetes Service) stops sending new requests before
+         * the listener closes.
+         */
+        drainDelay: duration.default(0),
       })
       .prefault({}),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),

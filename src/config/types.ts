@@ -24,7 +24,7 @@ export interface ResolvedConfig {
   file: string;
   instance: string;
   runtimeDir: string;
-  gateway: { host: string; port: number; requestTimeoutMs: number };
+  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number };
   proxy: { queueLimit: number };
   /**
    * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection

@@ -15,7 +15,7 @@ import { writeJsonAtomic } from './state.js';
 
 const SUPERVISOR_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'runtime', 'supervisor', 'main.js');
 
-export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foreground: boolean): ChildProcess {
+export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foreground: boolean, logFormat: 'text' | 'json' = 'text'): ChildProcess {
   fs.mkdirSync(p.logs, { recursive: true, mode: 0o700 });
   fs.chmodSync(p.dir, 0o700);
   writeJsonAtomic(p.config, cfg);
@@ -24,7 +24,7 @@ export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foregrou
     const child = spawn(process.execPath, [SUPERVISOR_MAIN], {
       detached: true,
       stdio: ['ignore', foreground ? 'inherit' : 'ignore', foreground ? 'inherit' : err],
-      env: { ...process.env, [ENV.config]: p.config, FAASFLOW_FOREGROUND: foreground ? '1' : '0' },
+      env: { ...process.env, [ENV.config]: p.config, FAASFLOW_FOREGROUND: foreground ? '1' : '0', FAASFLOW_LOG_FORMAT: logFormat },
     });
     if (!foreground) child.unref();
     return child;

@@ -77,14 +77,14 @@ async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', grace
   clearTimeout(timer);
 }
 
-export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number } = {}): Promise<Runtime> {
+export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
   const cfg: ResolvedConfig = {
     file: '',
     instance: name.slice('/faasflow-'.length),
     runtimeDir: dir,
-    gateway: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 30000 },
+    gateway: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 30000, drainDelayMs: opts.drainDelayMs ?? 0 },
     proxy: { queueLimit: opts.queueLimit ?? 1024 },
     segment: { size: opts.segmentSize ?? 128 << 20, classes: opts.classes ?? [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }, { size: 16 << 20 }], maxFunctions: 64, procSlots: 64 },
     functions: fns.map((f): FunctionConfig => ({

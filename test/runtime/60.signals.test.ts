@@ -1,7 +1,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { startRuntime, until } from '../helpers/runtime.js';
-import { post } from '../helpers/http.js';
+import { post, request } from '../helpers/http.js';
 
 t.test('SIGTERM to a container: it finishes its in-flight work, exits 0, and no request fails', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 2, concurrency: 2 }]);
@@ -65,4 +65,20 @@ t.test('SIGTERM to the gateway while a body is still uploading: the request comp
   t.ok(out.endsWith(body.toString('latin1')), 'with the whole body echoed');
   t.equal(await exit, 0, 'then the gateway exits 0');
   t.equal(rt.seg.pool.inUse(), 0, 'nothing left in the pool');
+});
+
+t.test('gateway.drainDelay: once a stop begins /healthz answers 503 while requests are still served, then the gateway exits 0', async (t) => {
+  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }], { drainDelayMs: 1500 });
+  const before = await request(rt.port, 'GET', '/healthz');
+  t.equal(before.status, 200, 'healthy before the stop');
+  const exit = new Promise<number | null>((r) => rt.gateway.child.once('exit', (code) => r(code)));
+  rt.gateway.child.kill('SIGTERM');
+  let health = await request(rt.port, 'GET', '/healthz');
+  for (let i = 0; i < 50 && health.status === 200; i++) health = await request(rt.port, 'GET', '/healthz');
+  t.equal(health.status, 503, '/healthz says 503 during the drain delay');
+  t.match(JSON.parse(health.body.toString()), { status: 'draining' });
+  const during = await post(rt.port, '/function/1', 'still served');
+  t.equal(during.status, 200, 'a new request during the delay is served');
+  t.equal(during.body.toString(), 'still served');
+  t.equal(await exit, 0, 'the gateway exits 0 after the delay');
 });

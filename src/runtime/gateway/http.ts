@@ -10,7 +10,8 @@ const FUNCTION_PATH = /^\/function\/([^/?]*)\/?(?:\?|$)/;
 const MAX_ID = 0x7fffffff;
 
 export interface HttpExtras {
-  health(): Record<string, unknown>;
+  /** The health document; `ok: false` (draining) answers 503 so load balancers stop routing here. */
+  health(): { ok: boolean; body: Record<string, unknown> };
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -67,8 +68,9 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
     return gw.handle(req, res, id);
   }
   if (req.method === 'GET' && (url === '/healthz' || url.startsWith('/healthz?'))) {
-    const body = JSON.stringify(extras.health());
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const h = extras.health();
+    const body = JSON.stringify(h.body);
+    res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
     return;
   }

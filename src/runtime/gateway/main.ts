@@ -42,13 +42,17 @@ async function main(): Promise<void> {
     onGone: (r) => gw.onGone(r),
   });
 
+  let stopping = false;
   const server = createHttpServer(gw, {
     health: () => ({
-      status: 'ok',
+      ok: !stopping,
+      body: {
+      status: stopping ? 'draining' : 'ok',
       instance: cfg.instance,
       pid: process.pid,
       functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
       inFlight: gw.inFlight,
+      },
     }),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
@@ -72,6 +76,10 @@ async function main(): Promise<void> {
 
   onShutdown(async (reason) => {
     log('info', `gateway draining (${reason})`);
+    // /healthz says 503 from now on; requests are still served for drainDelay, long enough for a
+    // load balancer's health check to see it and send new requests elsewhere.
+    stopping = true;
+    if (cfg.gateway.drainDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.gateway.drainDelayMs));
     server.close();
     server.closeIdleConnections();
     const idle = setInterval(() => server.closeIdleConnections(), 50);
@@ -81,7 +89,7 @@ async function main(): Promise<void> {
     for (const r of gw.router.all()) r.link.close();
     server.closeAllConnections();
     seg.close();
-  }, cfg.supervisor.shutdownTimeoutMs);
+  }, cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs);
 }
 
 main().catch((err: unknown) => {

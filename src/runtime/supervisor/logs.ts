@@ -24,6 +24,8 @@ export class LogFiles {
     private readonly settings: LogSettings,
     /** Foreground mode: every line also goes here. */
     private readonly tee?: NodeJS.WritableStream,
+    /** How lines go to `tee`: as in the files, or one JSON object a line (for log collectors). */
+    private readonly teeFormat: 'text' | 'json' = 'text',
   ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -46,12 +48,13 @@ export class LogFiles {
   }
 
   write(file: string, who: string, text: string): void {
-    const line = `${new Date().toISOString()} ${who} ${text}\n`;
+    const t = new Date().toISOString();
+    const line = `${t} ${who} ${text}\n`;
     // After close (the supervisor's last moments) append directly: an ended stream would drop
     // what it still buffers on a write-after-end error.
     if (this.closed) fs.appendFileSync(`${this.dir}/${file}`, line, { mode: 0o600 });
     else this.stream(file).write(line);
-    if (this.teeOn) this.tee?.write(line);
+    if (this.teeOn) this.tee?.write(this.teeFormat === 'json' ? `${JSON.stringify({ t, log: file.replace(/\.log$/, ''), who, msg: text })}\n` : line);
   }
 
   startTee(): void {

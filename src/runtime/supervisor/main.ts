@@ -19,6 +19,7 @@ const sup = new Supervisor({
   cfg,
   paths: instancePaths(cfg.instance, cfg.runtimeDir),
   tee: process.env.FAASFLOW_FOREGROUND === '1' ? process.stdout : undefined,
+  teeFormat: process.env.FAASFLOW_LOG_FORMAT === 'json' ? 'json' : 'text',
   modules: { gateway: path.join(runtime, 'gateway', 'main.js'), container: path.join(runtime, 'container', 'main.js') },
 });
 // A foreground terminal that goes away must not kill the supervisor through EPIPE.

@@ -49,7 +49,8 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       replica: 0,
       start: { module: modules.gateway, env: common, nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS },
       restart: 'permanent',
-      shutdownMs: cfg.supervisor.shutdownTimeoutMs,
+      // The drain delay is spent serving before the drain proper begins.
+      shutdownMs: cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs,
       readyTimeoutMs,
       significant: true,
     }),

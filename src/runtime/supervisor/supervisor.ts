@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   paths: InstancePaths;
   /** Also write every log line to this stream (`up --foreground`). */
   tee?: NodeJS.WritableStream;
+  /** How `tee` gets the lines: as in the log files, or JSON lines. */
+  teeFormat?: 'text' | 'json';
   modules: { gateway: string; container: string };
 }
 
@@ -67,7 +69,7 @@ export class Supervisor {
     this.cfg = o.cfg;
     this.paths = o.paths;
     this.port = o.cfg.gateway.port;
-    this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee);
+    this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee, o.teeFormat);
     this.deployments = new Deployments(o.paths.deployments);
     this.specs = childSpecs(o.cfg, o.paths, o.modules);
   }
@@ -497,8 +499,9 @@ export class Supervisor {
       for (const t of this.timers) clearTimeout(t);
       this.writeState();
       const gw = this.gateway;
-      const gatewayGone = gw?.running ? gw.stop(timeoutMs) : Promise.resolve();
-      await Promise.race([gatewayGone, new Promise((r) => setTimeout(r, timeoutMs))]);
+      const gatewayMs = timeoutMs + this.cfg.gateway.drainDelayMs;
+      const gatewayGone = gw?.running ? gw.stop(gatewayMs) : Promise.resolve();
+      await Promise.race([gatewayGone, new Promise((r) => setTimeout(r, gatewayMs))]);
       await Promise.all(this.containers.map((c) => c.stop(timeoutMs)));
       await gatewayGone;
       this.killSession();
