@@ -172,16 +172,33 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** A replica's hard memory cap when the config names neither memoryMax nor memoryLimit. */
+const DEFAULT_MEMORY_MAX = 1024 ** 3;
+
+/**
+ * Gateways share the CPUs with the containers, which do at least as much work per request: half
+ * the CPUs, at least one.
+ */
+function defaultWorkers(): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / 2));
+}
+
 function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
   const handler = path.resolve(baseDir, f.handler);
+  const name = f.name ?? defaultName(handler);
   return {
     id: f.id,
-    name: f.name ?? defaultName(handler),
+    name,
     handler,
     replicas: f.replicas,
     concurrency: f.concurrency,
     timeoutMs: f.timeout,
     memoryLimit: f.memoryLimit,
+    // Twice the graceful limit leaves room for the replacement to start; without one, 1 GiB.
+    memoryMax: f.memoryMax || (f.memoryLimit > 0 ? 2 * f.memoryLimit : DEFAULT_MEMORY_MAX),
+    pidsMax: f.pidsMax,
+    domain: f.domain ?? name,
+    ...(f.user !== undefined ? { user: f.user } : {}),
     env: f.env,
   };
 }
@@ -206,7 +223,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     file,
     instance,
     runtimeDir,
-    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay },
+    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers() },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
     spinMicros: c.spinMicros,
@@ -220,5 +237,6 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep },
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },
+    security: { sandbox: c.security.sandbox, ...(c.security.uidBase !== undefined ? { uidBase: c.security.uidBase } : {}) },
   };
 }

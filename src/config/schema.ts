@@ -31,6 +31,20 @@ export const functionSchema = z.strictObject({
   concurrency: int(1, 100_000).default(16),
   timeout: duration.default(30_000),
   memoryLimit: size.default(0),
+  /**
+   * Hard cap on one replica's memory (cgroup memory limit, else RLIMIT_DATA): past it the kernel
+   * stops the replica. Above memoryLimit, which replaces a replica gracefully before this point.
+   */
+  memoryMax: size.optional(),
+  /** Most processes and threads one replica and what it starts may have (cgroup pids, else RLIMIT_NPROC). */
+  pidsMax: int(16, 1_000_000).default(256),
+  /**
+   * Security domain: functions in one domain share a packet segment (and trust each other); each
+   * domain's containers can reach nothing of another's. Defaults to the function's own name.
+   */
+  domain: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must be 1-31 lower-case letters, digits or "-" (starting with a letter or digit)').optional(),
+  /** User (name or uid) the domain's containers run as when the supervisor runs as root. */
+  user: z.union([int(1, 0x7ffffffe), z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name or a uid')]).optional(),
   env: z.record(z.string(), z.string({ error: 'environment values must be strings' })).default({}),
 });
 
@@ -50,6 +64,8 @@ export const configSchema = z
          * the listener closes.
          */
         drainDelay: duration.default(0),
+        /** Gateway processes sharing the port (SO_REUSEPORT); default: half the CPUs, at least 1. */
+        workers: int(1, 64).optional(),
       })
       .prefault({}),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
@@ -79,6 +95,18 @@ export const configSchema = z
         readyTimeout: duration.default(30_000),
       })
       .prefault({}),
+    security: z
+      .strictObject({
+        /**
+         * Run each domain's containers in a kernel sandbox: their own uid/gid when the supervisor is
+         * root, Landlock and no_new_privs always where the kernel has them. false: no isolation
+         * (ps, top and up then say `none`).
+         */
+        sandbox: z.boolean().default(true),
+        /** First uid/gid for the domains' users when none is given (root only); default from the instance name. */
+        uidBase: int(1000, 0x7fff0000).optional(),
+      })
+      .prefault({}),
     observe: z.strictObject({ shmWarnPercent: int(1, 100).default(80), sampleInterval: duration.default(2000) }).prefault({}),
   })
   .superRefine((c, ctx) => {
@@ -94,6 +122,15 @@ export const configSchema = z
       const p = seenName.get(name);
       if (p !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'name'], message: `duplicate name "${name}" (functions[${p}] has it too${f.name === undefined ? `; "${name}" is the default, from the handler's file name` : ''}): names must be unique, set \`name\`` });
       else seenName.set(name, i);
+    });
+    const users = new Map<string, { user: string | number; at: number }>();
+    c.functions.forEach((f, i) => {
+      if (f.memoryMax !== undefined && f.memoryMax > 0 && f.memoryMax < f.memoryLimit) ctx.addIssue({ code: 'custom', path: ['functions', i, 'memoryMax'], message: `must be at least memoryLimit (${f.memoryLimit} bytes): memoryLimit replaces a replica gracefully before the hard cap stops it` });
+      if (f.user === undefined) return;
+      const domain = f.domain ?? f.name ?? defaultName(f.handler);
+      const prev = users.get(domain);
+      if (prev && prev.user !== f.user) ctx.addIssue({ code: 'custom', path: ['functions', i, 'user'], message: `domain "${domain}" already runs as ${JSON.stringify(prev.user)} (functions[${prev.at}]): functions of one domain share one user` });
+      else users.set(domain, { user: f.user, at: i });
     });
     if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
   });

@@ -16,6 +16,14 @@ export interface FunctionConfig {
   timeoutMs: number;
   /** Private-memory limit in bytes; 0 = none. Passing it restarts the replica gracefully. */
   memoryLimit: number;
+  /** Hard memory cap per replica in bytes (cgroup, else RLIMIT_DATA). */
+  memoryMax: number;
+  /** Most tasks (processes and threads) per replica. */
+  pidsMax: number;
+  /** Security domain (functions in one share a segment and a user); defaults to the name. */
+  domain: string;
+  /** User the domain's containers run as under a root supervisor; absent: one derived per domain. */
+  user?: string | number;
   env: Record<string, string>;
 }
 
@@ -24,7 +32,7 @@ export interface ResolvedConfig {
   file: string;
   instance: string;
   runtimeDir: string;
-  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number };
+  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number; workers: number };
   proxy: { queueLimit: number };
   /**
    * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection
@@ -51,4 +59,5 @@ export interface ResolvedConfig {
     readyTimeoutMs?: number;
   };
   observe: { shmWarnPercent: number; sampleIntervalMs: number };
+  security: { sandbox: boolean; uidBase?: number };
 }
