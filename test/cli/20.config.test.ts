@@ -76,9 +76,28 @@ export default defineConfig({
   t.equal(c.gateway.port, 9123);
   t.equal(c.segment.size, 256 << 20);
   t.same(c.segment.classes, [{ size: 4096 }, { size: 1 << 20, count: 8 }]);
-  t.same(c.functions, [{ id: 3, name: 'echo', handler: path.join(dir, 'echo.ts'), replicas: 2, concurrency: 16, timeoutMs: 5000, memoryLimit: 128 << 20, env: { A: 'b' } }]);
+  t.same(c.functions, [{ id: 3, name: 'echo', handler: path.join(dir, 'echo.ts'), replicas: 2, concurrency: 16, timeoutMs: 5000, memoryLimit: 128 << 20, memoryMax: 256 << 20, pidsMax: 256, domain: 'echo', env: { A: 'b' } }]);
   t.equal(c.supervisor.maxRestarts, 2);
   t.equal(c.supervisor.periodMs, 30_000);
+});
+
+t.test('security domains: the default is one per function; one domain has one user; memoryMax is at least memoryLimit', async (t) => {
+  const dir = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 2, handler: './echo.ts', name: 'b', domain: 'shared', user: 'alice' }, { id: 3, handler: './echo.ts', name: 'c', domain: 'shared', user: 'alice', memoryMax: '64MiB' }] };\n",
+  });
+  const c = await loadConfig({ cwd: dir, instance: 'cfgtest' });
+  t.same(c.functions.map((f) => [f.domain, f.user ?? null, f.memoryMax]), [['echo', null, 1 << 30], ['shared', 'alice', 1 << 30], ['shared', 'alice', 64 << 20]]);
+  t.equal(c.security.sandbox, true, 'sandboxed by default');
+  t.ok(c.gateway.workers >= 1, 'at least one gateway');
+  const bad = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', domain: 'd', user: 'alice' }, { id: 2, handler: './echo.ts', name: 'b', domain: 'd', user: 'bob', memoryLimit: '512MiB', memoryMax: '256MiB' }] };\n",
+  });
+  const msg = await configError(bad);
+  t.match(msg, /functions\[1\]\.user: domain "d" already runs as "alice" \(functions\[0\]\)/);
+  t.match(msg, /functions\[1\]\.memoryMax: must be at least memoryLimit/);
+  t.match(await configError(dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', domain: 'Not OK' }] };\n" })), /functions\[0\]\.domain: must be 1-31 lower-case/);
 });
 
 t.test('a syntax error names file:line:column and shows the line', async (t) => {
