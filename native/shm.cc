@@ -1,8 +1,9 @@
-// The only C++ in faasflow: what Node cannot do by itself (shm_open, mmap, munmap, statvfs,
-// detaching ArrayBuffers when a mapping goes away). Validation, layout and friendly messages
-// live in src/shm/. Errors are thrown as the JS ShmError class handed in by setErrorClass().
+// The segment half of faasflow's C++: what Node cannot do by itself with shared memory (shm_open,
+// mmap, munmap, statvfs, mincore, ArrayBuffers over one packet, detaching them when a packet or a
+// mapping goes away). Validation, layout and friendly messages live in src/shm/. Errors are
+// thrown as the JS ShmError class handed in by setErrorClass(). Process-level calls (affinity,
+// process groups, socket pairs, polling) are in sys.cc.
 #include <napi.h>
-#include <sched.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,9 +11,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -41,6 +40,8 @@ const char* ErrnoName(int err) {
     case ENFILE: return "ENFILE";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EFBIG: return "EFBIG";
+    case ERANGE: return "ERANGE";
+    case EBADF: return "EBADF";
     default: return "EIO";
   }
 }
@@ -56,10 +57,9 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       InstanceMethod("unlink", &ShmAddon::Unlink),
       InstanceMethod("stat", &ShmAddon::Stat),
       InstanceMethod("statfs", &ShmAddon::Statfs),
-      InstanceMethod("spinRecv", &ShmAddon::SpinRecv),
       InstanceMethod("resident", &ShmAddon::Resident),
-      InstanceMethod("setAffinity", &ShmAddon::SetAffinity),
-      InstanceMethod("ownProcessGroup", &ShmAddon::OwnProcessGroup),
+      InstanceMethod("packetView", &ShmAddon::PacketView),
+      InstanceMethod("detach", &ShmAddon::Detach),
     });
     exports.Set("viewBytes", Napi::Number::New(env, static_cast<double>(kViewBytes)));
     // Mappings still open when the environment goes away (worker exit, process exit) are
@@ -75,12 +75,6 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
  private:
   Napi::FunctionReference errorClass_;
   std::vector<Mapping> mappings_;
-
-  static int64_t NowNs(clockid_t clock = CLOCK_MONOTONIC) {
-    timespec ts;
-    clock_gettime(clock, &ts);
-    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-  }
 
   Napi::Value Throw(Napi::Env env, int err, const char* syscall, const std::string& name) {
     std::string message = std::string(syscall) + " " + name + ": " + std::strerror(err);
@@ -116,7 +110,10 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     return info.Env().Undefined();
   }
 
-  // create(name, size): a new segment, O_EXCL so an existing one is never silently reused.
+  // create(name, size, mode = 0600, gid = -1): a new segment, O_EXCL so an existing one is never
+  // silently reused. The mode is set with fchmod (shm_open's is filtered by the umask) and the
+  // group with fchown, before the size: nobody can open the segment with wider rights than asked
+  // even for an instant.
   Napi::Value Create(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string name;
@@ -126,8 +123,19 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       return env.Undefined();
     }
     const double size = info[1].As<Napi::Number>().DoubleValue();
+    const mode_t mode = info.Length() > 2 && info[2].IsNumber() ? static_cast<mode_t>(info[2].As<Napi::Number>().Uint32Value() & 0777) : 0600;
+    const int64_t gid = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : -1;
     int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0) return Throw(env, errno, "shm_open", name);
+    const char* failed = nullptr;
+    if (gid >= 0 && fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0) failed = "fchown";
+    else if (fchmod(fd, mode) != 0) failed = "fchmod";
+    if (failed != nullptr) {
+      int err = errno;
+      close(fd);
+      shm_unlink(name.c_str());
+      return Throw(env, err, failed, name);
+    }
     if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
       int err = errno;
       close(fd);
@@ -293,85 +301,46 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     return Napi::Number::New(env, resident * page);
   }
 
-  // setAffinity(cpus): pins the calling process to those CPUs (Node has no API for it).
-  Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
+  // packetView(handle, offset, length) -> an ArrayBuffer of exactly `length` bytes at `offset` of
+  // the mapping: what a handler gets, so nothing but its own packet is reachable through
+  // `input.buffer` and nothing past its length shows. Its owner must detach() it before the packet
+  // can be reused (and before unmap): the memory belongs to the mapping, not to the collector.
+  Napi::Value PacketView(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "setAffinity(cpus: number[])").ThrowAsJavaScriptException();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "packetView(handle, offset, length)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    Napi::Array cpus = info[0].As<Napi::Array>();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (uint32_t i = 0; i < cpus.Length(); ++i) {
-      Napi::Value v = cpus.Get(i);
-      const int cpu = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1;
-      if (cpu < 0 || cpu >= CPU_SETSIZE) {
-        Napi::RangeError::New(env, "CPU numbers must be 0.." + std::to_string(CPU_SETSIZE - 1)).ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      CPU_SET(cpu, &set);
+    const int64_t slot = info[0].As<Napi::Number>().Int64Value();
+    const int64_t off = info[1].As<Napi::Number>().Int64Value();
+    const int64_t len = info[2].As<Napi::Number>().Int64Value();
+    if (slot < 0 || static_cast<size_t>(slot) >= mappings_.size() || mappings_[slot].base == nullptr) {
+      return Throw(env, EBADF, "packetView", "segment (not mapped)");
     }
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) return Throw(env, errno, "sched_setaffinity", "cpus");
+    const Mapping& m = mappings_[slot];
+    if (off < 0 || len < 0 || static_cast<uint64_t>(off) + static_cast<uint64_t>(len) > m.size) {
+      return Throw(env, ERANGE, "packetView", "segment");
+    }
+    napi_value ab;
+    // No finalizer: the bytes belong to the mapping. A zero-length view still gets its own
+    // (empty) buffer, never one that aliases anything.
+    if (napi_create_external_arraybuffer(env, static_cast<char*>(m.base) + off, static_cast<size_t>(len), nullptr, nullptr, &ab) != napi_ok) {
+      return Throw(env, ENOMEM, "packetView", "segment");
+    }
+    return Napi::Value(env, ab);
+  }
+
+  // detach(arrayBuffer): every typed array over it becomes empty, so a handler that kept a view
+  // (or a library that did) can no longer reach the packet once it is handed on or freed.
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+      Napi::TypeError::New(env, "detach(arrayBuffer)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    if (!ab.IsDetached()) ab.Detach();
     return env.Undefined();
-  }
-
-  // ownProcessGroup() -> pgid: makes the calling process the leader of a new process group in its
-  // current session (Node only offers setsid, through spawn's `detached`). A new session would
-  // also put the process in its own scheduler autogroup, where sched_yield no longer lets its peers
-  // on the same CPU run: measured 25-30 us more per small request. A group is all that is needed
-  // to kill what a handler starts along with its container.
-  Napi::Value OwnProcessGroup(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (setpgid(0, 0) != 0) return Throw(env, errno, "setpgid", "self");
-    return Napi::Number::New(env, static_cast<double>(getpgrp()));
-  }
-
-  // spinRecv(fd, buffer, micros, cpuOut?) -> bytes read (> 0); 0 when nothing came within `micros`;
-  // -1 at end of stream (left unread for the event loop to see); -errno on a socket error. With
-  // cpuOut (a Float64Array), cpuOut[0] gets the CPU time the poll used, in us: less than its wall
-  // time whenever the yields let other work run. Polls a
-  // non-blocking socket without sleeping: a process asleep in epoll costs a cross-CPU wake-up
-  // (~20 us on a VM) per message, which is most of a small request's latency. The caller bounds
-  // how often and how long it spins (spin.ts).
-  Napi::Value SpinRecv(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
-      Napi::TypeError::New(env, "spinRecv(fd: number, buffer: Uint8Array, micros: number)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const int fd = info[0].As<Napi::Number>().Int32Value();
-    Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
-    const int64_t deadline = NowNs() + static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000.0);
-    double* cpuOut = nullptr;
-    if (info.Length() > 3 && info[3].IsTypedArray() && info[3].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-      Napi::Float64Array out = info[3].As<Napi::Float64Array>();
-      if (out.ElementLength() > 0) cpuOut = out.Data();
-    }
-    const int64_t cpu0 = cpuOut != nullptr ? NowNs(CLOCK_THREAD_CPUTIME_ID) : 0;
-    ssize_t result = 0;
-    for (;;) {
-      const ssize_t n = recv(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT);
-      if (n > 0) {
-        result = n;
-        break;
-      }
-      if (n == 0) {
-        result = -1;
-        break;
-      }
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        result = -errno;
-        break;
-      }
-      if (NowNs() >= deadline) break;
-      // The peer this process waits for may be runnable on this very CPU (the scheduler put both
-      // here): without a yield, it would wait out the whole spin. With nothing else runnable
-      // here, sched_yield returns at once.
-      sched_yield();
-    }
-    if (cpuOut != nullptr) *cpuOut = static_cast<double>(NowNs(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1000.0;
-    return Napi::Number::New(env, static_cast<double>(result));
   }
 
   // statfs(path) -> { total, free, available } in bytes, for the /dev/shm capacity checks.

@@ -2,7 +2,7 @@
 // the IPC channel, exit when the supervisor is gone (no orphan outlives it), and turn SIGTERM,
 // SIGINT and a 'drain' message into one graceful shutdown.
 import type { ChildMessage, SupervisorMessage } from './protocol.js';
-import { native } from '../shm/binding.js';
+import { sys } from '../sys/binding.js';
 import { DEFAULT_SPIN_MICROS, ENV } from './env.js';
 
 /** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
@@ -12,7 +12,7 @@ import { DEFAULT_SPIN_MICROS, ENV } from './env.js';
  */
 export function ownProcessGroup(): void {
   try {
-    native.ownProcessGroup();
+    sys.ownProcessGroup();
   } catch (err) {
     log('warn', `cannot start a process group: ${(err as Error).message}; processes a handler starts may outlive this one`);
   }
@@ -22,7 +22,7 @@ export function applyAffinity(): void {
   const spec = process.env[ENV.cpus];
   if (!spec) return;
   try {
-    native.setAffinity(spec.split(',').map(Number));
+    sys.setAffinity(spec.split(',').map(Number));
   } catch (err) {
     log('warn', `cannot pin to CPUs ${spec}: ${(err as Error).message}; running unpinned`);
   }

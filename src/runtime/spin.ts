@@ -5,7 +5,7 @@
 // spinner learns how long answers take and parks at once when they take longer (an idle instance
 // or slow handler costs nothing), and the native poll yields its CPU to anything else runnable
 // there between polls (the peer it waits for may be queued on that very CPU).
-import { native } from '../shm/binding.js';
+import { sys } from '../sys/binding.js';
 
 /** Where the spinner's counts go for `top` and /metrics: the process's stats record (ProcessStats). */
 export interface PollRecord {
@@ -47,7 +47,7 @@ export class Spinner {
       this.record?.parked();
       return null;
     }
-    const n = native.spinRecv(fd, buf, this.budgetUs, this.record ? this.cpu : undefined);
+    const n = sys.spinRecv(fd, buf, this.budgetUs, this.record ? this.cpu : undefined);
     const spunUs = (performance.now() - t0) * 1000;
     this.record?.polled(n > 0, this.cpu[0]!);
     if (n > 0) {

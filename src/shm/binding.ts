@@ -16,18 +16,17 @@ export interface NativeMapping {
 export interface NativeShm {
   viewBytes: number;
   setErrorClass(cls: new (message: string, code: string) => Error): void;
-  create(name: string, size: number): void;
+  /** A new segment (O_EXCL) with this mode (default 0600) and, when given, this group. */
+  create(name: string, size: number, mode?: number, gid?: number): void;
   map(name: string, writable: boolean): NativeMapping;
   unmap(handle: number): boolean;
   unlink(name: string): void;
   stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };
   resident(handle: number, offset: number, length: number): number;
-  setAffinity(cpus: number[]): void;
-  /** setpgid(0, 0): leader of a new process group, same session. Returns the group id. */
-  ownProcessGroup(): number;
   statfs(path: string): { total: number; free: number; available: number };
-  /** Bytes read (> 0); 0: nothing within `micros`; -1: end of stream; -errno. cpuOut[0]: CPU µs the poll used. */
-  spinRecv(fd: number, buffer: Uint8Array, micros: number, cpuOut?: Float64Array): number;
+  /** An ArrayBuffer of exactly `length` bytes at `offset` of the mapping; detach() it before the packet is reused. */
+  packetView(handle: number, offset: number, length: number): ArrayBuffer;
+  detach(buffer: ArrayBuffer): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { native } from '../../src/shm/binding.js';
+import { sys } from '../../src/sys/binding.js';
 import { Spinner, socketFd } from '../../src/runtime/spin.js';
 import { FrameLink } from '../../src/runtime/link.js';
 import { FrameType, NO_PACKET, ProcessStats, ProcessTable, type Frame } from '../../src/shm/index.js';
@@ -61,7 +61,7 @@ t.test('spinRecv polls a real socket: data from another process, a bounded timeo
 
   let t0 = performance.now();
   const cpu = new Float64Array(1);
-  t.equal(native.spinRecv(fd, buf, 3000, cpu), 0, 'nothing sent: 0');
+  t.equal(sys.spinRecv(fd, buf, 3000, cpu), 0, 'nothing sent: 0');
   const waited = performance.now() - t0;
   t.ok(waited >= 3 && waited < 500, `gave up after the budget (${waited.toFixed(1)} ms for 3 ms)`);
   t.ok(cpu[0]! > 0 && cpu[0]! <= waited * 1000 + 50, `the CPU it used is reported, and is no more than its wall time (${cpu[0]!.toFixed(0)} µs)`);
@@ -70,7 +70,7 @@ t.test('spinRecv polls a real socket: data from another process, a bounded timeo
   socket.write('ping');
   t0 = performance.now();
   // The event loop never runs in between: only polling can see the peer's answer.
-  const n = native.spinRecv(fd, buf, 2_000_000);
+  const n = sys.spinRecv(fd, buf, 2_000_000);
   const took = performance.now() - t0;
   t.equal(buf.subarray(0, n).toString(), 'ping', 'the answer, read while spinning');
   t.ok(took >= 15, `it came after the peer's 20 ms delay (${took.toFixed(1)} ms)`);
@@ -78,12 +78,12 @@ t.test('spinRecv polls a real socket: data from another process, a bounded timeo
   const closed = new Promise((r) => socket.once('close', r));
   socket.write('close');
   let r = 0;
-  for (let i = 0; i < 20 && r === 0; i++) r = native.spinRecv(fd, buf, 100_000);
+  for (let i = 0; i < 20 && r === 0; i++) r = sys.spinRecv(fd, buf, 100_000);
   t.equal(r, -1, 'end of stream: -1');
   await closed;
   t.pass('the event loop still saw the end of the stream and closed the socket');
 
-  t.throws(() => native.spinRecv('x' as unknown as number, buf, 1), TypeError, 'bad arguments throw, not crash');
+  t.throws(() => sys.spinRecv('x' as unknown as number, buf, 1), TypeError, 'bad arguments throw, not crash');
 });
 
 const request = (id: number): Frame => ({

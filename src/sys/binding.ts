@@ -1,0 +1,33 @@
+// Finds and loads the process-level addon (native/sys.cc); nothing else.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeSys {
+  /** Bytes read (> 0); 0: nothing within `micros`; -1: end of stream; -errno. cpuOut[0]: CPU µs the poll used. */
+  spinRecv(fd: number, buffer: Uint8Array, micros: number, cpuOut?: Float64Array): number;
+  setAffinity(cpus: number[]): void;
+  /** setpgid(0, 0): leader of a new process group, same session. Returns the group id. */
+  ownProcessGroup(): number;
+  /** A connected pair of Unix stream sockets (close-on-exec). */
+  socketPair(): [number, number];
+  closeFd(fd: number): void;
+  /** The kernel's Landlock ABI version; 0 without Landlock. */
+  landlockAbi(): number;
+}
+
+/** The package root: build/Release holds the addons and the sandbox launcher. */
+export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(import.meta.url);
+
+function load(): NativeSys {
+  const file = path.join(PACKAGE_DIR, 'build', 'Release', 'faasflow_sys.node');
+  try {
+    return require(file) as NativeSys;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`faasflow native module not built (${file}): ${why}. Run \`npm rebuild faasflow\` or \`npx node-gyp rebuild\` in ${PACKAGE_DIR}.`, { cause: err });
+  }
+}
+
+export const sys: NativeSys = load();
