@@ -1,8 +1,8 @@
 // The segment half of faasflow's C++: what Node cannot do by itself with shared memory (shm_open,
-// mmap, munmap, statvfs, mincore, ArrayBuffers over one packet, detaching them when a packet or a
-// mapping goes away). Validation, layout and friendly messages live in src/shm/. Errors are
-// thrown as the JS ShmError class handed in by setErrorClass(). Process-level calls (affinity,
-// process groups, socket pairs, polling) are in sys.cc.
+// mmap, munmap, statvfs, mincore, detaching the views when a mapping goes away). A handler's
+// per-packet views are view.cc's; process-level calls (affinity, process groups, socket pairs,
+// polling) are sys.cc's. Validation, layout and friendly messages live in src/shm/. Errors are
+// thrown as the JS ShmError class handed in by setErrorClass().
 #include <napi.h>
 
 #include <cerrno>
@@ -40,8 +40,6 @@ const char* ErrnoName(int err) {
     case ENFILE: return "ENFILE";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EFBIG: return "EFBIG";
-    case ERANGE: return "ERANGE";
-    case EBADF: return "EBADF";
     default: return "EIO";
   }
 }
@@ -58,8 +56,6 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
       InstanceMethod("stat", &ShmAddon::Stat),
       InstanceMethod("statfs", &ShmAddon::Statfs),
       InstanceMethod("resident", &ShmAddon::Resident),
-      InstanceMethod("packetView", &ShmAddon::PacketView),
-      InstanceMethod("detach", &ShmAddon::Detach),
     });
     exports.Set("viewBytes", Napi::Number::New(env, static_cast<double>(kViewBytes)));
     // Mappings still open when the environment goes away (worker exit, process exit) are
@@ -299,48 +295,6 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
     double resident = 0;
     for (unsigned char v : vec) resident += (v & 1);
     return Napi::Number::New(env, resident * page);
-  }
-
-  // packetView(handle, offset, length) -> an ArrayBuffer of exactly `length` bytes at `offset` of
-  // the mapping: what a handler gets, so nothing but its own packet is reachable through
-  // `input.buffer` and nothing past its length shows. Its owner must detach() it before the packet
-  // can be reused (and before unmap): the memory belongs to the mapping, not to the collector.
-  Napi::Value PacketView(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-      Napi::TypeError::New(env, "packetView(handle, offset, length)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const int64_t slot = info[0].As<Napi::Number>().Int64Value();
-    const int64_t off = info[1].As<Napi::Number>().Int64Value();
-    const int64_t len = info[2].As<Napi::Number>().Int64Value();
-    if (slot < 0 || static_cast<size_t>(slot) >= mappings_.size() || mappings_[slot].base == nullptr) {
-      return Throw(env, EBADF, "packetView", "segment (not mapped)");
-    }
-    const Mapping& m = mappings_[slot];
-    if (off < 0 || len < 0 || static_cast<uint64_t>(off) + static_cast<uint64_t>(len) > m.size) {
-      return Throw(env, ERANGE, "packetView", "segment");
-    }
-    napi_value ab;
-    // No finalizer: the bytes belong to the mapping. A zero-length view still gets its own
-    // (empty) buffer, never one that aliases anything.
-    if (napi_create_external_arraybuffer(env, static_cast<char*>(m.base) + off, static_cast<size_t>(len), nullptr, nullptr, &ab) != napi_ok) {
-      return Throw(env, ENOMEM, "packetView", "segment");
-    }
-    return Napi::Value(env, ab);
-  }
-
-  // detach(arrayBuffer): every typed array over it becomes empty, so a handler that kept a view
-  // (or a library that did) can no longer reach the packet once it is handed on or freed.
-  Napi::Value Detach(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
-      Napi::TypeError::New(env, "detach(arrayBuffer)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-    if (!ab.IsDetached()) ab.Detach();
-    return env.Undefined();
   }
 
   // statfs(path) -> { total, free, available } in bytes, for the /dev/shm capacity checks.

@@ -24,9 +24,6 @@ export interface NativeShm {
   stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };
   resident(handle: number, offset: number, length: number): number;
   statfs(path: string): { total: number; free: number; available: number };
-  /** An ArrayBuffer of exactly `length` bytes at `offset` of the mapping; detach() it before the packet is reused. */
-  packetView(handle: number, offset: number, length: number): ArrayBuffer;
-  detach(buffer: ArrayBuffer): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -2,7 +2,7 @@
 // little-endian, so a reader can validate a frame without allocating and many frames go out in
 // one write under load.
 import { ShmError } from './errors.js';
-import { MAX_CLASS_BYTES, MAX_FUNCTIONS } from './layout.js';
+import { MAX_CLASS_BYTES, MAX_FUNCTIONS } from './constants.js';
 
 /**
  * 48 bytes: the packet, and a second packet for metadata when body + metadata do not fit in one

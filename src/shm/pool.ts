@@ -13,44 +13,21 @@
 // its packet is released, before anyone can claim it again. (Bumping it at alloc left a window
 // between another process's claim and its bump in which a stale free could release the new
 // owner's packet.) alloc reads the generation with a plain load after its owner CAS, which orders it.
+//
+// In a domain segment the packet table is writable by that domain's containers, whose code is not
+// trusted. Nothing read from the table decides where this process reads or writes: a packet's
+// class (its size and arena) comes from the layout this process validated at attach, never from
+// a table word; a word a container scribbled over can make its own domain's requests fail, and
+// nothing else.
 import { ShmError, readOnlyError } from './errors.js';
-import { PKT_CLASS, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, type ClassLayout } from './layout.js';
-import type { Segment } from './segment.js';
+import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS } from './constants.js';
+import { classOfPacket, type ClassLayout } from './layout.js';
+import type { SegmentMemory } from './memory.js';
+import { views } from './views.js';
+import { classUsage, countInUse, heldPackets } from './pool-scan.js';
+import type { ClassUsage, Descriptor, Exhausted, PacketInfo } from './packet.js';
 
-export interface Descriptor {
-  index: number;
-  generation: number;
-  offset: number;
-  capacity: number;
-}
-
-export interface Exhausted {
-  exhausted: true;
-  /** 'too-large': no class can hold the length; 'exhausted': every class that could is full. */
-  reason: 'too-large' | 'exhausted';
-  length: number;
-}
-
-export interface ClassUsage {
-  size: number;
-  count: number;
-  inUse: number;
-  free: number;
-  highWater: number;
-  bytesInUse: number;
-  touched: number;
-}
-
-export interface PacketInfo {
-  index: number;
-  classSize: number;
-  owner: number;
-  generation: number;
-  length: number;
-  functionId: number;
-  requestId: number;
-  ageMs: number;
-}
+export { isExhausted, type ClassUsage, type Descriptor, type Exhausted, type PacketInfo } from './packet.js';
 
 // Date.now() costs ~45 ns, as much as the rest of alloc. The allocation time only feeds the age
 // shown by `shm inspect`, so it is read once per event-loop turn and reused by every alloc in that
@@ -75,7 +52,7 @@ function badOwner(what: string, owner: number, segment: string): never {
 export class PacketPool {
   readonly classes: ClassLayout[];
   readonly maxPacket: number;
-  private readonly seg: Segment;
+  private readonly seg: SegmentMemory;
   private readonly i32: Int32Array;
   private readonly base: number; // i32 index of packet 0
   private readonly cursor: number[];
@@ -83,14 +60,16 @@ export class PacketPool {
   private readonly createdAt: number;
   /** Mapped read-only: every mutating method throws EACCES (one well-predicted branch on the read-write path). */
   private readonly readOnly: boolean;
+  /** Handler views (packetView) not detached yet: detached with the mapping, never left dangling. */
+  private readonly live = new Set<ArrayBuffer>();
 
-  constructor(seg: Segment) {
+  constructor(seg: SegmentMemory) {
     this.seg = seg;
     this.readOnly = !seg.writable;
     this.i32 = seg.i32;
     this.classes = seg.layout.classes;
     this.base = seg.layout.packetOffset / 4;
-    this.maxPacket = this.classes[this.classes.length - 1].size;
+    this.maxPacket = this.classes.length ? this.classes[this.classes.length - 1].size : 0;
     this.viewBytes = seg.viewBytes;
     this.createdAt = seg.header.createdAt;
     // Start each process at a different bitmap word so concurrent allocators rarely collide.
@@ -98,17 +77,13 @@ export class PacketPool {
   }
 
   /**
-   * Creator only, on a zero-filled segment: class tags, the unusable tail bits, and generation 1
-   * everywhere, so an all-zero descriptor (index 0, generation 0) never names a live packet.
+   * Creator only, on a zero-filled segment: the unusable tail bits, and generation 1 everywhere,
+   * so an all-zero descriptor (index 0, generation 0) never names a live packet.
    */
   init(): void {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'init');
     for (const c of this.classes) {
-      for (let i = 0; i < c.count; i++) {
-        const e = this.base + (c.firstPacket + i) * PKT_WORDS;
-        this.i32[e + PKT_CLASS] = c.index;
-        this.i32[e + PKT_GEN] = 1;
-      }
+      for (let i = 0; i < c.count; i++) this.i32[this.base + (c.firstPacket + i) * PKT_WORDS + PKT_GEN] = 1;
       const tail = c.count % 32;
       if (tail !== 0) this.i32[c.bitmapWord + c.bitmapWords - 1] = ~((1 << tail) - 1);
     }
@@ -192,7 +167,7 @@ export class PacketPool {
   describe(index: number, generation: number): Descriptor {
     const e = this.entry(index, generation, 'describe');
     if (Atomics.load(this.i32, e + PKT_OWNER) === 0) throw new ShmError(`describe: packet ${index} is free`, 'ESTALE', this.seg.name);
-    const c = this.classes[this.i32[e + PKT_CLASS]];
+    const c = classOfPacket(this.seg.layout, index)!;
     return { index, generation, offset: c.arenaOffset + (index - c.firstPacket) * c.size, capacity: c.size };
   }
 
@@ -212,6 +187,32 @@ export class PacketPool {
       throw new ShmError(`view: ${length} bytes at offset ${d.offset} is outside packet ${d.index} (capacity ${d.capacity}) or the segment (${this.seg.layout.size} bytes)${closed}`, 'ERANGE', this.seg.name);
     }
     return new Uint8Array(buf, at, length);
+  }
+
+  /**
+   * What a handler gets: an ArrayBuffer of exactly `length` bytes of the packet, so `.buffer`
+   * reaches nothing else (no header, no other packet, no stale bytes past the length). The caller
+   * hands it back to releaseView() before the packet goes to anyone else.
+   */
+  packetView(d: Descriptor, length: number): ArrayBuffer {
+    const chunk = Math.floor(d.offset / this.viewBytes);
+    const buf = this.seg.views[chunk];
+    if (buf === undefined || !(length >= 0 && length <= d.capacity)) this.view(d, length); // throws the ERANGE with its message
+    const ab = views.view(buf, d.offset - chunk * this.viewBytes, length);
+    this.live.add(ab);
+    return ab;
+  }
+
+  /** Detaches a packetView: every typed array over it (the handler's, a library's) becomes empty. */
+  releaseView(ab: ArrayBuffer): void {
+    views.detach(ab);
+    this.live.delete(ab);
+  }
+
+  /** Detaches every handler view still out (the mapping is going away). */
+  detachViews(): void {
+    for (const ab of this.live) views.detach(ab);
+    this.live.clear();
   }
 
   /** Labels a packet for inspection (which function and request it carries). */
@@ -240,12 +241,19 @@ export class PacketPool {
     }
   }
 
-  /** Frees a packet. A stale generation or a second free is a typed error, never corruption. */
-  free(d: Descriptor): void {
+  /**
+   * Frees a packet. A stale generation or a second free is a typed error, never corruption. With
+   * `owner`, only a packet that process holds is freed (EPERM otherwise): a descriptor that came
+   * from a container may name a packet of someone else's request.
+   */
+  free(d: Descriptor, owner?: number): void {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'free');
     const index = d.index;
     if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) this.entry(index, d.generation, 'free');
     const e = this.base + index * PKT_WORDS;
+    if (owner !== undefined && Atomics.load(this.i32, e + PKT_OWNER) !== owner) {
+      throw new ShmError(`free: packet ${index} is not held by pid ${owner}`, 'EPERM', this.seg.name);
+    }
     const gen = d.generation | 0;
     // Winning this CAS makes us the only process releasing the packet; every other holder of the
     // descriptor (a second free, a late transfer) now fails the generation check.
@@ -269,7 +277,7 @@ export class PacketPool {
    * high-water mark never exceeds the class's count.
    */
   private release(index: number): void {
-    const c = this.classes[this.i32[this.base + index * PKT_WORDS + PKT_CLASS]];
+    const c = classOfPacket(this.seg.layout, index)!;
     const rel = index - c.firstPacket;
     Atomics.sub(this.i32, c.counterWord, 1);
     Atomics.and(this.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
@@ -312,58 +320,16 @@ export class PacketPool {
 
   /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
   usage(): ClassUsage[] {
-    return this.classes.map((c) => {
-      let inUse = 0;
-      let bytes = 0;
-      for (let i = 0; i < c.count; i++) {
-        const e = this.base + (c.firstPacket + i) * PKT_WORDS;
-        if (Atomics.load(this.i32, e + PKT_OWNER) !== 0) {
-          inUse++;
-          bytes += this.i32[e + PKT_LENGTH];
-        }
-      }
-      return {
-        size: c.size,
-        count: c.count,
-        inUse,
-        free: c.count - inUse,
-        highWater: Math.max(inUse, Atomics.load(this.i32, c.counterWord + 1)),
-        bytesInUse: bytes,
-        touched: this.seg.resident(c.arenaOffset, c.count * c.size),
-      };
-    });
+    return classUsage(this.seg);
   }
 
+  /** Packets held by anyone now. */
   inUse(): number {
-    let n = 0;
-    for (let i = 0; i < this.seg.layout.packetCount; i++) if (Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER) !== 0) n++;
-    return n;
+    return countInUse(this.seg);
   }
 
   /** Every packet currently held, for `shm inspect`. */
   held(): PacketInfo[] {
-    const out: PacketInfo[] = [];
-    const now = Date.now() - this.seg.header.createdAt;
-    for (let i = 0; i < this.seg.layout.packetCount; i++) {
-      const e = this.base + i * PKT_WORDS;
-      const owner = Atomics.load(this.i32, e + PKT_OWNER);
-      if (owner === 0) continue;
-      out.push({
-        index: i,
-        classSize: this.classes[this.i32[e + PKT_CLASS]].size,
-        owner,
-        generation: this.i32[e + PKT_GEN],
-        length: this.i32[e + PKT_LENGTH],
-        functionId: this.i32[e + PKT_FUNCTION],
-        requestId: this.i32[e + PKT_REQUEST] >>> 0,
-        // The i32 wraps after 24.8 days of segment life; the difference modulo 2^32 does not.
-        ageMs: (now - this.i32[e + PKT_TIME]) >>> 0,
-      });
-    }
-    return out;
+    return heldPackets(this.seg);
   }
-}
-
-export function isExhausted(r: Descriptor | Exhausted): r is Exhausted {
-  return (r as Exhausted).exhausted === true;
 }

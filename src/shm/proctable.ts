@@ -1,11 +1,19 @@
-// The process table in the segment: who is attached, in what role, and whether it is alive.
-// The supervisor is its only writer; `top` and `shm inspect` read it without asking anyone.
-import { PROC_FUNCTION, PROC_HEARTBEAT, PROC_PID, PROC_REPLICA, PROC_RESTARTS, PROC_ROLE, PROC_STARTED, PROC_STATE, PROC_WORDS, ROLES, type Role } from './layout.js';
+// The process table in the runtime segment: who runs, in what role, where it writes its stats,
+// under which isolation, and whether it is alive. The supervisor is its only writer; `top` and
+// `shm inspect` read it without asking anyone. No container maps the runtime segment.
+import { PROC_DEPLOYMENT, PROC_DOMAIN, PROC_FUNCTION, PROC_HEARTBEAT, PROC_PID, PROC_REPLICA, PROC_RESTARTS, PROC_ROLE, PROC_SANDBOX, PROC_STARTED, PROC_STATE, PROC_STATS_SLOT, PROC_WORDS, ROLES, SANDBOX_LANDLOCK, SANDBOX_UID, type Role } from './constants.js';
 import { readOnlyError } from './errors.js';
-import type { Segment } from './segment.js';
+import type { SegmentMemory } from './memory.js';
 
 export const PROC_STATES = ['free', 'starting', 'ready', 'draining', 'stopped', 'crashed', 'failed'] as const;
 export type ProcState = (typeof PROC_STATES)[number];
+
+/** The isolation a process runs under, as the sandbox launcher reported it. */
+export interface Sandbox {
+  uid: boolean;
+  /** Landlock ABI version applied; 0: none. */
+  landlock: number;
+}
 
 export interface ProcEntry {
   slot: number;
@@ -13,10 +21,35 @@ export interface ProcEntry {
   role: Role;
   functionId: number;
   replica: number;
+  deployment: number;
   state: ProcState;
   heartbeatAgeS: number;
   restarts: number;
   uptimeS: number;
+  /** A container's domain index; -1 for other roles. */
+  domainIndex: number;
+  /** Where its stats record is: in its domain segment (containers) or in the runtime segment. */
+  statsSlot: number;
+  sandbox: Sandbox;
+}
+
+export interface Registration {
+  role: Role;
+  functionId?: number;
+  replica?: number;
+  deployment?: number;
+  restarts?: number;
+  domainIndex?: number;
+  /** Defaults to the table slot (supervisor, gateways). */
+  statsSlot?: number;
+}
+
+export function encodeSandbox(s: Sandbox): number {
+  return (s.uid ? SANDBOX_UID : 0) | (s.landlock > 0 ? SANDBOX_LANDLOCK | ((s.landlock & 0xff) << 8) : 0);
+}
+
+export function decodeSandbox(word: number): Sandbox {
+  return { uid: (word & SANDBOX_UID) !== 0, landlock: word & SANDBOX_LANDLOCK ? (word >> 8) & 0xff : 0 };
 }
 
 export class ProcessTable {
@@ -24,62 +57,80 @@ export class ProcessTable {
   private readonly base: number;
   private readonly slots: number;
   private readonly createdAt: number;
-  private readonly seg: Segment;
+  private readonly mem: SegmentMemory;
   /** Mapped read-only: the writing methods throw EACCES instead of storing. */
   private readonly readOnly: boolean;
 
-  constructor(seg: Segment) {
-    this.seg = seg;
-    this.readOnly = !seg.writable;
-    this.i32 = seg.i32;
-    this.base = seg.layout.procOffset / 4;
-    this.slots = seg.layout.procSlots;
-    this.createdAt = seg.header.createdAt;
+  constructor(mem: SegmentMemory) {
+    this.mem = mem;
+    this.readOnly = !mem.writable;
+    this.i32 = mem.i32;
+    this.base = mem.layout.procOffset / 4;
+    this.slots = mem.layout.procSlots;
+    this.createdAt = mem.header.createdAt;
   }
 
   private now(): number {
     return Math.floor((Date.now() - this.createdAt) / 1000);
   }
 
-  /** Claims a free slot (or the one this pid already has). Returns -1 when the table is full. */
-  register(pid: number, role: Role, functionId = 0, replica = 0, restarts = 0): number {
-    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.register');
-    let free = -1;
-    for (let s = 0; s < this.slots; s++) {
-      const e = this.base + s * PROC_WORDS;
-      const p = Atomics.load(this.i32, e + PROC_PID);
-      if (p === pid) return this.fill(s, pid, role, functionId, replica, restarts);
-      if (p === 0 && free < 0) free = s;
-    }
-    return free < 0 ? -1 : this.fill(free, pid, role, functionId, replica, restarts);
+  private writable(what: string): void {
+    if (this.readOnly) throw readOnlyError(this.mem.name, `ProcessTable.${what}`);
   }
 
-  private fill(s: number, pid: number, role: Role, functionId: number, replica: number, restarts: number): number {
+  /**
+   * Claims a free slot (or the one this pid already has). Returns -1 when the table is full. The
+   * positional form (role, function, replica, restarts) is kept for callers that need no more.
+   */
+  register(pid: number, reg: Registration | Role, functionId = 0, replica = 0, restarts = 0): number {
+    this.writable('register');
+    const r: Registration = typeof reg === 'string' ? { role: reg, functionId, replica, restarts } : reg;
+    let free = -1;
+    for (let s = 0; s < this.slots; s++) {
+      const p = Atomics.load(this.i32, this.base + s * PROC_WORDS + PROC_PID);
+      if (p === pid) return this.fill(s, pid, r);
+      if (p === 0 && free < 0) free = s;
+    }
+    return free < 0 ? -1 : this.fill(free, pid, r);
+  }
+
+  private fill(s: number, pid: number, r: Registration): number {
     const e = this.base + s * PROC_WORDS;
-    this.i32[e + PROC_ROLE] = ROLES.indexOf(role);
-    this.i32[e + PROC_FUNCTION] = functionId;
-    this.i32[e + PROC_REPLICA] = replica;
+    this.i32[e + PROC_ROLE] = ROLES.indexOf(r.role);
+    this.i32[e + PROC_FUNCTION] = r.functionId ?? 0;
+    this.i32[e + PROC_REPLICA] = r.replica ?? 0;
+    this.i32[e + PROC_DEPLOYMENT] = r.deployment ?? 0;
     this.i32[e + PROC_STATE] = PROC_STATES.indexOf('starting');
-    this.i32[e + PROC_RESTARTS] = restarts;
+    this.i32[e + PROC_RESTARTS] = r.restarts ?? 0;
+    this.i32[e + PROC_DOMAIN] = r.domainIndex ?? -1;
+    this.i32[e + PROC_STATS_SLOT] = r.statsSlot ?? s;
+    this.i32[e + PROC_SANDBOX] = 0;
     this.i32[e + PROC_STARTED] = this.now();
     this.i32[e + PROC_HEARTBEAT] = this.now();
     Atomics.store(this.i32, e + PROC_PID, pid);
     return s;
   }
 
+  private store(slot: number, word: number, value: number, what: string): void {
+    this.writable(what);
+    if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + word, value);
+  }
+
   setState(slot: number, state: ProcState): void {
-    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.setState');
-    if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_STATE, PROC_STATES.indexOf(state));
+    this.store(slot, PROC_STATE, PROC_STATES.indexOf(state), 'setState');
+  }
+
+  /** What the sandbox launcher applied to the process in `slot`. */
+  setSandbox(slot: number, s: Sandbox): void {
+    this.store(slot, PROC_SANDBOX, encodeSandbox(s), 'setSandbox');
   }
 
   heartbeat(slot: number): void {
-    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.heartbeat');
-    if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_HEARTBEAT, this.now());
+    this.store(slot, PROC_HEARTBEAT, this.now(), 'heartbeat');
   }
 
   release(slot: number): void {
-    if (this.readOnly) throw readOnlyError(this.seg.name, 'ProcessTable.release');
-    if (slot >= 0 && slot < this.slots) Atomics.store(this.i32, this.base + slot * PROC_WORDS + PROC_PID, 0);
+    this.store(slot, PROC_PID, 0, 'release');
   }
 
   slotOf(pid: number): number {
@@ -100,10 +151,14 @@ export class ProcessTable {
         role: ROLES[this.i32[e + PROC_ROLE]] ?? 'none',
         functionId: this.i32[e + PROC_FUNCTION],
         replica: this.i32[e + PROC_REPLICA],
+        deployment: this.i32[e + PROC_DEPLOYMENT],
         state: PROC_STATES[this.i32[e + PROC_STATE]] ?? 'free',
         heartbeatAgeS: now - this.i32[e + PROC_HEARTBEAT],
         restarts: this.i32[e + PROC_RESTARTS],
         uptimeS: now - this.i32[e + PROC_STARTED],
+        domainIndex: this.i32[e + PROC_DOMAIN],
+        statsSlot: this.i32[e + PROC_STATS_SLOT],
+        sandbox: decodeSandbox(this.i32[e + PROC_SANDBOX]),
       });
     }
     return out;

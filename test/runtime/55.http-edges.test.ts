@@ -5,7 +5,7 @@ import t from 'tap';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { json, post, request, type HttpResult } from '../helpers/http.js';
 import { FunctionStats } from '../../src/shm/stats.js';
-import { FN_2XX, FN_4XX, FN_5XX, FN_INFLIGHT, FN_REQUESTS } from '../../src/shm/layout.js';
+import { FN_2XX, FN_4XX, FN_5XX, FN_INFLIGHT, FN_REQUESTS } from '../../src/shm/constants.js';
 
 /** Writes raw bytes, returns everything the server sent until it closed (or waitMs passed). */
 function raw(port: number, parts: (string | Buffer)[], gapMs = 0, waitMs = 1500): Promise<string> {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { Segment, ShmError, decodeFrame, encodeFrame, FRAME_BYTES, FrameType, LAYOUT_VERSION, NO_PACKET, MAGIC, isExhausted, type Descriptor } from '../../src/shm/index.js';
-import { CLASS_TABLE_OFFSET, HDR_BITMAP_OFFSET, HDR_CLASS_COUNT, HDR_FN_STATS_OFFSET, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET } from '../../src/shm/layout.js';
+import { CLASS_TABLE_OFFSET, HDR_BITMAP_OFFSET, HDR_CLASS_COUNT, HDR_FN_STATS_OFFSET, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET, HDR_KIND } from '../../src/shm/constants.js';
 import { tempSegment, uniqueName } from '../helpers/segments.js';
 
 const file = (name: string) => `/dev/shm${name}`;
@@ -95,7 +95,8 @@ const damage: Array<[string, number, Uint8Array, RegExp]> = [
   ['process stats offset', HDR_PROC_STATS_OFFSET, u32(64), /procStatsOffset is 64/],
   ['metadata end', HDR_META_END, u32(1 << 30), /metaEnd is 1073741824/],
   ['process slots', HDR_PROC_SLOTS, u32(100), /the layout of its own parameters/],
-  ['max functions', HDR_MAX_FUNCTIONS, u32(0), /parameters make no valid layout \(maxFunctions must be 1\.\.4096\)/],
+  ['max functions', HDR_MAX_FUNCTIONS, u32(5000), /parameters make no valid layout \(maxFunctions must be 0\.\.4096\)/],
+  ['kind', HDR_KIND, u32(7), /corrupt header: kind 7/],
   ['class arena offset', CLASS_TABLE_OFFSET + 0, new Uint8Array(new Float64Array([4096]).buffer), /class 4096: arenaOffset is 4096/],
   ['class size', CLASS_TABLE_OFFSET + 8, u32(3000), /parameters make no valid layout \(size class 3000 must be a power of two/],
   ['class count', CLASS_TABLE_OFFSET + 12, u32(100_000), /parameters make no valid layout \(the packet classes do not fit/],
@@ -172,7 +173,7 @@ t.test('missing segments, bad names and bad parameters: typed errors, nothing le
   t.throws(() => Segment.open('faasflow-no-slash'), { code: 'EINVAL', message: /must be "\/" followed by a name without "\/"/ });
   t.throws(() => Segment.create({ name: '/faasflow-a/b', size: 64 << 20 }), { code: 'EINVAL' });
   const tiny = uniqueName('err');
-  const err = t.throws(() => Segment.create({ name: tiny, size: 1000 }), { code: 'EINVAL', message: /≥ 1 MiB/ }) as ShmError;
+  const err = t.throws(() => Segment.create({ name: tiny, size: 1000 }), { code: 'EINVAL', message: /≥ 8192/ }) as ShmError;
   t.equal(err.segment, tiny, 'a layout error names the segment');
   t.match(err.message, new RegExp(`^${tiny}: segment size must be`));
   t.throws(() => Segment.create({ name: uniqueName('err'), size: 2 << 20, classes: [{ size: 3000 }] }), { code: 'EINVAL', message: /power of two/ });

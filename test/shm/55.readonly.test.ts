@@ -5,7 +5,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { FunctionStats, isExhausted, type Descriptor, type Exhausted } from '../../src/shm/index.js';
-import { FN_REQUESTS } from '../../src/shm/layout.js';
+import { FN_REQUESTS } from '../../src/shm/constants.js';
 import { scanHolders } from '../../src/observe/procfs.js';
 import { tempSegment } from '../helpers/segments.js';
 import { forkFixture, requireBuiltShm } from './fixtures/helpers.js';

@@ -7,7 +7,7 @@ import type { Segment } from '../../shm/segment.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../../shm/stats.js';
-import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/layout.js';
+import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/constants.js';
 import { FLAG_KEPT, FLAG_REUSED, contentTypeOf, metaView, placeMeta, readReplyMeta, requestMeta } from '../meta.js';
 import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/server.js';

@@ -1,0 +1,67 @@
+// Whole-table scans of a pool, for readers (`top`, `shm inspect`, /metrics, the supervisor's
+// checks): exact counts from the owner words, which are the allocation truth.
+import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS } from './constants.js';
+import { classOfPacket } from './layout.js';
+import type { SegmentMemory } from './memory.js';
+import type { ClassUsage, PacketInfo } from './packet.js';
+
+/** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
+export function classUsage(m: SegmentMemory): ClassUsage[] {
+  const base = m.layout.packetOffset / 4;
+  const i32 = m.i32;
+  return m.layout.classes.map((c) => {
+    let inUse = 0;
+    let bytes = 0;
+    for (let i = 0; i < c.count; i++) {
+      const e = base + (c.firstPacket + i) * PKT_WORDS;
+      if (Atomics.load(i32, e + PKT_OWNER) !== 0) {
+        inUse++;
+        // A length word a container wrote could be anything: counted within the packet.
+        bytes += Math.min(Math.max(i32[e + PKT_LENGTH], 0), c.size);
+      }
+    }
+    return {
+      size: c.size,
+      count: c.count,
+      inUse,
+      free: c.count - inUse,
+      // The counter is only a hint (a container of the domain can write it): bounded by the truth.
+      highWater: Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1))),
+      bytesInUse: bytes,
+      touched: m.resident(c.arenaOffset, c.count * c.size),
+    };
+  });
+}
+
+/** Packets held by anyone now. */
+export function countInUse(m: SegmentMemory): number {
+  const base = m.layout.packetOffset / 4;
+  let n = 0;
+  for (let i = 0; i < m.layout.packetCount; i++) if (Atomics.load(m.i32, base + i * PKT_WORDS + PKT_OWNER) !== 0) n++;
+  return n;
+}
+
+/** Every packet currently held. */
+export function heldPackets(m: SegmentMemory): PacketInfo[] {
+  const base = m.layout.packetOffset / 4;
+  const i32 = m.i32;
+  const out: PacketInfo[] = [];
+  const now = Date.now() - m.header.createdAt;
+  for (let i = 0; i < m.layout.packetCount; i++) {
+    const e = base + i * PKT_WORDS;
+    const owner = Atomics.load(i32, e + PKT_OWNER);
+    if (owner === 0) continue;
+    out.push({
+      index: i,
+      classSize: classOfPacket(m.layout, i)!.size,
+      owner,
+      generation: i32[e + PKT_GEN],
+      length: i32[e + PKT_LENGTH],
+      functionId: i32[e + PKT_FUNCTION],
+      requestId: i32[e + PKT_REQUEST] >>> 0,
+      // The i32 wraps after 24.8 days of segment life; the difference modulo 2^32 does not.
+      ageMs: (now - i32[e + PKT_TIME]) >>> 0,
+    });
+  }
+  return out;
+}
