@@ -9,6 +9,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <string>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -30,6 +33,7 @@ class SysAddon : public Napi::Addon<SysAddon> {
       InstanceMethod("socketPair", &SysAddon::SocketPair),
       InstanceMethod("closeFd", &SysAddon::CloseFd),
       InstanceMethod("landlockAbi", &SysAddon::LandlockAbi),
+      InstanceMethod("listenTcp", &SysAddon::ListenTcp),
     });
   }
 
@@ -153,6 +157,71 @@ class SysAddon : public Napi::Addon<SysAddon> {
     }
     if (close(info[0].As<Napi::Number>().Int32Value()) != 0) return Throw(env, errno, "close");
     return env.Undefined();
+  }
+
+  // listenTcp(host, port, backlog, reusePort) -> fd: a listening TCP socket for server.listen({ fd }).
+  // Node 20 has no reusePort option: with SO_REUSEPORT each gateway process has its own socket on
+  // the same port and its own accept queue, and the kernel spreads new connections over them, so a
+  // gateway that dies takes only its own connections with it; the others keep answering. Only
+  // sockets of the same user can join a port's group. Errors carry Node's codes (EADDRINUSE,
+  // EACCES, EADDRNOTAVAIL) so the caller can say what to do.
+  Napi::Value ListenTcp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "listenTcp(host: string, port: number, backlog: number, reusePort: boolean)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const std::string host = info[0].As<Napi::String>().Utf8Value();
+    const std::string port = std::to_string(info[1].As<Napi::Number>().Int32Value());
+    const int backlog = info[2].As<Napi::Number>().Int32Value();
+    const bool reuse = info[3].ToBoolean().Value();
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+    if (gai != 0) {
+      Napi::Error e = Napi::Error::New(env, std::string("getaddrinfo ") + host + ": " + gai_strerror(gai));
+      e.Set("code", "EADDRNOTAVAIL");
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int fd = -1;
+    int err = 0;
+    const char* failed = "socket";
+    for (addrinfo* a = res; a != nullptr && fd < 0; a = a->ai_next) {
+      fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+      if (fd < 0) {
+        err = errno;
+        continue;
+      }
+      const int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        err = errno;
+        failed = "setsockopt(SO_REUSEPORT)";
+      } else if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+        err = errno;
+        failed = "bind";
+      } else if (listen(fd, backlog) != 0) {
+        err = errno;
+        failed = "listen";
+      } else {
+        break;
+      }
+      close(fd);
+      fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+      Napi::Error e = Napi::Error::New(env, std::string(failed) + " " + host + ":" + port + ": " + std::strerror(err));
+      e.Set("code", err == EADDRINUSE ? "EADDRINUSE" : err == EACCES ? "EACCES" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "EIO");
+      e.Set("errno", Napi::Number::New(env, err));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, fd);
   }
 
   // landlockAbi() -> the kernel's Landlock ABI version, 0 when it has none (or it is disabled).

@@ -1,10 +1,9 @@
 // Request and reply metadata (headers, query, reply headers) travel in the packet right after the
-// body, so the frame stays fixed-size and nothing but the descriptor crosses a socket. Both ends
-// are on the request path, so the encodings are chosen for cost: the request's raw header lines
-// joined by '\n' (one string join, parsed only if the handler reads a header), and a reply needs
-// no metadata at all when its only header is one of three common content types.
-import { NO_PACKET, type Frame } from '../shm/frame.js';
-import { isExhausted, type Descriptor, type PacketPool } from '../shm/pool.js';
+// body (envelope.ts puts them there), so the frame stays fixed-size and nothing but the descriptor
+// crosses a socket. Both ends are on the request path, so the encodings are chosen for cost: the
+// request's raw header lines joined by '\n' (one string join, parsed only if the handler reads a
+// header), and a reply needs no metadata at all when its only header is one of three common
+// content types.
 
 /** Reply frame flag: the reply is in the request's own packet (the handler returned its input). */
 export const FLAG_REUSED = 1;
@@ -69,44 +68,4 @@ export function replyMetaBytes(headers: Record<string, string>): Uint8Array {
 
 export function readReplyMeta(from: Uint8Array): ReplyMeta {
   return JSON.parse(Buffer.from(from.buffer, from.byteOffset, from.length).toString('utf8')) as ReplyMeta;
-}
-
-export interface PlacedMeta {
-  metaLength: number;
-  metaIndex: number;
-  metaGeneration: number;
-  /** Set when the metadata needed a packet of its own. */
-  metaDesc?: Descriptor;
-}
-
-const INLINE = { metaIndex: NO_PACKET, metaGeneration: 0 };
-
-/**
- * Puts metadata (a string, or bytes) right after the body when it fits, else in a small packet of
- * its own (a body the size of the largest class). Returns null when the pool has no packet for it.
- */
-export function placeMeta(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number): PlacedMeta | null {
-  if (metaLength === 0) return { metaLength: 0, ...INLINE };
-  let target = desc;
-  let at = length;
-  let metaDesc: Descriptor | undefined;
-  if (length + metaLength > desc.capacity) {
-    const m = pool.alloc(metaLength);
-    if (isExhausted(m)) return null;
-    target = metaDesc = m;
-    at = 0;
-  }
-  const v = pool.view(target, at + metaLength);
-  if (typeof meta === 'string') Buffer.from(v.buffer, v.byteOffset + at, metaLength).write(meta, 'utf8');
-  else v.set(meta, at);
-  return metaDesc ? { metaLength, metaIndex: metaDesc.index, metaGeneration: metaDesc.generation, metaDesc } : { metaLength, ...INLINE };
-}
-
-/** The metadata bytes a frame points at (validated through describe()). */
-export function metaView(pool: PacketPool, f: Frame, desc: Descriptor): Uint8Array {
-  if (f.metaLength === 0) return new Uint8Array(0);
-  if (f.metaIndex === NO_PACKET) return pool.view(desc, f.length + f.metaLength).subarray(f.length);
-  const m = pool.describe(f.metaIndex, f.metaGeneration);
-  if (f.metaLength > m.capacity) throw new Error(`metadata length ${f.metaLength} exceeds its packet (${m.capacity})`);
-  return pool.view(m, f.metaLength);
 }

@@ -14,6 +14,8 @@ export interface NativeSys {
   closeFd(fd: number): void;
   /** The kernel's Landlock ABI version; 0 without Landlock. */
   landlockAbi(): number;
+  /** A listening TCP socket (SO_REUSEPORT when asked) for server.listen({ fd }). Throws with code EADDRINUSE, EACCES, … */
+  listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
 }
 
 /** The package root: build/Release holds the addons and the sandbox launcher. */

@@ -1,18 +1,20 @@
-// Starts the real gateway and container processes the way the supervisor does (segment, resolved
-// config, bundled handlers, env, IPC readiness), without the supervisor, and tears everything
-// down at the end of the test whatever happened.
+// Starts the real gateway and container processes the way the supervisor does (runtime and domain
+// segments, resolved config, bundled handlers, env, links handed over IPC, readiness), without the
+// supervisor and without the sandbox, and tears everything down at the end of the test whatever
+// happened.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Test } from 'tap';
-import { Segment } from '../../src/shm/index.js';
+import { Segment, domainSegmentName } from '../../src/shm/index.js';
 import { ProcessTable } from '../../src/shm/proctable.js';
 import { bundleHandler } from '../../src/runtime/handler/bundle.js';
 import type { FunctionConfig, ResolvedConfig } from '../../src/config/types.js';
 import type { ChildMessage, Route } from '../../src/runtime/protocol.js';
 import { DEFAULT_SPIN_MICROS } from '../../src/runtime/env.js';
+import { link } from '../../src/runtime/broker.js';
 import { uniqueName } from './segments.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,6 +27,8 @@ export interface FnSpec {
   concurrency?: number;
   timeoutMs?: number;
   name?: string;
+  /** Security domain (default: one per function). */
+  domain?: string;
 }
 
 type Child = ResultPromise<{ ipc: true; serialization: 'advanced'; reject: false }>;
@@ -39,7 +43,14 @@ export interface Proc {
 
 export interface Runtime {
   port: number;
+  /** The first function's domain segment (its packets). */
   seg: Segment;
+  /** The runtime segment: process table and function stats. */
+  runtime: Segment;
+  /** Each function's domain segment. */
+  segOf(fn: number): Segment;
+  /** Packets in use over every domain segment. */
+  inUse(): number;
   dir: string;
   gateway: Proc;
   containers: Proc[];
@@ -97,29 +108,38 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     security: { sandbox: false },
     spinMicros: opts.spinMicros ?? DEFAULT_SPIN_MICROS,
   };
-  const seg = Segment.create({ name, size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: 64, procSlots: 64, instance: cfg.instance });
-  const table = new ProcessTable(seg);
+  const runtime = Segment.create({ name, kind: 'runtime', procSlots: 64, maxFunctions: 64, fnWriters: 1, instance: cfg.instance });
+  const table = new ProcessTable(runtime);
+  // One domain segment per domain, numbered in order of first appearance.
+  const domainNames = [...new Set(fns.map((f) => f.domain ?? f.name ?? `fn${f.id}`))];
+  const domainSegs = domainNames.map((d, index) => Segment.create({
+    name: domainSegmentName(cfg.instance, d.replace(/[^a-z0-9-]/g, '-').toLowerCase()), kind: 'domain', size: cfg.segment.size, classes: cfg.segment.classes, statsSlots: 64, instance: cfg.instance, domain: d, domainIndex: index,
+  }));
+  const domainOf = (fn: number) => domainNames.indexOf(fns.find((f) => f.id === fn)?.domain ?? fns.find((f) => f.id === fn)?.name ?? `fn${fn}`);
+  const segs = [runtime, ...domainSegs];
   const children: Child[] = [];
   t.teardown(async () => {
     await Promise.all(children.map((c) => stopChild(c)));
-    seg.close();
-    if (Segment.exists(name)) Segment.unlink(name);
+    for (const s of segs) {
+      s.close();
+      if (Segment.exists(s.name)) Segment.unlink(s.name);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(cfg));
-  const proxySocket = path.join(dir, 'proxy.sock');
-  const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile, FAASFLOW_SEGMENT: name, FAASFLOW_PROXY_SOCKET: proxySocket };
+  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name })));
+  const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile };
   if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
   baseEnv.FAASFLOW_SPIN_US = String(cfg.spinMicros);
-  const spawn = (script: string, env: Record<string, string>, fn = 0, replica = 0): Child => {
+  const spawn = (script: string, env: Record<string, string>): Child => {
     const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
     children.push(child);
-    if (child.pid) table.register(child.pid, script.startsWith('gateway') ? 'gateway' : 'container', fn, replica);
     return child;
   };
 
-  const gwChild = spawn('gateway/main.js', {});
+  const gwChild = spawn('gateway/main.js', { FAASFLOW_SEGMENT: runtime.name, FAASFLOW_DOMAINS: domainsEnv, FAASFLOW_GATEWAY_INDEX: '0' });
+  if (gwChild.pid) table.register(gwChild.pid, 'gateway');
   const ready = await waitReady(gwChild, 'gateway');
   const gateway: Proc = { pid: gwChild.pid!, child: gwChild, functionId: 0, replica: 0, deployment: 0 };
   const bundles = new Map<string, string>();
@@ -128,20 +148,30 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     if (!bundles.has(abs)) bundles.set(abs, (await bundleHandler(abs, path.join(dir, 'bundles'))).file);
     return bundles.get(abs)!;
   };
+  let nextStatsSlot = 0;
   const startContainer = async (fn: number, replica: number, deployment = 1, handler?: string): Promise<Proc> => {
     const f = cfg.functions.find((x) => x.id === fn)!;
+    const domain = domainOf(fn);
+    const statsSlot = nextStatsSlot++ % 64;
     const child = spawn('container/main.js', {
+      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_STATS_SLOT: String(statsSlot),
       FAASFLOW_FUNCTION_ID: String(fn), FAASFLOW_DEPLOYMENT: String(deployment), FAASFLOW_REPLICA: String(replica),
       FAASFLOW_HANDLER: await bundle(handler ?? f.handler), FAASFLOW_CONCURRENCY: String(f.concurrency), FAASFLOW_TIMEOUT_MS: String(f.timeoutMs),
-    }, fn, replica);
-    await waitReady(child, `container ${fn}/${replica}`);
+    });
+    if (child.pid) table.register(child.pid, { role: 'container', functionId: fn, replica, deployment, domainIndex: domain, statsSlot });
+    const readyP = waitReady(child, `container ${fn}/${replica}`);
+    await link(gwChild, 0, child, { pid: child.pid!, functionId: fn, deployment, replica, domain });
+    await readyP;
     return { pid: child.pid!, child, functionId: fn, replica, deployment };
   };
   const containers: Proc[] = [];
   for (const f of cfg.functions) for (let r = 0; r < f.replicas; r++) containers.push(await startContainer(f.id, r));
   return {
     port: ready.port!,
-    seg,
+    seg: domainSegs[0],
+    runtime,
+    segOf: (fn) => domainSegs[domainOf(fn)],
+    inUse: () => domainSegs.reduce((a, s) => a + s.pool.inUse(), 0),
     dir,
     gateway,
     containers,
@@ -157,7 +187,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
           }
         };
         gwChild.on('message', on);
-        gwChild.send({ type: 'routes', version, routes });
+        gwChild.send({ type: 'routes', version, routes: routes.map((r) => ({ ...r, domain: domainOf(r.id) })) });
       }),
     stop: (p, signal) => stopChild(p.child, signal),
   };

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Router, type Replica } from '../../src/runtime/proxy/router.js';
 
-const replica = (pid: number, deployment = 1): Replica<string> => ({ link: `r${pid}`, pid, functionId: 1, deployment, replica: pid, outstanding: 0, draining: false });
+const replica = (pid: number, deployment = 1): Replica<string> => ({ link: `r${pid}`, pid, functionId: 1, deployment, replica: pid, domain: 0, outstanding: 0, draining: false });
 const route = (deployment = 1, concurrency = 2) => ({ id: 1, name: 'f', deployment, timeoutMs: 1000, concurrency });
 
 t.test('equal replicas take turns; a busier one is passed over', async (t) => {

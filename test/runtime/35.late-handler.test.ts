@@ -5,7 +5,7 @@ import t from 'tap';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { json, post } from '../helpers/http.js';
 import type { ChildMessage } from '../../src/runtime/protocol.js';
-import { LATE_HANDLER_LIMIT } from '../../src/runtime/container/invoke.js';
+import { LATE_HANDLER_LIMIT } from '../../src/runtime/container/late.js';
 
 t.test('late writes after a timeout never reach another request; the packets come back when the handler settles', async (t) => {
   const rt = await startRuntime(t, [
@@ -16,7 +16,7 @@ t.test('late writes after a timeout never reach another request; the packets com
   const answered = await Promise.all(late);
   t.same(answered.map((r) => r.status), Array(6).fill(504), 'each late request is answered 504 at its timeout');
   t.match(json(answered[0]).error, /timed out after 150 ms/);
-  t.ok(rt.seg.pool.inUse() >= 6, `the late handlers' request packets are still held (${rt.seg.pool.inUse()} in use)`);
+  t.ok(rt.inUse() >= 6, `the late handlers' request packets are still held (${rt.inUse()} in use)`);
   const owners = new Set(rt.seg.pool.held().map((p) => p.owner));
   t.ok(owners.has(rt.containers[0].pid), 'held by the container that runs the late handlers');
 
@@ -34,7 +34,7 @@ t.test('late writes after a timeout never reach another request; the packets com
   };
   await Promise.all([client(), client(), client(), client()]);
   t.equal(corrupt, 0, `${sent} echo requests during the late writes, none corrupted`);
-  await until(() => rt.seg.pool.inUse() === 0, 3000, 'the late packets are freed once the handlers settle');
+  await until(() => rt.inUse() === 0, 3000, 'the late packets are freed once the handlers settle');
   const after = await post(rt.port, '/function/1?ms=0', 'fine');
   t.equal(after.status, 200, 'the function still serves');
 });
@@ -47,7 +47,7 @@ t.test(`a replica with ${LATE_HANDLER_LIMIT} handlers stuck past their timeout a
   t.same(hung.map((r) => r.status), Array(LATE_HANDLER_LIMIT).fill(504));
   const m = await asked;
   t.match(m, { type: 'replace-me', pid: c.pid, reason: new RegExp(`${LATE_HANDLER_LIMIT} handlers are still running past their 100 ms timeout`) });
-  t.equal(rt.seg.pool.inUse(), LATE_HANDLER_LIMIT, 'one request packet per stuck handler, and nothing else');
+  t.equal(rt.inUse(), LATE_HANDLER_LIMIT, 'one request packet per stuck handler, and nothing else');
   await rt.stop(c);
   t.equal(rt.seg.pool.reclaim(c.pid), LATE_HANDLER_LIMIT, 'they were the container\'s: reclaimed when it is gone');
 });

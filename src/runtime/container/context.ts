@@ -1,8 +1,14 @@
-// The `ctx` a handler receives. Metadata is parsed only if the handler asks for it.
+// The `ctx` a handler receives. Metadata is parsed only if the handler asks for it. Every byte
+// range a handler is given (its input, each ctx.output) is an ArrayBuffer of exactly that packet's
+// bytes (PacketPool.packetView): `.buffer` reaches nothing else, and it is detached once the packet
+// is handed on, so a view kept past the request reads and writes nothing.
 import type { Context, Logger, OutputPacket } from '../handler/types.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
+
+/** Room kept behind an output's bytes for the reply's metadata, so a reply never needs a second packet. */
+const REPLY_META_ROOM = 1024;
 
 export class PoolExhaustedError extends Error {
   constructor(size: number) {
@@ -14,10 +20,12 @@ export class PoolExhaustedError extends Error {
 export class Output implements OutputPacket {
   readonly bytes: Uint8Array;
   readonly desc: Descriptor;
+  readonly buffer: ArrayBuffer;
   length = -1;
-  constructor(desc: Descriptor, bytes: Uint8Array) {
+  constructor(desc: Descriptor, buffer: ArrayBuffer) {
     this.desc = desc;
-    this.bytes = bytes;
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
   }
   end(length: number): OutputPacket {
     if (!Number.isInteger(length) || length < 0 || length > this.bytes.length) {
@@ -52,12 +60,13 @@ export class RequestContext implements Context {
 
   get signal(): AbortSignal {
     this.abort ??= new AbortController();
+    if (this.cancelled && !this.abort.signal.aborted) this.abort.abort(new Error(this.cancelled));
     return this.abort.signal;
   }
 
-  /** The timeout passed: tell a handler that listens. */
+  /** The timeout passed or the client went away: tell a handler that listens. */
   cancel(reason: string): void {
-    this.cancelled = reason;
+    this.cancelled ??= reason;
     this.abort?.abort(new Error(reason));
   }
 
@@ -102,15 +111,20 @@ export class RequestContext implements Context {
   output(size: number): OutputPacket {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`ctx.output(${size}): size must be a whole number of bytes`);
     if (this.cancelled) throw new Error(`ctx.output(${size}): ${this.cancelled}; the reply has been sent`);
-    // Room after the bytes for the reply metadata, so the reply never needs a second packet.
-    let d = this.pool.alloc(size + 1024);
+    let d = this.pool.alloc(size + REPLY_META_ROOM);
     if (isExhausted(d) && d.reason === 'too-large') d = this.pool.alloc(size);
     if (isExhausted(d)) {
       if (d.reason === 'too-large') throw new RangeError(`ctx.output(${size}): larger than the largest packet (${this.pool.maxPacket} bytes)`);
       throw new PoolExhaustedError(size);
     }
-    const out = new Output(d, this.pool.view(d, size));
+    const out = new Output(d, this.pool.packetView(d, size));
     (this.outputs ??= []).push(out);
     return out;
+  }
+
+  /** Detaches every view this request handed out (input and outputs): the packets go on now. */
+  releaseViews(input: ArrayBuffer | undefined): void {
+    if (input) this.pool.releaseView(input);
+    for (const o of this.outputs ?? []) this.pool.releaseView(o.buffer);
   }
 }

@@ -1,81 +1,112 @@
-// Gateway process: HTTP server plus the proxy socket containers connect to.
+// Gateway process (one of gateway.workers): HTTP on a port it shares with the other gateways
+// (SO_REUSEPORT), the runtime segment for its stats, every domain segment for packets, and the
+// links to the containers that the supervisor hands over.
 import fs from 'node:fs';
+import http from 'node:http';
 import type net from 'node:net';
 import { Segment } from '../../shm/segment.js';
 import { ProcessTable } from '../../shm/proctable.js';
 import { ProcessStats } from '../../shm/stats.js';
+import { sys } from '../../sys/binding.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
-import type { SupervisorMessage } from '../protocol.js';
 import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, send } from '../child.js';
-import { listenProxy } from '../proxy/server.js';
-import { Gateway } from './gateway.js';
+import { acceptLink } from '../proxy/links.js';
+import { isLinkMessage, type DomainSegment, type GatewayLinkMessage } from '../links.js';
+import type { FrameLink } from '../link.js';
+import { Domains } from './domains.js';
+import { Gateway, type DomainRoute } from './gateway.js';
 import { createHttpServer } from './http.js';
+
+/** Node defaults to a backlog of 511: a burst of a thousand new connections would be refused. */
+const BACKLOG = 4096;
+
+function listenError(err: NodeJS.ErrnoException, cfg: ResolvedConfig, port: number): Error {
+  const why = err.code === 'EADDRINUSE'
+    ? `port ${port} on ${cfg.gateway.host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${port}'\`) or set gateway.port in faasflow.config.ts`
+    : err.code === 'EACCES' ? `no permission to listen on port ${port}: use a port above 1023` : `cannot listen on ${cfg.gateway.host}:${port}: ${err.message}`;
+  return Object.assign(new Error(why), { permanent: true });
+}
 
 async function main(): Promise<void> {
   ownProcessGroup();
   applyAffinity();
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
-  const seg = Segment.open(requireEnv(ENV.segment), true);
-  const slot = new ProcessTable(seg).slotOf(process.pid);
-  const stats = slot >= 0 ? new ProcessStats(seg, slot) : undefined;
+  const index = Number(process.env.FAASFLOW_GATEWAY_INDEX ?? 0);
+  const runtime = Segment.open(requireEnv(ENV.segment), true);
+  const slot = new ProcessTable(runtime).slotOf(process.pid);
+  const stats = slot >= 0 && slot < runtime.layout.statsSlots ? new ProcessStats(runtime, slot) : undefined;
   stats?.reset(0);
-  const gw = new Gateway(seg, cfg, stats);
+  const domains = new Domains();
+  const gw = new Gateway(runtime, domains, cfg, index, stats);
+  const mapDomains = (list: DomainSegment[]) => {
+    for (const problem of domains.update(list, (old) => gw.failDomain(old.index, `function's domain ${old.name} was rebuilt`))) log('error', `cannot map a domain segment: ${problem}`);
+  };
+  const initial = JSON.parse(process.env.FAASFLOW_DOMAINS ?? '[]') as DomainSegment[];
+  mapDomains(initial);
   gw.onStuck = (r, reason) => {
     log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
     send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });
   };
   // Until the supervisor sends its table, route every configured function to deployment 1.
-  gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs, concurrency: f.concurrency })));
+  gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs, concurrency: f.concurrency, domain: initial.find((d) => d.name === f.domain)?.index ?? -1 })));
 
-  process.on('message', (m: SupervisorMessage) => {
+  const links = new Set<FrameLink>();
+  const hooks = {
+    onHello: (r: Parameters<Gateway['replicaReady']>[0]) => gw.replicaReady(r),
+    onReply: gw.onReply.bind(gw),
+    onDrain: gw.onDrain.bind(gw),
+    onGone: gw.onGone.bind(gw),
+  };
+  process.on('message', (m: { type?: string; version?: number; routes?: DomainRoute[]; domains?: DomainSegment[] }, handle: unknown) => {
     if (m?.type === 'routes') {
-      gw.setRoutes(m.routes);
-      send({ type: 'routes-applied', version: m.version });
+      if (m.domains) mapDomains(m.domains);
+      gw.setRoutes(m.routes ?? []);
+      send({ type: 'routes-applied', version: m.version ?? 0 });
+    } else if (isLinkMessage(m) && handle) {
+      const link = acceptLink(handle as net.Socket, (m as GatewayLinkMessage).container, hooks);
+      links.add(link);
+      (handle as net.Socket).once('close', () => links.delete(link));
     }
   });
 
-  const proxy: net.Server = await listenProxy(requireEnv(ENV.proxySocket), {
-    onHello: (r) => gw.replicaReady(r),
-    onReply: (f, r) => gw.onReply(f, r),
-    onDrain: (r) => gw.onDrain(r),
-    onGone: (r) => gw.onGone(r),
-  });
-
   let stopping = false;
-  const server = createHttpServer(gw, {
+  const server: http.Server = createHttpServer(gw, {
     health: () => ({
       ok: !stopping,
       body: {
-      status: stopping ? 'draining' : 'ok',
-      instance: cfg.instance,
-      pid: process.pid,
-      functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
-      inFlight: gw.inFlight,
+        status: stopping ? 'draining' : 'ok',
+        instance: cfg.instance,
+        pid: process.pid,
+        gateway: index,
+        functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
+        inFlight: gw.inFlight,
       },
     }),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
       const { renderMetrics } = await import('../../observe/metrics.js');
-      return renderMetrics(seg, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), shmWarnPercent: cfg.observe.shmWarnPercent });
+      return renderMetrics(runtime, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), shmWarnPercent: cfg.observe.shmWarnPercent });
     },
   }, cfg.gateway.requestTimeoutMs);
+  const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
+  let fd: number;
+  try {
+    fd = sys.listenTcp(cfg.gateway.host, port, BACKLOG, true);
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, cfg, port);
+  }
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE'
-        ? `port ${cfg.gateway.port} on ${cfg.gateway.host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${cfg.gateway.port}'\`) or set gateway.port in faasflow.config.ts`
-        : err.code === 'EACCES' ? `no permission to listen on port ${cfg.gateway.port}: use a port above 1023` : `cannot listen on ${cfg.gateway.host}:${cfg.gateway.port}: ${err.message}`;
-      reject(Object.assign(new Error(why), { permanent: true }));
-    });
-    // Node defaults to a backlog of 511: a burst of a thousand new connections would be refused.
-    server.listen({ port: cfg.gateway.port, host: cfg.gateway.host, backlog: 4096 }, () => resolve());
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, cfg, port)));
+    server.listen({ fd }, () => resolve());
   });
-  log('info', `gateway listening on http://${cfg.gateway.host}:${cfg.gateway.port}`, { pid: process.pid });
   const addr = server.address();
-  reportReady(typeof addr === 'object' && addr ? addr.port : cfg.gateway.port);
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  log('info', `gateway ${index} listening on http://${cfg.gateway.host}:${bound}`, { pid: process.pid });
+  reportReady(bound);
 
   onShutdown(async (reason) => {
-    log('info', `gateway draining (${reason})`);
+    log('info', `gateway ${index} draining (${reason})`);
     // /healthz says 503 from now on; requests are still served for drainDelay, long enough for a
     // load balancer's health check to see it and send new requests elsewhere.
     stopping = true;
@@ -85,10 +116,10 @@ async function main(): Promise<void> {
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     await gw.drain();
     clearInterval(idle);
-    proxy.close();
-    for (const r of gw.router.all()) r.link.close();
+    for (const l of links) l.close();
     server.closeAllConnections();
-    seg.close();
+    domains.close();
+    runtime.close();
   }, cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs);
 }
 

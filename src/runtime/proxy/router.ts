@@ -9,6 +9,8 @@ export interface Replica<L> {
   functionId: number;
   deployment: number;
   replica: number;
+  /** The container's security domain: its requests' packets are in that domain's segment. */
+  domain: number;
   outstanding: number;
   draining: boolean;
   /** Reported as stuck (blocked event loop) once; gets no new work. */

@@ -1,0 +1,120 @@
+// The packet envelope: how a body and its metadata become packets and a frame, and a frame
+// becomes packets and views again. Both ends of a hop use it (the gateway for requests, a
+// container for replies), so the protocol is written once: seal (alloc with the metadata fallback,
+// metadata, labels, hand-over, frame), open (describe, check, metadata view) and discard (free
+// what a frame carries, once).
+import { NO_PACKET, type Frame, type FrameTypeValue } from '../shm/frame.js';
+import { isExhausted, type Descriptor, type Exhausted, type PacketPool } from '../shm/pool.js';
+
+/** The fields of a frame that are not about packets. */
+export interface FrameHead {
+  type: FrameTypeValue;
+  flags: number;
+  functionId: number;
+  requestId: number;
+  status: number;
+}
+
+/** What seal() made: the frame to send, and the metadata packet when the body's had no room. */
+export interface Sealed {
+  frame: Frame;
+  metaDesc?: Descriptor;
+}
+
+/**
+ * A packet for `length` body bytes with room for `metaLength` bytes of metadata behind it, else
+ * (a body the size of the largest class) one for the body alone: the metadata then gets a small
+ * packet of its own at seal().
+ */
+export function allocFor(pool: PacketPool, length: number, metaLength: number): Descriptor | Exhausted {
+  const d = pool.alloc(length + metaLength);
+  return isExhausted(d) && d.reason === 'too-large' && metaLength > 0 ? pool.alloc(length) : d;
+}
+
+/** Who frees the packets once the frame is received: `to`, the body too unless it is already theirs. */
+export interface HandOver {
+  to: number;
+  body: boolean;
+}
+
+/**
+ * Writes the metadata behind the body (or into a packet of its own), labels the packets for
+ * `shm inspect`, hands them over when asked (to the process that will free them), and builds the
+ * frame. Returns null, having allocated nothing that stays, when the pool has no packet for the
+ * metadata; the body packet is then still the caller's.
+ */
+export function seal(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number, head: FrameHead, handOver?: HandOver): Sealed | null {
+  let metaDesc: Descriptor | undefined;
+  if (metaLength > 0) {
+    let target = desc;
+    let at = length;
+    if (length + metaLength > desc.capacity) {
+      const m = pool.alloc(metaLength);
+      if (isExhausted(m)) return null;
+      target = metaDesc = m;
+      at = 0;
+    }
+    const v = pool.view(target, at + metaLength);
+    if (typeof meta === 'string') Buffer.from(v.buffer, v.byteOffset + at, metaLength).write(meta, 'utf8');
+    else v.set(meta, at);
+  }
+  pool.label(desc, head.functionId, head.requestId, length, metaDesc ? 0 : metaLength);
+  if (metaDesc) pool.label(metaDesc, head.functionId, head.requestId, metaLength);
+  if (handOver) {
+    if (handOver.body) pool.transfer(desc, handOver.to);
+    if (metaDesc) pool.transfer(metaDesc, handOver.to);
+  }
+  const frame: Frame = {
+    type: head.type, flags: head.flags, index: desc.index, generation: desc.generation, length, metaLength,
+    functionId: head.functionId, requestId: head.requestId, status: head.status,
+    metaIndex: metaDesc ? metaDesc.index : NO_PACKET, metaGeneration: metaDesc ? metaDesc.generation : 0,
+  };
+  return metaDesc ? { frame, metaDesc } : { frame };
+}
+
+/** A frame's packets, checked: the body's descriptor and a view of its metadata. */
+export interface Opened {
+  desc: Descriptor;
+  meta: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Checks a received frame against the pool (index, generation, lengths within their packets) and
+ * returns its body descriptor and metadata view. `own` is the body's descriptor when the frame's
+ * packet is one the receiver already holds (a reply written into its request). Throws on any
+ * mismatch: a frame comes from another process, and from a container it is untrusted.
+ */
+export function open(pool: PacketPool, f: Frame, own?: Descriptor): Opened {
+  const desc = own ?? pool.describe(f.index, f.generation);
+  if (f.length > desc.capacity) throw new Error(`frame length ${f.length} exceeds its packet (${desc.capacity})`);
+  if (f.metaLength === 0) return { desc, meta: EMPTY };
+  if (f.metaIndex === NO_PACKET) {
+    if (f.length + f.metaLength > desc.capacity) throw new Error(`metadata of ${f.metaLength} bytes behind a ${f.length}-byte body exceeds its packet (${desc.capacity})`);
+    return { desc, meta: pool.view(desc, f.length + f.metaLength).subarray(f.length) };
+  }
+  const m = pool.describe(f.metaIndex, f.metaGeneration);
+  if (f.metaLength > m.capacity) throw new Error(`metadata length ${f.metaLength} exceeds its packet (${m.capacity})`);
+  return { desc, meta: pool.view(m, f.metaLength) };
+}
+
+/**
+ * Frees what a frame carries: its body packet (unless `keepBody`: the receiver's own packet) and
+ * its metadata packet. With `owner`, only packets that process holds are freed: a frame from a
+ * container may name someone else's packet. Returns the first failure's message, or undefined;
+ * a failure never stops the other free.
+ */
+export function discard(pool: PacketPool, f: Frame, keepBody: boolean, owner?: number): string | undefined {
+  let failure: string | undefined;
+  const free = (index: number, generation: number) => {
+    try {
+      pool.free(pool.describe(index, generation), owner);
+    } catch (err) {
+      failure ??= (err as Error).message;
+    }
+  };
+  if (!keepBody && f.index !== NO_PACKET) free(f.index, f.generation);
+  if (f.metaIndex !== NO_PACKET) free(f.metaIndex, f.metaGeneration);
+  return failure;
+}

@@ -1,0 +1,171 @@
+// A request's way in: its body goes from the socket into a packet of its function's domain
+// segment, once, as it arrives; then the request is submitted. Requests refused here (unknown
+// function, too large, pool full, draining, a body that does not match its Content-Length) are
+// answered at once and counted for their function, so requests = 2xx + 4xx + 5xx holds.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FrameType } from '../../shm/frame.js';
+import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import { FN_4XX, FN_5XX, FN_INFLIGHT, FN_REJECTED, FN_REQUESTS } from '../../shm/constants.js';
+import { allocFor, seal } from '../envelope.js';
+import { requestMeta } from '../meta.js';
+import { sendError } from './errors.js';
+import { log } from '../child.js';
+import type { Exchange } from './exchange.js';
+import type { FunctionStats } from '../../shm/stats.js';
+import type { Route } from '../protocol.js';
+
+export const RETRY_AFTER = { 'retry-after': '1' };
+
+/** What the intake needs of the gateway it feeds. */
+export interface IntakeHost {
+  readonly stats: FunctionStats;
+  readonly router: { route(id: number): Route | undefined; routes(): Route[] };
+  poolFor(fn: number): PacketPool | undefined;
+  deadlineFor(fn: number, t0: number): number;
+  submit(p: Exchange): void;
+  checkIdle(): void;
+}
+
+export class Intake {
+  /** Requests whose body is still arriving: in flight for a drain, though no container has them. */
+  receiving = 0;
+  private next: number;
+
+  constructor(
+    private readonly gw: IntakeHost,
+    /** Request ids are index, index + stride, …: unique across the instance's gateways. */
+    index: number,
+    private readonly stride: number,
+  ) {
+    this.next = index + 1;
+  }
+
+  /** A request id for every response, errors included, so any answer can be traced in the logs. */
+  takeId(): number {
+    const id = this.next;
+    this.next = id + this.stride > 0xfffffffe ? (id % this.stride) + 1 : id + this.stride;
+    return id;
+  }
+
+  /**
+   * Frees a packet this process holds. A failure here means the pool was changed under us (a
+   * container of the domain, or a bug); it is logged, and the request path carries on.
+   */
+  release(pool: PacketPool, d: Descriptor): void {
+    try {
+      pool.free(d, process.pid);
+    } catch (err) {
+      log('error', `could not free packet ${d.index}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Answers a request that never reached a container and counts it for its function. */
+  private refuse(res: ServerResponse, fn: number, id: number, status: number, message: string, counter?: number, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+    sendError(res, status, message, { ...extra, requestId: id }, { ...headers, 'x-request-id': String(id) });
+    const s = this.gw.stats;
+    s.add(fn, FN_REQUESTS);
+    s.add(fn, status < 500 ? FN_4XX : FN_5XX);
+    if (counter !== undefined) s.add(fn, counter);
+  }
+
+  take(req: IncomingMessage, res: ServerResponse, fn: number, draining: boolean): void {
+    const gw = this.gw;
+    const id = this.takeId();
+    const route = gw.router.route(fn);
+    const pool = gw.poolFor(fn);
+    if (!route || !pool) {
+      req.resume();
+      if (route) return this.refuse(res, fn, id, 503, `function ${fn}'s domain segment is not mapped yet: retry shortly`, FN_REJECTED, undefined, RETRY_AFTER);
+      return sendError(res, 404, `no function with id ${fn}`, { requestId: id, functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name })) }, { 'x-request-id': String(id) });
+    }
+    if (draining) {
+      req.resume();
+      return this.refuse(res, fn, id, 503, 'the gateway is shutting down', FN_REJECTED, undefined, { ...RETRY_AFTER, connection: 'close' });
+    }
+    const cl = req.headers['content-length'];
+    const known = cl !== undefined ? Number(cl) : -1;
+    if (known > pool.maxPacket) {
+      // Refused before the body is read: no "100 Continue", and the connection closes so the body
+      // is not uploaded for nothing.
+      res.shouldKeepAlive = false;
+      return this.refuse(res, fn, id, 413, `body of ${known} bytes is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
+    }
+    const t0 = performance.now();
+    const q = req.url!.indexOf('?');
+    const meta = requestMeta(q < 0 ? '' : req.url!.slice(q + 1), req.rawHeaders);
+    const metaLength = Buffer.byteLength(meta);
+    const first = allocFor(pool, Math.max(known, 0), metaLength);
+    if (isExhausted(first)) {
+      req.resume();
+      return this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+    }
+    let desc: Descriptor | null = first;
+    // A client that sent "Expect: 100-continue" may send its body now.
+    if (req.headers.expect) res.writeContinue();
+    let view = pool.view(first);
+    let written = 0;
+    gw.stats.add(fn, FN_INFLIGHT);
+    this.receiving++;
+    // Exactly once per request: the body is in (submitted), refused, or the client left.
+    const done = () => {
+      if (desc) this.release(pool, desc);
+      desc = null;
+      gw.stats.add(fn, FN_INFLIGHT, -1);
+      this.receiving--;
+      gw.checkIdle();
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (!desc) return;
+      if (written + chunk.length > view.length) {
+        // Chunked (or lying) body outgrew its packet: move to a bigger one, once per class.
+        const fits = written + chunk.length <= pool.maxPacket;
+        const bigger = fits ? allocFor(pool, Math.max(written + chunk.length, view.length * 4), 0) : null;
+        if (bigger === null || isExhausted(bigger)) {
+          done();
+          res.shouldKeepAlive = false;
+          if (!fits) this.refuse(res, fn, id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
+          else this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+          return;
+        }
+        const next = pool.view(bigger);
+        next.set(view.subarray(0, written));
+        this.release(pool, desc);
+        desc = bigger;
+        view = next;
+      }
+      view.set(chunk, written);
+      written += chunk.length;
+    });
+    req.on('end', () => {
+      if (!desc) return;
+      if (known >= 0 && written !== known) {
+        done();
+        return this.refuse(res, fn, id, 400, `body was ${written} bytes but Content-Length said ${known}`);
+      }
+      const body = desc;
+      desc = null;
+      this.receiving--;
+      this.submit(pool, fn, id, res, body, written, meta, metaLength, t0);
+    });
+    // A client that disconnects (or is timed out by gateway.requestTimeout) before its body is
+    // complete: nothing of the request remains.
+    req.on('close', () => {
+      if (desc && !req.complete) done();
+    });
+  }
+
+  private submit(pool: PacketPool, fn: number, id: number, res: ServerResponse, desc: Descriptor, length: number, meta: string, metaLength: number, t0: number): void {
+    const sealed = seal(pool, desc, length, meta, metaLength, { type: FrameType.Request, flags: 0, functionId: fn, requestId: id, status: 0 });
+    if (!sealed) {
+      this.release(pool, desc);
+      this.gw.stats.add(fn, FN_INFLIGHT, -1);
+      this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+      return this.gw.checkIdle();
+    }
+    const p: Exchange = {
+      id, fn, res, pool, desc, metaDesc: sealed.metaDesc, frame: sealed.frame, t0, tSent: 0, tReply: 0, replica: undefined,
+      deadline: this.gw.deadlineFor(fn, t0), reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: length,
+    };
+    this.gw.submit(p);
+  }
+}

@@ -1,0 +1,40 @@
+// How gateways and containers get linked. There is no socket anyone could connect to: for every
+// (gateway, container) pair the supervisor makes a connected socket pair and hands one end to each
+// over their IPC channels. So a link exists only between the two processes it was made for, and
+// the gateway learns who is at the other end from the supervisor, not from the container (whose
+// handler code is not trusted): a container cannot pose as another function.
+
+/** Supervisor → container, with one end of a socket pair: a link to gateway `gateway`. */
+export interface ContainerLinkMessage {
+  type: 'link';
+  /** Which gateway (0 .. workers − 1) and its pid: reply packets are handed to that pid. */
+  gateway: number;
+  gatewayPid: number;
+}
+
+/** Who a link leads to, as the supervisor started it. */
+export interface LinkedContainer {
+  pid: number;
+  functionId: number;
+  deployment: number;
+  replica: number;
+  /** The container's security domain (index into the instance's domain segments). */
+  domain: number;
+}
+
+/** Supervisor → gateway, with the other end: a link to this container. */
+export interface GatewayLinkMessage {
+  type: 'link';
+  container: LinkedContainer;
+}
+
+/** A domain segment the gateway maps: requests for the domain's functions are put in it. */
+export interface DomainSegment {
+  index: number;
+  name: string;
+  segment: string;
+}
+
+export function isLinkMessage(m: unknown): m is { type: 'link' } {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'link';
+}

@@ -1,0 +1,53 @@
+// The gateway's end of its links to containers. Each link arrives from the supervisor with the
+// container it leads to (who it is was decided by the supervisor, which started it); the container
+// then says hello, and a hello that claims to be anyone else closes the link. After that, reply and
+// drain frames come in; anything malformed closes that one link, never the gateway.
+import type net from 'node:net';
+import { FrameType, type Frame } from '../../shm/frame.js';
+import { FrameLink } from '../link.js';
+import { log } from '../child.js';
+import type { LinkedContainer } from '../links.js';
+import type { Replica } from './router.js';
+
+export type ContainerReplica = Replica<FrameLink>;
+
+/** How long a new link has to say hello. */
+export const HELLO_TIMEOUT_MS = 5000;
+
+export interface LinkHooks {
+  onHello(r: ContainerReplica): void;
+  onReply(f: Frame, r: ContainerReplica): void;
+  onDrain(r: ContainerReplica): void;
+  onGone(r: ContainerReplica, err?: Error): void;
+}
+
+export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHooks): FrameLink {
+  let replica: ContainerReplica | undefined;
+  const helloTimer = setTimeout(() => !replica && socket.destroy(new Error(`no hello frame within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
+  helloTimer.unref();
+  const link: FrameLink = new FrameLink(
+    socket,
+    (f) => {
+      if (!replica) {
+        if (f.type !== FrameType.Hello) throw new Error(`expected a hello frame first, got type ${f.type}`);
+        if (f.index !== c.pid || f.functionId !== c.functionId || f.generation !== c.deployment || f.requestId !== c.replica) {
+          throw new Error(`hello from pid ${f.index} as function ${f.functionId} deployment ${f.generation} replica ${f.requestId} on the link made for pid ${c.pid}, function ${c.functionId} deployment ${c.deployment} replica ${c.replica}`);
+        }
+        clearTimeout(helloTimer);
+        replica = { link, pid: c.pid, functionId: c.functionId, deployment: c.deployment, replica: c.replica, domain: c.domain, outstanding: 0, draining: false };
+        link.send({ ...f, index: process.pid });
+        hooks.onHello(replica);
+        return;
+      }
+      if (f.type === FrameType.Reply) hooks.onReply(f, replica);
+      else if (f.type === FrameType.Drain) hooks.onDrain(replica);
+      else if (f.type !== FrameType.Hello) throw new Error(`unexpected frame type ${f.type} from a container`);
+    },
+    (err) => {
+      clearTimeout(helloTimer);
+      if (err) log('warn', `container link dropped: ${err.message}`, { pid: c.pid, fn: c.functionId });
+      if (replica) hooks.onGone(replica, err);
+    },
+  );
+  return link;
+}
