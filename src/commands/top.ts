@@ -1,12 +1,11 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { FaasflowCommand } from '../control/command.js';
-import { SegmentFollower } from '../observe/follow.js';
+import { InstanceFollower } from '../observe/follow.js';
 import { ConfigReader } from '../observe/runtime.js';
 import { Observer, type Snapshot } from '../observe/snapshot.js';
 import { runTop } from '../observe/top/run.js';
 import { snapshotText } from '../observe/top/text.js';
-import { segmentName } from '../shm/index.js';
 
 export default class Top extends FaasflowCommand {
   static override summary = 'Live dashboard of a running instance: throughput, latency, pool, /dev/shm, processes, memory, errors, logs.';
@@ -31,33 +30,32 @@ export default class Top extends FaasflowCommand {
   async run(): Promise<Snapshot | void> {
     const { flags } = await this.parse(Top);
     const runtimeDir = flags['runtime-dir'] ? path.resolve(flags['runtime-dir']) : (await this.locate(flags)).dir;
-    const segment = segmentName(flags.instance);
     if (flags.once || this.jsonEnabled()) {
-      const s = await once(flags.instance, segment, runtimeDir, flags['shm-warn'] ?? null, flags.interval);
+      const s = await once(flags.instance, runtimeDir, flags['shm-warn'] ?? null, flags.interval);
       if (!this.jsonEnabled()) this.log(snapshotText(s));
       if (s.status !== 'running') process.exitCode = 3;
       return s;
     }
     if (!process.stdout.isTTY) this.error('faasflow top needs a terminal; use `faasflow top --once` (or --once --json) in scripts', { exit: 2 });
-    await runTop({ instance: flags.instance, segment, intervalMs: flags.interval, runtimeDir, shmWarnPercent: flags['shm-warn'] ?? null, fullSampleMs: flags['sample-every'] });
+    await runTop({ instance: flags.instance, intervalMs: flags.interval, runtimeDir, shmWarnPercent: flags['shm-warn'] ?? null, fullSampleMs: flags['sample-every'] });
   }
 }
 
 /** Two snapshots `intervalMs` apart, so rates and CPU % cover a real interval. */
-async function once(instance: string, segment: string, runtimeDir: string, warn: number | null, intervalMs: number): Promise<Snapshot> {
+async function once(instance: string, runtimeDir: string, warn: number | null, intervalMs: number): Promise<Snapshot> {
   const config = new ConfigReader(runtimeDir);
   const observer = new Observer({ functionNames: config.functionNames(), shmWarnPercent: warn ?? config.shmWarnPercent() ?? 80 });
-  const follower = new SegmentFollower(segment);
+  const follower = new InstanceFollower(instance);
   try {
     observer.supervisorChildren = config.children();
     const first = follower.current();
-    if (!first.seg) return observer.snapshot(null, instance, first.reason);
-    observer.snapshot(first.seg, instance);
+    if (!first.view) return observer.snapshot(null, instance, first.reason);
+    observer.snapshot(first.view, instance);
     await new Promise((r) => setTimeout(r, intervalMs));
     observer.functionNames = config.functionNames();
     observer.supervisorChildren = config.children();
     const second = follower.current();
-    return observer.snapshot(second.seg, instance, second.reason);
+    return observer.snapshot(second.view, instance, second.reason);
   } finally {
     follower.close();
   }

@@ -1,46 +1,61 @@
-// Keeps a read-only mapping of an instance's segment across restarts of the instance: when the
-// file goes away the mapping is dropped at once (holding it would keep a dead instance's memory
-// alive), and when a new file appears under the name it is mapped afresh.
+// Keeps read-only mappings of an instance's segments across restarts of the instance: when a file
+// goes away its mapping is dropped at once (holding it would keep a dead instance's memory alive),
+// and when a new file appears under a name (the instance restarted, a domain was added or rebuilt)
+// it is mapped afresh.
 import fs from 'node:fs';
-import { Segment } from '../shm/index.js';
+import { Segment, segmentName } from '../shm/index.js';
+import { InstanceView } from './instance.js';
 import { segmentPath } from './procfs.js';
 
 export interface Followed {
-  seg: Segment | null;
-  /** Why there is no segment: not created yet, half-created, unreadable. */
+  view: InstanceView | null;
+  /** Why there is no view: not created yet, half-created, unreadable. */
   reason: string | null;
 }
 
-export class SegmentFollower {
-  private seg: Segment | null = null;
-  private ino = -1;
+/** The inode of each file: a new file under the same name has another one. */
+function inodes(names: string[]): string {
+  return names.map((n) => {
+    try {
+      return `${n}:${fs.statSync(segmentPath(n)).ino}`;
+    } catch {
+      return `${n}:-`;
+    }
+  }).join(',');
+}
 
-  constructor(readonly name: string) {}
+export class InstanceFollower {
+  private view: InstanceView | null = null;
+  private key = '';
+  private readonly runtime: string;
+
+  constructor(readonly instance: string) {
+    this.runtime = segmentName(instance);
+  }
 
   current(): Followed {
-    let ino: number;
-    try {
-      ino = fs.statSync(segmentPath(this.name)).ino;
-    } catch {
+    const names = Segment.ofInstance(this.instance);
+    if (!names.includes(this.runtime)) {
       this.drop();
-      return { seg: null, reason: `waiting for instance: no segment ${segmentPath(this.name)}` };
+      return { view: null, reason: `waiting for instance: no segment ${segmentPath(this.runtime)}` };
     }
-    if (this.seg && ino === this.ino) return { seg: this.seg, reason: null };
+    const key = inodes(names);
+    if (this.view && key === this.key) return { view: this.view, reason: null };
     this.drop();
     try {
-      this.seg = Segment.open(this.name, false);
-      this.ino = ino;
-      return { seg: this.seg, reason: null };
+      this.view = InstanceView.open(this.runtime, names.filter((n) => n !== this.runtime));
+      this.key = key;
+      return { view: this.view, reason: null };
     } catch (err) {
       // A segment being created has no magic yet; the next poll will find it complete.
-      return { seg: null, reason: `waiting for instance: ${(err as Error).message}` };
+      return { view: null, reason: `waiting for instance: ${(err as Error).message}` };
     }
   }
 
   private drop(): void {
-    this.seg?.close();
-    this.seg = null;
-    this.ino = -1;
+    this.view?.close();
+    this.view = null;
+    this.key = '';
   }
 
   close(): void {

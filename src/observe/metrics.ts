@@ -1,7 +1,8 @@
 // Prometheus text for GET /metrics, made by prom-client from a snapshot. A fresh Registry per
 // scrape: the numbers live in the segment, so there is no state to keep in metric objects.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { bucketLow, HistogramSnapshot, FunctionStats, ProcessStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, type Segment } from '../shm/index.js';
+import { bucketLow, HistogramSnapshot, FunctionStats, ProcessTable, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../shm/index.js';
+import type { InstanceView } from './instance.js';
 import { Observer, type ObserveOptions, type Snapshot } from './snapshot.js';
 
 /** Fixed bucket bounds (seconds): 50 µs to 1 min, the range a request through faasflow can take. */
@@ -69,8 +70,8 @@ const STAGES = [
   ['reply', H_REPLY],
 ] as const;
 
-/** Renders `snap` (plus the histograms read from `seg`) as Prometheus text. */
-export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): Promise<{ contentType: string; body: string }> {
+/** Renders `snap` (plus the histograms read from the instance's segments) as Prometheus text. */
+export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | null): Promise<{ contentType: string; body: string }> {
   const reg = new Registry();
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [reg] });
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [reg] });
@@ -87,7 +88,7 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
   const latency = new CountedHistogram('faasflow_request_duration_seconds', 'Request latency per function and stage: total (gateway in to reply out), queue (waiting for a replica), container (descriptor out to reply in).', [...fnLabels, 'stage'], reg);
   // Per pid: a replica being replaced and its replacement run side by side under one replica number.
   const handler = new CountedHistogram('faasflow_handler_duration_seconds', 'Time in the handler per container process, since it started.', [...fnLabels, 'replica', 'pid'], reg);
-  const fs = seg ? new FunctionStats(seg) : null;
+  const fs = view ? new FunctionStats(view.runtime) : null;
   for (const f of snap.functions) {
     const l = { function: String(f.id), name: f.name ?? '' };
     requests.inc(l, f.requests);
@@ -142,10 +143,13 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
     leak.set(l, p.leak ? 1 : 0);
   }
   for (const { l, n } of restartsBy.values()) restarts.inc(l, n);
-  if (seg) {
+  if (view) {
     const names = new Map(snap.functions.map((f) => [f.id, f.name ?? '']));
+    const entries = new Map(new ProcessTable(view.runtime).entries().map((e) => [e.pid, e]));
     for (const p of snap.processes) {
-      if (p.role === 'container' && p.alive) handler.add({ function: String(p.functionId), name: names.get(p.functionId) ?? '', replica: String(p.replica), pid: String(p.pid) }, new ProcessStats(seg, p.slot).histogram());
+      const e = entries.get(p.pid);
+      const h = e && p.role === 'container' && p.alive ? view.statsOf(e)?.histogram() : undefined;
+      if (h) handler.add({ function: String(p.functionId), name: names.get(p.functionId) ?? '', replica: String(p.replica), pid: String(p.pid) }, h);
     }
   }
 
@@ -165,6 +169,19 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
     pool.bytes.set(l, c.bytesInUse);
     pool.touched.set(l, c.touched);
   }
+  const domainLabels = ['domain', 'class'];
+  const domainInUse = gauge('faasflow_domain_packets_in_use', 'Packets allocated now per security domain and size class.', domainLabels);
+  const domainPackets = gauge('faasflow_domain_packets', 'Packets per security domain and size class.', domainLabels);
+  const domainTouched = gauge('faasflow_domain_segment_touched_bytes', 'Bytes of a domain segment tmpfs really holds.', ['domain']);
+  const sandboxed = gauge('faasflow_domain_sandboxed', '1 per isolation mechanism a domain\'s containers run under (uid, landlock); none when it has none.', ['domain', 'mechanism']);
+  for (const d of snap.domains) {
+    for (const c of d.pool) {
+      domainInUse.set({ domain: d.name, class: String(c.size) }, c.inUse);
+      domainPackets.set({ domain: d.name, class: String(c.size) }, c.count);
+    }
+    domainTouched.set({ domain: d.name }, d.segment.touched);
+    for (const m of (d.enforcement ?? '').split('+').filter((x) => x === 'uid' || x === 'landlock')) sandboxed.set({ domain: d.name, mechanism: m }, 1);
+  }
 
   gauge('faasflow_dev_shm_size_bytes', 'Size of the /dev/shm filesystem.').set(snap.shm.total);
   gauge('faasflow_dev_shm_used_bytes', 'Bytes used in /dev/shm (all files, not only faasflow).').set(snap.shm.used);
@@ -178,7 +195,7 @@ export async function metricsFromSnapshot(snap: Snapshot, seg: Segment | null): 
   return { contentType: reg.contentType, body: await reg.metrics() };
 }
 
-const observers = new WeakMap<Segment, Observer>();
+const observers = new WeakMap<InstanceView, Observer>();
 
 export interface MetricsOptions extends ObserveOptions {
   /** The config's `observe.shmWarnPercent`: the /dev/shm warning threshold (default 80). */
@@ -186,20 +203,20 @@ export interface MetricsOptions extends ObserveOptions {
 }
 
 /**
- * Prometheus text for `seg`. Scrapes of the same Segment object share one Observer, so CPU
+ * Prometheus text for an instance. Scrapes of the same view share one Observer, so CPU
  * counters and memory trends carry over from scrape to scrape. Meant to run inside the gateway:
  * /proc/<pid>/smaps and /proc/*\/maps are read off the event loop (a full sample per process at
  * most every 5 s, holders every minute), so a scrape blocks request handling only for the few
  * milliseconds of building the text.
  */
-export async function renderMetrics(seg: Segment, opts: MetricsOptions = {}): Promise<{ contentType: string; body: string }> {
-  let o = observers.get(seg);
+export async function renderMetrics(view: InstanceView, opts: MetricsOptions = {}): Promise<{ contentType: string; body: string }> {
+  let o = observers.get(view);
   if (!o) {
     o = new Observer({ holdersMs: 60_000, fullSampleMs: 5000, ...opts, syncProc: false });
-    observers.set(seg, o);
+    observers.set(view, o);
   }
   if (opts.functionNames) o.functionNames = opts.functionNames;
   if (opts.shmWarnPercent !== undefined) o.shmWarnPercent = opts.shmWarnPercent;
-  await o.prefetch(seg);
-  return metricsFromSnapshot(o.snapshot(seg, seg.header.name), seg);
+  await o.prefetch(view);
+  return metricsFromSnapshot(o.snapshot(view, view.name), view);
 }

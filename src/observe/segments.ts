@@ -1,6 +1,6 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
-import { ProcessTable, Segment, isShmError, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { ProcessTable, Segment, isShmError, pidAlive, segmentName, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { commandLine, scanHolders, segmentPath, type MappedBy } from './procfs.js';
 
 export interface Holder {
@@ -18,6 +18,10 @@ export interface SegmentReport {
   path: string;
   /** Instance name from the header; null when the header is unreadable. */
   instance: string | null;
+  /** `runtime` (process table and stats) or `domain` (a security domain's packets); null when unreadable. */
+  kind: 'runtime' | 'domain' | null;
+  /** A domain segment's domain name; null otherwise. */
+  domain: string | null;
   /** Size of the file (the ceiling; tmpfs allocates lazily). */
   size: number;
   /** Bytes tmpfs really holds for it (allocated blocks): what it costs in RAM. */
@@ -60,6 +64,8 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
     name,
     path: segmentPath(name),
     instance: null,
+    kind: null,
+    domain: null,
     size: 0,
     touched: 0,
     mode: '',
@@ -88,14 +94,19 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
   try {
     seg = Segment.open(name, false);
     r.instance = seg.header.name;
+    r.kind = seg.kind;
+    r.domain = seg.kind === 'domain' ? seg.header.domain : null;
     r.layoutVersion = seg.header.version;
     r.creatorPid = seg.header.creatorPid;
     r.creatorAlive = pidAlive(seg.header.creatorPid);
     r.createdAt = new Date(seg.header.createdAt).toISOString();
     r.pool = seg.pool.usage();
     r.packetsInUse = r.pool.reduce((a, c) => a + c.inUse, 0);
-    const entries = new ProcessTable(seg).entries();
-    registered = new Set(entries.map((e) => e.pid));
+    // The process table is in the runtime segment: a domain segment's processes are the
+    // instance's containers of that domain.
+    const all = seg.kind === 'runtime' ? new ProcessTable(seg).entries() : runtimeEntries(seg.header.name);
+    const entries = seg.kind === 'runtime' ? all : all.filter((e) => e.role !== 'container' || e.domainIndex === seg!.header.domainIndex);
+    registered = new Set(all.map((e) => e.pid));
     if (detail) {
       r.processes = entries.map((e) => ({ ...e, alive: pidAlive(e.pid) }));
       r.owners = owners(seg);
@@ -110,6 +121,19 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
   r.holders = mappedBy.map(({ pid, writes }) => ({ pid, command: commandLine(pid), registered: registered.has(pid), writes }));
   r.stale = !r.creatorAlive && !r.holders.some((h) => h.writes);
   return r;
+}
+
+/** The process table of an instance's runtime segment, or nothing when it cannot be read. */
+function runtimeEntries(instance: string): ProcEntry[] {
+  let rt: Segment | undefined;
+  try {
+    rt = Segment.open(segmentName(instance), false);
+    return new ProcessTable(rt).entries();
+  } catch {
+    return [];
+  } finally {
+    rt?.close();
+  }
 }
 
 function owners(seg: Segment): OwnerSummary[] {

@@ -1,12 +1,14 @@
-// One typed picture of an instance, built from the segment (mapped read-only) and /proc, without
+// One typed picture of an instance, built from its segments (mapped read-only) and /proc, without
 // asking any faasflow process anything. `top` renders it, `top --once --json` prints it,
 // /metrics converts it. An Observer keeps what rates and trends need between snapshots.
 import type { ChildStatus } from '../control/protocol.js';
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, HistogramSnapshot, ProcessStats, ProcessTable, Segment, counters, pidAlive, type ProcEntry } from '../shm/index.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, HistogramSnapshot, ProcessTable, Segment, counters, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { enforcementName } from '../sys/sandbox.js';
+import type { InstanceView } from './instance.js';
 import { merge, since, summarize } from './latency.js';
 import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, sampleQuick, type MemorySample, type TrendOptions } from './memory.js';
 import { commandLine, scanHolders, scanHoldersAsync, segmentPath, type MappedBy } from './procfs.js';
-import type { FunctionSnapshot, ObserveEvent, ProcessSnapshot, SegmentInfo, Snapshot, StageLatency } from './types.js';
+import type { DomainSnapshot, FunctionSnapshot, ObserveEvent, PoolClassSnapshot, ProcessSnapshot, SegmentInfo, Snapshot, StageLatency } from './types.js';
 
 export type * from './types.js';
 
@@ -38,7 +40,7 @@ const H_STAGES = [
   ['reply', H_REPLY],
 ] as const;
 
-const ROLE_ORDER = ['supervisor', 'gateway', 'proxy', 'container', 'none'];
+const ROLE_ORDER = ['supervisor', 'gateway', 'container', 'none'];
 
 interface FnPrev {
   requests: number;
@@ -70,7 +72,8 @@ export class Observer {
   /** Each process's handler histogram at the previous snapshot, by pid. */
   private handlerPrev = new Map<number, HistogramSnapshot>();
   private readonly events: ObserveEvent[] = [];
-  private holders: { at: number; key: string; pids: (MappedBy & { command: string })[] } = { at: 0, key: '', pids: [] };
+  /** The last holder scan of the instance's segments (key: their names), by segment name. */
+  private holders: { at: number; key: string; by: Map<string, (MappedBy & { command: string })[]> } = { at: 0, key: '', by: new Map() };
   private lastAt = 0;
   private segKey = '';
   private attached = false;
@@ -100,17 +103,18 @@ export class Observer {
    * Takes the due full memory samples and the holder scan with the reads off the event loop, so
    * the next snapshot() finds them fresh without blocking. Concurrent calls share one pass.
    */
-  prefetch(seg: Segment | null): Promise<void> {
-    this.prefetching ??= this.prefetchNow(seg).finally(() => (this.prefetching = null));
+  prefetch(view: InstanceView | null): Promise<void> {
+    this.prefetching ??= this.prefetchNow(view).finally(() => (this.prefetching = null));
     return this.prefetching;
   }
 
-  private async prefetchNow(seg: Segment | null): Promise<void> {
-    if (!seg) return;
+  private async prefetchNow(view: InstanceView | null): Promise<void> {
+    if (!view) return;
     const now = Date.now();
-    const pids = new ProcessTable(seg).entries().map((e) => e.pid).filter((pid) => pidAlive(pid) && this.fullDue(pid, now));
-    const name = seg.name;
-    const holders = this.holdersDue(name, now) ? scanHoldersAsync([name], { exclude: [process.pid] }) : null;
+    const pids = new ProcessTable(view.runtime).entries().map((e) => e.pid).filter((pid) => pidAlive(pid) && this.fullDue(pid, now));
+    const names = view.segmentNames();
+    const key = names.join(',');
+    const holders = this.holdersDue(key, now) ? scanHoldersAsync(names, { exclude: [process.pid] }) : null;
     // Two processes at a time: the scrape finishes sooner without taking the whole thread pool.
     let next = 0;
     const worker = async () => {
@@ -120,7 +124,11 @@ export class Observer {
       }
     };
     await Promise.all([worker(), worker()]);
-    if (holders) this.holders = { at: now, key: name, pids: ((await holders).get(name) ?? []).map((h) => ({ ...h, command: commandLine(h.pid) })) };
+    if (holders) this.keepHolders(now, key, names, await holders);
+  }
+
+  private keepHolders(at: number, key: string, names: string[], found: Map<string, MappedBy[]>): void {
+    this.holders = { at, key, by: new Map(names.map((n) => [n, (found.get(n) ?? []).map((h) => ({ ...h, command: commandLine(h.pid) }))])) };
   }
 
   private fullDue(pid: number, now: number): boolean {
@@ -128,8 +136,8 @@ export class Observer {
     return !last || now - last.at >= this.o.fullSampleMs;
   }
 
-  private holdersDue(name: string, now: number): boolean {
-    return this.holders.key !== name || now - this.holders.at >= this.o.holdersMs;
+  private holdersDue(key: string, now: number): boolean {
+    return this.holders.key !== key || now - this.holders.at >= this.o.holdersMs;
   }
 
   private recordFull(m: MemorySample): void {
@@ -143,12 +151,13 @@ export class Observer {
     if (this.events.length > this.o.keepEvents) this.events.splice(0, this.events.length - this.o.keepEvents);
   }
 
-  /** A snapshot of `seg`, or of an absent instance (`seg` null, with the reason) while waiting. */
-  snapshot(seg: Segment | null, instance: string, reason: string | null = null): Snapshot {
+  /** A snapshot of the instance `view` shows, or of an absent instance (null, with the reason) while waiting. */
+  snapshot(view: InstanceView | null, instance: string, reason: string | null = null): Snapshot {
     const now = Date.now();
     const mono = performance.now();
     const intervalS = this.lastAt > 0 ? (mono - this.lastAt) / 1000 : null;
     this.lastAt = mono;
+    const seg = view?.runtime ?? null;
     const key = seg ? `${seg.name}@${seg.header.createdAt}` : '';
     if (key !== this.segKey) {
       if (this.segKey && !key) this.note('error', `instance ${instance} went away (its segment is gone)`);
@@ -168,17 +177,21 @@ export class Observer {
       reason: seg ? null : (reason ?? 'waiting for instance'),
       segment: null,
       shm: this.shm(),
+      domains: [],
       functions: [],
       pool: [],
       processes: [],
       events: [],
     };
-    if (seg) {
+    if (view && seg) {
       const procs = new ProcessTable(seg).entries();
-      snap.segment = this.segmentInfo(seg, now, new Set(procs.map((p) => p.pid)));
-      snap.pool = seg.pool.usage().map((c) => ({ ...c, usedPercent: c.count ? (100 * c.inUse) / c.count : 0 }));
-      snap.functions = this.functions(seg, procs, intervalS, this.handlerTimes(seg, procs));
-      snap.processes = this.processes(seg, procs, now);
+      const registered = new Set(procs.map((p) => p.pid));
+      this.scanHoldersIfDue(view, now);
+      snap.segment = this.segmentInfo(seg, now, registered);
+      snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => this.domainInfo(d, procs, now, registered));
+      snap.pool = sumPools(snap.domains.map((d) => d.pool));
+      snap.functions = this.functions(seg, procs, intervalS, this.handlerTimes(view, procs));
+      snap.processes = this.processes(view, procs, now);
     }
     snap.events = [...this.events];
     return snap;
@@ -196,6 +209,12 @@ export class Observer {
     return { path: '/dev/shm', total: u.total, used, available: u.available, usedPercent, warnPercent: this.o.shmWarnPercent, warn };
   }
 
+  private scanHoldersIfDue(view: InstanceView, now: number): void {
+    const names = view.segmentNames();
+    const key = names.join(',');
+    if (this.o.syncProc && this.holdersDue(key, now)) this.keepHolders(now, key, names, scanHolders(names, { exclude: [process.pid] }));
+  }
+
   private segmentInfo(seg: Segment, now: number, registered: Set<number>): SegmentInfo {
     let size = seg.header.size;
     let touched = 0;
@@ -204,12 +223,8 @@ export class Observer {
     } catch {
       // unlinked since we mapped it: the follower will notice
     }
-    if (this.o.syncProc && this.holdersDue(seg.name, now)) {
-      const pids = scanHolders([seg.name], { exclude: [process.pid] }).get(seg.name) ?? [];
-      this.holders = { at: now, key: seg.name, pids: pids.map((h) => ({ ...h, command: commandLine(h.pid) })) };
-    }
     // Between scans a holder may have exited (a replica restarted): it would show as a stranger.
-    const holders = this.holders.key === seg.name ? this.holders.pids.filter((h) => pidAlive(h.pid)) : [];
+    const holders = (this.holders.by.get(seg.name) ?? []).filter((h) => pidAlive(h.pid));
     return {
       name: seg.name,
       path: segmentPath(seg.name),
@@ -224,13 +239,31 @@ export class Observer {
     };
   }
 
+  /** A domain: its segment, its pool, and the isolation its containers report. */
+  private domainInfo(d: Segment, procs: ProcEntry[], now: number, registered: Set<number>): DomainSnapshot {
+    const info = this.segmentInfo(d, now, registered);
+    const pool = d.pool.usage().map(withPercent);
+    const mine = procs.filter((p) => p.role === 'container' && p.domainIndex === d.header.domainIndex && pidAlive(p.pid));
+    const kinds = [...new Set(mine.map((p) => enforcementName(p.sandbox)))];
+    return {
+      index: d.header.domainIndex,
+      name: d.header.domain,
+      enforcement: kinds.length === 1 ? kinds[0] : kinds.length ? kinds.join(' / ') : null,
+      packetsInUse: pool.reduce((a, c) => a + c.inUse, 0),
+      pool,
+      segment: info,
+    };
+  }
+
   /** Handler histograms of each function's live containers, all-time and since the previous snapshot. */
-  private handlerTimes(seg: Segment, procs: ProcEntry[]): Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }> {
+  private handlerTimes(view: InstanceView, procs: ProcEntry[]): Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }> {
     const out = new Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }>();
     const seen = new Map<number, HistogramSnapshot>();
     for (const p of procs) {
       if (p.role !== 'container') continue;
-      const h = new ProcessStats(seg, p.slot).histogram();
+      const ps = view.statsOf(p);
+      if (!ps) continue;
+      const h = ps.histogram();
       const prev = this.handlerPrev.get(p.pid);
       const f = out.get(p.functionId) ?? { all: new HistogramSnapshot(), recent: new HistogramSnapshot() };
       merge(f.all, h);
@@ -292,7 +325,7 @@ export class Observer {
     return out;
   }
 
-  private processes(seg: Segment, procs: ProcEntry[], now: number): ProcessSnapshot[] {
+  private processes(view: InstanceView, procs: ProcEntry[], now: number): ProcessSnapshot[] {
     const alive = new Set<number>();
     const seenPids = new Map<number, ProcPrev>();
     const names = this.o.functionNames;
@@ -310,8 +343,8 @@ export class Observer {
       }
       const m = isAlive ? this.full.get(e.pid) : undefined;
       const trend = this.trends.get(e.pid)?.verdict() ?? new MemoryTrend().verdict();
-      const ps = new ProcessStats(seg, e.slot);
-      const { micros, ...polls } = ps.polling;
+      const ps = view.statsOf(e);
+      const { micros, ...polls } = ps?.polling ?? { answered: 0, timedOut: 0, parked: 0, micros: 0 };
       const p: ProcessSnapshot = {
         slot: e.slot,
         pid: e.pid,
@@ -319,6 +352,8 @@ export class Observer {
         functionId: e.functionId,
         function: e.role === 'container' ? (names.get(e.functionId) ?? null) : null,
         replica: e.replica,
+        domain: e.role === 'container' ? (view.domains.get(e.domainIndex)?.header.domain ?? null) : null,
+        sandbox: e.role === 'container' ? enforcementName(e.sandbox) : null,
         state: e.state,
         restarts: e.restarts,
         lastExit: this.childOf(e)?.lastExit || null,
@@ -329,9 +364,9 @@ export class Observer {
         memory: m ? withoutPid(m) : null,
         trend,
         leak: trend.leak,
-        requests: ps.requests,
-        errors: ps.errors,
-        handlerUs: summarize(ps.histogram()),
+        requests: ps?.requests ?? 0,
+        errors: ps?.errors ?? 0,
+        handlerUs: summarize(ps?.histogram() ?? new HistogramSnapshot()),
         polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.pollCpu.update(e.pid, micros / 1e6) : null },
       };
       this.processEvents(p, seenPids);
@@ -413,7 +448,21 @@ function fmtRate(bytesPerS: number): string {
   return kib >= 1024 ? `${(kib / 1024).toFixed(1)} MiB/s` : `${kib.toFixed(0)} KiB/s`;
 }
 
-/** A one-off snapshot of `seg` with every number sampled now (CPU % and rates need an Observer). */
-export function takeSnapshot(seg: Segment, o: ObserveOptions = {}): Snapshot {
-  return new Observer(o).snapshot(seg, seg.header.name);
+function withPercent(c: ClassUsage): PoolClassSnapshot {
+  return { ...c, usedPercent: c.count ? (100 * c.inUse) / c.count : 0 };
+}
+
+/** The pools of every domain added up per size class: what the instance has of each. */
+function sumPools(pools: PoolClassSnapshot[][]): PoolClassSnapshot[] {
+  const by = new Map<number, ClassUsage>();
+  for (const c of pools.flat()) {
+    const t = by.get(c.size) ?? { size: c.size, count: 0, inUse: 0, free: 0, highWater: 0, bytesInUse: 0, touched: 0 };
+    by.set(c.size, { size: c.size, count: t.count + c.count, inUse: t.inUse + c.inUse, free: t.free + c.free, highWater: t.highWater + c.highWater, bytesInUse: t.bytesInUse + c.bytesInUse, touched: t.touched + c.touched });
+  }
+  return [...by.values()].sort((a, b) => a.size - b.size).map(withPercent);
+}
+
+/** A one-off snapshot of an instance with every number sampled now (CPU % and rates need an Observer). */
+export function takeSnapshot(view: InstanceView, o: ObserveOptions = {}): Snapshot {
+  return new Observer(o).snapshot(view, view.name);
 }

@@ -59,6 +59,10 @@ export interface ProcessSnapshot {
   functionId: number;
   function: string | null;
   replica: number;
+  /** A container's security domain; null for other roles. */
+  domain: string | null;
+  /** The isolation a container runs under (`uid+landlock`, `landlock`, `uid`, `none`); null for other roles. */
+  sandbox: string | null;
   state: ProcEntry['state'];
   restarts: number;
   /**
@@ -110,6 +114,18 @@ export interface SegmentInfo {
   holders: Holder[];
 }
 
+export interface DomainSnapshot {
+  index: number;
+  name: string;
+  /** What its live containers report (`uid+landlock`, `landlock`, `uid`, `none`); null with none running. */
+  enforcement: string | null;
+  packetsInUse: number;
+  /** Its packet pool per size class. */
+  pool: PoolClassSnapshot[];
+  /** Its segment (size, touched, holders). */
+  segment: SegmentInfo;
+}
+
 export interface Snapshot {
   schema: 1;
   takenAt: string;
@@ -119,9 +135,13 @@ export interface Snapshot {
   status: 'running' | 'waiting';
   /** Why status is 'waiting'. */
   reason: string | null;
+  /** The runtime segment (process table and stats). */
   segment: SegmentInfo | null;
+  /** Each security domain and its segment. */
+  domains: DomainSnapshot[];
   shm: { path: string; total: number; used: number; available: number; usedPercent: number; warnPercent: number; warn: boolean };
   functions: FunctionSnapshot[];
+  /** Every domain's pool added up per size class. */
   pool: PoolClassSnapshot[];
   processes: ProcessSnapshot[];
   events: ObserveEvent[];

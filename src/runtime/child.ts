@@ -38,8 +38,14 @@ export function send(msg: ChildMessage): void {
   if (process.send && process.connected) process.send(msg);
 }
 
+/** Tells the supervisor this process hears its messages now (links and handlers may be sent). */
+export function reportListening(): void {
+  send({ type: 'listening', pid: process.pid });
+}
+
 export function reportReady(port?: number): void {
-  send(port === undefined ? { type: 'ready', pid: process.pid } : { type: 'ready', pid: process.pid, port });
+  const sandbox = process.env.FAASFLOW_SANDBOX;
+  send({ type: 'ready', pid: process.pid, ...(port === undefined ? {} : { port }), ...(sandbox ? { sandbox } : {}) });
 }
 
 /** Asks the supervisor for a graceful replacement of this process (once). */

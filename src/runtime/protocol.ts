@@ -9,6 +9,8 @@ export interface Route {
   timeoutMs: number;
   /** Requests one replica works on at once; defaults to the config's value for the id, else 1. */
   concurrency?: number;
+  /** The function's security domain (index of its domain segment): where its packets go. */
+  domain?: number;
   /**
    * Set when every replica of the deployment was given up on (crash loop): requests get 503 with
    * this reason at once instead of waiting in the queue for a replica that will not come.
@@ -17,8 +19,13 @@ export interface Route {
 }
 
 export type ChildMessage =
+  /**
+   * Sent first thing, once the child listens for messages: only then are sockets (links) and a
+   * sandboxed container's handler sent to it (a message that arrives earlier has nobody to hear it).
+   */
+  | { type: 'listening'; pid: number }
   /** Sent once the child can do its job (listening, connected, handler loaded). */
-  | { type: 'ready'; pid: number; /** gateway: the HTTP port it listens on (config port 0 = any) */ port?: number }
+  | { type: 'ready'; pid: number; /** gateway: the HTTP port it listens on (config port 0 = any) */ port?: number; /** container: the isolation it runs under, as its sandbox launcher applied it ("uid,landlock:7", "none") */ sandbox?: string }
   /** Sent by a child that cannot start, with the reason, before it exits. */
   | { type: 'failed'; pid: number; message: string }
   /** Gateway → supervisor after applying a routes message. */
@@ -36,7 +43,9 @@ export type ChildMessage =
   | { type: 'replace-me'; pid: number; reason: string };
 
 export type SupervisorMessage =
-  /** Supervisor → gateway: the full routing table; replaces the previous one. */
-  | { type: 'routes'; version: number; routes: Route[] }
+  /** Supervisor → gateway: the full routing table, and every domain segment to map; replaces the previous one. */
+  | { type: 'routes'; version: number; routes: Route[]; domains?: { index: number; name: string; segment: string }[] }
   /** Supervisor → any child: stop taking work, finish in-flight work, exit 0. */
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** Supervisor → a sandboxed container: its handler's bundled source (it cannot read the runtime directory). */
+  | { type: 'handler'; name: string; source: string };

@@ -79,6 +79,18 @@ function waitReady(child: Child, what: string, timeoutMs = 20000): Promise<Child
   });
 }
 
+/** Resolves at the child's first message of `type` ('listening': links may be sent now). */
+function waitMessage(child: Child, type: ChildMessage['type']): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (m: ChildMessage) => {
+      if (m.type !== type) return;
+      child.off('message', on);
+      resolve();
+    };
+    child.on('message', on);
+  });
+}
+
 async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -160,6 +172,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     });
     if (child.pid) table.register(child.pid, { role: 'container', functionId: fn, replica, deployment, domainIndex: domain, statsSlot });
     const readyP = waitReady(child, `container ${fn}/${replica}`);
+    await Promise.race([waitMessage(child, 'listening'), readyP]);
     await link(gwChild, 0, child, { pid: child.pid!, functionId: fn, deployment, replica, domain });
     await readyP;
     return { pid: child.pid!, child, functionId: fn, replica, deployment };

@@ -1,13 +1,12 @@
 // The `faasflow top` loop: follow the segment, snapshot, tail the logs, draw; once a second.
 import { LogTail, isProblem, type LogLine } from '../logs.js';
-import { SegmentFollower } from '../follow.js';
+import { InstanceFollower } from '../follow.js';
 import { ConfigReader, logDirs } from '../runtime.js';
 import { Observer } from '../snapshot.js';
 import { Dashboard } from './dashboard.js';
 
 export interface TopOptions {
   instance: string;
-  segment: string;
   intervalMs: number;
   runtimeDir: string;
   /** From the flag; else the instance's config; else 80. */
@@ -18,7 +17,7 @@ export interface TopOptions {
 
 /** Runs the dashboard until the user quits. */
 export async function runTop(o: TopOptions): Promise<void> {
-  const follower = new SegmentFollower(o.segment);
+  const follower = new InstanceFollower(o.instance);
   // Scanning every /proc/*/maps costs ~15 ms on a busy box: holders are rescanned every 15 s.
   const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000 });
   const config = new ConfigReader(o.runtimeDir);
@@ -35,8 +34,8 @@ export async function runTop(o: TopOptions): Promise<void> {
       observer.supervisorChildren = config.children();
       const fresh: LogLine[] = tail.poll();
       for (const l of fresh) if (isProblem(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
-      const { seg, reason } = follower.current();
-      dash.update(observer.snapshot(seg, o.instance, reason), tail.recent(50));
+      const { view, reason } = follower.current();
+      dash.update(observer.snapshot(view, o.instance, reason), tail.recent(50));
     } catch (err) {
       // A half-written segment or a vanished /proc entry must not take the dashboard down.
       observer.note('error', `top: ${(err as Error).message}`);

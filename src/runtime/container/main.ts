@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Segment } from '../../shm/segment.js';
 import { ProcessStats } from '../../shm/stats.js';
 import { ENV } from '../env.js';
-import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, spinMicros } from '../child.js';
+import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, spinMicros } from '../child.js';
 import type { Handler } from '../handler/types.js';
 import { isLinkMessage, type ContainerLinkMessage } from '../links.js';
 import { Invoker } from './invoke.js';
@@ -20,21 +20,32 @@ const timeoutMs = Number(process.env[ENV.timeoutMs] ?? 30000);
 const concurrency = Math.max(1, Number(process.env[ENV.concurrency] ?? 16) || 16);
 const statsSlot = Number(process.env.FAASFLOW_STATS_SLOT ?? -1);
 const handlerFile = requireEnv(ENV.handler);
+/** Set for a sandboxed container: the handler's source comes over IPC (the bundle file is out of its reach). */
+const handlerViaIpc = process.env.FAASFLOW_HANDLER_IPC === '1';
 
 // Links may arrive while the handler is still loading: they wait here until it has.
 const early: Array<[ContainerLinkMessage, net.Socket]> = [];
 let take: ((m: ContainerLinkMessage, s: net.Socket) => void) | undefined;
+let gotSource: (m: { name: string; source: string }) => void = () => undefined;
+const source = new Promise<{ name: string; source: string }>((resolve) => (gotSource = resolve));
 process.on('message', (m: unknown, handle: unknown) => {
+  if ((m as { type?: string })?.type === 'handler') return gotSource(m as { name: string; source: string });
   if (!isLinkMessage(m) || !handle) return;
   const socket = handle as net.Socket;
   if (take) take(m as ContainerLinkMessage, socket);
   else early.push([m as ContainerLinkMessage, socket]);
 });
+reportListening();
 
 async function loadHandler(): Promise<Handler> {
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(handlerFile).href)) as { default?: unknown };
+    if (handlerViaIpc) {
+      // Its dependencies are imported by absolute file: URLs (bundle.ts), which a data: module
+      // can resolve; the sourceURL names it in stack traces.
+      const s = await source;
+      mod = (await import(`data:text/javascript;base64,${Buffer.from(`${s.source}\n//# sourceURL=${s.name}`).toString('base64')}`)) as { default?: unknown };
+    } else mod = (await import(pathToFileURL(handlerFile).href)) as { default?: unknown };
   } catch (err) {
     throw new Error(`cannot load handler ${handlerFile}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

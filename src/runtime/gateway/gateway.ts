@@ -26,7 +26,7 @@ const BACKSTOP_MS = 2000;
 const SWEEP_MS = 100;
 
 /** A route as the supervisor sends it: which domain's segment the function's packets go in. */
-export type DomainRoute = Route & { domain?: number };
+export type DomainRoute = Route;
 
 export class Gateway {
   readonly router: Router<Exchange, ContainerReplica['link']>;

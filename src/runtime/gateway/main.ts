@@ -10,7 +10,7 @@ import { ProcessStats } from '../../shm/stats.js';
 import { sys } from '../../sys/binding.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../env.js';
-import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, send } from '../child.js';
+import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, send } from '../child.js';
 import { acceptLink } from '../proxy/links.js';
 import { isLinkMessage, type DomainSegment, type GatewayLinkMessage } from '../links.js';
 import type { FrameLink } from '../link.js';
@@ -69,8 +69,10 @@ async function main(): Promise<void> {
       (handle as net.Socket).once('close', () => links.delete(link));
     }
   });
+  reportListening();
 
   let stopping = false;
+  let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
   const server: http.Server = createHttpServer(gw, {
     health: () => ({
       ok: !stopping,
@@ -85,8 +87,11 @@ async function main(): Promise<void> {
     }),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
-      const { renderMetrics } = await import('../../observe/metrics.js');
-      return renderMetrics(runtime, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), shmWarnPercent: cfg.observe.shmWarnPercent });
+      const [{ renderMetrics }, { InstanceView }] = await Promise.all([import('../../observe/metrics.js'), import('../../observe/instance.js')]);
+      // One view per set of mapped domains, so the observer (rates, trends) carries over scrapes.
+      const key = domains.all().map((d) => `${d.index}@${d.seg.header.createdAt}`).join(',');
+      if (!view || view.key !== key) view = { key, v: InstanceView.borrow(runtime, domains.all().map((d) => d.seg)) };
+      return renderMetrics(view.v, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), shmWarnPercent: cfg.observe.shmWarnPercent });
     },
   }, cfg.gateway.requestTimeoutMs);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);

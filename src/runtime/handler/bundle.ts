@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createRequire, builtinModules } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { PACKAGE_ROOT } from '../../config/load.js';
 
@@ -34,11 +35,14 @@ function externalsFrom(source: string): esbuild.Plugin {
         if (path.isAbsolute(args.path)) return undefined;
         if (args.path.startsWith('node:') || builtins.has(args.path)) return { path: args.path, external: true };
         try {
-          return { path: req.resolve(args.path), external: true };
+          // An absolute file: URL works both when the bundle is imported as a file and when a
+          // sandboxed container imports it from its source text (a data: module resolves nothing
+          // relative, and cannot reach the runtime directory the bundle file is in).
+          return { path: pathToFileURL(req.resolve(args.path)).href, external: true };
         } catch {
           // `import { … } from 'faasflow'` is this very package wherever the handler lives (npx
           // runs faasflow without a local install), as for the config and the type check.
-          if (args.path === 'faasflow') return { path: SELF, external: true };
+          if (args.path === 'faasflow') return { path: pathToFileURL(SELF).href, external: true };
           return { errors: [{ text: `cannot find package '${args.path}' from ${path.dirname(source)}: install it there (npm install ${args.path})` }] };
         }
       });

@@ -3,7 +3,8 @@
 import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
-import { execaNode, type ResultPromise } from 'execa';
+import type net from 'node:net';
+import { execa, type ResultPromise } from 'execa';
 import { startTime } from '../../control/procs.js';
 import type { ChildState } from '../../control/protocol.js';
 import type { ChildMessage, SupervisorMessage } from '../protocol.js';
@@ -41,6 +42,12 @@ export class Child extends EventEmitter<ChildEvents> {
   lastError = '';
   /** This start attempt was killed for not reporting ready within the spec's readyTimeoutMs. */
   timedOut = false;
+  /** What its sandbox launcher applied, as the child reported it when ready ("uid,landlock:7"); '' unsandboxed. */
+  sandbox = '';
+  /** Its stats record (a container's in its domain segment), -1 for none. */
+  statsSlot = -1;
+  /** This start attempt listens for messages: links and its handler may be sent. */
+  listening = false;
   /** Set once stop() was called: the exit that follows is requested, never restarted. */
   stopping = false;
   slot = -1;
@@ -68,9 +75,13 @@ export class Child extends EventEmitter<ChildEvents> {
     this.timedOut = false;
     this.lastError = '';
     this.startedAt = Date.now();
-    const proc: Proc = execaNode(this.spec.start.module, [], {
+    this.sandbox = '';
+    this.listening = false;
+    // A container starts through its sandbox launcher, which then executes Node itself.
+    const node = [process.execPath, ...process.execArgv, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
+    const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
+    const proc: Proc = execa(file, args, {
       env: this.spec.start.env,
-      nodeOptions: [...process.execArgv, ...(this.spec.start.nodeOptions ?? [])],
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',
@@ -137,8 +148,11 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   private onMessage(m: ChildMessage): void {
-    if (m?.type === 'ready') {
+    if (m?.type === 'listening') {
+      this.listening = true;
+    } else if (m?.type === 'ready') {
       clearTimeout(this.readyTimer);
+      this.sandbox = m.sandbox ?? '';
       if (this.state === 'starting') this.setState('ready');
     } else if (m?.type === 'failed') {
       this.lastError = m.message;
@@ -153,6 +167,13 @@ export class Child extends EventEmitter<ChildEvents> {
       void err;
     });
     return true;
+  }
+
+  /** The IPC end for handing over sockets (a link), or undefined while not running. */
+  get ipc(): { pid: number; send(m: unknown, h?: net.Socket, cb?: (e: Error | null) => void): boolean } | undefined {
+    const proc = this.proc;
+    if (!proc?.connected) return undefined;
+    return { pid: this.pid, send: (m, h, cb) => proc.send(m as SupervisorMessage, h, cb) };
   }
 
   /** Resolves when this start attempt is ready, or with the reason it died first. */

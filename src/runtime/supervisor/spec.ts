@@ -10,8 +10,11 @@ export interface ChildSpec {
   functionId: number;
   deployment: number;
   replica: number;
-  /** Node module to run, its environment (on top of the supervisor's) and extra node flags. */
-  start: { module: string; env: Record<string, string>; nodeOptions?: string[] };
+  /**
+   * Node module to run, its environment (it replaces the supervisor's), extra node flags, and a
+   * launcher that starts Node (a container's sandbox: `faasflow-sandbox … --`).
+   */
+  start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[] };
   /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
   restart: RestartType;
   /** ms between SIGTERM and SIGKILL when stopping. */

@@ -1,10 +1,11 @@
-// The child specs of an instance, as data: the gateway (significant: without it nothing serves)
-// and one container per function replica.
-import path from 'node:path';
+// The child specs of an instance, as data: the gateways (significant: without them nothing serves)
+// and one container per function replica, started in its domain's sandbox.
 import type { ResolvedConfig } from '../../config/types.js';
 import type { InstancePaths } from '../../control/paths.js';
 import { segmentName } from '../../shm/index.js';
+import { SANDBOX_BINARY, sandboxArgs, type SandboxPolicy } from '../../sys/sandbox.js';
 import { ENV } from '../env.js';
+import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
 
@@ -35,26 +36,39 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
     GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
     ...(cfg.cpus ? { [ENV.cpus]: cfg.cpus.join(',') } : {}),
     [ENV.spinMicros]: String(cfg.spinMicros),
-    [ENV.config]: paths.config,
-    [ENV.segment]: segmentName(cfg.instance),
-    [ENV.proxySocket]: path.join(paths.dir, 'proxy.sock'),
   };
   const readyTimeoutMs = cfg.supervisor.readyTimeoutMs ?? 30_000;
   return {
-    gateway: (): ChildSpec => ({
-      id: 'gateway',
+    /** Gateway number `index`; those after the first listen on the port the first one got. */
+    gateway: (index: number, domains: DomainSegment[], port?: number): ChildSpec => ({
+      id: index === 0 ? 'gateway' : `gateway.${index}`,
       role: 'gateway',
       functionId: 0,
       deployment: 0,
-      replica: 0,
-      start: { module: modules.gateway, env: common, nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS },
+      replica: index,
+      start: {
+        module: modules.gateway,
+        env: {
+          ...common,
+          [ENV.config]: paths.config,
+          [ENV.segment]: segmentName(cfg.instance),
+          FAASFLOW_GATEWAY_INDEX: String(index),
+          FAASFLOW_DOMAINS: JSON.stringify(domains),
+          ...(port !== undefined ? { FAASFLOW_PORT: String(port) } : {}),
+        },
+        nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
+      },
       restart: 'permanent',
       // The drain delay is spent serving before the drain proper begins.
       shutdownMs: cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs,
       readyTimeoutMs,
       significant: true,
     }),
-    container: (f: FnEntry, replica: number): ChildSpec => ({
+    /**
+     * A replica of `f`, in the domain whose segment is `segment`, writing its stats at `statsSlot`;
+     * with a sandbox policy, started through the launcher and given its handler over IPC.
+     */
+    container: (f: FnEntry, replica: number, d: { segment: string; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
       id: containerSpecId(f.id, f.deployment, replica),
       role: 'container',
       functionId: f.id,
@@ -71,7 +85,12 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.handler]: f.bundle,
           [ENV.concurrency]: String(f.concurrency),
           [ENV.timeoutMs]: String(f.timeoutMs),
+          [ENV.segment]: d.segment,
+          FAASFLOW_STATS_SLOT: String(d.statsSlot),
+          TMPDIR: d.tmpDir,
+          ...(d.policy ? { FAASFLOW_HANDLER_IPC: '1' } : {}),
         },
+        ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
       },
       restart: 'permanent',
       // In-flight requests may run up to the function's timeout before the replica can exit.

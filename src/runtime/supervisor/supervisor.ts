@@ -14,6 +14,10 @@ import { killQuietly, procStat, sessionMembers } from '../../control/procs.js';
 import { serveControl, type Reply } from '../../control/server.js';
 import { writeJsonAtomic } from '../../control/state.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
+import { sys } from '../../sys/binding.js';
+import { parseEnforcement } from '../../sys/sandbox.js';
+import { link } from '../broker.js';
+import { Domains } from './domains.js';
 import { stop as stopEsbuild } from 'esbuild';
 import { bundleHandler } from '../handler/bundle.js';
 import type { Route } from '../protocol.js';
@@ -49,8 +53,13 @@ export class Supervisor {
   private readonly deployments: Deployments;
   private readonly specs: ReturnType<typeof childSpecs>;
   private containers: Child[] = [];
-  private gateway: Child | undefined;
+  /** The gateway processes, by index (gateway.workers of them). */
+  private gateways: Child[] = [];
+  /** The runtime segment: process table and stats. */
   private seg: Segment | undefined;
+  private readonly domains: Domains;
+  /** The function entry (version) each container was started for: a deploy runs two side by side. */
+  private readonly fnOf = new Map<Child, FnEntry>();
   private table: ProcessTable | undefined;
   private server: net.Server | undefined;
   private state: InstanceStatus['state'] = 'starting';
@@ -72,6 +81,7 @@ export class Supervisor {
     this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee, o.teeFormat);
     this.deployments = new Deployments(o.paths.deployments);
     this.specs = childSpecs(o.cfg, o.paths, o.modules);
+    this.domains = new Domains(o.cfg);
   }
 
   // ── events ──────────────────────────────────────────────────────────────────────────────────
@@ -123,18 +133,23 @@ export class Supervisor {
     const { cfg } = this;
     const name = segmentName(cfg.instance);
     await this.step('segment', `creating ${name}`, () => {
-      this.seg = Segment.create({ name, instance: cfg.instance, size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: cfg.segment.maxFunctions, procSlots: cfg.segment.procSlots });
+      // Only the supervisor and the gateways (this user) can map it: no container ever can.
+      this.seg = Segment.create({ name, kind: 'runtime', instance: cfg.instance, maxFunctions: cfg.segment.maxFunctions, fnWriters: cfg.gateway.workers, procSlots: cfg.segment.procSlots, mode: 0o600 });
       this.table = new ProcessTable(this.seg);
       this.table.setState(this.table.register(process.pid, 'supervisor'), 'ready');
-      this.stepDone('segment', `${name}: ${this.seg.layout.packetCount} packets in ${this.seg.layout.classes.length} size classes`);
+      this.stepDone('segment', `${name}: process table and stats of ${cfg.gateway.workers} gateway(s)`);
     });
     await this.step('handlers', `bundling ${cfg.functions.length} function(s)`, () => this.bundleConfigFunctions());
-    await this.step('gateway', `starting the gateway on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
-      this.gateway = this.adopt(new Child(this.specs.gateway()));
-      this.gateway.start();
-      const r = await this.gateway.outcome();
+    await this.step('gateway', `starting ${cfg.gateway.workers} gateway(s) on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
+      this.checkPortFree();
+      // The first one takes the port (the configured one, or any free one for port 0); the others
+      // share it (SO_REUSEPORT).
+      const first = this.startGateway(0);
+      const r = await first.outcome();
       if (!r.ready) throw new FaasflowError('START_FAILED', `the gateway did not start: ${r.reason}`);
-      this.stepDone('gateway', `listening on http://${cfg.gateway.host}:${this.port} (pid ${this.gateway.pid})`);
+      const rest = Array.from({ length: cfg.gateway.workers - 1 }, (_, i) => this.startGateway(i + 1));
+      for (const o of await Promise.all(rest.map((g) => g.outcome()))) if (!o.ready) throw new FaasflowError('START_FAILED', `a gateway did not start: ${o.reason}`);
+      this.stepDone('gateway', `${this.gateways.length} gateway(s) listening on http://${cfg.gateway.host}:${this.port} (pid ${this.gateways.map((g) => g.pid).join(', ')})`);
     });
     await this.step('containers', `starting ${this.replicaCount()} container(s)`, async () => {
       // The gateway learns the deployments first, so it accepts each container as it connects.
@@ -182,19 +197,86 @@ export class Supervisor {
     await stopEsbuild();
     this.deployments.save(this.functions.values());
     pruneBundles(this.paths.bundles, [...this.functions.values()].map((f) => f.bundle));
-    this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}${deployed.length ? ` (${deployed.join(', ')} as last deployed by \`faasflow deploy\`)` : ''}`);
+    this.domains.ensure([...this.functions.values()]);
+    const domains = this.domains.describe().map((d) => `${d.name} (${d.enforcement})`).join(', ');
+    for (const d of this.domains.describe()) this.info(`domain ${d.name}: segment ${d.segment}, isolation ${d.enforcement}, runs as ${d.user}, cgroups ${d.cgroups}`);
+    this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}${deployed.length ? ` (${deployed.join(', ')} as last deployed by \`faasflow deploy\`)` : ''}; domains: ${domains || 'none'}`);
   }
 
   private replicaCount(): number {
     return [...this.functions.values()].reduce((a, f) => a + f.replicas, 0);
   }
 
+  private startGateway(index: number): Child {
+    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), index === 0 ? undefined : this.port)));
+    this.gateways[index] = g;
+    g.start();
+    return g;
+  }
+
+  /** Before any gateway binds with SO_REUSEPORT: a plain bind fails if anything, even another instance, holds the port. */
+  private checkPortFree(): void {
+    const { host, port } = this.cfg.gateway;
+    if (port === 0) return;
+    try {
+      sys.closeFd(sys.listenTcp(host, port, 1, false));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new FaasflowError('START_FAILED', `port ${port} on ${host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${port}'\`) or set gateway.port in faasflow.config.ts`);
+    }
+  }
+
   private startContainer(f: FnEntry, replica: number, restarts = 0): Child {
-    const c = this.adopt(new Child(this.specs.container(f, replica)));
+    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
+    const statsSlot = this.domains.takeStatsSlot(d);
+    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, statsSlot, tmpDir: d.tmpDir, policy: this.domains.policyFor(d, f) })));
+    c.statsSlot = statsSlot;
     c.restarts = restarts;
+    this.fnOf.set(c, f);
     this.containers.push(c);
     c.start();
     return c;
+  }
+
+  /** Forgets containers that are gone for good, giving their stats records back to their domains. */
+  private dropContainers(gone: Child[]): void {
+    for (const c of gone) {
+      const d = this.domains.byName(this.fnOf.get(c)?.domain ?? '');
+      if (d) this.domains.returnStatsSlot(d, c.statsSlot);
+      this.fnOf.delete(c);
+    }
+    this.containers = this.containers.filter((c) => !gone.includes(c));
+  }
+
+  /** A container listens: a sandboxed one gets its handler's source, and each gets a link to every ready gateway. */
+  private onContainerListening(c: Child): void {
+    const f = this.fnOf.get(c);
+    if (!f) return;
+    if (c.spec.start.wrapper) {
+      try {
+        c.send({ type: 'handler', name: `fn${f.id}-d${f.deployment}.mjs`, source: fs.readFileSync(f.bundle, 'utf8') });
+      } catch (err) {
+        this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `cannot send the handler: ${(err as Error).message}`);
+      }
+    }
+    for (const [index, g] of this.gateways.entries()) if (g?.state === 'ready') this.linkPair(g, index, c, f.domain);
+  }
+
+  /** A gateway is ready: it gets a link to every container that listens. */
+  private onGatewayReady(g: Child, index: number): void {
+    for (const c of this.containers) {
+      const f = this.fnOf.get(c);
+      if (c.listening && c.running && f) this.linkPair(g, index, c, f.domain);
+    }
+  }
+
+  private linkPair(g: Child, index: number, c: Child, domainName: string): void {
+    const gi = g.ipc;
+    const ci = c.ipc;
+    const d = this.domains.byName(domainName);
+    if (!gi || !ci || !d) return;
+    void link(gi, index, ci, { pid: c.pid, functionId: c.spec.functionId, deployment: c.spec.deployment, replica: c.spec.replica, domain: d.index }).then((ok) => {
+      if (!ok && c.running && g.running) this.info(`could not link gateway ${index} and ${c.spec.id} (pid ${c.pid}); one of them is exiting`);
+    });
   }
 
   /**
@@ -238,8 +320,11 @@ export class Supervisor {
         const f = this.functions.get(s.functionId);
         if (f && c.state === 'ready' && !c.stopping && f.deployment === s.deployment) this.replaceGracefully(c, f, m.reason);
       }
+      if (m.type === 'listening' && s.role === 'container') this.onContainerListening(c);
+      if (m.type === 'ready' && s.role === 'container' && this.table && c.slot >= 0) this.table.setSandbox(c.slot, parseEnforcement(m.sandbox));
       if (m.type === 'ready' && s.role === 'gateway') {
-        if (m.port) this.port = m.port;
+        if (m.port && s.replica === 0) this.port = m.port;
+        this.onGatewayReady(c, s.replica);
         // A restarted gateway starts from its config; give it the live table.
         if (this.state !== 'starting') void this.pushRoutes();
       }
@@ -247,14 +332,16 @@ export class Supervisor {
     c.on('exit', (exit) => this.onExit(c, exit));
     c.on('spawn', (pid) => {
       // Registered before the child can look itself up in the table (the container does).
-      if (this.table) c.slot = this.table.register(pid, s.role, s.functionId, s.replica, c.restarts);
+      const domain = s.role === 'container' ? this.domains.byName(this.fnOf.get(c)?.domain ?? '') : undefined;
+      if (this.table) c.slot = this.table.register(pid, { role: s.role, functionId: s.functionId, replica: s.replica, deployment: s.deployment, restarts: c.restarts, ...(domain ? { domainIndex: domain.index, statsSlot: c.statsSlot } : {}) });
       this.logs.write(file, who(), `started (${s.role}${s.role === 'container' ? ` function ${s.functionId} deployment ${s.deployment} replica ${s.replica}` : ''})`);
     });
     return c;
   }
 
   private onExit(c: Child, exit: Parameters<typeof decide>[2]): void {
-    const freed = this.seg && !this.seg.isClosed ? this.seg.pool.reclaim(c.pid) : 0;
+    // Its packets may be in any domain segment (a gateway's are in all of them).
+    const freed = this.domains.all().reduce((n, d) => n + (d.segment.isClosed ? 0 : d.segment.pool.reclaim(c.pid)), 0);
     if (this.table && c.slot >= 0) this.table.release(c.slot);
     c.slot = -1;
     c.lastExit = describeExit(exit);
@@ -294,32 +381,36 @@ export class Supervisor {
     return [...this.functions.values()].map((f) => {
       const replicas = this.containers.filter((c) => c.spec.functionId === f.id && c.spec.deployment === f.deployment);
       const down = replicas.length > 0 && replicas.every((c) => c.state === 'failed');
-      const route: Route = { id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency };
+      const route: Route = { id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency, domain: this.domains.byName(f.domain)?.index ?? -1 };
       if (down) route.unavailable = `every replica of function ${f.id} (${f.name}) crashed repeatedly and was given up: see \`faasflow logs --id ${f.id}\`, fix the handler and \`faasflow deploy\` it again`;
       return route;
     });
   }
 
-  /** Sends the gateway the table and waits for it to confirm (routes-applied with the version). */
+  /** Sends every ready gateway the table (and the domain segments) and waits for each to confirm it. */
   private async pushRoutes(): Promise<void> {
-    const gw = this.gateway;
-    if (!gw || gw.state !== 'ready') return;
     const version = ++this.routesVersion;
-    const applied = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => done(false), 10_000);
-      const onMsg = (m: { type: string; version?: number }) => m.type === 'routes-applied' && m.version === version && done(true);
-      const onExit = () => done(false);
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        gw.off('message', onMsg);
-        gw.off('exit', onExit);
-        resolve(ok);
-      };
-      gw.on('message', onMsg);
-      gw.once('exit', onExit);
-    });
-    gw.send({ type: 'routes', version, routes: this.routes() });
-    if (!(await applied)) throw new FaasflowError('DEPLOY_FAILED', `the gateway did not apply routing table ${version} (is it restarting? see \`faasflow logs\`)`);
+    const routes = this.routes();
+    const domains = this.domains.segments();
+    const ready = this.gateways.filter((g) => g?.state === 'ready');
+    const applied = await Promise.all(ready.map((gw) => {
+      const ok = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), 10_000);
+        const onMsg = (m: { type: string; version?: number }) => m.type === 'routes-applied' && m.version === version && done(true);
+        const onExit = () => done(false);
+        const done = (r: boolean) => {
+          clearTimeout(timer);
+          gw.off('message', onMsg);
+          gw.off('exit', onExit);
+          resolve(r);
+        };
+        gw.on('message', onMsg);
+        gw.once('exit', onExit);
+      });
+      gw.send({ type: 'routes', version, routes, domains });
+      return ok;
+    }));
+    if (applied.includes(false)) throw new FaasflowError('DEPLOY_FAILED', `a gateway did not apply routing table ${version} (is it restarting? see \`faasflow logs\`)`);
   }
 
   private deploy(req: DeployRequest, note: (m: string) => void): Promise<DeployResult> {
@@ -350,7 +441,7 @@ export class Supervisor {
     const bad = outcomes.find((o) => !o.ready);
     if (bad && !bad.ready) {
       await Promise.all(fresh.map((c) => c.stop()));
-      this.containers = this.containers.filter((c) => !fresh.includes(c));
+      this.dropContainers(fresh);
       throw new FaasflowError('DEPLOY_FAILED', `deployment ${next.deployment} of function ${next.id} did not start, nothing changed: ${bad.reason}`);
     }
     note(`${fresh.length} replica(s) ready; switching routes`);
@@ -361,7 +452,7 @@ export class Supervisor {
       if (old) this.functions.set(old.id, old);
       else this.functions.delete(next.id);
       await Promise.all(fresh.map((c) => c.stop()));
-      this.containers = this.containers.filter((c) => !fresh.includes(c));
+      this.dropContainers(fresh);
       throw err;
     }
     this.deployments.save(this.functions.values());
@@ -369,7 +460,7 @@ export class Supervisor {
     note(`routes switched; draining ${retired.length} old replica(s)`);
     const stopped = retired.map((c) => c.pid);
     await Promise.all(retired.map((c) => c.stop()));
-    this.containers = this.containers.filter((c) => !retired.includes(c));
+    this.dropContainers(retired);
     if (old && old.bundle !== next.bundle && ![...this.functions.values()].some((f) => path.dirname(f.bundle) === path.dirname(old.bundle))) {
       fs.rmSync(path.dirname(old.bundle), { recursive: true, force: true });
     }
@@ -380,7 +471,7 @@ export class Supervisor {
 
   // ── periodic work ───────────────────────────────────────────────────────────────────────────
   private live(): Child[] {
-    return [...(this.gateway ? [this.gateway] : []), ...this.containers];
+    return [...this.gateways.filter(Boolean), ...this.containers];
   }
 
   private heartbeat(): void {
@@ -390,8 +481,10 @@ export class Supervisor {
   }
 
   private reclaimDead(): void {
-    if (!this.seg || this.seg.isClosed) return;
-    for (const [pid, n] of this.seg.pool.reclaimDead(pidAlive)) if (n) this.info(`reclaimed ${n} packet(s) held by dead pid ${pid}`);
+    for (const d of this.domains.all()) {
+      if (d.segment.isClosed) continue;
+      for (const [pid, n] of d.segment.pool.reclaimDead(pidAlive)) if (n) this.info(`domain ${d.name}: reclaimed ${n} packet(s) held by dead pid ${pid}`);
+    }
   }
 
   /** Private memory past a function's memoryLimit: start a replacement, then drain the old one. */
@@ -415,7 +508,7 @@ export class Supervisor {
       const [retire, keep] = o.ready ? [c, fresh] : [fresh, c];
       await retire.stop();
       keep.stopping = false;
-      this.containers = this.containers.filter((x) => x !== retire);
+      this.dropContainers([retire]);
       this.writeState();
     });
   }
@@ -498,20 +591,20 @@ export class Supervisor {
       this.info(`shutting down: ${reason}`);
       for (const t of this.timers) clearTimeout(t);
       this.writeState();
-      const gw = this.gateway;
       const gatewayMs = timeoutMs + this.cfg.gateway.drainDelayMs;
-      const gatewayGone = gw?.running ? gw.stop(gatewayMs) : Promise.resolve();
-      await Promise.race([gatewayGone, new Promise((r) => setTimeout(r, gatewayMs))]);
+      const gatewaysGone = Promise.all(this.gateways.filter((g) => g?.running).map((g) => g.stop(gatewayMs)));
+      await Promise.race([gatewaysGone, new Promise((r) => setTimeout(r, gatewayMs))]);
       await Promise.all(this.containers.map((c) => c.stop(timeoutMs)));
-      await gatewayGone;
+      await gatewaysGone;
       this.killSession();
+      const { segments, held } = this.domains.remove();
       if (this.seg) {
-        const held = this.seg.pool.inUse();
         this.seg.close();
         Segment.unlink(this.seg.name);
-        this.info(`removed segment ${this.seg.name}${held ? ` (${held} packet(s) were still in use)` : ''}`);
+        segments.unshift(this.seg.name);
       }
-      for (const f of [this.paths.state, this.paths.config, path.join(this.paths.dir, 'proxy.sock')]) fs.rmSync(f, { force: true });
+      if (segments.length) this.info(`removed segment(s) ${segments.join(', ')}${held ? ` (${held} packet(s) were still in use)` : ''}`);
+      for (const f of [this.paths.state, this.paths.config]) fs.rmSync(f, { force: true });
       this.emit({ kind: 'stopped', at: Date.now() });
       this.resolveStopped();
       await this.logs.close();

@@ -1,0 +1,60 @@
+// An instance as readers see it: its runtime segment (process table, the gateways' function stats,
+// their own process stats) and its domain segments (each domain's packets and its containers'
+// stats), all mapped read-only, or borrowed from a process that maps them already (the gateway).
+import { ProcessStats, Segment, type ProcEntry } from '../shm/index.js';
+
+export class InstanceView {
+  private constructor(
+    readonly runtime: Segment,
+    /** By domain index. */
+    readonly domains: Map<number, Segment>,
+    /** Whether close() unmaps them (false: borrowed from their owner). */
+    private readonly owned: boolean,
+  ) {}
+
+  /** Views segments a process already maps (the gateway's /metrics). */
+  static borrow(runtime: Segment, domains: Iterable<Segment>): InstanceView {
+    return new InstanceView(runtime, new Map([...domains].map((d) => [d.header.domainIndex, d])), false);
+  }
+
+  /**
+   * Maps an instance's segments read-only. A domain segment that cannot be read (being created,
+   * removed meanwhile) is left out; the runtime segment's failure is thrown.
+   */
+  static open(runtimeName: string, domainNames: string[]): InstanceView {
+    const runtime = Segment.open(runtimeName, false);
+    const domains = new Map<number, Segment>();
+    for (const n of domainNames) {
+      try {
+        const d = Segment.open(n, false);
+        if (d.kind === 'domain') domains.set(d.header.domainIndex, d);
+        else d.close();
+      } catch {
+        // not readable now; the next look may find it
+      }
+    }
+    return new InstanceView(runtime, domains, true);
+  }
+
+  get name(): string {
+    return this.runtime.header.name;
+  }
+
+  /** Every mapped segment's name: the runtime one first. */
+  segmentNames(): string[] {
+    return [this.runtime.name, ...[...this.domains.values()].map((d) => d.name)];
+  }
+
+  /** Where a process's own stats record is: a container's in its domain segment, others' in the runtime segment. */
+  statsOf(e: ProcEntry): ProcessStats | undefined {
+    const seg = e.role === 'container' ? this.domains.get(e.domainIndex) : this.runtime;
+    if (!seg || !(e.statsSlot >= 0 && e.statsSlot < seg.layout.statsSlots)) return undefined;
+    return new ProcessStats(seg, e.statsSlot);
+  }
+
+  close(): void {
+    if (!this.owned) return;
+    for (const d of this.domains.values()) d.close();
+    this.runtime.close();
+  }
+}

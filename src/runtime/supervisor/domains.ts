@@ -1,0 +1,182 @@
+// The instance's security domains: which functions share one, its segment, its user, its cgroups
+// and its sandbox. Functions in different domains share nothing a handler can reach: each domain
+// has a segment of its own (mapped only by the gateways and its containers), its containers run
+// under a uid/gid of their own when the supervisor is root, and in a Landlock sandbox that opens
+// only what Node, the handler's dependencies and its own segment need.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ResolvedConfig } from '../../config/types.js';
+import { DEFAULT_CLASSES, Segment, domainSegmentName } from '../../shm/index.js';
+import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
+import { PACKAGE_DIR } from '../../sys/binding.js';
+import { availableEnforcement, enforcementName, sandboxAvailable, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
+import type { DomainSegment } from '../links.js';
+import type { FnEntry } from './deployments.js';
+import { uidBaseFor, resolveUser } from './users.js';
+
+/** Stats records per replica of a domain: the replicas, their replacements during a deploy, restarts. */
+const STATS_SLOTS_PER_REPLICA = 4;
+const MIN_STATS_SLOTS = 16;
+/** A domain segment is never smaller than this: room for a few packets of every default class. */
+const MIN_DOMAIN_BYTES = 64 << 20;
+
+export interface Domain {
+  index: number;
+  name: string;
+  segment: Segment;
+  /** Who its containers run as (root supervisor and sandbox on), and the group its segment belongs to. */
+  uid?: number;
+  gid?: number;
+  cgroups: DomainCgroups;
+  /** A private temporary directory (TMPDIR) for its handlers: /tmp itself is outside the sandbox. */
+  tmpDir: string;
+  /** What this domain's containers get, decided before they start; each one reports what it got. */
+  enforcement: Enforcement;
+  /** Stats records of the domain segment no container uses. */
+  freeSlots: number[];
+}
+
+export class Domains {
+  private readonly list: Domain[] = [];
+  /** Each domain segment's size: the configured segment size split over the domains at start. */
+  private perDomainBytes = 0;
+
+  constructor(private readonly cfg: ResolvedConfig) {}
+
+  all(): Domain[] {
+    return [...this.list];
+  }
+
+  byName(name: string): Domain | undefined {
+    return this.list.find((d) => d.name === name);
+  }
+
+  /** What gateways are told: every domain segment to map. */
+  segments(): DomainSegment[] {
+    return this.list.map((d) => ({ index: d.index, name: d.name, segment: d.segment.name }));
+  }
+
+  /** Creates the domains the functions need (the ones that do not exist yet). */
+  ensure(functions: FnEntry[]): Domain[] {
+    const names = [...new Set(functions.map((f) => f.domain))];
+    if (this.perDomainBytes === 0) this.perDomainBytes = Math.max(MIN_DOMAIN_BYTES, Math.floor(this.cfg.segment.size / Math.max(1, names.length)));
+    const made: Domain[] = [];
+    for (const name of names) {
+      if (this.byName(name)) continue;
+      made.push(this.create(name, functions.filter((f) => f.domain === name)));
+    }
+    return made;
+  }
+
+  private create(name: string, fns: FnEntry[]): Domain {
+    const cfg = this.cfg;
+    const index = this.list.length;
+    const available = availableEnforcement();
+    const sandbox = cfg.security.sandbox && sandboxAvailable();
+    const asRoot = sandbox && available.uid;
+    const user = fns.find((f) => f.user !== undefined)?.user;
+    const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
+    const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
+    const replicas = fns.reduce((a, f) => a + f.replicas, 0);
+    const segment = Segment.create({
+      name: domainSegmentName(cfg.instance, name),
+      kind: 'domain',
+      size: this.perDomainBytes,
+      classes: cfg.segment.classes ?? DEFAULT_CLASSES,
+      statsSlots: Math.max(MIN_STATS_SLOTS, replicas * STATS_SLOTS_PER_REPLICA),
+      instance: cfg.instance,
+      domain: name,
+      domainIndex: index,
+      // Root: the domain's group may map it, nobody else. Otherwise only this user can, and the
+      // sandbox decides which of this user's processes.
+      ...(gid !== undefined ? { mode: 0o660, gid } : { mode: 0o600 }),
+    });
+    // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
+    const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
+    const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
+    const tmpDir = path.join(os.tmpdir(), `faasflow-${cfg.instance}@${name}`);
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    fs.mkdirSync(tmpDir, { mode: 0o700 });
+    if (uid !== undefined && gid !== undefined) fs.chownSync(tmpDir, uid, gid);
+    const d: Domain = {
+      index, name, segment, uid, gid, cgroups, tmpDir,
+      enforcement: { uid: uid !== undefined, landlock: sandbox ? available.landlock : 0 },
+      freeSlots: Array.from({ length: segment.layout.statsSlots }, (_, i) => i),
+    };
+    this.list.push(d);
+    return d;
+  }
+
+  /** A stats record in the domain's segment for a new container, or -1 when all are taken. */
+  takeStatsSlot(d: Domain): number {
+    return d.freeSlots.shift() ?? -1;
+  }
+
+  returnStatsSlot(d: Domain, slot: number): void {
+    if (slot >= 0 && !d.freeSlots.includes(slot)) d.freeSlots.push(slot);
+  }
+
+  /** The sandbox for a container of `f` in `d`, or undefined when the instance runs unsandboxed. */
+  policyFor(d: Domain, f: FnEntry): SandboxPolicy | undefined {
+    if (!this.cfg.security.sandbox || !sandboxAvailable()) return undefined;
+    const nodeModules = new Set<string>();
+    for (const start of [PACKAGE_DIR, path.dirname(f.source)]) {
+      for (let dir = start; ; dir = path.dirname(dir)) {
+        const nm = path.join(dir, 'node_modules');
+        if (fs.existsSync(nm)) nodeModules.add(nm);
+        if (path.dirname(dir) === dir) break;
+      }
+    }
+    const own = ['dist', 'build', 'package.json'].map((p) => path.join(PACKAGE_DIR, p));
+    return {
+      ...(d.uid !== undefined && d.gid !== undefined ? { uid: d.uid, gid: d.gid } : {}),
+      cgroups: d.cgroups.dirs,
+      // Where cgroups are missing, rlimits bound each replica (RLIMIT_NPROC counts the user's tasks:
+      // with a uid per domain that is the domain's; without, it is a coarse bound for the user).
+      ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (f.replicas + 1) + (d.uid === undefined ? userTasks() : 0) } : {}),
+      landlock: d.enforcement.landlock > 0 ? {
+        rx: ['/usr', '/lib', '/lib64', '/bin', path.dirname(process.execPath), ...own, ...nodeModules],
+        ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random'],
+        rw: ['/dev/null', d.tmpDir, `/dev/shm${d.segment.name}`],
+      } : undefined,
+    };
+  }
+
+  /** For `up`, `ps` and `top`: each domain, its functions' segment and the isolation it has. */
+  describe(): { name: string; segment: string; enforcement: string; user: string; cgroups: string }[] {
+    return this.list.map((d) => ({ name: d.name, segment: d.segment.name, enforcement: enforcementName(d.enforcement), user: d.uid !== undefined ? `uid ${d.uid}` : 'the supervisor\'s', cgroups: d.cgroups.kind === 'none' ? `none (${d.cgroups.reason ?? ''})` : d.cgroups.kind }));
+  }
+
+  /** Unmaps and unlinks every domain segment, removes the temporary directories and the cgroups. */
+  remove(): { segments: string[]; held: number } {
+    const segments: string[] = [];
+    let held = 0;
+    for (const d of this.list) {
+      held += d.segment.isClosed ? 0 : d.segment.pool.inUse();
+      d.segment.close();
+      if (Segment.exists(d.segment.name)) Segment.unlink(d.segment.name);
+      segments.push(d.segment.name);
+      fs.rmSync(d.tmpDir, { recursive: true, force: true });
+    }
+    removeInstanceCgroups(this.cfg.instance);
+    this.list.length = 0;
+    return { segments, held };
+  }
+}
+
+/** Tasks (processes and threads) of this user now: RLIMIT_NPROC counts them all. */
+function userTasks(): number {
+  const uid = process.getuid?.() ?? -1;
+  let n = 0;
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) n += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}
