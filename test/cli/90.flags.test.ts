@@ -16,7 +16,7 @@ const surface = (c: { flags?: object; baseFlags?: object; args?: object; enableJ
 
 t.test('every command: --instance, --config, --json, and its own flags', async (t) => {
   const common = ['config', 'instance'];
-  t.same(surface(Up), { flags: [...common, 'foreground', 'reset'].sort(), args: [], json: true });
+  t.same(surface(Up), { flags: [...common, 'foreground', 'log-format', 'reset'].sort(), args: [], json: true });
   t.same(surface(Deploy), { flags: [...common, 'id', 'name', 'replicas'].sort(), args: ['file'], json: true });
   t.same(surface(Down), { flags: [...common, 'clean-shm', 'timeout'].sort(), args: [], json: true });
   t.same(surface(Ps), { flags: common, args: [], json: true });
