@@ -20,6 +20,10 @@
 //   --rw PATH              read, write, create and remove beneath PATH (a directory) or read and
 //                          write PATH (a file)
 //
+// NODE_OPTIONS in PROGRAM's environment is what FAASFLOW_NODE_OPTIONS says (the function's own), or
+// nothing: node flags inherited from whoever started the supervisor (--import, --require) would
+// load code from outside the sandbox.
+//
 // It sets FAASFLOW_SANDBOX in PROGRAM's environment to what was applied, e.g. "uid,landlock:7" or
 // "none", so the container can report the truth. No landlock support in the kernel is not an error:
 // FAASFLOW_SANDBOX then says so, and the supervisor shows it.
@@ -208,6 +212,11 @@ int main(int argc, char** argv) {
     if (abi > 0) snprintf(applied + strlen(applied), sizeof applied - strlen(applied), "%slandlock:%d", applied[0] ? "," : "", abi);
   }
   if (setenv("FAASFLOW_SANDBOX", applied[0] ? applied : "none", 1) != 0) die("setenv", NULL);
+  const char* own = getenv("FAASFLOW_NODE_OPTIONS");
+  if (own != NULL && own[0] != '\0') {
+    if (setenv("NODE_OPTIONS", own, 1) != 0) die("setenv", NULL);
+  } else unsetenv("NODE_OPTIONS");
+  unsetenv("FAASFLOW_NODE_OPTIONS");
   execvp(argv[i], &argv[i]);
   die("cannot execute", argv[i]);
   return 126;

@@ -2,6 +2,8 @@
 // control files behind)? And cleaning up after a stale one, reporting exactly what was removed.
 import fs from 'node:fs';
 import { Segment, segmentName } from '../shm/index.js';
+import { removeInstanceCgroups } from '../sys/cgroups.js';
+import { removeSandboxTmpDirs } from '../sys/sandbox.js';
 import type { InstancePaths } from './paths.js';
 import type { InstanceStatus } from './protocol.js';
 import { readState } from './state.js';
@@ -76,14 +78,17 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
     // Then everything in their groups and the supervisor's session, in one pass over /proc.
     for (const s of allProcesses()) if (s.session === session || groups.has(s.pgrp)) kill(s.pid);
   }
-  const seg = segmentName(p.instance);
-  if (Segment.exists(seg)) {
+  // The runtime segment and every domain segment; each only if its creator is dead.
+  for (const seg of Segment.ofInstance(p.instance)) {
     const creator = segmentCreator(seg);
     if (creator === undefined || !processAlive(creator)) {
       Segment.unlink(seg);
       report.segments.push(seg);
     }
   }
+  // With its processes gone, its domains' cgroups and temporary directories can go too.
+  removeInstanceCgroups(p.instance);
+  removeSandboxTmpDirs(p.instance);
   for (const f of [p.socket, p.state, p.config]) {
     if (fs.existsSync(f)) {
       fs.rmSync(f, { force: true });

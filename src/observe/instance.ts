@@ -14,7 +14,12 @@ export class InstanceView {
 
   /** Views segments a process already maps (the gateway's /metrics). */
   static borrow(runtime: Segment, domains: Iterable<Segment>): InstanceView {
-    return new InstanceView(runtime, new Map([...domains].map((d) => [d.header.domainIndex, d])), false);
+    return new InstanceView(runtime, withOwnPackets(runtime, new Map([...domains].map((d) => [d.header.domainIndex, d]))), false);
+  }
+
+  /** Views one self-contained segment (every table in it, as tools and tests make them); closes it on close(). */
+  static single(seg: Segment): InstanceView {
+    return new InstanceView(seg, withOwnPackets(seg, new Map()), true);
   }
 
   /**
@@ -33,7 +38,7 @@ export class InstanceView {
         // not readable now; the next look may find it
       }
     }
-    return new InstanceView(runtime, domains, true);
+    return new InstanceView(runtime, withOwnPackets(runtime, domains), true);
   }
 
   get name(): string {
@@ -42,12 +47,15 @@ export class InstanceView {
 
   /** Every mapped segment's name: the runtime one first. */
   segmentNames(): string[] {
-    return [this.runtime.name, ...[...this.domains.values()].map((d) => d.name)];
+    return [...new Set([this.runtime.name, ...[...this.domains.values()].map((d) => d.name)])];
   }
 
-  /** Where a process's own stats record is: a container's in its domain segment, others' in the runtime segment. */
+  /**
+   * Where a process's own stats record is: a container's in its domain segment, others' (and a
+   * container registered without a domain, in a self-contained segment) in the runtime segment.
+   */
   statsOf(e: ProcEntry): ProcessStats | undefined {
-    const seg = e.role === 'container' ? this.domains.get(e.domainIndex) : this.runtime;
+    const seg = e.role === 'container' && e.domainIndex >= 0 ? this.domains.get(e.domainIndex) : this.runtime;
     if (!seg || !(e.statsSlot >= 0 && e.statsSlot < seg.layout.statsSlots)) return undefined;
     return new ProcessStats(seg, e.statsSlot);
   }
@@ -57,4 +65,10 @@ export class InstanceView {
     for (const d of this.domains.values()) d.close();
     this.runtime.close();
   }
+}
+
+/** A segment with packets of its own (a self-contained one) is also the pool readers show. */
+function withOwnPackets(seg: Segment, domains: Map<number, Segment>): Map<number, Segment> {
+  if (seg.layout.packetCount > 0 && ![...domains.values()].includes(seg)) domains.set(seg.header.domainIndex, seg);
+  return domains;
 }

@@ -100,16 +100,26 @@ export function open(pool: PacketPool, f: Frame, own?: Descriptor): Opened {
 }
 
 /**
- * Frees what a frame carries: its body packet (unless `keepBody`: the receiver's own packet) and
- * its metadata packet. With `owner`, only packets that process holds are freed: a frame from a
- * container may name someone else's packet. Returns the first failure's message, or undefined;
- * a failure never stops the other free.
+ * What a receiver may free of a frame that came from a container (whose code is not trusted): only
+ * packets it holds (`owner`), and none of the requests it still has in flight (`inFlight`, packet
+ * indexes), which a lying frame could name to have another request's packet freed under it.
  */
-export function discard(pool: PacketPool, f: Frame, keepBody: boolean, owner?: number): string | undefined {
+export interface FreeGuard {
+  owner: number;
+  inFlight: Set<number>;
+}
+
+/**
+ * Frees what a frame carries: its body packet (unless `keepBody`: the receiver's own packet) and
+ * its metadata packet, within `guard` when given. Returns the first failure's message, or
+ * undefined; a failure never stops the other free.
+ */
+export function discard(pool: PacketPool, f: Frame, keepBody: boolean, guard?: FreeGuard): string | undefined {
   let failure: string | undefined;
   const free = (index: number, generation: number) => {
     try {
-      pool.free(pool.describe(index, generation), owner);
+      if (guard?.inFlight.has(index)) throw new Error(`packet ${index} belongs to a request in flight`);
+      pool.free(pool.describe(index, generation), guard?.owner);
     } catch (err) {
       failure ??= (err as Error).message;
     }

@@ -90,7 +90,7 @@ export function domainCgroups(instance: string, domain: string, l: DomainLimits)
 export function removeInstanceCgroups(instance: string): string[] {
   const removed: string[] = [];
   for (const base of [path.join(ROOT, 'faasflow', instance), path.join(ROOT, 'memory', 'faasflow', instance), path.join(ROOT, 'pids', 'faasflow', instance)]) {
-    let domains: string[] = [];
+    let domains: string[];
     try {
       domains = fs.readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(base, d.name));
     } catch {

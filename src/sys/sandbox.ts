@@ -1,6 +1,7 @@
 // What the sandbox launcher (native/sandbox.c) is asked to do for one container, and what it
 // reports back. Pure: the supervisor decides the policy (domains.ts), this turns it into arguments.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_DIR, sys } from './binding.js';
 
@@ -66,4 +67,22 @@ export function sandboxAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** A domain's private temporary directory (its handlers' TMPDIR: /tmp itself is outside the sandbox). */
+export function sandboxTmpDir(instance: string, domain: string): string {
+  return path.join(os.tmpdir(), `faasflow-${instance}@${domain}`);
+}
+
+/** Removes every domain temporary directory of `instance` (after its containers are gone). Returns them. */
+export function removeSandboxTmpDirs(instance: string): string[] {
+  const prefix = `faasflow-${instance}@`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+  for (const n of names) fs.rmSync(path.join(os.tmpdir(), n), { recursive: true, force: true });
+  return names.map((n) => path.join(os.tmpdir(), n));
 }

@@ -35,12 +35,14 @@ t.test('after kill -9 of the supervisor, `up` reports the stale instance and rec
   const up = await p.cli(['up'], { json: true });
   t.equal(up.code, 0, up.stderr);
   const r = JSON.parse(up.stdout) as { recovered: { segments: string[]; files: string[] } };
-  t.same(r.recovered.segments, leftBehind ? [p.segment] : [], 'the stale segment was removed before a new one was made');
+  t.equal(r.recovered.segments.includes(p.segment), leftBehind, 'the stale runtime segment was removed before a new one was made');
+  t.ok(r.recovered.segments.every((s) => s === p.segment || s.startsWith(`${p.segment}@`)), `and its domain segments, nothing else: ${r.recovered.segments.join(', ')}`);
   t.ok(r.recovered.files.some((f) => f.endsWith('state.json')), 'and the stale control files');
   t.equal((await p.cli(['invoke', '1', '--data', 'back'])).stdout, 'v2:back', 'the deployed version survived the crash');
   const down = await p.cli(['down']);
   t.equal(down.code, 0, down.stderr);
   t.notOk(Segment.exists(p.segment));
+  t.same(Segment.ofInstance(p.instance), [], 'no domain segment is left either');
   t.same(p.processes(), []);
 });
 
@@ -53,6 +55,7 @@ t.test('after kill -9 of the supervisor, `down --clean-shm` cleans up and says w
   t.equal(r.segments.includes(p.segment), leftBehind);
   t.ok(r.files.some((f) => f.endsWith('state.json')));
   t.notOk(Segment.exists(p.segment));
+  t.same(Segment.ofInstance(p.instance), [], 'no domain segment is left either');
   t.same(p.processes(), []);
   t.ok(await portFree(p.port));
 });

@@ -74,6 +74,8 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
+const USER_ENV = (runtimeDir: string) => ({ FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' });
+
 function environOf(pid: string): string {
   try {
     return fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
@@ -108,7 +110,7 @@ export async function project(t: Test, tag: string): Promise<Project> {
     async cli(args, o = {}) {
       const r = await execa(process.execPath, [BIN, ...args, '--instance', instance, ...(o.json ? ['--json'] : [])], {
         cwd: dir,
-        env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' },
+        env: USER_ENV(runtimeDir),
         reject: false,
         timeout: o.timeoutMs ?? 120_000,
         ...(o.input === undefined ? { stdin: 'ignore' as const } : { input: o.input }),
@@ -117,7 +119,7 @@ export async function project(t: Test, tag: string): Promise<Project> {
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr).replace(/\s*\n\s*›\s*/g, ' ') };
     },
     start(args) {
-      const proc = execa(process.execPath, [BIN, ...args, '--instance', instance], { cwd: dir, env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' }, stdin: 'ignore', buffer: false, reject: false });
+      const proc = execa(process.execPath, [BIN, ...args, '--instance', instance], { cwd: dir, env: USER_ENV(runtimeDir), stdin: 'ignore', buffer: false, reject: false });
       started.push(proc);
       return proc;
     },

@@ -3,10 +3,11 @@ import { spawn } from 'node:child_process';
 import { Observer, takeSnapshot } from '../../src/observe/snapshot.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_TOTAL, ProcessStats, ProcessTable, Segment, counters, isExhausted } from '../../src/shm/index.js';
 import { tempSegment } from '../helpers/segments.js';
+import { InstanceView } from '../../src/observe/instance.js';
 
 /** A reader's view, as `top` has it: a second, read-only mapping. */
-function reader(t: Test, seg: Segment): Segment {
-  const r = Segment.open(seg.name, false);
+function reader(t: Test, seg: Segment): InstanceView {
+  const r = InstanceView.single(Segment.open(seg.name, false));
   t.teardown(() => r.close());
   return r;
 }

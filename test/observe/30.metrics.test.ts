@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { metricsFromSnapshot, renderMetrics } from '../../src/observe/metrics.js';
+import { InstanceView } from '../../src/observe/instance.js';
 import { Observer } from '../../src/observe/snapshot.js';
-import { FunctionStats, H_QUEUE, H_TOTAL, ProcessTable, Segment, counters } from '../../src/shm/index.js';
+import { FunctionStats, H_QUEUE, H_TOTAL, ProcessTable, counters } from '../../src/shm/index.js';
 import { request, post } from '../helpers/http.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { tempSegment } from '../helpers/segments.js';
@@ -51,7 +52,7 @@ t.test('counters and histogram buckets equal what was written to the segment', a
   const table = new ProcessTable(seg);
   table.setState(table.register(process.pid, 'gateway', 0, 0, 3), 'ready');
 
-  const { contentType, body } = await renderMetrics(seg, { functionNames: new Map([[2, 'resize']]) });
+  const { contentType, body } = await renderMetrics(InstanceView.single(seg), { functionNames: new Map([[2, 'resize']]) });
   t.match(contentType, /^text\/plain; version=0\.0\.4/);
   const fn = { function: '2', name: 'resize' };
   t.equal(value(body, 'faasflow_requests_total', fn), 5);
@@ -80,9 +81,9 @@ t.test('counters and histogram buckets equal what was written to the segment', a
 
 t.test('GET /metrics on a real gateway: promtool passes and the counters equal the requests sent', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts', replicas: 2 }]);
-  // What the supervisor writes for its containers (the test harness registers bare pids).
-  const table = new ProcessTable(rt.seg);
-  for (const c of rt.containers) table.setState(table.register(c.pid, 'container', c.functionId, c.replica), 'ready');
+  // What the supervisor writes for its containers once they are ready.
+  const table = new ProcessTable(rt.runtime);
+  for (const c of rt.containers) table.setState(table.slotOf(c.pid), 'ready');
   const sent = 37;
   const statuses: number[] = [];
   for (let i = 0; i < sent; i++) statuses.push((await post(rt.port, '/function/1', `hello ${i}`)).status);
@@ -119,12 +120,12 @@ function help(body: string, name: string): string | undefined {
 }
 
 t.test('the /dev/shm warning threshold is the one given, scrape after scrape', async (t) => {
-  const seg = tempSegment(t);
+  const seg = InstanceView.single(tempSegment(t));
   const first = (await renderMetrics(seg, { shmWarnPercent: 37 })).body;
   t.match(help(first, 'faasflow_dev_shm_warning'), /\(37 %\)/, 'HELP names the configured threshold');
   const used = value(first, 'faasflow_dev_shm_used_bytes')! / value(first, 'faasflow_dev_shm_size_bytes')!;
   t.equal(value(first, 'faasflow_dev_shm_warning'), 100 * used > 37 ? 1 : 0, 'the gauge compares /dev/shm with it');
-  // Same Segment object, same Observer: a changed threshold still applies.
+  // Same view, same Observer: a changed threshold still applies.
   const second = (await renderMetrics(seg, { shmWarnPercent: 1e-9 })).body;
   t.match(help(second, 'faasflow_dev_shm_warning'), /\(1e-9 %\)/);
   t.equal(value(second, 'faasflow_dev_shm_warning'), 1, 'above a threshold /dev/shm is past: warning');
@@ -170,7 +171,7 @@ t.test('a scrape keeps the event loop free while it reads /proc: a fraction of t
   // Each round maps the segment afresh, so nothing is cached: every process's smaps and every
   // /proc/*/maps are read, as on a first scrape or one past the caching interval.
   const fresh = () => {
-    const seg = Segment.open(rt.seg.name, false);
+    const seg = InstanceView.open(rt.runtime.name, [rt.seg.name]);
     return { seg, done: () => seg.close() };
   };
   const sync: number[] = [];
@@ -187,6 +188,6 @@ t.test('a scrape keeps the event loop free while it reads /proc: a fraction of t
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   t.comment(`event-loop stall per scrape, ms: synchronous /proc reads ${sync.map((x) => x.toFixed(1)).join(' ')}; renderMetrics ${async.map((x) => x.toFixed(1)).join(' ')}`);
   t.ok(median(async) < median(sync) / 2, `renderMetrics blocks the event loop ${median(async).toFixed(1)} ms (median), reading /proc synchronously ${median(sync).toFixed(1)} ms`);
-  const body = (await renderMetrics(rt.seg, {})).body;
+  const body = (await renderMetrics(InstanceView.borrow(rt.runtime, [rt.seg]), {})).body;
   for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_private_memory_bytes', { pid: String(p.pid) })! > 0, `and the first scrape has memory of pid ${p.pid}`);
 });

@@ -170,7 +170,8 @@ t.test('faasflow top in tmux: every panel with live numbers, focus, layouts from
   t.match(later, new RegExp(`/dev/shm ${B} of ${B} \\([\\d.]+%\\) > `), '/dev/shm numbers, flagged above the threshold');
   t.match(later, new RegExp(`${segmentName(instance)}\\s+v${LAYOUT_VERSION}`), 'segment name and layout');
   t.match(later, new RegExp(`creator pid ${state.supervisorPid} alive`), 'segment creator');
-  t.match(later, /mapped by 4 process\(es\)/, 'processes mapping the segment');
+  t.match(later, /mapped by 2 process\(es\)/, 'processes mapping the runtime segment: the supervisor and the gateway, never a container');
+  t.match(later, /domains: echo (uid\+landlock|landlock|uid|none)/, 'each domain with the isolation its containers run under');
   t.match(later, /role\s+function\s+pid\s+state\s+rst\s+cpu\s+poll\s+rss\s+private\s+shm\s+private trend\s+shared\s+pss\s+uptime/, 'every process column at 160 wide');
   for (const c of state.children) {
     t.match(later, new RegExp(`${c.role}\\s+.*\\b${c.pid}\\s+ready\\s+0\\s+[\\d.]+%\\s+(?:[\\d.]+%|-)\\s+${B}\\s+${B}\\s+${B}\\s+${TREND}\\s+${B}\\s+${B}\\s+\\d`), `process row for ${c.role} ${c.pid}: CPU, polling, RSS, private, shm, private trend, shared, PSS, uptime`);

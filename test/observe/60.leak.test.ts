@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { InstanceStatus } from '../../src/control/protocol.js';
-import { SegmentFollower } from '../../src/observe/follow.js';
+import { InstanceFollower } from '../../src/observe/follow.js';
 import { ConfigReader } from '../../src/observe/runtime.js';
 import { Observer, type Snapshot } from '../../src/observe/snapshot.js';
 import { Segment, segmentName } from '../../src/shm/index.js';
@@ -38,13 +38,13 @@ t.test('a leaking function over its memoryLimit is replaced without a failed req
   const first = state().children.find((c) => c.role === 'container')!;
   // Watching as `top` does, for the restart event and its reason.
   const config = new ConfigReader(path.join(dir, 'rt'));
-  const follower = new SegmentFollower(segmentName(instance));
+  const follower = new InstanceFollower(instance);
   t.teardown(() => follower.close());
   const observer = new Observer({ fullSampleMs: 1000, holdersMs: 60_000 });
   const watch = () => {
     observer.supervisorChildren = config.children();
-    const { seg, reason } = follower.current();
-    return observer.snapshot(seg, instance, reason);
+    const { view, reason } = follower.current();
+    return observer.snapshot(view, instance, reason);
   };
   watch();
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InstanceStatus } from '../../src/control/protocol.js';
-import { SegmentFollower } from '../../src/observe/follow.js';
+import { InstanceFollower } from '../../src/observe/follow.js';
 import { ConfigReader } from '../../src/observe/runtime.js';
 import { Observer, type Snapshot } from '../../src/observe/snapshot.js';
 import { post } from '../helpers/http.js';
@@ -74,14 +74,14 @@ t.test('top --once --json: why a replica restarted (the supervisor’s lastExit)
 
   // An Observer fed the way `top` feeds it: the segment, and the runtime directory's files.
   const config = new ConfigReader(p.runtimeDir);
-  const follower = new SegmentFollower(p.segment);
+  const follower = new InstanceFollower(p.instance);
   t.teardown(() => follower.close());
   const observer = new Observer({ fullSampleMs: 60_000, holdersMs: 60_000 });
   const snap = () => {
     observer.functionNames = config.functionNames();
     observer.supervisorChildren = config.children();
-    const { seg, reason } = follower.current();
-    return observer.snapshot(seg, p.instance, reason);
+    const { view, reason } = follower.current();
+    return observer.snapshot(view, p.instance, reason);
   };
   const replica0 = (s: Snapshot) => s.processes.filter((x) => x.role === 'container' && x.functionId === 1 && x.replica === 0);
   const [victim] = replica0(snap());

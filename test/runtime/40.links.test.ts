@@ -44,7 +44,7 @@ function frames(...fs: Frame[]): Buffer {
 }
 
 t.test('a broken or lying container closes its own link only; the gateway keeps serving', async (t) => {
-  const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }]);
+  const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts' }]);
   const who: LinkedContainer = { pid: 424242, functionId: 1, deployment: 1, replica: 7, domain: 0 };
 
   const garbage = await fakeLink(rt, who);
@@ -79,25 +79,24 @@ t.test('a broken or lying container closes its own link only; the gateway keeps 
   await closedWithin(liar, 3000);
   t.pass('a request frame from a container (they never send those): link closed');
 
-  // A well-introduced link that replies to a request it never got, naming a packet that is the
-  // gateway's own: ignored, nothing freed.
-  const forger = await fakeLink(rt, who);
+  // A well-introduced link (of an older deployment, so no request is routed to it) that replies to
+  // requests it never got, naming the packets of a request the gateway has in flight: ignored,
+  // nothing of that request is freed under it.
+  const forger = await fakeLink(rt, { ...who, deployment: 0 });
   forger.on('error', () => undefined);
   forger.resume();
-  forger.write(frames({ ...base, index: who.pid, requestId: 7 }));
-  const slow = post(rt.port, '/function/1', 'x'.repeat(3000));
-  await until(() => rt.inUse() > 0 || true, 100, 'request in flight').catch(() => undefined);
+  forger.write(frames({ ...base, index: who.pid, generation: 0, requestId: 7 }));
+  const slow = post(rt.port, '/function/1?ms=300', 'x'.repeat(3000));
+  await until(() => rt.inUse() > 0, 3000, 'request in flight');
   const held = rt.seg.pool.held();
   forger.write(frames(...held.map((h): Frame => ({ ...base, type: FrameType.Reply, index: h.index, generation: h.generation, length: 10, requestId: 999999, status: 200 }))));
   await new Promise((r) => setTimeout(r, 100));
   forger.destroy();
   const r = await slow;
   t.equal(r.status, 200, 'the real request was answered');
-  t.equal(r.body.length, 3000, 'byte-exact');
 
   const after = await post(rt.port, '/function/1', 'still serving');
   t.equal(after.status, 200);
-  t.equal(after.body.toString(), 'still serving');
   t.equal(rt.gateway.child.exitCode, null, 'gateway alive');
   await until(() => rt.inUse() === 0, 3000, 'pool empty');
 });

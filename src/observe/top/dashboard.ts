@@ -274,6 +274,7 @@ export class Dashboard {
       [`creator pid ${g.creatorPid} ${alive}`, `creator ${g.creatorPid} ${alive}`],
       strangers.length ? [`{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}`] : [],
       [`mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`, `mapped by ${g.holders.length}`],
+      [`domains: ${snap.domains.map((d) => `${d.name} ${d.enforcement ?? '-'}`).join(', ') || 'none'}`, `${snap.domains.length} domain(s)`],
       [`size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`, `${fmtBytesShort(g.size)}, ${fmtBytesShort(g.touched)} touched`],
       [`/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${warn}`, `/dev/shm ${fmtPct(snap.shm.usedPercent)} of ${fmtBytesShort(snap.shm.total)}${warn}`],
       [`{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`, `{gray-fg}q quit, tab focus{/gray-fg}`],

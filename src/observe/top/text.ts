@@ -7,6 +7,7 @@ export function snapshotText(s: Snapshot): string {
   const g = s.segment;
   out.push(`faasflow instance ${s.instance}: ${s.status}${s.reason ? ` (${s.reason})` : ''}  ${s.takenAt}`);
   if (g) out.push(`segment ${g.path}: ${fmtBytes(g.size)}, ${fmtBytes(g.touched)} touched, layout v${g.layoutVersion}, creator ${g.creatorPid} ${g.creatorAlive ? 'alive' : 'dead'}, up ${fmtDuration(g.uptimeS)}, mapped by ${g.holders.length}`);
+  for (const d of s.domains) out.push(`domain ${d.name}: isolation ${d.enforcement ?? '- (no container running)'}, segment ${d.segment.path} ${fmtBytes(d.segment.size)} (${fmtBytes(d.segment.touched)} touched), ${d.packetsInUse} packet(s) in use`);
   out.push(`/dev/shm: ${fmtBytes(s.shm.used)} of ${fmtBytes(s.shm.total)} used (${fmtPct(s.shm.usedPercent)})${s.shm.warn ? `  WARNING: above ${s.shm.warnPercent} %` : ''}`);
   if (s.functions.length) {
     out.push('', 'Functions (latency over the last interval; "all" since start):');

@@ -5,10 +5,11 @@
 // the frames from its containers are untrusted: a lie there fails that request, nothing else.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../../shm/segment.js';
+import type { PacketPool } from '../../shm/pool.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/constants.js';
-import { discard, open } from '../envelope.js';
+import { discard, open, type FreeGuard } from '../envelope.js';
 import { FLAG_KEPT, FLAG_REUSED, contentTypeOf, readReplyMeta } from '../meta.js';
 import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/links.js';
@@ -34,6 +35,8 @@ export class Gateway {
   readonly domains: Domains;
   readonly cfg: ResolvedConfig;
   private readonly pending = new Map<number, Exchange>();
+  /** Per domain pool: what a container's frame may make this gateway free (see FreeGuard). */
+  private readonly guards = new Map<PacketPool, FreeGuard>();
   private readonly intake: Intake;
   private draining = false;
   private idle: (() => void) | undefined;
@@ -115,9 +118,18 @@ export class Gateway {
     return this.intake.takeId();
   }
 
+  guard(pool: PacketPool): FreeGuard {
+    let g = this.guards.get(pool);
+    if (!g) this.guards.set(pool, (g = { owner: process.pid, inFlight: new Set() }));
+    return g;
+  }
+
   /** The request is in its packet: it is this gateway's until the reply has been written. */
   submit(p: Exchange): void {
     this.pending.set(p.id, p);
+    const g = this.guard(p.pool);
+    g.inFlight.add(p.desc.index);
+    if (p.metaDesc) g.inFlight.add(p.metaDesc.index);
     p.res.once('close', () => this.onClose(p));
     const d = this.router.dispatch(p.fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
@@ -150,7 +162,7 @@ export class Gateway {
     if (!p || p.replica !== r || !pool) {
       // A reply nobody waits for (unknown id, or from the wrong container): free what it carries,
       // if it is ours: a lying container may name another request's packet.
-      if (pool) discard(pool, f, reused, process.pid);
+      if (pool) discard(pool, f, reused, this.guard(pool));
       return;
     }
     if (f.flags & FLAG_KEPT) p.kept = true;
@@ -161,7 +173,7 @@ export class Gateway {
     this.stats.record(p.fn, H_CONTAINER, Math.round((p.tReply - p.tSent) * 1000));
     if (p.answered) {
       // Timed out or the client left: nobody wants this reply any more.
-      discard(pool, f, reused, process.pid);
+      discard(pool, f, reused, this.guard(pool));
       return this.finish(p, 499);
     }
     if (f.index === NO_PACKET) return this.fail(p, f.status || 502, replyStatusMessage(f.status), f.status === 503 ? RETRY_AFTER : undefined);
@@ -170,13 +182,13 @@ export class Gateway {
     try {
       // The reply packet must be one the container handed to this process (or the request's own).
       const o = open(pool, f, reused ? p.desc : undefined);
-      if (!reused && pool.owner(o.desc) !== process.pid) throw new Error(`reply packet ${f.index} was not handed to the gateway`);
+      if (!reused && (pool.owner(o.desc) !== process.pid || this.guard(pool).inFlight.has(f.index))) throw new Error(`reply packet ${f.index} was not handed to the gateway`);
       const ct = contentTypeOf(f.flags);
       headers = f.metaLength ? { ...readReplyMeta(o.meta).h } : ct ? { 'content-type': ct } : {};
       body = pool.view(o.desc, f.length);
     } catch (err) {
       log('warn', `bad reply frame from pid ${r.pid}: ${(err as Error).message}`);
-      discard(pool, f, reused, process.pid);
+      discard(pool, f, reused, this.guard(pool));
       return this.fail(p, 502, `function ${p.fn} sent an unusable reply`);
     }
     const status = f.status >= 100 && f.status <= 599 ? f.status : 200;
@@ -186,7 +198,7 @@ export class Gateway {
       p.res.writeHead(status, headers);
     } catch (err) {
       // A handler-supplied header Node refuses (bad characters): the client still gets an answer.
-      discard(pool, f, reused, process.pid);
+      discard(pool, f, reused, this.guard(pool));
       return this.fail(p, 500, `function ${p.fn} set an invalid reply header: ${(err as Error).message}`);
     }
     p.answered = true;
@@ -201,7 +213,7 @@ export class Gateway {
   private onClose(p: Exchange): void {
     if (p.reply) {
       this.stats.record(p.fn, H_REPLY, Math.round((performance.now() - p.tReply) * 1000));
-      const why = discard(p.pool, p.reply, (p.reply.flags & FLAG_REUSED) !== 0, process.pid);
+      const why = discard(p.pool, p.reply, (p.reply.flags & FLAG_REUSED) !== 0, this.guard(p.pool));
       if (why) log('warn', `could not free reply packets of request ${p.id}: ${why}`);
       p.reply = undefined;
       this.finish(p, p.replyStatus);
@@ -299,6 +311,9 @@ export class Gateway {
   /** Frees the request's packets and forgets it, counting it unless it was counted already. */
   private finish(p: Exchange, status: number): void {
     if (!this.pending.delete(p.id)) return;
+    const g = this.guard(p.pool);
+    g.inFlight.delete(p.desc.index);
+    if (p.metaDesc) g.inFlight.delete(p.metaDesc.index);
     if (!p.kept) {
       this.intake.release(p.pool, p.desc);
       if (p.metaDesc) this.intake.release(p.pool, p.metaDesc);

@@ -78,7 +78,10 @@ export class Child extends EventEmitter<ChildEvents> {
     this.sandbox = '';
     this.listening = false;
     // A container starts through its sandbox launcher, which then executes Node itself.
-    const node = [process.execPath, ...process.execArgv, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
+    // Nor the supervisor's own node flags (a test runner's --import hooks, say): they would load
+    // code from outside the container's sandbox.
+    const inherited = this.spec.start.wrapper ? [] : process.execArgv;
+    const node = [process.execPath, ...inherited, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
     const proc: Proc = execa(file, args, {
       env: this.spec.start.env,

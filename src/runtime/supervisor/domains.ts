@@ -4,13 +4,12 @@
 // under a uid/gid of their own when the supervisor is root, and in a Landlock sandbox that opens
 // only what Node, the handler's dependencies and its own segment need.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { DEFAULT_CLASSES, Segment, domainSegmentName } from '../../shm/index.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
-import { availableEnforcement, enforcementName, sandboxAvailable, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
+import { availableEnforcement, enforcementName, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
@@ -95,7 +94,7 @@ export class Domains {
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
     const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
-    const tmpDir = path.join(os.tmpdir(), `faasflow-${cfg.instance}@${name}`);
+    const tmpDir = sandboxTmpDir(cfg.instance, name);
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
     if (uid !== undefined && gid !== undefined) fs.chownSync(tmpDir, uid, gid);

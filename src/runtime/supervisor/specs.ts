@@ -88,7 +88,8 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.segment]: d.segment,
           FAASFLOW_STATS_SLOT: String(d.statsSlot),
           TMPDIR: d.tmpDir,
-          ...(d.policy ? { FAASFLOW_HANDLER_IPC: '1' } : {}),
+          // The launcher makes this the container's NODE_OPTIONS (and drops any other).
+          ...(d.policy ? { FAASFLOW_HANDLER_IPC: '1', FAASFLOW_NODE_OPTIONS: f.env.NODE_OPTIONS ?? '' } : {}),
         },
         ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
       },
