@@ -34,6 +34,7 @@ class SysAddon : public Napi::Addon<SysAddon> {
       InstanceMethod("closeFd", &SysAddon::CloseFd),
       InstanceMethod("landlockAbi", &SysAddon::LandlockAbi),
       InstanceMethod("listenTcp", &SysAddon::ListenTcp),
+      InstanceMethod("peerCred", &SysAddon::PeerCred),
     });
   }
 
@@ -222,6 +223,24 @@ class SysAddon : public Napi::Addon<SysAddon> {
       return env.Undefined();
     }
     return Napi::Number::New(env, fd);
+  }
+
+  // peerCred(fd) -> { pid, uid, gid } of the process at the other end of a Unix socket, as the
+  // kernel recorded it when the connection was made (SO_PEERCRED): who is asking, not who it says.
+  Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "peerCred(fd: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return Throw(env, errno, "getsockopt(SO_PEERCRED)");
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("pid", Napi::Number::New(env, cred.pid));
+    out.Set("uid", Napi::Number::New(env, cred.uid));
+    out.Set("gid", Napi::Number::New(env, cred.gid));
+    return out;
   }
 
   // landlockAbi() -> the kernel's Landlock ABI version, 0 when it has none (or it is disabled).

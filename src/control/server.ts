@@ -1,9 +1,13 @@
 // The supervisor's side of the control socket: a Unix socket only the owner can open (0600 in a
-// 0700 directory), one request per connection, replies as JSON lines.
+// 0700 directory), one request per connection, replies as JSON lines. A container running as the
+// same user (no uid of its own: the supervisor is not root) could still reach the file, and
+// Landlock has no rule for connecting to a socket by path: such a peer, sandboxed by the kernel's
+// own record of it (SO_PEERCRED, no_new_privs), is refused before it can say anything.
 import fs from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
 import { isFaasflowError } from './errors.js';
+import { isSandboxedPeer, peerOf } from '../sys/peer.js';
 import type { ControlReply, ControlRequest } from './protocol.js';
 
 export type Reply = (r: ControlReply) => void;
@@ -13,6 +17,11 @@ export async function serveControl(socketPath: string, handle: RequestHandler): 
   fs.rmSync(socketPath, { force: true });
   const server = net.createServer((conn) => {
     conn.on('error', () => conn.destroy());
+    const peer = peerOf(conn);
+    if (peer && isSandboxedPeer(peer.pid)) {
+      conn.end(`${JSON.stringify({ type: 'error', code: 'CONTROL', message: `refused: pid ${peer.pid} runs in a function's sandbox and may not control the instance` })}\n`);
+      return;
+    }
     const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
     const send: Reply = (r) => {
       if (!conn.destroyed) conn.write(`${JSON.stringify(r)}\n`);

@@ -72,8 +72,4 @@ export class Spinner {
   }
 }
 
-/** The file descriptor behind a net.Socket on a Unix socket, or -1 (Node keeps it on the handle). */
-export function socketFd(socket: unknown): number {
-  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : -1;
-}
+export { socketFd } from '../sys/peer.js';

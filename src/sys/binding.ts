@@ -16,6 +16,8 @@ export interface NativeSys {
   landlockAbi(): number;
   /** A listening TCP socket (SO_REUSEPORT when asked) for server.listen({ fd }). Throws with code EADDRINUSE, EACCES, … */
   listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
+  /** The kernel's record of who is at the other end of a Unix socket. */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
 }
 
 /** The package root: build/Release holds the addons and the sandbox launcher. */
