@@ -40,6 +40,8 @@ export class Domains {
   private readonly list: Domain[] = [];
   /** Each domain segment's size: the configured segment size split over the domains at start. */
   private perDomainBytes = 0;
+  /** Why a domain got less isolation than the machine could give, for the supervisor to log. */
+  readonly notes: string[] = [];
 
   constructor(private readonly cfg: ResolvedConfig) {}
 
@@ -73,7 +75,10 @@ export class Domains {
     const index = this.list.length;
     const available = availableEnforcement();
     const sandbox = cfg.security.sandbox && sandboxAvailable();
-    const asRoot = sandbox && available.uid;
+    // A user of its own only where that user can load faasflow and the handler's dependencies.
+    const unreachable = sandbox && available.uid ? [PACKAGE_DIR, ...fns.flatMap((f) => nodeModulesOf(path.dirname(f.source)))].find((d) => !othersCanRead(d)) : undefined;
+    if (unreachable) this.notes.push(`domain ${name}: runs as the supervisor's user (Landlock only), not a user of its own: ${unreachable} is not readable by other users; install faasflow and the handlers where they are`);
+    const asRoot = sandbox && available.uid && !unreachable;
     const user = fns.find((f) => f.user !== undefined)?.user;
     const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
     const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
@@ -119,14 +124,7 @@ export class Domains {
   /** The sandbox for a container of `f` in `d`, or undefined when the instance runs unsandboxed. */
   policyFor(d: Domain, f: FnEntry): SandboxPolicy | undefined {
     if (!this.cfg.security.sandbox || !sandboxAvailable()) return undefined;
-    const nodeModules = new Set<string>();
-    for (const start of [PACKAGE_DIR, path.dirname(f.source)]) {
-      for (let dir = start; ; dir = path.dirname(dir)) {
-        const nm = path.join(dir, 'node_modules');
-        if (fs.existsSync(nm)) nodeModules.add(nm);
-        if (path.dirname(dir) === dir) break;
-      }
-    }
+    const nodeModules = new Set([...nodeModulesOf(PACKAGE_DIR), ...nodeModulesOf(path.dirname(f.source))]);
     const own = ['dist', 'build', 'package.json'].map((p) => path.join(PACKAGE_DIR, p));
     return {
       ...(d.uid !== undefined && d.gid !== undefined ? { uid: d.uid, gid: d.gid } : {}),
@@ -161,6 +159,29 @@ export class Domains {
     removeInstanceCgroups(this.cfg.instance);
     this.list.length = 0;
     return { segments, held };
+  }
+}
+
+/** The node_modules directories Node would look in from `start` (each ancestor's, where it exists). */
+function nodeModulesOf(start: string): string[] {
+  const out: string[] = [];
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const nm = path.join(dir, 'node_modules');
+    if (fs.existsSync(nm)) out.push(nm);
+    if (path.dirname(dir) === dir) return out;
+  }
+}
+
+/** Whether a user with no relation to the files can list and read `dir` (every directory up to / searchable). */
+function othersCanRead(dir: string): boolean {
+  try {
+    if ((fs.statSync(dir).mode & 0o005) !== 0o005) return false;
+    for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+      if ((fs.statSync(d).mode & 0o001) === 0) return false;
+      if (path.dirname(d) === d) return true;
+    }
+  } catch {
+    return false;
   }
 }
 

@@ -200,6 +200,7 @@ export class Supervisor {
     this.domains.ensure([...this.functions.values()]);
     const domains = this.domains.describe().map((d) => `${d.name} (${d.enforcement})`).join(', ');
     for (const d of this.domains.describe()) this.info(`domain ${d.name}: segment ${d.segment}, isolation ${d.enforcement}, runs as ${d.user}, cgroups ${d.cgroups}`);
+    for (const n of this.domains.notes.splice(0)) this.info(n);
     this.stepDone('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}${deployed.length ? ` (${deployed.join(', ')} as last deployed by \`faasflow deploy\`)` : ''}; domains: ${domains || 'none'}`);
   }
 
