@@ -47,6 +47,11 @@ export function record(h: Float64Array, off: number, micros: number): void {
   if (micros > h[off + H_MAX]) h[off + H_MAX] = micros;
 }
 
+/** A count read from shared memory: a whole number ≥ 0 and below 2^53, else 0. */
+export function sane(x: number): number {
+  return Number.isSafeInteger(x) && x >= 0 ? x : 0;
+}
+
 /** A private copy of one or more records added together (replicas of one function, say). */
 export class HistogramSnapshot {
   readonly buckets = new Float64Array(HISTOGRAM_BUCKETS);
@@ -54,11 +59,16 @@ export class HistogramSnapshot {
   sum = 0;
   max = 0;
 
+  /**
+   * Adds the record at `off` of `h`. A container's record lives in its domain segment, which its
+   * code can overwrite: a word that is not a count (negative, fractional, NaN, infinite) counts as 0,
+   * so a reader shows nonsense numbers for that function at worst, never fails.
+   */
   add(h: Float64Array, off: number): this {
-    this.count += h[off + H_COUNT];
-    this.sum += h[off + H_SUM];
-    this.max = Math.max(this.max, h[off + H_MAX]);
-    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) this.buckets[i] += h[off + H_FIRST + i];
+    this.count += sane(h[off + H_COUNT]);
+    this.sum += sane(h[off + H_SUM]);
+    this.max = Math.max(this.max, sane(h[off + H_MAX]));
+    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) this.buckets[i] += sane(h[off + H_FIRST + i]);
     return this;
   }
 

@@ -3,8 +3,8 @@ export { Segment, segmentName, domainSegmentName, instanceOfSegment, DOMAIN_SEPA
 export { PacketPool, isExhausted, type Descriptor, type Exhausted, type ClassUsage, type PacketInfo } from './pool.js';
 export { FrameReader, FrameType, FRAME_BYTES, NO_PACKET, decodeFrame, encodeFrame, frameBuffer, type Frame } from './frame.js';
 export { computeLayout, metadataSize, DEFAULT_CLASSES, type ClassSpec, type Layout } from './layout.js';
-export { LAYOUT_VERSION, MAGIC, type Role } from './constants.js';
-export type { HeaderInfo } from './header.js';
+export { HEADER_BYTES, LAYOUT_VERSION, MAGIC, type Role } from './constants.js';
+export { readHeader, type HeaderInfo } from './header.js';
 export type { SegmentMemory } from './memory.js';
 export { FunctionStats, ProcessStats, H_TOTAL, H_QUEUE, H_CONTAINER, H_REPLY } from './stats.js';
 export { ProcessTable, PROC_STATES, encodeSandbox, decodeSandbox, type ProcEntry, type ProcState, type Sandbox, type Registration } from './proctable.js';

@@ -4,7 +4,7 @@
 // `/metrics`, `shm inspect`) map the segment read-only, read whenever they like and sum the
 // gateways' blocks; an aligned f64 store is atomic on every platform Node runs on, so a reader
 // never sees a torn value.
-import { HistogramSnapshot, HISTOGRAM_SLOTS, record } from './histogram.js';
+import { HistogramSnapshot, HISTOGRAM_SLOTS, record, sane } from './histogram.js';
 import { FN_COUNTERS, FN_RECORD_F64, MAX_CLASSES, PS_COUNTERS, PS_ERRORS, PS_FUNCTION, PS_POLL_HITS, PS_POLL_MISSES, PS_POLL_PARKED, PS_POLL_US, PS_RECORD_F64, PS_REQUESTS } from './constants.js';
 import { readOnlyError } from './errors.js';
 import type { SegmentMemory } from './memory.js';
@@ -131,15 +131,15 @@ export class ProcessStats {
   get polling(): { answered: number; timedOut: number; parked: number; micros: number } {
     const f = this.f64;
     const b = this.b;
-    return { answered: f[b + PS_POLL_HITS], timedOut: f[b + PS_POLL_MISSES], parked: f[b + PS_POLL_PARKED], micros: f[b + PS_POLL_US] };
+    return { answered: sane(f[b + PS_POLL_HITS]), timedOut: sane(f[b + PS_POLL_MISSES]), parked: sane(f[b + PS_POLL_PARKED]), micros: Number.isFinite(f[b + PS_POLL_US]) && f[b + PS_POLL_US] >= 0 ? f[b + PS_POLL_US] : 0 };
   }
 
   get requests(): number {
-    return this.f64[this.b + PS_REQUESTS];
+    return sane(this.f64[this.b + PS_REQUESTS]);
   }
 
   get errors(): number {
-    return this.f64[this.b + PS_ERRORS];
+    return sane(this.f64[this.b + PS_ERRORS]);
   }
 
   /** Handler-time histogram of this process. */

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
-import { DEFAULT_CLASSES, Segment, domainSegmentName } from '../../shm/index.js';
+import { DEFAULT_CLASSES, HEADER_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
 import { availableEnforcement, enforcementName, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
@@ -23,6 +23,7 @@ const MIN_DOMAIN_BYTES = 64 << 20;
 export interface Domain {
   index: number;
   name: string;
+  /** Replaced when the domain is rebuilt (see Domains.rebuild). */
   segment: Segment;
   /** Who its containers run as (root supervisor and sandbox on), and the group its segment belongs to. */
   uid?: number;
@@ -70,6 +71,48 @@ export class Domains {
     return made;
   }
 
+  /**
+   * What is wrong with a domain segment's header, if anything: its containers can write it, and a
+   * damaged header would stop readers (`top`, `shm ls`) from seeing the domain. Checked on this
+   * process's own mapping, against the layout it created.
+   */
+  damage(d: Domain): string | undefined {
+    if (d.segment.isClosed) return undefined;
+    try {
+      const h = readHeader(new DataView(d.segment.views[0], 0, HEADER_BYTES), d.segment.layout.size, d.segment.name);
+      if (h.createdAt !== d.segment.header.createdAt || h.domainIndex !== d.index || h.domain !== d.name) return 'its identity fields were overwritten';
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** Replaces a domain's segment with a fresh one (same name, index, user and group); the old one is unlinked. */
+  rebuild(d: Domain): void {
+    const old = d.segment;
+    old.close();
+    if (Segment.exists(old.name)) Segment.unlink(old.name);
+    d.segment = this.segmentFor(d.name, d.index, d.gid, old.layout.statsSlots);
+    d.freeSlots = Array.from({ length: d.segment.layout.statsSlots }, (_, i) => i);
+  }
+
+  private segmentFor(name: string, index: number, gid: number | undefined, statsSlots: number): Segment {
+    const cfg = this.cfg;
+    return Segment.create({
+      name: domainSegmentName(cfg.instance, name),
+      kind: 'domain',
+      size: this.perDomainBytes,
+      classes: cfg.segment.classes ?? DEFAULT_CLASSES,
+      statsSlots,
+      instance: cfg.instance,
+      domain: name,
+      domainIndex: index,
+      // Root: the domain's group may map it, nobody else. Otherwise only this user can, and the
+      // sandbox decides which of this user's processes.
+      ...(gid !== undefined ? { mode: 0o660, gid } : { mode: 0o600 }),
+    });
+  }
+
   private create(name: string, fns: FnEntry[]): Domain {
     const cfg = this.cfg;
     const index = this.list.length;
@@ -83,19 +126,7 @@ export class Domains {
     const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
     const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
     const replicas = fns.reduce((a, f) => a + f.replicas, 0);
-    const segment = Segment.create({
-      name: domainSegmentName(cfg.instance, name),
-      kind: 'domain',
-      size: this.perDomainBytes,
-      classes: cfg.segment.classes ?? DEFAULT_CLASSES,
-      statsSlots: Math.max(MIN_STATS_SLOTS, replicas * STATS_SLOTS_PER_REPLICA),
-      instance: cfg.instance,
-      domain: name,
-      domainIndex: index,
-      // Root: the domain's group may map it, nobody else. Otherwise only this user can, and the
-      // sandbox decides which of this user's processes.
-      ...(gid !== undefined ? { mode: 0o660, gid } : { mode: 0o600 }),
-    });
+    const segment = this.segmentFor(name, index, gid, Math.max(MIN_STATS_SLOTS, replicas * STATS_SLOTS_PER_REPLICA));
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
     const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };

@@ -475,7 +475,42 @@ export class Supervisor {
     return [...this.gateways.filter(Boolean), ...this.containers];
   }
 
+  /**
+   * A container damaged its domain segment's header (it can write its own domain's segment, not
+   * another's): the domain is rebuilt alone. Its containers are stopped, the segment is made anew,
+   * the gateways map the new one (failing the requests they had in the old one with 502), and
+   * fresh containers start. Nothing of the other domains is touched.
+   */
+  private checkDomains(): void {
+    if (this.state !== 'running' || this.stopping) return;
+    for (const d of this.domains.all()) {
+      const why = this.domains.damage(d);
+      if (why === undefined) continue;
+      this.info(`domain ${d.name}: its segment ${d.segment.name} is damaged (${why}); rebuilding the domain`);
+      void this.rebuildDomain(d.name);
+    }
+  }
+
+  private rebuildDomain(name: string): Promise<void> {
+    const run = this.busy.then(async () => {
+      const d = this.domains.byName(name);
+      if (!d || this.stopping) return;
+      const members = this.containers.filter((c) => this.fnOf.get(c)?.domain === name);
+      const again = members.filter((c) => c.running || c.state === 'crashed').map((c) => ({ f: this.fnOf.get(c)!, replica: c.spec.replica, restarts: c.restarts + 1 }));
+      await Promise.all(members.map((c) => c.kill()));
+      this.dropContainers(members);
+      this.domains.rebuild(d);
+      await this.pushRoutes().catch((err: Error) => this.info(`domain ${name}: ${err.message}`));
+      for (const a of again) this.startContainer(a.f, a.replica, a.restarts);
+      this.info(`domain ${name}: rebuilt with a fresh segment; ${again.length} container(s) restarted`);
+      this.writeState();
+    });
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
   private heartbeat(): void {
+    this.checkDomains();
     if (!this.table) return;
     this.table.heartbeat(this.table.slotOf(process.pid));
     for (const c of this.live()) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
