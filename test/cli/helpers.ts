@@ -28,6 +28,7 @@ export interface CliResult {
 /** One row of `faasflow ps --json`. */
 export interface PsChild {
   id: string;
+  role: string;
   pid: number;
   functionId: number;
   restarts: number;

@@ -1,0 +1,75 @@
+// gateway.workers: several gateway processes share the port (SO_REUSEPORT), each linked to every
+// container. Connections land on all of them; their stats add up to what was sent; `kill -9` of
+// one under load fails only requests that one had in flight, the port never stops answering, and
+// the supervisor restarts it.
+import t from 'tap';
+import http from 'node:http';
+import { ECHO, configText, project, psChildren } from './helpers.js';
+import { request } from '../helpers/http.js';
+import { until } from '../helpers/runtime.js';
+
+/** A POST on a fresh connection (no keep-alive), so each lands on a gateway the kernel picks. */
+function fresh(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.request({ port, path, method: 'POST', agent: false }, (res) => {
+      let b = '';
+      res.on('data', (c: Buffer) => (b += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      res.on('error', () => resolve({ status: 0, body: '' }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end(body);
+  });
+}
+
+t.test('two gateways share the port; killing one under load fails only its in-flight requests', async (t) => {
+  const p = await project(t, 'gws');
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]").replace('gateway: {', 'gateway: { workers: 2,'));
+  t.equal((await p.cli(['up'])).code, 0);
+  const gateways = (await psChildren(p)).filter((c) => c.role === 'gateway');
+  t.equal(gateways.length, 2, 'two gateway processes');
+
+  // Which gateway answers: /healthz names its pid. New connections are spread over both.
+  const seen = new Set<number>();
+  for (let i = 0; i < 200 && seen.size < 2; i++) {
+    const h = await request(p.port, 'GET', '/healthz', undefined, {}, { agent: false });
+    seen.add((JSON.parse(h.body.toString()) as { pid: number }).pid);
+  }
+  t.same([...seen].sort(), gateways.map((g) => g.pid).sort(), 'both gateways accept connections on the one port');
+
+  let ok = 0;
+  for (let i = 0; i < 100; i++) if ((await fresh(p.port, '/function/1', `n${i}`)).body === `n${i}`) ok++;
+  t.equal(ok, 100, 'every request answered byte-exact');
+  const metrics = (await request(p.port, 'GET', '/metrics')).body.toString();
+  const total = Number(/^faasflow_requests_total\{function="1"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
+  t.equal(total, 100, 'the function counters of both gateways add up to the requests sent');
+
+  // Load over fresh connections while one gateway is killed.
+  const victim = gateways[0].pid;
+  let stop = false;
+  const results: number[] = [];
+  const load = (async () => {
+    const workers = Array.from({ length: 8 }, async () => {
+      while (!stop) results.push((await fresh(p.port, '/function/1', 'load')).status);
+    });
+    await Promise.all(workers);
+  })();
+  await until(() => results.length > 50, 20_000, 'load to be running');
+  process.kill(victim, 'SIGKILL');
+  const atKill = results.length;
+  await until(() => results.length > atKill + 200, 30_000, 'requests after the kill');
+  stop = true;
+  await load;
+  const failed = results.filter((s) => s !== 200).length;
+  t.ok(failed <= 8, `only requests the killed gateway had in flight failed (${failed} of ${results.length}; 8 connections at most were on it)`);
+  t.ok(results.slice(atKill + 50).every((s) => s === 200), 'after the kill every request is answered: the port never stopped answering');
+  let back = false;
+  for (let i = 0; i < 100 && !back; i++) {
+    back = (await psChildren(p)).filter((c) => c.role === 'gateway' && c.state === 'ready' && c.pid !== victim).length === 2;
+    if (!back) await new Promise((r) => setTimeout(r, 200));
+  }
+  t.ok(back, 'the supervisor restarted the killed gateway');
+  t.equal((await fresh(p.port, '/function/1', 'still')).body, 'still');
+  t.equal((await p.cli(['down'])).code, 0);
+});
