@@ -145,7 +145,8 @@ export class Child extends EventEmitter<ChildEvents> {
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
     readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-      if (name === 'stderr' && line.trim()) this.lastError = line.slice(0, 500);
+      // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
+      if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
       this.emit('output', line, name);
     });
   }
@@ -223,6 +224,16 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
+  }
+}
+
+function messageOf(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    return typeof msg === 'string' ? msg : line;
+  } catch {
+    return line;
   }
 }
 
