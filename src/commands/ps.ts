@@ -4,7 +4,7 @@ import { liveStatus } from '../control/status.js';
 import { fmtBytes } from '../shm/index.js';
 
 export default class Ps extends FaasflowCommand {
-  static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory).";
+  static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory), each container's security domain and sandbox.";
   static override description = 'PRIVATE is resident memory only this process uses (excluding the segment): the figure a leak grows and memoryLimit applies to. SHM is the part of the segment this process has touched.';
   static override examples = ['<%= config.bin %> ps', '<%= config.bin %> ps --instance demo --json'];
 
@@ -29,7 +29,7 @@ function uptime(c: ChildStatus): string {
 
 function table(s: InstanceStatus): string {
   const names = new Map(s.functions.map((f) => [f.id, f.name]));
-  const header = ['ROLE', 'FUNCTION', 'DEPLOY', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'RSS', 'PRIVATE', 'SHM'];
+  const header = ['ROLE', 'FUNCTION', 'DEPLOY', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'RSS', 'PRIVATE', 'SHM', 'DOMAIN', 'SANDBOX'];
   const rows = s.children.map((c) => [
     c.role,
     c.role === 'container' ? `${c.functionId} ${names.get(c.functionId) ?? ''}`.trim() : '-',
@@ -41,6 +41,8 @@ function table(s: InstanceStatus): string {
     c.memory ? fmtBytes(c.memory.rss) : '-',
     c.memory ? fmtBytes(c.memory.privateBytes) : '-',
     c.memory ? fmtBytes(c.memory.shmBytes) : '-',
+    c.domain || '-',
+    c.sandbox || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');

@@ -71,6 +71,9 @@ export interface ChildStatus {
   restarts: number;
   lastExit: string;
   memory: MemoryFigures | null;
+  /** A container's security domain and the isolation its launcher applied (`uid+landlock`, `landlock`, `uid`, `none`). */
+  domain?: string;
+  sandbox?: string;
 }
 
 export interface FunctionStatus {

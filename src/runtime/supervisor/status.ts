@@ -2,6 +2,7 @@
 import type { ChildStatus, MemoryFigures } from '../../control/protocol.js';
 import { startTime } from '../../control/procs.js';
 import { sampleMemory } from '../../observe/memory.js';
+import { enforcementName, parseEnforcement } from '../../sys/sandbox.js';
 import type { Child } from './child.js';
 
 function memory(pid: number): MemoryFigures | null {
@@ -9,7 +10,7 @@ function memory(pid: number): MemoryFigures | null {
   return m && { rss: m.rss, pss: m.pss, privateBytes: m.privateBytes, sharedBytes: m.sharedBytes, shmBytes: m.shmBytes };
 }
 
-export function childStatus(c: Child, names: Map<number, string>, withMemory: boolean): ChildStatus {
+export function childStatus(c: Child, names: Map<number, string>, withMemory: boolean, domain?: string): ChildStatus {
   return {
     id: c.spec.id,
     role: c.spec.role,
@@ -24,6 +25,7 @@ export function childStatus(c: Child, names: Map<number, string>, withMemory: bo
     restarts: c.restarts,
     lastExit: c.lastExit,
     memory: withMemory && c.running ? memory(c.pid) : null,
+    ...(c.spec.role === 'container' ? { domain: domain ?? '', sandbox: c.sandbox ? enforcementName(parseEnforcement(c.sandbox)) : c.spec.start.wrapper ? '' : 'none' } : {}),
   };
 }
 

@@ -590,7 +590,7 @@ export class Supervisor {
       segment: segmentName(this.cfg.instance),
       runtimeDir: this.paths.dir,
       configFile: this.cfg.file,
-      children: [selfStatus(this.startedAt, withMemory), ...this.live().map((c) => childStatus(c, names, withMemory)).sort(byRoleAndFunction)],
+      children: [selfStatus(this.startedAt, withMemory), ...this.live().map((c) => childStatus(c, names, withMemory, this.fnOf.get(c)?.domain)).sort(byRoleAndFunction)],
       functions: [...this.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
     };
   }
