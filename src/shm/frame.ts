@@ -94,28 +94,44 @@ function badField(f: Frame): ShmError {
   return new ShmError(`encodeFrame: ${field} ${String(f[field])} is out of range: it must be ${want}`, 'ERANGE');
 }
 
+// Little-endian byte access without a DataView: one is an allocation per frame, and this runs for
+// every frame in both directions.
+const put16 = (b: Uint8Array, o: number, v: number) => {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+};
+const put32 = (b: Uint8Array, o: number, v: number) => {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+};
+const get16 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8);
+const getI32 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+const getU32 = (b: Uint8Array, o: number) => getI32(b, o) >>> 0;
+
 /**
  * Writes `f` at `at`. Throws ShmError('ERANGE') naming the field when one does not fit its wire
  * width or cannot be valid (decodeFrame would refuse it), instead of silently wrapping it.
  */
 export function encodeFrame(f: Frame, buf: Uint8Array, at = 0): void {
   if (!fieldsValid(f)) throw badField(f);
-  const v = new DataView(buf.buffer, buf.byteOffset + at, FRAME_BYTES);
-  v.setUint16(0, FRAME_MAGIC, true);
-  v.setUint8(2, f.type);
-  v.setUint8(3, f.flags);
-  v.setUint32(4, f.index, true);
-  v.setInt32(8, f.generation, true);
-  v.setUint32(12, f.length, true);
-  v.setUint32(16, f.metaLength, true);
-  v.setUint32(20, f.functionId, true);
-  v.setUint32(24, f.requestId, true);
-  v.setUint16(28, f.status, true);
-  v.setUint16(30, 0, true);
-  v.setUint32(32, f.metaIndex, true);
-  v.setInt32(36, f.metaGeneration, true);
-  v.setUint32(40, 0, true);
-  v.setUint32(44, 0, true);
+  if (buf.length - at < FRAME_BYTES) throw new ShmError(`encodeFrame: ${buf.length - at} bytes left, a frame needs ${FRAME_BYTES}`, 'ERANGE');
+  put16(buf, at, FRAME_MAGIC);
+  buf[at + 2] = f.type;
+  buf[at + 3] = f.flags;
+  put32(buf, at + 4, f.index);
+  put32(buf, at + 8, f.generation);
+  put32(buf, at + 12, f.length);
+  put32(buf, at + 16, f.metaLength);
+  put32(buf, at + 20, f.functionId);
+  put32(buf, at + 24, f.requestId);
+  put16(buf, at + 28, f.status);
+  put16(buf, at + 30, 0);
+  put32(buf, at + 32, f.metaIndex);
+  put32(buf, at + 36, f.metaGeneration);
+  put32(buf, at + 40, 0);
+  put32(buf, at + 44, 0);
 }
 
 export function frameBuffer(f: Frame): Buffer {
@@ -127,33 +143,32 @@ export function frameBuffer(f: Frame): Buffer {
 /** Decodes and validates one frame; throws ShmError('EBADFRAME') naming what is wrong. */
 export function decodeFrame(buf: Uint8Array, at = 0): Frame {
   if (buf.length - at < FRAME_BYTES) throw new ShmError(`truncated frame: ${buf.length - at} of ${FRAME_BYTES} bytes`, 'EBADFRAME');
-  const v = new DataView(buf.buffer, buf.byteOffset + at, FRAME_BYTES);
-  const magic = v.getUint16(0, true);
+  const magic = get16(buf, at);
   if (magic !== FRAME_MAGIC) throw new ShmError(`bad frame magic 0x${magic.toString(16)}`, 'EBADFRAME');
-  const type = v.getUint8(2);
+  const type = buf[at + 2];
   if (type < 1 || type > MAX_TYPE) throw new ShmError(`unknown frame type ${type}`, 'EBADFRAME');
-  if (v.getUint16(30, true) !== 0 || v.getUint32(40, true) !== 0 || v.getUint32(44, true) !== 0) throw new ShmError('reserved frame bytes are not zero', 'EBADFRAME');
-  const status = v.getUint16(28, true);
+  if (get16(buf, at + 30) !== 0 || getI32(buf, at + 40) !== 0 || getI32(buf, at + 44) !== 0) throw new ShmError('reserved frame bytes are not zero', 'EBADFRAME');
+  const status = get16(buf, at + 28);
   if (status > MAX_STATUS) throw new ShmError(`frame status ${status} out of range`, 'EBADFRAME');
-  const length = v.getUint32(12, true);
+  const length = getU32(buf, at + 12);
   if (length > MAX_FRAME_LENGTH) throw new ShmError(`frame length ${length} is larger than any packet (${MAX_FRAME_LENGTH})`, 'EBADFRAME');
-  const metaLength = v.getUint32(16, true);
+  const metaLength = getU32(buf, at + 16);
   if (metaLength > MAX_FRAME_LENGTH) throw new ShmError(`frame metadata length ${metaLength} is larger than any packet (${MAX_FRAME_LENGTH})`, 'EBADFRAME');
-  const functionId = v.getUint32(20, true);
+  const functionId = getU32(buf, at + 20);
   if (functionId > MAX_FRAME_FUNCTION) throw new ShmError(`frame function id ${functionId} out of range (0..${MAX_FRAME_FUNCTION})`, 'EBADFRAME');
   // flags: any u8. Their bits belong to the runtime (runtime/meta.ts), which reads the ones it knows.
   return {
     type: type as FrameTypeValue,
-    flags: v.getUint8(3),
-    index: v.getUint32(4, true),
-    generation: v.getInt32(8, true),
+    flags: buf[at + 3],
+    index: getU32(buf, at + 4),
+    generation: getI32(buf, at + 8),
     length,
     metaLength,
     functionId,
-    requestId: v.getUint32(24, true),
+    requestId: getU32(buf, at + 24),
     status,
-    metaIndex: v.getUint32(32, true),
-    metaGeneration: v.getInt32(36, true),
+    metaIndex: getU32(buf, at + 32),
+    metaGeneration: getI32(buf, at + 36),
   };
 }
 

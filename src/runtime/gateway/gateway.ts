@@ -19,7 +19,7 @@ import { replyStatusMessage, sendError } from './errors.js';
 import { log } from '../child.js';
 import { Spinner, type PollRecord } from '../spin.js';
 import type { Domains } from './domains.js';
-import type { Exchange } from './exchange.js';
+import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
 import { Intake, RETRY_AFTER } from './intake.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
@@ -130,7 +130,8 @@ export class Gateway {
     const g = this.guard(p.pool);
     g.inFlight.add(p.desc.index);
     if (p.metaDesc) g.inFlight.add(p.metaDesc.index);
-    p.res.once('close', () => this.onClose(p));
+    p.res.on('close', onResponseClose);
+    (p.res as WithExchange<ServerResponse>)[EXCHANGE] = p;
     const d = this.router.dispatch(p.fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
     else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
@@ -144,13 +145,13 @@ export class Gateway {
     p.tSent = performance.now();
     this.stats.record(p.fn, H_QUEUE, Math.round((p.tSent - p.t0) * 1000));
     this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
-    r.link.send(p.frame);
+    r.link.send(p.frame!);
   };
 
   /** Tells the container working on `p` that nobody wants the answer any more. */
   private cancel(p: Exchange): void {
     const r = p.replica;
-    if (r && !r.link.closed) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
+    if (r && !r.link.closed && p.frame) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
   }
 
   // ---- container side -------------------------------------------------------------------------
@@ -210,7 +211,7 @@ export class Gateway {
   }
 
   /** The response is done (sent, failed or the client left): release what it still holds. */
-  private onClose(p: Exchange): void {
+  onClose(p: Exchange): void {
     if (p.reply) {
       this.stats.record(p.fn, H_REPLY, Math.round((performance.now() - p.tReply) * 1000));
       const why = discard(p.pool, p.reply, (p.reply.flags & FLAG_REUSED) !== 0, this.guard(p.pool));
@@ -333,4 +334,10 @@ export class Gateway {
     if (this.pending.size === 0 && this.intake.receiving === 0) return Promise.resolve();
     return new Promise((resolve) => (this.idle = resolve));
   }
+}
+
+/** A response's 'close' listener, shared by all: its Exchange says which gateway to tell. */
+function onResponseClose(this: WithExchange<ServerResponse>): void {
+  const p = this[EXCHANGE];
+  if (p) p.intake.closed(p);
 }

@@ -10,7 +10,7 @@ import { allocFor, seal } from '../envelope.js';
 import { requestMeta } from '../meta.js';
 import { sendError } from './errors.js';
 import { log } from '../child.js';
-import type { Exchange } from './exchange.js';
+import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
 import type { FunctionStats } from '../../shm/stats.js';
 import type { Route } from '../protocol.js';
 
@@ -23,6 +23,7 @@ export interface IntakeHost {
   poolFor(fn: number): PacketPool | undefined;
   deadlineFor(fn: number, t0: number): number;
   submit(p: Exchange): void;
+  onClose(p: Exchange): void;
   checkIdle(): void;
 }
 
@@ -99,73 +100,96 @@ export class Intake {
       req.resume();
       return this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
     }
-    let desc: Descriptor | null = first;
     // A client that sent "Expect: 100-continue" may send its body now.
     if (req.headers.expect) res.writeContinue();
-    let view = pool.view(first);
-    let written = 0;
+    const p: Exchange = {
+      id, fn, req, res, body: first, view: pool.view(first), written: 0, known, meta, metaLength, pool, desc: first, metaDesc: undefined, frame: undefined,
+      t0, tSent: 0, tReply: 0, replica: undefined, deadline: 0, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: 0, intake: this,
+    };
     gw.stats.add(fn, FN_INFLIGHT);
     this.receiving++;
-    // Exactly once per request: the body is in (submitted), refused, or the client left.
-    const done = () => {
-      if (desc) this.release(pool, desc);
-      desc = null;
-      gw.stats.add(fn, FN_INFLIGHT, -1);
-      this.receiving--;
-      gw.checkIdle();
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (!desc) return;
-      if (written + chunk.length > view.length) {
-        // Chunked (or lying) body outgrew its packet: move to a bigger one, once per class.
-        const fits = written + chunk.length <= pool.maxPacket;
-        const bigger = fits ? allocFor(pool, Math.max(written + chunk.length, view.length * 4), 0) : null;
-        if (bigger === null || isExhausted(bigger)) {
-          done();
-          res.shouldKeepAlive = false;
-          if (!fits) this.refuse(res, fn, id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
-          else this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
-          return;
-        }
-        const next = pool.view(bigger);
-        next.set(view.subarray(0, written));
-        this.release(pool, desc);
-        desc = bigger;
-        view = next;
-      }
-      view.set(chunk, written);
-      written += chunk.length;
-    });
-    req.on('end', () => {
-      if (!desc) return;
-      if (known >= 0 && written !== known) {
-        done();
-        return this.refuse(res, fn, id, 400, `body was ${written} bytes but Content-Length said ${known}`);
-      }
-      const body = desc;
-      desc = null;
-      this.receiving--;
-      this.submit(pool, fn, id, res, body, written, meta, metaLength, t0);
-    });
+    (req as WithExchange<IncomingMessage>)[EXCHANGE] = p;
+    req.on('data', onData);
+    req.on('end', onEnd);
     // A client that disconnects (or is timed out by gateway.requestTimeout) before its body is
     // complete: nothing of the request remains.
-    req.on('close', () => {
-      if (desc && !req.complete) done();
-    });
+    req.on('close', onRequestClose);
   }
 
-  private submit(pool: PacketPool, fn: number, id: number, res: ServerResponse, desc: Descriptor, length: number, meta: string, metaLength: number, t0: number): void {
-    const sealed = seal(pool, desc, length, meta, metaLength, { type: FrameType.Request, flags: 0, functionId: fn, requestId: id, status: 0 });
+  /** Exactly once per request whose body does not make it: its packet goes back, it is no longer in flight. */
+  giveUp(p: Exchange): void {
+    if (p.body) this.release(p.pool, p.body);
+    p.body = null;
+    this.gw.stats.add(p.fn, FN_INFLIGHT, -1);
+    this.receiving--;
+    this.gw.checkIdle();
+  }
+
+  /** A body chunk: into the packet, moving to a bigger packet when a chunked (or lying) body outgrows it. */
+  chunk(p: Exchange, chunk: Buffer): void {
+    const pool = p.pool;
+    if (p.written + chunk.length > p.view.length) {
+      const fits = p.written + chunk.length <= pool.maxPacket;
+      const bigger = fits ? allocFor(pool, Math.max(p.written + chunk.length, p.view.length * 4), 0) : null;
+      if (bigger === null || isExhausted(bigger)) {
+        this.giveUp(p);
+        p.res.shouldKeepAlive = false;
+        if (!fits) this.refuse(p.res, p.fn, p.id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
+        else this.refuse(p.res, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+        return;
+      }
+      const next = pool.view(bigger);
+      next.set(p.view.subarray(0, p.written));
+      this.release(pool, p.body!);
+      p.body = bigger;
+      p.view = next;
+    }
+    p.view.set(chunk, p.written);
+    p.written += chunk.length;
+  }
+
+  /** Its response is done (sent, failed, or the client left). */
+  closed(p: Exchange): void {
+    this.gw.onClose(p);
+  }
+
+  /** The whole body is in: seal it and hand the request to the gateway. */
+  complete(p: Exchange): void {
+    if (p.known >= 0 && p.written !== p.known) {
+      this.giveUp(p);
+      return this.refuse(p.res, p.fn, p.id, 400, `body was ${p.written} bytes but Content-Length said ${p.known}`);
+    }
+    const desc = p.body!;
+    p.body = null;
+    this.receiving--;
+    const sealed = seal(p.pool, desc, p.written, p.meta, p.metaLength, { type: FrameType.Request, flags: 0, functionId: p.fn, requestId: p.id, status: 0 });
     if (!sealed) {
-      this.release(pool, desc);
-      this.gw.stats.add(fn, FN_INFLIGHT, -1);
-      this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+      this.release(p.pool, desc);
+      this.gw.stats.add(p.fn, FN_INFLIGHT, -1);
+      this.refuse(p.res, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
       return this.gw.checkIdle();
     }
-    const p: Exchange = {
-      id, fn, res, pool, desc, metaDesc: sealed.metaDesc, frame: sealed.frame, t0, tSent: 0, tReply: 0, replica: undefined,
-      deadline: this.gw.deadlineFor(fn, t0), reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: length,
-    };
+    p.desc = desc;
+    p.metaDesc = sealed.metaDesc;
+    p.frame = sealed.frame;
+    p.bytesIn = p.written;
+    p.deadline = this.gw.deadlineFor(p.fn, p.t0);
     this.gw.submit(p);
   }
+}
+
+// The request's listeners: shared, finding their request's Exchange on it (see exchange.ts).
+function onData(this: WithExchange<IncomingMessage>, chunk: Buffer): void {
+  const p = this[EXCHANGE];
+  if (p?.body) p.intake.chunk(p, chunk);
+}
+
+function onEnd(this: WithExchange<IncomingMessage>): void {
+  const p = this[EXCHANGE];
+  if (p?.body) p.intake.complete(p);
+}
+
+function onRequestClose(this: WithExchange<IncomingMessage>): void {
+  const p = this[EXCHANGE];
+  if (p?.body && !this.complete) p.intake.giveUp(p);
 }

@@ -24,12 +24,13 @@ export const MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.mall
 
 /**
  * The gateway keeps every in-flight request's HTTP objects alive while the container works, so
- * they survive young-generation collections and get copied: 16 % of its CPU at 1 KiB × 32
- * (BENCHMARKS.md). A larger young generation collects less often: 7–9 % more req/s and 6 % less
- * CPU per request in paired runs, for up to 128 MiB more heap under heavy load (V8 grows it only
- * as allocation demands). A user's own NODE_OPTIONS setting wins.
+ * they survive young-generation collections and get copied, and each collection is a pause for
+ * every request. How long depends on how much the young generation holds when it is collected:
+ * at 1 KiB × 32 (wrk), 64 MiB semi-spaces made 120 collections in 6 s of up to 15 ms each and a
+ * p99 of 14–15 ms; 2 MiB ones make ~1,500 of under 5 ms and a p99 of 5.6–6 ms, for 0–8 % fewer
+ * req/s (BENCHMARKS.md). The tail is what a user sees. A user's own NODE_OPTIONS setting wins.
  */
-export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=64'];
+export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=2'];
 
 export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string }) {
   const common = {
