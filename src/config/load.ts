@@ -12,6 +12,7 @@ import { FaasflowError } from '../control/errors.js';
 import { instancePaths, runtimeDirFor } from '../control/paths.js';
 import { configSchema, defaultName, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
+import { resolveFlows } from './flows.js';
 
 export const CONFIG_FILES = ['faasflow.config.ts', 'faasflow.config.mts', 'faasflow.config.js', 'faasflow.config.mjs'];
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -215,6 +216,8 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     if (!fs.existsSync(fn.handler)) missing.push(`  functions[${i}].handler: ${f.handler} does not exist (looked for ${fn.handler}); fix the path, it is relative to ${file ? path.basename(file) : 'the package functions/ directory'}`);
     return fn;
   });
+  const flows = resolveFlows(c.flows, functions);
+  for (const [at, message] of flows.problems) missing.push(`  ${issuePath(at)}: ${message}`);
   if (missing.length) throw new ConfigError(file, `${file ? rel(file) : 'built-in config'} is invalid:\n${missing.join('\n')}`);
   const runtimeDir = runtimeDirFor(instance, c.runtimeDir && path.resolve(baseDir, c.runtimeDir));
   instancePaths(instance, runtimeDir); // checks the socket path length now, not at `up`'s third step
@@ -234,6 +237,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
       procSlots: c.segment.procSlots,
     },
     functions,
+    flows: flows.flows,
     logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep },
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { DEFAULT_SPIN_MICROS } from '../runtime/env.js';
+import { flowSchema } from './flows.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseSize(v);
@@ -53,6 +54,8 @@ const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });
 export const configSchema = z
   .strictObject({
     functions: z.array(functionSchema).default([]),
+    /** Chains of function calls with fan-out and fan-in: POST /flow/<name>. */
+    flows: z.array(flowSchema).default([]),
     gateway: z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1'),

@@ -2,6 +2,9 @@
 // writes faasflow.config.ts with defineConfig() (src/config/define.ts); the supervisor writes the
 // resolved form to <runtimeDir>/config.json for its children.
 import type { ClassSpec } from '../shm/layout.js';
+import type { FlowConfig } from './flows.js';
+
+export type { FlowConfig, FlowCall, FlowStep } from './flows.js';
 
 export interface FunctionConfig {
   /** 1..maxFunctions-1; the number in POST /function/:id. */
@@ -48,6 +51,7 @@ export interface ResolvedConfig {
   spinMicros: number;
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
   functions: FunctionConfig[];
+  flows: FlowConfig[];
   logs: { maxBytes: number; keep: number };
   supervisor: {
     maxRestarts: number;

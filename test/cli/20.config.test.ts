@@ -100,6 +100,27 @@ t.test('security domains: the default is one per function; one domain has one us
   t.match(await configError(dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', domain: 'Not OK' }] };\n" })), /functions\[0\]\.domain: must be 1-31 lower-case/);
 });
 
+t.test('flows resolve to function ids; an unknown function, an empty group, a group last and a duplicate name are named', async (t) => {
+  const ok = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 2, name: 'upper', handler: './echo.ts' }, { id: 3, name: 'join', handler: './echo.ts' }], flows: [{ name: 'shout', steps: ['upper', 1], timeout: '5s' }, { name: 'both', steps: [{ parallel: ['echo', { function: 'upper', retries: 2 }] }, 'join'] }] };\n",
+  });
+  const c = await loadConfig({ cwd: ok, instance: 'cfgtest' });
+  t.same(c.flows, [
+    { name: 'shout', timeoutMs: 5000, steps: [{ kind: 'call', call: { functionId: 2, name: 'upper', retries: 0 } }, { kind: 'call', call: { functionId: 1, name: 'echo', retries: 0 } }] },
+    { name: 'both', steps: [{ kind: 'parallel', branches: [{ functionId: 1, name: 'echo', retries: 0 }, { functionId: 2, name: 'upper', retries: 2 }] }, { kind: 'call', call: { functionId: 3, name: 'join', retries: 0 } }] },
+  ]);
+  const bad = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }], flows: [{ name: 'a', steps: ['nosuch'] }, { name: 'a', steps: [{ parallel: [] }, 'echo'] }, { name: 'b', steps: ['echo', { parallel: ['echo'] }] }] };\n",
+  });
+  const msg = await configError(bad);
+  t.match(msg, /flows\[0\]\.steps\[0\]: unknown function "nosuch"/);
+  t.match(msg, /flows\[1\]\.name: duplicate flow name "a" \(flows\[0\] has it too\)/);
+  t.match(msg, /flows\[1\]\.steps\[0\]\.parallel: an empty parallel group/);
+  t.match(msg, /flows\[2\]\.steps\[1\]: a parallel group cannot be the last step/);
+});
+
 t.test('a syntax error names file:line:column and shows the line', async (t) => {
   const dir = dirWith(t, { 'faasflow.config.ts': "export default {\n  functions: [{ id: 1, handler: './echo.ts' }\n};\n" });
   const msg = await configError(dir);
