@@ -50,6 +50,8 @@ export type FlowStep = { kind: 'call'; call: FlowCall } | { kind: 'parallel'; br
 
 export interface FlowConfig {
   name: string;
+  /** Where its counters and latency live: a function stats row from the top of the table. */
+  statsId: number;
   steps: FlowStep[];
   timeoutMs?: number;
 }
@@ -63,8 +65,13 @@ interface KnownFunction {
  * Checks flows against the functions and resolves every step to a function id. Returns the
  * problems as [path, message] pairs (empty when all is well) and the resolved flows.
  */
-export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[]): { flows: FlowConfig[]; problems: [Array<string | number>, string][] } {
+export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], maxFunctions: number): { flows: FlowConfig[]; problems: [Array<string | number>, string][] } {
   const problems: [Array<string | number>, string][] = [];
+  // Flows count in the function stats table, from its last row down: function ids stay below them.
+  const firstFlowRow = maxFunctions - flows.length;
+  for (const f of functions) {
+    if (flows.length && f.id >= firstFlowRow) problems.push([['flows'], `function ${f.id} (${f.name}) and ${flows.length} flow(s) do not fit in segment.maxFunctions (${maxFunctions}): flows take the last rows of the stats table; raise segment.maxFunctions or give functions smaller ids`]);
+  }
   const byName = new Map(functions.map((f) => [f.name, f]));
   const byId = new Map(functions.map((f) => [f.id, f]));
   const call = (c: z.output<typeof callSchema>, at: Array<string | number>): FlowCall | undefined => {
@@ -95,7 +102,7 @@ export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[]): {
         if (c) steps.push({ kind: 'call', call: c });
       }
     });
-    out.push({ name: flow.name, steps, ...(flow.timeout !== undefined ? { timeoutMs: flow.timeout } : {}) });
+    out.push({ name: flow.name, statsId: maxFunctions - 1 - i, steps, ...(flow.timeout !== undefined ? { timeoutMs: flow.timeout } : {}) });
   });
   return { flows: out, problems };
 }

@@ -216,7 +216,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     if (!fs.existsSync(fn.handler)) missing.push(`  functions[${i}].handler: ${f.handler} does not exist (looked for ${fn.handler}); fix the path, it is relative to ${file ? path.basename(file) : 'the package functions/ directory'}`);
     return fn;
   });
-  const flows = resolveFlows(c.flows, functions);
+  const flows = resolveFlows(c.flows, functions, c.segment.maxFunctions);
   for (const [at, message] of flows.problems) missing.push(`  ${issuePath(at)}: ${message}`);
   if (missing.length) throw new ConfigError(file, `${file ? rel(file) : 'built-in config'} is invalid:\n${missing.join('\n')}`);
   const runtimeDir = runtimeDirFor(instance, c.runtimeDir && path.resolve(baseDir, c.runtimeDir));

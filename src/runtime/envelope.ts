@@ -43,12 +43,14 @@ export interface HandOver {
  * frame. Returns null, having allocated nothing that stays, when the pool has no packet for the
  * metadata; the body packet is then still the caller's.
  */
-export function seal(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number, head: FrameHead, handOver?: HandOver): Sealed | null {
+export function seal(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number, head: FrameHead, handOver?: HandOver, metaApart = false): Sealed | null {
   let metaDesc: Descriptor | undefined;
   if (metaLength > 0) {
     let target = desc;
     let at = length;
-    if (length + metaLength > desc.capacity) {
+    // Apart: the body packet is shared by several requests (a flow's parallel branches), each with
+    // its own metadata.
+    if (metaApart || length + metaLength > desc.capacity) {
       const m = pool.alloc(metaLength);
       if (isExhausted(m)) return null;
       target = metaDesc = m;

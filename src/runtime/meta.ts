@@ -13,6 +13,11 @@ export const FLAG_REUSED = 1;
  * not free them (a freed packet would be reused under the late handler's writes).
  */
 export const FLAG_KEPT = 8;
+/**
+ * Request frame flag: the input packet is a flow's (other steps may read it too). The container
+ * reads it and may answer from it, but never keeps it for a handler that outlives its timeout.
+ */
+export const FLAG_SHARED = 16;
 /** Reply frame flags bits 1–2: a content type carried in the frame instead of in metadata. */
 const CT_SHIFT = 1;
 const CT_MASK = 3 << CT_SHIFT;
@@ -28,14 +33,40 @@ export function requestMeta(query: string, rawHeaders: string[]): string {
   return rawHeaders.length ? `${query}\n${rawHeaders.join('\n')}` : query;
 }
 
+/** What a flow step's request carries besides the original request's query and headers. */
+export interface FlowInfo {
+  flow: string;
+  /** The step: its function's name, or for a parallel branch `<group>/<name>`. */
+  step: string;
+  /** The flow request's own id (the client's x-request-id): every step logs under it. */
+  rid: number;
+  /** A join step's further inputs (the outputs of a parallel group but the first): [index, generation, length]. */
+  inputs?: [number, number, number][];
+}
+
+/** A flow step's metadata: a first line that no query can start with (0x01), then the request's own. */
+const FLOW_MARK = '\u0001';
+
+export function flowMeta(info: FlowInfo, base: string): string {
+  return `${FLOW_MARK}${JSON.stringify(info)}\n${base}`;
+}
+
 export interface ParsedRequestMeta {
   query: string;
   headers: Record<string, string | string[]>;
+  flow?: FlowInfo;
 }
 
 /** Parses request metadata into Node's header conventions (lower-case, repeated ones joined). */
 export function parseRequestMeta(bytes: Uint8Array): ParsedRequestMeta {
-  const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8').split('\n');
+  let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  let flow: FlowInfo | undefined;
+  if (text.startsWith(FLOW_MARK)) {
+    const nl = text.indexOf('\n');
+    flow = JSON.parse(text.slice(1, nl < 0 ? undefined : nl)) as FlowInfo;
+    text = nl < 0 ? '' : text.slice(nl + 1);
+  }
+  const lines = text.split('\n');
   const headers: Record<string, string | string[]> = {};
   for (let i = 1; i + 1 < lines.length; i += 2) {
     const name = lines[i].toLowerCase();
@@ -45,7 +76,7 @@ export function parseRequestMeta(bytes: Uint8Array): ParsedRequestMeta {
     else if (Array.isArray(prev)) prev.push(value);
     else headers[name] = `${prev}, ${value}`;
   }
-  return { query: lines[0], headers };
+  return flow ? { query: lines[0], headers, flow } : { query: lines[0], headers };
 }
 
 /** Frame flags for a reply whose only header is `headers['content-type']` of a common kind, else -1. */

@@ -166,7 +166,7 @@ export const ROLES = ['none', 'supervisor', 'gateway', 'container'] as const;
 export type Role = (typeof ROLES)[number];
 
 // Per-function stats record, f64 words written by the gateway only (single writer, no atomics).
-/** Counter words at the start of a function record (10 used, the rest spare), then the histograms. */
+/** Counter words at the start of a function record (12 used, the rest spare), then the histograms. */
 export const FN_COUNTERS = 16;
 /** Requests received for the function. */
 export const FN_REQUESTS = 0;
@@ -188,6 +188,10 @@ export const FN_REJECTED = 7;
 export const FN_TIMEOUTS = 8;
 /** Current queue depth (a gauge). */
 export const FN_QUEUED = 9;
+/** A flow's row: packets the gateway copied for it (a domain crossing, or a shortened reply-in-place of a shared input). */
+export const FN_COPIES = 10;
+/** A flow's row: bytes it copied across domains (inside one domain a packet goes on as it is). */
+export const FN_COPIED_BYTES = 11;
 /** Histograms per function: end to end, time queued in the proxy, container round trip, reply write. */
 export const FN_HISTOGRAMS = 4;
 /** f64 words per function record: counters, then FN_HISTOGRAMS histograms. */

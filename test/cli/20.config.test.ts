@@ -107,8 +107,8 @@ t.test('flows resolve to function ids; an unknown function, an empty group, a gr
   });
   const c = await loadConfig({ cwd: ok, instance: 'cfgtest' });
   t.same(c.flows, [
-    { name: 'shout', timeoutMs: 5000, steps: [{ kind: 'call', call: { functionId: 2, name: 'upper', retries: 0 } }, { kind: 'call', call: { functionId: 1, name: 'echo', retries: 0 } }] },
-    { name: 'both', steps: [{ kind: 'parallel', branches: [{ functionId: 1, name: 'echo', retries: 0 }, { functionId: 2, name: 'upper', retries: 2 }] }, { kind: 'call', call: { functionId: 3, name: 'join', retries: 0 } }] },
+    { name: 'shout', statsId: 63, timeoutMs: 5000, steps: [{ kind: 'call', call: { functionId: 2, name: 'upper', retries: 0 } }, { kind: 'call', call: { functionId: 1, name: 'echo', retries: 0 } }] },
+    { name: 'both', statsId: 62, steps: [{ kind: 'parallel', branches: [{ functionId: 1, name: 'echo', retries: 0 }, { functionId: 2, name: 'upper', retries: 2 }] }, { kind: 'call', call: { functionId: 3, name: 'join', retries: 0 } }] },
   ]);
   const bad = dirWith(t, {
     'echo.ts': ECHO,
@@ -119,6 +119,12 @@ t.test('flows resolve to function ids; an unknown function, an empty group, a gr
   t.match(msg, /flows\[1\]\.name: duplicate flow name "a" \(flows\[0\] has it too\)/);
   t.match(msg, /flows\[1\]\.steps\[0\]\.parallel: an empty parallel group/);
   t.match(msg, /flows\[2\]\.steps\[1\]: a parallel group cannot be the last step/);
+  // Flows count in the last rows of the stats table: a function id there is refused, by name.
+  const crowded = dirWith(t, {
+    'echo.ts': ECHO,
+    'faasflow.config.ts': "export default { segment: { maxFunctions: 4 }, functions: [{ id: 3, handler: './echo.ts' }], flows: [{ name: 'a', steps: ['echo'] }] };\n",
+  });
+  t.match(await configError(crowded), /flows: function 3 \(echo\) and 1 flow\(s\) do not fit in segment\.maxFunctions \(4\)/);
 });
 
 t.test('a syntax error names file:line:column and shows the line', async (t) => {

@@ -113,7 +113,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     segment: { size: opts.segmentSize ?? 128 << 20, classes: opts.classes ?? [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }, { size: 16 << 20 }], maxFunctions: 64, procSlots: 64 },
     functions: fns.map((f): FunctionConfig => ({
       id: f.id, name: f.name ?? `fn${f.id}`, handler: path.resolve(ROOT, f.handler), replicas: f.replicas ?? 1, concurrency: f.concurrency ?? 8,
-      timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.name ?? `fn${f.id}`, env: {},
+      timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.domain ?? f.name ?? `fn${f.id}`, env: {},
     })),
     logs: { maxBytes: 1 << 20, keep: 1 },
     supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000 },

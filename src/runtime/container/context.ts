@@ -2,7 +2,7 @@
 // range a handler is given (its input, each ctx.output) is an ArrayBuffer of exactly that packet's
 // bytes (PacketPool.packetView): `.buffer` reaches nothing else, and it is detached once the packet
 // is handed on, so a view kept past the request reads and writes nothing.
-import type { Context, Logger, OutputPacket } from '../handler/types.js';
+import type { Context, FlowContext, Logger, OutputPacket } from '../handler/types.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
@@ -50,12 +50,40 @@ export class RequestContext implements Context {
   private abort: AbortController | undefined;
   private logger: Logger | undefined;
   private cancelled: string | undefined;
+  private readonly input: Uint8Array;
+  private ins: Uint8Array[] | undefined;
+  /** Views onto a join step's further inputs (packets its flow holds), detached with the rest. */
+  private extraViews: ArrayBuffer[] | undefined;
 
-  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array) {
+  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, input: Uint8Array) {
     this.pool = pool;
     this.functionId = functionId;
     this.requestId = requestId;
     this.metaView = metaView;
+    this.input = input;
+  }
+
+  get flow(): FlowContext | undefined {
+    const f = this.m.flow;
+    return f ? { name: f.flow, step: f.step, requestId: f.rid } : undefined;
+  }
+
+  /**
+   * Every input of this call: the request body, then (for the step after a parallel group) the
+   * outputs of that group's other branches, in the order the config lists them. Views onto the
+   * packets the flow holds, not copies; they are named by the gateway, checked against this
+   * domain's pool like any descriptor.
+   */
+  get inputs(): readonly Uint8Array[] {
+    if (this.ins) return this.ins;
+    const more = this.m.flow?.inputs ?? [];
+    const views = more.map(([index, generation, length]) => {
+      const d = this.pool.describe(index, generation);
+      return this.pool.packetView(d, length);
+    });
+    this.extraViews = views;
+    this.ins = [this.input, ...views.map((v) => new Uint8Array(v))];
+    return this.ins;
   }
 
   get signal(): AbortSignal {
@@ -71,7 +99,8 @@ export class RequestContext implements Context {
   }
 
   get log(): Logger {
-    const tag = { fn: this.functionId, req: this.requestId };
+    const f = this.m.flow;
+    const tag = f ? { fn: this.functionId, req: this.requestId, flow: f.flow, step: f.step, flowReq: f.rid } : { fn: this.functionId, req: this.requestId };
     this.logger ??= {
       info: (m, f) => log('info', m, { ...tag, ...f }),
       warn: (m, f) => log('warn', m, { ...tag, ...f }),
@@ -124,7 +153,14 @@ export class RequestContext implements Context {
 
   /** Detaches every view this request handed out (input and outputs): the packets go on now. */
   releaseViews(input: ArrayBuffer | undefined): void {
-    if (input) this.pool.releaseView(input);
+    this.releaseInputs(input);
     for (const o of this.outputs ?? []) this.pool.releaseView(o.buffer);
+  }
+
+  /** Detaches the views of what this request reads (its input, a join step's further inputs). */
+  releaseInputs(input: ArrayBuffer | undefined): void {
+    if (input) this.pool.releaseView(input);
+    for (const v of this.extraViews ?? []) this.pool.releaseView(v);
+    this.extraViews = undefined;
   }
 }

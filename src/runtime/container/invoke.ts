@@ -89,9 +89,10 @@ export class Invoker {
     try {
       opened = open(pool, f);
       inputBuffer = pool.packetView(opened.desc, f.length);
-      ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta);
+      const input = new Uint8Array(inputBuffer);
+      ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta, input);
       path.requests.set(f.requestId, ctx);
-      const result = await this.call(new Uint8Array(inputBuffer), ctx);
+      const result = await this.call(input, ctx);
       reply = packetReply(result, ctx, inputBuffer, opened.desc);
     } catch (err) {
       if (err instanceof Timeout && opened && ctx && inputBuffer) {

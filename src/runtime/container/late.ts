@@ -6,7 +6,7 @@
 // exits (the supervisor reclaims a dead process's packets).
 import { NO_PACKET, type Frame } from '../../shm/frame.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
-import { FLAG_KEPT } from '../meta.js';
+import { FLAG_KEPT, FLAG_SHARED } from '../meta.js';
 import { log, requestReplacement } from '../child.js';
 import type { RequestContext } from './context.js';
 
@@ -19,16 +19,23 @@ export interface LateCount {
 }
 
 /** Keeps the request's packets for the late handler; returns the 504 frame to send (flagged KEPT when they were kept). */
-export function keepLate(counter: LateCount, pool: PacketPool, f: Frame, ctx: RequestContext, input: ArrayBuffer, late: PromiseLike<unknown>, timedOut: Frame, t0: number, timeoutMs: number): Frame {
+export function keepLate(counter: LateCount, pool: PacketPool, f: Frame, ctx: RequestContext, input: ArrayBuffer | undefined, late: PromiseLike<unknown>, timedOut: Frame, t0: number, timeoutMs: number): Frame {
   let held: Descriptor[] = [];
-  try {
-    held.push(pool.describe(f.index, f.generation));
-    if (f.metaLength > 0 && f.metaIndex !== NO_PACKET) held.push(pool.describe(f.metaIndex, f.metaGeneration));
-    for (const d of held) pool.transfer(d, process.pid);
-  } catch (err) {
-    // The gateway already let go of the request: its packets are not this process's to free.
-    log('warn', `could not keep the packets of timed-out request ${f.requestId}: ${(err as Error).message}`);
-    held = [];
+  if (f.flags & FLAG_SHARED) {
+    // A flow's input goes on to other steps (or is read by sibling branches): it is not this
+    // process's to keep. The late handler loses its views of it now; its outputs stay its own.
+    ctx.releaseInputs(input);
+    input = undefined;
+  } else {
+    try {
+      held.push(pool.describe(f.index, f.generation));
+      if (f.metaLength > 0 && f.metaIndex !== NO_PACKET) held.push(pool.describe(f.metaIndex, f.metaGeneration));
+      for (const d of held) pool.transfer(d, process.pid);
+    } catch (err) {
+      // The gateway already let go of the request: its packets are not this process's to free.
+      log('warn', `could not keep the packets of timed-out request ${f.requestId}: ${(err as Error).message}`);
+      held = [];
+    }
   }
   counter.late++;
   log('warn', `handler of request ${f.requestId} still running after its ${timeoutMs} ms timeout; its packets stay held until it settles`, { fn: f.functionId, req: f.requestId, running: counter.late });

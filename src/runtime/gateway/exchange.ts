@@ -7,17 +7,40 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Frame } from '../../shm/frame.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { ContainerReplica } from '../proxy/links.js';
+import type { ParsedReply } from './reply.js';
+import type { StepRef } from './flows.js';
 
 /** Where a request's and a response's shared listeners find their Exchange. */
 export const EXCHANGE = Symbol('faasflow.exchange');
 
 export type WithExchange<T> = T & { [EXCHANGE]?: Exchange };
 
+/**
+ * Who gets an exchange's answer when it is not an HTTP client: a flow that goes on with the next
+ * step, or a handler that called ctx.invoke().
+ */
+export interface Sink {
+  /** The reply arrived; its body packet is the sink's from now on. */
+  replied(p: Exchange, r: ParsedReply): void;
+  /** The exchange failed (the container's status, a timeout, its death). */
+  failed(p: Exchange, status: number, message: string): void;
+  /** The gateway is done with it: no container reads its packets any more. */
+  released(p: Exchange): void;
+}
+
 export interface Exchange {
   id: number;
   fn: number;
-  req: WithExchange<IncomingMessage>;
-  res: WithExchange<ServerResponse>;
+  /** The HTTP request and response (none for a flow step or an invoke: see `sink`). */
+  req: WithExchange<IncomingMessage> | undefined;
+  res: WithExchange<ServerResponse> | undefined;
+  sink: Sink | undefined;
+  /** A request for a flow (its name): the intake hands it to the flow, not to a container. */
+  flow?: string;
+  /** A flow step: which call of the flow, and the packets it reads. */
+  step?: StepRef;
+  /** Its request packet belongs to the sink (a flow's current data), which frees it. */
+  borrowed: boolean;
   /** While the body arrives: the packet it goes into (null once submitted or given up), its view, how much is in. */
   body: Descriptor | null;
   view: Uint8Array;

@@ -5,22 +5,24 @@
 // the frames from its containers are untrusted: a lie there fails that request, nothing else.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../../shm/segment.js';
-import type { PacketPool } from '../../shm/pool.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../../shm/stats.js';
-import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_REQUESTS, FN_TIMEOUTS } from '../../shm/constants.js';
-import { discard, open, type FreeGuard } from '../envelope.js';
-import { FLAG_KEPT, FLAG_REUSED, contentTypeOf, readReplyMeta } from '../meta.js';
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY } from '../../shm/stats.js';
+import { FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_TIMEOUTS } from '../../shm/constants.js';
+import { discard } from '../envelope.js';
+import { FLAG_KEPT, FLAG_REUSED } from '../meta.js';
+import { parseReply, respond, type ParsedReply } from './reply.js';
 import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/links.js';
 import type { Route } from '../protocol.js';
 import type { ResolvedConfig } from '../../config/types.js';
-import { replyStatusMessage, sendError } from './errors.js';
+import { replyStatusMessage } from './errors.js';
 import { log } from '../child.js';
 import { Spinner, type PollRecord } from '../spin.js';
 import type { Domains } from './domains.js';
 import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
 import { Intake, RETRY_AFTER } from './intake.js';
+import { Flows } from './flow-host.js';
+import { Ledger } from './ledger.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
 const BACKSTOP_MS = 2000;
@@ -29,17 +31,12 @@ const SWEEP_MS = 100;
 /** A route as the supervisor sends it: which domain's segment the function's packets go in. */
 export type DomainRoute = Route;
 
-export class Gateway {
+export class Gateway extends Ledger {
   readonly router: Router<Exchange, ContainerReplica['link']>;
-  readonly stats: FunctionStats;
   readonly domains: Domains;
   readonly cfg: ResolvedConfig;
-  private readonly pending = new Map<number, Exchange>();
-  /** Per domain pool: what a container's frame may make this gateway free (see FreeGuard). */
-  private readonly guards = new Map<PacketPool, FreeGuard>();
-  private readonly intake: Intake;
-  private draining = false;
-  private idle: (() => void) | undefined;
+  protected readonly intake: Intake;
+  readonly flows: Flows;
   private readonly sweeper: NodeJS.Timeout;
   /** Called once per replica that let a request pass the backstop (see onTimeout). */
   onStuck: (r: ContainerReplica, reason: string) => void = () => undefined;
@@ -53,9 +50,9 @@ export class Gateway {
     /** This process's stats record, for the polling counts. */
     private readonly pollRecord?: PollRecord,
   ) {
+    super(new FunctionStats(runtime, index));
     this.cfg = cfg;
     this.domains = domains;
-    this.stats = new FunctionStats(runtime, index);
     // Gauges of a gateway that died (SIGKILL, crash) describe requests that no longer exist: this
     // gateway is the only writer of its block, so it starts them from zero.
     for (let id = 0; id < runtime.layout.maxFunctions; id++) {
@@ -65,6 +62,7 @@ export class Gateway {
     const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
     this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
     this.intake = new Intake(this, index, Math.max(1, cfg.gateway.workers));
+    this.flows = new Flows(this, cfg.flows);
     // One sweep for every deadline instead of a timer per request (a timer costs two linked-list
     // operations and an object on the hot path; timeouts are seconds, 100 ms of slack is fine).
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -74,14 +72,6 @@ export class Gateway {
   private sweep(): void {
     const now = performance.now();
     for (const p of this.pending.values()) if (now > p.deadline && !p.answered) this.onTimeout(p);
-  }
-
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
-  get isDraining(): boolean {
-    return this.draining;
   }
 
   /** A container said hello: it takes work now, queued requests first. */
@@ -110,18 +100,16 @@ export class Gateway {
     return route ? this.domains.get(route.domain ?? 0)?.pool : undefined;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, fn: number): void {
-    this.intake.take(req, res, fn, this.draining);
+  handle(req: IncomingMessage, res: ServerResponse, fn: number, flow?: string): void {
+    this.intake.take(req, res, fn, this.draining, flow);
   }
 
-  takeId(): number {
-    return this.intake.takeId();
+  startFlow(p: Exchange): void {
+    this.flows.start(p);
   }
 
-  guard(pool: PacketPool): FreeGuard {
-    let g = this.guards.get(pool);
-    if (!g) this.guards.set(pool, (g = { owner: process.pid, inFlight: new Set() }));
-    return g;
+  timeoutOf(fn: number): number | undefined {
+    return this.router.route(fn)?.timeoutMs;
   }
 
   /** The request is in its packet: it is this gateway's until the reply has been written. */
@@ -130,8 +118,10 @@ export class Gateway {
     const g = this.guard(p.pool);
     g.inFlight.add(p.desc.index);
     if (p.metaDesc) g.inFlight.add(p.metaDesc.index);
-    p.res.on('close', onResponseClose);
-    (p.res as WithExchange<ServerResponse>)[EXCHANGE] = p;
+    if (p.res) {
+      p.res.on('close', onResponseClose);
+      p.res[EXCHANGE] = p;
+    }
     const d = this.router.dispatch(p.fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
     else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
@@ -149,7 +139,7 @@ export class Gateway {
   };
 
   /** Tells the container working on `p` that nobody wants the answer any more. */
-  private cancel(p: Exchange): void {
+  cancel(p: Exchange): void {
     const r = p.replica;
     if (r && !r.link.closed && p.frame) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
   }
@@ -178,36 +168,32 @@ export class Gateway {
       return this.finish(p, 499);
     }
     if (f.index === NO_PACKET) return this.fail(p, f.status || 502, replyStatusMessage(f.status), f.status === 503 ? RETRY_AFTER : undefined);
-    let body: Uint8Array;
-    let headers: Record<string, string | number>;
+    let reply: ParsedReply;
     try {
-      // The reply packet must be one the container handed to this process (or the request's own).
-      const o = open(pool, f, reused ? p.desc : undefined);
-      if (!reused && (pool.owner(o.desc) !== process.pid || this.guard(pool).inFlight.has(f.index))) throw new Error(`reply packet ${f.index} was not handed to the gateway`);
-      const ct = contentTypeOf(f.flags);
-      headers = f.metaLength ? { ...readReplyMeta(o.meta).h } : ct ? { 'content-type': ct } : {};
-      body = pool.view(o.desc, f.length);
+      reply = parseReply(pool, f, p.desc, this.guard(pool));
     } catch (err) {
       log('warn', `bad reply frame from pid ${r.pid}: ${(err as Error).message}`);
       discard(pool, f, reused, this.guard(pool));
       return this.fail(p, 502, `function ${p.fn} sent an unusable reply`);
     }
-    const status = f.status >= 100 && f.status <= 599 ? f.status : 200;
-    headers['content-length'] = f.length;
-    headers['x-request-id'] = p.id;
-    try {
-      p.res.writeHead(status, headers);
-    } catch (err) {
+    this.stats.add(p.fn, FN_BYTES_OUT, f.length);
+    if (p.sink) {
+      // A flow step: the sink takes the reply packet before the exchange lets go of what it read
+      // (a reply in the request's own packet is one of those).
+      p.answered = true;
+      p.sink.replied(p, reply);
+      return this.finish(p, reply.status);
+    }
+    const refused = respond(p.res!, reply, p.id);
+    if (refused !== undefined) {
       // A handler-supplied header Node refuses (bad characters): the client still gets an answer.
-      discard(pool, f, reused, this.guard(pool));
-      return this.fail(p, 500, `function ${p.fn} set an invalid reply header: ${(err as Error).message}`);
+      if (!reused) this.intake.release(pool, reply.desc);
+      return this.fail(p, 500, `function ${p.fn} set an invalid reply header: ${refused}`);
     }
     p.answered = true;
-    p.reply = f;
-    p.replyStatus = status;
-    this.stats.add(p.fn, FN_BYTES_OUT, f.length);
-    // The body goes to the socket straight from the segment; its packets are freed on 'close'.
-    p.res.end(body);
+    // Its metadata packet, if it had one, is free already: only the body packet is left to free.
+    p.reply = f.metaIndex === NO_PACKET ? f : { ...f, metaIndex: NO_PACKET };
+    p.replyStatus = reply.status;
   }
 
   /** The response is done (sent, failed or the client left): release what it still holds. */
@@ -273,66 +259,20 @@ export class Gateway {
     // its event loop is blocked (a synchronous loop in the handler): it gets no more work and the
     // supervisor is asked to replace it.
     const r = p.replica;
-    if (r && !r.stuck) {
+    // Only past the function's own timeout is its handler stuck: a flow's deadline may come first.
+    if (r && !r.stuck && p.deadline >= this.deadlineFor(p.fn, p.t0)) {
       r.stuck = true;
       this.router.drain(r);
       this.onStuck(r, `request ${p.id} got no reply ${BACKSTOP_MS} ms past the ${this.router.route(p.fn)?.timeoutMs ?? 0} ms timeout: the handler is blocking its event loop`);
     }
     this.cancel(p);
     this.stats.add(p.fn, FN_TIMEOUTS);
-    p.answered = true;
-    sendError(p.res, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`, { requestId: p.id }, { 'x-request-id': String(p.id) });
+    this.answer(p, 504, `function ${p.fn} did not answer within ${this.router.route(p.fn)?.timeoutMs ?? 0} ms`);
     this.count(p, 504);
   }
 
   deadlineFor(fn: number, t0: number): number {
     return t0 + (this.router.route(fn)?.timeoutMs ?? 30000) + BACKSTOP_MS;
-  }
-
-  /** Answers with an error and releases the request (its container, if any, is done with it). */
-  fail(p: Exchange, status: number, message: string, headers?: Record<string, string>, counter?: number): void {
-    if (!p.answered) {
-      p.answered = true;
-      sendError(p.res, status, message, { requestId: p.id }, { ...headers, 'x-request-id': String(p.id) });
-    }
-    if (counter !== undefined) this.stats.add(p.fn, counter);
-    this.finish(p, status);
-  }
-
-  private count(p: Exchange, status: number): void {
-    if (p.counted) return;
-    p.counted = true;
-    const s = this.stats;
-    s.add(p.fn, FN_REQUESTS);
-    s.add(p.fn, status < 400 ? FN_2XX : status < 500 ? FN_4XX : FN_5XX);
-    s.add(p.fn, FN_BYTES_IN, p.bytesIn);
-    s.record(p.fn, H_TOTAL, Math.round((performance.now() - p.t0) * 1000));
-  }
-
-  /** Frees the request's packets and forgets it, counting it unless it was counted already. */
-  private finish(p: Exchange, status: number): void {
-    if (!this.pending.delete(p.id)) return;
-    const g = this.guard(p.pool);
-    g.inFlight.delete(p.desc.index);
-    if (p.metaDesc) g.inFlight.delete(p.metaDesc.index);
-    if (!p.kept) {
-      this.intake.release(p.pool, p.desc);
-      if (p.metaDesc) this.intake.release(p.pool, p.metaDesc);
-    }
-    this.stats.add(p.fn, FN_INFLIGHT, -1);
-    this.count(p, status);
-    this.checkIdle();
-  }
-
-  checkIdle(): void {
-    if (this.draining && this.pending.size === 0 && this.intake.receiving === 0) this.idle?.();
-  }
-
-  /** Stops taking requests and resolves when every in-flight one has been answered. */
-  drain(): Promise<void> {
-    this.draining = true;
-    if (this.pending.size === 0 && this.intake.receiving === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.idle = resolve));
   }
 }
 

@@ -6,6 +6,7 @@ import { sendError } from './errors.js';
 import { log } from '../child.js';
 
 const FUNCTION_PREFIX = '/function/';
+const FLOW_PREFIX = '/flow/';
 
 /**
  * The <id> of "/function/<id>", "/function/<id>/" or either with a query, else null. By hand, not
@@ -92,6 +93,7 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
     }
     return gw.handle(req, res, id);
   }
+  if (url.startsWith(FLOW_PREFIX)) return flowRoute(gw, req, res, url);
   if (req.method === 'GET' && (url === '/healthz' || url.startsWith('/healthz?'))) {
     const h = extras.health();
     const body = JSON.stringify(h.body);
@@ -110,7 +112,23 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
     return;
   }
   req.resume();
-  sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id>`);
+  sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id>, flows with POST /flow/<name>`);
+}
+
+/** POST /flow/<name>: the body is taken like a request for the flow's first function. */
+function flowRoute(gw: Gateway, req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+  const q = url.indexOf('?');
+  const name = safeDecode(url.slice(FLOW_PREFIX.length, q < 0 ? undefined : q).replace(/\/$/, ''));
+  const flow = gw.flows.get(name);
+  if (req.method !== 'POST' || !flow) {
+    req.resume();
+    const rid = String(gw.takeId());
+    if (req.method !== 'POST') return sendError(res, 405, `use POST to run a flow (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
+    const known = gw.flows.names();
+    return sendError(res, 404, `no flow named '${name.slice(0, 64)}': ${known.length ? `this instance has ${known.join(', ')}` : 'this instance has no flows (faasflow.config.ts, flows)'}`, { requestId: Number(rid) }, { 'x-request-id': rid });
+  }
+  const first = flow.steps[0];
+  gw.handle(req, res, first.kind === 'call' ? first.call.functionId : first.branches[0].functionId, flow.name);
 }
 
 /** decodeURIComponent throws on a malformed escape ("%zz"); a client's typo must not become a 500. */

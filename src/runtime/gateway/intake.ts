@@ -23,6 +23,7 @@ export interface IntakeHost {
   poolFor(fn: number): PacketPool | undefined;
   deadlineFor(fn: number, t0: number): number;
   submit(p: Exchange): void;
+  startFlow(p: Exchange): void;
   onClose(p: Exchange): void;
   checkIdle(): void;
 }
@@ -69,7 +70,11 @@ export class Intake {
     if (counter !== undefined) s.add(fn, counter);
   }
 
-  take(req: IncomingMessage, res: ServerResponse, fn: number, draining: boolean): void {
+  /**
+   * Takes a request for function `fn`, or for a flow (`flow`: its name, `fn` its first function):
+   * the body goes into a packet of that function's domain.
+   */
+  take(req: IncomingMessage, res: ServerResponse, fn: number, draining: boolean, flow?: string): void {
     const gw = this.gw;
     const id = this.takeId();
     const route = gw.router.route(fn);
@@ -103,7 +108,7 @@ export class Intake {
     // A client that sent "Expect: 100-continue" may send its body now.
     if (req.headers.expect) res.writeContinue();
     const p: Exchange = {
-      id, fn, req, res, body: first, view: pool.view(first), written: 0, known, meta, metaLength, pool, desc: first, metaDesc: undefined, frame: undefined,
+      id, fn, req, res, sink: undefined, borrowed: false, flow, body: first, view: pool.view(first), written: 0, known, meta, metaLength, pool, desc: first, metaDesc: undefined, frame: undefined,
       t0, tSent: 0, tReply: 0, replica: undefined, deadline: 0, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: 0, intake: this,
     };
     gw.stats.add(fn, FN_INFLIGHT);
@@ -133,9 +138,9 @@ export class Intake {
       const bigger = fits ? allocFor(pool, Math.max(p.written + chunk.length, p.view.length * 4), 0) : null;
       if (bigger === null || isExhausted(bigger)) {
         this.giveUp(p);
-        p.res.shouldKeepAlive = false;
-        if (!fits) this.refuse(p.res, p.fn, p.id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
-        else this.refuse(p.res, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+        p.res!.shouldKeepAlive = false;
+        if (!fits) this.refuse(p.res!, p.fn, p.id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
+        else this.refuse(p.res!, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
         return;
       }
       const next = pool.view(bigger);
@@ -157,7 +162,7 @@ export class Intake {
   complete(p: Exchange): void {
     if (p.known >= 0 && p.written !== p.known) {
       this.giveUp(p);
-      return this.refuse(p.res, p.fn, p.id, 400, `body was ${p.written} bytes but Content-Length said ${p.known}`);
+      return this.refuse(p.res!, p.fn, p.id, 400, `body was ${p.written} bytes but Content-Length said ${p.known}`);
     }
     const desc = p.body!;
     p.body = null;
@@ -166,7 +171,7 @@ export class Intake {
     if (!sealed) {
       this.release(p.pool, desc);
       this.gw.stats.add(p.fn, FN_INFLIGHT, -1);
-      this.refuse(p.res, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+      this.refuse(p.res!, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
       return this.gw.checkIdle();
     }
     p.desc = desc;
@@ -174,7 +179,8 @@ export class Intake {
     p.frame = sealed.frame;
     p.bytesIn = p.written;
     p.deadline = this.gw.deadlineFor(p.fn, p.t0);
-    this.gw.submit(p);
+    if (p.flow !== undefined) this.gw.startFlow(p);
+    else this.gw.submit(p);
   }
 }
 

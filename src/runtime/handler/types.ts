@@ -14,9 +14,29 @@ export interface OutputPacket {
   end(length: number): OutputPacket;
 }
 
+/** Where a call made by a flow stands in it. */
+export interface FlowContext {
+  /** The flow's name (POST /flow/<name>). */
+  readonly name: string;
+  /** This step: its function's name. */
+  readonly step: string;
+  /** The flow request's id, the client's x-request-id: every step of one flow request shares it. */
+  readonly requestId: number;
+}
+
 export interface Context {
   readonly functionId: number;
+  /** This call's id (a flow's steps each have their own; ctx.flow.requestId is the flow's). */
   readonly requestId: number;
+  /** Set when a flow made this call. */
+  readonly flow: FlowContext | undefined;
+  /**
+   * Every input of this call: `input` first, then, for the step after a parallel group, the other
+   * branches' outputs in config order (the first branch's is `input`). Views of shared memory
+   * like `input`: read them during the call, do not keep them. In a parallel group, branches in
+   * one domain read one packet: treat `input` as read-only there.
+   */
+  readonly inputs: readonly Uint8Array[];
   /** Request headers, lower-case names (as Node's http module gives them). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly contentType: string | undefined;

@@ -1,0 +1,115 @@
+// The gateway's side of flows: which flow a POST /flow/<name> starts, the packets flows hold
+// between steps (kept out of reach of a container's frees), and each flow's counters, kept in
+// the function stats row the config gave it (flows take the last rows of that table).
+import type { ServerResponse } from 'node:http';
+import type { Descriptor, PacketPool } from '../../shm/pool.js';
+import type { FunctionStats } from '../../shm/stats.js';
+import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_REQUESTS } from '../../shm/constants.js';
+import { H_TOTAL } from '../../shm/stats.js';
+import type { FlowConfig } from '../../config/types.js';
+import type { FreeGuard } from '../envelope.js';
+import type { Exchange } from './exchange.js';
+import { FlowRun, type FlowHost } from './flows.js';
+import { sendError } from './errors.js';
+
+/** What flows need of the gateway besides FlowHost's own bookkeeping. */
+export interface FlowGateway {
+  readonly stats: FunctionStats;
+  poolFor(fn: number): PacketPool | undefined;
+  timeoutOf(fn: number): number | undefined;
+  takeId(): number;
+  submit(p: Exchange): void;
+  cancel(p: Exchange): void;
+  guard(pool: PacketPool): FreeGuard;
+  release(pool: PacketPool, d: Descriptor): void;
+  checkIdle(): void;
+}
+
+export class Flows implements FlowHost {
+  private readonly byName: Map<string, FlowConfig>;
+  /** Flows that still hold packets: the gateway is not idle (nor may exit) while any does. */
+  active = 0;
+
+  constructor(private readonly gw: FlowGateway, flows: FlowConfig[]) {
+    this.byName = new Map(flows.map((f) => [f.name, f]));
+  }
+
+  get(name: string): FlowConfig | undefined {
+    return this.byName.get(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** The flow's body is in its packet (taken like a request for its first function): run it. */
+  start(p: Exchange): void {
+    const gw = this.gw;
+    // Its steps count as requests of their functions; the flow counts in its own row.
+    gw.stats.add(p.fn, FN_INFLIGHT, -1);
+    if (p.metaDesc) gw.release(p.pool, p.metaDesc);
+    const flow = this.byName.get(p.flow!);
+    if (!flow) {
+      gw.release(p.pool, p.desc);
+      sendError(p.res as ServerResponse, 404, `no flow named ${p.flow}`, { requestId: p.id }, { 'x-request-id': String(p.id) });
+      return gw.checkIdle();
+    }
+    this.active++;
+    gw.stats.add(flow.statsId, FN_INFLIGHT);
+    new FlowRun(this, flow, p).start();
+  }
+
+  poolFor(fn: number): PacketPool | undefined {
+    return this.gw.poolFor(fn);
+  }
+
+  timeoutOf(fn: number): number | undefined {
+    return this.gw.timeoutOf(fn);
+  }
+
+  takeId(): number {
+    return this.gw.takeId();
+  }
+
+  submit(p: Exchange): void {
+    this.gw.submit(p);
+  }
+
+  cancel(p: Exchange): void {
+    this.gw.cancel(p);
+  }
+
+  hold(pool: PacketPool, d: Descriptor): void {
+    this.gw.guard(pool).inFlight.add(d.index);
+  }
+
+  release(pool: PacketPool, d: Descriptor): void {
+    this.gw.guard(pool).inFlight.delete(d.index);
+    this.gw.release(pool, d);
+  }
+
+  addInflight(fn: number): void {
+    this.gw.stats.add(fn, FN_INFLIGHT);
+  }
+
+  flowDone(flow: FlowConfig, status: number, t0: number, bytesIn: number, bytesOut: number): void {
+    const s = this.gw.stats;
+    const id = flow.statsId;
+    s.add(id, FN_INFLIGHT, -1);
+    s.add(id, FN_REQUESTS);
+    s.add(id, status < 400 ? FN_2XX : status < 500 ? FN_4XX : FN_5XX);
+    s.add(id, FN_BYTES_IN, bytesIn);
+    s.add(id, FN_BYTES_OUT, bytesOut);
+    s.record(id, H_TOTAL, Math.round((performance.now() - t0) * 1000));
+  }
+
+  copied(flow: FlowConfig, bytes: number): void {
+    this.gw.stats.add(flow.statsId, FN_COPIES);
+    this.gw.stats.add(flow.statsId, FN_COPIED_BYTES, bytes);
+  }
+
+  flowReleased(): void {
+    this.active--;
+    this.gw.checkIdle();
+  }
+}
