@@ -63,6 +63,11 @@ export class PacketPool {
   /** Handler views (packetView) not detached yet: detached with the mapping, never left dangling. */
   private readonly live = new Set<ArrayBuffer>();
 
+  /** The segment's shm name (as `faasflow shm ls` lists it). */
+  get segmentName(): string {
+    return this.seg.name;
+  }
+
   constructor(seg: SegmentMemory) {
     this.seg = seg;
     this.readOnly = !seg.writable;

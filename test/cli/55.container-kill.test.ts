@@ -1,7 +1,7 @@
 // A container killed with SIGKILL under load: restarted by the supervisor (with the restart counted
 // in ps), its packets reclaimed, the pool back to 0 in use; only its in-flight requests fail.
 import t from 'tap';
-import { Segment } from '../../src/shm/index.js';
+import { Segment, domainSegmentName } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
 import { configText, project, psChildren, until } from './helpers.js';
 
@@ -46,7 +46,8 @@ t.test('kill -9 of a replica under load: restarted, packets reclaimed, the rest 
   const other = [...statuses.entries()].filter(([s]) => s !== 200);
   t.ok(ok > 100, `requests kept succeeding (${ok})`);
   t.ok(other.every(([s, n]) => s === 502 && n <= 16), `only the killed replica's in-flight requests failed, with 502: ${JSON.stringify(other)}`);
-  const seg = Segment.open(p.segment, false);
+  // The function's packets are in its domain's segment (named for the function: 'holder').
+  const seg = Segment.open(domainSegmentName(p.instance, 'holder'), false);
   t.teardown(() => seg.close());
   await until(() => seg.pool.inUse() === 0, 10_000, 'every packet to be freed or reclaimed');
   t.pass('the pool is back to 0 packets in use');

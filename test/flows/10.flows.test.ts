@@ -94,6 +94,36 @@ t.test('bodies of 0 B to 16 MiB arrive byte-exact; inside a domain the packet go
   await until(() => rt.inUse() === 0, 5000, 'every packet back');
 });
 
+t.test('the next step reads the packet the step before wrote: same segment, index and offset; one copy per domain crossing', async (t) => {
+  flowCount = 0;
+  const all = fns([[1, 'tag1', 'a'], [2, 'tag2', 'a'], [3, 'tag3', 'b'], [4, 'join', 'a']]);
+  const chain = flow('chain', ['tag1', 'tag2', 'tag3'], all);
+  const fan = flow('fan', ['tag1', ['tag2', 'tag3'], 'join'], all);
+  const rt = await startRuntime(t, all, { flows: [chain, fan] });
+  const stats = new FunctionStats(rt.runtime);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-flow-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  type Ref = { segment: string; index: number; offset: number; length: number };
+  const rec = (step: string) => JSON.parse(fs.readFileSync(path.join(dir, `${step}.json`), 'utf8')) as { read: Ref[]; wrote?: Ref };
+  const where = (r: Ref) => ({ segment: r.segment, index: r.index, offset: r.offset });
+
+  let r = await post(rt.port, `/flow/chain?record=${encodeURIComponent(dir)}`, 'abc');
+  t.equal(r.body.toString(), 'abc>tag1>tag2>tag3');
+  t.same(where(rec('tag2').read[0]), where(rec('tag1').wrote!), 'inside domain a: tag2 read the very packet tag1 wrote');
+  t.equal(rec('tag3').read[0].segment, rt.segOf(3).name, 'tag3 reads from its own domain\'s segment');
+  t.not(rec('tag3').read[0].segment, rec('tag2').wrote!.segment, 'so tag2\'s output was copied into domain b');
+  t.equal(stats.get(chain.statsId, FN_COPIES), 1, 'exactly one copy: the one crossing');
+
+  r = await post(rt.port, `/flow/fan?record=${encodeURIComponent(dir)}`, 'xy');
+  t.equal(r.body.toString(), 'xy>tag1>tag2|xy>tag1>tag3');
+  t.same(where(rec('tag2').read[0]), where(rec('tag1').wrote!), 'the branch in domain a reads tag1\'s packet itself');
+  t.same(where(rec('join').read[0]), where(rec('tag2').wrote!), 'join reads the first branch\'s output packet as its input');
+  t.same(rec('join').read.map((x) => x.length), [12, 12], 'and sees both inputs at their lengths');
+  t.equal(rec('join').read[1].segment, rt.segOf(4).name, 'the branch from domain b comes back copied into domain a');
+  t.equal(stats.get(fan.statsId, FN_COPIES), 2, 'two copies: into domain b and back');
+  await until(() => rt.inUse() === 0, 5000, 'every packet back');
+});
+
 t.test('a failing, killed or slow step fails the flow with an error naming it; retries; packets come back', async (t) => {
   flowCount = 0;
   const all = fns([[1, 'tag1'], [2, 'tag2'], [3, 'kill3'], [4, 'join']]);

@@ -2,7 +2,7 @@
 // range a handler is given (its input, each ctx.output) is an ArrayBuffer of exactly that packet's
 // bytes (PacketPool.packetView): `.buffer` reaches nothing else, and it is detached once the packet
 // is handed on, so a view kept past the request reads and writes nothing.
-import type { Context, FlowContext, Logger, OutputPacket } from '../handler/types.js';
+import type { Context, FlowContext, Logger, OutputPacket, PacketRef } from '../handler/types.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
@@ -21,11 +21,16 @@ export class Output implements OutputPacket {
   readonly bytes: Uint8Array;
   readonly desc: Descriptor;
   readonly buffer: ArrayBuffer;
+  private readonly segment: string;
   length = -1;
-  constructor(desc: Descriptor, buffer: ArrayBuffer) {
+  constructor(desc: Descriptor, buffer: ArrayBuffer, segment: string) {
     this.desc = desc;
     this.buffer = buffer;
+    this.segment = segment;
     this.bytes = new Uint8Array(buffer);
+  }
+  get packet(): PacketRef {
+    return { segment: this.segment, index: this.desc.index, offset: this.desc.offset, length: this.bytes.length };
   }
   end(length: number): OutputPacket {
     if (!Number.isInteger(length) || length < 0 || length > this.bytes.length) {
@@ -52,11 +57,14 @@ export class RequestContext implements Context {
   private cancelled: string | undefined;
   private readonly input: Uint8Array;
   private ins: Uint8Array[] | undefined;
+  private refs: PacketRef[] | undefined;
+  private readonly inputDesc: Descriptor;
   /** Views onto a join step's further inputs (packets its flow holds), detached with the rest. */
   private extraViews: ArrayBuffer[] | undefined;
 
-  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, input: Uint8Array) {
+  constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, input: Uint8Array, inputDesc: Descriptor) {
     this.pool = pool;
+    this.inputDesc = inputDesc;
     this.functionId = functionId;
     this.requestId = requestId;
     this.metaView = metaView;
@@ -77,13 +85,25 @@ export class RequestContext implements Context {
   get inputs(): readonly Uint8Array[] {
     if (this.ins) return this.ins;
     const more = this.m.flow?.inputs ?? [];
+    const refs: PacketRef[] = [this.ref(this.inputDesc, this.input.length)];
     const views = more.map(([index, generation, length]) => {
       const d = this.pool.describe(index, generation);
+      refs.push(this.ref(d, length));
       return this.pool.packetView(d, length);
     });
     this.extraViews = views;
+    this.refs = refs;
     this.ins = [this.input, ...views.map((v) => new Uint8Array(v))];
     return this.ins;
+  }
+
+  get packets(): readonly PacketRef[] {
+    if (!this.refs) void this.inputs;
+    return this.refs!;
+  }
+
+  private ref(d: Descriptor, length: number): PacketRef {
+    return { segment: this.pool.segmentName, index: d.index, offset: d.offset, length };
   }
 
   get signal(): AbortSignal {
@@ -146,7 +166,7 @@ export class RequestContext implements Context {
       if (d.reason === 'too-large') throw new RangeError(`ctx.output(${size}): larger than the largest packet (${this.pool.maxPacket} bytes)`);
       throw new PoolExhaustedError(size);
     }
-    const out = new Output(d, this.pool.packetView(d, size));
+    const out = new Output(d, this.pool.packetView(d, size), this.pool.segmentName);
     (this.outputs ??= []).push(out);
     return out;
   }

@@ -90,7 +90,7 @@ export class Invoker {
       opened = open(pool, f);
       inputBuffer = pool.packetView(opened.desc, f.length);
       const input = new Uint8Array(inputBuffer);
-      ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta, input);
+      ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta, input, opened.desc);
       path.requests.set(f.requestId, ctx);
       const result = await this.call(input, ctx);
       reply = packetReply(result, ctx, inputBuffer, opened.desc);

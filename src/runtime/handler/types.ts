@@ -6,8 +6,18 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** Where bytes a handler sees live: its domain's segment, the packet's index and byte offset (as `faasflow shm inspect` shows them). */
+export interface PacketRef {
+  readonly segment: string;
+  readonly index: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** An output packet allocated in the segment for a handler that writes its reply in place. */
 export interface OutputPacket {
+  /** The packet the bytes are in. */
+  readonly packet: PacketRef;
   /** The packet's bytes (capacity ≥ the size asked for): write the reply here. */
   readonly bytes: Uint8Array;
   /** Marks how many bytes of `bytes` are the reply; return the OutputPacket itself. */
@@ -37,6 +47,8 @@ export interface Context {
    * one domain read one packet: treat `input` as read-only there.
    */
   readonly inputs: readonly Uint8Array[];
+  /** The packet each of `inputs` is in, in the same order: a flow hands them on rather than copying. */
+  readonly packets: readonly PacketRef[];
   /** Request headers, lower-case names (as Node's http module gives them). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly contentType: string | undefined;
