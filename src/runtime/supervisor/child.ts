@@ -33,7 +33,7 @@ export class Child extends EventEmitter<ChildEvents> {
   state: ChildState = 'stopped';
   restarts = 0;
   /** Times of this child's restarts, for the restart intensity (pruned by the policy's window). */
-  history: number[] = [];
+  history: readonly number[] = [];
   startedAt = 0;
   /** The kernel's start time of `pid` (see ChildStatus.startTime). */
   startTime = 0;

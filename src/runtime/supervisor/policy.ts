@@ -1,5 +1,8 @@
-// The restart decision: a pure function of (spec, restart history, exit) → action, so every rule
-// is unit-tested without a process. The caller owns the clock and the history.
+// The restart decision: a pure function of (spec, restart record, exit, shutting down) → action,
+// with all of the bookkeeping: which exits count as requested, which restarts are still inside the
+// intensity window, the backoff, the give-up, and the record the child carries into its next
+// start. The caller only carries the action out (a timer, a state, a log line), so every rule is
+// unit-tested without a process or a clock.
 import { EXIT_PERMANENT } from '../env.js';
 import type { Intensity, RestartType } from './spec.js';
 
@@ -13,8 +16,17 @@ export interface ChildExit {
   cause?: string;
 }
 
+/** What the policy remembers of a child between its starts. */
+export interface RestartRecord {
+  /** When each earlier restart happened (only those inside the intensity window are kept). */
+  history: readonly number[];
+  /** Restarts since the child was first started (shown in `ps`). */
+  restarts: number;
+}
+
 export type Action =
-  | { action: 'restart'; delayMs: number; reason: string }
+  /** Start it again after `delayMs`; from then on its record is `next`. */
+  | { action: 'restart'; delayMs: number; reason: string; next: RestartRecord }
   | { action: 'give-up'; reason: string }
   | { action: 'none'; reason: string };
 
@@ -29,21 +41,25 @@ export function recentRestarts(history: readonly number[], now: number, periodMs
 }
 
 /**
- * `history` holds the times of this child's previous restarts. Backoff doubles with each restart
- * still inside the window (so a child that stayed up a whole period starts again at the minimum);
- * past `maxRestarts` within the window the child is a crash loop and the supervisor gives up.
+ * Backoff doubles with each restart still inside the window (so a child that stayed up a whole
+ * period starts again at the minimum); past `maxRestarts` within the window the child is a crash
+ * loop and the supervisor gives up. While the instance shuts down, every exit is a requested one.
+ * The restart is recorded at the time it is due (the exit plus the delay), and restarts that
+ * are older than the window by then are forgotten.
  */
-export function decide(restart: RestartType, history: readonly number[], exit: ChildExit, k: Intensity): Action {
+export function decide(restart: RestartType, record: RestartRecord, exit: ChildExit, k: Intensity, shuttingDown = false): Action {
   const how = describeExit(exit);
-  if (exit.requested) return { action: 'none', reason: `stopped on request (${how})` };
+  if (exit.requested || shuttingDown) return { action: 'none', reason: `stopped on request (${how})` };
   if (exit.code === EXIT_PERMANENT) return { action: 'give-up', reason: `${how}: the child reported a permanent failure (exit ${EXIT_PERMANENT}), not restarting` };
   const clean = exit.code === 0 && exit.signal === null;
   if (restart === 'temporary') return { action: 'none', reason: `${how}; temporary child, not restarted` };
   if (restart === 'transient' && clean) return { action: 'none', reason: `${how}; transient child finished normally` };
-  const recent = recentRestarts(history, exit.at, k.periodMs);
+  const recent = recentRestarts(record.history, exit.at, k.periodMs);
   if (recent >= k.maxRestarts) {
     return { action: 'give-up', reason: `${how}; crash loop: ${recent} restarts within ${Math.round(k.periodMs / 1000)} s (limit ${k.maxRestarts}), giving up` };
   }
   const delayMs = Math.min(k.backoffMaxMs, k.backoffMinMs * 2 ** recent);
-  return { action: 'restart', delayMs, reason: `${how}; restart ${recent + 1}/${k.maxRestarts} in ${delayMs} ms` };
+  const due = exit.at + delayMs;
+  const next = { history: [...record.history.filter((t) => due - t < k.periodMs), due], restarts: record.restarts + 1 };
+  return { action: 'restart', delayMs, reason: `${how}; restart ${recent + 1}/${k.maxRestarts} in ${delayMs} ms`, next };
 }

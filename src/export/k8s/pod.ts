@@ -1,0 +1,113 @@
+// The pod that runs one faasflow instance: `faasflow up --foreground` as the container's process,
+// /dev/shm sized for the segments, a memory limit that covers them and every process, probes on
+// GET /healthz that see a drain, and a grace period longer than the drain.
+import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+import type { ResolvedConfig } from '../../config/types.js';
+import { K8S_READINESS, type PodTiming } from '../drain.js';
+import { mebibytes, memoryBudget, segmentBytes } from '../sizing.js';
+
+/** Where faasflow is installed in the image (Dockerfile): /app/bin/run.js, /app/node_modules. */
+export const APP_DIR = '/app';
+/**
+ * Where the ConfigMap (config and bundled handlers) is mounted: inside APP_DIR, so a handler's bare
+ * imports (sharp, …) resolve to the image's /app/node_modules, the directory above it.
+ */
+export const CONFIG_DIR = `${APP_DIR}/etc`;
+export const CONFIG_FILE = 'faasflow.config.mjs';
+/** The image's user (Dockerfile): not root, so domains get Landlock and rlimits, no uid of their own. */
+export const IMAGE_UID = 10001;
+
+const MiB = 1024 ** 2;
+
+export interface PodInput {
+  cfg: ResolvedConfig;
+  /** The config the pod runs (workers and drain delay already adjusted for it). */
+  podCfg: ResolvedConfig;
+  timing: PodTiming;
+  name: string;
+  image: string;
+  cpu: string;
+  labels: Record<string, string>;
+  configMap: string;
+  configHash: string;
+}
+
+/**
+ * Scratch space (`/tmp`: the instance's runtime directory, logs, each domain's TMPDIR): every
+ * process's log may grow to logs.maxSize × (keep + 1), plus room for bundles and handlers' files.
+ */
+export function scratchBytes(cfg: ResolvedConfig): number {
+  const processes = 1 + cfg.gateway.workers + cfg.functions.reduce((a, f) => a + f.replicas, 0);
+  const logs = processes * cfg.logs.maxBytes * (cfg.logs.keep + 1);
+  return Math.max(256 * MiB, logs + 64 * MiB);
+}
+
+function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; livenessProbe: IProbe } {
+  const get = { httpGet: { path: '/healthz', port: 'http' as const }, timeoutSeconds: 1 };
+  const period = K8S_READINESS.interMs / 1000;
+  // Startup bundles the handlers and waits for every container: readyTimeout each, twice over.
+  const startWithin = 2 * (p.podCfg.supervisor.readyTimeoutMs ?? 30_000) + 30_000;
+  const livePeriod = 10;
+  return {
+    startupProbe: { ...get, periodSeconds: period, failureThreshold: Math.ceil(startWithin / 1000 / period) },
+    readinessProbe: { ...get, periodSeconds: period, failureThreshold: K8S_READINESS.fall, successThreshold: K8S_READINESS.rise },
+    // /healthz answers 503 for the whole drain and nothing after it: liveness must not trip
+    // (and restart the container) within the grace period of a stop that is going well.
+    livenessProbe: { ...get, periodSeconds: livePeriod, failureThreshold: Math.ceil(p.timing.graceSeconds / livePeriod) + 1 },
+  };
+}
+
+export function podTemplate(p: PodInput): IPodTemplateSpec {
+  const shm = segmentBytes(p.podCfg);
+  const memory = mebibytes(memoryBudget(p.podCfg).total);
+  return {
+    metadata: {
+      labels: p.labels,
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(p.podCfg.gateway.port),
+        'prometheus.io/path': '/metrics',
+        // The config is part of the template: a changed config rolls the pods.
+        'faasflow.dev/config-hash': p.configHash,
+      },
+    },
+    spec: {
+      // Node cannot reap processes it did not start: with a shared process namespace the pod's
+      // pause process is PID 1 and reaps what a handler started and left behind when its container
+      // died. faasflow stays the container's main process and gets its SIGTERM.
+      shareProcessNamespace: true,
+      terminationGracePeriodSeconds: p.timing.graceSeconds,
+      enableServiceLinks: false,
+      securityContext: { runAsNonRoot: true, runAsUser: IMAGE_UID, runAsGroup: IMAGE_UID, fsGroup: IMAGE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'faasflow',
+          image: p.image,
+          args: ['up', '--foreground', '--log-format', 'json', '--instance', p.name, '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
+          workingDir: CONFIG_DIR,
+          env: [
+            { name: 'HOME', value: '/tmp' },
+            { name: 'NO_COLOR', value: '1' },
+          ],
+          ports: [{ name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' }],
+          ...probes(p),
+          resources: { requests: { cpu: p.cpu, memory }, limits: { memory } },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          volumeMounts: [
+            { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+            { name: 'shm', mountPath: '/dev/shm' },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'config', configMap: { name: p.configMap, defaultMode: 0o444 } },
+        // A container's own /dev/shm is 64 MiB. This one holds exactly the segments; its pages
+        // count against the memory limit above, which includes them.
+        { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: mebibytes(shm.total) } },
+        { name: 'tmp', emptyDir: { sizeLimit: mebibytes(scratchBytes(p.podCfg)) } },
+      ],
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// The container processes: one per replica of each function version (a deploy runs two versions
+// side by side), each with a stats record in its domain's segment; a sandboxed one is handed its
+// handler's source once it listens.
+import fs from 'node:fs';
+import type { ChildState } from '../../control/protocol.js';
+import { Child } from './child.js';
+import type { FnEntry } from './deployments.js';
+import type { Domains } from './domains.js';
+import { logFileFor, type LogFiles } from './logs.js';
+import type { childSpecs } from './specs.js';
+
+export class Containers {
+  private list: Child[] = [];
+  /** The function entry (version) each container was started for. */
+  private readonly fnOf = new Map<Child, FnEntry>();
+
+  constructor(
+    private readonly specs: ReturnType<typeof childSpecs>,
+    private readonly domains: Domains,
+    private readonly logs: LogFiles,
+    private readonly adopt: (c: Child) => Child,
+  ) {}
+
+  all(): Child[] {
+    return [...this.list];
+  }
+
+  /** Each container with the name of its domain (for linking it to a gateway). */
+  withDomains(): { c: Child; domain: string }[] {
+    return this.list.flatMap((c) => {
+      const f = this.fnOf.get(c);
+      return f ? [{ c, domain: f.domain }] : [];
+    });
+  }
+
+  functionOf(c: Child): FnEntry | undefined {
+    return this.fnOf.get(c);
+  }
+
+  /** The replicas of one version of a function. */
+  of(functionId: number, deployment?: number): Child[] {
+    return this.list.filter((c) => c.spec.functionId === functionId && (deployment === undefined || c.spec.deployment === deployment));
+  }
+
+  inDomain(name: string): Child[] {
+    return this.list.filter((c) => this.fnOf.get(c)?.domain === name);
+  }
+
+  runningPid(pid: number): Child | undefined {
+    return this.list.find((c) => c.pid === pid && c.running);
+  }
+
+  start(f: FnEntry, replica: number, restarts = 0): Child {
+    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
+    const statsSlot = this.domains.takeStatsSlot(d);
+    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, statsSlot, tmpDir: d.tmpDir, policy: this.domains.policyFor(d, f) })));
+    c.statsSlot = statsSlot;
+    c.restarts = restarts;
+    this.fnOf.set(c, f);
+    this.list.push(c);
+    c.start();
+    return c;
+  }
+
+  /** Forgets containers that are gone for good, giving their stats records back to their domains. */
+  drop(gone: Child[]): void {
+    for (const c of gone) {
+      const d = this.domains.byName(this.fnOf.get(c)?.domain ?? '');
+      if (d) this.domains.returnStatsSlot(d, c.statsSlot);
+      this.fnOf.delete(c);
+    }
+    this.list = this.list.filter((c) => !gone.includes(c));
+  }
+
+  /** A sandboxed container cannot read the runtime directory: it gets its handler's source over IPC. */
+  sendHandler(c: Child): void {
+    const f = this.fnOf.get(c);
+    if (!f || !c.spec.start.wrapper) return;
+    try {
+      c.send({ type: 'handler', name: `fn${f.id}-d${f.deployment}.mjs`, source: fs.readFileSync(f.bundle, 'utf8') });
+    } catch (err) {
+      this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `cannot send the handler: ${(err as Error).message}`);
+    }
+  }
+
+  /** What the Containers step of `up` reports: which failed, which are still not ready. */
+  startupProblems(): string[] {
+    const all = this.list;
+    const failed = all.filter((c) => c.state === 'failed');
+    const late = all.filter((c) => c.state !== 'ready' && c.state !== 'failed');
+    return [
+      failed.length ? `${failed.length} of ${all.length} failed: ${failed.map((c) => `${c.spec.id} (${c.lastExit}${c.lastError ? `; last error: ${c.lastError}` : ''})`).join('; ')}` : '',
+      late.length ? `${late.length} of ${all.length} not ready yet, still being restarted: ${late.map((c) => `${c.spec.id} (${c.lastExit}; see \`faasflow logs --id ${c.spec.functionId}\`)`).join('; ')}` : '',
+    ].filter(Boolean);
+  }
+}
+
+/**
+ * Waits until a child is ready or given up on (restarts in between are the policy's business),
+ * or until it was killed for not becoming ready in time: its next attempt would likely hang too.
+ */
+export function settled(c: Child): Promise<void> {
+  const done = (s: ChildState) => s === 'ready' || s === 'failed' || s === 'stopped' || (s === 'crashed' && c.timedOut);
+  if (done(c.state)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const on = (s: ChildState) => {
+      if (done(s)) {
+        c.off('state', on);
+        resolve();
+      }
+    };
+    c.on('state', on);
+  });
+}

@@ -1,0 +1,116 @@
+// The gateway processes: started one after the other on the port (the first takes it, the others
+// share it with SO_REUSEPORT), linked to every container, and kept on the current routing table.
+import type { ResolvedConfig } from '../../config/types.js';
+import { FaasflowError } from '../../control/errors.js';
+import { sys } from '../../sys/binding.js';
+import { link } from '../broker.js';
+import type { Route } from '../protocol.js';
+import { Child } from './child.js';
+import type { Domains } from './domains.js';
+import type { childSpecs } from './specs.js';
+
+/** How long a gateway may take to confirm a routing table before the change counts as failed. */
+const ROUTES_CONFIRM_MS = 10_000;
+
+export class Gateways {
+  /** By index (gateway.workers of them); a restarted one keeps its index. */
+  readonly list: Child[] = [];
+  /** The HTTP port: the configured one, or the one the first gateway got for port 0. */
+  port: number;
+  private routesVersion = 0;
+
+  constructor(
+    private readonly cfg: ResolvedConfig,
+    private readonly specs: ReturnType<typeof childSpecs>,
+    private readonly domains: Domains,
+    private readonly adopt: (c: Child) => Child,
+    private readonly info: (message: string) => void,
+  ) {
+    this.port = cfg.gateway.port;
+  }
+
+  /** Starts every gateway and resolves once all are ready; a gateway that fails fails the start. */
+  async startAll(): Promise<void> {
+    this.checkPortFree();
+    const first = this.start(0);
+    const r = await first.outcome();
+    if (!r.ready) throw new FaasflowError('START_FAILED', `the gateway did not start: ${r.reason}`);
+    const rest = Array.from({ length: this.cfg.gateway.workers - 1 }, (_, i) => this.start(i + 1));
+    for (const o of await Promise.all(rest.map((g) => g.outcome()))) if (!o.ready) throw new FaasflowError('START_FAILED', `a gateway did not start: ${o.reason}`);
+  }
+
+  private start(index: number): Child {
+    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), index === 0 ? undefined : this.port)));
+    this.list[index] = g;
+    g.start();
+    return g;
+  }
+
+  /** Before any gateway binds with SO_REUSEPORT: a plain bind fails if anything, even another instance, holds the port. */
+  private checkPortFree(): void {
+    const { host, port } = this.cfg.gateway;
+    if (port === 0) return;
+    try {
+      sys.closeFd(sys.listenTcp(host, port, 1, false));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new FaasflowError('START_FAILED', `port ${port} on ${host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${port}'\`) or set gateway.port in faasflow.config.ts`);
+    }
+  }
+
+  all(): Child[] {
+    return this.list.filter(Boolean);
+  }
+
+  ready(): Child[] {
+    return this.all().filter((g) => g.state === 'ready');
+  }
+
+  /** A gateway is ready: it gets a link to every container that listens. */
+  onReady(g: Child, index: number, containers: Iterable<{ c: Child; domain: string }>): void {
+    for (const { c, domain } of containers) if (c.listening && c.running) this.link(g, index, c, domain);
+  }
+
+  /** A container listens: it gets a link to every ready gateway. */
+  linkAll(c: Child, domain: string): void {
+    for (const [index, g] of this.list.entries()) if (g?.state === 'ready') this.link(g, index, c, domain);
+  }
+
+  private link(g: Child, index: number, c: Child, domainName: string): void {
+    const gi = g.ipc;
+    const ci = c.ipc;
+    const d = this.domains.byName(domainName);
+    if (!gi || !ci || !d) return;
+    void link(gi, index, ci, { pid: c.pid, functionId: c.spec.functionId, deployment: c.spec.deployment, replica: c.spec.replica, domain: d.index }).then((ok) => {
+      if (!ok && c.running && g.running) this.info(`could not link gateway ${index} and ${c.spec.id} (pid ${c.pid}); one of them is exiting`);
+    });
+  }
+
+  /** Sends every ready gateway the table (and the domain segments) and waits for each to confirm it. */
+  async pushRoutes(routes: Route[]): Promise<void> {
+    const version = ++this.routesVersion;
+    const domains = this.domains.segments();
+    const applied = await Promise.all(this.ready().map((gw) => {
+      const ok = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), ROUTES_CONFIRM_MS);
+        const onMsg = (m: { type: string; version?: number }) => m.type === 'routes-applied' && m.version === version && done(true);
+        const onExit = () => done(false);
+        const done = (r: boolean) => {
+          clearTimeout(timer);
+          gw.off('message', onMsg);
+          gw.off('exit', onExit);
+          resolve(r);
+        };
+        gw.on('message', onMsg);
+        gw.once('exit', onExit);
+      });
+      gw.send({ type: 'routes', version, routes, domains });
+      return ok;
+    }));
+    if (applied.includes(false)) throw new FaasflowError('DEPLOY_FAILED', `a gateway did not apply routing table ${version} (is it restarting? see \`faasflow logs\`)`);
+  }
+
+  /** Stops every running gateway (they drain first); resolves when all have exited. */
+  stop(timeoutMs: number): Promise<unknown> {
+    return Promise.all(this.all().filter((g) => g.running).map((g) => g.stop(timeoutMs)));
+  }
+}

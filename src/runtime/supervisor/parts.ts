@@ -1,0 +1,34 @@
+// What the supervisor's modules share: its components and the few operations that span them.
+// The Supervisor (supervisor.ts) owns all of it; deploy, the control socket, domain repair, child
+// wiring and replacements each work through this interface and hold no state of their own.
+import type { ResolvedConfig } from '../../config/types.js';
+import type { InstancePaths } from '../../control/paths.js';
+import type { InstanceStatus } from '../../control/protocol.js';
+import type { Containers } from './containers.js';
+import type { Deployments, FnEntry } from './deployments.js';
+import type { Domains } from './domains.js';
+import type { Events } from './events.js';
+import type { Gateways } from './gateways.js';
+import type { LogFiles } from './logs.js';
+
+export interface Parts {
+  readonly cfg: ResolvedConfig;
+  readonly paths: InstancePaths;
+  readonly logs: LogFiles;
+  readonly events: Events;
+  /** The version of each function that serves (a deploy replaces its entry once the new one is ready). */
+  readonly functions: Map<number, FnEntry>;
+  readonly deployments: Deployments;
+  readonly domains: Domains;
+  readonly gateways: Gateways;
+  readonly containers: Containers;
+  readonly phase: InstanceStatus['state'];
+  /** A shutdown has begun: nothing new starts. */
+  readonly stopping: boolean;
+  /** Runs structural changes (deploys, domain rebuilds) one at a time, in order. */
+  serially<T>(work: () => Promise<T>): Promise<T>;
+  /** Gives every ready gateway the current routing table and waits for each to apply it. */
+  pushRoutes(): Promise<void>;
+  writeState(): void;
+  shutdown(reason: string, code: number, timeoutMs?: number): Promise<void>;
+}
