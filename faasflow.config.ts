@@ -11,7 +11,25 @@ export default defineConfig({
     { id: 3, name: 'json-transform', handler: './functions/json-transform.ts' },
     { id: 4, name: 'sha256', handler: './functions/sha256.ts' },
     // `curl -X POST 'localhost:8080/function/5?w=200' --data-binary @cat.jpg -o small.jpg`
-    { id: 5, name: 'resize', handler: './functions/resize.ts', replicas: 1, concurrency: 16, timeout: '30s', memoryLimit: 0, env: {} },
+    { id: 5, name: 'resize', handler: './functions/resize.ts', replicas: 1, concurrency: 16, timeout: '30s', memoryLimit: 0, env: {}, domain: 'images' },
+    // Steps of the flows below. Functions in one domain hand packets on without a copy.
+    { id: 6, name: 'watermark', handler: './functions/watermark.ts', domain: 'images' },
+    { id: 7, name: 'compress', handler: './functions/compress.ts', domain: 'images' },
+    { id: 8, name: 'text-stats', handler: './functions/text-stats.ts', domain: 'text' },
+    { id: 9, name: 'entropy', handler: './functions/entropy.ts', domain: 'text' },
+    { id: 10, name: 'merge', handler: './functions/merge.ts', domain: 'text' },
+    { id: 11, name: 'join', handler: './functions/join.ts' },
+  ],
+  // POST /flow/<name>: each step's output is the next step's input; a `parallel` group gives every
+  // branch the same input and the step after it their outputs as ctx.inputs.
+  flows: [
+    // `curl -X POST localhost:8080/flow/shout -d 'Hello World'`: the SHA-256 of 'HELLO WORLD'
+    { name: 'shout', steps: ['uppercase', 'sha256'] },
+    { name: 'both', steps: [{ parallel: ['echo', 'uppercase'] }, 'join'] },
+    // `curl -X POST 'localhost:8080/flow/thumbnail?w=320&text=hi' --data-binary @cat.jpg -o thumb.webp`
+    { name: 'thumbnail', steps: ['resize', 'watermark', 'compress'], timeout: '30s' },
+    // `curl -X POST localhost:8080/flow/analyze --data-binary @README.md`
+    { name: 'analyze', steps: [{ parallel: ['text-stats', 'entropy', 'sha256'] }, 'merge'] },
   ],
   gateway: { host: '127.0.0.1', port: 8080, requestTimeout: '60s' },
   proxy: { queueLimit: 1024 },

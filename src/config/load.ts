@@ -18,7 +18,15 @@ export const CONFIG_FILES = ['faasflow.config.ts', 'faasflow.config.mts', 'faasf
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const EXAMPLES_DIR = path.join(PACKAGE_ROOT, 'functions');
 /** Served when no config file exists: `up` then `curl -X POST localhost:8080/function/1 -d hi`. */
-const EXAMPLES = ['echo', 'uppercase', 'json-transform', 'sha256', 'resize'];
+const EXAMPLES = ['echo', 'uppercase', 'json-transform', 'sha256', 'resize', 'watermark', 'compress', 'text-stats', 'entropy', 'merge', 'join'];
+/** The example config's domains and flows (faasflow.config.ts spells them out). */
+const EXAMPLE_DOMAINS: Record<string, string> = { resize: 'images', watermark: 'images', compress: 'images', 'text-stats': 'text', entropy: 'text', merge: 'text' };
+const EXAMPLE_FLOWS: UserConfig['flows'] = [
+  { name: 'shout', steps: ['uppercase', 'sha256'] },
+  { name: 'both', steps: [{ parallel: ['echo', 'uppercase'] }, 'join'] },
+  { name: 'thumbnail', steps: ['resize', 'watermark', 'compress'], timeout: '30s' },
+  { name: 'analyze', steps: [{ parallel: ['text-stats', 'entropy', 'sha256'] }, 'merge'] },
+];
 
 export class ConfigError extends FaasflowError {
   readonly file: string;
@@ -55,8 +63,8 @@ export async function loadConfig(o: LoadOptions): Promise<ResolvedConfig> {
 }
 
 function builtinConfig(): ParsedConfig {
-  const functions = EXAMPLES.map((name, i) => ({ id: i + 1, name, handler: `./${name}.ts` })).filter((f) => fs.existsSync(path.join(EXAMPLES_DIR, f.handler)));
-  return configSchema.parse({ functions } satisfies UserConfig);
+  const functions = EXAMPLES.map((name, i) => ({ id: i + 1, name, handler: `./${name}.ts`, ...(EXAMPLE_DOMAINS[name] ? { domain: EXAMPLE_DOMAINS[name] } : {}) })).filter((f) => fs.existsSync(path.join(EXAMPLES_DIR, f.handler)));
+  return configSchema.parse({ functions, flows: EXAMPLE_FLOWS } satisfies UserConfig);
 }
 
 const rel = (file: string) => path.relative(process.cwd(), file) || file;

@@ -51,6 +51,19 @@ export interface StepRef {
 }
 
 const BACKSTOP_MS = 2000;
+/** How much of a failing step's reply is read for its error message. */
+const ERROR_PEEK = 4096;
+
+/** The `error` of a step's JSON error reply (the shape every faasflow error has), if it is one. */
+function errorOf(r: ParsedReply): string | undefined {
+  if (r.length > ERROR_PEEK || !String(r.headers['content-type'] ?? '').startsWith('application/json')) return undefined;
+  try {
+    const e = (JSON.parse(Buffer.from(r.pool.view(r.desc, r.length)).toString('utf8')) as { error?: unknown }).error;
+    return typeof e === 'string' ? e.slice(0, 500) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const EMPTY = new Uint8Array(0);
 const exhausted = 'the shared-memory pool is exhausted: retry shortly';
 
@@ -172,8 +185,9 @@ export class FlowRun implements Sink {
     const { call, branch, reads } = ex.step!;
     if (this.done) return r.reused ? undefined : this.host.release(r.pool, r.desc);
     if (r.status >= 400) {
+      const why = errorOf(r);
       if (!r.reused) this.host.release(r.pool, r.desc);
-      return this.fail(call, branch, r.status, `step ${this.stepName(branch)} answered ${r.status}`, false);
+      return this.fail(call, branch, r.status, `step ${this.stepName(branch)} answered ${r.status}${why ? `: ${why}` : ''}`, false);
     }
     // A reply in its own request packet is that packet, one user more (a shorter one, shared with
     // others that read all of it, is copied: the one case a reply in place costs a copy); else the
