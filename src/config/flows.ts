@@ -40,6 +40,8 @@ export type ParsedFlow = z.output<typeof flowSchema>;
 
 export interface FlowCall {
   functionId: number;
+  /** This step's own stats row (its calls' latency and statuses within this flow). */
+  statsId: number;
   /** The function's name, for errors, logs and stats. */
   name: string;
   timeoutMs?: number;
@@ -67,11 +69,14 @@ interface KnownFunction {
  */
 export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], maxFunctions: number): { flows: FlowConfig[]; problems: [Array<string | number>, string][] } {
   const problems: [Array<string | number>, string][] = [];
-  // Flows count in the function stats table, from its last row down: function ids stay below them.
-  const firstFlowRow = maxFunctions - flows.length;
+  // Flows count in the function stats table, from its last row down (a row per flow and one per
+  // step of it): function ids stay below them.
+  const rows = flows.reduce((n: number, f) => n + 1 + f.steps.reduce((m: number, s) => m + (typeof s === 'object' && 'parallel' in s ? s.parallel.length : 1), 0), 0);
+  const firstFlowRow = maxFunctions - rows;
   for (const f of functions) {
-    if (flows.length && f.id >= firstFlowRow) problems.push([['flows'], `function ${f.id} (${f.name}) and ${flows.length} flow(s) do not fit in segment.maxFunctions (${maxFunctions}): flows take the last rows of the stats table; raise segment.maxFunctions or give functions smaller ids`]);
+    if (rows && f.id >= firstFlowRow) problems.push([['flows'], `function ${f.id} (${f.name}) and the flows' ${rows} stats rows (one per flow and per step) do not fit in segment.maxFunctions (${maxFunctions}): raise segment.maxFunctions or give functions smaller ids`]);
   }
+  let row = maxFunctions;
   const byName = new Map(functions.map((f) => [f.name, f]));
   const byId = new Map(functions.map((f) => [f.id, f]));
   const call = (c: z.output<typeof callSchema>, at: Array<string | number>): FlowCall | undefined => {
@@ -81,7 +86,8 @@ export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], ma
       problems.push([typeof c === 'object' ? [...at, 'function'] : at, `unknown function ${JSON.stringify(t)}: name a function of this config (${functions.map((x) => `${x.id} ${x.name}`).join(', ') || 'none'})`]);
       return undefined;
     }
-    return typeof c === 'object' ? { functionId: f.id, name: f.name, ...(c.timeout !== undefined ? { timeoutMs: c.timeout } : {}), retries: c.retries } : { functionId: f.id, name: f.name, retries: 0 };
+    const statsId = --row;
+    return typeof c === 'object' ? { functionId: f.id, statsId, name: f.name, ...(c.timeout !== undefined ? { timeoutMs: c.timeout } : {}), retries: c.retries } : { functionId: f.id, statsId, name: f.name, retries: 0 };
   };
   const seen = new Map<string, number>();
   const out: FlowConfig[] = [];
@@ -89,6 +95,7 @@ export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], ma
     const prev = seen.get(flow.name);
     if (prev !== undefined) problems.push([['flows', i, 'name'], `duplicate flow name "${flow.name}" (flows[${prev}] has it too)`]);
     else seen.set(flow.name, i);
+    const statsId = --row;
     const steps: FlowStep[] = [];
     flow.steps.forEach((s, j) => {
       const at = ['flows', i, 'steps', j];
@@ -102,7 +109,7 @@ export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], ma
         if (c) steps.push({ kind: 'call', call: c });
       }
     });
-    out.push({ name: flow.name, statsId: maxFunctions - 1 - i, steps, ...(flow.timeout !== undefined ? { timeoutMs: flow.timeout } : {}) });
+    out.push({ name: flow.name, statsId, steps, ...(flow.timeout !== undefined ? { timeoutMs: flow.timeout } : {}) });
   });
   return { flows: out, problems };
 }

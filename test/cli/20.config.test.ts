@@ -107,8 +107,8 @@ t.test('flows resolve to function ids; an unknown function, an empty group, a gr
   });
   const c = await loadConfig({ cwd: ok, instance: 'cfgtest' });
   t.same(c.flows, [
-    { name: 'shout', statsId: 63, timeoutMs: 5000, steps: [{ kind: 'call', call: { functionId: 2, name: 'upper', retries: 0 } }, { kind: 'call', call: { functionId: 1, name: 'echo', retries: 0 } }] },
-    { name: 'both', statsId: 62, steps: [{ kind: 'parallel', branches: [{ functionId: 1, name: 'echo', retries: 0 }, { functionId: 2, name: 'upper', retries: 2 }] }, { kind: 'call', call: { functionId: 3, name: 'join', retries: 0 } }] },
+    { name: 'shout', statsId: 63, timeoutMs: 5000, steps: [{ kind: 'call', call: { functionId: 2, statsId: 62, name: 'upper', retries: 0 } }, { kind: 'call', call: { functionId: 1, statsId: 61, name: 'echo', retries: 0 } }] },
+    { name: 'both', statsId: 60, steps: [{ kind: 'parallel', branches: [{ functionId: 1, statsId: 59, name: 'echo', retries: 0 }, { functionId: 2, statsId: 58, name: 'upper', retries: 2 }] }, { kind: 'call', call: { functionId: 3, statsId: 57, name: 'join', retries: 0 } }] },
   ]);
   const bad = dirWith(t, {
     'echo.ts': ECHO,
@@ -124,7 +124,7 @@ t.test('flows resolve to function ids; an unknown function, an empty group, a gr
     'echo.ts': ECHO,
     'faasflow.config.ts': "export default { segment: { maxFunctions: 4 }, functions: [{ id: 3, handler: './echo.ts' }], flows: [{ name: 'a', steps: ['echo'] }] };\n",
   });
-  t.match(await configError(crowded), /flows: function 3 \(echo\) and 1 flow\(s\) do not fit in segment\.maxFunctions \(4\)/);
+  t.match(await configError(crowded), /flows: function 3 \(echo\) and the flows' 2 stats rows \(one per flow and per step\) do not fit in segment\.maxFunctions \(4\)/);
 });
 
 t.test('a syntax error names file:line:column and shows the line', async (t) => {

@@ -23,15 +23,18 @@ function fns(specs: Array<[id: number, name: string, domain?: string]>): FnSpec[
   return specs.map(([id, name, domain]) => ({ id, name, handler: STEP, ...(domain ? { domain } : {}) }));
 }
 
+/** Stats rows are taken from the top of the table, as the config does: one per flow and per step. */
 let flowCount = 0;
+const row = () => MAX_FUNCTIONS - 1 - flowCount++;
 function flow(name: string, steps: Array<string | string[]>, all: FnSpec[], extra: Partial<FlowConfig> = {}, retries: Record<string, number> = {}): FlowConfig {
+  const statsId = row();
   const call = (n: string): FlowCall => {
     const f = all.find((x) => x.name === n);
     if (!f) throw new Error(`no function ${n}`);
-    return { functionId: f.id, name: n, retries: retries[n] ?? 0 };
+    return { functionId: f.id, statsId: row(), name: n, retries: retries[n] ?? 0 };
   };
   const s: FlowStep[] = steps.map((x) => (Array.isArray(x) ? { kind: 'parallel', branches: x.map(call) } : { kind: 'call', call: call(x) }));
-  return { name, statsId: MAX_FUNCTIONS - 1 - flowCount++, steps: s, ...extra };
+  return { name, statsId, steps: s, ...extra };
 }
 
 t.test('chains of 1 to 8 steps run in order, across domains', async (t) => {
@@ -49,6 +52,8 @@ t.test('chains of 1 to 8 steps run in order, across domains', async (t) => {
   t.equal(stats.get(flows[7].statsId, FN_REQUESTS), 1, 'each flow counts its requests in its own row');
   t.equal(stats.get(flows[7].statsId, FN_COPIES), 7, 'eight domains: seven crossings, one copy each');
   t.equal(stats.get(1, FN_REQUESTS), 8, 'and each step counts as a request of its function');
+  const step4 = flows[7].steps[3];
+  t.equal(step4.kind === 'call' ? stats.get(step4.call.statsId, FN_2XX) : -1, 1, 'and of its step of the flow, in that step\'s own row');
   await until(() => rt.inUse() === 0, 5000, 'every packet back');
 });
 

@@ -6,7 +6,7 @@ import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { FunctionStats } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_REQUESTS } from '../../shm/constants.js';
 import { H_TOTAL } from '../../shm/stats.js';
-import type { FlowConfig } from '../../config/types.js';
+import type { FlowCall, FlowConfig } from '../../config/types.js';
 import type { FreeGuard } from '../envelope.js';
 import type { Exchange } from './exchange.js';
 import { FlowRun, type FlowHost } from './flows.js';
@@ -94,13 +94,21 @@ export class Flows implements FlowHost {
 
   flowDone(flow: FlowConfig, status: number, t0: number, bytesIn: number, bytesOut: number): void {
     const s = this.gw.stats;
-    const id = flow.statsId;
-    s.add(id, FN_INFLIGHT, -1);
-    s.add(id, FN_REQUESTS);
-    s.add(id, status < 400 ? FN_2XX : status < 500 ? FN_4XX : FN_5XX);
-    s.add(id, FN_BYTES_IN, bytesIn);
-    s.add(id, FN_BYTES_OUT, bytesOut);
-    s.record(id, H_TOTAL, Math.round((performance.now() - t0) * 1000));
+    s.add(flow.statsId, FN_INFLIGHT, -1);
+    s.add(flow.statsId, FN_BYTES_IN, bytesIn);
+    s.add(flow.statsId, FN_BYTES_OUT, bytesOut);
+    this.outcome(flow.statsId, status, t0);
+  }
+
+  stepDone(call: FlowCall, status: number, t0: number): void {
+    this.outcome(call.statsId, status, t0);
+  }
+
+  private outcome(row: number, status: number, t0: number): void {
+    const s = this.gw.stats;
+    s.add(row, FN_REQUESTS);
+    s.add(row, status < 400 ? FN_2XX : status < 500 ? FN_4XX : FN_5XX);
+    s.record(row, H_TOTAL, Math.round((performance.now() - t0) * 1000));
   }
 
   copied(flow: FlowConfig, bytes: number): void {

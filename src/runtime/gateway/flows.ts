@@ -37,6 +37,8 @@ export interface FlowHost {
   addInflight(fn: number): void;
   /** The flow's answer is decided (its status counted once); `bytesOut` of it went to the client. */
   flowDone(flow: FlowConfig, status: number, t0: number, bytesIn: number, bytesOut: number): void;
+  /** One call of a step ended (replied with `status`, or failed with it). */
+  stepDone(call: FlowCall, status: number, t0: number): void;
   /** The flow copied `bytes` from one domain's segment into another's. */
   copied(flow: FlowConfig, bytes: number): void;
   /** The flow holds no packet any more. */
@@ -183,6 +185,7 @@ export class FlowRun implements Sink {
 
   replied(ex: Exchange, r: ParsedReply): void {
     const { call, branch, reads } = ex.step!;
+    this.host.stepDone(call, r.status, ex.t0);
     if (this.done) return r.reused ? undefined : this.host.release(r.pool, r.desc);
     if (r.status >= 400) {
       const why = errorOf(r);
@@ -216,6 +219,7 @@ export class FlowRun implements Sink {
 
   failed(ex: Exchange, status: number, message: string): void {
     const { call, branch } = ex.step!;
+    this.host.stepDone(call, status, ex.t0);
     if (!this.done) this.fail(call, branch, status, message, ex.kept);
   }
 
