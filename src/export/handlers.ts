@@ -9,7 +9,7 @@ import { builtinModules } from 'node:module';
 import * as esbuild from 'esbuild';
 import { PACKAGE_ROOT } from '../config/load.js';
 import type { FunctionConfig } from '../config/types.js';
-import { FaasflowError } from '../control/errors.js';
+import { FaasflowError } from '../common/errors.js';
 
 /** Packages an installed faasflow brings along (sharp, zod, …): handlers may import them as they are. */
 export function bundledPackages(): string[] {

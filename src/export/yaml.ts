@@ -9,7 +9,7 @@ export interface Doc {
 
 export function toYaml(docs: Doc[], header: string[] = []): string {
   const parts = docs.map((d, i) => {
-    const doc = new Document(d.value);
+    const doc = new Document(d.value, { aliasDuplicateObjects: false });
     const lines = [...(i === 0 ? header : []), ...(d.comment ?? [])];
     if (lines.length) doc.commentBefore = lines.map((l) => ` ${l}`).join('\n');
     return doc.toString({ lineWidth: 0 });

@@ -10,7 +10,7 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import type { ResolvedConfig } from '../../config/types.js';
-import { FaasflowError } from '../../control/errors.js';
+import { FaasflowError } from '../../common/errors.js';
 import type { PodTiming } from '../drain.js';
 import { CONFIG_FILE, podTemplate } from './pod.js';
 
@@ -85,7 +85,8 @@ export function renderK8s(cfg: ResolvedConfig, podCfg: ResolvedConfig, timing: P
       kind: 'Deployment',
       metadata: meta(o.name),
       spec: {
-        replicas: o.replicas,
+        // No `replicas`: the ScaledObject owns the count (from minReplicaCount), so applying these
+        // manifests again does not reset a scaled-out Deployment.
         selector: { matchLabels: selector },
         // A new pod is ready before an old one starts draining: capacity never drops in a rollout.
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },

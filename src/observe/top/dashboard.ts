@@ -4,8 +4,9 @@
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import type { LogLine } from '../logs.js';
-import { fmtBytes, fmtBytesShort, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
-import type { ProcessSnapshot, Snapshot } from '../snapshot.js';
+import type { Snapshot } from '../snapshot.js';
+import { latencyColumns, poolLines, processColumns, segmentLines } from './panels.js';
+import { moreLabel, setTable, setText, tightTable } from './widgets.js';
 
 const HISTORY = 60;
 const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
@@ -205,44 +206,12 @@ export class Dashboard {
   }
 
   private drawLatency(snap: Snapshot): void {
-    const fns = snap.functions;
-    const col = (header: string, cell: (f: Snapshot['functions'][number]) => string, required = true): Column => ({ header, cells: fns.map(cell), required });
-    const cols: Column[] = [
-      { header: 'function', short: 'fn', cells: fns.map((f) => `\x1b[${ANSI[this.colorOf(f.id)]}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`), required: true, shrink: 6 },
-      col('req/s', (f) => fmtRate(f.rps)),
-      col('p50', (f) => fmtUs(f.recentLatencyUs?.total.p50)),
-      col('p99', (f) => fmtUs(f.recentLatencyUs?.total.p99)),
-      { ...col('errors', (f) => fmtCount(f.errors)), short: 'err' },
-      col('total', (f) => fmtCount(f.requests)),
-      col('p99 all', (f) => fmtUs(f.latencyUs.total.p99), false),
-      col('queue p99', (f) => fmtUs(f.recentLatencyUs?.queue.p99), false),
-      col('handler p99', (f) => fmtUs(f.recentLatencyUs?.handler.p99), false),
-      col('reply p99', (f) => fmtUs(f.recentLatencyUs?.reply.p99), false),
-    ];
-    const hidden = setTable(this.latency, cols, fns.length);
+    const hidden = setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)]), snap.functions.length);
     this.latency.setLabel(moreLabel(this.latency, TITLES.latency, hidden));
   }
 
-  /** One line per class: size, bar, in use/count, %, high water; the bar, then hw, give way first. */
   private drawPool(snap: Snapshot): void {
-    const inner = (this.pool.width as number) - 3;
-    const size = snap.pool.map((c) => fmtBytes(c.size));
-    const use = snap.pool.map((c) => `${c.inUse}/${c.count}`);
-    const hw = snap.pool.map((c) => String(c.highWater));
-    const w = (a: string[]) => Math.max(0, ...a.map((x) => x.length));
-    const base = w(size) + 1 + w(use) + 1 + 5;
-    const withHw = base + 4 + w(hw);
-    const showHw = withHw + 5 <= inner || base + 5 > inner;
-    const barWidth = Math.min(40, inner - (showHw ? withHw : base) - 1);
-    const lines = snap.pool.map((c, i) => {
-      const filled = Math.round((c.usedPercent / 100) * Math.max(0, barWidth));
-      const color = c.usedPercent >= 90 ? 'red' : c.usedPercent >= 70 ? 'yellow' : 'green';
-      const bar = barWidth >= 4 ? ` {${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}` : '';
-      return `${size[i].padStart(w(size))}${bar} ${use[i].padStart(w(use))} ${fmtPct(c.usedPercent).padStart(5)}${showHw ? ` hw ${hw[i].padStart(w(hw))}` : ''}`;
-    });
-    const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
-    if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
-    setText(this.pool, lines.join('\n') || '-');
+    setText(this.pool, poolLines(snap, (this.pool.width as number) - 3));
   }
 
   private drawShm(snap: Snapshot): void {
@@ -256,75 +225,11 @@ export class Dashboard {
   }
 
   private drawSegment(snap: Snapshot): void {
-    const g = snap.segment;
-    if (!g) {
-      setText(this.segment, `{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`);
-      return;
-    }
-    // Other `faasflow top` / `shm` runs map the segment too; they are readers, not strangers.
-    const reader = (cmd: string) => /(faasflow|bin\/run\.js)\s+(top|shm)\b/.test(cmd);
-    const strangers = g.holders.filter((h) => !h.registered && !reader(h.command));
-    const readers = g.holders.filter((h) => !h.registered && reader(h.command));
-    const alive = g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}';
-    const warn = snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : '';
-    // Each line in its long form when it fits the panel, else a short one: a wrapped line would
-    // push the ones below out of a small panel. Most important first: small panels cut the end.
-    const lines: string[][] = [
-      [`{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`, `{bold}${g.name}{/bold} v${g.layoutVersion}`],
-      [`creator pid ${g.creatorPid} ${alive}`, `creator ${g.creatorPid} ${alive}`],
-      strangers.length ? [`{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}`] : [],
-      [`mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`, `mapped by ${g.holders.length}`],
-      [`domains: ${snap.domains.map((d) => `${d.name} ${d.enforcement ?? '-'}`).join(', ') || 'none'}`, `${snap.domains.length} domain(s)`],
-      [`size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`, `${fmtBytesShort(g.size)}, ${fmtBytesShort(g.touched)} touched`],
-      [`/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${warn}`, `/dev/shm ${fmtPct(snap.shm.usedPercent)} of ${fmtBytesShort(snap.shm.total)}${warn}`],
-      [`{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`, `{gray-fg}q quit, tab focus{/gray-fg}`],
-    ];
-    const inner = (this.segment.width as number) - 3;
-    const fit = (forms: string[]) => {
-      const f = forms.find((x) => visibleLength(x) <= inner) ?? forms[forms.length - 1];
-      // Not even the short form fits (a long instance name): cut it, colours and all.
-      return visibleLength(f) <= inner ? f : clip(f.replace(/\{\/?[a-z-]*\}/g, ''), inner);
-    };
-    setText(this.segment, lines.filter((l) => l.length).map(fit).join('\n'));
+    setText(this.segment, segmentLines(snap, (this.segment.width as number) - 3));
   }
 
-  /**
-   * The issue's columns (role, function, pid, state, restarts, CPU, RSS, private, shm, private
-   * trend) always; poll, uptime, shared and PSS as the width allows, in that order. Narrow
-   * terminals get short byte and trend formats before any required column is given up.
-   */
   private drawProcesses(snap: Snapshot): void {
-    const ps = snap.processes;
-    const fn = (p: ProcessSnapshot) => {
-      if (p.role !== 'container') return '-';
-      // Shorten the name, never the id or the replica.
-      const room = 13 - `${p.functionId} /${p.replica}`.length;
-      const name = p.function && p.function.length > room ? `${p.function.slice(0, Math.max(room - 1, 0))}…` : (p.function ?? '');
-      return `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}`;
-    };
-    const bytes = (header: string, get: (p: ProcessSnapshot) => number | undefined, required: boolean): Column => ({
-      header,
-      cells: ps.map((p) => (get(p) === undefined ? '-' : fmtBytes(get(p)!))),
-      compact: ps.map((p) => (get(p) === undefined ? '-' : fmtBytesShort(get(p)!))),
-      required,
-    });
-    const cols: Column[] = [
-      { header: 'role', cells: ps.map((p) => p.role), required: true },
-      { header: 'function', cells: ps.map(fn), required: true, shrink: 5 },
-      { header: 'pid', cells: ps.map((p) => String(p.pid)), required: true },
-      { header: 'state', cells: ps.map((p) => (p.alive ? p.state : 'DEAD')), required: true },
-      { header: 'rst', cells: ps.map((p) => String(p.restarts)), required: true },
-      { header: 'cpu', cells: ps.map((p) => fmtPct(p.cpuPercent)), required: true },
-      { header: 'poll', cells: ps.map((p) => fmtPct(p.polling.percent)), required: false, priority: 1 },
-      bytes('rss', (p) => p.memory?.rss, true),
-      bytes('private', (p) => p.memory?.privateBytes, true),
-      bytes('shm', (p) => p.memory?.shmBytes, true),
-      { header: 'private trend', short: 'trend', cells: ps.map((p) => fmtTrend(p.trend)), compact: ps.map((p) => fmtTrend(p.trend, true)), required: true, shrink: 5 },
-      { ...bytes('shared', (p) => p.memory?.sharedBytes, false), priority: 3 },
-      { ...bytes('pss', (p) => p.memory?.pss, false), priority: 4 },
-      { header: 'uptime', cells: ps.map((p) => fmtDuration(p.uptimeS)), required: false, priority: 2 },
-    ];
-    const hidden = setTable(this.procs, cols, ps.length);
+    const hidden = setTable(this.procs, processColumns(snap.processes), snap.processes.length);
     this.procs.setLabel(moreLabel(this.procs, [' processes '], hidden));
   }
 
@@ -350,111 +255,6 @@ export class Dashboard {
   destroy(): void {
     this.screen.destroy();
   }
-}
-
-/** A table column: its cells, and a compact form of them for narrow terminals. */
-interface Column {
-  header: string;
-  /** Header for narrow terminals. */
-  short?: string;
-  cells: string[];
-  compact?: string[];
-  /** Shown whenever it can be; optional columns follow by `priority` (low first) as room allows. */
-  required: boolean;
-  priority?: number;
-  /** May be cut down to this width (its cells truncated) so that every required column fits. */
-  shrink?: number;
-}
-
-/** An SGR escape (colour), as the table cells carry them; built from a string to keep lint's control-character rule. */
-const SGR = '\x1b\\[[0-9;]*m';
-const SGR_ALL = new RegExp(SGR, 'g');
-const WRAPPED = new RegExp(`^(${SGR})?(.*?)(${SGR})?$`, 's');
-
-/** Length on screen: without SGR escapes and blessed tags. */
-function visibleLength(s: string): number {
-  return s.replace(SGR_ALL, '').replace(/\{\/?[a-z-]*\}/g, '').length;
-}
-
-/** `cell` cut to `width` on screen with an ellipsis, keeping a colour that wraps it whole. */
-function clip(cell: string, width: number): string {
-  if (visibleLength(cell) <= width) return cell;
-  const m = WRAPPED.exec(cell)!;
-  const text = m[2].replace(SGR_ALL, '');
-  return `${m[1] ?? ''}${text.slice(0, Math.max(0, width - 1))}…${m[3] ?? ''}`;
-}
-
-/**
- * Fits `cols` to the table's width: each column as wide as its widest cell; every required column
- * first, in long form if all of them fit, else compact; then optional ones by priority while they
- * fit. Shown in their given order. Returns how many rows do not fit the table's height.
- */
-function setTable(t: contrib.TableWidget, cols: Column[], rows: number): number {
-  // Every column is followed by one space, the last one too (blessed-contrib pads it).
-  const room = (t.width as number) - 2;
-  const form = (c: Column, compact: boolean) => {
-    const header = compact ? (c.short ?? c.header) : c.header;
-    const cells = compact ? (c.compact ?? c.cells) : c.cells;
-    return { header, cells, width: Math.max(header.length, ...cells.map(visibleLength)) };
-  };
-  const required = cols.filter((c) => c.required);
-  const sum = (ws: number[]) => ws.reduce((a, w) => a + w + 1, 0);
-  const compact = sum(required.map((c) => form(c, false).width)) > room;
-  const shape = cols.map((c) => form(c, compact));
-  const width = shape.map((f) => f.width);
-  // Still too wide: cut the shrinkable columns, widest first, down to their minimum.
-  for (let over = sum(required.map((c) => width[cols.indexOf(c)])) - room; over > 0; ) {
-    const i = cols.map((c, j) => (c.required && c.shrink !== undefined && width[j] > c.shrink ? j : -1)).filter((j) => j >= 0).sort((a, b) => width[b] - width[a])[0];
-    if (i === undefined) break;
-    const cut = Math.min(over, width[i] - cols[i].shrink!);
-    width[i] -= cut;
-    over -= cut;
-  }
-  const shown = new Set(required);
-  let used = sum(required.map((c) => width[cols.indexOf(c)]));
-  for (const c of cols.filter((x) => !x.required).sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))) {
-    const w = width[cols.indexOf(c)];
-    if (used + w + 1 > room) continue;
-    shown.add(c);
-    used += w + 1;
-  }
-  const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
-  t.options.columnWidth = idx.map((i) => width[i]);
-  t.setData({ headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) });
-  return Math.max(0, rows - ((t.height as number) - 3));
-}
-
-/** The panel's title, with "+N more (↑↓ scroll)" when rows are out of view. */
-function moreLabel(t: blessed.Widgets.BoxElement, titles: string[], hidden: number): string {
-  const room = (t.width as number) - 4;
-  const base = titles.find((x) => x.length <= room) ?? titles[titles.length - 1];
-  if (hidden <= 0) return base;
-  const more = [`${base}+${hidden} more (↑↓ scroll) `, ` +${hidden} more (↑↓ scroll) `, ` +${hidden} more `];
-  return more.find((x) => x.length <= room) ?? more[more.length - 1];
-}
-
-/**
- * blessed-contrib's table leaves an empty line under the header and indents rows by one column
- * (so they sit off the header by one); rows directly under the header, aligned with it, show
- * one more process on a small terminal.
- */
-function tightTable(t: contrib.TableWidget): void {
-  const rows = t.rows;
-  Object.assign(rows, { top: 1, left: 0 });
-  const boxRender = (blessed as unknown as { Box: { prototype: { render(this: unknown): unknown } } }).Box.prototype.render;
-  t.render = function render(this: contrib.TableWidget) {
-    if (this.screen.focused === rows) rows.focus();
-    rows.width = (this.width as number) - 2;
-    rows.height = (this.height as number) - 3;
-    return boxRender.call(this);
-  } as typeof t.render;
-}
-
-const shown = new WeakMap<blessed.Widgets.BoxElement, string>();
-function setText(box: blessed.Widgets.BoxElement, text: string): void {
-  if (shown.get(box) === text) return;
-  shown.set(box, text);
-  box.setContent(text);
 }
 
 /** "12:01:02 gateway[123] text" for supervisor-written lines (they name their writer), else "[file] text". */

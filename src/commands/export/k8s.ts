@@ -1,0 +1,50 @@
+import { Flags } from '@oclif/core';
+import { loadConfig } from '../../config/load.js';
+import { FaasflowCommand } from '../../control/command.js';
+import { checkInstanceName } from '../../common/paths.js';
+import { exportK8s, objectName } from '../../export/k8s/export.js';
+import type { Manifest } from '../../export/k8s/manifests.js';
+
+export interface ExportK8sResult {
+  manifests: Manifest[];
+}
+
+export default class ExportK8s extends FaasflowCommand {
+  static override summary = 'Print Kubernetes manifests (YAML) for running this config with one faasflow instance per pod.';
+  static override description =
+    'A ConfigMap with the config and the bundled handlers, a Deployment (faasflow up --foreground; /dev/shm sized for the segments; a memory limit over the segments and the processes; probes on /healthz that see a drain), a Service, a PodDisruptionBudget and a KEDA ScaledObject on the requests in flight per pod. Apply with kubectl apply -f -.';
+  static override examples = [
+    '<%= config.bin %> export k8s --image registry.example/faasflow:0.1.0 > faasflow.yaml',
+    '<%= config.bin %> export k8s --image ghcr.io/me/faasflow:1 --replicas 3 --namespace fn | kubectl apply -f -',
+  ];
+  static override flags = {
+    image: Flags.string({ description: 'the faasflow image (built from the Dockerfile)', default: 'faasflow:latest' }),
+    replicas: Flags.integer({ description: 'pods to start with; the autoscaler never goes below it', default: 2, min: 1 }),
+    'max-replicas': Flags.integer({ description: 'most pods the autoscaler starts (default: 4 × --replicas)', min: 1 }),
+    namespace: Flags.string({ description: 'namespace of every object (default: kubectl\'s current one)' }),
+    name: Flags.string({ description: 'name of every object (default: the instance name, or "faasflow")' }),
+    cpu: Flags.string({ description: 'CPU request per pod; gateway.workers is capped at half of it', default: '1' }),
+    'prometheus-url': Flags.string({ description: 'Prometheus the autoscaler queries', default: 'http://prometheus-operated.monitoring.svc:9090' }),
+    'target-inflight': Flags.integer({ description: 'requests in flight per pod the autoscaler aims for (default: 70 % of a pod\'s replicas × concurrency)', min: 1 }),
+    'pod-monitor': Flags.boolean({ description: 'also print a prometheus-operator PodMonitor' }),
+  };
+
+  async run(): Promise<ExportK8sResult> {
+    const { flags } = await this.parse(ExportK8s);
+    const instance = checkInstanceName(flags.instance);
+    const cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance });
+    const r = await exportK8s(cfg, {
+      name: flags.name ?? objectName(instance),
+      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      image: flags.image,
+      replicas: flags.replicas,
+      maxReplicas: flags['max-replicas'] ?? 4 * flags.replicas,
+      cpu: flags.cpu,
+      prometheusUrl: flags['prometheus-url'],
+      ...(flags['target-inflight'] ? { targetInflight: flags['target-inflight'] } : {}),
+      podMonitor: flags['pod-monitor'],
+    });
+    if (!this.jsonEnabled()) process.stdout.write(r.yaml);
+    return { manifests: r.manifests };
+  }
+}

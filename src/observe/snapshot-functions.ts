@@ -1,0 +1,97 @@
+// The functions part of a snapshot: each function's counters and stage latencies from the runtime
+// segment (all-time and since the previous snapshot), and its handlers' own times from the
+// containers' records in the domain segments. Kept between snapshots: what rates need.
+import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL, HistogramSnapshot, counters, type ProcEntry, type Segment } from '../shm/index.js';
+import type { InstanceView } from './instance.js';
+import { merge, since, summarize } from './latency.js';
+import type { FunctionSnapshot, ObserveEvent, StageLatency } from './types.js';
+
+const H_STAGES = [H_TOTAL, H_QUEUE, H_CONTAINER, H_REPLY] as const;
+
+interface FnPrev {
+  requests: number;
+  errors: number;
+  hist: HistogramSnapshot[];
+}
+
+type HandlerTimes = Map<number, { all: HistogramSnapshot; recent: HistogramSnapshot }>;
+
+export class FunctionReader {
+  private prev = new Map<number, FnPrev>();
+  /** Each process's handler histogram at the previous snapshot, by pid. */
+  private handlerPrev = new Map<number, HistogramSnapshot>();
+
+  constructor(private readonly note: (level: ObserveEvent['level'], text: string) => void) {}
+
+  /** A new instance (another segment): nothing from the old one counts. */
+  reset(): void {
+    this.prev = new Map();
+  }
+
+  read(view: InstanceView, seg: Segment, procs: ProcEntry[], intervalS: number | null, names: Map<number, string>): FunctionSnapshot[] {
+    const handler = this.handlerTimes(view, procs);
+    const fs = new FunctionStats(seg);
+    const wanted = new Set<number>([...names.keys(), ...procs.filter((p) => p.role === 'container').map((p) => p.functionId)]);
+    const out: FunctionSnapshot[] = [];
+    const seen = new Map<number, FnPrev>();
+    for (let id = 0; id < seg.layout.maxFunctions; id++) {
+      const requests = fs.get(id, counters.FN_REQUESTS);
+      const inflight = fs.get(id, counters.FN_INFLIGHT);
+      if (!wanted.has(id) && requests === 0 && inflight === 0) continue;
+      const hist = H_STAGES.map((h) => fs.histogram(id, h));
+      const status = { '2xx': fs.get(id, counters.FN_2XX), '4xx': fs.get(id, counters.FN_4XX), '5xx': fs.get(id, counters.FN_5XX) };
+      const errors = status['4xx'] + status['5xx'];
+      const prev = this.prev.get(id);
+      const h = handler.get(id);
+      const f: FunctionSnapshot = {
+        id,
+        name: names.get(id) ?? null,
+        requests,
+        rps: prev && intervalS ? Math.max(0, requests - prev.requests) / intervalS : null,
+        status,
+        errors,
+        rejected: fs.get(id, counters.FN_REJECTED),
+        timeouts: fs.get(id, counters.FN_TIMEOUTS),
+        inflight,
+        queued: fs.get(id, counters.FN_QUEUED),
+        bytesIn: fs.get(id, counters.FN_BYTES_IN),
+        bytesOut: fs.get(id, counters.FN_BYTES_OUT),
+        latencyUs: stages(hist, h?.all),
+        recentLatencyUs: prev ? stages(hist.map((x, i) => since(x, prev.hist[i])), h?.recent) : null,
+      };
+      if (prev && errors > prev.errors) {
+        const label = f.name ? `${id} ${f.name}` : `${id}`;
+        this.note('error', `fn ${label}: +${errors - prev.errors} error(s); totals 4xx ${status['4xx']} 5xx ${status['5xx']} (timeouts ${f.timeouts}, rejected ${f.rejected})`);
+      }
+      seen.set(id, { requests, errors, hist });
+      out.push(f);
+    }
+    this.prev = seen;
+    return out;
+  }
+
+  /** Handler histograms of each function's live containers, all-time and since the previous snapshot. */
+  private handlerTimes(view: InstanceView, procs: ProcEntry[]): HandlerTimes {
+    const out: HandlerTimes = new Map();
+    const seen = new Map<number, HistogramSnapshot>();
+    for (const p of procs) {
+      if (p.role !== 'container') continue;
+      const ps = view.statsOf(p);
+      if (!ps) continue;
+      const h = ps.histogram();
+      const prev = this.handlerPrev.get(p.pid);
+      const f = out.get(p.functionId) ?? { all: new HistogramSnapshot(), recent: new HistogramSnapshot() };
+      merge(f.all, h);
+      // A process first seen now (or whose record was reset) contributes all it has recorded.
+      merge(f.recent, prev && prev.count <= h.count ? since(h, prev) : h);
+      out.set(p.functionId, f);
+      seen.set(p.pid, h);
+    }
+    this.handlerPrev = seen;
+    return out;
+  }
+}
+
+function stages(hs: HistogramSnapshot[], handler: HistogramSnapshot | undefined): StageLatency {
+  return { total: summarize(hs[0]), queue: summarize(hs[1]), container: summarize(hs[2]), reply: summarize(hs[3]), handler: summarize(handler ?? new HistogramSnapshot()) };
+}

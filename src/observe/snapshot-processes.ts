@@ -1,0 +1,126 @@
+// The processes part of a snapshot: every process-table entry with its liveness, CPU, memory and
+// trend, its own counters, and why it last exited (from the supervisor's state file); and the
+// events a change between two snapshots means (a restart, a crash, a likely leak).
+import type { ChildStatus } from '../control/protocol.js';
+import { HistogramSnapshot, pidAlive, type ProcEntry } from '../shm/index.js';
+import { enforcementName } from '../sys/sandbox.js';
+import { fmtBytes } from './format.js';
+import type { InstanceView } from './instance.js';
+import { summarize } from './latency.js';
+import type { ProcessSamples } from './samples.js';
+import type { ObserveEvent, ProcessSnapshot } from './types.js';
+
+const ROLE_ORDER = ['supervisor', 'gateway', 'container', 'none'];
+
+/** What the supervisor's state file says about a process (ChildStatus), as far as a snapshot uses it. */
+export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'replica' | 'restarts' | 'lastExit'>;
+
+interface ProcPrev {
+  state: string;
+  leak: boolean;
+}
+
+export class ProcessReader {
+  /** The supervisor's record of its children; empty when there is none to read. */
+  children: readonly ChildRecord[] = [];
+  /** State and leak flag of each registered pid at the previous snapshot. */
+  private prev = new Map<number, ProcPrev>();
+  /** Highest restart count seen per role/function/replica (a replica being replaced is listed twice). */
+  private restartsSeen = new Map<string, number>();
+
+  constructor(
+    private readonly samples: ProcessSamples,
+    private readonly note: (level: ObserveEvent['level'], text: string) => void,
+  ) {}
+
+  /** A new instance (another segment): nothing from the old one counts. */
+  reset(): void {
+    this.prev = new Map();
+    this.restartsSeen = new Map();
+  }
+
+  /** `sync`: take due full memory samples here, on the event loop (else prefetch() took them). */
+  read(view: InstanceView, procs: ProcEntry[], now: number, names: Map<number, string>, sync: boolean): ProcessSnapshot[] {
+    const alive = new Set<number>();
+    const seen = new Map<number, ProcPrev>();
+    const out = procs.map((e): ProcessSnapshot => {
+      const isAlive = pidAlive(e.pid);
+      let cpuPercent: number | null = null;
+      if (isAlive) {
+        alive.add(e.pid);
+        cpuPercent = this.samples.take(e.pid, now, sync);
+      }
+      const trend = this.samples.trend(e.pid);
+      const ps = view.statsOf(e);
+      const { micros, ...polls } = ps?.polling ?? { answered: 0, timedOut: 0, parked: 0, micros: 0 };
+      const p: ProcessSnapshot = {
+        slot: e.slot,
+        pid: e.pid,
+        role: e.role,
+        functionId: e.functionId,
+        function: e.role === 'container' ? (names.get(e.functionId) ?? null) : null,
+        replica: e.replica,
+        domain: e.role === 'container' ? (view.domains.get(e.domainIndex)?.header.domain ?? null) : null,
+        sandbox: e.role === 'container' ? enforcementName(e.sandbox) : null,
+        state: e.state,
+        restarts: e.restarts,
+        lastExit: this.childOf(e)?.lastExit || null,
+        uptimeS: e.uptimeS,
+        heartbeatAgeS: e.heartbeatAgeS,
+        alive: isAlive,
+        cpuPercent,
+        memory: isAlive ? this.samples.memory(e.pid) : null,
+        trend,
+        leak: trend.leak,
+        requests: ps?.requests ?? 0,
+        errors: ps?.errors ?? 0,
+        handlerUs: summarize(ps?.histogram() ?? new HistogramSnapshot()),
+        polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.samples.pollPercent(e.pid, micros / 1e6) : null },
+      };
+      this.events(p, seen);
+      return p;
+    });
+    this.prev = seen;
+    this.samples.retain(alive);
+    return out.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || a.functionId - b.functionId || a.replica - b.replica || a.slot - b.slot);
+  }
+
+  /** The supervisor's record of a table entry: by pid, else (state file not rewritten yet) by replica and restart count. */
+  private childOf(e: ProcEntry): ChildRecord | undefined {
+    return this.children.find((c) => c.pid === e.pid) ?? this.children.find((c) => c.role === e.role && c.functionId === e.functionId && c.replica === e.replica && c.restarts === e.restarts);
+  }
+
+  private events(p: ProcessSnapshot, seen: Map<number, ProcPrev>): void {
+    const who = `${p.role}${p.role === 'container' ? ` ${p.functionId}/${p.replica}` : ''}`;
+    // A replica being replaced gracefully and its replacement share the key: count the restart once.
+    const key = `${p.role}:${p.functionId}:${p.replica}`;
+    const before = this.restartsSeen.get(key);
+    if (before !== undefined && p.restarts > before) {
+      const why = restartReason(p, this.children.length > 0);
+      // The reason first: a narrow events panel cuts the end of the line.
+      this.note('warn', `${who} restarted${why ? `: ${why}` : ''} (pid ${p.pid}, ${p.restarts} restart${p.restarts === 1 ? '' : 's'})`);
+    }
+    if (before === undefined || p.restarts > before) this.restartsSeen.set(key, p.restarts);
+    const prev = this.prev.get(p.pid);
+    if (prev) {
+      if (p.state !== prev.state && (p.state === 'crashed' || p.state === 'failed')) this.note('error', `${who} pid ${p.pid} ${p.state}${p.lastExit ? `: ${p.lastExit}` : ''}`);
+      if (p.leak && !prev.leak) this.note('warn', `${who} pid ${p.pid}: private memory rising ${fmtBytes(Math.round(p.trend.slopeBytesPerS))}/s steadily: likely leak`);
+    }
+    if (!p.alive && prev?.state !== 'dead' && p.state !== 'stopped') this.note('error', `${who} pid ${p.pid} is not running but still registered`);
+    seen.set(p.pid, { state: p.alive ? p.state : 'dead', leak: p.leak });
+  }
+}
+
+/**
+ * Why a replica restarted, short: the first clause of the supervisor's lastExit ("killed by
+ * SIGKILL", "exited with code 1"). A restarted replica without an exit of its own was started
+ * while the previous one still ran: a graceful replacement (memoryLimit, or a replacement the
+ * replica asked for). Null when the supervisor's record is not available.
+ */
+function restartReason(p: ProcessSnapshot, haveRecords: boolean): string | null {
+  if (p.lastExit) {
+    const first = p.lastExit.split(';')[0].trim();
+    return first.length > 100 ? `${first.slice(0, 99)}…` : first;
+  }
+  return haveRecords && p.restarts > 0 ? 'replaced while running (memoryLimit or a replacement request; see `faasflow logs`)' : null;
+}

@@ -1,0 +1,114 @@
+// What the text panels of `faasflow top` show, from a snapshot and the panel's width: the
+// function and process tables' columns, the pool bars, the segment lines. No widget here.
+import blessed from 'blessed';
+import { fmtBytes, fmtBytesShort, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
+import type { FunctionSnapshot, ProcessSnapshot, Snapshot } from '../snapshot.js';
+import { clip, visibleLength, type Column } from './widgets.js';
+
+/** The function table: name in its chart colour (an SGR code), rates and latencies of the last interval first. */
+export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => number): Column[] {
+  const col = (header: string, cell: (f: FunctionSnapshot) => string, required = true): Column => ({ header, cells: fns.map(cell), required });
+  return [
+    { header: 'function', short: 'fn', cells: fns.map((f) => `\x1b[${ansiOf(f.id)}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`), required: true, shrink: 6 },
+    col('req/s', (f) => fmtRate(f.rps)),
+    col('p50', (f) => fmtUs(f.recentLatencyUs?.total.p50)),
+    col('p99', (f) => fmtUs(f.recentLatencyUs?.total.p99)),
+    { ...col('errors', (f) => fmtCount(f.errors)), short: 'err' },
+    col('total', (f) => fmtCount(f.requests)),
+    col('p99 all', (f) => fmtUs(f.latencyUs.total.p99), false),
+    col('queue p99', (f) => fmtUs(f.recentLatencyUs?.queue.p99), false),
+    col('handler p99', (f) => fmtUs(f.recentLatencyUs?.handler.p99), false),
+    col('reply p99', (f) => fmtUs(f.recentLatencyUs?.reply.p99), false),
+  ];
+}
+
+/** One line per class: size, bar, in use/count, %, high water; the bar, then hw, give way first. */
+export function poolLines(snap: Snapshot, inner: number): string {
+  const size = snap.pool.map((c) => fmtBytes(c.size));
+  const use = snap.pool.map((c) => `${c.inUse}/${c.count}`);
+  const hw = snap.pool.map((c) => String(c.highWater));
+  const w = (a: string[]) => Math.max(0, ...a.map((x) => x.length));
+  const base = w(size) + 1 + w(use) + 1 + 5;
+  const withHw = base + 4 + w(hw);
+  const showHw = withHw + 5 <= inner || base + 5 > inner;
+  const barWidth = Math.min(40, inner - (showHw ? withHw : base) - 1);
+  const lines = snap.pool.map((c, i) => {
+    const filled = Math.round((c.usedPercent / 100) * Math.max(0, barWidth));
+    const color = c.usedPercent >= 90 ? 'red' : c.usedPercent >= 70 ? 'yellow' : 'green';
+    const bar = barWidth >= 4 ? ` {${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}` : '';
+    return `${size[i].padStart(w(size))}${bar} ${use[i].padStart(w(use))} ${fmtPct(c.usedPercent).padStart(5)}${showHw ? ` hw ${hw[i].padStart(w(hw))}` : ''}`;
+  });
+  const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
+  if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
+  return lines.join('\n') || '-';
+}
+
+/**
+ * The segment panel: each line in its long form when it fits the panel, else a short one (a
+ * wrapped line would push the ones below out of a small panel); most important first, since a
+ * small panel cuts the end.
+ */
+export function segmentLines(snap: Snapshot, inner: number): string {
+  const g = snap.segment;
+  if (!g) return `{red-fg}${blessed.escape(snap.reason ?? 'no segment')}{/red-fg}`;
+  // Other `faasflow top` / `shm` runs map the segment too; they are readers, not strangers.
+  const reader = (cmd: string) => /(faasflow|bin\/run\.js)\s+(top|shm)\b/.test(cmd);
+  const strangers = g.holders.filter((h) => !h.registered && !reader(h.command));
+  const readers = g.holders.filter((h) => !h.registered && reader(h.command));
+  const alive = g.creatorAlive ? '{green-fg}alive{/green-fg}' : '{red-fg}dead{/red-fg}';
+  const warn = snap.shm.warn ? ` {red-fg}> ${snap.shm.warnPercent}%{/red-fg}` : '';
+  const lines: string[][] = [
+    [`{bold}${g.name}{/bold}  v${g.layoutVersion}  up ${fmtDuration(g.uptimeS)}`, `{bold}${g.name}{/bold} v${g.layoutVersion}`],
+    [`creator pid ${g.creatorPid} ${alive}`, `creator ${g.creatorPid} ${alive}`],
+    strangers.length ? [`{yellow-fg}not registered: ${strangers.map((h) => h.pid).join(', ')}{/yellow-fg}`] : [],
+    [`mapped by ${g.holders.length} process(es)${readers.length ? ` (${readers.length} faasflow reader${readers.length > 1 ? 's' : ''})` : ''}`, `mapped by ${g.holders.length}`],
+    [`domains: ${snap.domains.map((d) => `${d.name} ${d.enforcement ?? '-'}`).join(', ') || 'none'}`, `${snap.domains.length} domain(s)`],
+    [`size ${fmtBytes(g.size)}, touched ${fmtBytes(g.touched)}`, `${fmtBytesShort(g.size)}, ${fmtBytesShort(g.touched)} touched`],
+    [`/dev/shm ${fmtBytes(snap.shm.used)} of ${fmtBytes(snap.shm.total)} (${fmtPct(snap.shm.usedPercent)})${warn}`, `/dev/shm ${fmtPct(snap.shm.usedPercent)} of ${fmtBytesShort(snap.shm.total)}${warn}`],
+    [`{gray-fg}${snap.takenAt.slice(11, 19)} UTC  q quit, tab focus{/gray-fg}`, `{gray-fg}q quit, tab focus{/gray-fg}`],
+  ];
+  const fit = (forms: string[]) => {
+    const f = forms.find((x) => visibleLength(x) <= inner) ?? forms[forms.length - 1];
+    // Not even the short form fits (a long instance name): cut it, colours and all.
+    return visibleLength(f) <= inner ? f : clip(f.replace(/\{\/?[a-z-]*\}/g, ''), inner);
+  };
+  return lines.filter((l) => l.length).map(fit).join('\n');
+}
+
+/**
+ * What tells a healthy process from a sick one is always shown: role, function, pid, state,
+ * restarts, CPU, RSS, private, shm and the private-memory trend; poll, uptime, shared and PSS
+ * follow as the width allows, in that order. Narrow terminals get short byte and trend formats
+ * before any of the first is given up.
+ */
+export function processColumns(ps: ProcessSnapshot[]): Column[] {
+  const fn = (p: ProcessSnapshot) => {
+    if (p.role !== 'container') return '-';
+    // Shorten the name, never the id or the replica.
+    const room = 13 - `${p.functionId} /${p.replica}`.length;
+    const name = p.function && p.function.length > room ? `${p.function.slice(0, Math.max(room - 1, 0))}…` : (p.function ?? '');
+    return `${p.functionId}${name ? ` ${name}` : ''}/${p.replica}`;
+  };
+  const bytes = (header: string, get: (p: ProcessSnapshot) => number | undefined, required: boolean): Column => ({
+    header,
+    cells: ps.map((p) => (get(p) === undefined ? '-' : fmtBytes(get(p)!))),
+    compact: ps.map((p) => (get(p) === undefined ? '-' : fmtBytesShort(get(p)!))),
+    required,
+  });
+  return [
+    { header: 'role', cells: ps.map((p) => p.role), required: true },
+    { header: 'function', cells: ps.map(fn), required: true, shrink: 5 },
+    { header: 'pid', cells: ps.map((p) => String(p.pid)), required: true },
+    { header: 'state', cells: ps.map((p) => (p.alive ? p.state : 'DEAD')), required: true },
+    { header: 'rst', cells: ps.map((p) => String(p.restarts)), required: true },
+    { header: 'cpu', cells: ps.map((p) => fmtPct(p.cpuPercent)), required: true },
+    { header: 'poll', cells: ps.map((p) => fmtPct(p.polling.percent)), required: false, priority: 1 },
+    bytes('rss', (p) => p.memory?.rss, true),
+    bytes('private', (p) => p.memory?.privateBytes, true),
+    bytes('shm', (p) => p.memory?.shmBytes, true),
+    { header: 'private trend', short: 'trend', cells: ps.map((p) => fmtTrend(p.trend)), compact: ps.map((p) => fmtTrend(p.trend, true)), required: true, shrink: 5 },
+    { ...bytes('shared', (p) => p.memory?.sharedBytes, false), priority: 3 },
+    { ...bytes('pss', (p) => p.memory?.pss, false), priority: 4 },
+    { header: 'uptime', cells: ps.map((p) => fmtDuration(p.uptimeS)), required: false, priority: 2 },
+  ];
+}

@@ -1,0 +1,109 @@
+// Fitting text into blessed widgets: tables whose columns give way by priority on a narrow
+// terminal, titles that shrink, cells clipped by their width on screen (colours kept).
+import blessed from 'blessed';
+import type contrib from 'blessed-contrib';
+
+/** A table column: its cells, and a compact form of them for narrow terminals. */
+export interface Column {
+  header: string;
+  /** Header for narrow terminals. */
+  short?: string;
+  cells: string[];
+  compact?: string[];
+  /** Shown whenever it can be; optional columns follow by `priority` (low first) as room allows. */
+  required: boolean;
+  priority?: number;
+  /** May be cut down to this width (its cells truncated) so that every required column fits. */
+  shrink?: number;
+}
+
+/** An SGR escape (colour), as the table cells carry them; built from a string to keep lint's control-character rule. */
+const SGR = '\x1b\\[[0-9;]*m';
+const SGR_ALL = new RegExp(SGR, 'g');
+const WRAPPED = new RegExp(`^(${SGR})?(.*?)(${SGR})?$`, 's');
+
+/** Length on screen: without SGR escapes and blessed tags. */
+export function visibleLength(s: string): number {
+  return s.replace(SGR_ALL, '').replace(/\{\/?[a-z-]*\}/g, '').length;
+}
+
+/** `cell` cut to `width` on screen with an ellipsis, keeping a colour that wraps it whole. */
+export function clip(cell: string, width: number): string {
+  if (visibleLength(cell) <= width) return cell;
+  const m = WRAPPED.exec(cell)!;
+  const text = m[2].replace(SGR_ALL, '');
+  return `${m[1] ?? ''}${text.slice(0, Math.max(0, width - 1))}…${m[3] ?? ''}`;
+}
+
+/**
+ * Fits `cols` to the table's width: each column as wide as its widest cell; every required column
+ * first, in long form if all of them fit, else compact; then optional ones by priority while they
+ * fit. Shown in their given order. Returns how many rows do not fit the table's height.
+ */
+export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): number {
+  // Every column is followed by one space, the last one too (blessed-contrib pads it).
+  const room = (t.width as number) - 2;
+  const form = (c: Column, compact: boolean) => {
+    const header = compact ? (c.short ?? c.header) : c.header;
+    const cells = compact ? (c.compact ?? c.cells) : c.cells;
+    return { header, cells, width: Math.max(header.length, ...cells.map(visibleLength)) };
+  };
+  const required = cols.filter((c) => c.required);
+  const sum = (ws: number[]) => ws.reduce((a, w) => a + w + 1, 0);
+  const compact = sum(required.map((c) => form(c, false).width)) > room;
+  const shape = cols.map((c) => form(c, compact));
+  const width = shape.map((f) => f.width);
+  // Still too wide: cut the shrinkable columns, widest first, down to their minimum.
+  for (let over = sum(required.map((c) => width[cols.indexOf(c)])) - room; over > 0; ) {
+    const i = cols.map((c, j) => (c.required && c.shrink !== undefined && width[j] > c.shrink ? j : -1)).filter((j) => j >= 0).sort((a, b) => width[b] - width[a])[0];
+    if (i === undefined) break;
+    const cut = Math.min(over, width[i] - cols[i].shrink!);
+    width[i] -= cut;
+    over -= cut;
+  }
+  const shown = new Set(required);
+  let used = sum(required.map((c) => width[cols.indexOf(c)]));
+  for (const c of cols.filter((x) => !x.required).sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))) {
+    const w = width[cols.indexOf(c)];
+    if (used + w + 1 > room) continue;
+    shown.add(c);
+    used += w + 1;
+  }
+  const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
+  t.options.columnWidth = idx.map((i) => width[i]);
+  t.setData({ headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) });
+  return Math.max(0, rows - ((t.height as number) - 3));
+}
+
+/** The panel's title, with "+N more (↑↓ scroll)" when rows are out of view. */
+export function moreLabel(t: blessed.Widgets.BoxElement, titles: string[], hidden: number): string {
+  const room = (t.width as number) - 4;
+  const base = titles.find((x) => x.length <= room) ?? titles[titles.length - 1];
+  if (hidden <= 0) return base;
+  const more = [`${base}+${hidden} more (↑↓ scroll) `, ` +${hidden} more (↑↓ scroll) `, ` +${hidden} more `];
+  return more.find((x) => x.length <= room) ?? more[more.length - 1];
+}
+
+/**
+ * blessed-contrib's table leaves an empty line under the header and indents rows by one column
+ * (so they sit off the header by one); rows directly under the header, aligned with it, show
+ * one more process on a small terminal.
+ */
+export function tightTable(t: contrib.TableWidget): void {
+  const rows = t.rows;
+  Object.assign(rows, { top: 1, left: 0 });
+  const boxRender = (blessed as unknown as { Box: { prototype: { render(this: unknown): unknown } } }).Box.prototype.render;
+  t.render = function render(this: contrib.TableWidget) {
+    if (this.screen.focused === rows) rows.focus();
+    rows.width = (this.width as number) - 2;
+    rows.height = (this.height as number) - 3;
+    return boxRender.call(this);
+  } as typeof t.render;
+}
+
+const shown = new WeakMap<blessed.Widgets.BoxElement, string>();
+export function setText(box: blessed.Widgets.BoxElement, text: string): void {
+  if (shown.get(box) === text) return;
+  shown.set(box, text);
+  box.setContent(text);
+}
