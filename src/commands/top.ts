@@ -44,7 +44,7 @@ export default class Top extends FaasflowCommand {
 /** Two snapshots `intervalMs` apart, so rates and CPU % cover a real interval. */
 async function once(instance: string, runtimeDir: string, warn: number | null, intervalMs: number): Promise<Snapshot> {
   const config = new ConfigReader(runtimeDir);
-  const observer = new Observer({ functionNames: config.functionNames(), shmWarnPercent: warn ?? config.shmWarnPercent() ?? 80 });
+  const observer = new Observer({ functionNames: config.functionNames(), flows: config.flows(), shmWarnPercent: warn ?? config.shmWarnPercent() ?? 80 });
   const follower = new InstanceFollower(instance);
   try {
     observer.supervisorChildren = config.children();
@@ -53,6 +53,7 @@ async function once(instance: string, runtimeDir: string, warn: number | null, i
     observer.snapshot(first.view, instance);
     await new Promise((r) => setTimeout(r, intervalMs));
     observer.functionNames = config.functionNames();
+    observer.flows = config.flows();
     observer.supervisorChildren = config.children();
     const second = follower.current();
     return observer.snapshot(second.view, instance, second.reason);

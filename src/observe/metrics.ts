@@ -102,6 +102,8 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
     if (fs) for (const [stage, h] of STAGES) latency.add({ ...l, stage }, fs.histogram(f.id, h));
   }
 
+  if (snap.flows.length) flowMetrics(snap, fs, counter, gauge, reg);
+
   const procLabels = ['pid', 'role', 'function', 'replica'];
   const mem = {
     rss: gauge('faasflow_process_resident_memory_bytes', 'Resident set size (RSS) per process.', procLabels),
@@ -195,6 +197,29 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   return { contentType: reg.contentType, body: await reg.metrics() };
 }
 
+type Make = (name: string, help: string, labelNames?: string[]) => Counter | Gauge;
+
+/** Flows: requests and statuses, in flight, copies across domains, latency of the flow and of each step. */
+function flowMetrics(snap: Snapshot, fs: FunctionStats | null, counter: Make, gauge: Make, reg: Registry): void {
+  const requests = counter('faasflow_flow_requests_total', 'Flow requests answered.', ['flow']) as Counter;
+  const responses = counter('faasflow_flow_responses_total', 'Flow responses per HTTP status class.', ['flow', 'class']) as Counter;
+  const inflight = gauge('faasflow_flow_requests_in_flight', 'Flow requests running now.', ['flow']) as Gauge;
+  const copies = counter('faasflow_flow_copies_total', 'Packets the gateway copied for a flow from one domain into another.', ['flow']) as Counter;
+  const copied = counter('faasflow_flow_copied_bytes_total', 'Bytes the gateway copied for a flow from one domain into another (inside a domain a packet goes on uncopied).', ['flow']) as Counter;
+  const duration = new CountedHistogram('faasflow_flow_duration_seconds', 'Flow latency: step="" the whole flow (request in to reply out), else each step ("<index>.<function>") from its call to its reply.', ['flow', 'step'], reg);
+  for (const f of snap.flows) {
+    const l = { flow: f.name };
+    requests.inc(l, f.requests);
+    for (const cls of ['2xx', '4xx', '5xx'] as const) responses.inc({ ...l, class: cls }, f.status[cls]);
+    inflight.set(l, f.inflight);
+    copies.inc(l, f.copies);
+    copied.inc(l, f.copiedBytes);
+    if (!fs) continue;
+    duration.add({ ...l, step: '' }, fs.histogram(f.row, H_TOTAL));
+    for (const s of f.steps) duration.add({ ...l, step: `${s.index}.${s.name}` }, fs.histogram(s.row, H_TOTAL));
+  }
+}
+
 const observers = new WeakMap<InstanceView, Observer>();
 
 export interface MetricsOptions extends ObserveOptions {
@@ -216,6 +241,7 @@ export async function renderMetrics(view: InstanceView, opts: MetricsOptions = {
     observers.set(view, o);
   }
   if (opts.functionNames) o.functionNames = opts.functionNames;
+  if (opts.flows) o.flows = opts.flows;
   if (opts.shmWarnPercent !== undefined) o.shmWarnPercent = opts.shmWarnPercent;
   await o.prefetch(view);
   return metricsFromSnapshot(o.snapshot(view, view.name), view);

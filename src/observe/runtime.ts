@@ -3,7 +3,7 @@
 // segment alone is enough for every number.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ResolvedConfig } from '../config/types.js';
+import type { FlowConfig, ResolvedConfig } from '../config/types.js';
 import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
 import { readJson } from '../control/state.js';
 
@@ -19,6 +19,7 @@ export function logDirs(runtimeDir: string): string[] {
 export class ConfigReader {
   private stamp = '';
   private names = new Map<number, string>();
+  private flowList: FlowConfig[] = [];
   private warn: number | null = null;
   private kids: ChildStatus[] = [];
 
@@ -35,6 +36,7 @@ export class ConfigReader {
     const names = new Map<number, string>();
     for (const f of [...(cfg?.functions ?? []), ...(state?.functions ?? [])]) if (typeof f?.id === 'number' && typeof f.name === 'string') names.set(f.id, f.name);
     this.names = names;
+    this.flowList = Array.isArray(cfg?.flows) ? cfg.flows.filter((f) => typeof f?.name === 'string' && typeof f.statsId === 'number' && Array.isArray(f.steps)) : [];
     this.warn = cfg?.observe?.shmWarnPercent ?? this.warn;
     // A missing or half-written state file (the supervisor is gone or writing) keeps no records.
     this.kids = Array.isArray(state?.children) ? state.children.filter((c) => typeof c?.pid === 'number') : [];
@@ -49,6 +51,12 @@ export class ConfigReader {
   functionNames(): Map<number, string> {
     this.refresh();
     return this.names;
+  }
+
+  /** The flows of the instance's config (their stats rows, steps and names). */
+  flows(): FlowConfig[] {
+    this.refresh();
+    return this.flowList;
   }
 
   shmWarnPercent(): number | null {

@@ -28,7 +28,8 @@ export class FunctionReader {
     this.prev = new Map();
   }
 
-  read(view: InstanceView, seg: Segment, procs: ProcEntry[], intervalS: number | null, names: Map<number, string>): FunctionSnapshot[] {
+  /** `skip`: the rows flows use (read by snapshot-flows.ts). */
+  read(view: InstanceView, seg: Segment, procs: ProcEntry[], intervalS: number | null, names: Map<number, string>, skip: ReadonlySet<number> = new Set()): FunctionSnapshot[] {
     const handler = this.handlerTimes(view, procs);
     const fs = new FunctionStats(seg);
     const wanted = new Set<number>([...names.keys(), ...procs.filter((p) => p.role === 'container').map((p) => p.functionId)]);
@@ -37,7 +38,7 @@ export class FunctionReader {
     for (let id = 0; id < seg.layout.maxFunctions; id++) {
       const requests = fs.get(id, counters.FN_REQUESTS);
       const inflight = fs.get(id, counters.FN_INFLIGHT);
-      if (!wanted.has(id) && requests === 0 && inflight === 0) continue;
+      if (skip.has(id) || (!wanted.has(id) && requests === 0 && inflight === 0)) continue;
       const hist = H_STAGES.map((h) => fs.histogram(id, h));
       const status = { '2xx': fs.get(id, counters.FN_2XX), '4xx': fs.get(id, counters.FN_4XX), '5xx': fs.get(id, counters.FN_5XX) };
       const errors = status['4xx'] + status['5xx'];

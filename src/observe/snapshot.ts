@@ -8,6 +8,8 @@ import type { InstanceView } from './instance.js';
 import type { TrendOptions } from './memory.js';
 import { ProcessSamples } from './samples.js';
 import { FunctionReader } from './snapshot-functions.js';
+import { FlowReader, flowRows } from './snapshot-flows.js';
+import type { FlowConfig } from '../config/types.js';
 import { ProcessReader, type ChildRecord } from './snapshot-processes.js';
 import { domainInfo, segmentInfo, sumPools } from './snapshot-segments.js';
 import type { ObserveEvent, Snapshot } from './types.js';
@@ -20,6 +22,8 @@ export interface ObserveOptions {
   shmWarnPercent?: number;
   /** Names for function ids (from the config); ids without one show as null. */
   functionNames?: Map<number, string>;
+  /** The instance's flows (from the config): their stats rows are read as flows, not functions. */
+  flows?: readonly FlowConfig[];
   /** A full /proc/<pid>/smaps sample per process at most this often (ms; 0 = every snapshot). */
   fullSampleMs?: number;
   /** Rescan /proc/*\/maps for segment holders at most this often (ms; 0 = every snapshot). */
@@ -41,6 +45,7 @@ export class Observer {
   private readonly samples: ProcessSamples;
   private readonly holders: Holders;
   private readonly fns: FunctionReader;
+  private readonly flowReader: FlowReader;
   private readonly procs: ProcessReader;
   private prefetching: Promise<void> | null = null;
   private readonly events: ObserveEvent[] = [];
@@ -50,16 +55,21 @@ export class Observer {
   private shmWarned = false;
 
   constructor(o: ObserveOptions = {}) {
-    this.o = { shmWarnPercent: 80, functionNames: new Map(), fullSampleMs: 0, holdersMs: 0, syncProc: true, keepEvents: 100, trend: {}, ...o };
+    this.o = { shmWarnPercent: 80, functionNames: new Map(), flows: [], fullSampleMs: 0, holdersMs: 0, syncProc: true, keepEvents: 100, trend: {}, ...o };
     const note = (level: ObserveEvent['level'], text: string) => this.note(level, text);
     this.samples = new ProcessSamples(this.o.fullSampleMs, this.o.trend);
     this.holders = new Holders(this.o.holdersMs);
     this.fns = new FunctionReader(note);
+    this.flowReader = new FlowReader(note);
     this.procs = new ProcessReader(this.samples, note);
   }
 
   set functionNames(names: Map<number, string>) {
     this.o.functionNames = names;
+  }
+
+  set flows(flows: readonly FlowConfig[]) {
+    this.o.flows = flows;
   }
 
   set shmWarnPercent(p: number) {
@@ -117,6 +127,7 @@ export class Observer {
       shm: this.shm(),
       domains: [],
       functions: [],
+      flows: [],
       pool: [],
       processes: [],
       events: [],
@@ -128,7 +139,8 @@ export class Observer {
       snap.segment = segmentInfo(seg, now, registered, this.holders);
       snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders));
       snap.pool = sumPools(snap.domains.map((d) => d.pool));
-      snap.functions = this.fns.read(view, seg, procs, intervalS, this.o.functionNames);
+      snap.functions = this.fns.read(view, seg, procs, intervalS, this.o.functionNames, flowRows(this.o.flows));
+      snap.flows = this.flowReader.read(seg, this.o.flows, intervalS);
       snap.processes = this.procs.read(view, procs, now, this.o.functionNames, this.o.syncProc);
     }
     snap.events = [...this.events];
@@ -144,6 +156,7 @@ export class Observer {
     this.attached ||= key !== '';
     this.segKey = key;
     this.fns.reset();
+    this.flowReader.reset();
     this.procs.reset();
   }
 

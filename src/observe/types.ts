@@ -48,6 +48,46 @@ export interface FunctionSnapshot {
   recentLatencyUs: StageLatency | null;
 }
 
+/** One step's calls within a flow (a parallel group has one per branch, same `index`). */
+export interface FlowStepSnapshot {
+  /** The step's position in the flow, from 0. */
+  index: number;
+  /** Its row in the stats table (runtime segment). */
+  row: number;
+  /** Its function's name and id. */
+  name: string;
+  functionId: number;
+  /** A branch of a parallel group. */
+  parallel: boolean;
+  requests: number;
+  rps: number | null;
+  status: { '2xx': number; '4xx': number; '5xx': number };
+  errors: number;
+  /** Sent to the container → its reply (or failure) at the gateway, µs. */
+  latencyUs: LatencySummary;
+  recentLatencyUs: LatencySummary | null;
+}
+
+export interface FlowSnapshot {
+  name: string;
+  /** Its row in the stats table (runtime segment). */
+  row: number;
+  requests: number;
+  rps: number | null;
+  status: { '2xx': number; '4xx': number; '5xx': number };
+  errors: number;
+  inflight: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Packets the gateway copied for it (into another domain), and their bytes. */
+  copies: number;
+  copiedBytes: number;
+  /** Request received → last step's reply written (or the error), µs. */
+  latencyUs: LatencySummary;
+  recentLatencyUs: LatencySummary | null;
+  steps: FlowStepSnapshot[];
+}
+
 export interface PoolClassSnapshot extends ClassUsage {
   usedPercent: number;
 }
@@ -141,6 +181,8 @@ export interface Snapshot {
   domains: DomainSnapshot[];
   shm: { path: string; total: number; used: number; available: number; usedPercent: number; warnPercent: number; warn: boolean };
   functions: FunctionSnapshot[];
+  /** Each flow of the config, with its steps. */
+  flows: FlowSnapshot[];
   /** Every domain's pool added up per size class. */
   pool: PoolClassSnapshot[];
   processes: ProcessSnapshot[];

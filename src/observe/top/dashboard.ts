@@ -5,7 +5,7 @@ import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import type { LogLine } from '../logs.js';
 import type { Snapshot } from '../snapshot.js';
-import { latencyColumns, poolLines, processColumns, segmentLines } from './panels.js';
+import { latencyColumns, latencyRows, poolLines, processColumns, segmentLines } from './panels.js';
 import { moreLabel, setTable, setText, tightTable } from './widgets.js';
 
 const HISTORY = 60;
@@ -206,7 +206,7 @@ export class Dashboard {
   }
 
   private drawLatency(snap: Snapshot): void {
-    const hidden = setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)]), snap.functions.length);
+    const hidden = setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)], snap.flows), latencyRows(snap));
     this.latency.setLabel(moreLabel(this.latency, TITLES.latency, hidden));
   }
 

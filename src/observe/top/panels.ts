@@ -2,24 +2,57 @@
 // function and process tables' columns, the pool bars, the segment lines. No widget here.
 import blessed from 'blessed';
 import { fmtBytes, fmtBytesShort, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs } from '../format.js';
-import type { FunctionSnapshot, ProcessSnapshot, Snapshot } from '../snapshot.js';
+import type { FlowSnapshot, FunctionSnapshot, ProcessSnapshot, Snapshot } from '../snapshot.js';
 import { clip, visibleLength, type Column } from './widgets.js';
 
-/** The function table: name in its chart colour (an SGR code), rates and latencies of the last interval first. */
-export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => number): Column[] {
-  const col = (header: string, cell: (f: FunctionSnapshot) => string, required = true): Column => ({ header, cells: fns.map(cell), required });
+/** A row of the latency table: a function, a flow, or one step of a flow. */
+interface LatencyRow {
+  label: string;
+  rps: number | null;
+  p50?: number;
+  p99?: number;
+  errors: number;
+  total: number;
+  p99all: number;
+  queue?: number;
+  handler?: number;
+  reply?: number;
+}
+
+/**
+ * The latency table: each function (name in its chart colour, an SGR code), then each flow and
+ * under it its steps; rates and latencies of the last interval first.
+ */
+export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => number, flows: FlowSnapshot[] = []): Column[] {
+  const rows: LatencyRow[] = fns.map((f) => ({
+    label: `\x1b[${ansiOf(f.id)}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`,
+    rps: f.rps, p50: f.recentLatencyUs?.total.p50, p99: f.recentLatencyUs?.total.p99, errors: f.errors, total: f.requests, p99all: f.latencyUs.total.p99,
+    queue: f.recentLatencyUs?.queue.p99, handler: f.recentLatencyUs?.handler.p99, reply: f.recentLatencyUs?.reply.p99,
+  }));
+  for (const fl of flows) {
+    rows.push({ label: `flow ${fl.name}`.slice(0, 14), rps: fl.rps, p50: fl.recentLatencyUs?.p50, p99: fl.recentLatencyUs?.p99, errors: fl.errors, total: fl.requests, p99all: fl.latencyUs.p99 });
+    for (const st of fl.steps) {
+      rows.push({ label: ` ${st.parallel ? '‖' : '└'}${st.index} ${st.name}`.slice(0, 14), rps: st.rps, p50: st.recentLatencyUs?.p50, p99: st.recentLatencyUs?.p99, errors: st.errors, total: st.requests, p99all: st.latencyUs.p99 });
+    }
+  }
+  const col = (header: string, cell: (r: LatencyRow) => string, required = true): Column => ({ header, cells: rows.map(cell), required });
   return [
-    { header: 'function', short: 'fn', cells: fns.map((f) => `\x1b[${ansiOf(f.id)}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`), required: true, shrink: 6 },
-    col('req/s', (f) => fmtRate(f.rps)),
-    col('p50', (f) => fmtUs(f.recentLatencyUs?.total.p50)),
-    col('p99', (f) => fmtUs(f.recentLatencyUs?.total.p99)),
-    { ...col('errors', (f) => fmtCount(f.errors)), short: 'err' },
-    col('total', (f) => fmtCount(f.requests)),
-    col('p99 all', (f) => fmtUs(f.latencyUs.total.p99), false),
-    col('queue p99', (f) => fmtUs(f.recentLatencyUs?.queue.p99), false),
-    col('handler p99', (f) => fmtUs(f.recentLatencyUs?.handler.p99), false),
-    col('reply p99', (f) => fmtUs(f.recentLatencyUs?.reply.p99), false),
+    { header: 'function', short: 'fn', cells: rows.map((r) => r.label), required: true, shrink: 6 },
+    col('req/s', (r) => fmtRate(r.rps)),
+    col('p50', (r) => fmtUs(r.p50)),
+    col('p99', (r) => fmtUs(r.p99)),
+    { ...col('errors', (r) => fmtCount(r.errors)), short: 'err' },
+    col('total', (r) => fmtCount(r.total)),
+    col('p99 all', (r) => fmtUs(r.p99all), false),
+    col('queue p99', (r) => fmtUs(r.queue), false),
+    col('handler p99', (r) => fmtUs(r.handler), false),
+    col('reply p99', (r) => fmtUs(r.reply), false),
   ];
+}
+
+/** Rows the latency table has for `snap`: functions, flows and their steps. */
+export function latencyRows(snap: Snapshot): number {
+  return snap.functions.length + snap.flows.reduce((n, f) => n + 1 + f.steps.length, 0);
 }
 
 /** One line per class: size, bar, in use/count, %, high water; the bar, then hw, give way first. */

@@ -30,6 +30,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   const tick = () => {
     try {
       observer.functionNames = config.functionNames();
+      observer.flows = config.flows();
       observer.shmWarnPercent = o.shmWarnPercent ?? config.shmWarnPercent() ?? 80;
       observer.supervisorChildren = config.children();
       const fresh: LogLine[] = tail.poll();

@@ -1,0 +1,72 @@
+// What a user sees of flows on a real instance: `top --once --json` lists each flow with its
+// steps (counts and latency) and keeps the flows' stats rows out of the functions; /metrics has
+// the flow series, checked by promtool; a failing step is counted against the flow and its step.
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { post, request } from '../helpers/http.js';
+import { configText, project } from '../cli/helpers.js';
+
+const TAG = `import type { Context } from 'faasflow';
+export default function (input: Uint8Array, ctx: Context) {
+  if (ctx.query.get('fail') === ctx.flow?.step) { ctx.status(500); return { error: 'failed on purpose' }; }
+  return Buffer.concat([input, Buffer.from('>' + ctx.flow?.step)]);
+}
+`;
+
+/** The value of the one sample `name{labels…}` whose labels include all of `labels`. */
+function value(body: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of body.split('\n')) {
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+interface FlowJson {
+  name: string;
+  requests: number;
+  status: Record<string, number>;
+  copies: number;
+  latencyUs: { count: number; p50: number };
+  steps: { index: number; name: string; parallel: boolean; requests: number; status: Record<string, number> }[];
+}
+
+t.test('top --once --json and /metrics show each flow and its steps', async (t) => {
+  const p = await project(t, 'flowobs');
+  for (const f of ['a', 'b', 'c']) p.write(`${f}.ts`, TAG);
+  const fns = "[{ id: 1, name: 'a', handler: './a.ts' }, { id: 2, name: 'b', handler: './b.ts', domain: 'a' }, { id: 3, name: 'c', handler: './c.ts' }]";
+  p.write('faasflow.config.ts', configText(p.port, fns, "  flows: [{ name: 'chain', steps: ['a', 'b', 'c'] }, { name: 'fan', steps: [{ parallel: ['b', 'c'] }, 'a'] }],\n"));
+  t.equal((await p.cli(['up'])).code, 0);
+  for (let i = 0; i < 5; i++) t.equal((await post(p.port, '/flow/chain', 'x')).body.toString(), 'x>a>b>c');
+  t.equal((await post(p.port, '/flow/chain?fail=c', 'x')).status, 500);
+  t.equal((await post(p.port, '/flow/fan', 'y')).status, 200);
+
+  const top = await p.cli(['top', '--once', '--json']);
+  const snap = JSON.parse(top.stdout) as { flows: FlowJson[]; functions: { id: number }[] };
+  t.same(snap.functions.map((f) => f.id).sort(), [1, 2, 3], 'functions[] has the functions only, not the flows\' rows');
+  const chain = snap.flows.find((f) => f.name === 'chain')!;
+  t.equal(chain.requests, 6, 'the flow counts its requests');
+  t.same(chain.status, { '2xx': 5, '4xx': 0, '5xx': 1 }, 'and their statuses');
+  t.equal(chain.latencyUs.count, 6, 'with a latency for each');
+  t.ok(chain.latencyUs.p50 > 0, 'a p50');
+  t.equal(chain.copies, 6, 'a→b share a domain (no copy), b→c is one copy per request');
+  t.same(chain.steps.map((s) => [s.index, s.name, s.requests]), [[0, 'a', 6], [1, 'b', 6], [2, 'c', 6]], 'each step\'s calls');
+  t.same(chain.steps[2].status, { '2xx': 5, '4xx': 0, '5xx': 1 }, 'the failing step carries the failure');
+  const fan = snap.flows.find((f) => f.name === 'fan')!;
+  t.same(fan.steps.map((s) => [s.index, s.name, s.parallel]), [[0, 'b', true], [0, 'c', true], [1, 'a', false]], 'a parallel group shows each branch');
+
+  const body = (await request(p.port, 'GET', '/metrics')).body.toString();
+  t.equal(value(body, 'faasflow_flow_requests_total', { flow: 'chain' }), 6);
+  t.equal(value(body, 'faasflow_flow_responses_total', { flow: 'chain', class: '5xx' }), 1);
+  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '' }), 6, 'the whole flow\'s histogram');
+  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '2.c' }), 6, 'each step\'s histogram');
+  t.equal(value(body, 'faasflow_flow_copies_total', { flow: 'chain' }), 6);
+  t.notOk(/faasflow_requests_total\{function="6[0-3]"/.test(body), 'no function series for the flows\' rows');
+  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) {
+    execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    t.pass('promtool check metrics passes');
+  } else t.pass('promtool check metrics', { skip: 'promtool not installed (apt-get install prometheus)' });
+  t.equal((await p.cli(['down'])).code, 0);
+});
