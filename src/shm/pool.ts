@@ -25,24 +25,11 @@ import { classOfPacket, type ClassLayout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import { views } from './views.js';
 import { classUsage, countInUse, heldPackets } from './pool-scan.js';
+import { reclaimDeadOwners, reclaimOwner, releasePacket } from './pool-reclaim.js';
+import { coarseNow } from './clock.js';
 import type { ClassUsage, Descriptor, Exhausted, PacketInfo } from './packet.js';
 
 export { isExhausted, type ClassUsage, type Descriptor, type Exhausted, type PacketInfo } from './packet.js';
-
-// Date.now() costs ~45 ns, as much as the rest of alloc. The allocation time only feeds the age
-// shown by `shm inspect`, so it is read once per event-loop turn and reused by every alloc in that
-// turn: a packet's age can be off by the length of the synchronous task that allocated it.
-let clock = -1;
-const tick = () => {
-  clock = -1;
-};
-function coarseNow(): number {
-  if (clock < 0) {
-    clock = Date.now();
-    queueMicrotask(tick);
-  }
-  return clock;
-}
 
 /** Owner 0 means free: a CAS from 0 to 0 would "succeed" and hand one packet to many. */
 function badOwner(what: string, owner: number, segment: string): never {
@@ -264,7 +251,7 @@ export class PacketPool {
     // descriptor (a second free, a late transfer) now fails the generation check.
     const seen = Atomics.compareExchange(this.i32, e + PKT_GEN, gen, (gen + 1) | 0);
     if (seen !== gen || Atomics.load(this.i32, e + PKT_OWNER) === 0) this.rejectFree(index, gen, seen);
-    this.release(index);
+    releasePacket(this.seg, index);
   }
 
   private rejectFree(index: number, gen: number, seen: number): never {
@@ -281,46 +268,16 @@ export class PacketPool {
    * before it (and up only after a claim), so it never exceeds the packets really held and the
    * high-water mark never exceeds the class's count.
    */
-  private release(index: number): void {
-    const c = classOfPacket(this.seg.layout, index)!;
-    const rel = index - c.firstPacket;
-    Atomics.sub(this.i32, c.counterWord, 1);
-    Atomics.and(this.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
-    Atomics.store(this.i32, this.base + index * PKT_WORDS + PKT_OWNER, 0);
-  }
-
   /** Frees every packet `pid` holds (it died). Returns how many. */
   reclaim(pid: number): number {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'reclaim');
-    if (!Number.isInteger(pid) || pid <= 0) return 0;
-    let n = 0;
-    for (let i = 0; i < this.seg.layout.packetCount; i++) {
-      const e = this.base + i * PKT_WORDS;
-      if (Atomics.load(this.i32, e + PKT_OWNER) !== pid) continue;
-      // The dead process cannot race us; its descriptors (and copies sent to others) go stale.
-      Atomics.add(this.i32, e + PKT_GEN, 1);
-      this.release(i);
-      n++;
-    }
-    // The in-use counters only feed the high-water mark (usage() counts owner words for the exact
-    // number). A process killed between its owner CAS and its counter update leaves its counter one
-    // low after this; it is not rewritten from a scan, because a scan racing live allocators would
-    // store a value they then increment past the real one (a high-water mark above the count).
-    // Low by one per such crash is the safe direction.
-    return n;
+    return reclaimOwner(this.seg, pid);
   }
 
   /** Frees the packets of every owner for which `alive(pid)` is false. Returns pid → count. */
   reclaimDead(alive: (pid: number) => boolean): Map<number, number> {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'reclaimDead');
-    const owners = new Set<number>();
-    for (let i = 0; i < this.seg.layout.packetCount; i++) {
-      const o = Atomics.load(this.i32, this.base + i * PKT_WORDS + PKT_OWNER);
-      if (o !== 0) owners.add(o);
-    }
-    const out = new Map<number, number>();
-    for (const o of owners) if (!alive(o)) out.set(o, this.reclaim(o));
-    return out;
+    return reclaimDeadOwners(this.seg, alive);
   }
 
   /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */

@@ -1,0 +1,48 @@
+// Freeing packets without their owner's cooperation: the release step every free ends with, and
+// reclaiming what a dead process held (the supervisor does it for every process that exits).
+import { PKT_GEN, PKT_OWNER, PKT_WORDS } from './constants.js';
+import { classOfPacket } from './layout.js';
+import type { SegmentMemory } from './memory.js';
+
+/** Clears the bitmap hint first and the owner word after: a stale hint costs a failed CAS, never a double allocation. */
+export function releasePacket(m: SegmentMemory, index: number): void {
+  const c = classOfPacket(m.layout, index)!;
+  const rel = index - c.firstPacket;
+  Atomics.sub(m.i32, c.counterWord, 1);
+  Atomics.and(m.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
+  Atomics.store(m.i32, m.layout.packetOffset / 4 + index * PKT_WORDS + PKT_OWNER, 0);
+}
+
+/** Frees every packet `pid` holds (it died). Returns how many. */
+export function reclaimOwner(m: SegmentMemory, pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0) return 0;
+  const base = m.layout.packetOffset / 4;
+  let n = 0;
+  for (let i = 0; i < m.layout.packetCount; i++) {
+    const e = base + i * PKT_WORDS;
+    if (Atomics.load(m.i32, e + PKT_OWNER) !== pid) continue;
+    // The dead process cannot race us; its descriptors (and copies sent to others) go stale.
+    Atomics.add(m.i32, e + PKT_GEN, 1);
+    releasePacket(m, i);
+    n++;
+  }
+  // The in-use counters only feed the high-water mark (usage() counts owner words for the exact
+  // number). A process killed between its owner CAS and its counter update leaves its counter one
+  // low after this; it is not rewritten from a scan, because a scan racing live allocators would
+  // store a value they then increment past the real one (a high-water mark above the count).
+  // Low by one per such crash is the safe direction.
+  return n;
+}
+
+/** Frees the packets of every owner for which `alive(pid)` is false. Returns pid → count. */
+export function reclaimDeadOwners(m: SegmentMemory, alive: (pid: number) => boolean): Map<number, number> {
+  const base = m.layout.packetOffset / 4;
+  const owners = new Set<number>();
+  for (let i = 0; i < m.layout.packetCount; i++) {
+    const o = Atomics.load(m.i32, base + i * PKT_WORDS + PKT_OWNER);
+    if (o !== 0) owners.add(o);
+  }
+  const out = new Map<number, number>();
+  for (const o of owners) if (!alive(o)) out.set(o, reclaimOwner(m, o));
+  return out;
+}
