@@ -9,6 +9,7 @@ import { configText, project } from '../cli/helpers.js';
 const TAG = `import type { Context } from 'faasflow';
 export default function (input: Uint8Array, ctx: Context) {
   if (ctx.query.get('fail') === ctx.flow?.step) { ctx.status(500); return { error: 'failed on purpose' }; }
+  if (ctx.query.get('log')) ctx.log.info('step ran ' + ctx.query.get('log'));
   return Buffer.concat([input, Buffer.from('>' + ctx.flow?.step)]);
 }
 `;
@@ -43,26 +44,34 @@ t.test('top --once --json and /metrics show each flow and its steps', async (t) 
   t.equal((await post(p.port, '/flow/chain?fail=c', 'x')).status, 500);
   t.equal((await post(p.port, '/flow/fan', 'y')).status, 200);
 
+  const logged = await post(p.port, '/flow/chain?log=mark7', 'z');
+  const rid = logged.headers['x-request-id'];
+  const logs = await p.cli(['logs', '-n', '200']);
+  const lines = logs.stdout.split('\n').filter((l) => l.includes('step ran mark7'));
+  t.equal(lines.length, 3, `each step logged once:\n${lines.join('\n')}`);
+  t.ok(lines.every((l) => l.includes(`flowReq=${rid}`) || l.includes(`"flowReq":${rid}`)), `every step's line carries the flow's request id ${rid}`);
+  t.same(lines.map((l) => /step[=":]+"?([abc])/.exec(l)?.[1]).sort(), ['a', 'b', 'c'], 'and its step');
+
   const top = await p.cli(['top', '--once', '--json']);
   const snap = JSON.parse(top.stdout) as { flows: FlowJson[]; functions: { id: number }[] };
   t.same(snap.functions.map((f) => f.id).sort(), [1, 2, 3], 'functions[] has the functions only, not the flows\' rows');
   const chain = snap.flows.find((f) => f.name === 'chain')!;
-  t.equal(chain.requests, 6, 'the flow counts its requests');
-  t.same(chain.status, { '2xx': 5, '4xx': 0, '5xx': 1 }, 'and their statuses');
-  t.equal(chain.latencyUs.count, 6, 'with a latency for each');
+  t.equal(chain.requests, 7, 'the flow counts its requests');
+  t.same(chain.status, { '2xx': 6, '4xx': 0, '5xx': 1 }, 'and their statuses');
+  t.equal(chain.latencyUs.count, 7, 'with a latency for each');
   t.ok(chain.latencyUs.p50 > 0, 'a p50');
-  t.equal(chain.copies, 6, 'a→b share a domain (no copy), b→c is one copy per request');
-  t.same(chain.steps.map((s) => [s.index, s.name, s.requests]), [[0, 'a', 6], [1, 'b', 6], [2, 'c', 6]], 'each step\'s calls');
-  t.same(chain.steps[2].status, { '2xx': 5, '4xx': 0, '5xx': 1 }, 'the failing step carries the failure');
+  t.equal(chain.copies, 7, 'a→b share a domain (no copy), b→c is one copy per request');
+  t.same(chain.steps.map((s) => [s.index, s.name, s.requests]), [[0, 'a', 7], [1, 'b', 7], [2, 'c', 7]], 'each step\'s calls');
+  t.same(chain.steps[2].status, { '2xx': 6, '4xx': 0, '5xx': 1 }, 'the failing step carries the failure');
   const fan = snap.flows.find((f) => f.name === 'fan')!;
   t.same(fan.steps.map((s) => [s.index, s.name, s.parallel]), [[0, 'b', true], [0, 'c', true], [1, 'a', false]], 'a parallel group shows each branch');
 
   const body = (await request(p.port, 'GET', '/metrics')).body.toString();
-  t.equal(value(body, 'faasflow_flow_requests_total', { flow: 'chain' }), 6);
+  t.equal(value(body, 'faasflow_flow_requests_total', { flow: 'chain' }), 7);
   t.equal(value(body, 'faasflow_flow_responses_total', { flow: 'chain', class: '5xx' }), 1);
-  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '' }), 6, 'the whole flow\'s histogram');
-  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '2.c' }), 6, 'each step\'s histogram');
-  t.equal(value(body, 'faasflow_flow_copies_total', { flow: 'chain' }), 6);
+  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '' }), 7, 'the whole flow\'s histogram');
+  t.equal(value(body, 'faasflow_flow_duration_seconds_count', { flow: 'chain', step: '2.c' }), 7, 'each step\'s histogram');
+  t.equal(value(body, 'faasflow_flow_copies_total', { flow: 'chain' }), 7);
   t.notOk(/faasflow_requests_total\{function="6[0-3]"/.test(body), 'no function series for the flows\' rows');
   if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) {
     execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
