@@ -20,21 +20,26 @@ interface LatencyRow {
 }
 
 /**
- * The latency table: each function (name in its chart colour, an SGR code), then each flow and
- * under it its steps; rates and latencies of the last interval first.
+ * The latency table: each function that has served requests (name in its chart colour, an SGR
+ * code), then each flow and under it its steps, then the idle functions; rates and latencies of
+ * the last interval first.
  */
 export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => number, flows: FlowSnapshot[] = []): Column[] {
-  const rows: LatencyRow[] = fns.map((f) => ({
+  // Functions that have served requests, then the flows and their steps, then idle functions.
+  const served = (f: FunctionSnapshot) => f.requests > 0 || f.inflight > 0;
+  const fnRow = (f: FunctionSnapshot): LatencyRow => ({
     label: `\x1b[${ansiOf(f.id)}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`,
     rps: f.rps, p50: f.recentLatencyUs?.total.p50, p99: f.recentLatencyUs?.total.p99, errors: f.errors, total: f.requests, p99all: f.latencyUs.total.p99,
     queue: f.recentLatencyUs?.queue.p99, handler: f.recentLatencyUs?.handler.p99, reply: f.recentLatencyUs?.reply.p99,
-  }));
+  });
+  const rows = fns.filter(served).map(fnRow);
   for (const fl of flows) {
     rows.push({ label: `flow ${fl.name}`.slice(0, 14), rps: fl.rps, p50: fl.recentLatencyUs?.p50, p99: fl.recentLatencyUs?.p99, errors: fl.errors, total: fl.requests, p99all: fl.latencyUs.p99 });
     for (const st of fl.steps) {
       rows.push({ label: ` ${st.parallel ? '‖' : '└'}${st.index} ${st.name}`.slice(0, 14), rps: st.rps, p50: st.recentLatencyUs?.p50, p99: st.recentLatencyUs?.p99, errors: st.errors, total: st.requests, p99all: st.latencyUs.p99 });
     }
   }
+  rows.push(...fns.filter((f) => !served(f)).map(fnRow));
   const col = (header: string, cell: (r: LatencyRow) => string, required = true): Column => ({ header, cells: rows.map(cell), required });
   return [
     { header: 'function', short: 'fn', cells: rows.map((r) => r.label), required: true, shrink: 6 },
