@@ -5,6 +5,7 @@ import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { post, request } from '../helpers/http.js';
 import { configText, project } from '../cli/helpers.js';
+import { value } from '../helpers/prom.js';
 
 const TAG = `import type { Context } from 'faasflow';
 export default function (input: Uint8Array, ctx: Context) {
@@ -13,17 +14,6 @@ export default function (input: Uint8Array, ctx: Context) {
   return Buffer.concat([input, Buffer.from('>' + ctx.flow?.step)]);
 }
 `;
-
-/** The value of the one sample `name{labels…}` whose labels include all of `labels`. */
-function value(body: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of body.split('\n')) {
-    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 interface FlowJson {
   name: string;

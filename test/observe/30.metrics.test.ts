@@ -8,6 +8,7 @@ import { request, post } from '../helpers/http.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { tempSegment } from '../helpers/segments.js';
 import { ECHO, configText, project } from '../cli/helpers.js';
+import { value } from '../helpers/prom.js';
 
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 const NO_PROMTOOL = 'promtool not installed (apt-get install prometheus): the format check is skipped';
@@ -26,17 +27,6 @@ function promtool(t: Test, body: string): void {
     t.fail(`promtool check metrics: ${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
   if (out.trim()) t.comment(out);
-}
-
-/** The value of the one sample `name{labels…}` whose labels include all of `labels`. */
-function value(body: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of body.split('\n')) {
-    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
 }
 
 t.test('counters and histogram buckets equal what was written to the segment', async (t) => {
