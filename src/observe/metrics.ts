@@ -234,7 +234,16 @@ export interface MetricsOptions extends ObserveOptions {
  * most every 5 s, holders every minute), so a scrape blocks request handling only for the few
  * milliseconds of building the text.
  */
-export async function renderMetrics(view: InstanceView, opts: MetricsOptions = {}): Promise<{ contentType: string; body: string }> {
+export async function renderMetrics(source: InstanceView | (() => InstanceView), opts: MetricsOptions = {}): Promise<{ contentType: string; body: string }> {
+  // A function gives the view as it is after the await: the segments may change meanwhile (a
+  // domain rebuilt by the supervisor is unmapped), and the snapshot must read the current ones.
+  const current = typeof source === 'function' ? source : () => source;
+  await observerFor(current(), opts).prefetch(current());
+  const view = current();
+  return metricsFromSnapshot(observerFor(view, opts).snapshot(view, view.name), view);
+}
+
+function observerFor(view: InstanceView, opts: MetricsOptions): Observer {
   let o = observers.get(view);
   if (!o) {
     o = new Observer({ holdersMs: 60_000, fullSampleMs: 5000, ...opts, syncProc: false });
@@ -243,6 +252,5 @@ export async function renderMetrics(view: InstanceView, opts: MetricsOptions = {
   if (opts.functionNames) o.functionNames = opts.functionNames;
   if (opts.flows) o.flows = opts.flows;
   if (opts.shmWarnPercent !== undefined) o.shmWarnPercent = opts.shmWarnPercent;
-  await o.prefetch(view);
-  return metricsFromSnapshot(o.snapshot(view, view.name), view);
+  return o;
 }

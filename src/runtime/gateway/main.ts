@@ -89,9 +89,12 @@ async function main(): Promise<void> {
     metrics: async () => {
       const [{ renderMetrics }, { InstanceView }] = await Promise.all([import('../../observe/metrics.js'), import('../../observe/instance.js')]);
       // One view per set of mapped domains, so the observer (rates, trends) carries over scrapes.
-      const key = domains.all().map((d) => `${d.index}@${d.seg.header.createdAt}`).join(',');
-      if (!view || view.key !== key) view = { key, v: InstanceView.borrow(runtime, domains.all().map((d) => d.seg)) };
-      return renderMetrics(view.v, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
+      const current = () => {
+        const key = domains.all().map((d) => `${d.index}@${d.seg.header.createdAt}`).join(',');
+        if (!view || view.key !== key) view = { key, v: InstanceView.borrow(runtime, domains.all().map((d) => d.seg)) };
+        return view.v;
+      };
+      return renderMetrics(current, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
     },
   }, cfg.gateway.requestTimeoutMs);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
