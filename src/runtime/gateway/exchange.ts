@@ -8,7 +8,22 @@ import type { Frame } from '../../shm/frame.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { ContainerReplica } from '../proxy/links.js';
 import type { ParsedReply } from './reply.js';
-import type { StepRef } from './flows.js';
+import type { FlowCall } from '../../config/types.js';
+
+/** A packet this gateway owns, in some domain's pool, and how many still use it. */
+export interface Carrier {
+  pool: PacketPool;
+  desc: Descriptor;
+  length: number;
+  users: number;
+}
+
+/** A step exchange's part in its flow: which call, which branch, and the packets it reads. */
+export interface StepRef {
+  call: FlowCall;
+  branch: number | undefined;
+  reads: Carrier[];
+}
 
 /** Where a request's and a response's shared listeners find their Exchange. */
 export const EXCHANGE = Symbol('faasflow.exchange');

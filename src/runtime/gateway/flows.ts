@@ -12,16 +12,8 @@ import type { FlowCall, FlowConfig } from '../../config/types.js';
 import { allocFor, seal } from '../envelope.js';
 import { FLAG_SHARED, flowMeta, type FlowInfo } from '../meta.js';
 import { sendError } from './errors.js';
-import type { Exchange, Sink } from './exchange.js';
+import type { Carrier, Exchange, Sink } from './exchange.js';
 import { respond, type ParsedReply } from './reply.js';
-
-/** A packet this gateway owns, in some domain's pool, and how many still use it. */
-export interface Carrier {
-  pool: PacketPool;
-  desc: Descriptor;
-  length: number;
-  users: number;
-}
 
 /** What the flow engine needs of the gateway. */
 export interface FlowHost {
@@ -43,13 +35,6 @@ export interface FlowHost {
   copied(flow: FlowConfig, bytes: number): void;
   /** The flow holds no packet any more. */
   flowReleased(): void;
-}
-
-/** A step exchange's part in its flow: which call, which branch, and the packets it reads. */
-export interface StepRef {
-  call: FlowCall;
-  branch: number | undefined;
-  reads: Carrier[];
 }
 
 const BACKSTOP_MS = 2000;
