@@ -70,7 +70,7 @@ export function renderHaproxy(cfg: ResolvedConfig, o: HaproxyOptions): HaproxyEx
     ...warnings.map((w) => `# WARNING: ${w}`),
     'global',
     '    log stdout format raw local0',
-    '    maxconn 20000',
+    // No maxconn: HAProxy derives it from the file-descriptor limit it runs with.
     ...(o.statsSocket ? [`    stats socket ${o.statsSocket} mode 600 level admin`] : []),
     '',
     'defaults',
