@@ -23,8 +23,9 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-# The TypeScript, the oclif manifest and the native module, then the package as npm would publish it.
-RUN npm run build && npx node-gyp rebuild && npm pack --ignore-scripts --pack-destination /tmp
+# The native module (the oclif manifest step loads every command, and they load it), the
+# TypeScript and the manifest, then the package as npm would publish it.
+RUN npm run install && npm run build && npm pack --ignore-scripts --pack-destination /tmp
 WORKDIR /app
 # npm 11 runs a dependency's install scripts only when the project names it in allowScripts:
 # faasflow's native build (a tarball is named by its file: spec) and esbuild's binary check.
