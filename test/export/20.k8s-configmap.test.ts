@@ -34,7 +34,11 @@ t.test('faasflow up from the ConfigMap serves what the config describes, in the 
   const etc = path.join(p.dir, 'app', 'etc');
   fs.mkdirSync(etc, { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(p.dir, 'app', 'node_modules'));
-  for (const [file, text] of Object.entries(get(cm, 'data') as Record<string, string>)) fs.writeFileSync(path.join(etc, file), text);
+  const data = get(cm, 'data') as Record<string, string>;
+  for (const [file, text] of Object.entries(data)) fs.writeFileSync(path.join(etc, file), text);
+  const files = await p.cli(['export', 'k8s', '--files', 'files']);
+  t.equal(files.code, 0, files.stderr);
+  t.same(Object.fromEntries(fs.readdirSync(path.join(p.dir, 'files')).map((f) => [f, fs.readFileSync(path.join(p.dir, 'files', f), 'utf8')])), data, '--files writes exactly the ConfigMap');
 
   // Measured below: started as a pod starts it, without the test runner's hooks.
   const up = await cliPlain(p, ['up', '--config', 'app/etc/faasflow.config.mjs']);
