@@ -5,11 +5,12 @@
 #
 #   docker build -t faasflow .
 #   faasflow export k8s --image faasflow > faasflow.yaml        # Kubernetes: ConfigMap, Deployment, …
+#   faasflow export k8s --files ./etc                             # the same config and handlers, for docker
 #   docker run --init --shm-size 1100m -p 8080:8080 -v "$PWD/etc:/app/etc:ro" faasflow \
 #     up --foreground --log-format json --config /app/etc/faasflow.config.mjs
 #
 # /dev/shm must hold every segment (`faasflow export k8s` prints the figure); Docker's default is
-# 64 MiB. A config for a container must set gateway.host '0.0.0.0'. --init (or Kubernetes'
+# 64 MiB. The exported config listens on 0.0.0.0 (a hand-written one must, too). --init (or Kubernetes'
 # shareProcessNamespace, which the exported Deployment sets) gives the container an init that reaps
 # what a handler started and left behind: Node does not reap processes it did not start.
 
