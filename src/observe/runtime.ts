@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
-import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
-import { readJson } from '../control/state.js';
+import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
+import { readJson } from '../common/state.js';
 
 /** Directories whose *.log files are the instance's per-process logs. */
 export function logDirs(runtimeDir: string): string[] {
