@@ -3,8 +3,9 @@ import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { controlRequest } from '../control/client.js';
 import { FaasflowCommand } from '../control/command.js';
-import { FaasflowError } from '../control/errors.js';
-import type { DeployResult } from '../control/protocol.js';
+import { FaasflowError } from '../common/errors.js';
+import { deployBundleDir } from '../common/paths.js';
+import type { DeployResult } from '../common/protocol.js';
 import { requireRunning } from '../control/status.js';
 
 export default class Deploy extends FaasflowCommand {
@@ -30,7 +31,7 @@ export default class Deploy extends FaasflowCommand {
     // imports every command module to list them.
     const [{ bundleHandler }, { checkHandler }] = await Promise.all([import('../runtime/handler/bundle.js'), import('../runtime/handler/check.js')]);
     await checkHandler(source);
-    const outDir = path.join(p.bundles, `fn${flags.id}-${Date.now().toString(36)}-${process.pid}`);
+    const outDir = deployBundleDir(p, flags.id);
     try {
       const { file } = await bundleHandler(source, outDir);
       const r = await controlRequest<DeployResult>(p.socket, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });

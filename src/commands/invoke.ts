@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { FaasflowCommand } from '../control/command.js';
-import { FaasflowError } from '../control/errors.js';
+import { FaasflowError } from '../common/errors.js';
 import { invoke } from '../control/invoke.js';
 import { requireRunning } from '../control/status.js';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { FaasflowCommand } from '../control/command.js';
-import { FaasflowError } from '../control/errors.js';
+import { FaasflowError } from '../common/errors.js';
 import { followLines, logFiles, tailLines } from '../control/logs.js';
 
 export interface LogsResult {

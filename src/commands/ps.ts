@@ -1,5 +1,5 @@
 import { FaasflowCommand } from '../control/command.js';
-import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
+import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
 import { liveStatus } from '../control/status.js';
 import { fmtBytes } from '../shm/index.js';
 

@@ -1,16 +1,14 @@
-import fs from 'node:fs';
 import { Flags } from '@oclif/core';
 import { Listr, type ListrTask } from 'listr2';
 import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { FaasflowCommand } from '../control/command.js';
-import { FaasflowError } from '../control/errors.js';
-import { cleanStale, describeClean, inspectInstance, type CleanReport } from '../control/instance.js';
+import { FaasflowError } from '../common/errors.js';
+import type { CleanReport } from '../control/instance.js';
 import { exited, followStartup, launchSupervisor } from '../control/launch.js';
-import { lockStart } from '../control/lock.js';
-import { checkInstanceName, instancePaths, type InstancePaths } from '../control/paths.js';
-import { SUPERVISOR_STEPS, type StepName } from '../control/protocol.js';
-import { StepWaiter } from '../control/steps.js';
+import { cleanFailedStart, describeRecovery, forgetDeployments, prepareStart } from '../control/start.js';
+import { checkInstanceName, instancePaths, type InstancePaths } from '../common/paths.js';
+import { StepWaiter, reportingOnce, stepTasks } from '../control/steps.js';
 
 export interface UpResult {
   instance: string;
@@ -29,11 +27,6 @@ interface Ctx {
   /** Releases the instance's start lock, held from the stale check until the start is over. */
   unlock?: () => void;
 }
-
-/** How long a container may be starting before the Containers step names it, and how often. */
-const WAITING_NOTE_MS = 5000;
-
-const TITLES: Record<StepName, string> = { segment: 'Shared-memory segment', handlers: 'Handlers', gateway: 'Gateway', containers: 'Containers', health: 'Health check' };
 
 export default class Up extends FaasflowCommand {
   static override summary = 'Start an instance: segment, gateway, function containers, under a supervisor.';
@@ -62,21 +55,16 @@ export default class Up extends FaasflowCommand {
       {
         title: 'Stale-instance check',
         task: (c, task) => {
-          const p = c.paths!;
-          c.unlock = lockStart(p);
-          const h = inspectInstance(p);
-          if (h.kind === 'running') throw new FaasflowError('ALREADY_RUNNING', `instance "${p.instance}" is already running (supervisor pid ${h.state.supervisorPid}, http://${h.state.host}:${h.state.port}): run \`faasflow down --instance ${p.instance}\` first or pick another --instance`);
-          if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment /dev/shm/faasflow-${p.instance} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
-          if (h.kind === 'stale') {
-            c.recovered = cleanStale(p, h.state);
-            task.title = `Stale instance recovered: ${h.reason}; ${describeClean(c.recovered)}`;
-          } else task.title = 'No previous instance';
+          const prepared = prepareStart(c.paths!);
+          c.unlock = prepared.unlock;
+          c.recovered = prepared.recovered?.report ?? null;
+          task.title = describeRecovery(prepared.recovered);
         },
       },
       {
         title: 'Supervisor',
         task: (c, task) => {
-          if (flags.reset) for (const f of [c.paths!.deployments, c.paths!.bundles]) fs.rmSync(f, { recursive: true, force: true });
+          if (flags.reset) forgetDeployments(c.paths!);
           supervisor = launchSupervisor(c.cfg!, c.paths!, flags.foreground, flags['log-format'] === 'json' ? 'json' : 'text');
           task.title = `Supervisor pid ${supervisor.pid}`;
           // Steps below resolve as the supervisor reports them; a 'fatal' fails the current one.
@@ -84,45 +72,8 @@ export default class Up extends FaasflowCommand {
         },
       },
     ];
-    const remote: ListrTask<Ctx>[] = SUPERVISOR_STEPS.map((step) => ({
-      title: TITLES[step],
-      task: async (_c, task) => {
-        // A container that crashes while starting is retried with backoff: say so, or the user
-        // watches a spinner for minutes.
-        let tick: NodeJS.Timeout | undefined;
-        if (step === 'containers') {
-          steps.progress = (m) => (task.output = m);
-          // One that hangs while loading is silent until its ready timeout: say who we wait for.
-          let noted = 0;
-          tick = setInterval(() => {
-            const w = steps.waitingFor(WAITING_NOTE_MS);
-            if (!w || Date.now() - noted < WAITING_NOTE_MS) return;
-            noted = Date.now();
-            task.output = w;
-          }, 1000);
-        }
-        const e = await steps.wait(step).finally(() => clearInterval(tick));
-        task.title = `${TITLES[step]}: ${e.message}`;
-        if (e.status === 'warn') warnings.push(e.message);
-        if (step === 'health') await steps.waitRunning();
-      },
-    }));
-    // listr would print a failed step's message, then oclif the same message again as the error:
-    // listr gets an empty one (its renderer marks the step failed), the error is reported once.
-    let failure: unknown;
-    const once = (tasks: ListrTask<Ctx>[]): ListrTask<Ctx>[] =>
-      tasks.map((t) => ({
-        ...t,
-        task: async (c, task) => {
-          try {
-            return await t.task(c, task);
-          } catch (err) {
-            failure ??= err;
-            throw new Error('', { cause: err });
-          }
-        },
-      }));
-    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(once([...local, ...remote]), { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
+    const run = reportingOnce([...local, ...stepTasks<Ctx>(steps, warnings)]);
+    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(run.tasks, { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
     // Ctrl-C while starting aborts the start: the supervisor shuts down what it began.
     let aborted = false;
     const abort = () => {
@@ -135,17 +86,10 @@ export default class Up extends FaasflowCommand {
       process.off('SIGINT', abort);
       ctx.unlock?.();
     } catch (err) {
-      // Whatever failed, a supervisor we started has exited before we report, and nothing of
-      // this start is left (a supervisor killed early may not have cleaned up itself).
-      if (supervisor && ctx.paths) {
-        await exited(supervisor);
-        const h = inspectInstance(ctx.paths);
-        if (h.kind === 'stale') cleanStale(ctx.paths, h.state);
-        fs.rmSync(ctx.paths.config, { force: true });
-      }
+      if (supervisor && ctx.paths) await cleanFailedStart(supervisor, ctx.paths);
       ctx.unlock?.();
       if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C): everything it had started was stopped and removed');
-      throw failure ?? err;
+      throw run.failure() ?? err;
     }
     const cfg = ctx.cfg!;
     const ran = steps.running!;

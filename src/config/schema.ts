@@ -2,7 +2,7 @@
 // README's config reference and the code cannot disagree.
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
-import { DEFAULT_SPIN_MICROS } from '../runtime/env.js';
+import { DEFAULT_SPIN_MICROS } from '../common/env.js';
 import { flowSchema } from './flows.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {

@@ -1,8 +1,8 @@
 // The CLI's side of the control socket.
 import net from 'node:net';
 import readline from 'node:readline';
-import { FaasflowError } from './errors.js';
-import type { ControlReply, ControlRequest, SupervisorEvent } from './protocol.js';
+import { FaasflowError } from '../common/errors.js';
+import type { ControlReply, ControlRequest, SupervisorEvent } from '../common/protocol.js';
 
 export interface RequestOptions {
   onEvent?: (e: SupervisorEvent) => void;

@@ -3,8 +3,9 @@
 import { Command, Errors, Flags } from '@oclif/core';
 import { findConfigFile, loadConfig } from '../config/load.js';
 import { isShmError } from '../shm/index.js';
-import { isFaasflowError } from './errors.js';
-import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from './paths.js';
+import { ENV } from '../common/env.js';
+import { isFaasflowError } from '../common/errors.js';
+import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from '../common/paths.js';
 
 /**
  * The first line of a config error that says what is wrong: a validation error starts with a
@@ -20,7 +21,7 @@ export function firstReason(message: string): string {
 export abstract class FaasflowCommand extends Command {
   static override enableJsonFlag = true;
   static override baseFlags = {
-    instance: Flags.string({ char: 'i', description: 'instance name (parallel instances each have their own segment, port and runtime directory)', default: 'default', env: 'FAASFLOW_INSTANCE' }),
+    instance: Flags.string({ char: 'i', description: 'instance name (parallel instances each have their own segment, port and runtime directory)', default: 'default', env: ENV.instance }),
     config: Flags.string({ char: 'c', description: 'config file (default: faasflow.config.ts in the current directory)' }),
   };
 
@@ -30,7 +31,7 @@ export abstract class FaasflowCommand extends Command {
    */
   protected async locate(flags: { instance: string; config?: string }): Promise<InstancePaths> {
     const instance = checkInstanceName(flags.instance);
-    if (!process.env.FAASFLOW_RUNTIME_DIR) {
+    if (!process.env[ENV.runtimeDir]) {
       let file: string | undefined;
       try {
         file = findConfigFile(process.cwd(), flags.config);

@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import { Segment, segmentName } from '../shm/index.js';
 import { removeInstanceCgroups } from '../sys/cgroups.js';
 import { removeSandboxTmpDirs } from '../sys/sandbox.js';
-import type { InstancePaths } from './paths.js';
-import type { InstanceStatus } from './protocol.js';
-import { readState } from './state.js';
+import type { InstancePaths } from '../common/paths.js';
+import type { InstanceStatus } from '../common/protocol.js';
+import { readState } from '../common/state.js';
 import { listSegments } from '../observe/segments.js';
-import { allProcesses, isFaasflowProcess, killQuietly, processAlive, sameProcess } from './procs.js';
+import { allProcesses, isFaasflowProcess, killQuietly, processAlive, sameProcess } from '../common/procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }

@@ -1,6 +1,6 @@
 // `faasflow invoke`: one POST to the gateway with node:http (not fetch: see the brief on undici).
 import http from 'node:http';
-import { FaasflowError } from './errors.js';
+import { FaasflowError } from '../common/errors.js';
 
 export interface InvokeResponse {
   status: number;

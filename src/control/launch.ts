@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/types.js';
-import { ENV } from '../runtime/env.js';
+import { ENV } from '../common/env.js';
 import { controlRequest } from './client.js';
-import { FaasflowError } from './errors.js';
-import type { InstancePaths } from './paths.js';
-import type { SupervisorEvent } from './protocol.js';
-import { writeJsonAtomic } from './state.js';
+import { FaasflowError } from '../common/errors.js';
+import type { InstancePaths } from '../common/paths.js';
+import type { SupervisorEvent } from '../common/protocol.js';
+import { writeJsonAtomic } from '../common/state.js';
 
 const SUPERVISOR_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'runtime', 'supervisor', 'main.js');
 
@@ -24,7 +24,7 @@ export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foregrou
     const child = spawn(process.execPath, [SUPERVISOR_MAIN], {
       detached: true,
       stdio: ['ignore', foreground ? 'inherit' : 'ignore', foreground ? 'inherit' : err],
-      env: { ...process.env, [ENV.config]: p.config, FAASFLOW_FOREGROUND: foreground ? '1' : '0', FAASFLOW_LOG_FORMAT: logFormat },
+      env: { ...process.env, [ENV.config]: p.config, [ENV.foreground]: foreground ? '1' : '0', [ENV.logFormat]: logFormat },
     });
     if (!foreground) child.unref();
     return child;

@@ -1,10 +1,9 @@
 // One `faasflow up` of an instance at a time. Two at once would each see no instance, each start
 // a supervisor, and each one's failure cleanup would tear down the other's files.
 import fs from 'node:fs';
-import path from 'node:path';
-import { FaasflowError } from './errors.js';
-import type { InstancePaths } from './paths.js';
-import { processAlive, startTime } from './procs.js';
+import { FaasflowError } from '../common/errors.js';
+import type { InstancePaths } from '../common/paths.js';
+import { processAlive, startTime } from '../common/procs.js';
 
 /**
  * Takes the instance's start lock; returns its release. The lock file holds the holder's pid and
@@ -14,7 +13,7 @@ import { processAlive, startTime } from './procs.js';
  */
 export function lockStart(p: InstancePaths): () => void {
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
-  const file = path.join(p.dir, 'up.lock');
+  const file = p.lock;
   const mine = `${process.pid} ${startTime(process.pid)}\n`;
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, mine, { mode: 0o600 });

@@ -1,9 +1,9 @@
 // Reading a running instance for ps, invoke and deploy: a clear error when it is not running.
 import { controlRequest } from './client.js';
-import { FaasflowError } from './errors.js';
+import { FaasflowError } from '../common/errors.js';
 import { inspectInstance } from './instance.js';
-import type { InstancePaths } from './paths.js';
-import type { InstanceStatus } from './protocol.js';
+import type { InstancePaths } from '../common/paths.js';
+import type { InstanceStatus } from '../common/protocol.js';
 
 export function requireRunning(p: InstancePaths): InstanceStatus {
   const h = inspectInstance(p);

@@ -1,6 +1,8 @@
-// `up`'s view of the supervisor's lifecycle events: one promise per startup step for listr2.
-import { FaasflowError } from './errors.js';
-import type { StepName, SupervisorEvent } from './protocol.js';
+// `up`'s view of the supervisor's lifecycle events: one promise per startup step, and the listr2
+// tasks that render them.
+import type { ListrTask } from 'listr2';
+import { FaasflowError } from '../common/errors.js';
+import { SUPERVISOR_STEPS, type StepName, type SupervisorEvent } from '../common/protocol.js';
 
 /** Turns the supervisor's step events into per-step promises for listr2. */
 export class StepWaiter {
@@ -60,4 +62,59 @@ export class StepWaiter {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
+}
+
+/** How long a container may be starting before the Containers step names it, and how often. */
+const WAITING_NOTE_MS = 5000;
+
+const TITLES: Record<StepName, string> = { segment: 'Shared-memory segment', handlers: 'Handlers', gateway: 'Gateway', containers: 'Containers', health: 'Health check' };
+
+/** One listr2 task per supervisor step, each done when the supervisor reports it; warnings are collected. */
+export function stepTasks<Ctx>(steps: StepWaiter, warnings: string[]): ListrTask<Ctx>[] {
+  return SUPERVISOR_STEPS.map((step) => ({
+    title: TITLES[step],
+    task: async (_c, task) => {
+      // A container that crashes while starting is retried with backoff: say so, or the user
+      // watches a spinner for minutes.
+      let tick: NodeJS.Timeout | undefined;
+      if (step === 'containers') {
+        steps.progress = (m) => (task.output = m);
+        // One that hangs while loading is silent until its ready timeout: say who we wait for.
+        let noted = 0;
+        tick = setInterval(() => {
+          const w = steps.waitingFor(WAITING_NOTE_MS);
+          if (!w || Date.now() - noted < WAITING_NOTE_MS) return;
+          noted = Date.now();
+          task.output = w;
+        }, 1000);
+      }
+      const e = await steps.wait(step).finally(() => clearInterval(tick));
+      task.title = `${TITLES[step]}: ${e.message}`;
+      if (e.status === 'warn') warnings.push(e.message);
+      if (step === 'health') await steps.waitRunning();
+    },
+  }));
+}
+
+/**
+ * listr would print a failed step's message, then oclif the same message again as the error:
+ * listr gets an empty one (its renderer marks the step failed), and `failure()` is the error to
+ * report once.
+ */
+export function reportingOnce<Ctx>(tasks: ListrTask<Ctx>[]): { tasks: ListrTask<Ctx>[]; failure: () => unknown } {
+  let failure: unknown;
+  return {
+    tasks: tasks.map((t) => ({
+      ...t,
+      task: async (c, task) => {
+        try {
+          return await t.task(c, task);
+        } catch (err) {
+          failure ??= err;
+          throw new Error('', { cause: err });
+        }
+      },
+    })),
+    failure: () => failure,
+  };
 }

@@ -1,11 +1,11 @@
 // What readers other than the supervisor take from an instance's runtime directory (owned by the
-// control plane, src/control/paths.ts): log files and function names. Both are optional: the
+// control plane, src/common/paths.ts): log files and function names. Both are optional: the
 // segment alone is enough for every number.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FlowConfig, ResolvedConfig } from '../config/types.js';
-import type { ChildStatus, InstanceStatus } from '../control/protocol.js';
-import { readJson } from '../control/state.js';
+import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
+import { readJson } from '../common/state.js';
 
 /** Directories whose *.log files are the instance's per-process logs. */
 export function logDirs(runtimeDir: string): string[] {

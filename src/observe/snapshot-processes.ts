@@ -1,7 +1,7 @@
 // The processes part of a snapshot: every process-table entry with its liveness, CPU, memory and
 // trend, its own counters, and why it last exited (from the supervisor's state file); and the
 // events a change between two snapshots means (a restart, a crash, a likely leak).
-import type { ChildStatus } from '../control/protocol.js';
+import type { ChildStatus } from '../common/protocol.js';
 import { HistogramSnapshot, pidAlive, type ProcEntry } from '../shm/index.js';
 import { enforcementName } from '../sys/sandbox.js';
 import { fmtBytes } from './format.js';

@@ -3,7 +3,7 @@
 // SIGINT and a 'drain' message into one graceful shutdown.
 import type { ChildMessage, SupervisorMessage } from './protocol.js';
 import { sys } from '../sys/binding.js';
-import { DEFAULT_SPIN_MICROS, ENV } from './env.js';
+import { DEFAULT_SPIN_MICROS, ENV } from '../common/env.js';
 
 /** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
 /**
@@ -44,7 +44,7 @@ export function reportListening(): void {
 }
 
 export function reportReady(port?: number): void {
-  const sandbox = process.env.FAASFLOW_SANDBOX;
+  const sandbox = process.env[ENV.sandbox];
   send({ type: 'ready', pid: process.pid, ...(port === undefined ? {} : { port }), ...(sandbox ? { sandbox } : {}) });
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { startTime } from '../../src/control/procs.js';
+import { startTime } from '../../src/common/procs.js';
 import { Segment } from '../../src/shm/index.js';
 import { ECHO, configText, portFree, project, until } from './helpers.js';
 

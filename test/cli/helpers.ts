@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Test } from 'tap';
-import { isFaasflowProcess, processAlive, sessionMembers } from '../../src/control/procs.js';
+import { isFaasflowProcess, processAlive, sessionMembers } from '../../src/common/procs.js';
 import { Segment } from '../../src/shm/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -13,7 +13,7 @@ import { ProcessTable } from '../../src/shm/proctable.js';
 import { bundleHandler } from '../../src/runtime/handler/bundle.js';
 import type { FunctionConfig, ResolvedConfig } from '../../src/config/types.js';
 import type { ChildMessage, Route } from '../../src/runtime/protocol.js';
-import { DEFAULT_SPIN_MICROS } from '../../src/runtime/env.js';
+import { DEFAULT_SPIN_MICROS } from '../../src/common/env.js';
 import { link } from '../../src/runtime/broker.js';
 import { uniqueName } from './segments.js';
 

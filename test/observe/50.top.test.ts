@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { InstanceStatus } from '../../src/control/protocol.js';
+import type { InstanceStatus } from '../../src/common/protocol.js';
 import { LAYOUT_VERSION, Segment, segmentName } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
 import { ROOT } from '../helpers/runtime.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { InstanceStatus } from '../../src/control/protocol.js';
+import type { InstanceStatus } from '../../src/common/protocol.js';
 import { InstanceFollower } from '../../src/observe/follow.js';
 import { ConfigReader } from '../../src/observe/runtime.js';
 import { Observer, type Snapshot } from '../../src/observe/snapshot.js';

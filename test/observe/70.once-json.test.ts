@@ -1,7 +1,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { InstanceStatus } from '../../src/control/protocol.js';
+import type { InstanceStatus } from '../../src/common/protocol.js';
 import { InstanceFollower } from '../../src/observe/follow.js';
 import { ConfigReader } from '../../src/observe/runtime.js';
 import { Observer, type Snapshot } from '../../src/observe/snapshot.js';

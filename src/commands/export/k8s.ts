@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { loadConfig } from '../../config/load.js';
 import { FaasflowCommand } from '../../control/command.js';
@@ -7,6 +9,8 @@ import type { Manifest } from '../../export/k8s/manifests.js';
 
 export interface ExportK8sResult {
   manifests: Manifest[];
+  /** With --files: the files written (the ConfigMap's content). */
+  files?: string[];
 }
 
 export default class ExportK8s extends FaasflowCommand {
@@ -27,6 +31,7 @@ export default class ExportK8s extends FaasflowCommand {
     'prometheus-url': Flags.string({ description: 'Prometheus the autoscaler queries', default: 'http://prometheus-operated.monitoring.svc:9090' }),
     'target-inflight': Flags.integer({ description: 'requests in flight per pod the autoscaler aims for (default: 70 % of a pod\'s replicas × concurrency)', min: 1 }),
     'pod-monitor': Flags.boolean({ description: 'also print a prometheus-operator PodMonitor' }),
+    files: Flags.string({ description: 'instead of the manifests, write the ConfigMap\'s files (faasflow.config.mjs and the bundled handlers) into this directory: for docker run -v DIR:/app/etc' }),
   };
 
   async run(): Promise<ExportK8sResult> {
@@ -44,7 +49,24 @@ export default class ExportK8s extends FaasflowCommand {
       ...(flags['target-inflight'] ? { targetInflight: flags['target-inflight'] } : {}),
       podMonitor: flags['pod-monitor'],
     });
+    if (flags.files) {
+      const files = writeFiles(r.manifests, flags.files);
+      if (!this.jsonEnabled()) this.log(`wrote ${files.join(', ')}`);
+      return { manifests: r.manifests, files };
+    }
     if (!this.jsonEnabled()) process.stdout.write(r.yaml);
     return { manifests: r.manifests };
   }
+}
+
+/** The ConfigMap's data as files in `dir` (created if missing), as the pod sees them in /app/etc. */
+function writeFiles(manifests: Manifest[], dir: string): string[] {
+  const cm = manifests.find((m) => m.kind === 'ConfigMap');
+  const data = cm && 'data' in cm ? (cm.data ?? {}) : {};
+  fs.mkdirSync(dir, { recursive: true });
+  return Object.entries(data).map(([name, text]) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  });
 }

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Segment } from '../../shm/segment.js';
 import { ProcessStats } from '../../shm/stats.js';
-import { ENV } from '../env.js';
+import { ENV } from '../../common/env.js';
 import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, spinMicros } from '../child.js';
 import type { Handler } from '../handler/types.js';
 import { isLinkMessage, type ContainerLinkMessage } from '../links.js';

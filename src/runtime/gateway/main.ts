@@ -9,7 +9,7 @@ import { ProcessTable } from '../../shm/proctable.js';
 import { ProcessStats } from '../../shm/stats.js';
 import { sys } from '../../sys/binding.js';
 import type { ResolvedConfig } from '../../config/types.js';
-import { ENV, EXIT_PERMANENT } from '../env.js';
+import { ENV, EXIT_PERMANENT } from '../../common/env.js';
 import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, send } from '../child.js';
 import { acceptLink } from '../proxy/links.js';
 import { isLinkMessage, type DomainSegment, type GatewayLinkMessage } from '../links.js';

@@ -2,11 +2,12 @@
 // side by side), each with a stats record in its domain's segment; a sandboxed one is handed its
 // handler's source once it listens.
 import fs from 'node:fs';
-import type { ChildState } from '../../control/protocol.js';
+import type { ChildState } from '../../common/protocol.js';
 import { Child } from './child.js';
 import type { FnEntry } from './deployments.js';
 import type { Domains } from './domains.js';
-import { logFileFor, type LogFiles } from './logs.js';
+import { handlerModuleName, logFileFor } from '../../common/paths.js';
+import type { LogFiles } from './logs.js';
 import type { childSpecs } from './specs.js';
 
 export class Containers {
@@ -77,7 +78,7 @@ export class Containers {
     const f = this.fnOf.get(c);
     if (!f || !c.spec.start.wrapper) return;
     try {
-      c.send({ type: 'handler', name: `fn${f.id}-d${f.deployment}.mjs`, source: fs.readFileSync(f.bundle, 'utf8') });
+      c.send({ type: 'handler', name: handlerModuleName(f.id, f.deployment), source: fs.readFileSync(f.bundle, 'utf8') });
     } catch (err) {
       this.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `cannot send the handler: ${(err as Error).message}`);
     }

@@ -1,8 +1,8 @@
 // The supervisor's answers on the control socket: status for `ps`, the event stream for `up`,
 // deploys, and `down`, whose answer comes once everything has stopped.
-import { FaasflowError } from '../../control/errors.js';
-import type { ControlRequest, InstanceStatus } from '../../control/protocol.js';
-import type { Reply } from '../../control/server.js';
+import { FaasflowError } from '../../common/errors.js';
+import type { ControlRequest, InstanceStatus } from '../../common/protocol.js';
+import type { Reply } from './control-socket.js';
 import { segmentName } from '../../shm/index.js';
 import { deploy } from './deploy.js';
 import type { Parts } from './parts.js';

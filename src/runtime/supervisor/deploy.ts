@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultFunction } from '../../config/load.js';
-import { FaasflowError } from '../../control/errors.js';
-import type { DeployRequest, DeployResult } from '../../control/protocol.js';
+import { FaasflowError } from '../../common/errors.js';
+import type { DeployRequest, DeployResult } from '../../common/protocol.js';
 import type { FnEntry } from './deployments.js';
 import type { Parts } from './parts.js';
 

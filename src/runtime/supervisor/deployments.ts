@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FunctionConfig } from '../../config/types.js';
-import { readJson, writeJsonAtomic } from '../../control/state.js';
+import { readJson, writeJsonAtomic } from '../../common/state.js';
 
 export interface FnEntry extends FunctionConfig {
   deployment: number;

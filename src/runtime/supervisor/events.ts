@@ -1,9 +1,10 @@
 // The supervisor's typed lifecycle events: every one is logged, kept (the last ~2000, so a
 // client that connects late, `up` say, sees how startup went) and passed to whoever listens on
 // the control socket. Startup is a sequence of steps; `up`'s listr2 steps only render them.
-import { FaasflowError } from '../../control/errors.js';
-import type { StepName, SupervisorEvent } from '../../control/protocol.js';
-import { logFileFor, type LogFiles } from './logs.js';
+import { FaasflowError } from '../../common/errors.js';
+import type { StepName, SupervisorEvent } from '../../common/protocol.js';
+import { logFileFor } from '../../common/paths.js';
+import type { LogFiles } from './logs.js';
 
 const KEEP = 2000;
 

@@ -1,7 +1,7 @@
 // The gateway processes: started one after the other on the port (the first takes it, the others
 // share it with SO_REUSEPORT), linked to every container, and kept on the current routing table.
 import type { ResolvedConfig } from '../../config/types.js';
-import { FaasflowError } from '../../control/errors.js';
+import { FaasflowError } from '../../common/errors.js';
 import { sys } from '../../sys/binding.js';
 import { link } from '../broker.js';
 import type { Route } from '../protocol.js';

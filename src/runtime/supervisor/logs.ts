@@ -9,10 +9,6 @@ export interface LogSettings {
   keep: number;
 }
 
-export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functionId = 0): string {
-  return role === 'container' ? `fn-${functionId}.log` : `${role}.log`;
-}
-
 export class LogFiles {
   private readonly streams = new Map<string, RotatingFileStream>();
   private closed = false;

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../../config/types.js';
-import { instancePaths } from '../../control/paths.js';
-import { ENV } from '../env.js';
+import { instancePaths } from '../../common/paths.js';
+import { ENV } from '../../common/env.js';
 import { Supervisor } from './supervisor.js';
 
 const runtime = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,8 +18,8 @@ const cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as ResolvedConfig;
 const sup = new Supervisor({
   cfg,
   paths: instancePaths(cfg.instance, cfg.runtimeDir),
-  tee: process.env.FAASFLOW_FOREGROUND === '1' ? process.stdout : undefined,
-  teeFormat: process.env.FAASFLOW_LOG_FORMAT === 'json' ? 'json' : 'text',
+  tee: process.env[ENV.foreground] === '1' ? process.stdout : undefined,
+  teeFormat: process.env[ENV.logFormat] === 'json' ? 'json' : 'text',
   modules: { gateway: path.join(runtime, 'gateway', 'main.js'), container: path.join(runtime, 'container', 'main.js') },
 });
 // A foreground terminal that goes away must not kill the supervisor through EPIPE.

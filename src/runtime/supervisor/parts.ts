@@ -2,8 +2,8 @@
 // The Supervisor (supervisor.ts) owns all of it; deploy, the control socket, domain repair, child
 // wiring and replacements each work through this interface and hold no state of their own.
 import type { ResolvedConfig } from '../../config/types.js';
-import type { InstancePaths } from '../../control/paths.js';
-import type { InstanceStatus } from '../../control/protocol.js';
+import type { InstancePaths } from '../../common/paths.js';
+import type { InstanceStatus } from '../../common/protocol.js';
 import type { Containers } from './containers.js';
 import type { Deployments, FnEntry } from './deployments.js';
 import type { Domains } from './domains.js';

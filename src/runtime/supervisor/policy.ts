@@ -3,7 +3,7 @@
 // intensity window, the backoff, the give-up, and the record the child carries into its next
 // start. The caller only carries the action out (a timer, a state, a log line), so every rule is
 // unit-tested without a process or a clock.
-import { EXIT_PERMANENT } from '../env.js';
+import { EXIT_PERMANENT } from '../../common/env.js';
 import type { Intensity, RestartType } from './spec.js';
 
 export interface ChildExit {

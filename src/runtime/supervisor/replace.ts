@@ -4,7 +4,7 @@
 import { sampleMemory } from '../../observe/memory.js';
 import type { Child } from './child.js';
 import type { FnEntry } from './deployments.js';
-import { logFileFor } from './logs.js';
+import { logFileFor } from '../../common/paths.js';
 import type { Parts } from './parts.js';
 
 /** Private memory past a function's memoryLimit: start a replacement, then drain the old one. */

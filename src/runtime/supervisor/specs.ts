@@ -1,10 +1,10 @@
 // The child specs of an instance, as data: the gateways (significant: without them nothing serves)
 // and one container per function replica, started in its domain's sandbox.
 import type { ResolvedConfig } from '../../config/types.js';
-import type { InstancePaths } from '../../control/paths.js';
+import type { InstancePaths } from '../../common/paths.js';
 import { segmentName } from '../../shm/index.js';
 import { SANDBOX_BINARY, sandboxArgs, type SandboxPolicy } from '../../sys/sandbox.js';
-import { ENV } from '../env.js';
+import { ENV } from '../../common/env.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
@@ -53,9 +53,9 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           ...common,
           [ENV.config]: paths.config,
           [ENV.segment]: segmentName(cfg.instance),
-          FAASFLOW_GATEWAY_INDEX: String(index),
-          FAASFLOW_DOMAINS: JSON.stringify(domains),
-          ...(port !== undefined ? { FAASFLOW_PORT: String(port) } : {}),
+          [ENV.gatewayIndex]: String(index),
+          [ENV.domains]: JSON.stringify(domains),
+          ...(port !== undefined ? { [ENV.port]: String(port) } : {}),
         },
         nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
       },
@@ -87,10 +87,10 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.concurrency]: String(f.concurrency),
           [ENV.timeoutMs]: String(f.timeoutMs),
           [ENV.segment]: d.segment,
-          FAASFLOW_STATS_SLOT: String(d.statsSlot),
+          [ENV.statsSlot]: String(d.statsSlot),
           TMPDIR: d.tmpDir,
           // The launcher makes this the container's NODE_OPTIONS (and drops any other).
-          ...(d.policy ? { FAASFLOW_HANDLER_IPC: '1', FAASFLOW_NODE_OPTIONS: f.env.NODE_OPTIONS ?? '' } : {}),
+          ...(d.policy ? { [ENV.handlerIpc]: '1', [ENV.nodeOptions]: f.env.NODE_OPTIONS ?? '' } : {}),
         },
         ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
       },

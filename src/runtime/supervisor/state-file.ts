@@ -1,12 +1,12 @@
 // The instance as `ps` sees it, and the state file: what `down` and the next `up` know of the
 // instance when its supervisor is gone. Written after every change of a child's state.
 import fs from 'node:fs';
-import { writeJsonAtomic } from '../../control/state.js';
-import type { InstanceStatus } from '../../control/protocol.js';
+import { writeJsonAtomic } from '../../common/state.js';
+import type { InstanceStatus } from '../../common/protocol.js';
 import { segmentName } from '../../shm/index.js';
 import { byRoleAndFunction, childStatus, selfStatus } from './status.js';
 import type { Parts } from './parts.js';
-import { logFileFor } from './logs.js';
+import { logFileFor } from '../../common/paths.js';
 
 export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean): InstanceStatus {
   const names = new Map([...s.functions.values()].map((f) => [f.id, f.name]));

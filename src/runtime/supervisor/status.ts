@@ -1,6 +1,6 @@
 // What `ps` and the state file show of each supervised process.
-import type { ChildStatus, MemoryFigures } from '../../control/protocol.js';
-import { startTime } from '../../control/procs.js';
+import type { ChildStatus, MemoryFigures } from '../../common/protocol.js';
+import { startTime } from '../../common/procs.js';
 import { sampleMemory } from '../../observe/memory.js';
 import { enforcementName, parseEnforcement } from '../../sys/sandbox.js';
 import type { Child } from './child.js';

@@ -4,13 +4,12 @@
 // control socket, domain repair and replacements are in their own modules (see parts.ts).
 import fs from 'node:fs';
 import type net from 'node:net';
-import path from 'node:path';
 import { stop as stopEsbuild } from 'esbuild';
 import type { ResolvedConfig } from '../../config/types.js';
-import type { InstancePaths } from '../../control/paths.js';
-import type { InstanceStatus } from '../../control/protocol.js';
-import { killQuietly, procStat, sessionMembers } from '../../control/procs.js';
-import { serveControl } from '../../control/server.js';
+import { bundleDirFor, type InstancePaths } from '../../common/paths.js';
+import type { InstanceStatus } from '../../common/protocol.js';
+import { killQuietly, procStat, sessionMembers } from '../../common/procs.js';
+import { serveControl } from './control-socket.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
 import { bundleHandler } from '../handler/bundle.js';
 import type { Route } from '../protocol.js';
@@ -165,7 +164,7 @@ export class Supervisor implements Parts {
   private async bundleConfigFunctions(): Promise<void> {
     for (const f of this.cfg.functions) {
       const deployment = this.deployments.next(f.id);
-      const { file } = await bundleHandler(f.handler, path.join(this.paths.bundles, `fn${f.id}-d${deployment}`));
+      const { file } = await bundleHandler(f.handler, bundleDirFor(this.paths, f.id, deployment));
       this.functions.set(f.id, { ...f, deployment, bundle: file, source: f.handler, origin: 'config' });
     }
     const deployed: string[] = [];

@@ -3,7 +3,7 @@
 // range no account uses, so two instances (or two domains) never share one.
 import fs from 'node:fs';
 import type { ResolvedConfig } from '../../config/types.js';
-import { FaasflowError } from '../../control/errors.js';
+import { FaasflowError } from '../../common/errors.js';
 
 /** Derived ids start here: far above any distribution's ranges for people and services. */
 const DERIVED_FLOOR = 0x50000000;

@@ -4,7 +4,8 @@
 import type { ProcessTable } from '../../shm/index.js';
 import { parseEnforcement } from '../../sys/sandbox.js';
 import type { Child } from './child.js';
-import { logFileFor, prettify } from './logs.js';
+import { logFileFor } from '../../common/paths.js';
+import { prettify } from './logs.js';
 import type { Parts } from './parts.js';
 import { decide, describeExit, type ChildExit } from './policy.js';
 import { replaceGracefully } from './replace.js';

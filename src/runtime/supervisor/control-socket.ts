@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
-import { isFaasflowError } from './errors.js';
-import { isSandboxedPeer, peerOf } from '../sys/peer.js';
-import type { ControlReply, ControlRequest } from './protocol.js';
+import { isFaasflowError } from '../../common/errors.js';
+import { isSandboxedPeer, peerOf } from '../../sys/peer.js';
+import type { ControlReply, ControlRequest } from '../../common/protocol.js';
 
 export type Reply = (r: ControlReply) => void;
 export type RequestHandler = (req: ControlRequest, reply: Reply, closed: Promise<void>) => Promise<unknown>;

@@ -1,10 +1,22 @@
 // What /proc says about processes: identity checks before signalling a pid from a state file
 // (pids get reused) and the members of a dead supervisor's session and its children's groups.
 import fs from 'node:fs';
-import { pidAlive } from '../shm/index.js';
 
-/** Running, not merely present: a zombie counts as dead (see pidAlive). */
-export const processAlive = pidAlive;
+/**
+ * Whether `pid` is a running process, not merely present: a zombie (killed, not yet reaped: pid 1
+ * may reap orphans late) counts as dead, or a `kill -9`'d supervisor would look alive to
+ * stale-instance checks. EPERM means it exists under another user.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
 
 export function cmdline(pid: number): string {
   try {

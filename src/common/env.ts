@@ -1,0 +1,51 @@
+// Every environment variable faasflow reads, by name: how `faasflow up` tells the supervisor
+// where its config is, and how the supervisor tells each child what it is (visible in
+// /proc/<pid>/environ for debugging; readiness and routing go over the IPC channel).
+export const ENV = {
+  /** Absolute path of the resolved config JSON. */
+  config: 'FAASFLOW_CONFIG',
+  /** Segment name, e.g. /faasflow-default (a container's: its domain segment). */
+  segment: 'FAASFLOW_SEGMENT',
+  functionId: 'FAASFLOW_FUNCTION_ID',
+  deployment: 'FAASFLOW_DEPLOYMENT',
+  replica: 'FAASFLOW_REPLICA',
+  /** Absolute path of the bundled handler module (.mjs) to import. */
+  handler: 'FAASFLOW_HANDLER',
+  concurrency: 'FAASFLOW_CONCURRENCY',
+  timeoutMs: 'FAASFLOW_TIMEOUT_MS',
+  /** Comma-separated CPU numbers to pin to (config `cpus`). */
+  cpus: 'FAASFLOW_CPUS',
+  /** Microseconds a link polls for an expected answer before parking in epoll (config `spinMicros`). */
+  spinMicros: 'FAASFLOW_SPIN_US',
+  /** Which gateway (0 … workers − 1) a gateway process is. */
+  gatewayIndex: 'FAASFLOW_GATEWAY_INDEX',
+  /** JSON list of the domain segments a gateway maps at start. */
+  domains: 'FAASFLOW_DOMAINS',
+  /** The port the first gateway got: the others share it. */
+  port: 'FAASFLOW_PORT',
+  /** A container's stats record in its domain segment. */
+  statsSlot: 'FAASFLOW_STATS_SLOT',
+  /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */
+  handlerIpc: 'FAASFLOW_HANDLER_IPC',
+  /** What the sandbox launcher makes the container's NODE_OPTIONS (it drops any other). */
+  nodeOptions: 'FAASFLOW_NODE_OPTIONS',
+  /** Set by the sandbox launcher: the isolation it applied. */
+  sandbox: 'FAASFLOW_SANDBOX',
+  /** '1': the supervisor also writes every log line to its standard output (`up --foreground`). */
+  foreground: 'FAASFLOW_FOREGROUND',
+  /** 'json': those lines as JSON objects. */
+  logFormat: 'FAASFLOW_LOG_FORMAT',
+  /** The instance directory itself, instead of <base>/faasflow-<uid>/<instance>. */
+  runtimeDir: 'FAASFLOW_RUNTIME_DIR',
+  /** The instance every command talks to when --instance is not given. */
+  instance: 'FAASFLOW_INSTANCE',
+} as const;
+
+/**
+ * Long enough for a small request's round trip through a container (~60 µs on a 2-vCPU VM),
+ * short enough that a wait that outlasts it wastes little.
+ */
+export const DEFAULT_SPIN_MICROS = 200;
+
+/** Exit code a child uses for "permanent failure, do not restart" (s6's convention is 100). */
+export const EXIT_PERMANENT = 100;
