@@ -113,3 +113,13 @@ export function resolveFlows(flows: ParsedFlow[], functions: KnownFunction[], ma
   });
   return { flows: out, problems };
 }
+
+/** The lowest stats row `flows` use: function ids stay below it (`maxFunctions` when there are no flows). */
+export function lowestFlowRow(flows: readonly FlowConfig[], maxFunctions: number): number {
+  let low = maxFunctions;
+  for (const f of flows) {
+    low = Math.min(low, f.statsId);
+    for (const st of f.steps) for (const c of st.kind === 'call' ? [st.call] : st.branches) low = Math.min(low, c.statsId);
+  }
+  return low;
+}

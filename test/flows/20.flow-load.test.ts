@@ -91,5 +91,8 @@ t.test('redeploying a step under flow load fails no flow request', async (t) => 
   await l.stop();
   t.same([...l.tally.keys()], ['200'], `every flow request answered 200 with the right body: ${JSON.stringify([...l.tally])}`);
   t.equal((await post(p.port, '/flow/chain', 'x')).body.toString(), 'x>first>middle2>last', 'the new version of the middle step serves');
+  const clash = await p.cli(['deploy', './middle2.ts', '--id', '62']);
+  t.equal(clash.code, 1, 'a deploy into the rows the flows count in is refused');
+  t.match(clash.stderr + clash.stdout, /function id 62 is in the stats rows the config's flows use \(60\.\.63\)/, 'saying which rows and what to do');
   t.equal((await p.cli(['down'])).code, 0);
 });

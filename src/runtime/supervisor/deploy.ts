@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultFunction } from '../../config/load.js';
+import { lowestFlowRow } from '../../config/flows.js';
 import { FaasflowError } from '../../common/errors.js';
 import type { DeployRequest, DeployResult } from '../../common/protocol.js';
 import type { FnEntry } from './deployments.js';
@@ -49,6 +50,9 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
   const base = old ?? fresh;
   const next: FnEntry = { ...base, name: named.name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: s.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
   if (next.id >= s.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${s.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
+  // The flows' stats rows are at the top of the table: a function there would share a row with one.
+  const flowRows = lowestFlowRow(s.cfg.flows, s.cfg.segment.maxFunctions);
+  if (flowRows <= next.id) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} is in the stats rows the config's flows use (${flowRows}..${s.cfg.segment.maxFunctions - 1}): pick an id below ${flowRows}, or raise segment.maxFunctions`);
   note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
   const started = Array.from({ length: next.replicas }, (_, r) => s.containers.start(next, r));
   const bad = (await Promise.all(started.map((c) => c.outcome()))).find((o) => !o.ready);
@@ -81,3 +85,4 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
   s.events.info(`deployed function ${next.id} (${next.name}) deployment ${next.deployment} from ${next.source}`);
   return { id: next.id, name: next.name, deployment: next.deployment, previous: old?.deployment ?? null, replicas: next.replicas, stopped };
 }
+
