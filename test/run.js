@@ -6,6 +6,27 @@ import fs from 'node:fs';
 import { setTimeout } from 'node:timers';
 
 const segments = () => new Set(fs.readdirSync('/dev/shm').filter((f) => f.startsWith('faasflow-')));
+// Instances' cgroup directories (v2, and v1's memory and pids hierarchies), as root makes them.
+const CGROUP_PARENTS = ['/sys/fs/cgroup/faasflow', '/sys/fs/cgroup/memory/faasflow', '/sys/fs/cgroup/pids/faasflow'];
+const cgroups = () => new Set(CGROUP_PARENTS.flatMap((p) => {
+  try {
+    return fs.readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${p}/${d.name}`);
+  } catch {
+    return [];
+  }
+}));
+/** Processes in an instance's cgroups (its domain directories). */
+const cgroupProcs = (dir) => {
+  let n = 0;
+  for (const d of [dir, ...fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/${e.name}`)]) {
+    try {
+      n += fs.readFileSync(`${d}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      // gone
+    }
+  }
+  return n;
+};
 // Every process this run starts inherits this marker, orphans included, so the check finds what
 // this run left behind and never touches another run's processes.
 const RUN_MARK = `FAASFLOW_TEST_RUN=${process.pid}`;
@@ -105,6 +126,7 @@ function otherRuns(name) {
 }
 
 const segBefore = segments();
+const cgroupsBefore = cgroups();
 const procBefore = new Set(ourProcesses(undefined).keys());
 const args = ['tap', '--reporter=tap', ...process.argv.slice(2)];
 const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -174,6 +196,20 @@ function check(code) {
     leaked++;
     console.log(`# LEAK: segments left in /dev/shm: ${segAfter.join(', ')}`);
     for (const s of segAfter) fs.rmSync(`/dev/shm/${s}`, { force: true });
+  }
+  // An instance's cgroups left behind with nothing in them: its stop or cleanup did not remove them.
+  const cgroupsAfter = [...cgroups()].filter((d) => !cgroupsBefore.has(d) && cgroupProcs(d) === 0);
+  if (cgroupsAfter.length) {
+    leaked++;
+    console.log(`# LEAK: cgroups left: ${cgroupsAfter.join(', ')}`);
+    for (const d of cgroupsAfter) {
+      try {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) fs.rmdirSync(`${d}/${e.name}`);
+        fs.rmdirSync(d);
+      } catch {
+        // a process moved in meanwhile: left alone
+      }
+    }
   }
   if (leaked) failed += leaked;
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -6,6 +6,7 @@
 // supervisor left.
 import fs from 'node:fs';
 import path from 'node:path';
+import { killQuietly } from '../common/procs.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -86,17 +87,30 @@ export function domainCgroups(instance: string, domain: string, l: DomainLimits)
   return { kind: 'none', dirs: [], reason: `${errors.join('; ')}; RLIMIT_NPROC and RLIMIT_DATA bound each replica instead` };
 }
 
-/** Removes an instance's cgroup directories (empty ones; a cgroup with processes stays). Returns what was removed. */
-export function removeInstanceCgroups(instance: string): string[] {
+/**
+ * Removes an instance's cgroup directories. Anything still in them (a process a handler started
+ * that left its container's group and the supervisor's session) is killed first and waited for
+ * up to `waitMs`: only the instance's containers were ever put in them, so every member is its.
+ * A cgroup that still has processes after that stays. Returns what was removed.
+ */
+export function removeInstanceCgroups(instance: string, waitMs = 1000): string[] {
   const removed: string[] = [];
-  for (const base of [path.join(ROOT, 'faasflow', instance), path.join(ROOT, 'memory', 'faasflow', instance), path.join(ROOT, 'pids', 'faasflow', instance)]) {
-    let domains: string[];
+  const bases = [path.join(ROOT, 'faasflow', instance), path.join(ROOT, 'memory', 'faasflow', instance), path.join(ROOT, 'pids', 'faasflow', instance)];
+  const domainsOf = (base: string) => {
     try {
-      domains = fs.readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(base, d.name));
+      return fs.readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(base, d.name));
     } catch {
-      continue;
+      return [];
     }
-    for (const d of [...domains, base]) {
+  };
+  const all = bases.flatMap((b) => [...domainsOf(b), b]);
+  const left = cgroupMembers(all);
+  for (const pid of left) killQuietly(pid, 'SIGKILL');
+  // A killed process leaves its cgroups only once it has exited: wait for that, briefly.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const end = Date.now() + waitMs; left.length && cgroupMembers(all).length && Date.now() < end; ) Atomics.wait(pause, 0, 0, 10);
+  for (const base of bases) {
+    for (const d of [...domainsOf(base), base]) {
       try {
         fs.rmdirSync(d);
         removed.push(d);
