@@ -16,10 +16,11 @@ export interface InvokeResult {
 }
 
 export default class Invoke extends FaasflowCommand {
-  static override summary = 'Call a function through the gateway and print its reply.';
-  static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg > small.jpg', 'echo hi | <%= config.bin %> invoke 1'];
-  static override args = { id: Args.integer({ description: 'function id', required: true, min: 1 }) };
+  static override summary = 'Call a function (or run a flow) through the gateway and print its reply.';
+  static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg > small.jpg', 'echo hi | <%= config.bin %> invoke 1', "<%= config.bin %> invoke --flow shout --data 'Hello World'"];
+  static override args = { id: Args.integer({ description: 'function id (or --flow NAME)', required: false, min: 1 }) };
   static override flags = {
+    flow: Flags.string({ description: 'run this flow (POST /flow/NAME) instead of calling one function' }),
     data: Flags.string({ char: 'd', description: 'request body', exclusive: ['file'] }),
     file: Flags.string({ char: 'f', description: 'read the request body from this file (- for standard input; piped input is read when neither --data nor --file is given)', exclusive: ['data'] }),
     'content-type': Flags.string({ description: 'request Content-Type', default: 'application/octet-stream' }),
@@ -28,6 +29,9 @@ export default class Invoke extends FaasflowCommand {
 
   async run(): Promise<InvokeResult> {
     const { args, flags } = await this.parse(Invoke);
+    if ((args.id === undefined) === (flags.flow === undefined)) throw new FaasflowError('USAGE', args.id === undefined ? 'name a function id (faasflow invoke 1) or a flow (faasflow invoke --flow NAME)' : 'give a function id or --flow NAME, not both');
+    const what = flags.flow !== undefined ? `flow ${flags.flow}` : `function ${args.id}`;
+    const path = flags.flow !== undefined ? `/flow/${encodeURIComponent(flags.flow)}` : `/function/${args.id}`;
     const s = requireRunning(await this.locate(flags));
     let body: Buffer = Buffer.from(flags.data ?? '');
     if (flags.file === '-' || (flags.file === undefined && flags.data === undefined && !process.stdin.isTTY)) {
@@ -39,18 +43,21 @@ export default class Invoke extends FaasflowCommand {
         throw new FaasflowError('USAGE', `cannot read --file ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    const r = await invoke(s.host, s.port, args.id, body, flags['content-type'], flags.timeout);
+    const r = await invoke(s.host, s.port, path, body, flags['content-type'], flags.timeout);
     const text = r.body.toString('utf8');
     const isText = Buffer.from(text, 'utf8').equals(r.body);
     if (r.status < 200 || r.status > 299) {
       let msg = text.slice(0, 500);
+      let step: string | undefined;
       try {
-        const j = JSON.parse(text) as { error?: string | { message?: string }; message?: string };
+        const j = JSON.parse(text) as { error?: string | { message?: string }; message?: string; step?: string };
         msg = (typeof j.error === 'string' ? j.error : j.error?.message) ?? j.message ?? msg;
+        step = typeof j.step === 'string' ? j.step : undefined;
       } catch {
         // not JSON: the text itself
       }
-      throw new FaasflowError('INVOKE', `function ${args.id} answered ${r.status}${r.requestId ? ` (request ${r.requestId})` : ''}: ${msg}`);
+      const where = [r.requestId ? `request ${r.requestId}` : '', step ? `step ${step}` : ''].filter(Boolean).join(', ');
+      throw new FaasflowError('INVOKE', `${what} answered ${r.status}${where ? ` (${where})` : ''}: ${msg}`);
     }
     if (!this.jsonEnabled()) process.stdout.write(r.body);
     return { status: r.status, requestId: r.requestId, contentType: r.contentType, body: isText ? text : r.body.toString('base64'), encoding: isText ? 'utf8' : 'base64', bytes: r.body.length };

@@ -67,5 +67,12 @@ t.test('top --once --json and /metrics show each flow and its steps', async (t) 
     execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
     t.pass('promtool check metrics passes');
   } else t.pass('promtool check metrics', { skip: 'promtool not installed (apt-get install prometheus)' });
+  const inv = await p.cli(['invoke', '--flow', 'chain', '--data', 'q']);
+  t.equal(inv.stdout, 'q>a>b>c', 'faasflow invoke --flow runs the flow and prints its reply');
+  const none = await p.cli(['invoke', '--flow', 'nope', '--data', 'q']);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /flow nope answered 404 \(request \d+\): no flow named 'nope': this instance has chain, fan/, 'an unknown flow: the gateway\'s answer');
+  const neither = await p.cli(['invoke', '--data', 'q']);
+  t.match(neither.stderr, /name a function id \(faasflow invoke 1\) or a flow \(faasflow invoke --flow NAME\)/, 'neither an id nor --flow: a usage error');
   t.equal((await p.cli(['down'])).code, 0);
 });
