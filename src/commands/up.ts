@@ -43,13 +43,15 @@ export default class Up extends FaasflowCommand {
     const warnings: string[] = [];
     const steps = new StepWaiter();
     let supervisor: ReturnType<typeof launchSupervisor> | undefined;
+    let aborted = false;
     const local: ListrTask<Ctx>[] = [
       {
         title: 'Config',
         task: async (c, task) => {
           c.cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance: checkInstanceName(flags.instance) });
           c.paths = instancePaths(c.cfg.instance, c.cfg.runtimeDir);
-          task.title = `Config: ${c.cfg.file || 'built-in examples'} (${c.cfg.functions.length} function${c.cfg.functions.length === 1 ? '' : 's'}, port ${c.cfg.gateway.port})`;
+          const flows = c.cfg.flows.length ? `, ${c.cfg.flows.length} flow${c.cfg.flows.length === 1 ? '' : 's'}` : '';
+          task.title = `Config: ${c.cfg.file || 'built-in examples'} (${c.cfg.functions.length} function${c.cfg.functions.length === 1 ? '' : 's'}${flows}, port ${c.cfg.gateway.port})`;
         },
       },
       {
@@ -64,6 +66,7 @@ export default class Up extends FaasflowCommand {
       {
         title: 'Supervisor',
         task: (c, task) => {
+          if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted before the supervisor started');
           if (flags.reset) forgetDeployments(c.paths!);
           supervisor = launchSupervisor(c.cfg!, c.paths!, flags.foreground, flags['log-format'] === 'json' ? 'json' : 'text');
           task.title = `Supervisor pid ${supervisor.pid}`;
@@ -74,21 +77,24 @@ export default class Up extends FaasflowCommand {
     ];
     const run = reportingOnce([...local, ...stepTasks<Ctx>(steps, warnings)]);
     const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(run.tasks, { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
-    // Ctrl-C while starting aborts the start: the supervisor shuts down what it began.
-    let aborted = false;
+    // Ctrl-C or SIGTERM while starting aborts the start: the supervisor shuts down what it began.
+    // (SIGTERM matters most for `up --foreground` as a container's PID 1, which has no default
+    // action for it: without a handler a stop during startup would be ignored.)
     const abort = () => {
       aborted = true;
       supervisor?.kill('SIGTERM');
     };
     process.once('SIGINT', abort);
+    process.once('SIGTERM', abort);
     try {
       await list.run(ctx);
       process.off('SIGINT', abort);
+      process.off('SIGTERM', abort);
       ctx.unlock?.();
     } catch (err) {
       if (supervisor && ctx.paths) await cleanFailedStart(supervisor, ctx.paths);
       ctx.unlock?.();
-      if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C): everything it had started was stopped and removed');
+      if (aborted) throw new FaasflowError('START_FAILED', 'startup aborted (Ctrl-C or SIGTERM): everything it had started was stopped and removed');
       throw run.failure() ?? err;
     }
     const cfg = ctx.cfg!;
@@ -96,7 +102,8 @@ export default class Up extends FaasflowCommand {
     const url = `http://${cfg.gateway.host}:${ran.kind === 'running' ? ran.port : cfg.gateway.port}`;
     for (const w of warnings) this.warn(w);
     const first = steps.firstFunction ?? cfg.functions[0]?.id;
-    const hint = first === undefined ? `no functions yet: faasflow deploy ./handler.ts --id 1 --instance ${cfg.instance}` : `try: curl -X POST ${url}/function/${first} -d 'Hello World'`;
+    const flow = cfg.flows[0]?.name;
+    const hint = first === undefined ? `no functions yet: faasflow deploy ./handler.ts --id 1 --instance ${cfg.instance}` : `try: curl -X POST ${url}/function/${first} -d 'Hello World'${flow ? `, or a flow: curl -X POST ${url}/flow/${flow} -d 'Hello World'` : ''}`;
     if (!this.jsonEnabled()) this.log(`faasflow "${cfg.instance}" is up: ${url}  (${hint})`);
     if (flags.foreground && supervisor) {
       const sup = supervisor;

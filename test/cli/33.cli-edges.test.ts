@@ -1,7 +1,8 @@
 // The CLI's edges, with the real binary: deploy type-checks `ctx` and resolves 'faasflow' from a
 // directory without node_modules; `logs -n 0` (also with --follow) shows no old line; `invoke
 // --file -` reads standard input; a broken config's warning in `ps`/`down` gives the reason; an
-// instance without functions says so instead of suggesting a curl that gets 404.
+// instance without functions says so instead of suggesting a curl that gets 404; SIGTERM during
+// `up` aborts the start cleanly.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -87,4 +88,22 @@ t.test('an instance without functions says how to deploy one', async (t) => {
   t.match(up.stdout, /is up: .*no functions yet: faasflow deploy \.\/handler\.ts --id 1/);
   t.notMatch(up.stdout, /curl/, 'no curl that would get 404');
   t.equal((await p.cli(['down'])).code, 0);
+});
+
+t.test('SIGTERM to `up --foreground` during startup aborts it and leaves nothing', async (t) => {
+  const p = await project(t, 'termup');
+  // Its container takes a while to be ready: the signal lands while `up` is still starting.
+  p.write('slow.ts', 'await new Promise((r) => setTimeout(r, 4000));\nexport default (input: Uint8Array) => input;\n');
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './slow.ts' }]"));
+  const up = p.start(['up', '--foreground']);
+  let out = '';
+  up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  up.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  await until(() => p.supervisorPid() !== undefined, 20_000, 'the supervisor to start');
+  up.kill('SIGTERM');
+  const r = await up;
+  t.not(r.exitCode, 0, '`up` fails');
+  t.match(out.replace(/\s+›\s+/g, ' '), /startup aborted \(Ctrl-C or SIGTERM\): everything it had started was\s+stopped and removed/, 'and says so');
+  await until(() => p.processes().length === 0, 20_000, 'every process of the instance to be gone');
+  t.notOk(fs.existsSync(`/dev/shm${p.segment}`), 'no segment left');
 });
