@@ -2,16 +2,13 @@
 // (what a pod's /dev/shm must hold) and the memory limit that covers the segments plus every
 // process. Pure, so the figures in an exported manifest can be checked without starting anything.
 import type { ResolvedConfig } from '../config/types.js';
-import { metadataSize } from '../shm/layout.js';
+import { MIN_DOMAIN_BYTES, metadataSize } from '../shm/layout.js';
 
 const MiB = 1024 ** 2;
 const PAGE = 4096;
 
-/**
- * A domain segment is never smaller than this. Mirrors MIN_DOMAIN_BYTES in
- * src/runtime/supervisor/domains.ts, which creates the segments; the two must agree.
- */
-export const MIN_DOMAIN_BYTES = 64 * MiB;
+/** A domain segment is never smaller than this (the supervisor sizes them with the same constant). */
+export { MIN_DOMAIN_BYTES };
 
 /**
  * Per-process figures for the memory limit, each rounded up from what `faasflow ps --json` showed

@@ -64,6 +64,8 @@ export interface Layout {
  * that a 16 MiB body fits but should not eat the pool.
  */
 export const DEFAULT_CLASSES: ClassSpec[] = [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }, { size: 16 << 20 }];
+/** A domain segment is never smaller than this: room for a few packets of every default class. */
+export const MIN_DOMAIN_BYTES = 64 << 20;
 /**
  * Share of the arena bytes each default class gets when its count is derived (any four classes
  * without counts): 1/8 to 4 KiB, 1/4 to 64 KiB, 3/8 to 1 MiB (the common large body), 1/4 to

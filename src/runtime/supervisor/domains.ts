@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
-import { DEFAULT_CLASSES, HEADER_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
+import { DEFAULT_CLASSES, HEADER_BYTES, MIN_DOMAIN_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
 import { availableEnforcement, enforcementName, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
@@ -17,8 +17,6 @@ import { uidBaseFor, resolveUser } from './users.js';
 /** Stats records per replica of a domain: the replicas, their replacements during a deploy, restarts. */
 const STATS_SLOTS_PER_REPLICA = 4;
 const MIN_STATS_SLOTS = 16;
-/** A domain segment is never smaller than this: room for a few packets of every default class. */
-const MIN_DOMAIN_BYTES = 64 << 20;
 
 export interface Domain {
   index: number;
