@@ -11,6 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Test } from 'tap';
 import { isFaasflowProcess, processAlive, sessionMembers } from '../../src/common/procs.js';
 import { Segment } from '../../src/shm/index.js';
+import { removeInstanceCgroups } from '../../src/sys/cgroups.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'run.js');
@@ -153,7 +154,9 @@ export async function project(t: Test, tag: string): Promise<Project> {
     }
     // Gone before the segment is unlinked: a supervisor killed while creating it would leave it.
     await until(() => alive([...victims]).length === 0, 5000, 'the killed processes to exit').catch(() => undefined);
-    if (Segment.exists(segment)) Segment.unlink(segment);
+    // The runtime segment and every domain segment of the instance.
+    for (const name of Segment.ofInstance(instance)) if (Segment.exists(name)) Segment.unlink(name);
+    removeInstanceCgroups(instance);
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return p;
