@@ -221,12 +221,12 @@ export class FlowRun implements Sink {
   private answer(r: ParsedReply): void {
     this.done = true;
     const c = this.carrier;
-    const refused = respond(this.p.res!, { ...r, pool: c.pool, desc: c.desc, length: c.length }, this.p.id);
+    const counted = () => this.host.flowDone(this.flow, r.status, this.p.t0, this.bytesIn, c.length);
+    const refused = respond(this.p.res!, { ...r, pool: c.pool, desc: c.desc, length: c.length }, this.p.id, counted);
     if (refused !== undefined) {
       this.done = false;
       return this.error(500, `the last step set an invalid reply header: ${refused}`, this.stepName());
     }
-    this.host.flowDone(this.flow, r.status, this.p.t0, this.bytesIn, c.length);
     // Sent from the packet: it goes back once the response is over (end(), on 'close').
   }
 

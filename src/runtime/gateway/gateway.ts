@@ -180,7 +180,9 @@ export class Gateway extends Ledger {
     if (p.sink) {
       // A flow step: the sink takes the reply packet before the exchange lets go of what it read
       // (a reply in the request's own packet is one of those).
+      // Counted first: the sink may write the flow's answer, and a reader that saw it sees the count.
       p.answered = true;
+      this.count(p, reply.status);
       p.sink.replied(p, reply);
       return this.finish(p, reply.status);
     }

@@ -35,9 +35,10 @@ export function parseReply(pool: PacketPool, f: Frame, requestDesc: Descriptor, 
 
 /**
  * Writes a reply to an HTTP client: headers, then the body straight from its packet. Returns an
- * error message when Node refuses a header the handler set (bad characters); nothing was sent then.
+ * error message when Node refuses a header the handler set (bad characters); nothing was sent then,
+ * and `beforeBody` was not called.
  */
-export function respond(res: ServerResponse, r: ParsedReply, requestId: number): string | undefined {
+export function respond(res: ServerResponse, r: ParsedReply, requestId: number, beforeBody?: () => void): string | undefined {
   r.headers['content-length'] = r.length;
   r.headers['x-request-id'] = requestId;
   try {
@@ -45,6 +46,8 @@ export function respond(res: ServerResponse, r: ParsedReply, requestId: number):
   } catch (err) {
     return (err as Error).message;
   }
+  // What must be true before the client can have its answer (a count a reader may look for).
+  beforeBody?.();
   res.end(r.pool.view(r.desc, r.length));
   return undefined;
 }
