@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../common/errors.js';
-import { followLines, logFiles, tailLines } from '../control/logs.js';
+import { LogTail, followLines, logFiles, tailLines } from '../observe/logs.js';
 
 export interface LogsResult {
   files: string[];
@@ -25,6 +25,9 @@ export default class Logs extends FaasflowCommand {
     if (!files.some((f) => tailLines([f], 1).length)) {
       throw new FaasflowError('NOT_RUNNING', `no logs${flags.id ? ` for function ${flags.id}` : ''} in ${p.logs}: the instance "${p.instance}" never ran here${flags.id ? ', or has no such function' : ''}`);
     }
+    // Where following starts is taken before the recent lines are read, so none falls between.
+    const tail = new LogTail(list, { keep: 0 });
+    if (flags.follow) tail.poll();
     const lines = tailLines(files, flags.lines);
     if (this.jsonEnabled()) return { files, lines };
     for (const l of lines) this.log(l);
@@ -32,7 +35,7 @@ export default class Logs extends FaasflowCommand {
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       process.once('SIGTERM', () => stop.abort());
-      await followLines(list, (l) => this.log(l), stop.signal);
+      await followLines(tail, (l) => this.log(l.raw), stop.signal);
     }
     return { files, lines };
   }

@@ -2,6 +2,7 @@ import { FaasflowCommand } from '../control/command.js';
 import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
 import { liveStatus } from '../control/status.js';
 import { fmtBytes } from '../shm/index.js';
+import { segmentPath } from '../observe/procfs.js';
 
 export default class Ps extends FaasflowCommand {
   static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory), each container's security domain and sandbox.";
@@ -12,7 +13,7 @@ export default class Ps extends FaasflowCommand {
     const { flags } = await this.parse(Ps);
     const s = await liveStatus(await this.locate(flags));
     if (!this.jsonEnabled()) {
-      this.log(`instance ${s.instance} (${s.state}) http://${s.host}:${s.port}  segment /dev/shm${s.segment}`);
+      this.log(`instance ${s.instance} (${s.state}) http://${s.host}:${s.port}  segment ${segmentPath(s.segment)}`);
       this.log(table(s));
       const failed = s.children.filter((c) => c.state === 'failed');
       for (const c of failed) this.log(`\n${c.id} FAILED: ${c.lastExit} — see \`faasflow logs --id ${c.functionId}\``);

@@ -9,6 +9,7 @@ import { exited, followStartup, launchSupervisor } from '../control/launch.js';
 import { cleanFailedStart, describeRecovery, forgetDeployments, prepareStart } from '../control/start.js';
 import { checkInstanceName, instancePaths, type InstancePaths } from '../common/paths.js';
 import { StepWaiter, reportingOnce, stepTasks } from '../control/steps.js';
+import { segmentName } from '../shm/index.js';
 
 export interface UpResult {
   instance: string;
@@ -110,6 +111,6 @@ export default class Up extends FaasflowCommand {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => sup.kill(sig));
       process.exitCode = (await exited(sup)) ?? 1;
     }
-    return { instance: cfg.instance, supervisorPid: supervisor?.pid ?? 0, url, runtimeDir: cfg.runtimeDir, segment: `/faasflow-${cfg.instance}`, recovered: ctx.recovered, warnings };
+    return { instance: cfg.instance, supervisorPid: supervisor?.pid ?? 0, url, runtimeDir: cfg.runtimeDir, segment: segmentName(cfg.instance), recovered: ctx.recovered, warnings };
   }
 }

@@ -10,23 +10,34 @@ import { FaasflowError } from './errors.js';
 const MAX_SOCKET_PATH = 100;
 const INSTANCE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 
-export interface InstancePaths {
-  instance: string;
-  dir: string;
+/** The name of every file and directory in an instance's runtime directory. */
+export const RUNTIME_FILES = {
   /** The supervisor's control socket. */
-  socket: string;
+  socket: 'control.sock',
   /** What `ps`, `down` and the next `up` know when the supervisor is gone. */
-  state: string;
+  state: 'state.json',
   /** The validated config the processes run with. */
-  config: string;
+  config: 'config.json',
   /** Functions deployed with `faasflow deploy`, kept across restarts. */
-  deployments: string;
-  bundles: string;
-  logs: string;
-  /** Crash output of the supervisor itself. */
-  supervisorErr: string;
+  deployments: 'deployments.json',
+  bundles: 'bundles',
+  logs: 'logs',
   /** Held by the one `faasflow up` of the instance in progress. */
-  lock: string;
+  lock: 'up.lock',
+} as const;
+
+/** Every file of an instance's runtime directory, as a path. */
+export type InstanceFiles = { dir: string; supervisorErr: string } & Record<keyof typeof RUNTIME_FILES, string>;
+
+export interface InstancePaths extends InstanceFiles {
+  instance: string;
+}
+
+/** The files in `dir`, for a reader that has the directory (`top --runtime-dir`) but no instance name. */
+export function instanceFiles(dir: string): InstanceFiles {
+  const at = Object.fromEntries(Object.entries(RUNTIME_FILES).map(([k, name]) => [k, path.join(dir, name)])) as Record<keyof typeof RUNTIME_FILES, string>;
+  // Crash output of the supervisor itself, next to the logs it writes when it can.
+  return { ...at, dir, supervisorErr: path.join(at.logs, 'supervisor.stderr') };
 }
 
 export function checkInstanceName(instance: string): string {
@@ -44,22 +55,11 @@ export function runtimeDirFor(instance: string, configuredBase?: string): string
 }
 
 export function instancePaths(instance: string, dir: string): InstancePaths {
-  const socket = path.join(dir, 'control.sock');
-  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+  const files = instanceFiles(dir);
+  if (Buffer.byteLength(files.socket) > MAX_SOCKET_PATH) {
     throw new FaasflowError('USAGE', `runtime directory ${dir} is too long for a Unix socket path (${MAX_SOCKET_PATH} bytes max): set FAASFLOW_RUNTIME_DIR or runtimeDir to a shorter path`);
   }
-  return {
-    instance,
-    dir,
-    socket,
-    state: path.join(dir, 'state.json'),
-    config: path.join(dir, 'config.json'),
-    deployments: path.join(dir, 'deployments.json'),
-    bundles: path.join(dir, 'bundles'),
-    logs: path.join(dir, 'logs'),
-    supervisorErr: path.join(dir, 'logs', 'supervisor.stderr'),
-    lock: path.join(dir, 'up.lock'),
-  };
+  return { instance, ...files };
 }
 
 /** The log file (in the logs directory) of the supervisor, the gateways, or function `functionId`'s containers. */
@@ -67,9 +67,14 @@ export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functio
   return role === 'container' ? `fn-${functionId}.log` : `${role}.log`;
 }
 
-/** The files of an instance's logs: one function's, or all of them. */
+/** Whether `name` (in the logs directory) is a live log file, not a rotated one. */
 export function isLogFile(name: string): boolean {
   return name.endsWith('.log');
+}
+
+/** The `n`th rotated file of a log (logrotate's scheme: fn-1.log → fn-1.log.1 → fn-1.log.2). */
+export function rotatedLogFile(file: string, n = 1): string {
+  return `${file}.${n}`;
 }
 
 /** A function version's bundle directory, and its module's name as a sandboxed container is told it. */

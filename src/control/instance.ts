@@ -7,6 +7,7 @@ import { removeSandboxTmpDirs } from '../sys/sandbox.js';
 import type { InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 import { readState } from '../common/state.js';
+import { segmentPath } from '../observe/procfs.js';
 import { listSegments } from '../observe/segments.js';
 import { allProcesses, isFaasflowProcess, killQuietly, processAlive, sameProcess } from '../common/procs.js';
 
@@ -15,7 +16,7 @@ export type InstanceHealth =
   | { kind: 'running'; state: InstanceStatus }
   | { kind: 'stale'; state?: InstanceStatus; reason: string }
   /** The segment exists and its creator lives, but no state file here points to it. */
-  | { kind: 'foreign'; creatorPid: number };
+  | { kind: 'foreign'; creatorPid: number; /** Its file, /dev/shm/faasflow-<instance>. */ segment: string };
 
 export interface CleanReport {
   killed: number[];
@@ -45,8 +46,8 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   }
   if (Segment.exists(seg)) {
     const creator = segmentCreator(seg);
-    if (creator !== undefined && processAlive(creator)) return { kind: 'foreign', creatorPid: creator };
-    return { kind: 'stale', reason: `segment /dev/shm${seg} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
+    if (creator !== undefined && processAlive(creator)) return { kind: 'foreign', creatorPid: creator, segment: segmentPath(seg) };
+    return { kind: 'stale', reason: `segment ${segmentPath(seg)} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
   }
   if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
   return { kind: 'absent' };

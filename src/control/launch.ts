@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import { ENV } from '../common/env.js';
 import { controlRequest } from './client.js';
 import { FaasflowError } from '../common/errors.js';
-import type { InstancePaths } from '../common/paths.js';
+import { logFileFor, type InstancePaths } from '../common/paths.js';
 import type { SupervisorEvent } from '../common/protocol.js';
 import { writeJsonAtomic } from '../common/state.js';
 
@@ -43,7 +43,7 @@ function tail(file: string, lines: number): string {
 
 /** A supervisor that failed fast may exit before we connect; its log has the failed step. */
 function lastFailure(p: InstancePaths): string | undefined {
-  const lines = tail(path.join(p.logs, 'supervisor.log'), 50).split('\n');
+  const lines = tail(path.join(p.logs, logFileFor('supervisor')), 50).split('\n');
   const failed = lines.reverse().find((l) => / \[[a-z]+\] failed /.test(l));
   return failed?.slice(failed.indexOf('] failed ') + '] failed '.length);
 }

@@ -25,7 +25,7 @@ export function prepareStart(p: InstancePaths): Prepared {
   try {
     const h = inspectInstance(p);
     if (h.kind === 'running') throw new FaasflowError('ALREADY_RUNNING', `instance "${p.instance}" is already running (supervisor pid ${h.state.supervisorPid}, http://${h.state.host}:${h.state.port}): run \`faasflow down --instance ${p.instance}\` first or pick another --instance`);
-    if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment /dev/shm/faasflow-${p.instance} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
+    if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment ${h.segment} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
     return { unlock, recovered: h.kind === 'stale' ? { reason: h.reason, report: cleanStale(p, h.state) } : null };
   } catch (err) {
     unlock();

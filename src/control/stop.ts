@@ -31,7 +31,7 @@ export interface StopOptions {
 export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<StopReport> {
   const h = inspectInstance(p);
   const out: StopReport = { instance: p.instance, was: h.kind === 'running' ? 'running' : h.kind === 'stale' ? 'stale' : 'absent', stopped: [], segments: [], files: [] };
-  if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment /dev/shm/faasflow-${p.instance} belongs to running pid ${h.creatorPid}, not to an instance in ${p.dir}: stop that process or pass the right --instance / FAASFLOW_RUNTIME_DIR`);
+  if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment ${h.segment} belongs to running pid ${h.creatorPid}, not to an instance in ${p.dir}: stop that process or pass the right --instance / FAASFLOW_RUNTIME_DIR`);
   if (h.kind === 'stale') {
     const c = cleanStale(p, h.state);
     return { ...out, stopped: c.killed, segments: c.segments, files: c.files };

@@ -1,8 +1,10 @@
-// Follows the per-process log files of an instance (like `tail -F` on all of them): new lines
-// since the last poll, surviving rotation and truncation. Polled, not watched, because `top`
-// polls anyway and fs.watch costs a file descriptor and an inotify watch per file.
+// An instance's per-process logs (<runtimeDir>/logs/*.log), read two ways: the last lines of
+// several files merged by their timestamps (`faasflow logs`), and followed like `tail -F` through
+// rotation and truncation (`faasflow logs --follow`, `top`). Polled, not watched: `top` polls
+// anyway, and fs.watch costs a file descriptor and an inotify watch per file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isLogFile, logFileFor, rotatedLogFile } from '../common/paths.js';
 
 export interface LogLine {
   /** ms since the epoch: the line's own ISO timestamp when it starts with one, else when it was read. */
@@ -13,21 +15,17 @@ export interface LogLine {
   text: string;
   /** Whether the line carried its own timestamp. */
   stamped: boolean;
+  /** The line as it is in the file. */
+  raw: string;
 }
 
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$/;
+/** An ISO timestamp with milliseconds, as the supervisor writes it: lines sort by it as text. */
+const STAMP_CHARS = 24;
 
 function parseLine(source: string, line: string, now: number): LogLine {
   const m = STAMP.exec(line);
-  return m ? { at: Date.parse(m[1]), source, text: m[2], stamped: true } : { at: now, source, text: line, stamped: false };
-}
-
-interface Followed {
-  ino: number;
-  offset: number;
-  partial: string;
-  /** Reading started mid-file: the first fragment is the end of a line already gone by. */
-  midLine: boolean;
+  return m ? { at: Date.parse(m[1]), source, text: m[2], stamped: true, raw: line } : { at: now, source, text: line, stamped: false, raw: line };
 }
 
 const PROBLEM_WORD = /\b(error|fail(ed|ure|s)?|exception|uncaught|crash(ed)?|fatal|killed|timed out)\b/i;
@@ -39,47 +37,106 @@ export function isProblem(text: string): boolean {
   return PROBLEM_WORD.test(text) || ERRNO.test(text);
 }
 
+/** The log files in `dir`: function `functionId`'s only, or every one (rotated ones are not). */
+export function logFiles(dir: string, functionId?: number): string[] {
+  if (functionId !== undefined) return [path.join(dir, logFileFor('container', functionId))];
+  try {
+    return fs.readdirSync(dir).filter(isLogFile).sort().map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+function readLines(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The last `n` lines across `files`, oldest first. */
+export function tailLines(files: string[], n: number): string[] {
+  // slice(-0) is the whole array: "no lines" must be said explicitly.
+  if (n <= 0) return [];
+  const all: string[] = [];
+  for (const f of files) {
+    let lines = readLines(f);
+    // Not enough in the current file: the newest rotated one holds what came before.
+    if (lines.length < n) lines = [...readLines(rotatedLogFile(f)), ...lines];
+    all.push(...lines.slice(-n));
+  }
+  const key = (l: string) => l.slice(0, STAMP_CHARS);
+  return all.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).slice(-n);
+}
+
+interface Followed {
+  ino: number;
+  offset: number;
+  partial: string;
+  /** Reading started mid-file: the first fragment is the end of a line already gone by. */
+  midLine: boolean;
+}
+
+export interface TailOptions {
+  /** Lines kept for `recent()`. */
+  keep?: number;
+  /** How much of the end of each file there at the first poll is shown; 0: only what comes after. */
+  initialBytes?: number;
+  /** A burst larger than this between two polls is shown from its end (top has a dozen lines of room). */
+  burstBytes?: number;
+}
+
 export class LogTail {
-  private readonly files = new Map<string, Followed>();
+  private readonly followed = new Map<string, Followed>();
   private readonly lines: LogLine[] = [];
+  private primed = false;
+  private readonly keep: number;
+  private readonly initialBytes: number;
+  private readonly burstBytes: number;
 
-  /** `initialBytes`: how much of an existing file's end to show when it is first seen. */
+  /** `files` is asked at every poll: log files appear as functions are deployed. */
   constructor(
-    readonly dirs: string[],
-    private readonly keep = 200,
-    private readonly initialBytes = 2048,
-  ) {}
+    private readonly files: () => string[],
+    o: TailOptions = {},
+  ) {
+    this.keep = o.keep ?? 200;
+    this.initialBytes = o.initialBytes ?? 0;
+    this.burstBytes = o.burstBytes ?? Infinity;
+  }
 
-  /** Appends what was written since the last poll; returns the new lines. */
+  /** What was written since the last poll, in each file's order; also kept for `recent()`. */
   poll(now = Date.now()): LogLine[] {
     const fresh: LogLine[] = [];
-    for (const file of this.logFiles()) {
+    for (const file of this.files()) {
       let st: fs.Stats;
       try {
         st = fs.statSync(file);
       } catch {
-        this.files.delete(file);
+        this.followed.delete(file);
         continue;
       }
-      let f = this.files.get(file);
-      if (!f) {
-        const offset = Math.max(0, st.size - this.initialBytes);
-        f = { ino: st.ino, offset, partial: '', midLine: offset > 0 };
-        this.files.set(file, f);
-      } else if (f.ino !== st.ino || st.size < f.offset) {
-        Object.assign(f, { ino: st.ino, offset: 0, partial: '', midLine: false });
-      }
-      if (st.size === f.offset) continue;
-      const text = this.read(file, f, st.size);
       const source = path.basename(file, '.log');
-      const parts = (f.partial + text).split('\n');
-      f.partial = parts.pop() ?? '';
-      if (f.midLine && parts.length) {
-        parts.shift();
-        f.midLine = false;
+      const emit = (text: string, f: Followed) => {
+        for (const line of this.split(f, text)) if (line.trim()) fresh.push(parseLine(source, line, now));
+      };
+      let f = this.followed.get(file);
+      if (!f) {
+        // A file there from the start shows its end; one that appears later is new from its first byte.
+        const offset = this.primed ? 0 : Math.max(0, st.size - this.initialBytes);
+        f = { ino: st.ino, offset, partial: '', midLine: offset > 0 };
+        this.followed.set(file, f);
+      } else if (f.ino !== st.ino) {
+        emit(this.rest(file, f), f);
+        if (f.partial.trim()) fresh.push(parseLine(source, f.partial, now));
+        Object.assign(f, { ino: st.ino, offset: 0, partial: '', midLine: false });
+      } else if (st.size < f.offset) {
+        // Truncated in place: whatever is there now was written since.
+        Object.assign(f, { offset: 0, partial: '', midLine: false });
       }
-      for (const line of parts) if (line.trim()) fresh.push(parseLine(source, line, now));
+      if (st.size > f.offset) emit(this.read(file, f, st.size), f);
     }
+    this.primed = true;
     this.lines.push(...fresh);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);
     return fresh;
@@ -89,9 +146,34 @@ export class LogTail {
     return this.lines.slice(-n);
   }
 
+  /**
+   * The one rotation rule. A file with a new inode was rotated (renamed to its `.1`, a new one
+   * started): what was written to the old one after the last poll is read from there, so no line
+   * is lost across a rotation. Gone or rotated twice since: it cannot be found, and is skipped.
+   */
+  private rest(file: string, f: Followed): string {
+    const old = rotatedLogFile(file);
+    try {
+      const st = fs.statSync(old);
+      return st.ino === f.ino && st.size > f.offset ? this.read(old, f, st.size) : '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** Complete lines of `text` after what was left over from the last read. */
+  private split(f: Followed, text: string): string[] {
+    const parts = (f.partial + text).split('\n');
+    f.partial = parts.pop() ?? '';
+    if (f.midLine && parts.length) {
+      parts.shift();
+      f.midLine = false;
+    }
+    return parts;
+  }
+
   private read(file: string, f: Followed, size: number): string {
-    // A burst of logging between two polls is shown from its end: top has a dozen lines of room.
-    const from = Math.max(f.offset, size - 64 * 1024);
+    const from = Math.max(f.offset, size - this.burstBytes);
     if (from > f.offset) Object.assign(f, { partial: '', midLine: true });
     const buf = Buffer.alloc(size - from);
     const fd = fs.openSync(file, 'r');
@@ -103,18 +185,12 @@ export class LogTail {
     f.offset = size;
     return buf.toString('utf8');
   }
+}
 
-  private logFiles(): string[] {
-    const out: string[] = [];
-    for (const dir of this.dirs) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const n of names) if (n.endsWith('.log')) out.push(path.join(dir, n));
-    }
-    return out.sort();
+/** Calls `onLine` with each line `tail` sees from its next poll on, until `signal` aborts. */
+export async function followLines(tail: LogTail, onLine: (line: LogLine) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
+  while (!signal.aborted) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    for (const l of tail.poll()) onLine(l);
   }
 }

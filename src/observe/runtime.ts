@@ -1,16 +1,11 @@
-// What readers other than the supervisor take from an instance's runtime directory (owned by the
-// control plane, src/common/paths.ts): log files and function names. Both are optional: the
-// segment alone is enough for every number.
+// What readers other than the supervisor take from an instance's runtime directory (its files are
+// named in src/common/paths.ts): function names, flows, the supervisor's record of its children.
+// All optional: the segment alone is enough for every number.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { FlowConfig, ResolvedConfig } from '../config/types.js';
 import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
 import { readJson } from '../common/state.js';
-
-/** Directories whose *.log files are the instance's per-process logs. */
-export function logDirs(runtimeDir: string): string[] {
-  return [path.join(runtimeDir, 'logs')];
-}
+import { instanceFiles } from '../common/paths.js';
 
 /**
  * Function names (config.json, then state.json for functions deployed since), the /dev/shm
@@ -27,7 +22,8 @@ export class ConfigReader {
 
   private refresh(): void {
     if (!this.runtimeDir) return;
-    const files = ['config.json', 'state.json'].map((f) => path.join(this.runtimeDir as string, f));
+    const { config, state: stateFile } = instanceFiles(this.runtimeDir);
+    const files = [config, stateFile];
     const stamp = files.map((f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0).join(',');
     if (stamp === this.stamp) return;
     this.stamp = stamp;

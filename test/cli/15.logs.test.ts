@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { tailLines } from '../../src/control/logs.js';
+import { tailLines } from '../../src/observe/logs.js';
 import { LogFiles, prettify } from '../../src/runtime/supervisor/logs.js';
 
 t.test('log files rotate by size and keep the configured number of old files', async (t) => {

@@ -1,7 +1,7 @@
 // A container that crashes on start: restarted with growing backoff, given up after the
 // crash-loop limit (loudly: ps, logs, up's warning), while the other functions keep serving.
 import t from 'tap';
-import { ECHO, configText, project } from './helpers.js';
+import { ECHO, configText, project, psChildren } from './helpers.js';
 
 const BROKEN = "throw new Error('cannot start: model file missing');\nexport default async function (): Promise<string> {\n  return 'never';\n}\n";
 
@@ -30,14 +30,12 @@ t.test('a crash-looping container is given up on; the rest serves', async (t) =>
   const logs = await p.cli(['logs', '--id', '2']);
   t.match(logs.stdout, /cannot start: model file missing/, "the child's own error is in its log");
   t.match(logs.stdout, /GIVING UP: .*crash loop/);
-  const starts = logs.stdout.split('\n').filter((l) => / started \(container/.test(l)).map((l) => Date.parse(l.slice(0, 24)));
+  const starts = logs.stdout.split('\n').filter((l) => / started \(container/.test(l));
   t.equal(starts.length, 3, 'first start and two restarts');
-  const gaps = starts.slice(1).map((s, i) => s - starts[i]);
-  t.ok(gaps[0] >= 300 && gaps[1] >= 600, `restarts back off (gaps ${gaps.join(', ')} ms)`);
+  // The delays themselves are the policy's (its table of cases); here: the supervisor used them.
+  t.match(logs.stdout, /exited with code 1; restart 1\/2 in 300 ms[\s\S]*exited with code 1; restart 2\/2 in 600 ms/, 'restarts back off: backoffMin, then double');
 
-  const called = Date.now();
   const call = await p.cli(['invoke', '2', '--data', 'x']);
-  t.comment(`invoking the failed function took ${Date.now() - called} ms`);
   t.equal(call.code, 1, 'calling the failed function is an error, not a hang');
   t.match(call.stderr, /function 2 answered (5\d\d|404)/);
   t.equal((await p.cli(['invoke', '1', '--data', 'still fine'])).stdout, 'still fine');
@@ -52,12 +50,11 @@ t.test('a container that hangs while loading: up says whom it waits for and does
   p.write('echo.ts', ECHO);
   p.write('hangs.ts', HANGS);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }, { id: 2, handler: './hangs.ts' }]", "  supervisor: { readyTimeout: '7s', backoffMin: '100ms' },\n"));
-  const started = Date.now();
   const up = await p.cli(['up']);
-  const took = Date.now() - started;
   t.equal(up.code, 0, up.stderr);
-  // Its 5 restarts at 7 s each would have kept up waiting for 40 s and more.
-  t.ok(took < 25_000, `up returned after the first ready timeout (${took} ms)`);
+  // Waiting through its 5 restarts would have returned only once the policy gave up on it.
+  const hung = (await psChildren(p)).find((c) => c.functionId === 2)!;
+  t.ok(hung.state !== 'failed' && hung.restarts <= 2, `up returned after the first ready timeout: the container is still being restarted (${hung.state}, ${hung.restarts} restart(s))`);
   t.match(up.stdout, /waiting for fn2\.d\d\.r0 \(\d+ s\) to report ready/, 'the Containers step names the container it waits for');
   t.match(up.stdout, /fn2\.d\d\.r0: not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'and shows the restart');
   t.match(up.stderr, /1 of 2 not ready yet, still being restarted: fn2\.d\d\.r0 \(not ready 7 s after start, killed; restart 1\/5/, 'up warns about it');

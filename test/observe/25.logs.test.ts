@@ -2,14 +2,15 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LogTail, isProblem } from '../../src/observe/logs.js';
+import { LogFiles } from '../../src/runtime/supervisor/logs.js';
+import { LogTail, isProblem, logFiles } from '../../src/observe/logs.js';
 
 t.test('LogTail follows every log file through appends, rotation and truncation', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-logs-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const gw = path.join(dir, 'gateway.log');
   fs.writeFileSync(gw, `${'x'.repeat(5000)}\n2026-11-22T01:00:00.000Z gateway[1] listening\n`);
-  const tail = new LogTail([dir, path.join(dir, 'missing')], 100, 2048);
+  const tail = new LogTail(() => [...logFiles(dir), ...logFiles(path.join(dir, 'missing'))], { keep: 100, initialBytes: 2048 });
   const first = tail.poll();
   t.same(first.map((l) => [l.source, l.text, l.stamped]), [['gateway', 'gateway[1] listening', true]], 'only the end of an existing file; its own timestamp parsed');
   t.equal(first[0].at, Date.parse('2026-11-22T01:00:00.000Z'));
@@ -20,18 +21,46 @@ t.test('LogTail follows every log file through appends, rotation and truncation'
   fs.appendFileSync(gw, 'ne\n');
   t.same(tail.poll().map((l) => l.text), ['half a line'], 'the partial line completes');
 
+  fs.appendFileSync(gw, 'last before rotation\n');
   fs.renameSync(gw, `${gw}.1`);
   fs.writeFileSync(gw, 'after rotation\n');
-  t.same(tail.poll().map((l) => l.text), ['after rotation'], 'a rotated file is read from its start');
+  t.same(tail.poll().map((l) => l.text), ['last before rotation', 'after rotation'], 'rotated: the rest of the old file, then the new one from its start');
   fs.writeFileSync(gw, '');
   t.same(tail.poll(), [], 'truncated: nothing new');
   fs.appendFileSync(gw, 'after truncation\n');
   t.same(tail.poll().map((l) => l.text), ['after truncation'], 'a truncated file is read from its start');
-  t.equal(tail.recent().length, 6);
+  t.equal(tail.recent().length, 7);
   t.equal(tail.recent(2).at(-1)?.text, 'after truncation');
 });
 
 t.test('problem lines are told apart from ordinary ones', async (t) => {
   for (const line of ['handler error: boom', 'Uncaught TypeError', 'connect ECONNREFUSED 127.0.0.1:9', 'fn1.d1.r0 crashed (exit 1)', 'request timed out after 5000 ms', 'FATAL ERROR: heap limit']) t.ok(isProblem(line), line);
   for (const line of ['gateway listening on http://127.0.0.1:8080', '[handlers] done 1 function(s): 1=echo', 'fn1.d1.r0 pid 31616 ready', 'Every request echoed']) t.notOk(isProblem(line), line);
+});
+
+t.test('following from now on: only new lines, none lost or repeated through real rotations', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-logs-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'gateway.log'), '2026-11-22T01:00:00.000Z gateway[1] old line\n');
+  // The supervisor's own writer, rotating every ~4 KiB and keeping many old files.
+  const logs = new LogFiles(dir, { maxBytes: 4096, keep: 50 });
+  const tail = new LogTail(() => logFiles(dir), { keep: 0 });
+  t.same(tail.poll(), [], 'nothing at the first poll: only what comes after');
+  const seen: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    logs.write('fn-1.log', 'fn1.d1.r0[1]', `line ${i} ${'x'.repeat(100)}`);
+    // Polled between rotations: each poll sees at most one rotation, as a poll every 250 ms does.
+    if (i % 10 === 9) {
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 5));
+      for (const l of tail.poll()) seen.push(l.text);
+    }
+  }
+  await logs.close();
+  for (const l of tail.poll()) seen.push(l.text);
+  t.ok(fs.readdirSync(dir).filter((f) => f.startsWith('fn-1.log.')).length >= 5, 'the file was rotated several times');
+  const numbers = seen.map((l) => Number(/line (\d+)/.exec(l)?.[1]));
+  t.same(numbers, Array.from({ length: 300 }, (_, i) => i), 'every line once, in order');
+  t.ok(seen.every((l) => l.startsWith('fn1.d1.r0[1] line ')), 'the timestamp is parsed off');
+  t.equal(tail.recent().length, 0, 'keep 0: nothing kept');
 });

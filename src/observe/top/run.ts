@@ -1,7 +1,8 @@
 // The `faasflow top` loop: follow the segment, snapshot, tail the logs, draw; once a second.
-import { LogTail, isProblem, type LogLine } from '../logs.js';
+import { LogTail, isProblem, logFiles, type LogLine } from '../logs.js';
 import { InstanceFollower } from '../follow.js';
-import { ConfigReader, logDirs } from '../runtime.js';
+import { ConfigReader } from '../runtime.js';
+import { instanceFiles } from '../../common/paths.js';
 import { Observer } from '../snapshot.js';
 import { Dashboard } from './dashboard.js';
 
@@ -21,8 +22,9 @@ export async function runTop(o: TopOptions): Promise<void> {
   // Scanning every /proc/*/maps costs ~15 ms on a busy box: holders are rescanned every 15 s.
   const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000 });
   const config = new ConfigReader(o.runtimeDir);
-  const tail = new LogTail(logDirs(o.runtimeDir));
-  const hint = `(no log lines yet in ${logDirs(o.runtimeDir).join(', ')})`;
+  const logs = instanceFiles(o.runtimeDir).logs;
+  const tail = new LogTail(() => logFiles(logs), { initialBytes: 2048, burstBytes: 64 * 1024 });
+  const hint = `(no log lines yet in ${logs})`;
   let quit: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (quit = resolve));
   const dash = new Dashboard(o.instance, hint, () => quit());
