@@ -21,11 +21,19 @@ export const FrameType = {
   Hello: 3,
   /** container → gateway: stop sending me work, I am draining. */
   Drain: 4,
-  /** Reserved (gateway → container: cancel requestId); not sent yet (the proxy drops a container that sends it). */
+  /** gateway → container: nobody wants the answer to requestId any more (its ctx.signal aborts). */
   Cancel: 5,
+  /**
+   * container → gateway: ctx.invoke(): call function `functionId` with the packet named (the
+   * caller's input, or one handed over); requestId is the call's id, metadata names the caller's
+   * request and the callee.
+   */
+  Invoke: 6,
+  /** gateway → container: the answer to call requestId: its status and reply packet (handed to the caller), or a status only. */
+  InvokeReply: 7,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
-const MAX_TYPE = 5;
+const MAX_TYPE = 7;
 
 /** Marks a reply that carries no packet (an error status only). */
 export const NO_PACKET = 0xffffffff;

@@ -50,7 +50,7 @@ t.test('garbage and truncated bytes are typed EBADFRAME errors naming the proble
   t.throws(() => decodeFrame(good, 1), { code: 'EBADFRAME', message: /truncated/ }, 'an offset that leaves less than one frame');
   t.throws(() => decodeFrame(Buffer.from('POST /function/1 HTTP/1.1\r\nHost: x\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxxx')), { code: 'EBADFRAME', message: /bad frame magic 0x4f50/ }, 'an HTTP request sent to the frame socket');
   t.throws(() => decodeFrame(damaged(2, 0)), { code: 'EBADFRAME', message: 'unknown frame type 0' });
-  t.throws(() => decodeFrame(damaged(2, 6)), { code: 'EBADFRAME', message: 'unknown frame type 6' });
+  t.throws(() => decodeFrame(damaged(2, 8)), { code: 'EBADFRAME', message: 'unknown frame type 8' });
   t.throws(() => decodeFrame(damaged(28, 1000, 2)), { code: 'EBADFRAME', message: 'frame status 1000 out of range' });
   for (const at of [30, 40, 44]) t.throws(() => decodeFrame(damaged(at, 1, at === 30 ? 2 : 4)), { code: 'EBADFRAME', message: /reserved frame bytes/ }, `reserved bytes at ${at}`);
   // Random bytes never crash the decoder: each is a frame or a typed error.
@@ -106,7 +106,7 @@ t.test('FrameReader: a bad frame in the stream throws EBADFRAME after delivering
 const U32_BAD = [-1, 2 ** 32, 2 ** 32 + 5, 1.5, Number.NaN, Infinity];
 const I32_BAD = [2 ** 31, -(2 ** 31) - 1, 0.5, Number.NaN];
 const fields: Array<[keyof Frame, number[], number[]]> = [
-  ['type', [1, 5], [0, 6, 8, 255, 1.5, -1, Number.NaN]],
+  ['type', [1, 5, 7], [0, 8, 255, 1.5, -1, Number.NaN]],
   ['flags', [0, 1, 0b1111, 255], [256, -1, 1.5, Number.NaN]],
   ['index', [0, 0xfffffffe, NO_PACKET], U32_BAD],
   ['generation', [0, -1, 2 ** 31 - 1, -(2 ** 31)], I32_BAD],

@@ -2,7 +2,9 @@
 // range a handler is given (its input, each ctx.output) is an ArrayBuffer of exactly that packet's
 // bytes (PacketPool.packetView): `.buffer` reaches nothing else, and it is detached once the packet
 // is handed on, so a view kept past the request reads and writes nothing.
-import type { Context, FlowContext, Logger, OutputPacket, PacketRef } from '../handler/types.js';
+import type { Context, FlowContext, InvokeResult, Logger, OutputPacket, PacketRef } from '../handler/types.js';
+import type { CallSite, Calls } from './calls.js';
+import type { Frame } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
@@ -61,6 +63,11 @@ export class RequestContext implements Context {
   private readonly inputDesc: Descriptor;
   /** Views onto a join step's further inputs (packets its flow holds), detached with the rest. */
   private extraViews: ArrayBuffer[] | undefined;
+  /** Answers of ctx.invoke() calls: packets handed to this process, freed when the request ends. */
+  received: { desc: Descriptor; buffer: ArrayBuffer }[] | undefined;
+  /** Where ctx.invoke() sends its calls (set by the invoker). */
+  via: { calls: Calls; send(f: Frame): void; gatewayPid: number } | undefined;
+  private ended = false;
 
   constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, input: Uint8Array, inputDesc: Descriptor) {
     this.pool = pool;
@@ -106,6 +113,32 @@ export class RequestContext implements Context {
     return { segment: this.pool.segmentName, index: d.index, offset: d.offset, length };
   }
 
+  invoke(to: string | number, bytes: Uint8Array | string): Promise<InvokeResult> {
+    if (this.cancelled || this.ended) return Promise.reject(new Error(`ctx.invoke(${JSON.stringify(to)}): ${this.cancelled ?? 'the request has ended'}`));
+    if (!this.via) return Promise.reject(new Error('ctx.invoke() is not available here'));
+    const via = this.via;
+    const isEnded = () => this.ended;
+    const site: CallSite = {
+      send: (f) => via.send(f),
+      gatewayPid: via.gatewayPid,
+      requestId: this.requestId,
+      input: this.input.buffer as ArrayBuffer,
+      inputDesc: this.inputDesc,
+      takeOutput: (b) => {
+        const i = this.outputs?.findIndex((o) => o.buffer === b.buffer) ?? -1;
+        if (i < 0) return undefined;
+        const [o] = this.outputs!.splice(i, 1);
+        this.pool.releaseView(o.buffer);
+        return o.desc;
+      },
+      keep: (desc, buffer) => (this.received ??= []).push({ desc, buffer }),
+      get ended() {
+        return isEnded();
+      },
+    };
+    return via.calls.call(site, to, bytes);
+  }
+
   get signal(): AbortSignal {
     this.abort ??= new AbortController();
     if (this.cancelled && !this.abort.signal.aborted) this.abort.abort(new Error(this.cancelled));
@@ -116,6 +149,8 @@ export class RequestContext implements Context {
   cancel(reason: string): void {
     this.cancelled ??= reason;
     this.abort?.abort(new Error(reason));
+    // Its calls still running cannot be answered to anyone: a handler awaiting one goes on now.
+    this.via?.calls.abandon(this.requestId, reason);
   }
 
   get log(): Logger {
@@ -173,8 +208,17 @@ export class RequestContext implements Context {
 
   /** Detaches every view this request handed out (input and outputs): the packets go on now. */
   releaseViews(input: ArrayBuffer | undefined): void {
+    this.ended = true;
+    this.via?.calls.abandon(this.requestId, 'the request has ended');
     this.releaseInputs(input);
     for (const o of this.outputs ?? []) this.pool.releaseView(o.buffer);
+    for (const r of this.received ?? []) this.pool.releaseView(r.buffer);
+  }
+
+  /** Frees the answers of its calls, but the one its reply is (`keep`). */
+  freeReceived(keep?: Descriptor): void {
+    for (const r of this.received ?? []) if (r.desc !== keep) this.pool.free(r.desc);
+    this.received = undefined;
   }
 
   /** Detaches the views of what this request reads (its input, a join step's further inputs). */

@@ -67,6 +67,7 @@ export class GatewayLinks {
   private onFrame(f: Frame, l: GatewayLink): void {
     if (f.type === FrameType.Request) this.invoker.submit(f, l);
     else if (f.type === FrameType.Cancel) this.invoker.cancel(f.requestId, l);
+    else if (f.type === FrameType.InvokeReply) this.invoker.calls.answered(f);
     else if (f.type === FrameType.Hello) this.onReady();
   }
 

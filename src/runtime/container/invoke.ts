@@ -11,6 +11,7 @@ import { open, type Opened } from '../envelope.js';
 import { Output, PoolExhaustedError, RequestContext } from './context.js';
 import { finish, jsonError, packetReply, statusOnly, type Reply } from './reply.js';
 import { keepLate } from './late.js';
+import { Calls } from './calls.js';
 import { log } from '../child.js';
 
 /** Where a request came from and its reply goes: one gateway's link. */
@@ -47,9 +48,12 @@ export class Invoker {
   /** Handlers still running after their timeout (their packets are held until they settle). */
   late = 0;
   private readonly waiting: Array<{ f: Frame; path: ReplyPath }> = [];
+  /** The handlers' ctx.invoke() calls waiting for their answers. */
+  readonly calls: Calls;
 
   constructor(o: InvokerOptions) {
     this.o = o;
+    this.calls = new Calls(o.pool);
   }
 
   /** A request frame arrived: run it now, or when a handler slot frees up. */
@@ -91,6 +95,7 @@ export class Invoker {
       inputBuffer = pool.packetView(opened.desc, f.length);
       const input = new Uint8Array(inputBuffer);
       ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta, input, opened.desc);
+      ctx.via = { calls: this.calls, send: (fr) => path.send(fr), gatewayPid: path.gatewayPid };
       path.requests.set(f.requestId, ctx);
       const result = await this.call(input, ctx);
       reply = packetReply(result, ctx, inputBuffer, opened.desc);
@@ -115,6 +120,7 @@ export class Invoker {
     const frame = finish(pool, f, reply, path.gatewayPid);
     for (const out of ctx?.outputs ?? []) if (!reply.packet || out.desc !== reply.packet.desc) pool.free(out.desc);
     ctx?.releaseViews(inputBuffer);
+    ctx?.freeReceived(reply.packet?.desc);
     if (!ctx && inputBuffer) pool.releaseView(inputBuffer);
     this.active--;
     path.requests.delete(f.requestId);

@@ -42,6 +42,7 @@ export function keepLate(counter: LateCount, pool: PacketPool, f: Frame, ctx: Re
   const release = () => {
     counter.late--;
     ctx.releaseViews(input);
+    ctx.freeReceived();
     for (const d of [...held, ...(ctx.outputs ?? []).map((o) => o.desc)]) {
       try {
         pool.free(d);

@@ -45,6 +45,9 @@ export function packetReply(result: unknown, ctx: RequestContext, input: ArrayBu
     if (result.byteOffset === 0 && result.buffer === input) return reply(status, headers, null, { desc: inputDesc, length: result.length, reused: true });
     const out = result.byteOffset === 0 ? ctx.outputs?.find((o) => o.buffer === result.buffer) : undefined;
     if (out) return reply(status, withType(headers, 'application/octet-stream'), null, { desc: out.desc, length: result.length, reused: false });
+    // The answer of a ctx.invoke() call, passed on as it is.
+    const got = result.byteOffset === 0 ? ctx.received?.find((r) => r.buffer === result.buffer) : undefined;
+    if (got) return reply(status, withType(headers, 'application/octet-stream'), null, { desc: got.desc, length: result.length, reused: false });
     return reply(status, withType(headers, 'application/octet-stream'), result);
   }
   if (typeof result === 'string') return reply(status, withType(headers, 'text/plain; charset=utf-8'), result);

@@ -56,6 +56,14 @@ export interface Exchange {
   step?: StepRef;
   /** Its request packet belongs to the sink (a flow's current data), which frees it. */
   borrowed: boolean;
+  /** Functions of the ctx.invoke() calls that led here, outermost first (none for a client's request). */
+  chain?: number[];
+  /** Calls its handler made with ctx.invoke() that are still running. */
+  calls?: Set<Exchange>;
+  /** Calls reading its request packet (lent by its handler); it is freed when the last is done. */
+  lent?: number;
+  /** Finished while lent: the last call to finish frees the packet. */
+  lentDone?: boolean;
   /** While the body arrives: the packet it goes into (null once submitted or given up), its view, how much is in. */
   body: Descriptor | null;
   view: Uint8Array;

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../../shm/segment.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY } from '../../shm/stats.js';
-import { FN_BYTES_OUT, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_TIMEOUTS } from '../../shm/constants.js';
+import { FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_TIMEOUTS } from '../../shm/constants.js';
 import { discard } from '../envelope.js';
 import { FLAG_KEPT, FLAG_REUSED } from '../meta.js';
 import { parseReply, respond, type ParsedReply } from './reply.js';
@@ -22,6 +22,7 @@ import type { Domains } from './domains.js';
 import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
 import { Intake, RETRY_AFTER } from './intake.js';
 import { Flows } from './flow-host.js';
+import { onInvoke, type InvokeHost } from './invoke-sink.js';
 import { Ledger } from './ledger.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
@@ -142,6 +143,8 @@ export class Gateway extends Ledger {
   cancel(p: Exchange): void {
     const r = p.replica;
     if (r && !r.link.closed && p.frame) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
+    // Down the calls its handler made: a callee that listens to ctx.signal stops too.
+    for (const c of p.calls ?? []) this.cancel(c);
   }
 
   // ---- container side -------------------------------------------------------------------------
@@ -214,6 +217,16 @@ export class Gateway extends Ledger {
       else this.cancel(p);
     }
   }
+
+  onInvoke(f: Frame, r: ContainerReplica): void {
+    onInvoke(this.invokeHost, f, r);
+  }
+
+  private readonly invokeHost: InvokeHost = {
+    pending: (id) => this.pending.get(id), poolOfDomain: (d) => this.domains.get(d)?.pool, poolFor: (fn) => this.poolFor(fn), routes: () => this.router.routes(),
+    guard: (pool) => this.guard(pool), takeId: () => this.takeId(), submit: (p) => this.submit(p), release: (pool, d) => this.release(pool, d), addInflight: (fn) => this.stats.add(fn, FN_INFLIGHT),
+    copied: (fn, bytes) => (this.stats.add(fn, FN_COPIES), this.stats.add(fn, FN_COPIED_BYTES, bytes)),
+  };
 
   onDrain(r: ContainerReplica): void {
     this.router.drain(r);

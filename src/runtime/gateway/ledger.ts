@@ -15,6 +15,7 @@ export abstract class Ledger {
   private readonly guards = new Map<PacketPool, FreeGuard>();
   protected abstract readonly intake: Intake;
   protected abstract readonly flows: { active: number };
+  abstract cancel(p: Exchange): void;
   protected draining = false;
   private idle: (() => void) | undefined;
 
@@ -71,13 +72,17 @@ export abstract class Ledger {
   protected finish(p: Exchange, status: number): void {
     if (!this.pending.delete(p.id)) return;
     const g = this.guard(p.pool);
-    // A borrowed request packet is its flow's, which keeps it guarded while it holds it.
-    if (!p.borrowed) g.inFlight.delete(p.desc.index);
+    // A borrowed request packet is its flow's, which keeps it guarded while it holds it; one lent
+    // to ctx.invoke() calls stays guarded (and allocated) until the last of them is done.
+    if (!p.borrowed && !p.lent) g.inFlight.delete(p.desc.index);
     if (p.metaDesc) g.inFlight.delete(p.metaDesc.index);
     if (!p.kept) {
-      if (!p.borrowed) this.intake.release(p.pool, p.desc);
+      if (p.lent) p.lentDone = true;
+      else if (!p.borrowed) this.intake.release(p.pool, p.desc);
       if (p.metaDesc) this.intake.release(p.pool, p.metaDesc);
     }
+    // Its handler's calls still running have nobody to answer to.
+    for (const c of p.calls ?? []) this.cancel(c);
     this.stats.add(p.fn, FN_INFLIGHT, -1);
     this.count(p, status);
     p.sink?.released(p);

@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     onHello: (r: Parameters<Gateway['replicaReady']>[0]) => gw.replicaReady(r),
     onReply: gw.onReply.bind(gw),
     onDrain: gw.onDrain.bind(gw),
+    onInvoke: gw.onInvoke.bind(gw),
     onGone: gw.onGone.bind(gw),
   };
   process.on('message', (m: { type?: string; version?: number; routes?: DomainRoute[]; domains?: DomainSegment[] }, handle: unknown) => {

@@ -34,6 +34,15 @@ export interface FlowContext {
   readonly requestId: number;
 }
 
+/** What ctx.invoke() resolves to: the called function's answer. */
+export interface InvokeResult {
+  status: number;
+  /** Its content type when it is one of application/octet-stream, text/plain; charset=utf-8 or application/json. */
+  contentType: string | undefined;
+  /** A view of its reply in shared memory, valid until this request ends (then detached). */
+  body: Uint8Array;
+}
+
 export interface Context {
   readonly functionId: number;
   /** This call's id (a flow's steps each have their own; ctx.flow.requestId is the flow's). */
@@ -61,7 +70,17 @@ export interface Context {
    * shutdown, running handlers are left to finish within the grace period.
    */
   readonly signal: AbortSignal;
-  /** Sets the reply's status code (default 200) . */
+  /**
+   * Calls another function of this instance (by name or id) and resolves to its answer, a non-2xx
+   * status included. No copy when `bytes` is this request's `input` (lent) or an `output()`'s
+   * bytes (handed over: do not write to it after), nor for the answer inside one security domain;
+   * one copy into another domain each way. Rejects (an Error with `.status`) when the call cannot
+   * run: no such function (404), a call back into the chain of calls that led here or deeper than
+   * 8 (508), more than 64 calls at once (429), the callee's timeout (504) or death (502), the
+   * request ending first (499). The caller keeps its concurrency slot while it waits.
+   */
+  invoke(to: string | number, bytes: Uint8Array | string): Promise<InvokeResult>;
+  /** Sets the reply's status code (default 200). */
   status(code: number): void;
   /** Sets a reply header (e.g. content-type). */
   header(name: string, value: string): void;

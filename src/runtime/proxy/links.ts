@@ -18,6 +18,8 @@ export interface LinkHooks {
   onHello(r: ContainerReplica): void;
   onReply(f: Frame, r: ContainerReplica): void;
   onDrain(r: ContainerReplica): void;
+  /** ctx.invoke(): the container asks for another function to be called. */
+  onInvoke(f: Frame, r: ContainerReplica): void;
   onGone(r: ContainerReplica, err?: Error): void;
 }
 
@@ -41,6 +43,7 @@ export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHo
       }
       if (f.type === FrameType.Reply) hooks.onReply(f, replica);
       else if (f.type === FrameType.Drain) hooks.onDrain(replica);
+      else if (f.type === FrameType.Invoke) hooks.onInvoke(f, replica);
       else if (f.type !== FrameType.Hello) throw new Error(`unexpected frame type ${f.type} from a container`);
     },
     (err) => {
