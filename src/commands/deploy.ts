@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { controlRequest } from '../control/client.js';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../common/errors.js';

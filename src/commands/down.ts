@@ -1,6 +1,6 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { FaasflowError } from '../common/errors.js';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../common/units.js';
 import { FaasflowCommand } from '../control/command.js';
 import { removeStaleSegments } from '../control/instance.js';
 import { describeStop, stopInstance, type StopReport } from '../control/stop.js';

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../common/errors.js';
 import { invoke } from '../control/invoke.js';

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../common/errors.js';
 import { LogTail, followLines, logFiles, tailLines } from '../observe/logs.js';

@@ -1,8 +1,8 @@
 import { FaasflowCommand } from '../control/command.js';
 import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
 import { liveStatus } from '../control/status.js';
-import { fmtBytes } from '../shm/index.js';
-import { segmentPath } from '../observe/procfs.js';
+import { fmtBytes } from '../common/units.js';
+import { segmentPath } from '../common/paths.js';
 
 export default class Ps extends FaasflowCommand {
   static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory), each container's security domain and sandbox.";

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../control/command.js';
 import { InstanceFollower } from '../observe/follow.js';
 import { ConfigReader } from '../observe/runtime.js';
 import { Observer, type Snapshot } from '../observe/snapshot.js';
-import { runTop } from '../observe/top/run.js';
 import { snapshotText } from '../observe/top/text.js';
 
 export default class Top extends FaasflowCommand {
@@ -37,6 +36,8 @@ export default class Top extends FaasflowCommand {
       return s;
     }
     if (!process.stdout.isTTY) this.error('faasflow top needs a terminal; use `faasflow top --once` (or --once --json) in scripts', { exit: 2 });
+    // The dashboard (blessed, blessed-contrib) is loaded only for the dashboard: --once prints text.
+    const { runTop } = await import('../observe/top/run.js');
     await runTop({ instance: flags.instance, intervalMs: flags.interval, runtimeDir, shmWarnPercent: flags['shm-warn'] ?? null, fullSampleMs: flags['sample-every'] });
   }
 }

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { Listr, type ListrTask } from 'listr2';
 import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';

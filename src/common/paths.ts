@@ -50,8 +50,22 @@ export function runtimeDirFor(instance: string, configuredBase?: string): string
   const env = process.env[ENV.runtimeDir];
   if (env) return path.resolve(env);
   if (configuredBase) return path.resolve(configuredBase, instance);
+  return path.join(userBase(), instance);
+}
+
+/** The user's own directory of instances when neither the environment nor a config says where. */
+function userBase(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return path.join(process.env.XDG_RUNTIME_DIR || os.tmpdir(), `faasflow-${uid}`, instance);
+  return path.join(process.env.XDG_RUNTIME_DIR || os.tmpdir(), `faasflow-${uid}`);
+}
+
+/**
+ * A symlink to the runtime directory `faasflow up` last used for `instance`, wherever its config
+ * put it: the other commands find the instance without evaluating the config. ("@" is in no
+ * instance name, so it never names an instance's own directory.)
+ */
+export function locationLinkFor(instance: string): string {
+  return path.join(userBase(), `${instance}@`);
 }
 
 export function instancePaths(instance: string, dir: string): InstancePaths {
@@ -60,6 +74,33 @@ export function instancePaths(instance: string, dir: string): InstancePaths {
     throw new FaasflowError('USAGE', `runtime directory ${dir} is too long for a Unix socket path (${MAX_SOCKET_PATH} bytes max): set FAASFLOW_RUNTIME_DIR or runtimeDir to a shorter path`);
   }
   return { instance, ...files };
+}
+
+/** Where POSIX shared memory is on Linux: shm_open("/x") is the file /dev/shm/x. */
+export const SHM_DIR = '/dev/shm';
+/** Every faasflow segment is named /faasflow-<instance>[@<domain>], so `shm ls` and cleanup can find them. */
+export const SEGMENT_PREFIX = 'faasflow-';
+/** '@' is in neither instance nor domain names, so a domain segment's name is never another instance's. */
+export const DOMAIN_SEPARATOR = '@';
+
+/** An instance's runtime segment (process table, stats): /faasflow-<instance>. */
+export function segmentName(instance: string): string {
+  return `/${SEGMENT_PREFIX}${instance}`;
+}
+
+/** A security domain's packet segment: /faasflow-<instance>@<domain>. */
+export function domainSegmentName(instance: string, domain: string): string {
+  return `/${SEGMENT_PREFIX}${instance}${DOMAIN_SEPARATOR}${domain}`;
+}
+
+/** The instance a segment name belongs to (the part before a domain separator). */
+export function instanceOfSegment(name: string): string {
+  return name.replace(/^\//, '').slice(SEGMENT_PREFIX.length).split(DOMAIN_SEPARATOR)[0];
+}
+
+/** A segment's file: '/faasflow-x' → '/dev/shm/faasflow-x'. */
+export function segmentPath(name: string): string {
+  return `${SHM_DIR}${name.startsWith('/') ? name : `/${name}`}`;
 }
 
 /** The log file (in the logs directory) of the supervisor, the gateways, or function `functionId`'s containers. */

@@ -15,7 +15,15 @@ export function processAlive(pid: number): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   const state = procStat(pid)?.state;
-  return state !== undefined && state !== 'Z' && state !== 'X';
+  if (state === undefined || state === 'X') return false;
+  if (state !== 'Z') return true;
+  // A zombie leader whose other threads are still exiting: they share its descriptors and
+  // mappings (a listener still takes connections, a segment is still mapped) until they are gone.
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).length > 1;
+  } catch {
+    return false;
+  }
 }
 
 export function cmdline(pid: number): string {

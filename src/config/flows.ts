@@ -2,7 +2,7 @@
 // resolve to. A step names a function by name or id; a `parallel` group runs its branches on the
 // same input, and the step after it gets their outputs in order.
 import { z } from 'zod';
-import { parseDuration } from './units.js';
+import { parseDuration } from '../common/units.js';
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseDuration(v);

@@ -4,18 +4,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { build, type Message } from 'esbuild';
 import type { z } from 'zod';
 import { DEFAULT_CLASSES } from '../shm/layout.js';
-import { FaasflowError } from '../common/errors.js';
 import { instancePaths, runtimeDirFor } from '../common/paths.js';
 import { configSchema, defaultName, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
 import { resolveFlows } from './flows.js';
+import { ConfigError, PACKAGE_ROOT, findConfigFile } from './files.js';
 
-export const CONFIG_FILES = ['faasflow.config.ts', 'faasflow.config.mts', 'faasflow.config.js', 'faasflow.config.mjs'];
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { CONFIG_FILES, ConfigError, PACKAGE_ROOT, findConfigFile } from './files.js';
+
 const EXAMPLES_DIR = path.join(PACKAGE_ROOT, 'functions');
 /** Served when no config file exists: `up` then `curl -X POST localhost:8080/function/1 -d hi`. */
 const EXAMPLES = ['echo', 'uppercase', 'json-transform', 'sha256', 'resize', 'watermark', 'compress', 'text-stats', 'entropy', 'merge', 'join'];
@@ -28,28 +28,11 @@ const EXAMPLE_FLOWS: UserConfig['flows'] = [
   { name: 'analyze', steps: [{ parallel: ['text-stats', 'entropy', 'sha256'] }, 'merge'] },
 ];
 
-export class ConfigError extends FaasflowError {
-  readonly file: string;
-  constructor(file: string, message: string) {
-    super('CONFIG', message);
-    this.file = file;
-  }
-}
-
 export interface LoadOptions {
   cwd: string;
   /** --config; otherwise the first of CONFIG_FILES in cwd. */
   file?: string;
   instance: string;
-}
-
-export function findConfigFile(cwd: string, file?: string): string | undefined {
-  if (file) {
-    const abs = path.resolve(cwd, file);
-    if (!fs.existsSync(abs)) throw new ConfigError(abs, `config file ${abs} does not exist: check the --config path`);
-    return abs;
-  }
-  return CONFIG_FILES.map((f) => path.join(cwd, f)).find((f) => fs.existsSync(f));
 }
 
 export async function loadConfig(o: LoadOptions): Promise<ResolvedConfig> {

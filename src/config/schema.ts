@@ -1,7 +1,7 @@
 // The shape of faasflow.config.ts, its defaults and its checks. Every default lives here so the
 // README's config reference and the code cannot disagree.
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseSize } from '../common/units.js';
 import { DEFAULT_SPIN_MICROS } from '../common/env.js';
 import { flowSchema } from './flows.js';
 

@@ -1,11 +1,14 @@
 // What every faasflow command shares: --instance, --config, --json, finding the instance's runtime
 // directory, and turning known errors into one short line and a non-zero exit.
-import { Command, Errors, Flags } from '@oclif/core';
-import { findConfigFile, loadConfig } from '../config/load.js';
-import { isShmError } from '../shm/index.js';
+import { Command } from '@oclif/core/command';
+import * as Errors from '@oclif/core/errors';
+import * as Flags from '@oclif/core/flags';
+import { findConfigFile } from '../config/files.js';
+import { isShmError } from '../shm/errors.js';
 import { ENV } from '../common/env.js';
 import { isFaasflowError } from '../common/errors.js';
 import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from '../common/paths.js';
+import { lastLocation } from './location.js';
 
 /**
  * The first line of a config error that says what is wrong: a validation error starts with a
@@ -26,16 +29,20 @@ export abstract class FaasflowCommand extends Command {
   };
 
   /**
-   * The instance's runtime directory. A config that moves it (runtimeDir) is honoured when it
-   * loads; a broken config must not stop `down` or `ps`, so then the default is used.
+   * The instance's runtime directory: where `faasflow up` last put it; else where its config
+   * (runtimeDir) puts it, which takes evaluating the config, so it is only done when needed or
+   * when --config names one. A broken config must not stop `down` or `ps`: then the default is used.
    */
   protected async locate(flags: { instance: string; config?: string }): Promise<InstancePaths> {
     const instance = checkInstanceName(flags.instance);
     if (!process.env[ENV.runtimeDir]) {
+      const last = flags.config ? undefined : lastLocation(instance);
+      if (last) return instancePaths(instance, last);
       let file: string | undefined;
       try {
         file = findConfigFile(process.cwd(), flags.config);
         if (file) {
+          const { loadConfig } = await import('../config/load.js');
           const cfg = await loadConfig({ cwd: process.cwd(), file, instance });
           return instancePaths(instance, cfg.runtimeDir);
         }

@@ -1,56 +1,20 @@
-// Is an instance running, gone, or stale (its supervisor died and left processes, a segment or
-// control files behind)? And cleaning up after a stale one, reporting exactly what was removed.
+// Cleaning up after a stale instance (its supervisor died and left processes, segments or control
+// files behind) and after stale segments, reporting exactly what was removed. Whether an instance
+// is stale is health.ts's.
 import fs from 'node:fs';
-import { Segment, segmentName } from '../shm/index.js';
+import { Segment } from '../shm/index.js';
 import { removeInstanceCgroups } from '../sys/cgroups.js';
 import { removeSandboxTmpDirs } from '../sys/sandbox.js';
 import type { InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
-import { readState } from '../common/state.js';
-import { segmentPath } from '../observe/procfs.js';
 import { listSegments } from '../observe/segments.js';
-import { allProcesses, isFaasflowProcess, killQuietly, processAlive, sameProcess } from '../common/procs.js';
-
-export type InstanceHealth =
-  | { kind: 'absent' }
-  | { kind: 'running'; state: InstanceStatus }
-  | { kind: 'stale'; state?: InstanceStatus; reason: string }
-  /** The segment exists and its creator lives, but no state file here points to it. */
-  | { kind: 'foreign'; creatorPid: number; /** Its file, /dev/shm/faasflow-<instance>. */ segment: string };
+import { allProcesses, killQuietly, processAlive, sameProcess } from '../common/procs.js';
+import { segmentCreator } from './health.js';
 
 export interface CleanReport {
   killed: number[];
   segments: string[];
   files: string[];
-}
-
-function segmentCreator(name: string): number | undefined {
-  try {
-    const seg = Segment.open(name, false);
-    const pid = seg.header.creatorPid;
-    seg.close();
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
-
-export function inspectInstance(p: InstancePaths): InstanceHealth {
-  const state = readState(p.state);
-  const seg = segmentName(p.instance);
-  if (state) {
-    // The recorded start time tells our supervisor from a reused pid (another instance's, even).
-    const recorded = state.children.find((c) => c.role === 'supervisor' && c.pid === state.supervisorPid)?.startTime;
-    if (isFaasflowProcess(state.supervisorPid, 'supervisor') && sameProcess(state.supervisorPid, recorded)) return { kind: 'running', state };
-    return { kind: 'stale', state, reason: `supervisor pid ${state.supervisorPid} is no longer running` };
-  }
-  if (Segment.exists(seg)) {
-    const creator = segmentCreator(seg);
-    if (creator !== undefined && processAlive(creator)) return { kind: 'foreign', creatorPid: creator, segment: segmentPath(seg) };
-    return { kind: 'stale', reason: `segment ${segmentPath(seg)} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
-  }
-  if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
-  return { kind: 'absent' };
 }
 
 /**

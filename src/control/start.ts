@@ -5,8 +5,10 @@ import fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { FaasflowError } from '../common/errors.js';
 import type { InstancePaths } from '../common/paths.js';
-import { cleanStale, describeClean, inspectInstance, type CleanReport } from './instance.js';
+import { inspectInstance } from './health.js';
+import { cleanStale, describeClean, type CleanReport } from './instance.js';
 import { exited } from './launch.js';
+import { recordLocation } from './location.js';
 import { lockStart } from './lock.js';
 
 export interface Prepared {
@@ -18,7 +20,8 @@ export interface Prepared {
 
 /**
  * Takes the start lock and makes room: refuses while the instance runs (or its segment belongs
- * to a live process elsewhere), cleans up after a stale one.
+ * to a live process elsewhere), cleans up after a stale one, and records where this start puts
+ * the instance for the other commands.
  */
 export function prepareStart(p: InstancePaths): Prepared {
   const unlock = lockStart(p);
@@ -26,7 +29,9 @@ export function prepareStart(p: InstancePaths): Prepared {
     const h = inspectInstance(p);
     if (h.kind === 'running') throw new FaasflowError('ALREADY_RUNNING', `instance "${p.instance}" is already running (supervisor pid ${h.state.supervisorPid}, http://${h.state.host}:${h.state.port}): run \`faasflow down --instance ${p.instance}\` first or pick another --instance`);
     if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment ${h.segment} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
-    return { unlock, recovered: h.kind === 'stale' ? { reason: h.reason, report: cleanStale(p, h.state) } : null };
+    const recovered = h.kind === 'stale' ? { reason: h.reason, report: cleanStale(p, h.state) } : null;
+    recordLocation(p);
+    return { unlock, recovered };
   } catch (err) {
     unlock();
     throw err;

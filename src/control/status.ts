@@ -1,7 +1,7 @@
 // Reading a running instance for ps, invoke and deploy: a clear error when it is not running.
 import { controlRequest } from './client.js';
 import { FaasflowError } from '../common/errors.js';
-import { inspectInstance } from './instance.js';
+import { inspectInstance } from './health.js';
 import type { InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 

@@ -6,7 +6,8 @@ import type { InstancePaths } from '../common/paths.js';
 import { groupMembers, killQuietly, processAlive } from '../common/procs.js';
 import type { SupervisorEvent } from '../common/protocol.js';
 import { controlRequest } from './client.js';
-import { cleanStale, inspectInstance } from './instance.js';
+import { inspectInstance } from './health.js';
+import { cleanStale } from './instance.js';
 
 /** How often a stop looks whether the supervisor has exited. */
 const POLL_MS = 50;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { Segment, segmentName } from '../shm/index.js';
 import { InstanceView } from './instance.js';
-import { segmentPath } from './procfs.js';
+import { segmentPath } from '../common/paths.js';
 
 export interface Followed {
   view: InstanceView | null;

@@ -1,5 +1,5 @@
 // Number formats shared by `top` and `shm`: short enough for a table cell, exact enough to act on.
-import { fmtBytes } from '../shm/index.js';
+import { fmtBytes } from '../common/units.js';
 import type { TrendVerdict } from './memory.js';
 
 export { fmtBytes };

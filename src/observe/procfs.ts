@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { SHM_DIR } from '../shm/index.js';
+import { SHM_DIR, segmentPath } from '../common/paths.js';
 
 let ticks = 0;
 /** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on every Linux we know). */
@@ -72,9 +72,6 @@ export function allPids(): number[] {
   }
   return out;
 }
-
-/** Path of a segment's file: '/faasflow-x' → '/dev/shm/faasflow-x'. */
-export const segmentPath = (name: string): string => `${SHM_DIR}${name.startsWith('/') ? name : `/${name}`}`;
 
 /** A process that maps a segment or holds it open, and whether it can write to it. */
 export interface MappedBy {

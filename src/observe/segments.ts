@@ -1,7 +1,8 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
 import { ProcessTable, Segment, isShmError, pidAlive, segmentName, type ClassUsage, type ProcEntry } from '../shm/index.js';
-import { commandLine, scanHolders, segmentPath, type MappedBy } from './procfs.js';
+import { commandLine, scanHolders, type MappedBy } from './procfs.js';
+import { segmentPath } from '../common/paths.js';
 
 export interface Holder {
   pid: number;

@@ -4,7 +4,7 @@
 import { Segment, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { enforcementName } from '../sys/sandbox.js';
 import type { Holders } from './holders.js';
-import { segmentPath } from './procfs.js';
+import { segmentPath } from '../common/paths.js';
 import type { DomainSnapshot, PoolClassSnapshot, SegmentInfo } from './types.js';
 
 export function segmentInfo(seg: Segment, now: number, registered: Set<number>, holders: Holders): SegmentInfo {

@@ -9,25 +9,13 @@ import { readHeader, writeHeader, type HeaderInfo } from './header.js';
 import { computeLayout, metadataSize, DEFAULT_CLASSES, type ClassSpec, type Layout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import { PacketPool } from './pool.js';
-import { SEGMENT_PREFIX, SHM_DIR, checkName, explain, shmRoom, type ShmRoom } from './space.js';
+import { SHM_DIR, checkName, explain, shmRoom, type ShmRoom } from './space.js';
+import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, segmentName } from '../common/paths.js';
 
 export { SHM_DIR, SEGMENT_PREFIX, fmtBytes, pidAlive, shmRoom, type ShmRoom, type SegmentClaim } from './space.js';
 
-/** '@' is in neither instance nor domain names, so a domain segment's name is never another instance's. */
-export const DOMAIN_SEPARATOR = '@';
-
-export function segmentName(instance: string): string {
-  return `/${SEGMENT_PREFIX}${instance}`;
-}
-
-export function domainSegmentName(instance: string, domain: string): string {
-  return `/${SEGMENT_PREFIX}${instance}${DOMAIN_SEPARATOR}${domain}`;
-}
-
-/** The instance a segment name belongs to (the part before a domain separator). */
-export function instanceOfSegment(name: string): string {
-  return name.replace(/^\//, '').slice(SEGMENT_PREFIX.length).split(DOMAIN_SEPARATOR)[0];
-}
+// Segment names are the shared vocabulary's (every layer names segments); re-exported for shm's users.
+export { DOMAIN_SEPARATOR, domainSegmentName, instanceOfSegment, segmentName } from '../common/paths.js';
 
 export interface CreateOptions {
   name: string;

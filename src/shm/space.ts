@@ -6,13 +6,10 @@ import { ShmError, isShmError } from './errors.js';
 import { readHeader } from './header.js';
 import { HEADER_BYTES } from './constants.js';
 
-export const SHM_DIR = '/dev/shm';
-/** Every faasflow segment is named /faasflow-<instance>[@<domain>], so `shm ls` and cleanup can find them. */
-export const SEGMENT_PREFIX = 'faasflow-';
-
-const GiB = 1024 ** 3;
-export const fmtBytes = (n: number): string =>
-  n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+// Names and the byte format are the shared vocabulary's; re-exported for shm's users.
+import { SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
+import { fmtBytes } from '../common/units.js';
+export { SEGMENT_PREFIX, SHM_DIR, fmtBytes };
 
 /**
  * Whether `pid` is a running process. A zombie (killed, not yet reaped: pid 1 may reap orphans

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { parseDuration, parseSize } from '../../src/config/units.js';
+import { parseDuration, parseSize } from '../../src/common/units.js';
 
 function dirWith(t: Test, files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-cfg-'));

@@ -57,7 +57,9 @@ t.test('sampleMemory sees a child allocate 64 MiB as private memory, and its seg
   const mapped = sampleMemory(pid)!;
   t.ok(mapped.shmBytes >= 32 * MiB && mapped.shmBytes <= 34 * MiB, `shm ${(mapped.shmBytes / MiB).toFixed(1)} MiB of the segment resident in the child`);
   const privDelta = mapped.privateBytes - after.privateBytes;
-  t.ok(privDelta < 4 * MiB, `segment pages are not counted as private (private moved ${(privDelta / MiB).toFixed(1)} MiB)`);
+  // Loading the native module and mapping take a few MiB of the child's own; the 32 MiB of
+  // segment pages, counted as private, would move it by more than that.
+  t.ok(privDelta < 16 * MiB, `segment pages are not counted as private (private moved ${(privDelta / MiB).toFixed(1)} MiB)`);
   t.ok(mapped.rss >= after.rss + 32 * MiB, 'rss includes the segment pages');
   t.ok(mapped.pss <= mapped.rss, 'pss ≤ rss');
   t.ok(mapped.cpuTime > 0, 'cpu time read');

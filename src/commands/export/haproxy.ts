@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { loadConfig } from '../../config/load.js';
-import { parseDuration } from '../../config/units.js';
+import { parseDuration } from '../../common/units.js';
 import { FaasflowError } from '../../common/errors.js';
 import { checkInstanceName } from '../../common/paths.js';
 import { FaasflowCommand } from '../../control/command.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { FaasflowCommand } from '../../control/command.js';
 import { fmtBytes, fmtDuration, textTable } from '../../observe/format.js';
 import { inspectSegment, normalizeSegmentName, type SegmentDetail } from '../../observe/segments.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { PACKAGE_ROOT } from '../../config/load.js';
+import { PACKAGE_ROOT } from '../../config/files.js';
 
 export class HandlerError extends Error {
   readonly file: string;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { HandlerError } from './bundle.js';
-import { PACKAGE_ROOT } from '../../config/load.js';
+import { PACKAGE_ROOT } from '../../config/files.js';
 
 /** Diagnostics that only say the user's project has no type declarations installed. */
 const MISSING_TYPES = new Set([2307, 7016, 2580, 2591, 2688, 2792, 2875]);

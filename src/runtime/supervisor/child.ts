@@ -1,17 +1,30 @@
-// One supervised process: spawn (execa, IPC channel), readiness, output to the log, stop (TERM,
-// then KILL after the spec's shutdown time). What happens after an exit is the supervisor's call.
+// One supervised process: spawn (IPC channel), readiness, output to the log, stop (TERM, then
+// KILL after the spec's shutdown time). What happens after an exit is the supervisor's call.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type net from 'node:net';
-import { execa, type ResultPromise } from 'execa';
 import { startTime } from '../../common/procs.js';
 import type { ChildState } from '../../common/protocol.js';
 import type { ChildMessage, SupervisorMessage } from '../protocol.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
-type Proc = ResultPromise;
+type Proc = ChildProcess;
+
+/**
+ * Children still running when the supervisor exits on its own (an exception it did not survive)
+ * get SIGTERM on the way out; a SIGKILLed supervisor is covered by the children exiting when
+ * their IPC channel disconnects. Each child makes itself a process-group leader first thing
+ * (runtime/child.ts ownProcessGroup), so what a handler starts is in that group and is killed
+ * with it when the child exits; after a SIGKILLed supervisor, the next `up` or `down` kills what
+ * is left (control/instance.ts).
+ */
+const live = new Set<Proc>();
+process.once('exit', () => {
+  for (const proc of live) proc.kill('SIGTERM');
+});
 
 /** How long an exited child's output pipes may stay open (held by a process that left its group). */
 const PIPE_GRACE_MS = 2000;
@@ -83,25 +96,10 @@ export class Child extends EventEmitter<ChildEvents> {
     const inherited = this.spec.start.wrapper ? [] : process.execArgv;
     const node = [process.execPath, ...inherited, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
-    const proc: Proc = execa(file, args, {
-      env: this.spec.start.env,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      ipc: true,
-      serialization: 'advanced',
-      reject: false,
-      // execa kills the child if the supervisor exits on its own; a SIGKILLed supervisor is
-      // covered by the children exiting when their IPC channel disconnects. Each child makes
-      // itself a process-group leader first thing (runtime/child.ts ownProcessGroup), so what a
-      // handler starts is in that group and is killed with it when the child exits; after a
-      // SIGKILLed supervisor, the next `up` or `down` kills what is left (control/instance.ts).
-      cleanup: true,
-      // stop() owns the TERM → KILL escalation with the spec's shutdown time (execa's own
-      // default would SIGKILL a child still draining long requests after 5 s).
-      forceKillAfterDelay: false,
-    });
+    // The supervisor's environment with the spec's on top (PATH, HOME, a test run's marker).
+    // stop() owns the TERM → KILL escalation with the spec's shutdown time.
+    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    live.add(proc);
     this.proc = proc;
     this.pid = proc.pid ?? 0;
     this.startTime = startTime(this.pid);
@@ -116,7 +114,7 @@ export class Child extends EventEmitter<ChildEvents> {
       proc.kill('SIGKILL');
     }, this.spec.readyTimeoutMs);
     const pid = this.pid;
-    // The group goes the moment the child has exited, not once execa has seen its pipes close: a
+    // The group goes the moment the child has exited, not once its pipes have closed: a
     // process the handler started with `stdio: 'inherit'` holds them open, and the exit (and every
     // stop or deploy waiting for it) would wait for that process. One that left the group (setsid)
     // and still holds them is cut off after a grace.
@@ -128,13 +126,28 @@ export class Child extends EventEmitter<ChildEvents> {
         proc.stderr?.destroy();
       }, PIPE_GRACE_MS);
     });
-    this.exited = proc.then((r) => {
-      clearTimeout(this.readyTimer);
-      clearTimeout(this.killTimer);
-      clearTimeout(unpipe);
-      this.proc = undefined;
-      const exit: ChildExit = { code: r.exitCode ?? null, signal: r.signal ?? null, requested: this.stopping, at: Date.now(), ...(this.timedOut ? { cause: this.notReady() } : {}) };
-      this.emit('exit', exit);
+    this.exited = new Promise<void>((resolve) => {
+      let ended = false;
+      const end = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (ended) return;
+        ended = true;
+        live.delete(proc);
+        clearTimeout(this.readyTimer);
+        clearTimeout(this.killTimer);
+        clearTimeout(unpipe);
+        this.proc = undefined;
+        const exit: ChildExit = { code, signal, requested: this.stopping, at: Date.now(), ...(this.timedOut ? { cause: this.notReady() } : {}) };
+        this.emit('exit', exit);
+        resolve();
+      };
+      // 'close': exited and its output read to the end (or cut off after the grace).
+      proc.once('close', end);
+      // Not started at all (the launcher or node missing): no exit event follows.
+      proc.once('error', (err) => {
+        if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) return;
+        this.lastError = err.message;
+        end(null, null);
+      });
     });
   }
 

@@ -1,5 +1,5 @@
-// Sizes and durations as people write them in a config ('1GiB', '30s') or as plain numbers
-// (bytes, milliseconds). Binary units (KiB, MiB, GiB) and their short forms (K, M, G) are powers of
+// Sizes and durations as people write them in a config or a flag ('1GiB', '30s') or as plain
+// numbers (bytes, milliseconds), and sizes as every view prints them. Binary units (KiB, MiB, GiB) and their short forms (K, M, G) are powers of
 // 1024; decimal units (kB, MB, GB) are powers of 1000, as on a disk label.
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -30,3 +30,9 @@ export function parseDuration(v: number | string): number | undefined {
   const unit = DURATION_UNITS[(m[2] || 'ms').toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
+
+const GiB = 1024 ** 3;
+
+/** A size as `ps`, `top`, `shm ls` and the error messages print it: 1.5 GiB, 12.0 MiB, 4.0 KiB, 17 B. */
+export const fmtBytes = (n: number): string =>
+  n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;

@@ -1,0 +1,52 @@
+// Is an instance running, gone, stale (its supervisor died and left processes, a segment or control
+// files behind), or is its segment someone else's? Read from the state file, /proc and the
+// segment's header alone: every command asks this first, so it loads neither the native module
+// nor anything else it does not need.
+import fs from 'node:fs';
+import { HEADER_BYTES } from '../shm/constants.js';
+import { readHeader } from '../shm/header.js';
+import { segmentName, segmentPath, type InstancePaths } from '../common/paths.js';
+import type { InstanceStatus } from '../common/protocol.js';
+import { readState } from '../common/state.js';
+import { isFaasflowProcess, processAlive, sameProcess } from '../common/procs.js';
+
+export type InstanceHealth =
+  | { kind: 'absent' }
+  | { kind: 'running'; state: InstanceStatus }
+  | { kind: 'stale'; state?: InstanceStatus; reason: string }
+  /** The segment exists and its creator lives, but no state file here points to it. */
+  | { kind: 'foreign'; creatorPid: number; /** Its file, /dev/shm/faasflow-<instance>. */ segment: string };
+
+/** The pid that created segment `name`, from its header read as a file; undefined when it has none that checks out. */
+export function segmentCreator(name: string): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(segmentPath(name), 'r');
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(HEADER_BYTES, size));
+    fs.readSync(fd, head, 0, head.length, 0);
+    return readHeader(new DataView(head.buffer, head.byteOffset, head.length), size, name).creatorPid;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+export function inspectInstance(p: InstancePaths): InstanceHealth {
+  const state = readState(p.state);
+  const seg = segmentName(p.instance);
+  if (state) {
+    // The recorded start time tells our supervisor from a reused pid (another instance's, even).
+    const recorded = state.children.find((c) => c.role === 'supervisor' && c.pid === state.supervisorPid)?.startTime;
+    if (isFaasflowProcess(state.supervisorPid, 'supervisor') && sameProcess(state.supervisorPid, recorded)) return { kind: 'running', state };
+    return { kind: 'stale', state, reason: `supervisor pid ${state.supervisorPid} is no longer running` };
+  }
+  if (fs.existsSync(segmentPath(seg))) {
+    const creator = segmentCreator(seg);
+    if (creator !== undefined && processAlive(creator)) return { kind: 'foreign', creatorPid: creator, segment: segmentPath(seg) };
+    return { kind: 'stale', reason: `segment ${segmentPath(seg)} was left behind by ${creator ? `pid ${creator}, which is gone` : 'a crashed process (unreadable header)'}` };
+  }
+  if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
+  return { kind: 'absent' };
+}

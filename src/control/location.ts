@@ -1,0 +1,31 @@
+// Where `faasflow up` last put an instance (a symlink next to the default runtime directories), so
+// that ps, logs, top and down find it without evaluating its config: that takes esbuild and zod,
+// several times what the command itself does.
+import fs from 'node:fs';
+import path from 'node:path';
+import { locationLinkFor, type InstancePaths } from '../common/paths.js';
+
+/** Points the instance's link at `p.dir`; replaced atomically, so a reader sees the old or the new one. */
+export function recordLocation(p: InstancePaths): void {
+  const link = locationLinkFor(p.instance);
+  const tmp = `${link}.${process.pid}`;
+  try {
+    fs.mkdirSync(path.dirname(link), { recursive: true, mode: 0o700 });
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(p.dir, tmp);
+    fs.renameSync(tmp, link);
+  } catch {
+    // Only a shortcut: without it the other commands evaluate the config to find the instance.
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The runtime directory `up` last used for `instance`, if it still exists. */
+export function lastLocation(instance: string): string | undefined {
+  try {
+    const dir = fs.readlinkSync(locationLinkFor(instance));
+    return fs.statSync(dir).isDirectory() ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
