@@ -56,11 +56,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** faasflow's processes by what they run: gateway, container, supervisor. */
+function byRole(pids: number[]): Record<string, number[]> {
+  const out: Record<string, number[]> = { gateway: [], container: [], supervisor: [] };
+  for (const pid of pids) {
+    let cmd: string;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const role = /runtime\/gateway\//.test(cmd) ? 'gateway' : /runtime\/container\//.test(cmd) ? 'container' : 'supervisor';
+    out[role].push(pid);
+  }
+  return out;
+}
+
 /** `o.env` goes to `up` and so to the supervisor and every process it starts. */
 export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-'));
   const instance = o.instance ?? `bench-${process.pid}`;
-  const bin = path.join(packageRoot(), 'bin', 'run.js');
+  const bin = path.join(o.root ?? packageRoot(), 'bin', 'run.js');
   const cli = (args: string[], timeout: number) =>
     execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: args[0] === 'up' ? o.env : undefined, stdin: 'ignore' });
   const config = path.join(dir, 'faasflow.config.ts');
@@ -80,7 +96,8 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     if (up.exitCode !== 0) throw new Error(`faasflow up --instance ${instance} failed (${up.exitCode ?? up.signal}):\n${up.all}`);
     const { supervisorPid } = JSON.parse(up.stdout) as { supervisorPid: number };
     // Supervisor, gateway, containers: whatever the instance runs, restarts included.
-    return { name: o.name ?? 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids: () => processTree(supervisorPid), stop };
+    const pids = () => processTree(supervisorPid);
+    return { name: o.name ?? 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids, roles: () => byRole(pids()), stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;

@@ -1,7 +1,8 @@
 // Rewrites the end-to-end results block of BENCHMARKS.md, between markers, leaving every other
 // section (the shared-memory core's, anyone's prose) as it was.
 import fs from 'node:fs';
-import { HEADER, TARGET_HEADER, cellRows, runLine, targetRows } from './table.js';
+import { scalingModel } from './scaling.js';
+import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fmtMicros, runLine, scalingRows, targetRows } from './table.js';
 import type { BenchResult } from './types.js';
 
 export const BEGIN = '<!-- bench:end-to-end:begin — written by `npm run bench`; edit outside the markers -->';
@@ -21,12 +22,40 @@ export function renderBlock(result: BenchResult): string {
     '',
     `Measured on ${runLine(result)}.`,
     '',
-    'Latency percentiles, req/s and CPU/req are medians across rounds; max is the largest seen. CPU/req is the on-CPU time of all the',
-    "setup's processes (from /proc/<pid>/schedstat, load generator excluded) per answered request. Ratios are faasflow ÷ the reference.",
+    'Load from wrk (`-t1`, keep-alive POSTs; its own histogram, µs). Latency percentiles, req/s and CPU/req are medians across rounds;',
+    "max is the largest seen. CPU/req is the on-CPU time of all the setup's processes (from /proc/<pid>/schedstat, load generator",
+    'excluded) per answered request. Ratios are faasflow ÷ the reference; "floor" is the Node cluster when the run has one.',
     '',
   ];
   for (const c of result.options.connections) {
     parts.push(`### ${c} connection${c > 1 ? 's' : ''}`, '', markdownTable(HEADER, cellRows(result, c)), '');
+  }
+  const gc = result.summary.find((c) => c.setup === 'faasflow' && c.size === 1024 && c.connections === 32)?.gc;
+  if (gc) parts.push(`Gateway GC at 1 KiB × 32: ${gc.percent.toFixed(1)} % of wall time (median of rounds), longest pause ${gc.maxPauseMs.toFixed(1)} ms.`, '');
+  if (result.fixedRate) {
+    const f = result.fixedRate;
+    parts.push(
+      `### Fixed rate: ${f.rate} req/s of 1 KiB over ${f.connections} connections, ${f.seconds} s`,
+      '',
+      'Open loop (ffrate, src/bench/rate/ffrate.c): requests are due at a steady rate whatever the answers do, and each latency counts from',
+      'when the request was due, so a pause shows in every request due during it (wrk, closed loop, records only the few it was waiting on).',
+      '',
+      markdownTable(FIXED_HEADER, fixedRows(result)),
+      '',
+    );
+  }
+  const model = scalingModel(result.summary);
+  if (model) {
+    parts.push(
+      '### Scaling model: 8 and 16 cores',
+      '',
+      `CPU per request at 1 KiB × 32: faasflow's gateway ${fmtMicros(model.gatewayUs)}, its containers ${fmtMicros(model.containerUs)}; the one-process floor ${fmtMicros(model.floorUs)}.`,
+      'On K cores faasflow carries min(G ÷ gateway time, (K − G) ÷ container time) at the best split, the cluster floor K ÷ its time. The',
+      'model ignores what does not scale with cores (memory bandwidth, kernel locks) and puts the load generator on other cores.',
+      '',
+      markdownTable(SCALING_HEADER, scalingRows(model)),
+      '',
+    );
   }
   parts.push('### Targets', '', markdownTable(TARGET_HEADER, targetRows(result)), '', END);
   return parts.join('\n');

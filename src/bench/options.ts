@@ -1,7 +1,9 @@
 // Defaults and the parsing of human-written sizes ("1k", "16MiB"), shared by `faasflow bench`
 // and `npm run bench`.
+import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SETUPS, SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
+import { defaultWorkers } from '../config/load.js';
+import { SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -10,6 +12,14 @@ export const FULL_SIZES = [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB];
 /** --quick keeps the sizes the targets name (1 KiB and 1 MiB) and drops the rest. */
 export const QUICK_SIZES = [KiB, MiB];
 export const DEFAULT_CONNECTIONS = [1, 32];
+
+/**
+ * The floor is what a user would run instead on these cores: one Node process, and a Node cluster
+ * with as many workers as faasflow runs gateways (its default config) when that is more than one.
+ */
+export function defaultSetups(): SetupName[] {
+  return ['floor', ...(defaultWorkers() > 1 ? (['cluster'] as const) : []), 'copy', 'faasflow'];
+}
 
 export const FULL = { duration: 5, warmup: 1, rounds: 2, prime: 5 };
 /** 12 cells of 1.5 s plus start-up and priming: under a minute on 2 busy cores. */
@@ -67,6 +77,8 @@ export interface OptionInput {
   cpus?: string;
   spinMicros?: number;
   command?: string;
+  fixedRate?: boolean;
+  baseline?: string;
 }
 
 export function resolveOptions(input: OptionInput): BenchOptions {
@@ -80,6 +92,8 @@ export function resolveOptions(input: OptionInput): BenchOptions {
   if (!(warmup >= 0 && warmup <= 60)) throw new Error(`--warmup must be in [0, 60] seconds, got ${warmup}`);
   if (!(prime >= 0 && prime <= 120)) throw new Error(`--prime must be in [0, 120] seconds, got ${prime}`);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer 1..20, got ${rounds}`);
+  if (input.baseline && !fs.existsSync(path.join(input.baseline, 'dist', 'commands'))) throw new Error(`--baseline ${input.baseline}: not a built faasflow checkout (no dist/commands; run npm ci there)`);
+  if (input.setups?.includes('baseline') && !input.baseline) throw new Error('the baseline setup needs --baseline DIR: a built checkout of the faasflow version to compare with');
   return {
     sizes: input.sizes ? parseSizes(input.sizes) : quick ? QUICK_SIZES : FULL_SIZES,
     connections: input.connections ? parseConnections(input.connections) : DEFAULT_CONNECTIONS,
@@ -87,7 +101,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     warmup,
     rounds,
     prime,
-    setups: input.setups ? parseSetups(input.setups) : [...DEFAULT_SETUPS],
+    setups: input.setups ? parseSetups(input.setups) : [...defaultSetups(), ...(input.baseline ? (['baseline'] as const) : [])],
     quick,
     outDir: input.outDir ?? 'bench-results',
     // A quick run is a smoke run: it must not overwrite the table a full run produced.
@@ -96,5 +110,7 @@ export function resolveOptions(input: OptionInput): BenchOptions {
     cpus: input.cpus ? parseCpus(input.cpus) : [],
     spinMicros: input.spinMicros ?? null,
     command: input.command ?? 'npm run bench',
+    fixedRate: input.fixedRate ?? true,
+    baseline: input.baseline ? path.resolve(input.baseline) : '',
   };
 }

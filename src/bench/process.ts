@@ -11,6 +11,8 @@ export const packageRoot = (): string => fileURLToPath(new URL('../../', import.
 export interface Ready {
   child: ChildProcess;
   port: number;
+  /** Further processes it started and reported (a cluster's workers). */
+  pids: number[];
 }
 
 /** Forks `file` and resolves once it sends {type:'ready'}; rejects (and kills it) otherwise. */
@@ -18,16 +20,16 @@ export function forkReady(file: string, args: string[], env?: Record<string, str
   const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: env && { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => settle(new Error(`${file} not ready within ${timeoutMs} ms`)), timeoutMs);
-    const settle = (err: Error | null, port = 0): void => {
+    const settle = (err: Error | null, port = 0, pids: number[] = []): void => {
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
-      if (!err) return resolve({ child, port });
+      if (!err) return resolve({ child, port, pids });
       child.kill('SIGKILL');
       reject(err);
     };
-    const onMessage = (m: { type?: string; port?: number; message?: string }): void => {
-      if (m.type === 'ready') settle(null, m.port ?? 0);
+    const onMessage = (m: { type?: string; port?: number; pids?: number[]; message?: string }): void => {
+      if (m.type === 'ready') settle(null, m.port ?? 0, m.pids ?? []);
       else if (m.type === 'failed') settle(new Error(`${file}: ${m.message}`));
     };
     const onExit = (code: number | null, signal: string | null): void => settle(new Error(`${file} exited (${signal ?? code}) before it was ready`));

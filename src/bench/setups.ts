@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { distFile, forkReady, stopChild } from './process.js';
+import { defaultWorkers } from '../config/load.js';
 import type { SetupName } from './types.js';
 
 export interface RunningSetup {
@@ -13,6 +14,8 @@ export interface RunningSetup {
   url: string;
   /** The processes doing the setup's work now, for CPU accounting. */
   pids(): number[];
+  /** The same by kind of process, for a setup with several kinds (faasflow). */
+  roles?(): Record<string, number[]>;
   /** Stops every process of the setup and removes what it left; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -28,11 +31,16 @@ export interface StartOptions {
   spinMicros?: number;
   /** The setup's name in the results (a faasflow variant). */
   name?: SetupName;
+  /** Workers of the cluster floor; faasflow's default gateway count when absent. */
+  workers?: number;
+  /** The faasflow checkout to start (bin/run.js under it); this package when absent. */
+  root?: string;
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;
 
 const HOP = distFile('servers/hop.js');
+const CLUSTER = distFile('servers/cluster.js');
 
 /** Stops children in reverse start order, then removes the temp dir. */
 function stopper(children: ChildProcess[], dir?: string): () => Promise<void> {
@@ -45,6 +53,13 @@ function stopper(children: ChildProcess[], dir?: string): () => Promise<void> {
 export async function startFloor(o: StartOptions = {}): Promise<RunningSetup> {
   const { child, port } = await forkReady(HOP, ['--listen', 'tcp:0'], o.env);
   return { name: 'floor', url: `http://127.0.0.1:${port}/`, pids: () => [child.pid ?? 0], stop: stopper([child]) };
+}
+
+/** The floor as a Node cluster: `workers` processes sharing the port, the primary handing out connections. */
+export async function startCluster(o: StartOptions = {}): Promise<RunningSetup> {
+  const workers = o.workers ?? defaultWorkers();
+  const { child, port, pids } = await forkReady(CLUSTER, ['--workers', String(workers)], o.env);
+  return { name: 'cluster', url: `http://127.0.0.1:${port}/`, pids: () => [child.pid ?? 0, ...pids], stop: stopper([child]) };
 }
 
 /** gateway (TCP) → proxy (Unix socket) → container (Unix socket), three processes. */

@@ -4,12 +4,12 @@ import type { CellResult, CellSummary, LatencySummary } from './types.js';
 /** Nearest-rank percentiles of latencies in µs; sorts `samples` in place. */
 export function summarize(samples: Float64Array): LatencySummary {
   const n = samples.length;
-  if (n === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
+  if (n === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
   samples.sort();
   const at = (q: number): number => samples[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
   let sum = 0;
   for (let i = 0; i < n; i++) sum += samples[i];
-  return { count: n, mean: sum / n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: samples[n - 1] };
+  return { count: n, mean: sum / n, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: samples[n - 1] };
 }
 
 export function median(xs: number[]): number {
@@ -42,13 +42,27 @@ export function summarizeCells(cells: CellResult[]): CellSummary[] {
       connections,
       p50: median(p50s),
       p99: median(ok.map((c) => c.latency.p99)),
+      p999: median(ok.map((c) => c.latency.p999)),
       max: ok.length ? Math.max(...ok.map((c) => c.latency.max)) : NaN,
       rps: median(ok.map((c) => c.rps)),
       cpuPerRequest: median(ok.map((c) => c.cpu.serverUs / c.latency.count)),
+      ...byRole(ok),
+      ...gcOf(ok),
       p50Range: ok.length ? [Math.min(...p50s), Math.max(...p50s)] : [NaN, NaN],
       failures: rounds.length - ok.length,
     };
   });
+}
+
+function byRole(ok: CellResult[]): Pick<CellSummary, 'cpuPerRequestByRole'> {
+  const roles = [...new Set(ok.flatMap((c) => Object.keys(c.cpu.byRole ?? {})))];
+  if (!roles.length) return {};
+  return { cpuPerRequestByRole: Object.fromEntries(roles.map((r) => [r, median(ok.map((c) => (c.cpu.byRole?.[r] ?? 0) / c.latency.count))])) };
+}
+
+function gcOf(ok: CellResult[]): Pick<CellSummary, 'gc'> {
+  const gcs = ok.flatMap((c) => (c.gc ? [c.gc] : []));
+  return gcs.length ? { gc: { percent: median(gcs.map((g) => g.percent)), maxPauseMs: Math.max(...gcs.map((g) => g.maxPauseMs)) } } : {};
 }
 
 export const findCell = (s: CellSummary[], setup: string, size: number, connections: number): CellSummary | undefined =>

@@ -1,8 +1,9 @@
 // The results as rows of text, rendered by both the console view and the BENCHMARKS.md writer.
 import { sizeLabel } from './options.js';
 import { findCell } from './summary.js';
+import type { ScalingModel } from './scaling.js';
 import { verdict } from './targets.js';
-import type { BenchResult, CellSummary } from './types.js';
+import type { BenchResult, CellSummary, TargetResult } from './types.js';
 
 /** µs with real resolution below 10 ms, ms above: "97 µs", "4210 µs", "52.3 ms". */
 export function fmtMicros(us: number): string {
@@ -15,7 +16,7 @@ export function fmtMicros(us: number): string {
 export const fmtRate = (r: number): string => (Number.isFinite(r) ? (r >= 100 ? Math.round(r).toString() : r.toFixed(1)) : '—');
 export const fmtRatio = (r: number | null): string => (r === null || !Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`);
 
-export const HEADER = ['body', 'setup', 'p50', 'p99', 'max', 'req/s', 'CPU/req', 'p50 ÷ floor', 'p50 ÷ copy', 'req/s ÷ floor', 'req/s ÷ copy'];
+export const HEADER = ['body', 'setup', 'p50', 'p99', 'p99.9', 'max', 'req/s', 'CPU/req', 'p50 ÷ floor', 'p99 ÷ floor', 'req/s ÷ floor', 'p50 ÷ copy', 'req/s ÷ copy'];
 
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null;
@@ -29,29 +30,43 @@ export function cellRows(result: BenchResult, connections: number): string[][] {
       const c = findCell(result.summary, setup, size, connections);
       if (!c) continue;
       const failed = c.failures ? ` (${c.failures} failed round${c.failures > 1 ? 's' : ''})` : '';
-      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.max), fmtRate(c.rps), fmtMicros(c.cpuPerRequest)];
+      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), fmtRate(c.rps), fmtMicros(c.cpuPerRequest)];
       if (setup.startsWith('faasflow')) row.push(...ratios(result.summary, c));
-      else row.push('', '', '', '');
+      else row.push('', '', '', '', '');
       rows.push(row);
     }
   }
   return rows;
 }
 
+/** Against the floor (the cluster when the run has one) and the copying chain. */
 function ratios(summary: CellSummary[], ours: CellSummary): string[] {
-  const floor = findCell(summary, 'floor', ours.size, ours.connections);
+  const floor = findCell(summary, 'cluster', ours.size, ours.connections) ?? findCell(summary, 'floor', ours.size, ours.connections);
   const copy = findCell(summary, 'copy', ours.size, ours.connections);
   return [
     fmtRatio(ratio(ours.p50, floor?.p50)),
-    fmtRatio(ratio(ours.p50, copy?.p50)),
+    fmtRatio(ratio(ours.p99, floor?.p99)),
     fmtRatio(ratio(ours.rps, floor?.rps)),
+    fmtRatio(ratio(ours.p50, copy?.p50)),
     fmtRatio(ratio(ours.rps, copy?.rps)),
   ];
 }
 
+export const FIXED_HEADER = ['setup', 'offered', 'achieved', 'p50', 'p99', 'p99.9', 'max', 'failed'];
+
+export const fixedRows = (result: BenchResult): string[][] =>
+  (result.fixedRate?.cells ?? []).map((c) => [c.setup, fmtRate(result.fixedRate!.rate), fmtRate(c.achieved), fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), String(c.failures)]);
+
+export const SCALING_HEADER = ['cores', 'faasflow split', 'faasflow req/s', 'cluster floor req/s', 'ratio'];
+
+export const scalingRows = (m: ScalingModel): string[][] =>
+  m.rows.map((r) => [String(r.cores), `${r.gateways} gateway${r.gateways > 1 ? 's' : ''} + ${r.cores - r.gateways} container cores`, fmtRate(r.faasflow), fmtRate(r.floor), fmtRatio(r.ratio)]);
+
 export const TARGET_HEADER = ['target', 'measured', 'verdict'];
 
-export const targetRows = (result: BenchResult): string[][] => result.targets.map((t) => [t.description, fmtRatio(t.ratio), verdict(t)]);
+const fmtTarget = (t: TargetResult): string => (t.unit === '%' ? (t.ratio === null ? '—' : `${t.ratio.toFixed(1)} %`) : t.unit === 'ms' ? (t.ratio === null ? '—' : `${t.ratio.toFixed(1)} ms`) : fmtRatio(t.ratio));
+
+export const targetRows = (result: BenchResult): string[][] => result.targets.map((t) => [t.description, fmtTarget(t), verdict(t)]);
 
 export function runLine(result: BenchResult): string {
   const m = result.machine;

@@ -1,10 +1,14 @@
 // The data the harness passes around: what to measure (options, cells), what was measured
 // (cell results, summaries) and the lifecycle events the console view renders.
 
-/** `faasflow-nospin` is faasflow with `spinMicros: 0`, for measuring what polling buys; on request only. */
-export const SETUP_NAMES = ['floor', 'copy', 'faasflow', 'faasflow-nospin'] as const;
+/**
+ * `cluster` is the floor as a Node cluster of as many workers as faasflow runs gateways (what a
+ * user would run on a machine with more cores); `faasflow-nospin` is faasflow with
+ * `spinMicros: 0`, for measuring what polling buys, on request only; `baseline` is faasflow from
+ * another checkout (`--baseline DIR`, a previous release), to show a change costs nothing.
+ */
+export const SETUP_NAMES = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin', 'baseline'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
-export const DEFAULT_SETUPS: SetupName[] = ['floor', 'copy', 'faasflow'];
 
 export interface BenchOptions {
   /** Request body sizes in bytes. */
@@ -33,6 +37,10 @@ export interface BenchOptions {
   spinMicros: number | null;
   /** How the run was started, recorded with the results. */
   command: string;
+  /** After the closed-loop cells, one open-loop run of every setup at a fixed rate (rate.ts). */
+  fixedRate: boolean;
+  /** A built checkout of another faasflow version run as the `baseline` setup, or ''. */
+  baseline: string;
 }
 
 /** Latency in microseconds, from every 2xx response of one measurement. */
@@ -42,6 +50,7 @@ export interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
+  p999: number;
   max: number;
 }
 
@@ -53,6 +62,16 @@ export interface CellCpu {
   serverWaitUs: number;
   /** On-CPU time of the load generator. */
   loadUs: number;
+  /** On-CPU time per kind of process (faasflow: gateway, container, supervisor). */
+  byRole?: Record<string, number>;
+}
+
+/** The gateways' garbage collection during one measurement. */
+export interface CellGc {
+  /** Share of wall time one gateway spent in GC pauses, %. */
+  percent: number;
+  maxPauseMs: number;
+  count: number;
 }
 
 /** One measurement: one setup, one body size, one connection count, one round. */
@@ -70,6 +89,7 @@ export interface CellResult {
   errors: number;
   timeouts: number;
   cpu: CellCpu;
+  gc?: CellGc;
 }
 
 /** A cell's rounds folded together: medians across rounds, max of maxima. */
@@ -79,10 +99,15 @@ export interface CellSummary {
   connections: number;
   p50: number;
   p99: number;
+  p999: number;
   max: number;
   rps: number;
   /** Setup CPU time per request, µs (median across rounds). */
   cpuPerRequest: number;
+  /** The same per kind of process, when the setup has several. */
+  cpuPerRequestByRole?: Record<string, number>;
+  /** Gateway GC: median share of wall time, longest pause of any round. */
+  gc?: { percent: number; maxPauseMs: number };
   /** Lowest and highest per-round p50, to show how much rounds disagree. */
   p50Range: [number, number];
   failures: number;
@@ -97,6 +122,8 @@ export interface TargetResult {
   /** 'max': ratio must be ≤ limit; 'min': ratio must be ≥ limit. */
   kind: 'max' | 'min';
   met: boolean | null;
+  /** How `ratio` reads: a ratio, a percentage, milliseconds. */
+  unit?: '×' | '%' | 'ms';
 }
 
 export interface Machine {
@@ -118,6 +145,8 @@ export interface BenchResult {
   cells: CellResult[];
   summary: CellSummary[];
   targets: TargetResult[];
+  /** Open-loop runs: every setup at one fixed request rate, latency counted from the intended send time. */
+  fixedRate?: FixedRateResult;
   /** With --profile: where each server process spent its CPU time. */
   profiles?: ProfileSummary[];
 }
@@ -129,4 +158,28 @@ export type BenchEvent =
   | { type: 'setup-stop'; setup: SetupName }
   | { type: 'cell-start'; setup: SetupName; size: number; connections: number; round: number; index: number; total: number }
   | { type: 'cell-done'; cell: CellResult }
+  | { type: 'rate-start'; setup: SetupName; rate: number; connections: number }
+  | { type: 'rate-done'; cell: FixedRateCell }
   | { type: 'warning'; message: string };
+
+/** One setup at the fixed rate: latencies in µs from when each request was due. */
+export interface FixedRateCell {
+  setup: SetupName;
+  intended: number;
+  answered: number;
+  failures: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface FixedRateResult {
+  size: number;
+  connections: number;
+  /** Requests per second every setup was offered. */
+  rate: number;
+  seconds: number;
+  cells: FixedRateCell[];
+}

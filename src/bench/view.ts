@@ -1,6 +1,7 @@
 // Console rendering of the harness's events and of the final result.
 import { sizeLabel } from './options.js';
-import { HEADER, TARGET_HEADER, cellRows, fmtMicros, fmtRate, runLine, targetRows } from './table.js';
+import { scalingModel } from './scaling.js';
+import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fmtMicros, fmtRate, runLine, scalingRows, targetRows } from './table.js';
 import type { ProfileSummary } from './profile.js';
 import type { BenchEvent, BenchResult } from './types.js';
 
@@ -33,6 +34,14 @@ export function progressView(log: Log): (e: BenchEvent) => void {
         const perReq = c.latency.count ? fmtMicros(c.cpu.serverUs / c.latency.count) : '—';
         return log(`${prefix}  p50 ${fmtMicros(c.latency.p50).padStart(8)}  p99 ${fmtMicros(c.latency.p99).padStart(8)}  max ${fmtMicros(c.latency.max).padStart(8)}  ${fmtRate(c.rps).padStart(6)} req/s  CPU/req ${perReq.padStart(8)}${bad}`);
       }
+      case 'rate-start':
+        prefix = `fixed rate ${e.rate} req/s × ${e.connections}  ${e.setup.padEnd(8)}`;
+        return;
+      case 'rate-done': {
+        const c = e.cell;
+        const bad = c.failures ? `  ${c.failures} failed` : '';
+        return log(`${prefix}  p50 ${fmtMicros(c.p50).padStart(8)}  p99 ${fmtMicros(c.p99).padStart(8)}  p99.9 ${fmtMicros(c.p999).padStart(8)}  max ${fmtMicros(c.max).padStart(8)}  ${fmtRate(c.achieved).padStart(6)} req/s${bad}`);
+      }
       case 'warning':
         return log(`warning: ${e.message}`);
     }
@@ -57,6 +66,17 @@ export function printResult(result: BenchResult, log: Log): void {
     log('');
     log(`${c} connection${c > 1 ? 's' : ''} (medians across rounds):`);
     log(textTable(HEADER, cellRows(result, c)));
+  }
+  if (result.fixedRate) {
+    log('');
+    log(`fixed rate, open loop (latency from when each request was due): ${result.fixedRate.rate} req/s of 1 KiB over ${result.fixedRate.connections} connections`);
+    log(textTable(FIXED_HEADER, fixedRows(result)));
+  }
+  const model = scalingModel(result.summary);
+  if (model) {
+    log('');
+    log(`scaling model from CPU per request (gateway ${fmtMicros(model.gatewayUs)}, containers ${fmtMicros(model.containerUs)}, floor ${fmtMicros(model.floorUs)}):`);
+    log(textTable(SCALING_HEADER, scalingRows(model)));
   }
   log('');
   log(textTable(TARGET_HEADER, targetRows(result)));

@@ -19,14 +19,17 @@ function invokedAs(argv: string[]): string {
 }
 
 export default class Bench extends Command {
-  static override summary = 'Measure faasflow against a bare HTTP server and a copying gateway → proxy → container chain.';
+  static override summary = 'Measure faasflow against a bare HTTP server and a copying gateway → proxy → container chain, with wrk.';
 
-  static override description = `Starts three setups on 127.0.0.1 — floor (one Node HTTP server), copy (three Node processes
+  static override description = `Starts the setups on 127.0.0.1 — floor (one Node HTTP server; also a Node cluster of as many
+workers as faasflow runs gateways, when that is more than one), copy (three Node processes
 forwarding the whole body over HTTP/Unix sockets) and faasflow (\`faasflow up\` with a temp config) —
-and drives each with autocannon at every body size with 1 and 32 connections, the setups taking
-turns cell by cell. Prints p50/p99/max latency, req/s, the CPU time the setup's processes spent per
-request and the ratios against the issue-6 targets, writes bench-results/<date>.json and rewrites
-the results block of BENCHMARKS.md.`;
+and drives each with wrk (Debian's package: apt-get install wrk) at every body size with 1 and 32
+connections, the setups taking turns cell by cell; then offers every setup the same fixed rate with
+an open-loop client compiled from src/bench/rate/ffrate.c (needs cc). Prints p50/p99/p99.9/max
+latency, req/s, the CPU time the setup's processes spent per request, the gateway's GC share, a
+model of 8 and 16 cores and the targets; writes bench-results/<date>.json and rewrites the results
+block of BENCHMARKS.md.`;
 
   static override examples = ['<%= config.bin %> bench --quick', '<%= config.bin %> bench --sizes 1k,1m --duration 3 --rounds 3'];
 
@@ -40,11 +43,13 @@ the results block of BENCHMARKS.md.`;
     warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.3 with --quick).' }),
     prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1 with --quick).' }),
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
-    setups: Flags.string({ description: 'Comma-separated setups: floor,copy,faasflow (the default), plus faasflow-nospin (faasflow with spinMicros: 0) on request.' }),
+    setups: Flags.string({ description: 'Comma-separated setups: floor,copy,faasflow (the default; with cluster when faasflow runs more than one gateway), plus faasflow-nospin (faasflow with spinMicros: 0) and baseline (with --baseline) on request.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
     profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
     cpus: Flags.string({ description: "Pin faasflow's gateway and containers to these CPUs (config `cpus`), e.g. 1." }),
     'spin-micros': Flags.integer({ description: "faasflow's config `spinMicros`: how long gateway and containers poll for an answer before sleeping (0 = never; default: the product's).", min: 0, max: 10_000 }),
+    baseline: Flags.string({ description: 'A built checkout of another faasflow version (e.g. the previous release) to run as the baseline setup in the same run.' }),
+    'fixed-rate': Flags.boolean({ description: 'After the wrk cells, offer every setup the same fixed rate (open loop, latency from when each request was due).', default: true, allowNo: true }),
     markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
   };
 
@@ -57,6 +62,7 @@ the results block of BENCHMARKS.md.`;
         outDir: flags.out,
         profileDir: flags.profile,
         spinMicros: flags['spin-micros'],
+        fixedRate: flags['fixed-rate'],
         markdown: flags.markdown === 'none' ? '' : flags.markdown,
         command: invokedAs(this.argv),
       });

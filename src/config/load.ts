@@ -171,7 +171,7 @@ const DEFAULT_MEMORY_MAX = 1024 ** 3;
  * Gateways share the CPUs with the containers, which do at least as much work per request: half
  * the CPUs, at least one.
  */
-function defaultWorkers(): number {
+export function defaultWorkers(): number {
   return Math.max(1, Math.floor(os.availableParallelism() / 2));
 }
 

@@ -7,6 +7,7 @@ import { BEGIN, END, updateMarkdown } from '../../src/bench/markdown.js';
 import { parseSetups, parseSize, parseSizes, resolveOptions, sizeLabel } from '../../src/bench/options.js';
 import { summarize, summarizeCells } from '../../src/bench/summary.js';
 import { evaluateTargets } from '../../src/bench/targets.js';
+import { scalingModel } from '../../src/bench/scaling.js';
 import { describeMachine } from '../../src/bench/machine.js';
 import type { BenchResult, CellResult, SetupName } from '../../src/bench/types.js';
 
@@ -41,14 +42,14 @@ t.test('percentiles are nearest-rank over every sample, in µs', async (t) => {
   t.equal(s.p99, 990);
   t.equal(s.max, 1000);
   t.equal(s.mean, 500.5);
-  t.same(summarize(new Float64Array(0)), { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 });
+  t.same(summarize(new Float64Array(0)), { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
   t.equal(summarize(Float64Array.of(97.25)).p50, 97.25, 'sub-millisecond values keep their fraction');
 });
 
 function cell(setup: SetupName, size: number, connections: number, round: number, p50: number, rps: number, extra: Partial<CellResult> = {}): CellResult {
   return {
     setup, size, connections, round, seconds: 1, rps, non2xx: 0, errors: 0, timeouts: 0,
-    latency: { count: 100, mean: p50, p50, p90: p50 * 1.5, p99: p50 * 2, max: p50 * 3 },
+    latency: { count: 100, mean: p50, p50, p90: p50 * 1.5, p99: p50 * 2, p999: p50 * 2.5, max: p50 * 3 },
     cpu: { serverUs: 100 * p50 * 0.5, serverWaitUs: 0, loadUs: 0 },
     ...extra,
   };
@@ -88,10 +89,39 @@ t.test('targets compare faasflow with the references measured in the same run', 
   t.equal(targets[`latency-${KiB}-copy`].ratio, 0.35);
   t.equal(targets[`latency-${KiB}-copy`].met, true);
   t.equal(targets['throughput-1k-floor'].ratio, 0.65);
-  t.equal(targets['throughput-1k-floor'].met, false, '0.65× floor misses the 0.7× bar');
+  t.equal(targets['throughput-1k-floor'].met, false, '0.65× floor misses the 0.75× bar');
+  t.equal(targets['tail-1k-floor'].ratio, 1.5, 'p99 3000 µs against 2000 µs');
+  t.equal(targets['tail-1k-floor'].met, true);
   t.equal(targets['throughput-1k-copy'].ratio, 2.6);
   t.equal(targets['throughput-1k-copy'].met, true);
   t.equal(targets['latency-1m-floor'].met, null, 'no 1 MiB cells: not measured, neither met nor missed');
+  t.equal(targets['gc-share'].met, null, 'no GC log: not measured');
+
+  // With a cluster floor in the run, the floor targets are against it.
+  const withCluster = summarizeCells([
+    cell('floor', KiB, 32, 0, 1000, 20000),
+    cell('cluster', KiB, 32, 0, 800, 30000),
+    cell('faasflow', KiB, 32, 0, 1500, 24000, { gc: { percent: 1.5, maxPauseMs: 4, count: 10 } }),
+  ]);
+  const c = Object.fromEntries(evaluateTargets(withCluster, [KiB]).map((x) => [x.id, x]));
+  t.equal(c['throughput-1k-floor'].ratio, 0.8, 'req/s against the cluster, not the one process');
+  t.match(c['throughput-1k-floor'].description, /cluster floor/);
+  t.equal(c['gc-share'].ratio, 1.5);
+  t.equal(c['gc-share'].met, true);
+  t.equal(c['gc-pause'].met, false, 'a 4 ms pause misses the 3 ms bar');
+});
+
+t.test('the scaling model splits cores between gateways and containers by their CPU per request', async (t) => {
+  const summary = summarizeCells([
+    cell('floor', KiB, 32, 0, 1000, 20000, { cpu: { serverUs: 100 * 40, serverWaitUs: 0, loadUs: 0 } }),
+    cell('faasflow', KiB, 32, 0, 1500, 13000, { cpu: { serverUs: 100 * 60, serverWaitUs: 0, loadUs: 0, byRole: { gateway: 100 * 30, container: 100 * 30, supervisor: 0 } } }),
+  ]);
+  const m = scalingModel(summary, [2, 8]);
+  t.equal(m?.gatewayUs, 30);
+  t.equal(m?.containerUs, 30);
+  t.equal(m?.floorUs, 40);
+  t.same(m?.rows.map((r) => [r.cores, r.gateways, Math.round(r.faasflow), Math.round(r.floor)]), [[2, 1, 33333, 50000], [8, 4, 133333, 200000]], 'half the cores each; the floor carries cores ÷ 40 µs');
+  t.equal(scalingModel(summarizeCells([cell('floor', KiB, 32, 0, 1, 1)])), undefined, 'no faasflow roles: no model');
 });
 
 t.test('BENCHMARKS.md: the results block is replaced in place and other sections survive', async (t) => {
@@ -113,9 +143,9 @@ t.test('BENCHMARKS.md: the results block is replaced in place and other sections
   updateMarkdown(file, result);
   const once = fs.readFileSync(file, 'utf8');
   t.ok(once.includes(core), 'the shared-memory section is untouched');
-  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 420 µs \| 7000 \| 70 µs \| 1\.40× \| 0\.35× \| 0\.70× \| 2\.80× \|/);
+  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 350 µs \| 420 µs \| 7000 \| 70 µs \| 1\.40× \| 1\.40× \| 0\.70× \| 0\.35× \| 2\.80× \|/);
   t.match(once, /1 KiB, 1 conn: faasflow p50 ≤ 1\.5× floor \| 1\.40× \| met \|/);
-  t.match(once, /1 MiB, 1 conn: faasflow p50 ≤ 1\.3× floor \| — \| not measured \|/);
+  t.match(once, /1 MiB, 1 conn: faasflow p50 ≤ 1\.2× floor \| — \| not measured \|/);
   fs.appendFileSync(file, '\n## Notes\n\nwritten after the block\n');
   updateMarkdown(file, { ...result, summary: summarizeCells([...cells.slice(0, 2), cell('faasflow', KiB, 1, 0, 200, 5000)]) });
   const twice = fs.readFileSync(file, 'utf8');

@@ -9,17 +9,17 @@ import type { BenchResult } from '../../src/bench/types.js';
 
 const MAIN = path.resolve('dist/bench/main.js');
 const SETUPS = ['floor', 'copy', 'faasflow'];
-/** Every setup, the on-request variant included. */
-const ALL_SETUPS = [...SETUPS, 'faasflow-nospin'];
+/** Every setup, the cluster floor and the on-request variant included, in the order cells take turns. */
+const ALL_SETUPS = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin'];
 const segmentOf = (harnessPid: number | undefined): string => `/dev/shm/faasflow-bench-${harnessPid}`;
 
-/** Pids of the harness's helper processes (reference servers, load generators) now running. */
+/** Pids of the harness's helper processes (reference servers, wrk, the fixed-rate client) now running. */
 function helpers(only = ''): Set<number> {
   const out = new Set<number>();
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const ours = cmd.includes(path.resolve('dist/bench/servers/')) || cmd.includes(path.resolve('dist/bench/load.js'));
+      const ours = cmd.includes(path.resolve('dist/bench/servers/')) || cmd.startsWith('wrk\0') || cmd.includes('/ffrate\0');
       if (ours && cmd.includes(only)) out.add(Number(pid));
     } catch {
       // gone
@@ -51,7 +51,7 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   const before = helpers();
   const md = path.join(dir, 'BENCHMARKS.md');
   fs.writeFileSync(md, '# Benchmarks\n\n## Shared-memory core\n\nkept\n');
-  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,4', '--duration', '0.4', '--warmup', '0.1', '--prime', '0.3', '--setups', ALL_SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
+  const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,32', '--duration', '1', '--warmup', '0', '--prime', '1', '--setups', ALL_SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
   t.teardown(() => run.child.kill('SIGKILL'));
   const { code, stdout, stderr } = await run.done;
   t.equal(code, 0, stderr);
@@ -76,6 +76,13 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   t.equal(result.summary.length, 2 * 2 * ALL_SETUPS.length);
   t.ok(result.machine.cores >= 1 && result.machine.node === process.version);
   t.ok(result.targets.length > 0);
+  // The open-loop run at half what faasflow carried: every setup offered the same rate.
+  const fixed = result.fixedRate;
+  t.ok(fixed && fixed.rate > 0, 'a fixed-rate run followed the wrk cells');
+  t.same(fixed?.cells.map((c) => c.setup), ALL_SETUPS, 'of every setup');
+  for (const c of fixed?.cells ?? []) t.ok(c.answered > 0 && c.failures === 0 && c.p50 <= c.p99 && c.p99 <= c.max, `${c.setup} at ${fixed?.rate} req/s: answered, ordered percentiles`);
+  t.ok(result.cells.some((c) => c.setup === 'faasflow' && c.cpu.byRole && c.cpu.byRole.gateway > 0 && c.cpu.byRole.container > 0), "faasflow's CPU is split into gateway and container time");
+  t.ok(result.cells.some((c) => c.setup === 'faasflow' && c.gc && c.gc.count > 0), "the gateway's GC pauses are matched to the cells");
   const text = fs.readFileSync(md, 'utf8');
   t.match(text, /## Shared-memory core\n\nkept\n/);
   t.match(text, /\| 64 KiB \| copy \| \d+ µs \|/);
@@ -92,7 +99,7 @@ t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
   t.teardown(() => run.child.kill('SIGKILL'));
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
-      if ([...helpers('load.js')].some((pid) => !before.has(pid))) {
+      if ([...helpers('wrk')].some((pid) => !before.has(pid))) {
         clearInterval(poll);
         resolve();
       }

@@ -11,7 +11,7 @@ import { describeMachine } from '../machine.js';
 import { markdownTable } from '../markdown.js';
 import { packageRoot } from '../process.js';
 import { startCopyChains, startFaasflow } from './setups.js';
-import { hasWrk, prepare, runWrk, type WrkResult } from './wrk.js';
+import { hasWrk, prepare, runWrk, type WrkResult } from '../wrk.js';
 
 const BEGIN = '<!-- bench:flows:begin — written by `npm run bench:flows`; edit outside the markers -->';
 const END = '<!-- bench:flows:end -->';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       for (const size of Object.keys(SIZES) as Size[]) {
         for (const [name, url] of Object.entries(cells)) {
           const res = await runWrk(url(size), w.script, w.body(size), 1, seconds);
-          if (res.errors) throw new Error(`${name}, ${size}: ${res.errors} errors`);
+          if (res.errors || res.non2xx) throw new Error(`${name}, ${size}: ${res.errors} errors, ${res.non2xx} non-2xx answers`);
           const key = `${size}|${name}`;
           results.set(key, [...(results.get(key) ?? []), res]);
           process.stderr.write(`round ${r + 1}/${rounds} ${size} ${name}: p50 ${us(res.p50)}\n`);
