@@ -5,7 +5,7 @@
 // thrown as the JS ShmError class handed in by setErrorClass().
 #include <napi.h>
 
-#include <cerrno>
+#include "errno_name.h"  // and <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <string>
@@ -16,7 +16,6 @@
 #include <vector>
 
 namespace {
-
 // Each JS view covers at most 1 GiB: Node 20 aborts on an external ArrayBuffer over 4 GiB, and
 // 1 GiB is a multiple of every (power-of-two) packet size class, so no packet straddles two views.
 constexpr uint64_t kViewBytes = uint64_t{1} << 30;
@@ -26,23 +25,6 @@ struct Mapping {
   size_t size = 0;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> views;
 };
-
-const char* ErrnoName(int err) {
-  switch (err) {
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case ENOSPC: return "ENOSPC";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EFBIG: return "EFBIG";
-    default: return "EIO";
-  }
-}
 
 class ShmAddon : public Napi::Addon<ShmAddon> {
  public:

@@ -1,14 +1,15 @@
 // A redeploy while a load generator runs fails no request: new replicas are ready before routing
-// switches, and the old ones finish what they hold before they exit.
+// switches, and the old ones finish what they hold before they exit. The same with two gateways
+// sharing the port: each is told of the new replicas and drains from the old ones on its own.
 import t from 'tap';
 import { post } from '../helpers/http.js';
 import { ECHO, V2, configText, project } from './helpers.js';
 
-t.test('redeploying under load: 0 non-2xx responses, and the new version takes over', async (t) => {
-  const p = await project(t, 'load');
+for (const workers of [1, 2]) t.test(`redeploying under load with ${workers} gateway${workers > 1 ? 's' : ''}: 0 non-2xx responses, and the new version takes over`, async (t) => {
+  const p = await project(t, `load${workers}`);
   p.write('echo.ts', ECHO);
   p.write('v2.ts', V2);
-  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]"));
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts', replicas: 2 }]").replace('gateway: {', `gateway: { workers: ${workers},`));
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);
 
