@@ -1,0 +1,138 @@
+// npm run bench:cli — how fast the CLI answers, on this machine: `node -e 0` as the floor every
+// command pays, `--version`, the read-only commands against a running instance of three small
+// functions, `up` to healthy, `deploy` of a one-line change, and the CPU `faasflow top` uses in a
+// 160×48 tmux pane under light load. Medians of --runs repetitions (min–max beside them). Speed
+// lives here, never in a test. Writes its section of BENCHMARKS.md between markers unless
+// --markdown none. Flags: --runs N (10), --top-seconds S (20), --markdown FILE, --json.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort } from './faasflow.js';
+import { describeMachine } from './machine.js';
+import { markdownTable } from './markdown.js';
+import { packageRoot } from './process.js';
+import { topCpu } from './cli-top.js';
+
+const BEGIN = '<!-- bench:cli:begin — written by `npm run bench:cli`; edit outside the markers -->';
+const END = '<!-- bench:cli:end -->';
+const HEADING = '## The CLI';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, 'top-seconds': { type: 'string' }, markdown: { type: 'string' }, json: { type: 'boolean' } } });
+const runs = Math.max(1, Number(values.runs ?? 10));
+const topSeconds = Math.max(2, Number(values['top-seconds'] ?? 20));
+const root = packageRoot();
+const BIN = path.join(root, 'bin', 'run.js');
+
+interface Row {
+  what: string;
+  ms: number[];
+}
+
+/** Wall time of one command, ms; throws with its output when it fails. */
+function timed(file: string, args: string[], cwd: string): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { cwd, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${[file, ...args].join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(performance.now() - t0))),
+  );
+}
+
+const cli = (args: string[], cwd: string) => timed(process.execPath, [BIN, ...args], cwd);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const HANDLERS: Record<string, string> = {
+  'echo.ts': 'export default function (input: Uint8Array): Uint8Array {\n  return input;\n}\n',
+  'upper.ts': "export default function (input: Uint8Array): string {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n",
+  'hash.ts': "import { createHash } from 'node:crypto';\nexport default function (input: Uint8Array): string {\n  return createHash('sha256').update(input).digest('hex');\n}\n",
+};
+
+function configText(port: number, runtimeDir: string): string {
+  return `import { defineConfig } from 'faasflow';
+export default defineConfig({
+  gateway: { host: '127.0.0.1', port: ${port} },
+  runtimeDir: ${JSON.stringify(runtimeDir)},
+  segment: { size: '64MiB' },
+  functions: [
+    { id: 1, name: 'echo', handler: './echo.ts' },
+    { id: 2, name: 'upper', handler: './upper.ts' },
+    { id: 3, name: 'hash', handler: './hash.ts' },
+  ],
+});
+`;
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-cli-'));
+  const instance = `bench-cli-${process.pid}`;
+  // As a user runs them: from the project's directory, naming the instance; the config is the
+  // directory's faasflow.config.ts (read-only commands find the instance without reading it).
+  const at = ['--instance', instance];
+  let up = false;
+  const cleanup = async () => {
+    if (up) await cli(['down', '--clean-shm', ...at], dir).catch(() => 0);
+    up = false;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
+  const machine = describeMachine();
+  const rows: Row[] = [];
+  const measure = async (what: string, n: number, run: () => Promise<number>) => {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) ms.push(await run());
+    rows.push({ what, ms });
+    console.log(`${what.padEnd(34)} median ${median(ms).toFixed(0).padStart(5)} ms  (${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)})`);
+  };
+  let topPercent: number | undefined;
+  try {
+    for (const [name, text] of Object.entries(HANDLERS)) fs.writeFileSync(path.join(dir, name), text);
+    const port = await freePort();
+    fs.writeFileSync(path.join(dir, 'faasflow.config.ts'), configText(port, path.join(dir, 'run')));
+    await measure('node -e 0', runs, () => timed(process.execPath, ['-e', '0'], dir));
+    await measure('faasflow --version', runs, () => cli(['--version'], dir));
+    await measure('up (3 functions, to healthy)', Math.min(runs, 3), async () => {
+      const ms = await cli(['up', ...at], dir);
+      up = true;
+      await cli(['down', ...at], dir);
+      up = false;
+      return ms;
+    });
+    await cli(['up', ...at], dir);
+    up = true;
+    await measure('ps', runs, () => cli(['ps', ...at], dir));
+    await measure('ps --json', runs, () => cli(['ps', '--json', ...at], dir));
+    await measure('logs (last lines)', runs, () => cli(['logs', ...at], dir));
+    await measure('invoke 1', runs, () => cli(['invoke', '1', '--data', 'hello', ...at], dir));
+    await measure('shm ls', runs, () => cli(['shm', 'ls'], dir));
+    await measure('top --once --json', runs, () => cli(['top', '--once', '--json', ...at], dir));
+    let n = 0;
+    await measure('deploy (a one-line change)', Math.min(runs, 5), () => {
+      fs.writeFileSync(path.join(dir, 'echo.ts'), `// change ${n++}\n${HANDLERS['echo.ts']}`);
+      return cli(['deploy', './echo.ts', '--id', '1', ...at], dir);
+    });
+    topPercent = await topCpu([process.execPath, BIN, 'top', ...at], dir, port, topSeconds);
+    console.log(topPercent === undefined ? 'top: tmux is not installed, not measured' : `top in tmux 160×48, light load: ${topPercent.toFixed(2)} % of one core over ${topSeconds} s`);
+  } finally {
+    await cleanup();
+  }
+  const base = median(rows[0].ms);
+  const table = markdownTable(
+    ['command', 'median', 'min–max', '÷ node -e 0'],
+    rows.map((r) => [r.what, `${median(r.ms).toFixed(0)} ms`, `${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} ms`, `${(median(r.ms) / base).toFixed(1)}×`]),
+  );
+  if (values.json) console.log(JSON.stringify({ machine, runs, rows, topPercent }, null, 2));
+  const file = values.markdown ?? path.join(root, 'BENCHMARKS.md');
+  if (file === 'none') return;
+  const block = `${BEGIN}\n\nMeasured ${new Date().toISOString()} on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}; load average before: ${machine.loadBefore.join(' ')}.\nCommand: \`npm run bench:cli${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`: wall time of each command from spawn to exit, ${runs} runs (up 3, deploy 5), against an instance of three functions.\n\n${table}\n\n\`faasflow top\` in a 160×48 tmux pane at its 1 s refresh, one request every 100 ms: ${topPercent === undefined ? 'not measured (no tmux)' : `${topPercent.toFixed(2)} % of one core over ${topSeconds} s`}.\n\n${END}`;
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const b = old.indexOf(BEGIN);
+  const e = old.indexOf(END);
+  fs.writeFileSync(file, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`);
+  console.log(`wrote the "${HEADING.slice(3)}" section of ${file}`);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exitCode = 1;
+});
+
