@@ -6,15 +6,10 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LatencySummary } from './types.js';
 
-export interface WrkResult {
-  /** Latency of every answer, µs. */
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
+/** Latency of every answer in µs (wrk's histogram), and what the run did. */
+export interface WrkResult extends Omit<LatencySummary, 'count'> {
   /** Answers of every status. */
   requests: number;
   /** 2xx answers per second. */

@@ -144,7 +144,7 @@ export class Gateway extends Ledger {
     const r = p.replica;
     if (r && !r.link.closed && p.frame) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
     // Down the calls its handler made: a callee that listens to ctx.signal stops too.
-    for (const c of p.calls ?? []) this.cancel(c);
+    if (p.calls) for (const c of p.calls) this.cancel(c);
   }
 
   // ---- container side -------------------------------------------------------------------------

@@ -82,7 +82,7 @@ export abstract class Ledger {
       if (p.metaDesc) this.intake.release(p.pool, p.metaDesc);
     }
     // Its handler's calls still running have nobody to answer to.
-    for (const c of p.calls ?? []) this.cancel(c);
+    if (p.calls) for (const c of p.calls) this.cancel(c);
     this.stats.add(p.fn, FN_INFLIGHT, -1);
     this.count(p, status);
     p.sink?.released(p);
