@@ -4,7 +4,7 @@
 // the supervisor restarts it.
 import t from 'tap';
 import http from 'node:http';
-import { ECHO, configText, project, psChildren } from './helpers.js';
+import { ECHO, configText, project, psChildren, until as waitFor } from './helpers.js';
 import { processAlive } from '../../src/common/procs.js';
 import { request } from '../helpers/http.js';
 import { until } from '../helpers/runtime.js';
@@ -82,5 +82,40 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
   }
   t.ok(back, 'the supervisor restarted the killed gateway');
   t.equal((await fresh(p.port, '/function/1', 'still')).body, 'still');
+  t.equal((await p.cli(['down'])).code, 0);
+});
+
+const WAITS = `import type { Context } from 'faasflow';
+export default async function (input: Uint8Array, ctx: Context): Promise<string> {
+  const tag = new TextDecoder().decode(input);
+  ctx.log.info(\`started \${tag}\`);
+  await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+  ctx.log.info(\`aborted \${tag}\`);
+  return 'too late';
+}
+`;
+
+t.test('two gateways: a client that leaves cancels its handler through whichever gateway it reached', async (t) => {
+  const p = await project(t, 'gwc');
+  p.write('waits.ts', WAITS);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './waits.ts', concurrency: 16 }]").replace('gateway: {', 'gateway: { workers: 2,'));
+  t.equal((await p.cli(['up'])).code, 0);
+  // Request ids are numbered per gateway (gateway i of n hands out i+1, i+1+n, …): the id says
+  // which gateway took the request. Fresh connections until both have taken some.
+  const logs = async () => (await p.cli(['logs', '-n', '500', '--id', '1'])).stdout;
+  const byGateway = new Set<number>();
+  for (let i = 0; i < 40 && byGateway.size < 2; i++) {
+    const tag = `c${i}`;
+    const req = http.request({ port: p.port, path: '/function/1', method: 'POST', agent: false }, (res) => res.resume());
+    req.on('error', () => undefined);
+    req.end(tag);
+    const line = await waitFor(async () => (await logs()).split('\n').find((l) => l.includes(`started ${tag}`)), 10_000, `request ${tag} to start`);
+    // The handler's log line carries its request id (ctx.log adds "req").
+    const id = Number(/"req":(\d+)/.exec(line ?? '')?.[1] ?? 0);
+    req.destroy();
+    await waitFor(async () => (await logs()).includes(`aborted ${tag}`), 10_000, `request ${tag}'s handler to see ctx.signal abort`);
+    if (id) byGateway.add(id % 2);
+  }
+  t.equal(byGateway.size, 2, 'requests taken by both gateways were cancelled when their client left');
   t.equal((await p.cli(['down'])).code, 0);
 });
