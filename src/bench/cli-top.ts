@@ -1,6 +1,6 @@
 // `faasflow top` as a person runs it: in a terminal (a detached tmux session of 160×48), watching
 // an instance under light load (one request every 100 ms to function 1). Its CPU time comes from
-// /proc/<pid>/schedstat of the node process tmux runs, over `seconds` after a 3 s settle.
+// /proc/<pid>/task/*/schedstat (every thread) of the node process tmux runs, over `seconds` after a 3 s settle.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';

@@ -1,4 +1,4 @@
-// CPU time of the processes behind a setup, from /proc/<pid>/schedstat (nanoseconds, unlike the
+// CPU time of the processes behind a setup, from /proc/<pid>/task/*/schedstat (nanoseconds, unlike the
 // 10 ms ticks of /proc/<pid>/stat). On-CPU time per request is the cost a setup puts on the
 // machine whatever else runs; run-queue wait says how much other work got in the way.
 import fs from 'node:fs';
@@ -14,12 +14,22 @@ export function readCpu(pids: number[]): CpuSample {
   let cpuNs = 0;
   let waitNs = 0;
   for (const pid of pids) {
+    // Every thread of the process: /proc/<pid>/schedstat alone is its main thread's, and V8's GC
+    // helpers and libuv's pool do part of the work on others.
+    let tasks: string[];
     try {
-      const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-      cpuNs += run;
-      waitNs += wait;
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
     } catch {
-      // exited (a restarted replica): its time is lost, the restart will show in the errors
+      continue; // exited (a restarted replica): its time is lost, the restart will show in the errors
+    }
+    for (const tid of tasks) {
+      try {
+        const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        cpuNs += run;
+        waitNs += wait;
+      } catch {
+        // the thread ended between the listing and the read
+      }
     }
   }
   return { cpuNs, waitNs };

@@ -23,7 +23,7 @@ export function renderBlock(result: BenchResult): string {
     `Measured on ${runLine(result)}.`,
     '',
     'Load from wrk (`-t1`, keep-alive POSTs; its own histogram, µs). Latency percentiles, req/s and CPU/req are medians across rounds;',
-    "max is the largest seen. CPU/req is the on-CPU time of all the setup's processes (from /proc/<pid>/schedstat, load generator",
+    "max is the largest seen. CPU/req is the on-CPU time of all the setup's processes (every thread, from /proc/<pid>/task/*/schedstat; load generator",
     'excluded) per answered request. Ratios are faasflow ÷ the reference; "floor" is the Node cluster when the run has one.',
     '',
   ];

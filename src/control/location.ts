@@ -14,9 +14,19 @@ export function recordLocation(p: InstancePaths): void {
     fs.rmSync(tmp, { force: true });
     fs.symlinkSync(p.dir, tmp);
     fs.renameSync(tmp, link);
+    pruneDangling(path.dirname(link));
   } catch {
     // Only a shortcut: without it the other commands evaluate the config to find the instance.
     fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Links to runtime directories that are gone (removed with their project) lead nowhere: removed. */
+function pruneDangling(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith('@')) continue;
+    const link = path.join(dir, name);
+    if (!fs.existsSync(link)) fs.rmSync(link, { force: true });
   }
 }
 

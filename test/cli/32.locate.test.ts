@@ -43,8 +43,17 @@ t.test("ps, logs and down find an instance in its config's runtimeDir without ev
   const config = `import { defineConfig } from 'faasflow';\nexport default defineConfig({\n  runtimeDir: ${JSON.stringify(base)},\n  gateway: { port: ${p.port} },\n  segment: { size: '64MiB' },\n  functions: [{ id: 1, handler: './echo.ts' }],\n});\n`;
   p.write('faasflow.config.ts', config);
 
+  // A link left by an instance whose runtime directory went away with its project.
+  const before = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = xdg;
+  const dangling = locationLinkFor(`gone-${p.instance}`);
+  process.env.XDG_RUNTIME_DIR = before;
+  fs.mkdirSync(path.dirname(dangling), { recursive: true, mode: 0o700 });
+  fs.symlinkSync(path.join(base, 'removed-long-ago'), dangling);
+
   const up = await cli(['up']);
   t.equal(up.code, 0, up.stderr);
+  t.notOk(fs.existsSync(dangling) || fs.lstatSync(dangling, { throwIfNoEntry: false }), 'up removed the link that led nowhere');
   const dir = path.join(base, p.instance);
   t.ok(fs.existsSync(path.join(dir, 'state.json')), "the instance is in the config's runtimeDir");
   const saved = process.env.XDG_RUNTIME_DIR;
