@@ -128,13 +128,13 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // The setups have exited, so every gateway has flushed its GC log.
+    for (const [cell, [from, to]] of windows) {
+      const gc = gcShare(path.join(gcRoot, cell.setup), from, to);
+      if (gc) cell.gc = gc;
+    }
+    fs.rmSync(gcRoot, { recursive: true, force: true });
   }
-  // The setups have exited, so every gateway has flushed its GC log.
-  for (const [cell, [from, to]] of windows) {
-    const gc = gcShare(path.join(gcRoot, cell.setup), from, to);
-    if (gc) cell.gc = gc;
-  }
-  fs.rmSync(gcRoot, { recursive: true, force: true });
   const summary = summarizeCells(cells);
   const result: BenchResult = { date, machine, options: opts, cells, summary, targets: evaluateTargets(summary, opts.sizes), ...(fixedRate ? { fixedRate } : {}) };
   if (opts.profileDir) result.profiles = summarizeProfiles(opts.profileDir);

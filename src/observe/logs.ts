@@ -147,18 +147,33 @@ export class LogTail {
   }
 
   /**
-   * The one rotation rule. A file with a new inode was rotated (renamed to its `.1`, a new one
-   * started): what was written to the old one after the last poll is read from there, so no line
-   * is lost across a rotation. Gone or rotated twice since: it cannot be found, and is skipped.
+   * The one rotation rule. A file with a new inode was rotated (renamed to its `.1`, the older ones
+   * each moved one down, a new one started): what was written to the old one after the last poll
+   * is read from wherever it is now, `.1` or, when it was rotated more than once since, `.k`;
+   * then everything in the files rotated after it, `.k-1` to `.1`. So no line is lost or repeated
+   * however many rotations a poll spans, as long as the writer keeps that many files.
    */
   private rest(file: string, f: Followed): string {
-    const old = rotatedLogFile(file);
-    try {
-      const st = fs.statSync(old);
-      return st.ino === f.ino && st.size > f.offset ? this.read(old, f, st.size) : '';
-    } catch {
-      return '';
+    const MAX_ROTATED = 100;
+    for (let k = 1; k <= MAX_ROTATED; k++) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(rotatedLogFile(file, k));
+      } catch {
+        return ''; // gone: rotated out of what the writer keeps
+      }
+      if (st.ino !== f.ino) continue;
+      let text = st.size > f.offset ? this.read(rotatedLogFile(file, k), f, st.size) : '';
+      for (let j = k - 1; j >= 1; j--) {
+        try {
+          text += fs.readFileSync(rotatedLogFile(file, j), 'utf8');
+        } catch {
+          // rotated away while we read: its lines are lost to this poll
+        }
+      }
+      return text;
     }
+    return '';
   }
 
   /** Complete lines of `text` after what was left over from the last read. */

@@ -49,8 +49,9 @@ t.test('following from now on: only new lines, none lost or repeated through rea
   const seen: string[] = [];
   for (let i = 0; i < 300; i++) {
     logs.write('fn-1.log', 'fn1.d1.r0[1]', `line ${i} ${'x'.repeat(100)}`);
-    // Polled between rotations: each poll sees at most one rotation, as a poll every 250 ms does.
-    if (i % 10 === 9) {
+    // Polled often at first (a rotation at most between two polls), then rarely: each of those
+    // polls spans several rotations, as a poll every 250 ms does behind a busy writer.
+    if (i < 150 ? i % 10 === 9 : i % 100 === 99) {
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setTimeout(r, 5));
       for (const l of tail.poll()) seen.push(l.text);
