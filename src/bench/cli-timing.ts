@@ -11,7 +11,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from './faasflow.js';
 import { describeMachine } from './machine.js';
-import { markdownTable } from './markdown.js';
+import { markdownTable, writeBlock } from './markdown.js';
+import { median } from './summary.js';
 import { packageRoot } from './process.js';
 import { topCpu } from './cli-top.js';
 
@@ -39,7 +40,6 @@ function timed(file: string, args: string[], cwd: string): Promise<number> {
 }
 
 const cli = (args: string[], cwd: string) => timed(process.execPath, [BIN, ...args], cwd);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const HANDLERS: Record<string, string> = {
   'echo.ts': 'export default function (input: Uint8Array): Uint8Array {\n  return input;\n}\n',
@@ -124,10 +124,7 @@ async function main(): Promise<void> {
   const file = values.markdown ?? path.join(root, 'BENCHMARKS.md');
   if (file === 'none') return;
   const block = `${BEGIN}\n\nMeasured ${new Date().toISOString()} on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}; load average before: ${machine.loadBefore.join(' ')}.\nCommand: \`npm run bench:cli${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`: wall time of each command from spawn to exit, ${runs} runs (up 3, deploy 5), against an instance of three functions.\n\n${table}\n\n\`faasflow top\` in a 160×48 tmux pane at its 1 s refresh, one request every 100 ms: ${topPercent === undefined ? 'not measured (no tmux)' : `${topPercent.toFixed(2)} % of one core over ${topSeconds} s`}.\n\n${END}`;
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const b = old.indexOf(BEGIN);
-  const e = old.indexOf(END);
-  fs.writeFileSync(file, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`);
+  writeBlock(file, HEADING, BEGIN, END, block);
   console.log(`wrote the "${HEADING.slice(3)}" section of ${file}`);
 }
 

@@ -61,13 +61,18 @@ export function renderBlock(result: BenchResult): string {
   return parts.join('\n');
 }
 
-/** Replaces the block between the markers, or appends the section when the file has none. */
-export function updateMarkdown(file: string, result: BenchResult): void {
-  const block = renderBlock(result);
+/**
+ * Every benchmark writes its section of BENCHMARKS.md this way: `block` (which starts with `begin`
+ * and ends with `end`) replaces what is between those markers, or is appended under `heading` when
+ * the file has none. Everything outside the markers stays as it was.
+ */
+export function writeBlock(file: string, heading: string, begin: string, end: string, block: string): void {
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const begin = old.indexOf(BEGIN);
-  const end = old.indexOf(END);
-  const next =
-    begin >= 0 && end > begin ? old.slice(0, begin) + block + old.slice(end + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`;
-  fs.writeFileSync(file, next);
+  const b = old.indexOf(begin);
+  const e = old.indexOf(end);
+  fs.writeFileSync(file, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + end.length) : `${old.trimEnd()}\n\n${heading}\n\n${block}\n`);
+}
+
+export function updateMarkdown(file: string, result: BenchResult): void {
+  writeBlock(file, HEADING, BEGIN, END, renderBlock(result));
 }

@@ -9,6 +9,7 @@ import { PROFILE_DIR_ENV } from './cpu-prof.js';
 import { runLoad, stopLoad } from './driver.js';
 import { runFixedRate } from './fixed-rate.js';
 import { GC_DIR_ENV, gcShare } from './gc-log.js';
+import { hasWrk } from './wrk.js';
 import { distFile } from './process.js';
 import { startFaasflow } from './faasflow.js';
 import { describeMachine } from './machine.js';
@@ -58,6 +59,8 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
   const check = (): void => {
     if (interrupted) throw new Interrupted(interrupted);
   };
+  // Before anything starts: every cell is driven by wrk.
+  if (!(await hasWrk())) throw new Error('wrk is not installed: apt-get install wrk (the benchmark measures with an independent client)');
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const date = new Date().toISOString();

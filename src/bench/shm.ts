@@ -5,12 +5,12 @@
 // The same file is the contending process: `shm.js --contender` (forked, talks over IPC).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Segment, isExhausted, type Descriptor, type PacketPool } from '../shm/index.js';
 import { describeMachine } from './machine.js';
-import { markdownTable } from './markdown.js';
+import { markdownTable, writeBlock } from './markdown.js';
+import { median } from './summary.js';
 
 const BEGIN = '<!-- bench:shm:begin — written by `npm run bench:shm`; edit outside the markers -->';
 const END = '<!-- bench:shm:end -->';
@@ -29,11 +29,6 @@ interface ContenderResult {
   type: 'result';
   rounds: Round[];
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function must(r: ReturnType<PacketPool['alloc']>): Descriptor {
   if (isExhausted(r)) throw new Error(`bench: pool ${r.reason} for ${r.length} bytes`);
@@ -198,15 +193,6 @@ function renderBlock(r: Results, rounds: number, command: string): string {
   ].join('\n');
 }
 
-/** Replaces our block between the markers, or appends the section: other sections stay as they are. */
-function updateMarkdown(file: string, block: string): void {
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const begin = old.indexOf(BEGIN);
-  const end = old.indexOf(END);
-  const next = begin >= 0 && end > begin ? old.slice(0, begin) + block + old.slice(end + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`;
-  fs.writeFileSync(file, next);
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const flag = (name: string) => args.includes(name);
@@ -239,7 +225,7 @@ async function main(): Promise<void> {
   console.log(markdownTable(COLUMNS, rows(r)));
   if (!flag('--no-write')) {
     const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'BENCHMARKS.md');
-    updateMarkdown(file, renderBlock(r, rounds, `npm run bench:shm${args.length ? ` -- ${args.join(' ')}` : ''}`));
+    writeBlock(file, HEADING, BEGIN, END, renderBlock(r, rounds, `npm run bench:shm${args.length ? ` -- ${args.join(' ')}` : ''}`));
     console.log(`\nwrote the "${HEADING.slice(3)}" section of ${file}`);
   }
 }

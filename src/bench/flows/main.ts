@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeMachine } from '../machine.js';
-import { markdownTable } from '../markdown.js';
+import { markdownTable, writeBlock } from '../markdown.js';
+import { median } from '../summary.js';
 import { packageRoot } from '../process.js';
 import { startCopyChains, startFaasflow } from './setups.js';
 import { hasWrk, prepare, runWrk, type WrkResult } from '../wrk.js';
@@ -19,7 +20,6 @@ const HEADING = '## Flows';
 const SIZES = { '1 KiB': 1024, '1 MiB': 1 << 20 } as const;
 type Size = keyof typeof SIZES;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const us = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${Math.round(n)} µs`);
 
 async function main(): Promise<void> {
@@ -90,10 +90,7 @@ async function main(): Promise<void> {
   if (args.includes('--no-write') || quick) return;
   const block = `${BEGIN}\n\nMeasured ${new Date().toISOString()} on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}; load average before: ${machine.loadBefore.join(' ')}.\nCommand: \`npm run bench:flows${args.length ? ` -- ${args.join(' ')}` : ''}\`: wrk -t1 -c1, ${seconds} s a cell, medians of ${rounds} interleaved rounds.\n\n${table}\n\n${findings.map((f) => `- ${f}`).join('\n')}\n\n${END}`;
   const file = path.join(packageRoot(), 'BENCHMARKS.md');
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const b = old.indexOf(BEGIN);
-  const e = old.indexOf(END);
-  fs.writeFileSync(file, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + END.length) : `${old.trimEnd()}\n\n${HEADING}\n\n${block}\n`);
+  writeBlock(file, HEADING, BEGIN, END, block);
   console.log(`\nwrote the "Flows" section of ${file}`);
 }
 

@@ -68,6 +68,8 @@ export class RequestContext implements Context {
   /** Where ctx.invoke() sends its calls (set by the invoker). */
   via: { calls: Calls; send(f: Frame): void; gatewayPid: number } | undefined;
   private ended = false;
+  /** It called ctx.invoke(): only then is there anything to abandon when it ends (a lookup per request otherwise). */
+  private calling = false;
 
   constructor(pool: PacketPool, functionId: number, requestId: number, metaView: Uint8Array, input: Uint8Array, inputDesc: Descriptor) {
     this.pool = pool;
@@ -117,6 +119,7 @@ export class RequestContext implements Context {
     if (this.cancelled || this.ended) return Promise.reject(new Error(`ctx.invoke(${JSON.stringify(to)}): ${this.cancelled ?? 'the request has ended'}`));
     if (!this.via) return Promise.reject(new Error('ctx.invoke() is not available here'));
     const via = this.via;
+    this.calling = true;
     const isEnded = () => this.ended;
     const site: CallSite = {
       send: (f) => via.send(f),
@@ -150,7 +153,7 @@ export class RequestContext implements Context {
     this.cancelled ??= reason;
     this.abort?.abort(new Error(reason));
     // Its calls still running cannot be answered to anyone: a handler awaiting one goes on now.
-    this.via?.calls.abandon(this.requestId, reason);
+    if (this.calling) this.via?.calls.abandon(this.requestId, reason);
   }
 
   get log(): Logger {
@@ -209,7 +212,7 @@ export class RequestContext implements Context {
   /** Detaches every view this request handed out (input and outputs): the packets go on now. */
   releaseViews(input: ArrayBuffer | undefined): void {
     this.ended = true;
-    this.via?.calls.abandon(this.requestId, 'the request has ended');
+    if (this.calling) this.via?.calls.abandon(this.requestId, 'the request has ended');
     this.releaseInputs(input);
     for (const o of this.outputs ?? []) this.pool.releaseView(o.buffer);
     for (const r of this.received ?? []) this.pool.releaseView(r.buffer);
