@@ -69,6 +69,12 @@ export const configSchema = z
         drainDelay: duration.default(0),
         /** Gateway processes sharing the port (SO_REUSEPORT); default: half the CPUs, at least 1. */
         workers: int(1, 64).optional(),
+        /**
+         * Which parser reads plain requests: 'light' (faasflow's own, for the request path) or 'node'
+         * (Node's, for every request). Either way Node's parser reads whatever the light one does not
+         * take: chunked bodies, "Expect", upgrades, HTTP/1.0, malformed input.
+         */
+        parser: z.enum(['light', 'node']).default('light'),
       })
       .prefault({}),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),

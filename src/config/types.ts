@@ -35,7 +35,7 @@ export interface ResolvedConfig {
   file: string;
   instance: string;
   runtimeDir: string;
-  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number; workers: number };
+  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number; workers: number; parser: 'light' | 'node' };
   proxy: { queueLimit: number };
   /**
    * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection

@@ -100,14 +100,14 @@ async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', grace
   clearTimeout(timer);
 }
 
-export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number; flows?: ResolvedConfig['flows'] } = {}): Promise<Runtime> {
+export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number; flows?: ResolvedConfig['flows']; parser?: 'light' | 'node' } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
   const cfg: ResolvedConfig = {
     file: '',
     instance: name.slice('/faasflow-'.length),
     runtimeDir: dir,
-    gateway: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 30000, drainDelayMs: opts.drainDelayMs ?? 0, workers: 1 },
+    gateway: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 30000, drainDelayMs: opts.drainDelayMs ?? 0, workers: 1, parser: opts.parser ?? 'light' },
     proxy: { queueLimit: opts.queueLimit ?? 1024 },
     flows: opts.flows ?? [],
     segment: { size: opts.segmentSize ?? 128 << 20, classes: opts.classes ?? [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }, { size: 16 << 20 }], maxFunctions: 64, procSlots: 64 },

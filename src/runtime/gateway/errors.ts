@@ -1,7 +1,7 @@
 // JSON error replies: every failure a client can see has a status and a message it can act on.
-import type { ServerResponse } from 'node:http';
+import type { ClientResponse } from '../http1/types.js';
 
-export function sendError(res: ServerResponse, status: number, message: string, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+export function sendError(res: ClientResponse, status: number, message: string, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;

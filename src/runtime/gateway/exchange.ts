@@ -3,7 +3,7 @@
 // response are shared functions that find it through the symbol below, so the request path makes
 // no closures of its own (they outlive young-generation collections while the request is in
 // flight, and copying them is most of what the gateway's GC costs).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ATTACHED, type ClientRequest, type ClientResponse } from '../http1/types.js';
 import type { Frame } from '../../shm/frame.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { ContainerReplica } from '../proxy/links.js';
@@ -26,7 +26,7 @@ export interface StepRef {
 }
 
 /** Where a request's and a response's shared listeners find their Exchange. */
-export const EXCHANGE = Symbol('faasflow.exchange');
+export const EXCHANGE: typeof ATTACHED = ATTACHED;
 
 export type WithExchange<T> = T & { [EXCHANGE]?: Exchange };
 
@@ -47,8 +47,8 @@ export interface Exchange {
   id: number;
   fn: number;
   /** The HTTP request and response (none for a flow step or an invoke: see `sink`). */
-  req: WithExchange<IncomingMessage> | undefined;
-  res: WithExchange<ServerResponse> | undefined;
+  req: WithExchange<ClientRequest> | undefined;
+  res: WithExchange<ClientResponse> | undefined;
   sink: Sink | undefined;
   /** A request for a flow (its name): the intake hands it to the flow, not to a container. */
   flow?: string;
@@ -70,7 +70,8 @@ export interface Exchange {
   written: number;
   /** Content-Length, or -1 (chunked). */
   known: number;
-  meta: string;
+  /** Its metadata for the packet (meta.ts): a string, or the UTF-8 bytes a light request made at once. */
+  meta: string | Uint8Array;
   metaLength: number;
   /** The pool of the function's domain: every packet of this request is in it. */
   pool: PacketPool;

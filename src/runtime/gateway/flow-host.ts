@@ -1,7 +1,7 @@
 // The gateway's side of flows: which flow a POST /flow/<name> starts, the packets flows hold
 // between steps (kept out of reach of a container's frees), and each flow's counters, kept in
 // the function stats row the config gave it (flows take the last rows of that table).
-import type { ServerResponse } from 'node:http';
+import type { ClientResponse } from '../http1/types.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { FunctionStats } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_REQUESTS } from '../../shm/constants.js';
@@ -51,7 +51,7 @@ export class Flows implements FlowHost {
     const flow = this.byName.get(p.flow!);
     if (!flow) {
       gw.release(p.pool, p.desc);
-      sendError(p.res as ServerResponse, 404, `no flow named ${p.flow}`, { requestId: p.id }, { 'x-request-id': String(p.id) });
+      sendError(p.res as ClientResponse, 404, `no flow named ${p.flow}`, { requestId: p.id }, { 'x-request-id': String(p.id) });
       return gw.checkIdle();
     }
     this.active++;

@@ -5,7 +5,7 @@
 // other domain at most), and the step after it gets the branches' outputs in order as ctx.inputs.
 // Packets are counted by their users (the flow's data, each exchange reading them) and go back to
 // the pool when the last one is done, never while a container may still read them.
-import type { ServerResponse } from 'node:http';
+import type { ClientResponse } from '../http1/types.js';
 import { FrameType } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import type { FlowCall, FlowConfig } from '../../config/types.js';
@@ -139,7 +139,7 @@ export class FlowRun implements Sink {
     }
     const [input, ...extras] = reads;
     const info: FlowInfo = { flow: this.flow.name, step: name, rid: this.p.id, ...(extras.length ? { inputs: extras.map((e) => [e.desc.index, e.desc.generation, e.length] as [number, number, number]) } : {}) };
-    const meta = flowMeta(info, this.p.meta);
+    const meta = flowMeta(info, typeof this.p.meta === 'string' ? this.p.meta : Buffer.from(this.p.meta).toString('utf8'));
     const id = this.host.takeId();
     // Branches share their input packet: each gets its metadata in a packet of its own.
     // Always FLAG_SHARED: the input is the flow's (maybe other branches' too), never the container's
@@ -236,7 +236,7 @@ export class FlowRun implements Sink {
     for (const ex of this.active) this.host.cancel(ex);
     if (this.active.size === 0) this.releaseAll();
     this.host.flowDone(this.flow, status, this.p.t0, this.bytesIn, 0);
-    sendError(this.p.res as ServerResponse, status, message, { requestId: this.p.id, step }, { 'x-request-id': String(this.p.id) });
+    sendError(this.p.res as ClientResponse, status, message, { requestId: this.p.id, step }, { 'x-request-id': String(this.p.id) });
   }
 
   /** The client's response is over (answered, failed, or the client left). */

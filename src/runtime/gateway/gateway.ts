@@ -3,7 +3,7 @@
 // is written to the client straight from its packet. Routing and queueing (the proxy) run in this
 // process: one hop to the container and one back (README, "Architecture"). A domain segment and
 // the frames from its containers are untrusted: a lie there fails that request, nothing else.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Segment } from '../../shm/segment.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY } from '../../shm/stats.js';
@@ -101,7 +101,7 @@ export class Gateway extends Ledger {
     return route ? this.domains.get(route.domain ?? 0)?.pool : undefined;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, fn: number, flow?: string): void {
+  handle(req: ClientRequest, res: ClientResponse, fn: number, flow?: string): void {
     this.intake.take(req, res, fn, this.draining, flow);
   }
 
@@ -292,7 +292,7 @@ export class Gateway extends Ledger {
 }
 
 /** A response's 'close' listener, shared by all: its Exchange says which gateway to tell. */
-function onResponseClose(this: WithExchange<ServerResponse>): void {
+function onResponseClose(this: WithExchange<ClientResponse>): void {
   const p = this[EXCHANGE];
   if (p) p.intake.closed(p);
 }

@@ -1,6 +1,9 @@
-// URL routing of the gateway's HTTP server. Anything malformed gets a JSON error; nothing a
-// client sends can throw out of here.
+// The gateway's HTTP server and its URL routing. Plain requests are read by the light parser
+// (../http1), everything else by Node's; both feed the same routes. Anything malformed gets a JSON
+// error; nothing a client sends can throw out of here.
 import http from 'node:http';
+import { serveLight, type LightServer } from '../http1/server.js';
+import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Gateway } from './gateway.js';
 import { sendError } from './errors.js';
 import { log } from '../child.js';
@@ -41,8 +44,20 @@ export interface HttpExtras {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeoutMs: number): http.Server {
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+export interface GatewayHttp {
+  readonly server: http.Server;
+  /** Connections the light parser serves (Node's server counts only its own). */
+  readonly light: LightServer;
+}
+
+/** The whole answer to a request that broke the rules, written to its socket before it closes. */
+function closingReply(status: number, text: string, message: string): string {
+  const body = JSON.stringify({ error: message, status });
+  return `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeoutMs: number, parser: 'light' | 'node'): GatewayHttp {
+  const onRequest = (req: ClientRequest, res: ClientResponse) => {
     try {
       route(gw, extras, req, res);
     } catch (err) {
@@ -52,12 +67,14 @@ export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeout
   };
   // requestTimeout bounds how long a client may take to send its whole request: a slow or stalled
   // upload would otherwise hold its packet for as long as it likes. Node checks it periodically.
-  const server = http.createServer({
+  const limits = {
     keepAliveTimeout: 65_000,
     requestTimeout: requestTimeoutMs,
     headersTimeout: Math.min(60_000, requestTimeoutMs || 60_000),
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4) || 1000)),
-  }, onRequest);
+  };
+  const server = http.createServer(limits, onRequest);
+  const timedOut = closingReply(408, 'Request Timeout', `the request was not received within gateway.requestTimeout (${requestTimeoutMs} ms)`);
   // "Expect: 100-continue" is answered by the gateway itself once it knows it will take the body
   // (Node would send "100 Continue" first, even for a body it is about to refuse with 413).
   server.on('checkContinue', onRequest);
@@ -65,18 +82,24 @@ export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeout
   // A request not received in time: 408 (the packet its body was going into is freed on close).
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') {
-      const [status, text, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', `the request was not received within gateway.requestTimeout (${requestTimeoutMs} ms)`]
-        : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'request headers are too large']
-          : [400, 'Bad Request', `bad request: ${err.code ?? err.message}`];
-      const body = JSON.stringify({ error: message, status });
-      socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? timedOut
+        : err.code === 'HPE_HEADER_OVERFLOW' ? closingReply(431, 'Request Header Fields Too Large', 'request headers are too large')
+          : closingReply(400, 'Bad Request', `bad request: ${err.code ?? err.message}`));
     } else socket.destroy();
   });
-  return server;
+  const light = parser === 'light'
+    ? serveLight(server, onRequest, (err) => log('error', `gateway connection failed: ${String(err.stack ?? err)}`), {
+      requestTimeoutMs: limits.requestTimeout,
+      headersTimeoutMs: limits.headersTimeout,
+      keepAliveTimeoutMs: limits.keepAliveTimeout,
+      checkEveryMs: limits.connectionsCheckingInterval,
+      timeoutReply: () => timedOut,
+    })
+    : { connections: 0, drain: () => undefined, closeIdleConnections: () => undefined, closeAllConnections: () => undefined };
+  return { server, light };
 }
 
-function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: http.ServerResponse): void {
+function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientResponse): void {
   const url = req.url ?? '/';
   const seg = functionSegment(url);
   if (seg !== null) {
@@ -116,7 +139,7 @@ function route(gw: Gateway, extras: HttpExtras, req: http.IncomingMessage, res: 
 }
 
 /** POST /flow/<name>: the body is taken like a request for the flow's first function. */
-function flowRoute(gw: Gateway, req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+function flowRoute(gw: Gateway, req: ClientRequest, res: ClientResponse, url: string): void {
   const q = url.indexOf('?');
   const name = safeDecode(url.slice(FLOW_PREFIX.length, q < 0 ? undefined : q).replace(/\/$/, ''));
   const flow = gw.flows.get(name);

@@ -2,7 +2,7 @@
 // segment, once, as it arrives; then the request is submitted. Requests refused here (unknown
 // function, too large, pool full, draining, a body that does not match its Content-Length) are
 // answered at once and counted for their function, so requests = 2xx + 4xx + 5xx holds.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import { FrameType } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { FN_4XX, FN_5XX, FN_INFLIGHT, FN_REJECTED, FN_REQUESTS } from '../../shm/constants.js';
@@ -62,7 +62,7 @@ export class Intake {
   }
 
   /** Answers a request that never reached a container and counts it for its function. */
-  private refuse(res: ServerResponse, fn: number, id: number, status: number, message: string, counter?: number, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+  private refuse(res: ClientResponse, fn: number, id: number, status: number, message: string, counter?: number, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
     sendError(res, status, message, { ...extra, requestId: id }, { ...headers, 'x-request-id': String(id) });
     const s = this.gw.stats;
     s.add(fn, FN_REQUESTS);
@@ -74,7 +74,7 @@ export class Intake {
    * Takes a request for function `fn`, or for a flow (`flow`: its name, `fn` its first function):
    * the body goes into a packet of that function's domain.
    */
-  take(req: IncomingMessage, res: ServerResponse, fn: number, draining: boolean, flow?: string): void {
+  take(req: ClientRequest, res: ClientResponse, fn: number, draining: boolean, flow?: string): void {
     const gw = this.gw;
     const id = this.takeId();
     const route = gw.router.route(fn);
@@ -88,8 +88,8 @@ export class Intake {
       req.resume();
       return this.refuse(res, fn, id, 503, 'the gateway is shutting down', FN_REJECTED, undefined, { ...RETRY_AFTER, connection: 'close' });
     }
-    const cl = req.headers['content-length'];
-    const known = cl !== undefined ? Number(cl) : -1;
+    const cl = req.contentLength === undefined ? req.headers['content-length'] : undefined;
+    const known = req.contentLength ?? (cl !== undefined ? Number(cl) : -1);
     if (known > pool.maxPacket) {
       // Refused before the body is read: no "100 Continue", and the connection closes so the body
       // is not uploaded for nothing.
@@ -97,23 +97,22 @@ export class Intake {
       return this.refuse(res, fn, id, 413, `body of ${known} bytes is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
     }
     const t0 = performance.now();
-    const q = req.url!.indexOf('?');
-    const meta = requestMeta(q < 0 ? '' : req.url!.slice(q + 1), req.rawHeaders);
-    const metaLength = Buffer.byteLength(meta);
+    const meta = req.metaBytes ? req.metaBytes() : requestMeta(queryOf(req.url!), req.rawHeaders);
+    const metaLength = typeof meta === 'string' ? Buffer.byteLength(meta) : meta.length;
     const first = allocFor(pool, Math.max(known, 0), metaLength);
     if (isExhausted(first)) {
       req.resume();
       return this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
     }
     // A client that sent "Expect: 100-continue" may send its body now.
-    if (req.headers.expect) res.writeContinue();
+    if (req.contentLength === undefined && req.headers.expect) res.writeContinue();
     const p: Exchange = {
       id, fn, req, res, sink: undefined, borrowed: false, flow, body: first, view: pool.view(first), written: 0, known, meta, metaLength, pool, desc: first, metaDesc: undefined, frame: undefined,
       t0, tSent: 0, tReply: 0, replica: undefined, deadline: 0, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: 0, intake: this,
     };
     gw.stats.add(fn, FN_INFLIGHT);
     this.receiving++;
-    (req as WithExchange<IncomingMessage>)[EXCHANGE] = p;
+    (req as WithExchange<ClientRequest>)[EXCHANGE] = p;
     req.on('data', onData);
     req.on('end', onEnd);
     // A client that disconnects (or is timed out by gateway.requestTimeout) before its body is
@@ -184,18 +183,23 @@ export class Intake {
   }
 }
 
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
 // The request's listeners: shared, finding their request's Exchange on it (see exchange.ts).
-function onData(this: WithExchange<IncomingMessage>, chunk: Buffer): void {
+function onData(this: WithExchange<ClientRequest>, chunk: Buffer): void {
   const p = this[EXCHANGE];
   if (p?.body) p.intake.chunk(p, chunk);
 }
 
-function onEnd(this: WithExchange<IncomingMessage>): void {
+function onEnd(this: WithExchange<ClientRequest>): void {
   const p = this[EXCHANGE];
   if (p?.body) p.intake.complete(p);
 }
 
-function onRequestClose(this: WithExchange<IncomingMessage>): void {
+function onRequestClose(this: WithExchange<ClientRequest>): void {
   const p = this[EXCHANGE];
   if (p?.body && !this.complete) p.intake.giveUp(p);
 }

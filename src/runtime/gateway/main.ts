@@ -2,7 +2,6 @@
 // (SO_REUSEPORT), the runtime segment for its stats, every domain segment for packets, and the
 // links to the containers that the supervisor hands over.
 import fs from 'node:fs';
-import http from 'node:http';
 import type net from 'node:net';
 import { Segment } from '../../shm/segment.js';
 import { ProcessTable } from '../../shm/proctable.js';
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
 
   let stopping = false;
   let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
-  const server: http.Server = createHttpServer(gw, {
+  const { server, light } = createHttpServer(gw, {
     health: () => ({
       ok: !stopping,
       body: {
@@ -97,7 +96,7 @@ async function main(): Promise<void> {
       };
       return renderMetrics(current, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
     },
-  }, cfg.gateway.requestTimeoutMs);
+  }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
   let fd: number;
   try {
@@ -121,12 +120,18 @@ async function main(): Promise<void> {
     stopping = true;
     if (cfg.gateway.drainDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.gateway.drainDelayMs));
     server.close();
-    server.closeIdleConnections();
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    light.drain();
+    const closeIdle = () => {
+      server.closeIdleConnections();
+      light.closeIdleConnections();
+    };
+    closeIdle();
+    const idle = setInterval(closeIdle, 50);
     await gw.drain();
     clearInterval(idle);
     for (const l of links) l.close();
     server.closeAllConnections();
+    light.closeAllConnections();
     domains.close();
     runtime.close();
   }, cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs);

@@ -1,7 +1,7 @@
 // A container's reply, checked and read: which packet holds the body (one the container handed to
 // this gateway, or the request's own), its status and headers. And writing it to an HTTP client
 // straight from the segment.
-import type { ServerResponse } from 'node:http';
+import type { ClientResponse } from '../http1/types.js';
 import { NO_PACKET, type Frame } from '../../shm/frame.js';
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import { discard, open, type FreeGuard } from '../envelope.js';
@@ -38,7 +38,7 @@ export function parseReply(pool: PacketPool, f: Frame, requestDesc: Descriptor, 
  * error message when Node refuses a header the handler set (bad characters); nothing was sent then,
  * and `beforeBody` was not called.
  */
-export function respond(res: ServerResponse, r: ParsedReply, requestId: number, beforeBody?: () => void): string | undefined {
+export function respond(res: ClientResponse, r: ParsedReply, requestId: number, beforeBody?: () => void): string | undefined {
   r.headers['content-length'] = r.length;
   r.headers['x-request-id'] = requestId;
   try {
