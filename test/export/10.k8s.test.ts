@@ -72,7 +72,7 @@ t.test('every exported manifest passes its schema and has no unknown field', asy
     // A pod works on 2 × 16 + 1 × 16 = 48 requests at once; the target is 70 % of it.
     t.equal(trigger.metadata.threshold, '33');
     const config = String(get(cm, 'data', 'faasflow.config.mjs'));
-    t.match(config, /"workers": 1\s/, 'gateway.workers capped at half of --cpu 2');
+    t.match(config, /"workers": 1[,\s]/, 'gateway.workers capped at half of --cpu 2');
     t.match(config, /"drainDelay": 5000,/, 'the drain delay raised to what a Service needs');
     t.match(config, /raised from 1000/, 'and the config says so');
     t.notMatch(config, /"cpus"/, 'no CPU pinning in a pod');
