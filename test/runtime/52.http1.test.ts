@@ -202,3 +202,23 @@ t.test('a client that leaves in the middle of a body gets nothing, and its packe
   await until(() => stats.get(1, FN_INFLIGHT) === 0, 5000, 'nothing in flight');
   t.pass('packet freed, nothing in flight');
 });
+
+t.test('clients that leave at any moment of their request leave no packet and nothing in flight', async (t) => {
+  const rt = await runtime(t);
+  const stats = new FunctionStats(rt.runtime, 0);
+  // Each client sends a request and leaves after 0..7 turns of its event loop: some before the
+  // body is in, some while the handler runs, some while the answer is being written.
+  const body = Buffer.alloc(2000, 7);
+  await Promise.all(Array.from({ length: 400 }, (_, i) => new Promise<void>((resolve) => {
+    const s = net.connect(rt.port, '127.0.0.1', async () => {
+      s.write(post('/function/1', body));
+      for (let k = 0; k < i % 8; k++) await new Promise((r) => setImmediate(r));
+      s.resetAndDestroy();
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve());
+  })));
+  await until(() => stats.get(1, FN_INFLIGHT) === 0, 10_000, 'nothing in flight');
+  await until(() => rt.inUse() === 0, 10_000, 'every packet back');
+  t.pass('all answered or dropped, every packet freed');
+});

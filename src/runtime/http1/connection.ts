@@ -195,7 +195,8 @@ export class LightConnection implements Wire {
 
   write(res: LightResponse, body: string | Uint8Array | undefined): void {
     const s = this.socket;
-    if (s.destroyed || s.writableEnded) return res.emitClose();
+    // Never during end(): its caller records what the 'close' listener frees only after end() returns.
+    if (s.destroyed || s.writableEnded) return void process.nextTick(closeLater, res);
     this.unwritten.push(res);
     const done = this.onWritten;
     // A HEAD request, or a status that has none, gets the head alone (its Content-Length stays, as Node does).
@@ -263,6 +264,10 @@ export class LightConnection implements Wire {
 }
 
 function ignore(): void {}
+
+function closeLater(res: LightResponse): void {
+  res.emitClose();
+}
 
 /** A head too large for the scratch buffer (headers a handler set), as a string. */
 function headString(res: LightResponse): string {
