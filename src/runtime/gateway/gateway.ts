@@ -72,7 +72,7 @@ export class Gateway extends Ledger {
 
   private sweep(): void {
     const now = performance.now();
-    for (const p of this.pending.values()) if (now > p.deadline && !p.answered) this.onTimeout(p);
+    for (const p of this.pending.snapshot()) if (now > p.deadline && !p.answered) this.onTimeout(p);
   }
 
   /** A container said hello: it takes work now, queued requests first. */
@@ -236,7 +236,7 @@ export class Gateway extends Ledger {
   /** A container link closed: its in-flight requests fail with 502 (or quietly, if answered). */
   onGone(r: ContainerReplica): void {
     this.router.removeReplica(r);
-    const lost = [...this.pending.values()].filter((p) => p.replica === r);
+    const lost = this.pending.snapshot().filter((p) => p.replica === r);
     const pool = this.domains.get(r.domain)?.pool;
     if (lost.length && pool) {
       // Reply packets it handed over just before dying carry the request id: free those too.
@@ -257,7 +257,7 @@ export class Gateway extends Ledger {
 
   /** The requests of domain `index` cannot be completed (its segment was rebuilt): fail them. */
   failDomain(index: number, why: string): void {
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.snapshot()) {
       if (p.pool !== this.domains.get(index)?.pool) continue;
       p.kept = true; // the old segment goes away with its packets: nothing to free
       this.fail(p, 502, why);

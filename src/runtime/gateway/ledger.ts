@@ -8,9 +8,10 @@ import type { FreeGuard } from '../envelope.js';
 import { sendError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import type { Intake } from './intake.js';
+import { IdTable } from './id-table.js';
 
 export abstract class Ledger {
-  protected readonly pending = new Map<number, Exchange>();
+  protected readonly pending = new IdTable<Exchange>();
   /** Per domain pool: what a container's frame may make this gateway free (see FreeGuard). */
   private readonly guards = new Map<PacketPool, FreeGuard>();
   protected abstract readonly intake: Intake;
