@@ -64,7 +64,7 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   t.equal(status.children.find((c) => c.functionId === 2)?.functionName, 'upper', 'a configured name stays');
   const gatewayPid = status.children.find((c) => c.role === 'gateway')?.pid;
   const gatewayArgs = fs.readFileSync(`/proc/${gatewayPid}/cmdline`, 'utf8').split('\0');
-  t.ok(gatewayArgs.includes('--max-semi-space-size=2'), `the gateway runs with its small young generation (${gatewayArgs.join(' ')})`);
+  t.ok(gatewayArgs.includes('--max-semi-space-size=8'), `the gateway runs with its chosen young generation (${gatewayArgs.join(' ')})`);
   const table = await p.cli(['ps']);
   t.match(table.stdout, /ROLE\s+FUNCTION\s+DEPLOY\s+PID\s+STATE\s+UPTIME\s+RESTARTS\s+RSS\s+PRIVATE\s+SHM/);
 

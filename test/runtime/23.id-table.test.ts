@@ -1,7 +1,7 @@
 // The gateway's table of requests in flight agrees with a Map through any run of inserts and
 // deletes, wrapped probe runs and growth included.
 import t from 'tap';
-import { IdTable } from '../../src/runtime/gateway/id-table.js';
+import { IdTable } from '../../src/runtime/id-table.js';
 
 t.test('agrees with a Map under random inserts, lookups and deletes', async (t) => {
   let seed = 42;

@@ -9,6 +9,7 @@ import { FrameLink } from '../link.js';
 import { log } from '../child.js';
 import type { ContainerLinkMessage } from '../links.js';
 import { Spinner } from '../spin.js';
+import { IdTable } from '../id-table.js';
 import type { RequestContext } from './context.js';
 import type { Invoker, ReplyPath } from './invoke.js';
 
@@ -19,7 +20,7 @@ export interface Identity {
 }
 
 class GatewayLink implements ReplyPath {
-  readonly requests = new Map<number, RequestContext | null>();
+  readonly requests = new IdTable<RequestContext | null>();
   readonly link: FrameLink;
   constructor(
     readonly gateway: number,

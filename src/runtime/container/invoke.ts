@@ -13,13 +13,14 @@ import { finish, jsonError, packetReply, statusOnly, type Reply } from './reply.
 import { keepLate } from './late.js';
 import { Calls } from './calls.js';
 import { log } from '../child.js';
+import type { IdTable } from '../id-table.js';
 
 /** Where a request came from and its reply goes: one gateway's link. */
 export interface ReplyPath {
   readonly gatewayPid: number;
   send(f: Frame): void;
   /** Requests of this link running or waiting here, by request id (for Cancel). */
-  readonly requests: Map<number, RequestContext | null>;
+  readonly requests: IdTable<RequestContext | null>;
 }
 
 export interface InvokerOptions {

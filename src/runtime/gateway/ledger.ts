@@ -8,7 +8,7 @@ import type { FreeGuard } from '../envelope.js';
 import { sendError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import type { Intake } from './intake.js';
-import { IdTable } from './id-table.js';
+import { IdTable } from '../id-table.js';
 
 export abstract class Ledger {
   protected readonly pending = new IdTable<Exchange>();

@@ -47,7 +47,7 @@ export class LightConnection implements Wire {
   startedAt = 0;
   idleSince = performance.now();
 
-  constructor(readonly socket: net.Socket, private readonly host: ConnectionHost) {
+  constructor(readonly id: number, readonly socket: net.Socket, private readonly host: ConnectionHost) {
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);

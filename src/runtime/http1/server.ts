@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import { LightConnection, type ConnectionHost } from './connection.js';
 import type { LightRequest, LightResponse } from './message.js';
+import { IdTable } from '../id-table.js';
 
 export interface LightOptions {
   /** The whole request must arrive within this (0: no limit). */
@@ -33,7 +34,9 @@ type Listener = (this: http.Server, socket: net.Socket) => void;
 
 export function serveLight(server: http.Server, onRequest: (req: LightRequest, res: LightResponse) => void, onError: (err: Error) => void, opts: LightOptions): LightServer {
   const nodeListeners = server.listeners('connection') as Listener[];
-  const live = new Set<LightConnection>();
+  // Not a Set: with clients that open a connection per request it would churn (see id-table.ts).
+  const live = new IdTable<LightConnection>(64);
+  let nextId = 0;
   let draining = false;
   const host: ConnectionHost = {
     onRequest,
@@ -42,7 +45,7 @@ export function serveLight(server: http.Server, onRequest: (req: LightRequest, r
       for (const l of nodeListeners) l.call(server, socket);
       socket.resume();
     },
-    forget: (c) => live.delete(c),
+    forget: (c) => live.delete(c.id),
     failed: onError,
     get draining() {
       return draining;
@@ -50,13 +53,15 @@ export function serveLight(server: http.Server, onRequest: (req: LightRequest, r
   };
   server.removeAllListeners('connection');
   server.on('connection', (socket: net.Socket) => {
-    live.add(new LightConnection(socket, host));
+    const id = nextId;
+    nextId = nextId === 0xfffffffe ? 0 : nextId + 1;
+    live.set(id, new LightConnection(id, socket, host));
   });
 
   // One timer for all connections, like Node's connectionsCheckingInterval.
   const check = setInterval(() => {
     const now = performance.now();
-    for (const c of live) {
+    for (const c of live.snapshot()) {
       if (c.startedAt > 0) {
         const limit = c.inHead ? opts.headersTimeoutMs || opts.requestTimeoutMs : opts.requestTimeoutMs;
         if (limit > 0 && now - c.startedAt > limit) c.expire(opts.timeoutReply());
@@ -74,10 +79,10 @@ export function serveLight(server: http.Server, onRequest: (req: LightRequest, r
       draining = true;
     },
     closeIdleConnections() {
-      for (const c of live) if (c.idle) c.destroy();
+      for (const c of live.snapshot()) if (c.idle) c.destroy();
     },
     closeAllConnections() {
-      for (const c of live) c.destroy();
+      for (const c of live.snapshot()) c.destroy();
     },
   };
 }

@@ -23,14 +23,15 @@ export function intensityOf(cfg: ResolvedConfig): Intensity {
 export const MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=67108864:glibc.malloc.mmap_threshold=33554432';
 
 /**
- * The gateway keeps every in-flight request's HTTP objects alive while the container works, so
- * they survive young-generation collections and get copied, and each collection is a pause for
- * every request. How long depends on how much the young generation holds when it is collected:
- * at 1 KiB × 32 (wrk), 64 MiB semi-spaces made 120 collections in 6 s of up to 15 ms each and a
- * p99 of 14–15 ms; 2 MiB ones make ~1,500 of under 5 ms and a p99 of 5.6–6 ms, for 0–8 % fewer
- * req/s (BENCHMARKS.md). The tail is what a user sees. A user's own NODE_OPTIONS setting wins.
+ * The gateway's young generation. What a request allocates dies with it, so each young-generation
+ * collection copies only the requests in flight; the fewer collections, the less GC, up to where
+ * the young generation is big enough that V8 starts mark-compacts too. Measured at 1 KiB × 32
+ * (wrk, 2 vCPUs): 2 MiB semi-spaces made ~950 collections in 5 s (2.8 % of the time), 4 MiB ~470
+ * (1.8–2.1 %), 8 MiB ~230 (1.4–1.6 %, pauses under 1 ms but for a preempted one), and 16 MiB
+ * (Node's default here) as many as 8 plus mark-compacts of up to 8 ms. A user's own NODE_OPTIONS
+ * setting wins.
  */
-export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=2'];
+export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8'];
 
 export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string }) {
   const common = {

@@ -1,5 +1,5 @@
-// The gateway's requests in flight by request id: an open-addressing table whose arrays are made
-// once (and again only when it doubles). A Map would do the same job, but one whose keys are
+// Requests in flight by request id (the gateway's, a container's): an open-addressing table whose
+// arrays are made once (and again only when it doubles). A Map would do the same job, but one whose keys are
 // always new rehashes into a fresh table every few dozen requests, and a table it has left behind
 // in the old generation still points at the requests it held: each young-generation collection
 // then keeps those requests (and their buffers) alive and copies them out of the young
@@ -36,6 +36,10 @@ export class IdTable<T> {
       if (k === id) return i;
       if (k === EMPTY) return -1;
     }
+  }
+
+  has(id: number): boolean {
+    return this.find(id) >= 0;
   }
 
   get(id: number): T | undefined {
