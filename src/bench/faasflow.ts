@@ -23,13 +23,13 @@ export default function length(input: Uint8Array): string {
  * One replica: on 2 cores a second one only competes with the gateway and the load generator.
  * Packet classes sized so 32 connections of 16 MiB bodies fit with room to spare.
  */
-export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number } = {}): string {
+export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number; parser?: 'light' | 'node' } = {}): string {
   const cpus = o.cpus ?? [];
   return `// Written by faasflow bench.
 import { defineConfig } from 'faasflow';
 
 export default defineConfig({
-  gateway: { host: '127.0.0.1', port: ${port} },
+  gateway: { host: '127.0.0.1', port: ${port}${o.parser ? `, parser: '${o.parser}'` : ''} },
   runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}${o.spinMicros !== undefined ? `\n  spinMicros: ${o.spinMicros},` : ''}
   segment: {
     size: '3GiB',

@@ -29,6 +29,7 @@ export const STARTERS: Record<SetupName, SetupStarter> = {
   copy: startCopy,
   faasflow: startFaasflow,
   'faasflow-nospin': (o) => startFaasflow({ ...o, spinMicros: 0, instance: `bench-nospin-${process.pid}`, name: 'faasflow-nospin' }),
+  'faasflow-nodeparser': (o) => startFaasflow({ ...o, parser: 'node', instance: `bench-nodeparser-${process.pid}`, name: 'faasflow-nodeparser' }),
   baseline: (o) => startFaasflow({ ...o, instance: `bench-base-${process.pid}`, name: 'baseline' }),
 };
 

@@ -29,6 +29,8 @@ export interface StartOptions {
   cpus?: number[];
   /** faasflow's `spinMicros`; the product's default when absent. */
   spinMicros?: number;
+  /** faasflow's `gateway.parser`; the product's default when absent. */
+  parser?: 'light' | 'node';
   /** The setup's name in the results (a faasflow variant). */
   name?: SetupName;
   /** Workers of the cluster floor; faasflow's default gateway count when absent. */

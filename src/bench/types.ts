@@ -4,10 +4,12 @@
 /**
  * `cluster` is the floor as a Node cluster of as many workers as faasflow runs gateways (what a
  * user would run on a machine with more cores); `faasflow-nospin` is faasflow with
- * `spinMicros: 0`, for measuring what polling buys, on request only; `baseline` is faasflow from
+ * `spinMicros: 0`, for measuring what polling buys, on request only; `faasflow-nodeparser` is
+ * faasflow with `gateway.parser: 'node'`, for what the light parser buys, on request only;
+ * `baseline` is faasflow from
  * another checkout (`--baseline DIR`, a previous release), to show a change costs nothing.
  */
-export const SETUP_NAMES = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin', 'baseline'] as const;
+export const SETUP_NAMES = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin', 'faasflow-nodeparser', 'baseline'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
 
 export interface BenchOptions {

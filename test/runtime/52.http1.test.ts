@@ -6,7 +6,7 @@ import net from 'node:net';
 import t, { type Test } from 'tap';
 import { startRuntime, until, type Runtime } from '../helpers/runtime.js';
 import { FunctionStats } from '../../src/shm/stats.js';
-import { FN_INFLIGHT } from '../../src/shm/constants.js';
+import { FN_INFLIGHT, FN_REQUESTS } from '../../src/shm/constants.js';
 
 interface Reply {
   status: number;
@@ -14,11 +14,15 @@ interface Reply {
   body: Buffer;
 }
 
-/** Splits what a server sent into responses (Content-Length framed), however it arrived. */
-function replies(bytes: Buffer): Reply[] {
+/**
+ * Splits what a server sent into responses (Content-Length or chunked framing), however it
+ * arrived; `used.end` says where the last whole one ends.
+ */
+function replies(bytes: Buffer, used = { end: 0 }): Reply[] {
   const out: Reply[] = [];
   let at = 0;
   for (;;) {
+    used.end = at;
     const end = bytes.indexOf('\r\n\r\n', at);
     if (end < 0) return out;
     const [status, ...lines] = bytes.toString('latin1', at, end).split('\r\n');
@@ -221,4 +225,42 @@ t.test('clients that leave at any moment of their request leave no packet and no
   await until(() => stats.get(1, FN_INFLIGHT) === 0, 10_000, 'nothing in flight');
   await until(() => rt.inUse() === 0, 10_000, 'every packet back');
   t.pass('all answered or dropped, every packet freed');
+});
+
+t.test('a client that sends requests but reads no answers makes the gateway stop reading', async (t) => {
+  const rt = await runtime(t);
+  const stats = new FunctionStats(rt.runtime, 0);
+  const count = 300;
+  const body = Buffer.alloc(64 * 1024, 3);
+  const s = net.connect(rt.port, '127.0.0.1');
+  t.teardown(() => s.destroy());
+  await new Promise((r) => s.once('connect', r));
+  s.pause();
+  for (let i = 0; i < count; i++) s.write(post('/function/1', body));
+  // Wait until the gateway stops making progress (no answer counted over a second), then look.
+  let last = -1;
+  let same = 0;
+  while (same < 10) {
+    await new Promise((r) => setTimeout(r, 100));
+    const n = stats.get(1, FN_REQUESTS);
+    same = n === last ? same + 1 : 0;
+    last = n;
+  }
+  t.ok(last < count / 2, `the gateway stopped taking requests (${last} of ${count} answered while the client read nothing)`);
+  t.ok(rt.inUse() < count / 2, `packets held for unread answers stay bounded (${rt.inUse()})`);
+  // The client reads: every answer arrives, in order, and every packet comes back.
+  let got = 0;
+  let pending = Buffer.alloc(0);
+  await new Promise<void>((resolve) => {
+    s.on('data', (d: Buffer) => {
+      pending = Buffer.concat([pending, d]);
+      const used = { end: 0 };
+      got += replies(pending, used).filter((x) => x.status === 200 && x.body.equals(body)).length;
+      pending = pending.subarray(used.end);
+      if (got === count) resolve();
+    });
+    s.resume();
+  });
+  t.equal(got, count, 'every answer, whole');
+  await until(() => rt.inUse() === 0, 10_000, 'every packet back');
 });

@@ -4,11 +4,10 @@
 // pipelined responses in order without a queue. The first head the light parser does not take,
 // and everything after it, goes to Node's parser (server.ts): the connection changes hands only
 // between requests, so neither parser ever sees half of one.
-import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { INCOMPLETE, UNSUPPORTED, parseHead } from './head.js';
 import { LightRequest, LightResponse, type Wire } from './message.js';
-import { writeResponseHead } from './response-head.js';
+import { responseHeadString, writeResponseHead } from './response-head.js';
 
 /** Bodies this small are copied behind their head and sent in one write; larger ones go as they are. */
 const COPY_LIMIT = 16 * 1024;
@@ -52,6 +51,7 @@ export class LightConnection implements Wire {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
     socket.on('error', ignore);
   }
 
@@ -141,6 +141,9 @@ export class LightConnection implements Wire {
         continue;
       }
       if (this.res !== undefined || this.done) return;
+      // A client that sends requests but does not read the answers: no more of them until it
+      // does, so answers (and the packets they are written from) cannot pile up.
+      if (this.socket.writableNeedDrain) return void this.socket.pause();
       if (this.startedAt === 0) this.startedAt = performance.now();
       const head = parseHead(buf, this.pos);
       if (head === INCOMPLETE) return;
@@ -181,6 +184,7 @@ export class LightConnection implements Wire {
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onEnd);
     s.removeListener('close', this.onClose);
+    s.removeListener('drain', this.onDrain);
     s.removeListener('error', ignore);
     this.host.forget(this);
     // Responses still being written hear their 'close' from their write callbacks.
@@ -205,9 +209,9 @@ export class LightConnection implements Wire {
     const headEnd = writeResponseHead(SCRATCH, 0, res.status, res.headers, res.closes);
     if (headEnd < 0) {
       // Headers larger than the scratch buffer: rare enough to build them as a string.
-      if (bytes === 0) return void s.write(headString(res), 'latin1', done);
+      if (bytes === 0) return void s.write(responseHeadString(res.status, res.headers, res.closes), 'latin1', done);
       s.cork();
-      s.write(headString(res), 'latin1');
+      s.write(responseHeadString(res.status, res.headers, res.closes), 'latin1');
       s.write(body!, done);
       s.uncork();
     } else if (bytes <= COPY_LIMIT) {
@@ -246,8 +250,23 @@ export class LightConnection implements Wire {
       this.socket.end();
       return;
     }
-    if (this.socket.isPaused()) this.socket.resume();
-    this.drive();
+    if (this.socket.isPaused() && !this.socket.writableNeedDrain) this.socket.resume();
+    // More requests already here (pipelined) are taken on the next tick, not inside the end() of
+    // this one: its caller is in the middle of recording it.
+    if (this.driving) this.again = true;
+    else if (this.buf !== undefined) process.nextTick(driveLater, this);
+  }
+
+  /** The socket took what was waiting to be written: requests may be read again. */
+  private readonly onDrain = (): void => {
+    if (this.done) return;
+    this.socket.resume();
+    if (this.buf !== undefined && this.res === undefined) this.drive();
+  };
+
+  /** For process.nextTick. */
+  next(): void {
+    if (!this.done) this.drive();
   }
 
   destroy(): void {
@@ -265,13 +284,10 @@ export class LightConnection implements Wire {
 
 function ignore(): void {}
 
-function closeLater(res: LightResponse): void {
-  res.emitClose();
+function driveLater(c: LightConnection): void {
+  c.next();
 }
 
-/** A head too large for the scratch buffer (headers a handler set), as a string. */
-function headString(res: LightResponse): string {
-  let h = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? 'unknown'}\r\n`;
-  for (const name in res.headers) h += `${name}: ${res.headers[name]}\r\n`;
-  return `${h}date: ${new Date().toUTCString()}\r\n${res.closes ? 'connection: close\r\n' : ''}\r\n`;
+function closeLater(res: LightResponse): void {
+  res.emitClose();
 }

@@ -76,3 +76,10 @@ export function writeResponseHead(out: Buffer, at: number, status: number, heade
   out[p++] = 10;
   return p;
 }
+
+/** The same head as a string: for one too large for a scratch buffer (headers a handler set). */
+export function responseHeadString(status: number, headers: Record<string, string | number>, close: boolean): string {
+  let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+  for (const name in headers) h += `${name}: ${headers[name]}\r\n`;
+  return `${h}${date().toString('latin1')}${close ? 'connection: close\r\n' : ''}\r\n`;
+}
