@@ -21,7 +21,8 @@ t.test('a profiled hop server writes cpu-<pid>.cpuprofile on SIGTERM, summarised
     child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? resolve(m.port) : reject(new Error(JSON.stringify(m)))));
     child.once('exit', (code) => reject(new Error(`hop exited ${code}`)));
   });
-  for (let i = 0; i < 300; i++) {
+  // Enough requests that the hop's own few microseconds each are sampled too (every 100 µs).
+  for (let i = 0; i < 2000; i++) {
     const r = await post(`http://127.0.0.1:${port}/`, Buffer.alloc(4096, 'x'));
     if (r.text !== '4096') t.fail(`reply ${r.status} ${r.text}`);
   }

@@ -1,7 +1,8 @@
 // gateway.workers: several gateway processes share the port (SO_REUSEPORT), each linked to every
 // container. Connections land on all of them; their stats add up to what was sent; `kill -9` of
 // one under load fails only requests that one had in flight, the port never stops answering, and
-// the supervisor restarts it.
+// the supervisor restarts it; a client that leaves is cancelled through either; each keeps its own
+// queue limit.
 import t from 'tap';
 import http from 'node:http';
 import { ECHO, configText, project, psChildren, until as waitFor } from './helpers.js';
@@ -117,5 +118,25 @@ t.test('two gateways: a client that leaves cancels its handler through whichever
     if (id) byGateway.add(id % 2);
   }
   t.equal(byGateway.size, 2, 'requests taken by both gateways were cancelled when their client left');
+  t.equal((await p.cli(['down'])).code, 0);
+});
+
+const SLOW = "export default async function (): Promise<string> {\n  await new Promise((r) => setTimeout(r, 1500));\n  return 'done';\n}\n";
+
+t.test('two gateways: each keeps its own queue limit, and refuses past it with 503', async (t) => {
+  const p = await project(t, 'gwq');
+  p.write('slow.ts', SLOW);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './slow.ts', concurrency: 1 }]", '  proxy: { queueLimit: 2 },\n').replace('gateway: {', 'gateway: { workers: 2,'));
+  t.equal((await p.cli(['up'])).code, 0);
+  // 24 at once on fresh connections: each gateway sends one to the replica (its concurrency is
+  // per gateway) and queues two; everything else is refused at once.
+  const results = await Promise.all(Array.from({ length: 24 }, () => request(p.port, 'POST', '/function/1', 'x', {}, { agent: false })));
+  const ok = results.filter((r) => r.status === 200);
+  const refused = results.filter((r) => r.status === 503);
+  t.equal(ok.length + refused.length, results.length, 'every request answered 200 or 503');
+  t.ok(refused.every((r) => r.headers['retry-after'] === '1' && /requests queued/.test(r.body.toString())), 'refusals say the queue is full, with Retry-After');
+  const byGateway = [0, 1].map((g) => ok.filter((r) => Number(r.headers['x-request-id']) % 2 === (g + 1) % 2).length);
+  t.ok(byGateway.every((n) => n <= 3), `no gateway took more than 1 + queueLimit (${byGateway.join(' and ')})`);
+  t.ok(ok.length >= 3, `at least one gateway's worth was served (${ok.length})`);
   t.equal((await p.cli(['down'])).code, 0);
 });

@@ -1,8 +1,8 @@
 // A request and its response on a connection the light parser serves (connection.ts). They carry
 // what the gateway uses (types.ts) and nothing more: a few fields, one listener slot per event,
 // no streams. Node's IncomingMessage and ServerResponse are each an object graph of stream state,
-// header maps and listener arrays, made per request; that is what the gateway's young-generation
-// collections spent their time copying while requests were in flight.
+// header maps and listener arrays, made and torn down per request: building them, and the strings
+// of every header, was about half of the gateway's CPU per request.
 import { COLON, CR, LF, type Head } from './head.js';
 import { ATTACHED, type ClientRequest, type ClientResponse } from './types.js';
 import { checkHeaders } from './response-head.js';
