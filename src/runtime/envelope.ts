@@ -108,7 +108,32 @@ export function open(pool: PacketPool, f: Frame, own?: Descriptor): Opened {
  */
 export interface FreeGuard {
   owner: number;
-  inFlight: Set<number>;
+  inFlight: PacketSet;
+}
+
+/**
+ * A set of packet indices of one pool, as a byte per packet. A Set of numbers that come and go with
+ * every request allocates a new hash table every few dozen of them; this allocates nothing after
+ * it is made. An index outside the pool is never in it.
+ */
+export class PacketSet {
+  private readonly marks: Uint8Array;
+
+  constructor(packets: number) {
+    this.marks = new Uint8Array(packets);
+  }
+
+  add(index: number): void {
+    if (index >= 0 && index < this.marks.length) this.marks[index] = 1;
+  }
+
+  delete(index: number): void {
+    if (index >= 0 && index < this.marks.length) this.marks[index] = 0;
+  }
+
+  has(index: number): boolean {
+    return this.marks[index] === 1;
+  }
 }
 
 /**
@@ -117,16 +142,18 @@ export interface FreeGuard {
  * undefined; a failure never stops the other free.
  */
 export function discard(pool: PacketPool, f: Frame, keepBody: boolean, guard?: FreeGuard): string | undefined {
-  let failure: string | undefined;
-  const free = (index: number, generation: number) => {
-    try {
-      if (guard?.inFlight.has(index)) throw new Error(`packet ${index} belongs to a request in flight`);
-      pool.free(pool.describe(index, generation), guard?.owner);
-    } catch (err) {
-      failure ??= (err as Error).message;
-    }
-  };
-  if (!keepBody && f.index !== NO_PACKET) free(f.index, f.generation);
-  if (f.metaIndex !== NO_PACKET) free(f.metaIndex, f.metaGeneration);
-  return failure;
+  const body = !keepBody && f.index !== NO_PACKET ? freeOne(pool, f.index, f.generation, guard) : undefined;
+  const meta = f.metaIndex !== NO_PACKET ? freeOne(pool, f.metaIndex, f.metaGeneration, guard) : undefined;
+  return body ?? meta;
+}
+
+/** Frees one packet within `guard`; the failure's message, or undefined. */
+function freeOne(pool: PacketPool, index: number, generation: number, guard?: FreeGuard): string | undefined {
+  try {
+    if (guard?.inFlight.has(index)) throw new Error(`packet ${index} belongs to a request in flight`);
+    pool.free(pool.describe(index, generation), guard?.owner);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

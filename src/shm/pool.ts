@@ -50,6 +50,11 @@ export class PacketPool {
   /** Handler views (packetView) not detached yet: detached with the mapping, never left dangling. */
   private readonly live = new Set<ArrayBuffer>();
 
+  /** How many packets the segment has (indices 0 .. packetCount - 1). */
+  get packetCount(): number {
+    return this.seg.layout.packetCount;
+  }
+
   /** The segment's shm name (as `faasflow shm ls` lists it). */
   get segmentName(): string {
     return this.seg.name;

@@ -4,7 +4,7 @@
 import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import { H_TOTAL, type FunctionStats } from '../../shm/stats.js';
 import { FN_2XX, FN_4XX, FN_5XX, FN_BYTES_IN, FN_INFLIGHT, FN_REQUESTS } from '../../shm/constants.js';
-import type { FreeGuard } from '../envelope.js';
+import { PacketSet, type FreeGuard } from '../envelope.js';
 import { sendError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import type { Intake } from './intake.js';
@@ -40,7 +40,7 @@ export abstract class Ledger {
 
   guard(pool: PacketPool): FreeGuard {
     let g = this.guards.get(pool);
-    if (!g) this.guards.set(pool, (g = { owner: process.pid, inFlight: new Set() }));
+    if (!g) this.guards.set(pool, (g = { owner: process.pid, inFlight: new PacketSet(pool.packetCount) }));
     return g;
   }
 
