@@ -86,6 +86,21 @@ export async function startInstance(t: Test, config: (port: number) => string, f
       }
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    removeLinksInto(dir);
   });
   return inst;
+}
+
+/** The location links `up` left (in /tmp/faasflow-<uid>, for whichever user ran it) that lead into `dir`. */
+function removeLinksInto(dir: string): void {
+  for (const d of fs.readdirSync(os.tmpdir()).filter((n) => /^faasflow-\d+$/.test(n))) {
+    const linkDir = path.join(os.tmpdir(), d);
+    for (const name of fs.readdirSync(linkDir).filter((n) => n.endsWith('@'))) {
+      try {
+        if (fs.readlinkSync(path.join(linkDir, name)).startsWith(`${dir}/`)) fs.rmSync(path.join(linkDir, name), { force: true });
+      } catch {
+        // not a link, or gone
+      }
+    }
+  }
 }

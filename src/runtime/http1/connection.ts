@@ -25,6 +25,8 @@ export interface ConnectionHost {
   failed(err: Error): void;
   /** Shutting down: every response closes its connection. */
   readonly draining: boolean;
+  /** The line kept-alive responses carry (response-head.ts, keepAliveLine). */
+  readonly keepAlive: Buffer;
 }
 
 export class LightConnection implements Wire {
@@ -206,12 +208,12 @@ export class LightConnection implements Wire {
     // A HEAD request, or a status that has none, gets the head alone (its Content-Length stays, as Node does).
     if (res.status === 204 || res.status === 304 || res.status < 200 || res.request.method === 'HEAD') body = undefined;
     const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body?.length ?? 0;
-    const headEnd = writeResponseHead(SCRATCH, 0, res.status, res.headers, res.closes);
+    const headEnd = writeResponseHead(SCRATCH, 0, res.status, res.headers, res.closes, this.host.keepAlive);
     if (headEnd < 0) {
       // Headers larger than the scratch buffer: rare enough to build them as a string.
-      if (bytes === 0) return void s.write(responseHeadString(res.status, res.headers, res.closes), 'latin1', done);
+      if (bytes === 0) return void s.write(responseHeadString(res.status, res.headers, res.closes, this.host.keepAlive), 'latin1', done);
       s.cork();
-      s.write(responseHeadString(res.status, res.headers, res.closes), 'latin1');
+      s.write(responseHeadString(res.status, res.headers, res.closes, this.host.keepAlive), 'latin1');
       s.write(body!, done);
       s.uncork();
     } else if (bytes <= COPY_LIMIT) {

@@ -28,6 +28,14 @@ function date(): Buffer {
 
 const CLOSE = Buffer.from('connection: close\r\n', 'latin1');
 
+/**
+ * What a kept-alive connection's responses say about it, as Node's server does: how long it stays
+ * open idle, so a client's pool drops it before the server does instead of reusing it as it closes.
+ */
+export function keepAliveLine(timeoutMs: number): Buffer {
+  return Buffer.from(`keep-alive: timeout=${Math.floor(timeoutMs / 1000)}\r\n`, 'latin1');
+}
+
 /** Header names Node accepts (tchar) and values it accepts (no CR, LF, NUL or other control byte). */
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -57,8 +65,8 @@ function writeDecimal(out: Buffer, at: number, n: number): number {
  * Writes the head into `out` from `at` (checked headers: checkHeaders). Returns where it ends, or
  * -1 when it does not fit.
  */
-export function writeResponseHead(out: Buffer, at: number, status: number, headers: Record<string, string | number>, close: boolean): number {
-  const room = out.length - 64;
+export function writeResponseHead(out: Buffer, at: number, status: number, headers: Record<string, string | number>, close: boolean, keepAlive: Buffer): number {
+  const room = out.length - 128;
   let p = at + statusLine(status).copy(out, at);
   for (const name in headers) {
     const value = headers[name];
@@ -71,15 +79,15 @@ export function writeResponseHead(out: Buffer, at: number, status: number, heade
     out[p++] = 10;
   }
   p += date().copy(out, p);
-  if (close) p += CLOSE.copy(out, p);
+  p += (close ? CLOSE : keepAlive).copy(out, p);
   out[p++] = 13;
   out[p++] = 10;
   return p;
 }
 
 /** The same head as a string: for one too large for a scratch buffer (headers a handler set). */
-export function responseHeadString(status: number, headers: Record<string, string | number>, close: boolean): string {
+export function responseHeadString(status: number, headers: Record<string, string | number>, close: boolean, keepAlive: Buffer): string {
   let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
   for (const name in headers) h += `${name}: ${headers[name]}\r\n`;
-  return `${h}${date().toString('latin1')}${close ? 'connection: close\r\n' : ''}\r\n`;
+  return `${h}${date().toString('latin1')}${(close ? CLOSE : keepAlive).toString('latin1')}\r\n`;
 }

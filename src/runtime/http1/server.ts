@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { LightConnection, type ConnectionHost } from './connection.js';
 import type { LightRequest, LightResponse } from './message.js';
 import { IdTable } from '../id-table.js';
+import { keepAliveLine } from './response-head.js';
 
 export interface LightOptions {
   /** The whole request must arrive within this (0: no limit). */
@@ -50,6 +51,7 @@ export function serveLight(server: http.Server, onRequest: (req: LightRequest, r
     get draining() {
       return draining;
     },
+    keepAlive: keepAliveLine(opts.keepAliveTimeoutMs),
   };
   server.removeAllListeners('connection');
   server.on('connection', (socket: net.Socket) => {
