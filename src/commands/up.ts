@@ -77,7 +77,11 @@ export default class Up extends FaasflowCommand {
       },
     ];
     const run = reportingOnce([...local, ...stepTasks<Ctx>(steps, warnings)]);
-    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(run.tasks, { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
+    // In the foreground with JSON logs, stdout is for a log collector: every line of it is a JSON
+    // log line, the start's steps and its outcome included (after the start, not as it goes).
+    const jsonLines = flags.foreground && flags['log-format'] === 'json' && !this.jsonEnabled();
+    const line = (msg: string) => this.log(JSON.stringify({ t: new Date().toISOString(), log: 'up', who: 'up', msg }));
+    const list = new Listr<Ctx, 'default' | 'silent', 'simple'>(run.tasks, { renderer: this.jsonEnabled() || jsonLines ? 'silent' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { showErrorMessage: false } });
     // Ctrl-C or SIGTERM while starting aborts the start: the supervisor shuts down what it began.
     // (SIGTERM matters most for `up --foreground` as a container's PID 1, which has no default
     // action for it: without a handler a stop during startup would be ignored.)
@@ -101,11 +105,14 @@ export default class Up extends FaasflowCommand {
     const cfg = ctx.cfg!;
     const ran = steps.running!;
     const url = `http://${cfg.gateway.host}:${ran.kind === 'running' ? ran.port : cfg.gateway.port}`;
-    for (const w of warnings) this.warn(w);
+    if (jsonLines) for (const task of list.tasks) if (task.title) line(task.title);
+    for (const w of warnings) if (jsonLines) line(`warning: ${w}`);
+    else this.warn(w);
     const first = steps.firstFunction ?? cfg.functions[0]?.id;
     const flow = cfg.flows[0]?.name;
     const hint = first === undefined ? `no functions yet: faasflow deploy ./handler.ts --id 1 --instance ${cfg.instance}` : `try: curl -X POST ${url}/function/${first} -d 'Hello World'${flow ? `, or a flow: curl -X POST ${url}/flow/${flow} -d 'Hello World'` : ''}`;
-    if (!this.jsonEnabled()) this.log(`faasflow "${cfg.instance}" is up: ${url}  (${hint})`);
+    if (jsonLines) line(`faasflow "${cfg.instance}" is up: ${url}  (${hint})`);
+    else if (!this.jsonEnabled()) this.log(`faasflow "${cfg.instance}" is up: ${url}  (${hint})`);
     if (flags.foreground && supervisor) {
       const sup = supervisor;
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => sup.kill(sig));
