@@ -51,9 +51,7 @@ export class PacketPool {
   private readonly live = new Set<ArrayBuffer>();
 
   /** How many packets the segment has (indices 0 .. packetCount - 1). */
-  get packetCount(): number {
-    return this.seg.layout.packetCount;
-  }
+  get packetCount(): number { return this.seg.layout.packetCount; }
 
   /** The segment's shm name (as `faasflow shm ls` lists it). */
   get segmentName(): string {
