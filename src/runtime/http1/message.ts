@@ -154,6 +154,9 @@ export class LightResponse implements ClientResponse {
   writeHead(status: number, headers: Record<string, string | number>): this {
     if (this.headWritten) throw new Error('writeHead called twice');
     checkHeaders(headers);
+    // The connection's own headers are the server's to write (response-head.ts); asking for close is heard.
+    const connection = headers.connection ?? headers.Connection;
+    if (typeof connection === 'string' && /\bclose\b/i.test(connection)) this.shouldKeepAlive = false;
     this.status = status;
     this.headers = headers;
     this.headWritten = true;

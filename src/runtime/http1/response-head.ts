@@ -27,6 +27,8 @@ function date(): Buffer {
 }
 
 const CLOSE = Buffer.from('connection: close\r\n', 'latin1');
+/** Headers about the connection: written by the server from what it does, never passed through twice. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
 
 /**
  * What a kept-alive connection's responses say about it, as Node's server does: how long it stays
@@ -69,6 +71,7 @@ export function writeResponseHead(out: Buffer, at: number, status: number, heade
   const room = out.length - 128;
   let p = at + statusLine(status).copy(out, at);
   for (const name in headers) {
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
     const value = headers[name];
     if (p + name.length + (typeof value === 'number' ? 20 : value.length) + 4 > room) return -1;
     p += out.write(name, p, 'latin1');
@@ -88,6 +91,6 @@ export function writeResponseHead(out: Buffer, at: number, status: number, heade
 /** The same head as a string: for one too large for a scratch buffer (headers a handler set). */
 export function responseHeadString(status: number, headers: Record<string, string | number>, close: boolean, keepAlive: Buffer): string {
   let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
-  for (const name in headers) h += `${name}: ${headers[name]}\r\n`;
+  for (const name in headers) if (!HOP_BY_HOP.has(name.toLowerCase())) h += `${name}: ${headers[name]}\r\n`;
   return `${h}${date().toString('latin1')}${(close ? CLOSE : keepAlive).toString('latin1')}\r\n`;
 }
