@@ -12,6 +12,7 @@ import type { Test } from 'tap';
 import { isFaasflowProcess, processAlive, sessionMembers } from '../../src/common/procs.js';
 import { Segment } from '../../src/shm/index.js';
 import { removeInstanceCgroups } from '../../src/sys/cgroups.js';
+import { locationLinkFor } from '../../src/common/paths.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'run.js');
@@ -158,6 +159,8 @@ export async function project(t: Test, tag: string): Promise<Project> {
     for (const name of Segment.ofInstance(instance)) if (Segment.exists(name)) Segment.unlink(name);
     removeInstanceCgroups(instance);
     fs.rmSync(dir, { recursive: true, force: true });
+    // The link `up` made to find the instance again leads into the directory just removed.
+    fs.rmSync(locationLinkFor(instance), { force: true });
   });
   return p;
 }
