@@ -71,6 +71,7 @@ export class Gateway extends Ledger {
   }
 
   private sweep(): void {
+    if (this.pending.size === 0) return;
     const now = performance.now();
     for (const p of this.pending.snapshot()) if (now > p.deadline && !p.answered) this.onTimeout(p);
   }

@@ -95,7 +95,7 @@ export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeout
       checkEveryMs: limits.connectionsCheckingInterval,
       timeoutReply: () => timedOut,
     })
-    : { connections: 0, drain: () => undefined, closeIdleConnections: () => undefined, closeAllConnections: () => undefined };
+    : { drain: () => undefined, closeIdleConnections: () => undefined, closeAllConnections: () => undefined };
   return { server, light };
 }
 

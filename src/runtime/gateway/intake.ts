@@ -88,8 +88,7 @@ export class Intake {
       req.resume();
       return this.refuse(res, fn, id, 503, 'the gateway is shutting down', FN_REJECTED, undefined, { ...RETRY_AFTER, connection: 'close' });
     }
-    const cl = req.contentLength === undefined ? req.headers['content-length'] : undefined;
-    const known = req.contentLength ?? (cl !== undefined ? Number(cl) : -1);
+    const known = req.contentLength ?? declaredLength(req.headers['content-length']);
     if (known > pool.maxPacket) {
       // Refused before the body is read: no "100 Continue", and the connection closes so the body
       // is not uploaded for nothing.
@@ -181,6 +180,11 @@ export class Intake {
     if (p.flow !== undefined) this.gw.startFlow(p);
     else this.gw.submit(p);
   }
+}
+
+/** A Content-Length header's value (Node's parser has checked it), or -1 for none (chunked). */
+function declaredLength(header: string | undefined): number {
+  return header !== undefined ? Number(header) : -1;
 }
 
 function queryOf(url: string): string {

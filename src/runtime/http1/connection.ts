@@ -236,11 +236,6 @@ export class LightConnection implements Wire {
     this.unwritten.shift()?.emitClose();
   };
 
-  /** Bytes that are no response of their own ("100 Continue"). */
-  raw(text: string): void {
-    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(text, 'latin1');
-  }
-
   responded(res: LightResponse): void {
     if (res !== this.res) return;
     this.res = undefined;

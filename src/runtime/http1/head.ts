@@ -43,8 +43,19 @@ for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
 for (let c = 48; c <= 57; c++) TOKEN[c] = 1;
 for (let c = 65; c <= 90; c++) TOKEN[c] = TOKEN[c + 32] = 1;
 
+/** Whether `name` is a token (a valid header name). */
+export function isToken(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 255 || TOKEN[c] !== 1) return false;
+  }
+  return true;
+}
+
 /** The method names are interned: the common ones cost no string. */
 const METHODS = new Map(['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH'].map((m) => [m, m]));
+const internMethod = (m: string): string => METHODS.get(m) ?? m;
 const HTTP11 = Buffer.from(' HTTP/1.1', 'latin1');
 
 /** Whether buf[at..at+name.length) is `name` (lower-case ASCII letters and '-') in any case. */
@@ -76,7 +87,7 @@ export function parseHead(buf: Buffer, from: number): Readonly<Head> | typeof IN
   let i = from;
   while (i < end && buf[i] >= 65 && buf[i] <= 90) i++;
   if (i === from || i - from > 16 || buf[i] !== SP) return UNSUPPORTED;
-  const method = i - from === 4 && named(buf, from, 'post') ? 'POST' : METHODS.get(buf.toString('latin1', from, i)) ?? buf.toString('latin1', from, i);
+  const method = i - from === 4 && named(buf, from, 'post') ? 'POST' : internMethod(buf.toString('latin1', from, i));
   const target = ++i;
   if (buf[i] !== 47 /* / */) return UNSUPPORTED;
   while (i < end && buf[i] > SP && buf[i] < 127) i++;

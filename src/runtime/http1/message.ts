@@ -13,8 +13,6 @@ type Listener = (...args: never[]) => void;
 export interface Wire {
   /** Writes a response (its head, then `body`); its 'close' comes once the socket has taken it, or failed. */
   write(res: LightResponse, body: string | Uint8Array | undefined): void;
-  /** Bytes outside any response ("100 Continue"). */
-  raw(text: string): void;
   /** Shutting down: every response closes its connection. */
   readonly closing: boolean;
   /** The response has been handed to the socket: the connection goes on (or closes). */
@@ -176,9 +174,8 @@ export class LightResponse implements ClientResponse {
     return !this.shouldKeepAlive || this.request.close || this.wire.closing;
   }
 
-  writeContinue(): void {
-    this.wire.raw('HTTP/1.1 100 Continue\r\n\r\n');
-  }
+  /** Never asked for: a request with "Expect" goes to Node's parser (head.ts). */
+  writeContinue(): void {}
 
   destroy(): this {
     if (!this.destroyed) {

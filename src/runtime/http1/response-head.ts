@@ -2,6 +2,7 @@
 // built per response (a head made by string concatenation was a tenth of what the gateway
 // allocated per request). The status lines and the Date line are made once and copied.
 import { STATUS_CODES } from 'node:http';
+import { isToken } from './head.js';
 
 const statusLines = new Map<number, Buffer>();
 function statusLine(status: number): Buffer {
@@ -38,14 +39,13 @@ export function keepAliveLine(timeoutMs: number): Buffer {
   return Buffer.from(`keep-alive: timeout=${Math.floor(timeoutMs / 1000)}\r\n`, 'latin1');
 }
 
-/** Header names Node accepts (tchar) and values it accepts (no CR, LF, NUL or other control byte). */
-const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+/** Header values Node accepts: no CR, LF, NUL or other control byte (names: tokens, head.ts). */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Throws, as Node's writeHead does, for a header name or value HTTP cannot carry. */
 export function checkHeaders(headers: Record<string, string | number>): void {
   for (const name in headers) {
-    if (!TOKEN.test(name)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+    if (!isToken(name)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
     const value = headers[name];
     if (typeof value !== 'number' && BAD_VALUE.test(value)) throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
   }

@@ -23,8 +23,6 @@ export interface LightOptions {
 }
 
 export interface LightServer {
-  /** Connections the light parser serves now. */
-  readonly connections: number;
   /** From now on every response closes its connection. */
   drain(): void;
   closeIdleConnections(): void;
@@ -74,9 +72,6 @@ export function serveLight(server: http.Server, onRequest: (req: LightRequest, r
   server.once('close', () => clearInterval(check));
 
   return {
-    get connections() {
-      return live.size;
-    },
     drain() {
       draining = true;
     },
