@@ -11,6 +11,8 @@ import type { ProcessSamples } from './samples.js';
 import type { ObserveEvent, ProcessSnapshot } from './types.js';
 
 const ROLE_ORDER = ['supervisor', 'gateway', 'container', 'none'];
+/** How many snapshots a restart's event waits for the supervisor's record of the new process. */
+const RECORD_WAIT_SNAPSHOTS = 10;
 
 /** What the supervisor's state file says about a process (ChildStatus), as far as a snapshot uses it. */
 export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'replica' | 'restarts' | 'lastExit'>;
@@ -27,6 +29,8 @@ export class ProcessReader {
   private prev = new Map<number, ProcPrev>();
   /** Highest restart count seen per role/function/replica (a replica being replaced is listed twice). */
   private restartsSeen = new Map<string, number>();
+  /** Snapshots a restart's event has waited for the supervisor's record of the new process. */
+  private waited = new Map<string, number>();
 
   constructor(
     private readonly samples: ProcessSamples,
@@ -37,6 +41,7 @@ export class ProcessReader {
   reset(): void {
     this.prev = new Map();
     this.restartsSeen = new Map();
+    this.waited = new Map();
   }
 
   /** `sync`: take due full memory samples here, on the event loop (else prefetch() took them). */
@@ -52,6 +57,7 @@ export class ProcessReader {
       }
       const trend = this.samples.trend(e.pid);
       const ps = view.statsOf(e);
+      const child = this.childOf(e);
       const { micros, ...polls } = ps?.polling ?? { answered: 0, timedOut: 0, parked: 0, micros: 0 };
       const p: ProcessSnapshot = {
         slot: e.slot,
@@ -64,7 +70,7 @@ export class ProcessReader {
         sandbox: e.role === 'container' ? enforcementName(e.sandbox) : null,
         state: e.state,
         restarts: e.restarts,
-        lastExit: this.childOf(e)?.lastExit || null,
+        lastExit: child?.lastExit || null,
         uptimeS: e.uptimeS,
         heartbeatAgeS: e.heartbeatAgeS,
         alive: isAlive,
@@ -77,7 +83,7 @@ export class ProcessReader {
         handlerUs: summarize(ps?.histogram() ?? new HistogramSnapshot()),
         polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.samples.pollPercent(e.pid, micros / 1e6) : null },
       };
-      this.events(p, seen);
+      this.events(p, seen, child !== undefined);
       return p;
     });
     this.prev = seen;
@@ -90,17 +96,29 @@ export class ProcessReader {
     return this.children.find((c) => c.pid === e.pid) ?? this.children.find((c) => c.role === e.role && c.functionId === e.functionId && c.replica === e.replica && c.restarts === e.restarts);
   }
 
-  private events(p: ProcessSnapshot, seen: Map<number, ProcPrev>): void {
+  /** `recorded`: the supervisor's state file has a record of this process. */
+  private events(p: ProcessSnapshot, seen: Map<number, ProcPrev>, recorded: boolean): void {
     const who = `${p.role}${p.role === 'container' ? ` ${p.functionId}/${p.replica}` : ''}`;
     // A replica being replaced gracefully and its replacement share the key: count the restart once.
     const key = `${p.role}:${p.functionId}:${p.replica}`;
     const before = this.restartsSeen.get(key);
+    let counted = true;
     if (before !== undefined && p.restarts > before) {
-      const why = restartReason(p, this.children.length > 0);
-      // The reason first: a narrow events panel cuts the end of the line.
-      this.note('warn', `${who} restarted${why ? `: ${why}` : ''} (pid ${p.pid}, ${p.restarts} restart${p.restarts === 1 ? '' : 's'})`);
+      // A new replica registers in the segment before the supervisor rewrites its state file with
+      // the new pid; until then why the old one went is unknown. Wait a few snapshots for the
+      // record rather than guess, and give up waiting if the supervisor never writes one.
+      const waited = this.waited.get(key) ?? 0;
+      if (this.children.length > 0 && !recorded && waited < RECORD_WAIT_SNAPSHOTS) {
+        this.waited.set(key, waited + 1);
+        counted = false;
+      } else {
+        this.waited.delete(key);
+        const why = restartReason(p, recorded);
+        // The reason first: a narrow events panel cuts the end of the line.
+        this.note('warn', `${who} restarted${why ? `: ${why}` : ''} (pid ${p.pid}, ${p.restarts} restart${p.restarts === 1 ? '' : 's'})`);
+      }
     }
-    if (before === undefined || p.restarts > before) this.restartsSeen.set(key, p.restarts);
+    if (counted && (before === undefined || p.restarts > before)) this.restartsSeen.set(key, p.restarts);
     const prev = this.prev.get(p.pid);
     if (prev) {
       if (p.state !== prev.state && (p.state === 'crashed' || p.state === 'failed')) this.note('error', `${who} pid ${p.pid} ${p.state}${p.lastExit ? `: ${p.lastExit}` : ''}`);
@@ -115,12 +133,12 @@ export class ProcessReader {
  * Why a replica restarted, short: the first clause of the supervisor's lastExit ("killed by
  * SIGKILL", "exited with code 1"). A restarted replica without an exit of its own was started
  * while the previous one still ran: a graceful replacement (memoryLimit, or a replacement the
- * replica asked for). Null when the supervisor's record is not available.
+ * replica asked for). Null when the supervisor has no record of the process.
  */
-function restartReason(p: ProcessSnapshot, haveRecords: boolean): string | null {
+function restartReason(p: ProcessSnapshot, recorded: boolean): string | null {
   if (p.lastExit) {
     const first = p.lastExit.split(';')[0].trim();
     return first.length > 100 ? `${first.slice(0, 99)}…` : first;
   }
-  return haveRecords && p.restarts > 0 ? 'replaced while running (memoryLimit or a replacement request; see `faasflow logs`)' : null;
+  return recorded && p.restarts > 0 ? 'replaced while running (memoryLimit or a replacement request; see `faasflow logs`)' : null;
 }

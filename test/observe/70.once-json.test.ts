@@ -91,8 +91,9 @@ t.test('top --once --json: why a replica restarted (the supervisor’s lastExit)
   process.kill(victim.pid, 'SIGKILL');
   const after = await until(() => {
     const s = snap();
-    return replica0(s).some((x) => x.pid !== victim.pid && x.alive && x.state === 'ready') ? s : null;
-  }, 30_000, 'the replica to be restarted');
+    const ready = replica0(s).some((x) => x.pid !== victim.pid && x.alive && x.state === 'ready');
+    return ready && s.events.some((e) => /container 1\/0 restarted/.test(e.text)) ? s : null;
+  }, 30_000, 'the replica to be restarted and its event');
   if (!after) throw new Error('unreachable: until() returns a snapshot or throws');
   const restarted = replica0(after).find((x) => x.pid !== victim.pid)!;
   t.equal(restarted.restarts, 1);
