@@ -3,6 +3,8 @@
 // and prints the one summary line CI reads: "N passed, N failed".
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout } from 'node:timers';
 
 const segments = () => new Set(fs.readdirSync('/dev/shm').filter((f) => f.startsWith('faasflow-')));
@@ -15,6 +17,18 @@ const cgroups = () => new Set(CGROUP_PARENTS.flatMap((p) => {
     return [];
   }
 }));
+// Temporary directories (every test's and the product's start with "ff-") and the links `up`
+// leaves in /tmp/faasflow-<uid> to find an instance again: a run removes what it made.
+const TMP = os.tmpdir();
+const LINKS = path.join(TMP, `faasflow-${process.getuid?.() ?? 0}`);
+const listDir = (dir, keep) => {
+  try {
+    return fs.readdirSync(dir).filter(keep).map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+};
+const temporaries = () => new Set([...listDir(TMP, (f) => f.startsWith('ff-')), ...listDir(LINKS, (f) => f.endsWith('@'))]);
 /** Processes in an instance's cgroups (its domain directories). */
 const cgroupProcs = (dir) => {
   let n = 0;
@@ -127,6 +141,7 @@ function otherRuns(name) {
 
 const segBefore = segments();
 const cgroupsBefore = cgroups();
+const tmpBefore = temporaries();
 const procBefore = new Set(ourProcesses(undefined).keys());
 const args = ['tap', '--reporter=tap', ...process.argv.slice(2)];
 const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -210,6 +225,12 @@ function check(code) {
         // a process moved in meanwhile: left alone
       }
     }
+  }
+  const tmpAfter = [...temporaries()].filter((f) => !tmpBefore.has(f));
+  if (tmpAfter.length) {
+    leaked++;
+    console.log(`# LEAK: temporary files left: ${tmpAfter.join(', ')}`);
+    for (const f of tmpAfter) fs.rmSync(f, { recursive: true, force: true });
   }
   if (leaked) failed += leaked;
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

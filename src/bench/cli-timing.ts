@@ -13,7 +13,7 @@ import { freePort } from './faasflow.js';
 import { describeMachine } from './machine.js';
 import { markdownTable, writeBlock } from './markdown.js';
 import { median } from './summary.js';
-import { packageRoot } from './process.js';
+import { forgetLocation, packageRoot } from './process.js';
 import { topCpu } from './cli-top.js';
 
 const BEGIN = '<!-- bench:cli:begin — written by `npm run bench:cli`; edit outside the markers -->';
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     if (up) await cli(['down', '--clean-shm', ...at], dir).catch(() => 0);
     up = false;
     fs.rmSync(dir, { recursive: true, force: true });
+    forgetLocation(instance, dir);
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
   const machine = describeMachine();

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { processTree } from './cpu.js';
-import { packageRoot } from './process.js';
+import { forgetLocation, packageRoot } from './process.js';
 import type { RunningSetup, StartOptions } from './setups.js';
 
 const FUNCTION_ID = 1;
@@ -86,6 +86,7 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     stopped = true;
     const down = await cli(['down', '--instance', instance, '--config', config, '--clean-shm'], 60_000);
     fs.rmSync(dir, { recursive: true, force: true });
+    forgetLocation(instance, dir);
     if (down.exitCode !== 0) throw new Error(`faasflow down --instance ${instance} failed (${down.exitCode}):\n${down.all}`);
   };
   try {

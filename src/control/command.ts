@@ -8,7 +8,7 @@ import { isShmError } from '../shm/errors.js';
 import { ENV } from '../common/env.js';
 import { isFaasflowError } from '../common/errors.js';
 import { checkInstanceName, instancePaths, runtimeDirFor, type InstancePaths } from '../common/paths.js';
-import { lastLocation } from './location.js';
+import { lastLocation, startedFrom } from './location.js';
 
 /**
  * The first line of a config error that says what is wrong: a validation error starts with a
@@ -29,18 +29,20 @@ export abstract class FaasflowCommand extends Command {
   };
 
   /**
-   * The instance's runtime directory: where `faasflow up` last put it; else where its config
-   * (runtimeDir) puts it, which takes evaluating the config, so it is only done when needed or
-   * when --config names one. A broken config must not stop `down` or `ps`: then the default is used.
+   * The instance's runtime directory: where `faasflow up` last put it (when --config names a file,
+   * only if `up` ran from that file); else where its config (runtimeDir) puts it, which takes
+   * evaluating the config, so it is only done when needed. A broken config must not stop `down` or
+   * `ps`: then the default is used.
    */
   protected async locate(flags: { instance: string; config?: string }): Promise<InstancePaths> {
     const instance = checkInstanceName(flags.instance);
     if (!process.env[ENV.runtimeDir]) {
-      const last = flags.config ? undefined : lastLocation(instance);
-      if (last) return instancePaths(instance, last);
+      const last = lastLocation(instance);
+      if (last && !flags.config) return instancePaths(instance, last);
       let file: string | undefined;
       try {
         file = findConfigFile(process.cwd(), flags.config);
+        if (last && file && startedFrom(last) === file) return instancePaths(instance, last);
         if (file) {
           const { loadConfig } = await import('../config/load.js');
           const cfg = await loadConfig({ cwd: process.cwd(), file, instance });

@@ -3,7 +3,8 @@
 // several times what the command itself does.
 import fs from 'node:fs';
 import path from 'node:path';
-import { locationLinkFor, type InstancePaths } from '../common/paths.js';
+import { instanceFiles, locationLinkFor, type InstancePaths } from '../common/paths.js';
+import { readJson } from '../common/state.js';
 
 /** Points the instance's link at `p.dir`; replaced atomically, so a reader sees the old or the new one. */
 export function recordLocation(p: InstancePaths): void {
@@ -38,4 +39,10 @@ export function lastLocation(instance: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The config file the instance in `dir` was started from ('' for the built-in one), if it still runs there. */
+export function startedFrom(dir: string): string | undefined {
+  const file = readJson<{ file?: unknown }>(instanceFiles(dir).config)?.file;
+  return typeof file === 'string' ? file : undefined;
 }

@@ -69,20 +69,39 @@ export function sandboxAvailable(): boolean {
   }
 }
 
+/**
+ * Where domains' temporary directories go: the system's temporary directory ($TMPDIR), unless a
+ * directory on its way cannot be searched by other users. A domain with a user of its own could
+ * not reach its directory there, and each of its containers would fail at start; /tmp is made
+ * for every user.
+ */
+function tmpBase(): string {
+  const tmp = os.tmpdir();
+  try {
+    for (let d = tmp; ; d = path.dirname(d)) {
+      if ((fs.statSync(d).mode & 0o001) === 0) return '/tmp';
+      if (path.dirname(d) === d) return tmp;
+    }
+  } catch {
+    return '/tmp';
+  }
+}
+
 /** A domain's private temporary directory (its handlers' TMPDIR: /tmp itself is outside the sandbox). */
 export function sandboxTmpDir(instance: string, domain: string): string {
-  return path.join(os.tmpdir(), `faasflow-${instance}@${domain}`);
+  return path.join(tmpBase(), `faasflow-${instance}@${domain}`);
 }
 
 /** Removes every domain temporary directory of `instance` (after its containers are gone). Returns them. */
 export function removeSandboxTmpDirs(instance: string): string[] {
   const prefix = `faasflow-${instance}@`;
+  const base = tmpBase();
   let names: string[];
   try {
-    names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(prefix));
+    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix));
   } catch {
     return [];
   }
-  for (const n of names) fs.rmSync(path.join(os.tmpdir(), n), { recursive: true, force: true });
-  return names.map((n) => path.join(os.tmpdir(), n));
+  for (const n of names) fs.rmSync(path.join(base, n), { recursive: true, force: true });
+  return names.map((n) => path.join(base, n));
 }

@@ -30,8 +30,8 @@ function helpers(only = ''): Set<number> {
 
 const newHelpers = (before: Set<number>): number[] => [...helpers()].filter((p) => !before.has(p));
 
-function bench(args: string[], cwd: string): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function bench(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -95,7 +95,10 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
 t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
   const dir = tempDir(t);
   const before = helpers();
-  const run = bench(['--sizes', '1k', '--connections', '1', '--duration', '60', '--warmup', '0', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', 'none'], dir);
+  // Its own temporary directory, to see what the run leaves in it.
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp);
+  const run = bench(['--sizes', '1k', '--connections', '1', '--duration', '60', '--warmup', '0', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', 'none'], dir, { TMPDIR: tmp });
   t.teardown(() => run.child.kill('SIGKILL'));
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
@@ -113,4 +116,7 @@ t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
   t.same(newHelpers(before), [], 'no server or load generator left running');
   t.notOk(fs.existsSync(path.join(dir, 'out')), 'no result written for a run that did not finish');
   t.notOk(fs.existsSync(segmentOf(run.child.pid)), 'the faasflow instance was taken down');
+  // What stays is the user's directory of instance links (`faasflow-<uid>`), empty.
+  const left = fs.readdirSync(tmp).flatMap((f) => (/^faasflow-\d+$/.test(f) ? fs.readdirSync(path.join(tmp, f)).map((l) => `${f}/${l}`) : [f]));
+  t.same(left, [], 'every temporary directory and instance link of the run is removed');
 });

@@ -71,8 +71,13 @@ t.test("ps, logs and down find an instance in its config's runtimeDir without ev
   const elsewhere = await cli(['ps', '--json'], xdg);
   t.equal(elsewhere.code, 0, 'also from a directory without a config');
   t.match((await cli(['logs', '-n', '50'])).stdout, /\[health\] done/, 'logs reads its log files');
-  const forced = await cli(['ps', '--config', 'faasflow.config.ts']);
-  t.match(forced.stderr, /ignoring .*faasflow\.config\.ts/, '--config names a config to evaluate: a broken one is said to be ignored');
+  const named = await cli(['ps', '--json', '--config', 'faasflow.config.ts']);
+  t.equal(named.code, 0, named.stderr);
+  t.equal((JSON.parse(named.stdout) as { state: string }).state, 'running', '--config naming the file `up` ran from finds it the same way');
+  t.notMatch(named.stderr, /ignoring/, 'also without evaluating it');
+  p.write('other.config.ts', 'export default defineConfig({ neither is this');
+  const other = await cli(['ps', '--config', 'other.config.ts']);
+  t.match(other.stderr, /ignoring .*other\.config\.ts/, 'another config is evaluated to find its instance: a broken one is said to be ignored');
 
   p.write('faasflow.config.ts', config);
   const down = await cli(['down']);

@@ -49,7 +49,7 @@ export interface Project {
   port: number;
   segment: string;
   /** Runs `faasflow <args> --instance <instance>` in the project directory. */
-  cli(args: string[], o?: { json?: boolean; timeoutMs?: number; input?: string }): Promise<CliResult>;
+  cli(args: string[], o?: { json?: boolean; timeoutMs?: number; input?: string; env?: Record<string, string> }): Promise<CliResult>;
   /** Starts `faasflow <args> --instance <instance>` without waiting (stdout piped); killed at teardown. */
   start(args: string[]): ResultPromise<{ stdin: 'ignore'; buffer: false; reject: false }>;
   write(file: string, text: string): string;
@@ -113,7 +113,7 @@ export async function project(t: Test, tag: string): Promise<Project> {
     async cli(args, o = {}) {
       const r = await execa(process.execPath, [BIN, ...args, '--instance', instance, ...(o.json ? ['--json'] : [])], {
         cwd: dir,
-        env: USER_ENV(runtimeDir),
+        env: { ...USER_ENV(runtimeDir), ...o.env },
         reject: false,
         timeout: o.timeoutMs ?? 120_000,
         ...(o.input === undefined ? { stdin: 'ignore' as const } : { input: o.input }),

@@ -124,19 +124,27 @@ t.test('test/run.js reports and removes a leftover worker and the segment only i
     if (Segment.exists(name)) Segment.unlink(name);
   });
   const suite = path.join('test', 'shm', 'fixtures', 'leaky-suite.mjs');
+  // The inner runs' own temporary directory: what this run's other test files make meanwhile is
+  // not theirs to report.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-leakcheck-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const clean = await run(['test/run.js', suite], { LEAKY_MODE: 'clean', LEAKY_SEGMENT: name }, 120_000);
+  const clean = await run(['test/run.js', suite], { LEAKY_MODE: 'clean', LEAKY_SEGMENT: name, TMPDIR: tmp }, 120_000);
   t.notMatch(clean.stdout, /LEAK/, 'a test that stops its worker and unlinks its segment: no leak reported (nor npx, tap or run.js itself)');
   t.match(clean.stdout, /^1 passed, 0 failed$/m);
   t.equal(clean.code, 0);
 
-  const leaky = await run(['test/run.js', suite], { LEAKY_MODE: 'leak', LEAKY_SEGMENT: name }, 120_000);
+  const leaky = await run(['test/run.js', suite], { LEAKY_MODE: 'leak', LEAKY_SEGMENT: name, TMPDIR: tmp }, 120_000);
   const holder = Number(/# holder (\d+)/.exec(leaky.stdout)?.[1]);
   t.ok(holder > 0, `the careless test's worker was pid ${holder}`);
   t.match(leaky.stdout, new RegExp(`# LEAK: processes left running:\\n#   ${holder} \\d+ \\S+node \\S+holder\\.mjs ${name}`), 'the worker is reported, though its command line is no faasflow runtime');
   t.match(leaky.stdout, `# LEAK: segments left in /dev/shm: ${name.slice(1)}`, 'so is the segment that only the leftover worker maps');
   t.notMatch(leaky.stdout, new RegExp(`^#   ${leaky.pid} `, 'm'), 'run.js does not report itself');
-  t.match(leaky.stdout, /^1 passed, 2 failed$/m, 'each leak counts as a failure');
+  const dir = /# temporary (\S+)/.exec(leaky.stdout)?.[1] ?? '';
+  t.ok(dir.startsWith(`${tmp}/ff-leaky-`), `the careless test left ${dir}`);
+  t.match(leaky.stdout, `# LEAK: temporary files left: ${dir}`, 'so is the temporary directory it left');
+  t.notOk(fs.existsSync(dir), 'which was removed');
+  t.match(leaky.stdout, /^1 passed, 3 failed$/m, 'each leak counts as a failure');
   t.equal(leaky.code, 1);
   t.ok(await goneWithin(holder, 5000), 'the worker was killed');
   t.notOk(Segment.exists(name), 'the segment was removed');

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { distFile, forkReady, packageRoot, stopChild } from '../process.js';
+import { distFile, forgetLocation, forkReady, packageRoot, stopChild } from '../process.js';
 
 const HOP = distFile('servers/hop.js');
 const BIN = path.join(packageRoot(), 'bin', 'run.js');
@@ -60,6 +60,7 @@ export async function startFaasflow(dir: string): Promise<Faasflow> {
   const cli = (args: string[]) => execa(process.execPath, [BIN, ...args, '--instance', instance], { cwd: dir, reject: false });
   const stop = async () => {
     await cli(['down', '--clean-shm']);
+    forgetLocation(instance, dir);
   };
   const up = await cli(['up']);
   if (up.exitCode !== 0) {
