@@ -87,7 +87,7 @@ t.test('a broken or lying container closes its own link only; the gateway keeps 
   forger.resume();
   forger.write(frames({ ...base, index: who.pid, generation: 0, requestId: 7 }));
   const slow = post(rt.port, '/function/1?ms=300', 'x'.repeat(3000));
-  await until(() => rt.inUse() > 0, 3000, 'request in flight');
+  await until(() => rt.inUse() > 0, 10_000, 'request in flight');
   const held = rt.seg.pool.held();
   forger.write(frames(...held.map((h): Frame => ({ ...base, type: FrameType.Reply, index: h.index, generation: h.generation, length: 10, requestId: 999999, status: 200 }))));
   await new Promise((r) => setTimeout(r, 100));
@@ -98,5 +98,5 @@ t.test('a broken or lying container closes its own link only; the gateway keeps 
   const after = await post(rt.port, '/function/1', 'still serving');
   t.equal(after.status, 200);
   t.equal(rt.gateway.child.exitCode, null, 'gateway alive');
-  await until(() => rt.inUse() === 0, 3000, 'pool empty');
+  await until(() => rt.inUse() === 0, 10_000, 'pool empty');
 });

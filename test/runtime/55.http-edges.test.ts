@@ -56,7 +56,7 @@ t.test('refused requests are counted: requests = 2xx + 4xx + 5xx for the functio
   // A client that leaves mid-body gets no answer and is not counted; its packet comes back.
   await raw(rt.port, ['POST /function/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345'], 0, 300);
   const stats = new FunctionStats(rt.runtime);
-  await until(() => stats.get(1, FN_INFLIGHT) === 0, 2000, 'nothing in flight');
+  await until(() => stats.get(1, FN_INFLIGHT) === 0, 10_000, 'nothing in flight');
   const [req, ok, c4, c5] = [FN_REQUESTS, FN_2XX, FN_4XX, FN_5XX].map((c) => stats.get(1, c));
   t.equal(ok, 1);
   t.equal(c4, 1, 'the 413 is a 4xx');
@@ -77,10 +77,10 @@ t.test('an upload that stalls past gateway.requestTimeout gets 408 and its packe
   const rt = await startRuntime(t, [{ id: 1, handler: 'functions/echo.ts' }], { requestTimeoutMs: 600 });
   const started = Date.now();
   const stalled = raw(rt.port, ['POST /function/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n', Buffer.alloc(1000, 1)], 0, 5000);
-  await until(() => rt.inUse() === 1, 2000, 'the stalled upload holds its packet');
+  await until(() => rt.inUse() === 1, 10_000, 'the stalled upload holds its packet');
   t.equal((await post(rt.port, '/function/1', 'others are served')).body.toString(), 'others are served');
   const out = await stalled;
   t.match(out, /^HTTP\/1\.1 408 /, 'the gateway times the upload out');
   t.ok(Date.now() - started < 3000, `within a few check intervals (${Date.now() - started} ms)`);
-  await until(() => rt.inUse() === 0, 2000, 'its packet is free again');
+  await until(() => rt.inUse() === 0, 10_000, 'its packet is free again');
 });

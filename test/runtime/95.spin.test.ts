@@ -148,7 +148,7 @@ t.test('requests round-trip with polling turned off (spinMicros: 0)', async (t) 
     t.equal(r.status, 200);
     t.equal(r.body.toString(), body);
   }
-  await until(() => rt.inUse() === 0, 2000, 'pool empty');
+  await until(() => rt.inUse() === 0, 10_000, 'pool empty');
   const table = new ProcessTable(rt.runtime);
   for (const p of [rt.gateway, ...rt.containers]) {
     // A gateway's record is in the runtime segment at its table slot; a container's in its domain's.
