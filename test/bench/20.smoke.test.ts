@@ -13,14 +13,20 @@ const SETUPS = ['floor', 'copy', 'faasflow'];
 const ALL_SETUPS = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin'];
 const segmentOf = (harnessPid: number | undefined): string => `/dev/shm/faasflow-bench-${harnessPid}`;
 
-/** Pids of the harness's helper processes (reference servers, wrk, the fixed-rate client) now running. */
+/**
+ * In the environment of every process a bench() run starts: the test files running beside this
+ * one start reference servers and wrk of their own, which are not this file's to count.
+ */
+const MARK = 'FF_SMOKE_RUN';
+
+/** Pids of this file's harness helper processes (reference servers, wrk, the fixed-rate client) now running. */
 function helpers(only = ''): Set<number> {
   const out = new Set<number>();
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       const ours = cmd.includes(path.resolve('dist/bench/servers/')) || cmd.startsWith('wrk\0') || cmd.includes('/ffrate\0');
-      if (ours && cmd.includes(only)) out.add(Number(pid));
+      if (ours && cmd.includes(only) && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`${MARK}=${process.pid}\0`)) out.add(Number(pid));
     } catch {
       // gone
     }
@@ -31,7 +37,7 @@ function helpers(only = ''): Set<number> {
 const newHelpers = (before: Set<number>): number[] => [...helpers()].filter((p) => !before.has(p));
 
 function bench(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, ...env, [MARK]: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
