@@ -108,7 +108,8 @@ t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
   t.teardown(() => run.child.kill('SIGKILL'));
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
-      if ([...helpers('wrk')].some((pid) => !before.has(pid))) {
+      // Load on a URL: not the harness's `wrk --version`, which runs before any setup starts.
+      if ([...helpers('http://')].some((pid) => !before.has(pid))) {
         clearInterval(poll);
         resolve();
       }
