@@ -93,11 +93,15 @@ t.test('HAProxy in front of three instances: drain, kill -9, return', { skip: ha
   const outcomes = await load.stop();
   const failed = outcomes.filter((o) => o.status !== 200);
   t.ok(failed.length <= CLIENTS, `at most one failure per client: ${failed.length}`);
+  // What b had in flight fails; so may a request HAProxy sends on a connection to b it opened
+  // before b died and has not yet seen closed (a busy machine widens that moment). A new
+  // connection to b is refused and retried elsewhere; once HAProxy marks b down, nothing fails.
   t.same(
-    failed.filter((o) => o.sentIn !== 'up-again' && o.sentIn !== 'killing'),
+    failed.filter((o) => o.sentIn !== 'up-again' && o.sentIn !== 'killing' && o.sentIn !== 'dead'),
     [],
-    'every failed request was sent before b died: the ones b had in flight',
+    'every failed request was sent before HAProxy marked b down',
   );
+  t.same(failed.filter((o) => o.status !== -1 && o.status !== 502), [], "each one ended as b's death ends it: its connection closed (or HAProxy's 502)");
   t.ok(outcomes.filter((o) => o.sentIn === 'b-down').every((o) => o.status === 200 && o.body !== 'b'), 'after b is down, a and c answer everything');
   t.comment(`${outcomes.length} requests; failed at the kill: ${failed.length} (${[...new Set(failed.map((f) => `${f.status} ${f.body.slice(0, 60)}`))].join('; ')})`);
 });

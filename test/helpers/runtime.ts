@@ -215,3 +215,19 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * For the whoami fixture's ?started=: a file each handler appends a byte to as it begins, so a
+ * test can wait until `n` requests are running in containers (not merely sent) before it
+ * disturbs them.
+ */
+export function startedMarks(t: Test): { query: string; running(n: number): Promise<void> } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-started-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'started');
+  const count = () => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  return {
+    query: `started=${encodeURIComponent(file)}`,
+    running: (n) => until(() => count() >= n, 30_000, `${n} handlers to start`),
+  };
+}

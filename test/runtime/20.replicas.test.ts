@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startRuntime, until } from '../helpers/runtime.js';
+import { startRuntime, startedMarks, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 
 t.test('two functions × two replicas: requests spread over the replicas of each function', async (t) => {
@@ -21,8 +21,10 @@ t.test('two functions × two replicas: requests spread over the replicas of each
 t.test('a replica killed with SIGKILL under load: its in-flight requests get 502, all others succeed, the pool empties', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 2, concurrency: 4 }]);
   const victim = rt.containers[0];
-  const all = Array.from({ length: 60 }, (_, i) => post(rt.port, `/function/1?ms=${i < 8 ? 400 : 20}`, 'payload'));
-  await new Promise((r) => setTimeout(r, 150));
+  const marks = startedMarks(t);
+  const all = Array.from({ length: 60 }, (_, i) => post(rt.port, i < 8 ? `/function/1?ms=400&${marks.query}` : '/function/1?ms=20', 'payload'));
+  // The eight slow ones fill both replicas (four each): the victim dies with work in hand.
+  await marks.running(8);
   victim.child.kill('SIGKILL');
   await new Promise((r) => victim.child.once('exit', r));
   // What the supervisor does for a dead child.

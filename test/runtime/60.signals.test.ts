@@ -1,13 +1,15 @@
 import t from 'tap';
 import net from 'node:net';
-import { startRuntime, until } from '../helpers/runtime.js';
+import { startRuntime, startedMarks, until } from '../helpers/runtime.js';
 import { post, request } from '../helpers/http.js';
 
 t.test('SIGTERM to a container: it finishes its in-flight work, exits 0, and no request fails', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 2, concurrency: 2 }]);
   const victim = rt.containers[0];
-  const inflight = Array.from({ length: 8 }, () => post(rt.port, '/function/1?ms=300', 'x'));
-  await new Promise((r) => setTimeout(r, 100));
+  const marks = startedMarks(t);
+  const inflight = Array.from({ length: 8 }, () => post(rt.port, `/function/1?ms=300&${marks.query}`, 'x'));
+  // Both replicas busy (two handlers each), the rest queued.
+  await marks.running(4);
   const exit = new Promise<number | null>((r) => victim.child.once('exit', (code) => r(code)));
   victim.child.kill('SIGTERM');
   const rs = await Promise.all(inflight);
@@ -20,8 +22,9 @@ t.test('SIGTERM to a container: it finishes its in-flight work, exits 0, and no 
 t.test('SIGINT (Ctrl-C) to a container drains it like SIGTERM', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', replicas: 1, concurrency: 4 }]);
   const victim = rt.containers[0];
-  const inflight = Array.from({ length: 4 }, () => post(rt.port, '/function/1?ms=300', 'x'));
-  await new Promise((r) => setTimeout(r, 100));
+  const marks = startedMarks(t);
+  const inflight = Array.from({ length: 4 }, () => post(rt.port, `/function/1?ms=300&${marks.query}`, 'x'));
+  await marks.running(4);
   const exit = new Promise<number | null>((r) => victim.child.once('exit', (code) => r(code)));
   victim.child.kill('SIGINT');
   const rs = await Promise.all(inflight);
@@ -32,8 +35,9 @@ t.test('SIGINT (Ctrl-C) to a container drains it like SIGTERM', async (t) => {
 
 t.test('SIGTERM to the gateway: in-flight requests complete, it exits 0 and releases its packets', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts', concurrency: 4 }]);
-  const inflight = Array.from({ length: 4 }, () => post(rt.port, '/function/1?ms=300', 'x'));
-  await new Promise((r) => setTimeout(r, 100));
+  const marks = startedMarks(t);
+  const inflight = Array.from({ length: 4 }, () => post(rt.port, `/function/1?ms=300&${marks.query}`, 'x'));
+  await marks.running(4);
   const exit = new Promise<number | null>((r) => rt.gateway.child.once('exit', (code) => r(code)));
   rt.gateway.child.kill('SIGTERM');
   const rs = await Promise.all(inflight);
