@@ -23,6 +23,8 @@ export const ENV = {
   domains: 'FAASFLOW_DOMAINS',
   /** The port the first gateway got: the others share it. */
   port: 'FAASFLOW_PORT',
+  /** The listening socket the supervisor hands a gateway (its file descriptor number there). */
+  listenFd: 'FAASFLOW_LISTEN_FD',
   /** A container's stats record in its domain segment. */
   statsSlot: 'FAASFLOW_STATS_SLOT',
   /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */

@@ -1,8 +1,8 @@
 // gateway.workers: several gateway processes share the port (SO_REUSEPORT), each linked to every
 // container. Connections land on all of them; their stats add up to what was sent; `kill -9` of
-// one under load fails only requests that one had in flight, the port never stops answering, and
-// the supervisor restarts it; a client that leaves is cancelled through either; each keeps its own
-// queue limit.
+// one under load fails only requests that one had in flight, the port never stops answering (nor
+// with a single gateway: the supervisor keeps each gateway's socket open while it restarts it); a
+// client that leaves is cancelled through either; each keeps its own queue limit.
 import t from 'tap';
 import http from 'node:http';
 import { ECHO, configText, project, psChildren, until as waitFor } from './helpers.js';
@@ -48,10 +48,28 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
   t.equal(total, 100, 'the function counters of both gateways add up to the requests sent');
 
   // Load over fresh connections while one gateway is killed. Each request records whether it was
-  // sent before the victim was gone with all its threads (its listener closed).
-  // What fails is what reached the victim before then: a request it was serving, or a connection
-  // the kernel had already queued on its listener.
+  // sent before the victim was gone with all its threads. What fails is what the victim had
+  // accepted: a connection queued on its socket waits there for its replacement (the supervisor
+  // keeps the socket open).
   const victim = gateways[0].pid;
+  const { results, failed } = await killUnderLoad(p.port, victim);
+  t.ok(failed.every((r) => !r.afterDeath), `only requests that reached the killed gateway failed (${failed.length} of ${results.length}, all sent before it died: ${[...new Set(failed.map((r) => r.answer))].join(', ')})`);
+  t.ok(results.filter((r) => r.afterDeath).length >= 200 && results.filter((r) => r.afterDeath).every((r) => r.status === 200), 'after the kill every request is answered: the port never stopped answering');
+  let back = false;
+  for (let i = 0; i < 100 && !back; i++) {
+    back = (await psChildren(p)).filter((c) => c.role === 'gateway' && c.state === 'ready' && c.pid !== victim).length === 2;
+    if (!back) await new Promise((r) => setTimeout(r, 200));
+  }
+  t.ok(back, 'the supervisor restarted the killed gateway');
+  t.equal((await fresh(p.port, '/function/1', 'still')).body, 'still');
+  t.equal((await p.cli(['down'])).code, 0);
+});
+
+/**
+ * Sends POSTs on fresh connections from 8 clients, kills `victim` with SIGKILL, and goes on
+ * until 200 more requests have been answered after it was gone.
+ */
+async function killUnderLoad(port: number, victim: number) {
   let stop = false;
   let dead = false;
   const results: { status: number; afterDeath: boolean; answer: string }[] = [];
@@ -59,7 +77,7 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
     const workers = Array.from({ length: 8 }, async () => {
       while (!stop) {
         const afterDeath = dead;
-        const r = await fresh(p.port, '/function/1', 'load');
+        const r = await fresh(port, '/function/1', 'load');
         results.push({ status: r.status, afterDeath, answer: r.body });
       }
     });
@@ -73,17 +91,27 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
   await until(() => results.length > atDeath + 200, 30_000, 'requests after the kill');
   stop = true;
   await load;
-  const failed = results.filter((r) => r.status !== 200);
-  t.ok(failed.every((r) => !r.afterDeath), `only requests that reached the killed gateway failed (${failed.length} of ${results.length}, all sent before it died: ${[...new Set(failed.map((r) => r.answer))].join(', ')})`);
-  t.ok(results.filter((r) => r.afterDeath).length >= 200 && results.filter((r) => r.afterDeath).every((r) => r.status === 200), 'after the kill every request is answered: the port never stopped answering');
-  let back = false;
-  for (let i = 0; i < 100 && !back; i++) {
-    back = (await psChildren(p)).filter((c) => c.role === 'gateway' && c.state === 'ready' && c.pid !== victim).length === 2;
-    if (!back) await new Promise((r) => setTimeout(r, 200));
-  }
-  t.ok(back, 'the supervisor restarted the killed gateway');
-  t.equal((await fresh(p.port, '/function/1', 'still')).body, 'still');
+  return { results, failed: results.filter((r) => r.status !== 200) };
+}
+
+t.test('one gateway killed under load: the port keeps accepting while it is restarted, and closes with down', async (t) => {
+  const p = await project(t, 'gw1');
+  p.write('echo.ts', ECHO);
+  p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }]").replace('gateway: {', 'gateway: { workers: 1,'));
+  t.equal((await p.cli(['up'])).code, 0);
+  const [gateway] = (await psChildren(p)).filter((c) => c.role === 'gateway');
+  t.ok(gateway, 'one gateway process');
+
+  const { results, failed } = await killUnderLoad(p.port, gateway.pid);
+  const after = results.filter((r) => r.afterDeath);
+  t.same(after.filter((r) => r.status !== 200).map((r) => r.answer), [], `none of the ${after.length} requests sent after it died failed: they waited for the new gateway, none was refused`);
+  t.ok(failed.every((r) => !/ECONNREFUSED/.test(r.answer)), `the ${failed.length} that failed were the dead gateway's own connections, not refused ones: ${[...new Set(failed.map((r) => r.answer))].join(', ')}`);
+  const now = await waitFor(async () => (await psChildren(p)).find((c) => c.role === 'gateway' && c.state === 'ready' && c.pid !== gateway.pid), 30_000, 'the restarted gateway in ps');
+  t.equal(now?.restarts, 1, 'the supervisor restarted it');
+
   t.equal((await p.cli(['down'])).code, 0);
+  const refused = await fresh(p.port, '/function/1', 'after down');
+  t.match(refused.body, /ECONNREFUSED/, 'after down nothing holds the port open: a connection is refused');
 });
 
 const WAITS = `import type { Context } from 'faasflow';

@@ -6,7 +6,6 @@ import type net from 'node:net';
 import { Segment } from '../../shm/segment.js';
 import { ProcessTable } from '../../shm/proctable.js';
 import { ProcessStats } from '../../shm/stats.js';
-import { sys } from '../../sys/binding.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../../common/env.js';
 import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, send } from '../child.js';
@@ -16,16 +15,7 @@ import type { FrameLink } from '../link.js';
 import { Domains } from './domains.js';
 import { Gateway, type DomainRoute } from './gateway.js';
 import { createHttpServer } from './http.js';
-
-/** Node defaults to a backlog of 511: a burst of a thousand new connections would be refused. */
-const BACKLOG = 4096;
-
-function listenError(err: NodeJS.ErrnoException, cfg: ResolvedConfig, port: number): Error {
-  const why = err.code === 'EADDRINUSE'
-    ? `port ${port} on ${cfg.gateway.host} is already in use: stop what uses it (\`ss -ltnp 'sport = :${port}'\`) or set gateway.port in faasflow.config.ts`
-    : err.code === 'EACCES' ? `no permission to listen on port ${port}: use a port above 1023` : `cannot listen on ${cfg.gateway.host}:${port}: ${err.message}`;
-  return Object.assign(new Error(why), { permanent: true });
-}
+import { listenError, listenSocket } from '../listen.js';
 
 async function main(): Promise<void> {
   ownProcessGroup();
@@ -98,14 +88,12 @@ async function main(): Promise<void> {
     },
   }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
-  let fd: number;
-  try {
-    fd = sys.listenTcp(cfg.gateway.host, port, BACKLOG, true);
-  } catch (err) {
-    throw listenError(err as NodeJS.ErrnoException, cfg, port);
-  }
+  // The supervisor's socket when it gave one (it keeps it open across this process's restarts, so
+  // the port keeps accepting while a gateway is replaced); else one of our own.
+  const inherited = process.env[ENV.listenFd];
+  const fd = inherited ? Number(inherited) : listenSocket(cfg.gateway.host, port);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, cfg, port)));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, cfg.gateway.host, port)));
     server.listen({ fd }, () => resolve());
   });
   const addr = server.address();

@@ -98,7 +98,7 @@ export class Child extends EventEmitter<ChildEvents> {
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
     // The supervisor's environment with the spec's on top (PATH, HOME, a test run's marker).
     // stop() owns the TERM → KILL escalation with the spec's shutdown time.
-    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(this.spec.start.fds ?? [])], serialization: 'advanced' });
     live.add(proc);
     this.proc = proc;
     this.pid = proc.pid ?? 0;

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../common/errors.js';
 import { sys } from '../../sys/binding.js';
 import { link } from '../broker.js';
+import { listenSocket } from '../listen.js';
 import type { Route } from '../protocol.js';
 import { Child } from './child.js';
 import type { Domains } from './domains.js';
@@ -18,6 +19,8 @@ export class Gateways {
   /** The HTTP port: the configured one, or the one the first gateway got for port 0. */
   port: number;
   private routesVersion = 0;
+  /** The listening socket of each gateway (by index), handed to it at every start. */
+  private readonly sockets: number[] = [];
 
   constructor(
     private readonly cfg: ResolvedConfig,
@@ -40,7 +43,16 @@ export class Gateways {
   }
 
   private start(index: number): Child {
-    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), index === 0 ? undefined : this.port)));
+    // Made here and kept until the instance stops: while a gateway is restarted its socket stays
+    // open, so connections wait in its accept queue for the new process instead of being refused.
+    // The first binds the configured port (0: any); the others the port it got.
+    let fd: number;
+    try {
+      fd = this.sockets[index] ??= listenSocket(this.cfg.gateway.host, index === 0 ? this.cfg.gateway.port : this.port);
+    } catch (err) {
+      throw new FaasflowError('START_FAILED', `the gateway did not start: ${(err as Error).message}`);
+    }
+    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), fd, index === 0 ? undefined : this.port)));
     this.list[index] = g;
     g.start();
     return g;
@@ -109,8 +121,16 @@ export class Gateways {
     if (applied.includes(false)) throw new FaasflowError('DEPLOY_FAILED', `a gateway did not apply routing table ${version} (is it restarting? see \`faasflow logs\`)`);
   }
 
-  /** Stops every running gateway (they drain first); resolves when all have exited. */
+  /**
+   * Stops every running gateway (they drain first); resolves when all have exited. Our copies of
+   * their sockets close first, so the port closes when the gateways close theirs after the drain.
+   */
   stop(timeoutMs: number): Promise<unknown> {
+    this.closeSockets();
     return Promise.all(this.all().filter((g) => g.running).map((g) => g.stop(timeoutMs)));
+  }
+
+  closeSockets(): void {
+    for (const fd of this.sockets.splice(0)) if (fd !== undefined) sys.closeFd(fd);
   }
 }

@@ -11,10 +11,11 @@ export interface ChildSpec {
   deployment: number;
   replica: number;
   /**
-   * Node module to run, its environment (it replaces the supervisor's), extra node flags, and a
-   * launcher that starts Node (a container's sandbox: `faasflow-sandbox … --`).
+   * Node module to run, its environment (it replaces the supervisor's), extra node flags, a
+   * launcher that starts Node (a container's sandbox: `faasflow-sandbox … --`), and descriptors of
+   * the supervisor's it gets as 4, 5, … (after stdin, stdout, stderr and the IPC channel).
    */
-  start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[] };
+  start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[]; fds?: number[] };
   /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
   restart: RestartType;
   /** ms between SIGTERM and SIGKILL when stopping. */

@@ -41,8 +41,11 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
   };
   const readyTimeoutMs = cfg.supervisor.readyTimeoutMs ?? 30_000;
   return {
-    /** Gateway number `index`; those after the first listen on the port the first one got. */
-    gateway: (index: number, domains: DomainSegment[], port?: number): ChildSpec => ({
+    /**
+     * Gateway number `index`, serving on `listenFd` (the supervisor's socket on the port, handed
+     * over as its descriptor 4); `port` is what that socket is bound to, once known.
+     */
+    gateway: (index: number, domains: DomainSegment[], listenFd: number, port?: number): ChildSpec => ({
       id: index === 0 ? 'gateway' : `gateway.${index}`,
       role: 'gateway',
       functionId: 0,
@@ -57,8 +60,10 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.gatewayIndex]: String(index),
           [ENV.domains]: JSON.stringify(domains),
           ...(port !== undefined ? { [ENV.port]: String(port) } : {}),
+          [ENV.listenFd]: '4',
         },
         nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
+        fds: [listenFd],
       },
       restart: 'permanent',
       // The drain delay is spent serving before the drain proper begins.
