@@ -130,7 +130,7 @@ export class Gateways {
     return Promise.all(this.all().filter((g) => g.running).map((g) => g.stop(timeoutMs)));
   }
 
-  closeSockets(): void {
+  private closeSockets(): void {
     for (const fd of this.sockets.splice(0)) if (fd !== undefined) sys.closeFd(fd);
   }
 }
