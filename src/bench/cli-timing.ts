@@ -13,7 +13,8 @@ import { freePort } from './faasflow.js';
 import { describeMachine } from './machine.js';
 import { markdownTable, writeBlock } from './markdown.js';
 import { median } from './summary.js';
-import { forgetLocation, packageRoot } from './process.js';
+import { forgetLocation } from '../control/location.js';
+import { packageRoot } from './process.js';
 import { topCpu } from './cli-top.js';
 
 const BEGIN = '<!-- bench:cli:begin — written by `npm run bench:cli`; edit outside the markers -->';

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { processTree } from './cpu.js';
-import { forgetLocation, packageRoot } from './process.js';
+import { forgetLocation } from '../control/location.js';
+import { packageRoot } from './process.js';
 import type { RunningSetup, StartOptions } from './setups.js';
 
 const FUNCTION_ID = 1;

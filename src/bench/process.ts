@@ -1,9 +1,6 @@
 // Starting and stopping the harness's own child processes (reference servers, load generator).
 import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { locationLinkFor } from '../common/paths.js';
 
 /** Path of a compiled module next to this one, e.g. distFile('servers/hop.js'). */
 export const distFile = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
@@ -52,17 +49,4 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
     });
     child.kill('SIGTERM');
   });
-}
-
-/**
- * `up` links an instance's name to its runtime directory for the other commands; a bench instance's
- * directory is temporary, so the link goes with it.
- */
-export function forgetLocation(instance: string, dir: string): void {
-  const link = locationLinkFor(instance);
-  try {
-    if (fs.readlinkSync(link).startsWith(`${dir}${path.sep}`)) fs.rmSync(link);
-  } catch {
-    // no link (an older release, or `up` never got that far)
-  }
 }

@@ -22,6 +22,19 @@ export function recordLocation(p: InstancePaths): void {
   }
 }
 
+/**
+ * Removes the instance's link if it leads into `dir`: a runtime directory that is about to go (a
+ * benchmark's temporary project), so nothing is left pointing nowhere.
+ */
+export function forgetLocation(instance: string, dir: string): void {
+  const link = locationLinkFor(instance);
+  try {
+    if (fs.readlinkSync(link).startsWith(`${dir}${path.sep}`)) fs.rmSync(link);
+  } catch {
+    // no link (an older release, or `up` never got that far)
+  }
+}
+
 /** Links to runtime directories that are gone (removed with their project) lead nowhere: removed. */
 function pruneDangling(dir: string): void {
   for (const name of fs.readdirSync(dir)) {

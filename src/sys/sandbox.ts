@@ -69,22 +69,26 @@ export function sandboxAvailable(): boolean {
   }
 }
 
+/** Other users may search `dir` and every directory above it: a path into it is one they can follow. */
+export function othersCanSearch(dir: string): boolean {
+  try {
+    for (let d = dir; ; d = path.dirname(d)) {
+      if ((fs.statSync(d).mode & 0o001) === 0) return false;
+      if (path.dirname(d) === d) return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Where domains' temporary directories go: the system's temporary directory ($TMPDIR), unless a
- * directory on its way cannot be searched by other users. A domain with a user of its own could
- * not reach its directory there, and each of its containers would fail at start; /tmp is made
- * for every user.
+ * Where domains' temporary directories go: the system's temporary directory ($TMPDIR), unless
+ * other users cannot reach it. A domain with a user of its own could not reach its directory
+ * there, and each of its containers would fail at start; /tmp is made for every user.
  */
 function tmpBase(): string {
   const tmp = os.tmpdir();
-  try {
-    for (let d = tmp; ; d = path.dirname(d)) {
-      if ((fs.statSync(d).mode & 0o001) === 0) return '/tmp';
-      if (path.dirname(d) === d) return tmp;
-    }
-  } catch {
-    return '/tmp';
-  }
+  return othersCanSearch(tmp) ? tmp : '/tmp';
 }
 
 /** A domain's private temporary directory (its handlers' TMPDIR: /tmp itself is outside the sandbox). */

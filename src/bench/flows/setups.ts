@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { distFile, forgetLocation, forkReady, packageRoot, stopChild } from '../process.js';
+import { forgetLocation } from '../../control/location.js';
+import { distFile, forkReady, packageRoot, stopChild } from '../process.js';
 
 const HOP = distFile('servers/hop.js');
 const BIN = path.join(packageRoot(), 'bin', 'run.js');

@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { DEFAULT_CLASSES, HEADER_BYTES, MIN_DOMAIN_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
-import { availableEnforcement, enforcementName, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
+import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
@@ -204,11 +204,7 @@ function nodeModulesOf(start: string): string[] {
 /** Whether a user with no relation to the files can list and read `dir` (every directory up to / searchable). */
 function othersCanRead(dir: string): boolean {
   try {
-    if ((fs.statSync(dir).mode & 0o005) !== 0o005) return false;
-    for (let d = path.dirname(dir); ; d = path.dirname(d)) {
-      if ((fs.statSync(d).mode & 0o001) === 0) return false;
-      if (path.dirname(d) === d) return true;
-    }
+    return (fs.statSync(dir).mode & 0o004) !== 0 && othersCanSearch(dir);
   } catch {
     return false;
   }
