@@ -123,3 +123,8 @@ export function lowestFlowRow(flows: readonly FlowConfig[], maxFunctions: number
   }
   return low;
 }
+
+/** Names of the flows that call function `id` in some step (they call whatever serves that id). */
+export function flowsUsing(flows: readonly FlowConfig[], id: number): string[] {
+  return flows.filter((f) => f.steps.some((st) => (st.kind === 'call' ? [st.call] : st.branches).some((c) => c.functionId === id))).map((f) => f.name);
+}
