@@ -35,7 +35,16 @@ export interface ResolvedConfig {
   file: string;
   instance: string;
   runtimeDir: string;
-  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number; workers: number; parser: 'light' | 'node' };
+  gateway: {
+    host: string;
+    port: number;
+    requestTimeoutMs: number;
+    drainDelayMs: number;
+    workers: number;
+    /** True when `workers` came from this machine's CPUs because the config did not set it. */
+    workersFromCpus?: boolean;
+    parser: 'light' | 'node';
+  };
   proxy: { queueLimit: number };
   /**
    * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection

@@ -57,8 +57,9 @@ t.test('every exported manifest passes its schema and has no unknown field', asy
     // segments 130 + code 64 + cli 48 + supervisor 48 + 1 gateway 64 + echo 3 × 64 + shout 2 × 96
     t.equal(limit, 130 + 64 + 48 + 48 + 64 + 3 * 64 + 2 * 96, 'memory limit = segments + processes (replicas + 1, memoryLimit where larger)');
     const grace = pod.terminationGracePeriodSeconds;
-    // drain 5 s (1 s configured, raised) + the longest timeout (echo's default 30 s) + the containers' stop (31 s) + 5 s
-    t.equal(grace, 5 + 30 + 31 + 5, 'grace covers the drain, the longest request and the containers stop');
+    // drain 5 s (1 s configured, raised) + the longest request (the pipeline flow: echo's default
+    // 30 s + shout's 20 s) + the containers' stop (the longest function's 30 s + 1 s) + 5 s
+    t.equal(grace, 5 + 50 + 31 + 5, 'grace covers the drain, the longest request (a flow) and the containers stop');
     t.ok(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold > grace, 'liveness cannot trip during a stop');
     t.same([c.readinessProbe.httpGet.path, c.readinessProbe.failureThreshold], ['/healthz', 1], 'readiness follows /healthz at once');
     t.equal(pod.shareProcessNamespace, true, 'the pause process reaps orphans');

@@ -28,7 +28,7 @@ export default class ExportK8s extends FaasflowCommand {
     image: Flags.string({ description: 'the faasflow image (built from the Dockerfile)', default: 'faasflow:latest' }),
     replicas: Flags.integer({ description: 'pods to start with; the autoscaler never goes below it', default: 2, min: 1 }),
     'max-replicas': Flags.integer({ description: 'most pods the autoscaler starts (default: 4 × --replicas)', min: 1 }),
-    namespace: Flags.string({ description: 'namespace of every object (default: kubectl\'s current one)' }),
+    namespace: Flags.string({ description: 'namespace of every object and of the autoscaler\'s query', default: 'default' }),
     name: Flags.string({ description: 'name of every object (default: the instance name, or "faasflow")' }),
     cpu: Flags.string({ description: 'CPU request per pod; gateway.workers is capped at half of it', default: '1' }),
     'prometheus-url': Flags.string({ description: 'Prometheus the autoscaler queries', default: 'http://prometheus-operated.monitoring.svc:9090' }),
@@ -43,7 +43,7 @@ export default class ExportK8s extends FaasflowCommand {
     const cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance });
     const r = await exportK8s(cfg, {
       name: flags.name ?? objectName(instance),
-      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      namespace: flags.namespace,
       image: flags.image,
       replicas: flags.replicas,
       maxReplicas: flags['max-replicas'] ?? 4 * flags.replicas,
