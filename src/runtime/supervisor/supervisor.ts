@@ -66,7 +66,8 @@ export class Supervisor implements Parts {
   private server: net.Server | undefined;
   /**
    * The control socket, its token and the config file as this supervisor found or made them: a
-   * shutdown removes each only while it is still that file (see removeOwnFiles).
+   * shutdown removes each only while it is still that file (removeIfSame): a supervisor that
+   * outlived its instance must not take a successor's. The state file is its own by the pid in it.
    */
   private readonly own: { socket?: FileId; token?: FileId; config?: FileId } = {};
   private readonly reclaims = new ReclaimReport();
