@@ -35,7 +35,7 @@ export default class Deploy extends FaasflowCommand {
     const outDir = deployBundleDir(p, flags.id);
     try {
       const { file } = await bundleHandler(source, outDir);
-      const r = await controlRequest<DeployResult>(p.socket, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });
+      const r = await controlRequest<DeployResult>(p, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });
       say(`function ${r.id} (${r.name}) is deployment ${r.deployment}${r.previous ? ` (was ${r.previous}; ${r.stopped.length} old replica(s) drained)` : ''}, ${r.replicas} replica(s)`);
       // Replacing another function under its id is allowed (that is how an id is reused), but
       // flows name their steps by function and now call this one: say so, it is rarely meant.

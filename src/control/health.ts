@@ -8,7 +8,7 @@ import { readHeader } from '../shm/header.js';
 import { segmentName, segmentPath, type InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 import { readState } from '../common/state.js';
-import { isFaasflowProcess, processAlive, sameProcess } from '../common/procs.js';
+import { isFaasflowProcess, procStat, processAlive, sameProcess } from '../common/procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }
@@ -49,4 +49,18 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   }
   if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
   return { kind: 'absent' };
+}
+
+/**
+ * Why a running supervisor cannot answer on its control socket, or undefined when it may: it is
+ * stopped (SIGSTOP, a debugger: the kernel queues the connection and nobody ever reads it), or
+ * its socket or token is gone. `ps` says so at once; `down` stops it by signals instead.
+ */
+export function silentReason(p: InstancePaths, state: InstanceStatus): string | undefined {
+  const pid = state.supervisorPid;
+  const st = procStat(pid)?.state;
+  if (st === 'T' || st === 't') return `its supervisor (pid ${pid}) is stopped (SIGSTOP or a debugger) and answers nothing`;
+  if (!fs.existsSync(p.socket)) return `its supervisor (pid ${pid}) runs, but its control socket ${p.socket} is missing`;
+  if (!fs.existsSync(p.token)) return `its supervisor (pid ${pid}) runs, but its control token ${p.token} is missing`;
+  return undefined;
 }

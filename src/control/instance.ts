@@ -54,7 +54,7 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
   // With its processes gone, its domains' cgroups and temporary directories can go too.
   removeInstanceCgroups(p.instance);
   removeSandboxTmpDirs(p.instance);
-  for (const f of [p.socket, p.state, p.config]) {
+  for (const f of [p.socket, p.token, p.state, p.config]) {
     if (fs.existsSync(f)) {
       fs.rmSync(f, { force: true });
       report.files.push(f);

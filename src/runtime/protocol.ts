@@ -37,6 +37,12 @@ export type ChildMessage =
    */
   | { type: 'replica-stuck'; pid: number; functionId: number; reason: string }
   /**
+   * Gateway → supervisor: a container broke the link protocol (a malformed or forged frame, no
+   * hello) and the gateway dropped its link, or (`closed`) it closed its link while serving: replace
+   * it, or it stays `ready` while that gateway has nowhere to route its requests.
+   */
+  | { type: 'replica-bad'; pid: number; functionId: number; reason: string; closed?: boolean }
+  /**
    * Container → supervisor: it can still serve but should be replaced (handlers that outlived
    * their timeout hold packets until they settle); replaced like a replica over its memoryLimit.
    */

@@ -8,6 +8,7 @@ import { logFileFor } from '../../common/paths.js';
 import { prettify } from './logs.js';
 import type { Parts } from './parts.js';
 import { decide, describeExit, type ChildExit } from './policy.js';
+import { replaceBadReplica } from './bad-link.js';
 import { replaceGracefully } from './replace.js';
 import { intensityOf } from './specs.js';
 
@@ -35,6 +36,7 @@ export function adopt(s: WiringTarget, c: Child): Child {
         stuck.abort();
       }
     }
+    if (m.type === 'replica-bad' && spec.role === 'gateway') replaceBadReplica(s, m, spec.replica);
     if (m.type === 'replace-me' && spec.role === 'container') {
       const f = s.functions.get(spec.functionId);
       if (f && c.state === 'ready' && !c.stopping && f.deployment === spec.deployment) replaceGracefully(s, c, f, m.reason);
