@@ -29,9 +29,9 @@ export function inheritedEnv(from: NodeJS.ProcessEnv, passEnv: readonly string[]
   return out;
 }
 
-/** The whole of `from`, for a trusted child (a gateway). */
+/** All of `from` but faasflow's names for one container, for a trusted child (a gateway). */
 export function wholeEnv(from: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(from)) if (value !== undefined) out[name] = value;
+  for (const [name, value] of Object.entries(from)) if (value !== undefined && !PER_CONTAINER.has(name)) out[name] = value;
   return out;
 }
