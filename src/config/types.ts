@@ -28,7 +28,7 @@ export interface FunctionConfig {
   /** User the domain's containers run as under a root supervisor; absent: one derived per domain. */
   user?: string | number;
   env: Record<string, string>;
-  /** Variables of the supervisor's environment its containers get, by name (absent: none; a deployment recorded before there was passEnv). */
+  /** Variables of the supervisor's environment its containers get, by name (absent: none). */
   passEnv?: string[];
 }
 
