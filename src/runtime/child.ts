@@ -49,7 +49,6 @@ export function send(msg: ChildMessage): void {
   else if (process.send && process.connected) process.send(msg);
 }
 
-
 /** Tells the supervisor this process hears its messages now (links and handlers may be sent). */
 export function reportListening(): void {
   send({ type: 'listening', pid: process.pid });
