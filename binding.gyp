@@ -17,6 +17,12 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
     },
     {
+      "target_name": "faasflow_fdpass",
+      "sources": ["native/fdpass.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
+    },
+    {
       "target_name": "faasflow_view",
       "sources": ["native/view.cc"],
       "cflags_cc": ["-Wno-cast-function-type"]

@@ -1,6 +1,6 @@
 // Every environment variable faasflow reads, by name: how `faasflow up` tells the supervisor
 // where its config is, and how the supervisor tells each child what it is (visible in
-// /proc/<pid>/environ for debugging; readiness and routing go over the IPC channel).
+// /proc/<pid>/environ for debugging; readiness and routing go over the IPC channels).
 export const ENV = {
   /** Absolute path of the resolved config JSON. */
   config: 'FAASFLOW_CONFIG',
@@ -29,6 +29,10 @@ export const ENV = {
   statsSlot: 'FAASFLOW_STATS_SLOT',
   /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */
   handlerIpc: 'FAASFLOW_HANDLER_IPC',
+  /** A container's message channel to the supervisor (its descriptor number there; runtime/channel.ts). */
+  channelFd: 'FAASFLOW_CHANNEL_FD',
+  /** A container's descriptor channel: the supervisor sends its links there (native/fdpass.cc). */
+  linksFd: 'FAASFLOW_LINKS_FD',
   /** What the sandbox launcher makes the container's NODE_OPTIONS (it drops any other). */
   nodeOptions: 'FAASFLOW_NODE_OPTIONS',
   /** Set by the sandbox launcher: the isolation it applied. */

@@ -192,6 +192,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     domain: f.domain ?? name,
     ...(f.user !== undefined ? { user: f.user } : {}),
     env: f.env,
+    ...(f.passEnv.length ? { passEnv: f.passEnv } : {}),
   };
 }
 

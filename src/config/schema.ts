@@ -21,6 +21,12 @@ const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const int = (min: number, max: number) => z.number().int(`must be a whole number from ${min} to ${max}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** Variables passEnv cannot name: faasflow sets them per function, and says where. */
+const PER_FUNCTION = new Map([
+  ['NODE_OPTIONS', 'set the function\'s own in functions[].env'],
+  ['TMPDIR', 'each domain gets a temporary directory of its own'],
+]);
+
 export const functionSchema = z.strictObject({
   /** The number in POST /function/:id; 1 .. segment.maxFunctions-1. */
   id: int(1, 4095),
@@ -47,6 +53,11 @@ export const functionSchema = z.strictObject({
   /** User (name or uid) the domain's containers run as when the supervisor runs as root. */
   user: z.union([int(1, 0x7ffffffe), z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name or a uid')]).optional(),
   env: z.record(z.string(), z.string({ error: 'environment values must be strings' })).default({}),
+  /**
+   * Variables of the environment `up` ran in, passed to the function's containers by name. A
+   * container sees no other (only faasflow's own, PATH, HOME, LANG, LC_*, TZ and its `env`).
+   */
+  passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be names of environment variables (letters, digits and "_", not starting with a digit)').refine((n) => !PER_FUNCTION.has(n), { error: (iss) => `${String(iss.input)} is the function's own, not the supervisor's: ${PER_FUNCTION.get(String(iss.input))}` })).default([]),
 });
 
 const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });

@@ -28,6 +28,8 @@ export interface FunctionConfig {
   /** User the domain's containers run as under a root supervisor; absent: one derived per domain. */
   user?: string | number;
   env: Record<string, string>;
+  /** Variables of the supervisor's environment its containers get, by name (absent: none). */
+  passEnv?: string[];
 }
 
 export interface ResolvedConfig {

@@ -58,6 +58,8 @@ export function podConfig(cfg: ResolvedConfig, o: PodOverrides): Record<string, 
       domain: f.domain,
       ...(f.user !== undefined ? { user: f.user } : {}),
       env: f.env,
+      // Names only: the pod's environment (its Deployment's env, a Secret) gives the values.
+      ...(f.passEnv?.length ? { passEnv: f.passEnv } : {}),
     })),
     flows: cfg.flows.map((f) => ({ name: f.name, steps: f.steps.map(step), ...(f.timeoutMs !== undefined ? { timeout: f.timeoutMs } : {}) })),
     gateway: { host: o.host, port: cfg.gateway.port, requestTimeout: cfg.gateway.requestTimeoutMs, drainDelay: o.drainDelayMs, workers: o.workers, parser: cfg.gateway.parser },

@@ -168,6 +168,16 @@ t.test('bad sizes and durations say what is accepted', async (t) => {
   t.match(msg, /functions\[0\]\.timeout: "later" is not a duration/);
 });
 
+t.test('passEnv names variables; a bad name, NODE_OPTIONS and TMPDIR are refused with the field', async (t) => {
+  const ok = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', passEnv: ['DB_URL', 'lower_ok'] }] };\n" });
+  t.same((await loadConfig({ cwd: ok, instance: 'x' })).functions[0].passEnv, ['DB_URL', 'lower_ok']);
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', passEnv: ['1BAD', 'NODE_OPTIONS', 'TMPDIR'] }] };\n" });
+  const msg = await configError(dir);
+  t.match(msg, /functions\[0\]\.passEnv\[0\]: must be names of environment variables/);
+  t.match(msg, /functions\[0\]\.passEnv\[1\]: NODE_OPTIONS is the function's own, not the supervisor's: set the function's own in functions\[\]\.env/);
+  t.match(msg, /functions\[0\]\.passEnv\[2\]: TMPDIR is the function's own/);
+});
+
 t.test('a missing handler file names the field, the path looked at and what it is relative to', async (t) => {
   const dir = dirWith(t, { 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './nope.ts' }] };\n" });
   const msg = await configError(dir);

@@ -11,9 +11,9 @@ export interface ChildSpec {
   deployment: number;
   replica: number;
   /**
-   * Node module to run, its environment (it replaces the supervisor's), extra node flags, a
-   * launcher that starts Node (a container's sandbox: `faasflow-sandbox … --`), and descriptors of
-   * the supervisor's it gets as 4, 5, … (after stdin, stdout, stderr and the IPC channel).
+   * Node module to run, its whole environment, extra node flags, a launcher that starts Node (a
+   * container's sandbox: `faasflow-sandbox … --`), and descriptors of the supervisor's it gets after
+   * stdin, stdout, stderr and its channel (a gateway: as 4, 5, …; a container: as 5, 6, …).
    */
   start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[]; fds?: number[] };
   /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */

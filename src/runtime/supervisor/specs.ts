@@ -1,5 +1,7 @@
 // The child specs of an instance, as data: the gateways (significant: without them nothing serves)
-// and one container per function replica, started in its domain's sandbox.
+// and one container per function replica, started in its domain's sandbox. A spec's environment is
+// the child's whole environment: a gateway's the supervisor's, a container's only what
+// environment.ts lets through.
 import type { ResolvedConfig } from '../../config/types.js';
 import type { InstancePaths } from '../../common/paths.js';
 import { segmentName } from '../../shm/index.js';
@@ -8,6 +10,7 @@ import { ENV } from '../../common/env.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
+import { inheritedEnv, wholeEnv } from './environment.js';
 
 export function intensityOf(cfg: ResolvedConfig): Intensity {
   const s = cfg.supervisor;
@@ -54,6 +57,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       start: {
         module: modules.gateway,
         env: {
+          ...wholeEnv(process.env),
           ...common,
           [ENV.config]: paths.config,
           [ENV.segment]: segmentName(cfg.instance),
@@ -73,7 +77,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
     }),
     /**
      * A replica of `f`, in the domain whose segment is `segment`, writing its stats at `statsSlot`;
-     * with a sandbox policy, started through the launcher and given its handler over IPC.
+     * with a sandbox policy, started through the launcher and given its handler over its channel.
      */
     container: (f: FnEntry, replica: number, d: { segment: string; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
       id: containerSpecId(f.id, f.deployment, replica),
@@ -84,6 +88,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       start: {
         module: modules.container,
         env: {
+          ...inheritedEnv(process.env, f.passEnv),
           ...f.env,
           ...common,
           [ENV.functionId]: String(f.id),
