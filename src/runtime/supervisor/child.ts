@@ -2,12 +2,12 @@
 // KILL after the spec's shutdown time). What happens after an exit is the supervisor's call.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type net from 'node:net';
 import { startTime } from '../../common/procs.js';
 import type { ChildState } from '../../common/protocol.js';
 import type { ChildMessage, SupervisorMessage } from '../protocol.js';
+import { Bucket, LineReader, UNBOUNDED_READS, type OutputBounds } from './output.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
@@ -34,7 +34,8 @@ export interface ChildEvents {
   spawn: [number];
   state: [ChildState];
   message: [ChildMessage];
-  output: [string, 'stdout' | 'stderr'];
+  /** A line of its output, bounded; the number is the bytes cut from its end (0: whole). */
+  output: [string, 'stdout' | 'stderr', number];
   exit: [ChildExit];
 }
 
@@ -64,6 +65,8 @@ export class Child extends EventEmitter<ChildEvents> {
   /** Set once stop() was called: the exit that follows is requested, never restarted. */
   stopping = false;
   slot = -1;
+  /** How its output is read: the longest line, and how fast the supervisor reads a pipe (set by the wiring). */
+  output: OutputBounds = UNBOUNDED_READS;
   private proc: Proc | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -155,13 +158,38 @@ export class Child extends EventEmitter<ChildEvents> {
     return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
+  /**
+   * A child's output is read as bounded lines (output.ts), and no faster than `output.readRate`:
+   * past it the pipe is paused until the budget allows the next chunk, so a child writing more
+   * waits in its own write() (pipes block when full) and the supervisor's CPU is not its to spend.
+   */
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
-    readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    const lines = new LineReader(this.output.maxLine, (line, cut) => {
       // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
       if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
-      this.emit('output', line, name);
+      this.emit('output', line, name, cut);
     });
+    const budget = new Bucket(this.output.readRate, this.output.readBurst);
+    let paused: NodeJS.Timeout | undefined;
+    stream.on('data', (chunk: Buffer) => {
+      lines.push(chunk);
+      // Resumed once a chunk's worth is there again: a few pauses a second, not one per chunk.
+      const wait = budget.spend(chunk.length, chunk.length);
+      if (wait > 0 && !paused) {
+        stream.pause();
+        paused = setTimeout(() => {
+          paused = undefined;
+          stream.resume();
+        }, wait);
+      }
+    });
+    const done = () => {
+      clearTimeout(paused);
+      lines.end();
+    };
+    stream.once('end', done);
+    stream.once('close', done);
   }
 
   private onMessage(m: ChildMessage): void {

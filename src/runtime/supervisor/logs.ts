@@ -1,19 +1,55 @@
-// One log file per role or function in <runtimeDir>/logs, rotated by size (on by default) so a
+// One log file per role or function in <runtimeDir>/logs, rotated by bytes (log-file.ts) so a
 // chatty function cannot fill the disk. Lines carry a timestamp and who wrote them, so `faasflow
-// logs` can merge files by time.
+// logs` can merge files by time. A function's output is hostile input: its lines arrive bounded
+// (output.ts), are made printable, and pass a token bucket per function (`logs.rate`); what is
+// dropped is counted and said once a second. The supervisor's own lines about a function (starts,
+// exits, restarts) are outside that budget and have room of their own in the write queue.
 import fs from 'node:fs';
-import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import path from 'node:path';
+import { fmtBytes } from '../../common/units.js';
+import { RotatingFile } from './log-file.js';
+import { Bucket, DEFAULT_MAX_LINE, cutTo, markCut, printable, type OutputBounds } from './output.js';
 
 export interface LogSettings {
   maxBytes: number;
   keep: number;
+  /** Longest line kept from a child's output (bytes); default DEFAULT_MAX_LINE. */
+  maxLine?: number;
+  /** Bytes a second one function's output may add to its log; 0 or absent: no limit. */
+  rate?: number;
+  /** What it may write at once above the rate; default 4 × rate. */
+  burst?: number;
+}
+
+/** The write queue of one log file: a burst at the default rate, and many lines of the longest kind. */
+const QUEUE_BYTES = 1 << 20;
+/** Room past a full queue for the supervisor's own lines (exits, restarts, the drop notices). */
+const RESERVE_BYTES = 256 * 1024;
+/**
+ * How much faster than `logs.rate` the supervisor reads one pipe (and drops what is over the rate)
+ * before it stops reading it for a while, so the child's own writes block: reading costs the
+ * supervisor about a core per GB (measured), and a function that floods for long should pay for
+ * it in its own replica, not in the trusted process's CPU.
+ */
+const READ_FACTOR = 8;
+
+/** Lines dropped from one log since its last notice. */
+interface Drops {
+  rate: { lines: number; bytes: number };
+  queue: { lines: number; bytes: number };
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class LogFiles {
-  private readonly streams = new Map<string, RotatingFileStream>();
+  private readonly files = new Map<string, RotatingFile>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly drops = new Map<string, Drops>();
   private closed = false;
   /** Off while `up` draws its steps on the same terminal; on once the instance runs. */
   private teeOn = false;
+  readonly maxLine: number;
+  private readonly rate: number;
+  private readonly burst: number;
 
   constructor(
     private readonly dir: string,
@@ -24,33 +60,97 @@ export class LogFiles {
     private readonly teeFormat: 'text' | 'json' = 'text',
   ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.maxLine = settings.maxLine ?? DEFAULT_MAX_LINE;
+    this.rate = settings.rate || Infinity;
+    this.burst = this.rate === Infinity ? Infinity : (settings.burst ?? 4 * this.rate);
   }
 
-  private stream(file: string): RotatingFileStream {
-    let s = this.streams.get(file);
-    if (!s) {
+  /** How a child's pipes are read: lines up to maxLine, bytes up to READ_FACTOR × the rate. */
+  get bounds(): OutputBounds {
+    return { maxLine: this.maxLine, readRate: READ_FACTOR * this.rate, readBurst: READ_FACTOR * this.burst };
+  }
+
+  private file(file: string): RotatingFile {
+    let f = this.files.get(file);
+    if (!f) {
       const { maxBytes, keep } = this.settings;
-      // A plain file name with `rotate` is logrotate's scheme: file.log → file.log.1 → file.log.2.
-      s = createStream(file, {
-        path: this.dir,
-        mode: 0o600,
-        ...(maxBytes > 0 ? { size: `${Math.max(1, Math.ceil(maxBytes / 1024))}K`, rotate: Math.max(1, keep) } : {}),
-      });
-      // A log write must never take the supervisor down; the error is reported once on stderr.
-      s.on('error', (err) => process.stderr.write(`faasflow: log ${file}: ${err.message}\n`));
-      this.streams.set(file, s);
+      // A log write must never take the supervisor down; each error is reported once on stderr.
+      f = new RotatingFile(path.join(this.dir, file), { maxBytes, keep, queueBytes: QUEUE_BYTES }, (m) => process.stderr.write(`faasflow: ${m}\n`));
+      this.files.set(file, f);
     }
-    return s;
+    return f;
   }
 
+  /** One of the supervisor's own lines: never dropped for a function's rate, room kept for it in the queue. */
   write(file: string, who: string, text: string): void {
+    this.append(file, who, text, RESERVE_BYTES);
+  }
+
+  /**
+   * A line of a child's output (`cut`: bytes the line reader dropped from its end). `limited`: it
+   * counts against the function's `logs.rate`. False when the line was dropped (over the rate, or
+   * the file's queue full); the drop is counted and said in the log once a second.
+   */
+  output(file: string, who: string, line: string, cut: number, limited: boolean): boolean {
+    // prettify() may turn JSON escapes back into control characters: printable() comes after it.
+    const kept = cutTo(printable(prettify(line)), this.maxLine);
+    const bytes = Buffer.byteLength(kept.text);
+    const d = this.dropsOf(file);
+    if (limited && !this.bucketOf(file).take(bytes)) return this.dropped(file, d.rate, bytes);
+    if (!this.append(file, who, markCut(kept.text, cut + kept.cut), 0)) return this.dropped(file, d.queue, bytes);
+    return true;
+  }
+
+  private append(file: string, who: string, text: string, reserve: number): boolean {
     const t = new Date().toISOString();
     const line = `${t} ${who} ${text}\n`;
-    // After close (the supervisor's last moments) append directly: an ended stream would drop
-    // what it still buffers on a write-after-end error.
-    if (this.closed) fs.appendFileSync(`${this.dir}/${file}`, line, { mode: 0o600 });
-    else this.stream(file).write(line);
+    // After close (the supervisor's last moments) append directly: the queue is no longer written.
+    if (this.closed) fs.appendFileSync(path.join(this.dir, file), line, { mode: 0o600 });
+    else if (!this.file(file).write(line, reserve)) return false;
     if (this.teeOn) this.tee?.write(this.teeFormat === 'json' ? `${JSON.stringify({ t, log: file.replace(/\.log$/, ''), who, msg: text })}\n` : line);
+    return true;
+  }
+
+  private bucketOf(file: string): Bucket {
+    let b = this.buckets.get(file);
+    if (!b) {
+      b = new Bucket(this.rate, this.burst);
+      this.buckets.set(file, b);
+    }
+    return b;
+  }
+
+  private dropsOf(file: string): Drops {
+    let d = this.drops.get(file);
+    if (!d) {
+      d = { rate: { lines: 0, bytes: 0 }, queue: { lines: 0, bytes: 0 }, timer: undefined };
+      this.drops.set(file, d);
+    }
+    return d;
+  }
+
+  private dropped(file: string, count: { lines: number; bytes: number }, bytes: number): false {
+    count.lines++;
+    count.bytes += bytes;
+    const d = this.dropsOf(file);
+    d.timer ??= setTimeout(() => this.notice(file), 1000).unref();
+    return false;
+  }
+
+  /** The drop notice: one line a second while lines are being dropped, none once they are not. */
+  private notice(file: string): void {
+    const d = this.dropsOf(file);
+    d.timer = undefined;
+    const name = file.replace(/\.log$/, '');
+    const reasons = [
+      [d.rate, `over logs.rate (${fmtBytes(this.rate)}/s)`],
+      [d.queue, 'the log file is written slower than it grows'],
+    ] as const;
+    for (const [c, why] of reasons) {
+      if (c.lines > 0) this.write(file, `supervisor[${process.pid}]`, `dropped ${c.lines} line${c.lines === 1 ? '' : 's'} (${fmtBytes(c.bytes)}) from ${name}: ${why}`);
+      c.lines = 0;
+      c.bytes = 0;
+    }
   }
 
   startTee(): void {
@@ -58,9 +158,14 @@ export class LogFiles {
   }
 
   async close(): Promise<void> {
+    // The notices of the last second first: they are part of what happened.
+    for (const [file, d] of this.drops) {
+      clearTimeout(d.timer);
+      this.notice(file);
+    }
     this.closed = true;
-    await Promise.all([...this.streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))));
-    this.streams.clear();
+    await Promise.all([...this.files.values()].map((f) => f.close()));
+    this.files.clear();
   }
 }
 
