@@ -174,8 +174,9 @@ export class Child extends EventEmitter<ChildEvents> {
     let paused: NodeJS.Timeout | undefined;
     stream.on('data', (chunk: Buffer) => {
       lines.push(chunk);
-      // Resumed once a chunk's worth is there again: a few pauses a second, not one per chunk.
-      const wait = budget.spend(chunk.length, chunk.length);
+      // Resumed once 50 ms of reading are paid for: a timer's resolution is a millisecond, and a
+      // pause per chunk would read far below the rate.
+      const wait = budget.spend(chunk.length, Math.max(chunk.length, this.output.readRate / 20));
       if (wait > 0 && !paused) {
         stream.pause();
         paused = setTimeout(() => {

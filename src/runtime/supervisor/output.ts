@@ -110,6 +110,7 @@ export function wholeCharacters(buf: Buffer, n: number): number {
  * commands to it (an escape sequence clears the screen or rewrites the lines above; CR returns to
  * the start of the line, so a function's text could stand where the supervisor's prefix was).
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
