@@ -2,7 +2,8 @@
 // of bounded length whatever the bytes and however they are split into chunks, made printable, and
 // the token bucket the rate bounds are made of.
 import t from 'tap';
-import { Bucket, LineReader, cutTo, markCut, printable, wholeCharacters } from '../../src/runtime/supervisor/output.js';
+import { PassThrough } from 'node:stream';
+import { Bucket, LineReader, cutTo, markCut, printable, readOutput, wholeCharacters } from '../../src/runtime/supervisor/output.js';
 
 /** Feeds `input` to a reader of bound `max` in chunks cut at `cuts`, then ends it; the lines as [text, cut]. */
 function read(max: number, input: Buffer | string, cuts: number[] = [], end = true): { lines: [string, number][]; pending: number } {
@@ -97,4 +98,21 @@ t.test('the token bucket: a burst, then the rate; take() refuses, spend() goes i
   t.equal(r.spend(0, 500, 0), 1500, 'and half a second more for a margin of 500');
   t.equal(new Bucket(Infinity, Infinity).spend(1e12), 0, 'no rate: never a wait');
   t.ok(new Bucket(Infinity, 0).take(1e12), 'no rate: everything admitted');
+});
+
+t.test('readOutput() pauses a stream past its read rate and loses nothing by it', async (t) => {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  readOutput(stream, { maxLine: 1024, readRate: 256 * 1024, readBurst: 64 * 1024 }, (text) => lines.push(text));
+  // 512 KiB of numbered lines in 16 KiB chunks, all at once: four chunks are within the burst.
+  const all = Array.from({ length: 512 * 16 }, (_, i) => `${String(i).padStart(5, '0')} ${'l'.repeat(57)}`);
+  const bytes = Buffer.from(all.map((l) => `${l}\n`).join(''));
+  for (let at = 0; at < bytes.length; at += 16 * 1024) stream.write(bytes.subarray(at, at + 16 * 1024));
+  stream.end();
+  await new Promise((r) => setImmediate(r));
+  t.ok(stream.isPaused(), 'paused once past the burst');
+  t.ok(lines.length < all.length, `not everything read yet (${lines.length} of ${all.length} lines)`);
+  // About 2 s at 256 KiB/s; the wait is generous, the check is only that all of it arrives.
+  for (let i = 0; i < 300 && lines.length < all.length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.same(lines, all, 'every line, in order, once the budget allows');
 });

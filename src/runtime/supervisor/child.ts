@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { startTime } from '../../common/procs.js';
 import type { ChildState } from '../../common/protocol.js';
 import type { ChildMessage, SupervisorMessage } from '../protocol.js';
-import { Bucket, LineReader, UNBOUNDED_READS, type OutputBounds } from './output.js';
+import { UNBOUNDED_READS, readOutput, type OutputBounds } from './output.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
@@ -158,39 +158,14 @@ export class Child extends EventEmitter<ChildEvents> {
     return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
-  /**
-   * A child's output is read as bounded lines (output.ts), and no faster than `output.readRate`:
-   * past it the pipe is paused until the budget allows the next chunk, so a child writing more
-   * waits in its own write() (pipes block when full) and the supervisor's CPU is not its to spend.
-   */
+  /** Its output, as bounded lines read no faster than `output` allows (output.ts). */
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
-    const lines = new LineReader(this.output.maxLine, (line, cut) => {
+    readOutput(stream, this.output, (line, cut) => {
       // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
       if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
       this.emit('output', line, name, cut);
     });
-    const budget = new Bucket(this.output.readRate, this.output.readBurst);
-    let paused: NodeJS.Timeout | undefined;
-    stream.on('data', (chunk: Buffer) => {
-      lines.push(chunk);
-      // Resumed once 50 ms of reading are paid for: a timer's resolution is a millisecond, and a
-      // pause per chunk would read far below the rate.
-      const wait = budget.spend(chunk.length, Math.max(chunk.length, this.output.readRate / 20));
-      if (wait > 0 && !paused) {
-        stream.pause();
-        paused = setTimeout(() => {
-          paused = undefined;
-          stream.resume();
-        }, wait);
-      }
-    });
-    const done = () => {
-      clearTimeout(paused);
-      lines.end();
-    };
-    stream.once('end', done);
-    stream.once('close', done);
   }
 
   private onMessage(m: ChildMessage): void {

@@ -2,6 +2,7 @@
 // lines of bounded length, made safe to print, read no faster than a budget. Nothing here holds
 // more than one bounded line per stream, whatever the child writes: no newline for 600 MiB, NULs,
 // invalid UTF-8, a flood of short lines.
+import type { Readable } from 'node:stream';
 
 /** Longest line kept by default (`logs.maxLine`): a long stack trace or JSON record, not a dump. */
 export const DEFAULT_MAX_LINE = 16 * 1024;
@@ -190,3 +191,34 @@ export interface OutputBounds {
 }
 
 export const UNBOUNDED_READS: OutputBounds = { maxLine: DEFAULT_MAX_LINE, readRate: Infinity, readBurst: Infinity };
+
+/**
+ * Reads `stream` (a child's stdout or stderr) as bounded lines into `onLine`, and no faster than
+ * `bounds.readRate`: past it the stream is paused until the budget allows more, so a child writing
+ * faster keeps its backlog itself (in its own memory, under its own limits, or blocked in write())
+ * and the supervisor's CPU is not its to spend.
+ */
+export function readOutput(stream: Readable, bounds: OutputBounds, onLine: (text: string, cut: number) => void): void {
+  const lines = new LineReader(bounds.maxLine, onLine);
+  const budget = new Bucket(bounds.readRate, bounds.readBurst);
+  let paused: NodeJS.Timeout | undefined;
+  stream.on('data', (chunk: Buffer) => {
+    lines.push(chunk);
+    // Resumed once 50 ms of reading are paid for: a timer's resolution is a millisecond, and a
+    // pause per chunk would read far below the rate.
+    const wait = budget.spend(chunk.length, Math.max(chunk.length, bounds.readRate / 20));
+    if (wait > 0 && !paused) {
+      stream.pause();
+      paused = setTimeout(() => {
+        paused = undefined;
+        stream.resume();
+      }, wait);
+    }
+  });
+  const done = () => {
+    clearTimeout(paused);
+    lines.end();
+  };
+  stream.once('end', done);
+  stream.once('close', done);
+}
