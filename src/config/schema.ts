@@ -170,7 +170,7 @@ function logsRefine(l: { maxLine: number; rate: number; burst?: number }, ctx: z
   if (l.maxLine < MIN_LINE || l.maxLine > MAX_LINE) at('maxLine', `${l.maxLine} bytes is out of range: a line may be cut at 1KiB to 1MiB ('16KiB' is the default)`);
   if (l.rate > 0 && l.rate < MIN_LINE) at('rate', `${l.rate} bytes a second is below 1KiB: write at least '1KiB', or 0 for no limit`);
   const burst = l.burst ?? 4 * l.rate;
-  if (l.rate > 0 && burst < l.maxLine) at('burst', `${burst} bytes is below logs.maxLine (${l.maxLine}): a line that long could never be written; raise logs.burst or lower logs.maxLine`);
+  if (l.rate > 0 && burst < l.maxLine + MIN_LINE) at('burst', `${burst} bytes is below logs.maxLine + 1KiB (${l.maxLine + MIN_LINE}): the longest line with its timestamp could never be written; raise logs.burst or lower logs.maxLine`);
 }
 
 /** A function's name when the config gives none: its handler's file name without the extension. */

@@ -170,7 +170,7 @@ t.test('logs: maxLine, rate and burst default, resolve and are checked against e
     ["{ maxLine: 100 }", /logs\.maxLine: 100 bytes is out of range: a line may be cut at 1KiB to 1MiB/],
     ["{ maxLine: '2MiB' }", /logs\.maxLine: 2097152 bytes is out of range/],
     ["{ rate: 10 }", /logs\.rate: 10 bytes a second is below 1KiB: write at least '1KiB', or 0 for no limit/],
-    ["{ rate: '64KiB', burst: '8KiB' }", /logs\.burst: 8192 bytes is below logs\.maxLine \(16384\): a line that long could never be written; raise logs\.burst or lower logs\.maxLine/],
+    ["{ rate: '64KiB', burst: '16KiB' }", /logs\.burst: 16384 bytes is below logs\.maxLine \+ 1KiB \(17408\): the longest line with its timestamp could never be written; raise logs\.burst or lower logs\.maxLine/],
     ["{ rate: 'fast' }", /logs\.rate: "fast" is not a size/],
   ];
   for (const [logs, msg] of cases) {

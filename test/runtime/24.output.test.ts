@@ -5,10 +5,10 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { Bucket, LineReader, cutTo, markCut, printable, readOutput, wholeCharacters } from '../../src/runtime/supervisor/output.js';
 
-/** Feeds `input` to a reader of bound `max` in chunks cut at `cuts`, then ends it; the lines as [text, cut]. */
+/** Feeds `input` to a reader of bound `max` in chunks cut at `cuts`, then ends it; the lines decoded, as [text, cut]. */
 function read(max: number, input: Buffer | string, cuts: number[] = [], end = true): { lines: [string, number][]; pending: number } {
   const lines: [string, number][] = [];
-  const r = new LineReader(max, (text, cut) => lines.push([text, cut]));
+  const r = new LineReader(max, (line, cut) => lines.push([line.toString('utf8'), cut]));
   const b = Buffer.isBuffer(input) ? input : Buffer.from(input);
   let at = 0;
   for (const c of [...cuts, b.length]) {
@@ -47,7 +47,7 @@ t.test('never more than the bound held, whatever comes without a newline', async
   for (let i = 0; i < 64; i++) r.push(mib);
   t.equal(r.pending, 16 << 10, '64 MiB without a newline: 16 KiB held');
   let got: [string, number] | undefined;
-  const r2 = new LineReader(16 << 10, (text, cut) => (got = [text, cut]));
+  const r2 = new LineReader(16 << 10, (line, cut) => (got = [line.toString('utf8'), cut]));
   for (let i = 0; i < 64; i++) r2.push(mib);
   r2.end();
   t.same(got && [got[0].length, got[1]], [16 << 10, (64 << 20) - (16 << 10)], 'at the end: the kept part and how much was dropped');
@@ -103,7 +103,7 @@ t.test('the token bucket: a burst, then the rate; take() refuses, spend() goes i
 t.test('readOutput() pauses a stream past its read rate and loses nothing by it', async (t) => {
   const stream = new PassThrough();
   const lines: string[] = [];
-  readOutput(stream, { maxLine: 1024, readRate: 256 * 1024, readBurst: 64 * 1024 }, (text) => lines.push(text));
+  readOutput(stream, { maxLine: 1024, readRate: 256 * 1024, readBurst: 64 * 1024 }, (line) => lines.push(line.toString('utf8')));
   // 512 KiB of numbered lines in 16 KiB chunks, all at once: four chunks are within the burst.
   const all = Array.from({ length: 512 * 16 }, (_, i) => `${String(i).padStart(5, '0')} ${'l'.repeat(57)}`);
   const bytes = Buffer.from(all.map((l) => `${l}\n`).join(''));

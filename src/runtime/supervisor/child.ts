@@ -34,8 +34,11 @@ export interface ChildEvents {
   spawn: [number];
   state: [ChildState];
   message: [ChildMessage];
-  /** A line of its output, bounded; the number is the bytes cut from its end (0: whole). */
-  output: [string, 'stdout' | 'stderr', number];
+  /**
+   * A line of its output, bounded (a view, valid only during the call); the number is the bytes
+   * cut from its end (0: whole).
+   */
+  output: [Buffer, 'stdout' | 'stderr', number];
   exit: [ChildExit];
 }
 
@@ -158,14 +161,14 @@ export class Child extends EventEmitter<ChildEvents> {
     return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
-  /** Its output, as bounded lines read no faster than `output` allows (output.ts). */
+  /**
+   * Its output, as bounded lines read no faster than `output` allows (output.ts). Who logs them
+   * also keeps `lastError` from its stderr lines, those it does not drop: a line is decoded only
+   * once it is known to be kept.
+   */
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
-    readOutput(stream, this.output, (line, cut) => {
-      // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
-      if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
-      this.emit('output', line, name, cut);
-    });
+    readOutput(stream, this.output, (line, cut) => this.emit('output', line, name, cut));
   }
 
   private onMessage(m: ChildMessage): void {
@@ -241,16 +244,6 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
-  }
-}
-
-function messageOf(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
-    return typeof msg === 'string' ? msg : line;
-  } catch {
-    return line;
   }
 }
 

@@ -87,18 +87,18 @@ export class RotatingFile {
   /** The lines that fit before the next rotation (at most BATCH_BYTES); none: rotate first. */
   private take(): Buffer[] {
     const { maxBytes } = this.s;
-    const batch: Buffer[] = [];
+    let k = 0;
     let n = 0;
-    while (this.queue.length > 0) {
-      const len = this.queue[0].length;
+    for (; k < this.queue.length; k++) {
+      const len = this.queue[k].length;
       const over = maxBytes > 0 && this.size + n + len > maxBytes;
       // A line longer than maxBytes alone goes into a file of its own.
       if (over && (this.size > 0 || n > 0)) break;
       if (n > 0 && n + len > BATCH_BYTES) break;
-      batch.push(this.queue.shift()!);
       n += len;
     }
-    return batch;
+    // One splice a batch: a shift() a line is quadratic in a queue of many short lines.
+    return this.queue.splice(0, k);
   }
 
   private async open(): Promise<fs.promises.FileHandle> {

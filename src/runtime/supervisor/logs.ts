@@ -6,6 +6,7 @@
 // exits, restarts) are outside that budget and have room of their own in the write queue.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fmtBytes } from '../../common/units.js';
 import { RotatingFile } from './log-file.js';
 import { Bucket, DEFAULT_MAX_LINE, cutTo, markCut, printable, type OutputBounds } from './output.js';
@@ -32,6 +33,9 @@ const RESERVE_BYTES = 256 * 1024;
  * it in its own replica, not in the trusted process's CPU.
  */
 const READ_FACTOR = 8;
+
+/** An ISO timestamp, a space before and after who wrote the line, the newline. */
+const PREFIX_BYTES = 27;
 
 /** Lines dropped from one log since its last notice. */
 interface Drops {
@@ -87,18 +91,24 @@ export class LogFiles {
   }
 
   /**
-   * A line of a child's output (`cut`: bytes the line reader dropped from its end). `limited`: it
-   * counts against the function's `logs.rate`. False when the line was dropped (over the rate, or
-   * the file's queue full); the drop is counted and said in the log once a second.
+   * A line of a child's output (a view: `cut` bytes were dropped from its end). `limited`: it
+   * counts against the function's `logs.rate`, by what it adds to the file (a flood of 1-byte lines
+   * is a flood of timestamps), checked before anything is decoded. Returns what the line says (a JSON line's message), or undefined
+   * when it was dropped (over the rate, or the file's queue full); a drop is counted and said in
+   * the log once a second.
    */
-  output(file: string, who: string, line: string, cut: number, limited: boolean): boolean {
-    // prettify() may turn JSON escapes back into control characters: printable() comes after it.
-    const kept = cutTo(printable(prettify(line)), this.maxLine);
-    const bytes = Buffer.byteLength(kept.text);
+  output(file: string, who: string, line: Buffer, cut: number, limited: boolean): string | undefined {
+    // After close only the supervisor's own last lines go in (a straggler's output would bypass rotation).
+    if (this.closed) return undefined;
     const d = this.dropsOf(file);
+    // What the line adds to the file, known before decoding: its bytes, the timestamp and who.
+    const bytes = line.length + who.length + PREFIX_BYTES;
     if (limited && !this.bucketOf(file).take(bytes)) return this.dropped(file, d.rate, bytes);
+    const { text, message } = readable(line.toString('utf8'));
+    // readable() may turn JSON escapes back into control characters: printable() comes after it.
+    const kept = cutTo(printable(text), this.maxLine);
     if (!this.append(file, who, markCut(kept.text, cut + kept.cut), 0)) return this.dropped(file, d.queue, bytes);
-    return true;
+    return message;
   }
 
   private append(file: string, who: string, text: string, reserve: number): boolean {
@@ -107,7 +117,9 @@ export class LogFiles {
     // After close (the supervisor's last moments) append directly: the queue is no longer written.
     if (this.closed) fs.appendFileSync(path.join(this.dir, file), line, { mode: 0o600 });
     else if (!this.file(file).write(line, reserve)) return false;
-    if (this.teeOn) this.tee?.write(this.teeFormat === 'json' ? `${JSON.stringify({ t, log: file.replace(/\.log$/, ''), who, msg: text })}\n` : line);
+    // A foreground consumer that stops reading (a stuck log collector) costs it lines, not the
+    // supervisor memory: the files have them all.
+    if (this.teeOn && this.tee && ((this.tee as Partial<Writable>).writableLength ?? 0) < QUEUE_BYTES) this.tee.write(this.teeFormat === 'json' ? `${JSON.stringify({ t, log: file.replace(/\.log$/, ''), who, msg: text })}\n` : line);
     return true;
   }
 
@@ -129,12 +141,12 @@ export class LogFiles {
     return d;
   }
 
-  private dropped(file: string, count: { lines: number; bytes: number }, bytes: number): false {
+  private dropped(file: string, count: { lines: number; bytes: number }, bytes: number): undefined {
     count.lines++;
     count.bytes += bytes;
     const d = this.dropsOf(file);
     d.timer ??= setTimeout(() => this.notice(file), 1000).unref();
-    return false;
+    return undefined;
   }
 
   /** The drop notice: one line a second while lines are being dropped, none once they are not. */
@@ -171,13 +183,18 @@ export class LogFiles {
 
 /** Children log JSON lines ({t, level, msg, ...}); the log file gets them readable. */
 export function prettify(line: string): string {
-  if (!line.startsWith('{')) return line;
+  return readable(line).text;
+}
+
+/** A line as the log file shows it, and what it says: a JSON line's message (`msg`), else the line. */
+function readable(line: string): { text: string; message: string } {
+  if (!line.startsWith('{')) return { text: line, message: line };
   try {
     const { t: _t, level, msg, pid: _pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
-    if (typeof msg !== 'string') return line;
+    if (typeof msg !== 'string') return { text: line, message: line };
     const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-    return `${typeof level === 'string' ? `${level} ` : ''}${msg}${extra}`;
+    return { text: `${typeof level === 'string' ? `${level} ` : ''}${msg}${extra}`, message: msg };
   } catch {
-    return line;
+    return { text: line, message: line };
   }
 }

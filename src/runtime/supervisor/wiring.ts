@@ -23,10 +23,13 @@ export function adopt(s: WiringTarget, c: Child): Child {
   // Its output lines' cuts and drops, kept across its restarts like `restarts` (in its table slot).
   const counts = { cut: 0, dropped: 0 };
   c.output = s.logs.bounds;
-  c.on('output', (line, _stream, cut) => {
+  c.on('output', (line, stream, cut) => {
     if (cut > 0) counts.cut++;
     // Only a function's output counts against logs.rate: the gateways' is the trusted side's.
-    if (!s.logs.output(file, who(), line, cut, spec.role === 'container')) counts.dropped++;
+    const said = s.logs.output(file, who(), line, cut, spec.role === 'container');
+    if (said === undefined) counts.dropped++;
+    // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
+    else if (stream === 'stderr' && said.trim()) c.lastError = said.slice(0, 500);
     if (s.table && c.slot >= 0) s.table.setLogCounts(c.slot, counts);
   });
   c.on('state', (state) => {
