@@ -27,10 +27,11 @@ const QUEUE_BYTES = 1 << 20;
 /** Room past a full queue for the supervisor's own lines (exits, restarts, the drop notices). */
 const RESERVE_BYTES = 256 * 1024;
 /**
- * How much faster than `logs.rate` the supervisor reads one pipe (and drops what is over the rate)
- * before it stops reading it for a while, so the child's own writes block: reading costs the
- * supervisor about a core per GB (measured), and a function that floods for long should pay for
- * it in its own replica, not in the trusted process's CPU.
+ * How much faster than `logs.rate` the supervisor reads one pipe (dropping what is over the rate)
+ * before it pauses it: past that the backlog stays with the child (Node buffers a container's
+ * stdout in the container's memory, under its memoryMax; a synchronous write blocks). Unbounded,
+ * one flooding replica cost the supervisor 90 % of a core; at 8 × (with output.ts's charge per
+ * line) 7 % (measured, 54-byte lines). A function that floods for long pays in its own replica.
  */
 const READ_FACTOR = 8;
 
@@ -69,7 +70,7 @@ export class LogFiles {
     this.burst = this.rate === Infinity ? Infinity : (settings.burst ?? 4 * this.rate);
   }
 
-  /** How a child's pipes are read: lines up to maxLine, bytes up to READ_FACTOR × the rate. */
+  /** How a child's pipes are read: lines up to maxLine, at most READ_FACTOR × the rate (output.ts readOutput). */
   get bounds(): OutputBounds {
     return { maxLine: this.maxLine, readRate: READ_FACTOR * this.rate, readBurst: READ_FACTOR * this.burst };
   }
@@ -92,10 +93,10 @@ export class LogFiles {
 
   /**
    * A line of a child's output (a view: `cut` bytes were dropped from its end). `limited`: it
-   * counts against the function's `logs.rate`, by what it adds to the file (a flood of 1-byte lines
-   * is a flood of timestamps), checked before anything is decoded. Returns what the line says (a JSON line's message), or undefined
-   * when it was dropped (over the rate, or the file's queue full); a drop is counted and said in
-   * the log once a second.
+   * counts against the function's `logs.rate`, by what it adds to the file (a flood of 1-byte
+   * lines is a flood of timestamps), checked before anything is decoded. Returns what the line
+   * says (a JSON line's message), or undefined when it was dropped (over the rate, or the file's
+   * queue full); a drop is counted and said in the log once a second.
    */
   output(file: string, who: string, line: Buffer, cut: number, limited: boolean): string | undefined {
     // After close only the supervisor's own last lines go in (a straggler's output would bypass rotation).
