@@ -230,7 +230,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     },
     functions,
     flows: flows.flows,
-    logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep },
+    logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep, maxLine: c.logs.maxLine, rate: c.logs.rate, burst: c.logs.burst ?? 4 * c.logs.rate },
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },
     security: { sandbox: c.security.sandbox, ...(c.security.uidBase !== undefined ? { uidBase: c.security.uidBase } : {}) },

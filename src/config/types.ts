@@ -63,7 +63,11 @@ export interface ResolvedConfig {
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
   functions: FunctionConfig[];
   flows: FlowConfig[];
-  logs: { maxBytes: number; keep: number };
+  /**
+   * Log files: rotated past maxBytes (0: never), `keep` old ones; a function's output lines cut at
+   * maxLine bytes and limited to `rate` bytes a second (0: no limit) after a `burst`.
+   */
+  logs: { maxBytes: number; keep: number; maxLine: number; rate: number; burst: number };
   supervisor: {
     maxRestarts: number;
     periodMs: number;

@@ -122,7 +122,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
       id: f.id, name: f.name ?? `fn${f.id}`, handler: path.resolve(ROOT, f.handler), replicas: f.replicas ?? 1, concurrency: f.concurrency ?? 8,
       timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.domain ?? f.name ?? `fn${f.id}`, env: {},
     })),
-    logs: { maxBytes: 1 << 20, keep: 1 },
+    logs: { maxBytes: 1 << 20, keep: 1, maxLine: 16 << 10, rate: 0, burst: 0 },
     supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000 },
     observe: { shmWarnPercent: 80, sampleIntervalMs: 1000 },
     security: { sandbox: false },

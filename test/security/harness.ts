@@ -29,6 +29,8 @@ export interface HostileOptions {
   configFields?: string;
   /** `logs.maxSize` for the instance (default '1MiB': small enough that a flood must rotate). */
   logsMaxSize?: number;
+  /** More fields of `logs`, as TypeScript text (`rate: '32MiB'`). */
+  logsFields?: string;
   /** What one log line may add past `logs.maxSize` (the bounded line length; default 64 KiB). */
   lineBound?: number;
   /** Checks to skip, for an attack that is *meant* to cost its own replica something else. */
@@ -124,7 +126,7 @@ export async function until(cond: () => boolean | Promise<boolean>, tries = 150,
 const config = (o: HostileOptions) => (port: number) => `export default {
   gateway: { port: ${port} },
   segment: { size: '128MiB' },
-  logs: { maxSize: ${o.logsMaxSize ?? 1 << 20}, keep: 2 },
+  logs: { maxSize: ${o.logsMaxSize ?? 1 << 20}, keep: 2${o.logsFields ? `, ${o.logsFields}` : ''} },
   ${o.configFields ? `${o.configFields},` : ''}
   functions: [
     { id: 1, name: 'bystander', handler: './bystander.ts' },

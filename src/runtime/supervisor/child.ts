@@ -3,13 +3,13 @@
 // What happens after an exit is the supervisor's call.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { startTime } from '../../common/procs.js';
 import type { ChildState } from '../../common/protocol.js';
 import type { ChildMessage, SupervisorMessage, ToContainer, ToGateway } from '../protocol.js';
 import type { LinkEnd } from '../broker.js';
 import { ContainerChannel } from './container-channel.js';
+import { UNBOUNDED_READS, readOutput, type OutputBounds } from './output.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
@@ -36,7 +36,11 @@ export interface ChildEvents {
   spawn: [number];
   state: [ChildState];
   message: [ChildMessage];
-  output: [string, 'stdout' | 'stderr'];
+  /**
+   * A line of its output, bounded (a view, valid only during the call); the number is the bytes
+   * cut from its end (0: whole).
+   */
+  output: [Buffer, 'stdout' | 'stderr', number];
   exit: [ChildExit];
 }
 
@@ -68,6 +72,8 @@ export class Child extends EventEmitter<ChildEvents> {
   /** Set once stop() was called: the exit that follows is requested, never restarted. */
   stopping = false;
   slot = -1;
+  /** How its output is read: the longest line, and how fast the supervisor reads a pipe (set by the wiring). */
+  output: OutputBounds = UNBOUNDED_READS;
   private proc: Proc | undefined;
   /** A container's channel for this start attempt. */
   private channel: ContainerChannel | undefined;
@@ -180,13 +186,14 @@ export class Child extends EventEmitter<ChildEvents> {
     return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
+  /**
+   * Its output, as bounded lines read no faster than `output` allows (output.ts). Who logs them
+   * also keeps `lastError` from its stderr lines, those it does not drop: a line is decoded only
+   * once it is known to be kept.
+   */
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
-    readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-      // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
-      if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
-      this.emit('output', line, name);
-    });
+    readOutput(stream, this.output, (line, cut) => this.emit('output', line, name, cut));
   }
 
   private onMessage(m: ChildMessage): void {
@@ -266,16 +273,6 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
-  }
-}
-
-function messageOf(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
-    return typeof msg === 'string' ? msg : line;
-  } catch {
-    return line;
   }
 }
 
