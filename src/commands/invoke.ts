@@ -19,7 +19,7 @@ export interface InvokeResult {
 export default class Invoke extends FaasflowCommand {
   static override summary = 'Call a function (or run a flow) through the gateway and print its reply.';
   static override examples = ["<%= config.bin %> invoke 1 --data 'Hello World'", '<%= config.bin %> invoke 5 --file cat.jpg --query w=200 > small.jpg', "<%= config.bin %> invoke 3 -d '{\"a\":1}' -H 'content-type: application/json' -H 'x-trace: 7'", 'echo hi | <%= config.bin %> invoke 1', "<%= config.bin %> invoke --flow shout --data 'Hello World'"];
-  static override args = { id: Args.integer({ description: 'function id (or --flow NAME)', required: false, min: 1 }) };
+  static override args = { id: Args.string({ description: 'function id or name (or --flow NAME)', required: false }) };
   static override flags = {
     flow: Flags.string({ description: 'run this flow (POST /flow/NAME) instead of calling one function' }),
     data: Flags.string({ char: 'd', description: 'request body', exclusive: ['file'] }),
@@ -35,7 +35,7 @@ export default class Invoke extends FaasflowCommand {
     if ((args.id === undefined) === (flags.flow === undefined)) throw new FaasflowError('USAGE', args.id === undefined ? 'name a function id (faasflow invoke 1) or a flow (faasflow invoke --flow NAME)' : 'give a function id or --flow NAME, not both');
     const what = flags.flow !== undefined ? `flow ${flags.flow}` : `function ${args.id}`;
     const query = queryString(flags.query ?? []);
-    const path = `${flags.flow !== undefined ? `/flow/${encodeURIComponent(flags.flow)}` : `/function/${args.id}`}${query}`;
+    const path = `${flags.flow !== undefined ? `/flow/${encodeURIComponent(flags.flow)}` : `/function/${encodeURIComponent(args.id!)}`}${query}`;
     const headers = parseHeaders(flags.header ?? []);
     const s = requireRunning(await this.locate(flags));
     let body: Buffer = Buffer.from(flags.data ?? '');
