@@ -7,7 +7,7 @@ import { groupMembers, killQuietly, processAlive } from '../common/procs.js';
 import type { SupervisorEvent } from '../common/protocol.js';
 import { controlRequest } from './client.js';
 import { inspectInstance } from './health.js';
-import { cleanStale } from './instance.js';
+import { cleanStale, describeSegments } from './instance.js';
 
 /** How often a stop looks whether the supervisor has exited. */
 const POLL_MS = 50;
@@ -41,9 +41,9 @@ export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<St
   const pid = h.state.supervisorPid;
   try {
     // Gateway drain, then containers: each may take the whole grace.
-    const r = await controlRequest<{ stopped: number[]; segment: string }>(p.socket, { cmd: 'down', timeoutMs: o.timeoutMs }, { timeoutMs: 2 * o.timeoutMs + 30_000, onEvent: o.onEvent });
+    const r = await controlRequest<{ stopped: number[]; segment: string; segments?: string[] }>(p.socket, { cmd: 'down', timeoutMs: o.timeoutMs }, { timeoutMs: 2 * o.timeoutMs + 30_000, onEvent: o.onEvent });
     out.stopped = r.stopped;
-    out.segments.push(r.segment);
+    out.segments.push(...(r.segments ?? [r.segment]));
   } catch (err) {
     if (!isFaasflowError(err, 'TIMEOUT') && !isFaasflowError(err, 'CONTROL')) throw err;
     o.warn?.(`${err.message}; killing the instance's processes instead`);
@@ -69,6 +69,6 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 
 export function describeStop(r: StopReport): string {
   const head = r.was === 'running' ? `instance "${r.instance}" stopped (${r.stopped.length} process(es))` : r.was === 'stale' ? `instance "${r.instance}" was stale (its supervisor had died): stopped ${r.stopped.length} leftover process(es)` : `instance "${r.instance}" is not running`;
-  const segs = r.segments.length ? `; removed segment(s) ${r.segments.map((s) => `/dev/shm${s}`).join(', ')}` : '; no segment to remove';
+  const segs = r.segments.length ? `; removed segment(s) ${describeSegments(r.segments)}` : '; no segment to remove';
   return head + segs + (r.files.length ? `; removed ${r.files.length} control file(s)` : '');
 }

@@ -26,6 +26,13 @@ process.once('exit', () => {
   for (const proc of live) proc.kill('SIGTERM');
 });
 
+/**
+ * Every child's first descriptors: stdin, stdout, stderr, the IPC channel. A spec's own `fds`
+ * follow them, from descriptor SPEC_FDS_FROM on: specs.ts tells each child its numbers from that.
+ */
+const STDIO = ['ignore', 'pipe', 'pipe', 'ipc'] as const;
+export const SPEC_FDS_FROM = STDIO.length;
+
 /** How long an exited child's output pipes may stay open (held by a process that left its group). */
 const PIPE_GRACE_MS = 2000;
 
@@ -98,7 +105,7 @@ export class Child extends EventEmitter<ChildEvents> {
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
     // The supervisor's environment with the spec's on top (PATH, HOME, a test run's marker).
     // stop() owns the TERM → KILL escalation with the spec's shutdown time.
-    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(this.spec.start.fds ?? [])], serialization: 'advanced' });
+    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: [...STDIO, ...(this.spec.start.fds ?? [])], serialization: 'advanced' });
     live.add(proc);
     this.proc = proc;
     this.pid = proc.pid ?? 0;

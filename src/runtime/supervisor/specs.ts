@@ -7,6 +7,7 @@ import { SANDBOX_BINARY, sandboxArgs, type SandboxPolicy } from '../../sys/sandb
 import { ENV } from '../../common/env.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
+import { SPEC_FDS_FROM } from './child.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
 
 export function intensityOf(cfg: ResolvedConfig): Intensity {
@@ -43,7 +44,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
   return {
     /**
      * Gateway number `index`, serving on `listenFd` (the supervisor's socket on the port, handed
-     * over as its descriptor 4); `port` is what that socket is bound to, once known.
+     * over as its first spec descriptor); `port` is what that socket is bound to, once known.
      */
     gateway: (index: number, domains: DomainSegment[], listenFd: number, port?: number): ChildSpec => ({
       id: index === 0 ? 'gateway' : `gateway.${index}`,
@@ -60,7 +61,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.gatewayIndex]: String(index),
           [ENV.domains]: JSON.stringify(domains),
           ...(port !== undefined ? { [ENV.port]: String(port) } : {}),
-          [ENV.listenFd]: '4',
+          [ENV.listenFd]: String(SPEC_FDS_FROM),
         },
         nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
         fds: [listenFd],
@@ -72,10 +73,11 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       significant: true,
     }),
     /**
-     * A replica of `f`, in the domain whose segment is `segment`, writing its stats at `statsSlot`;
-     * with a sandbox policy, started through the launcher and given its handler over IPC.
+     * A replica of `f`, in the domain whose segment is `segment` (the supervisor's memfd
+     * `segmentFd`, handed over as the child's first spec descriptor), writing its stats at
+     * `statsSlot`; with a sandbox policy, started through the launcher and given its handler over IPC.
      */
-    container: (f: FnEntry, replica: number, d: { segment: string; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
+    container: (f: FnEntry, replica: number, d: { segment: string; segmentFd: number; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
       id: containerSpecId(f.id, f.deployment, replica),
       role: 'container',
       functionId: f.id,
@@ -93,12 +95,14 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.concurrency]: String(f.concurrency),
           [ENV.timeoutMs]: String(f.timeoutMs),
           [ENV.segment]: d.segment,
+          [ENV.segmentFd]: String(SPEC_FDS_FROM),
           [ENV.statsSlot]: String(d.statsSlot),
           TMPDIR: d.tmpDir,
           // The launcher makes this the container's NODE_OPTIONS (and drops any other).
           ...(d.policy ? { [ENV.handlerIpc]: '1', [ENV.nodeOptions]: f.env.NODE_OPTIONS ?? '' } : {}),
         },
         ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
+        fds: [d.segmentFd],
       },
       restart: 'permanent',
       // In-flight requests may run up to the function's timeout before the replica can exit.
