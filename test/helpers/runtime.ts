@@ -135,18 +135,19 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     await Promise.all(children.map((c) => stopChild(c)));
     for (const s of segs) {
       s.close();
-      if (Segment.exists(s.name)) Segment.unlink(s.name);
+      if (!s.memfd && Segment.exists(s.name)) Segment.unlink(s.name);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(cfg));
-  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name })));
+  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name, path: s.path })));
   const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile };
   if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
   baseEnv.FAASFLOW_SPIN_US = String(cfg.spinMicros);
-  const spawn = (script: string, env: Record<string, string>): Child => {
-    const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
+  // Descriptors in `fds` are the child's 4, 5, … (after stdin, stdout, stderr and IPC), as the supervisor passes them.
+  const spawn = (script: string, env: Record<string, string>, fds: number[] = []): Child => {
+    const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdio: ['pipe', 'ignore', process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore', 'ipc', ...(fds as unknown as 'inherit'[])] }) as unknown as Child;
     children.push(child);
     return child;
   };
@@ -167,10 +168,10 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     const domain = domainOf(fn);
     const statsSlot = nextStatsSlot++ % 64;
     const child = spawn('container/main.js', {
-      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_STATS_SLOT: String(statsSlot),
+      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_SEGMENT_FD: '4', FAASFLOW_STATS_SLOT: String(statsSlot),
       FAASFLOW_FUNCTION_ID: String(fn), FAASFLOW_DEPLOYMENT: String(deployment), FAASFLOW_REPLICA: String(replica),
       FAASFLOW_HANDLER: await bundle(handler ?? f.handler), FAASFLOW_CONCURRENCY: String(f.concurrency), FAASFLOW_TIMEOUT_MS: String(f.timeoutMs),
-    });
+    }, [domainSegs[domain].fd]);
     if (child.pid) table.register(child.pid, { role: 'container', functionId: fn, replica, deployment, domainIndex: domain, statsSlot });
     const readyP = waitReady(child, `container ${fn}/${replica}`);
     await Promise.race([waitMessage(child, 'listening'), readyP]);
