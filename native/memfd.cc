@@ -31,12 +31,8 @@ constexpr int kSizeSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 Napi::Value ShmAddon::MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!ArgName(info, &name)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "size must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const off_t size = static_cast<off_t>(info[1].As<Napi::Number>().DoubleValue());
+  off_t size = 0;
+  if (!ArgNameSize(info, &name, &size)) return env.Undefined();
   int fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
   if (fd < 0 && errno == EINVAL) fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return Throw(env, errno, "memfd_create", name);
@@ -54,21 +50,16 @@ Napi::Value ShmAddon::MemfdCreate(const Napi::CallbackInfo& info) {
 // seals(fd) -> the F_SEAL_* bits of the file, or -1 when it cannot be sealed (not a memfd).
 Napi::Value ShmAddon::Seals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "seals(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fcntl(info[0].As<Napi::Number>().Int32Value(), F_GET_SEALS));
+  int fd = -1;
+  if (!ArgFd(info, "seals(fd)", &fd)) return env.Undefined();
+  return Napi::Number::New(env, fcntl(fd, F_GET_SEALS));
 }
 
 // cloexec(fd): the descriptor is not passed on to programs this process executes.
 Napi::Value ShmAddon::Cloexec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "cloexec(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd = -1;
+  if (!ArgFd(info, "cloexec(fd)", &fd)) return env.Undefined();
   const int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) return Throw(env, errno, "fcntl(F_SETFD)", "descriptor " + std::to_string(fd));
   return env.Undefined();

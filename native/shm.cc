@@ -67,6 +67,25 @@ bool ShmAddon::ArgName(const Napi::CallbackInfo& info, std::string* out) {
   return true;
 }
 
+bool ShmAddon::ArgNameSize(const Napi::CallbackInfo& info, std::string* name, off_t* size) {
+  if (!ArgName(info, name)) return false;
+  if (info.Length() < 2 || !info[1].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "size must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  *size = static_cast<off_t>(info[1].As<Napi::Number>().DoubleValue());
+  return true;
+}
+
+bool ShmAddon::ArgFd(const Napi::CallbackInfo& info, const char* usage, int* fd) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  return true;
+}
+
 Napi::Value ShmAddon::SetErrorClass(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) {
     Napi::TypeError::New(info.Env(), "error class must be a function").ThrowAsJavaScriptException();
@@ -85,12 +104,8 @@ Napi::Value ShmAddon::SetErrorClass(const Napi::CallbackInfo& info) {
 Napi::Value ShmAddon::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!ArgName(info, &name)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "size must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const off_t size = static_cast<off_t>(info[1].As<Napi::Number>().DoubleValue());
+  off_t size = 0;
+  if (!ArgNameSize(info, &name, &size)) return env.Undefined();
   const mode_t mode = info.Length() > 2 && info[2].IsNumber() ? static_cast<mode_t>(info[2].As<Napi::Number>().Uint32Value() & 0777) : 0600;
   const int64_t gid = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : -1;
   const bool allocate = info.Length() > 4 && info[4].ToBoolean().Value();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -31,6 +32,10 @@ class ShmAddon : public Napi::Addon<ShmAddon> {
   // shm.cc
   Napi::Value Throw(Napi::Env env, int err, const char* syscall, const std::string& name);
   bool ArgName(const Napi::CallbackInfo& info, std::string* out);
+  // (name, size) arguments: false, with a TypeError thrown, when they are not a string and a number.
+  bool ArgNameSize(const Napi::CallbackInfo& info, std::string* name, off_t* size);
+  // A descriptor as the first argument: false, with a TypeError naming `usage`, when it is none.
+  bool ArgFd(const Napi::CallbackInfo& info, const char* usage, int* fd);
   Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
   Napi::Value Create(const Napi::CallbackInfo& info);
   Napi::Value Map(const Napi::CallbackInfo& info);
