@@ -175,8 +175,11 @@ export function inspectSegment(name: string): SegmentDetail {
   return report(e, holders.get(name) ?? [], true);
 }
 
-/** Accepts "x", "faasflow-x", "/faasflow-x" or "/dev/shm/faasflow-x" and returns "/faasflow-x". */
+/**
+ * Accepts "x", "faasflow-x", "/faasflow-x", "/dev/shm/faasflow-x", or a domain segment as lsof
+ * names its memfd ("/memfd:faasflow-x@d (deleted)"), and returns "/faasflow-x" (or "/faasflow-x@d").
+ */
 export function normalizeSegmentName(arg: string): string {
-  const base = arg.replace(/^\/dev\/shm\//, '').replace(/^\//, '');
+  const base = arg.replace(/ \(deleted\)$/, '').replace(/^\/?memfd:/, '').replace(/^\/dev\/shm\//, '').replace(/^\//, '');
   return `/${base.startsWith('faasflow-') ? base : `faasflow-${base}`}`;
 }

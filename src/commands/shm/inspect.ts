@@ -18,7 +18,7 @@ export default class ShmInspect extends FaasflowCommand {
     const name = args.name ? normalizeSegmentName(args.name) : segmentName(flags.instance);
     if (!Segment.exists(name)) {
       const others = Segment.list().map((e) => e.name);
-      this.error(`no segment /dev/shm${name}${others.length ? `; faasflow segments here: ${others.join(', ')}` : ': no faasflow segments exist (is the instance running?)'}`, { exit: 1 });
+      this.error(`no segment ${name.includes('@') ? `${name} (no running instance holds it)` : `/dev/shm${name}`}${others.length ? `; faasflow segments here: ${others.join(', ')}` : ': no faasflow segments exist (is the instance running?)'}`, { exit: 1 });
     }
     const d = inspectSegment(name);
     this.log(`${d.memfd ? `${d.name} (memfd, through ${d.path})` : d.path}${d.instance ? `  (instance ${d.instance})` : ''}`);
