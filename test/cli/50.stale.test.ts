@@ -1,9 +1,9 @@
 // kill -9 of the supervisor: its children follow it (their IPC channel closes), and the next `up`
 // reports the stale instance and recovers it; or `down --clean-shm` cleans it. Nothing leaks: the
 // domain segments (memfds) go with the processes that held them, the runtime segment is removed.
-import fs from 'node:fs';
 import t, { type Test } from 'tap';
-import { Segment, memfdLabel } from '../../src/shm/index.js';
+import { Segment } from '../../src/shm/index.js';
+import { memfdMappers } from '../helpers/segments.js';
 import { ECHO, V2, alive, configText, portFree, project, until, type Project } from './helpers.js';
 
 async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<void>) {
@@ -25,20 +25,8 @@ async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<
   const sup = p.supervisorPid()!;
   process.kill(sup, 'SIGKILL');
   await until(() => alive(procs).length === 0, 15_000, 'the children to exit after their supervisor died');
-  t.same(domains.filter(mapped), [], 'with the processes that held them gone, no process maps a domain segment: each went with its last holder');
+  t.same(domains.flatMap(memfdMappers), [], 'with the processes that held them gone, no process maps a domain segment: each went with its last holder');
   return { p, sup, domains, leftBehind: Segment.exists(p.segment) };
-}
-
-/** Whether any process maps or holds memfd segment `name` (what lsof would list). */
-function mapped(name: string): boolean {
-  for (const pid of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes(memfdLabel(name))) return true;
-    } catch {
-      // gone
-    }
-  }
-  return false;
 }
 
 t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers, deployments included', async (t) => {

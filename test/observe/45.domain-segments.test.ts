@@ -3,26 +3,13 @@
 // processes that map each, and after `down` none is left anywhere, in /dev/shm or in a process.
 import t from 'tap';
 import fs from 'node:fs';
-import type { SegmentDetail, SegmentReport } from '../../src/observe/segments.js';
-import { memfdLabel } from '../../src/shm/index.js';
 import { execa } from 'execa';
+import type { SegmentDetail, SegmentReport } from '../../src/observe/segments.js';
+import { memfdMappers } from '../helpers/segments.js';
 import { BIN, ECHO, configText, project, psChildren } from '../cli/helpers.js';
 
 /** `faasflow shm ls` (which has no --instance: it lists every segment). */
 const shmLs = async (json: boolean) => (await execa(process.execPath, [BIN, 'shm', 'ls', ...(json ? ['--json'] : [])])).stdout;
-
-/** Whether any process maps or holds memfd segment `name`. */
-function held(name: string): number[] {
-  const pids: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes(memfdLabel(name))) pids.push(Number(pid));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 t.test('shm ls and shm inspect show every domain segment of a running instance; after down none is left', async (t) => {
   const p = await project(t, 'doms');
@@ -59,5 +46,5 @@ t.test('shm ls and shm inspect show every domain segment of a running instance; 
   t.same((JSON.parse(down.stdout) as { segments: string[] }).segments, [p.segment, ...domains], 'down says it removed the runtime segment and both domain segments');
   const after = (JSON.parse(await shmLs(true)) as SegmentReport[]).filter((s) => s.name.startsWith(p.segment));
   t.same(after, [], 'shm ls shows nothing of it');
-  t.same(domains.flatMap(held), [], 'and no process maps a domain segment of it any more');
+  t.same(domains.flatMap(memfdMappers), [], 'and no process maps a domain segment of it any more');
 });
