@@ -6,6 +6,8 @@ export const ENV = {
   config: 'FAASFLOW_CONFIG',
   /** Segment name, e.g. /faasflow-default (a container's: its domain segment). */
   segment: 'FAASFLOW_SEGMENT',
+  /** A container's descriptor number for its domain segment's memfd (inherited; closed once mapped). */
+  segmentFd: 'FAASFLOW_SEGMENT_FD',
   functionId: 'FAASFLOW_FUNCTION_ID',
   deployment: 'FAASFLOW_DEPLOYMENT',
   replica: 'FAASFLOW_REPLICA',

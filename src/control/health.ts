@@ -3,8 +3,7 @@
 // segment's header alone: every command asks this first, so it loads neither the native module
 // nor anything else it does not need.
 import fs from 'node:fs';
-import { HEADER_BYTES } from '../shm/constants.js';
-import { readHeader } from '../shm/header.js';
+import { creatorOf } from '../shm/locate.js';
 import { segmentName, segmentPath, type InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 import { readState } from '../common/state.js';
@@ -19,18 +18,7 @@ export type InstanceHealth =
 
 /** The pid that created segment `name`, from its header read as a file; undefined when it has none that checks out. */
 export function segmentCreator(name: string): number | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(segmentPath(name), 'r');
-    const size = fs.fstatSync(fd).size;
-    const head = Buffer.alloc(Math.min(HEADER_BYTES, size));
-    fs.readSync(fd, head, 0, head.length, 0);
-    return readHeader(new DataView(head.buffer, head.byteOffset, head.length), size, name).creatorPid;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  return creatorOf(segmentPath(name), name);
 }
 
 export function inspectInstance(p: InstancePaths): InstanceHealth {

@@ -8,7 +8,7 @@ import { groupMembers, killQuietly, procStat, processAlive, sameProcess } from '
 import type { SupervisorEvent } from '../common/protocol.js';
 import { controlRequest } from './client.js';
 import { inspectInstance, silentReason } from './health.js';
-import { cleanStale } from './instance.js';
+import { cleanStale, describeSegments } from './instance.js';
 
 /** How often a stop looks whether the supervisor has exited. */
 const POLL_MS = 50;
@@ -50,9 +50,9 @@ export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<St
   if (!silent) {
     try {
       // Gateway drain, then containers: each may take the whole grace.
-      const r = await controlRequest<{ stopped: number[]; segment: string }>(p, { cmd: 'down', timeoutMs: o.timeoutMs }, { timeoutMs: 2 * o.timeoutMs + 30_000, firstReplyMs: ANSWER_MS, onEvent: o.onEvent });
+      const r = await controlRequest<{ stopped: number[]; segment: string; segments?: string[] }>(p, { cmd: 'down', timeoutMs: o.timeoutMs }, { timeoutMs: 2 * o.timeoutMs + 30_000, firstReplyMs: ANSWER_MS, onEvent: o.onEvent });
       out.stopped = r.stopped;
-      out.segments.push(r.segment);
+      out.segments.push(...(r.segments ?? [r.segment]));
     } catch (err) {
       if (!isFaasflowError(err, 'TIMEOUT') && !isFaasflowError(err, 'CONTROL') && !isFaasflowError(err, 'NOT_RUNNING')) throw err;
       silent = err.message;
@@ -92,6 +92,6 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 
 export function describeStop(r: StopReport): string {
   const head = r.was === 'running' ? `instance "${r.instance}" stopped (${r.stopped.length} process(es))` : r.was === 'silent' ? `instance "${r.instance}" did not answer: stopped ${r.stopped.length} process(es) by signal` : r.was === 'stale' ? `instance "${r.instance}" was stale (its supervisor had died): stopped ${r.stopped.length} leftover process(es)` : `instance "${r.instance}" is not running`;
-  const segs = r.segments.length ? `; removed segment(s) ${r.segments.map((s) => `/dev/shm${s}`).join(', ')}` : '; no segment to remove';
+  const segs = r.segments.length ? `; removed segment(s) ${describeSegments(r.segments)}` : '; no segment to remove';
   return head + segs + (r.files.length ? `; removed ${r.files.length} control file(s)` : '');
 }

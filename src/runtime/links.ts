@@ -35,7 +35,10 @@ export interface GatewayLinkMessage {
 export interface DomainSegment {
   index: number;
   name: string;
+  /** Its name, /faasflow-<instance>@<domain>. */
   segment: string;
+  /** Where to open it: the supervisor's descriptor of its memfd, /proc/<supervisor pid>/fd/<n>. */
+  path: string;
 }
 
 export function isLinkMessage(m: unknown): m is { type: 'link' } {

@@ -7,7 +7,7 @@ import { readHeader } from './header.js';
 import { HEADER_BYTES } from './constants.js';
 
 // Names and the byte format are the shared vocabulary's; re-exported for shm's users.
-import { SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
+import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
 import { fmtBytes } from '../common/units.js';
 export { SEGMENT_PREFIX, SHM_DIR, fmtBytes };
 
@@ -116,7 +116,8 @@ export function explain(err: unknown, name: string, size?: number, room?: ShmRoo
       break;
     }
     case 'ENOENT':
-      err.message = `no segment ${file}: the instance is not running (start it with \`faasflow up\`).`;
+      // A domain segment is a memfd, found through its instance's supervisor: no file to name.
+      err.message = name.includes(DOMAIN_SEPARATOR) ? `no segment ${name}: no running instance holds it (a domain segment lives as long as its instance; start it with \`faasflow up\`).` : `no segment ${file}: the instance is not running (start it with \`faasflow up\`).`;
       break;
     case 'EACCES':
     case 'EPERM':

@@ -142,13 +142,13 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     await Promise.all(children.map((c) => stopChild(c)));
     for (const s of segs) {
       s.close();
-      if (Segment.exists(s.name)) Segment.unlink(s.name);
+      if (!s.memfd && Segment.exists(s.name)) Segment.unlink(s.name);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(cfg));
-  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name })));
+  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name, path: s.path })));
   const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile };
   if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
   baseEnv.FAASFLOW_SPIN_US = String(cfg.spinMicros);
@@ -159,7 +159,8 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   const ready = await waitReady(gwChild, gwChild, 'gateway');
   const gateway: Proc = { pid: gwChild.pid!, child: gwChild, messages: gwChild, functionId: 0, replica: 0, deployment: 0 };
   // A container has no Node IPC channel: the supervisor's own (container-channel.ts), as it spawns one.
-  const spawnContainer = (env: Record<string, string>): { child: ChildProcess; messages: EventEmitter; channel: ContainerChannel } => {
+  // Its descriptors as the supervisor passes them: the channel's at 3 and 4, then `fds` from 5.
+  const spawnContainer = (env: Record<string, string>, fds: number[] = []): { child: ChildProcess; messages: EventEmitter; channel: ContainerChannel } => {
     const messages = new EventEmitter();
     const channel = new ContainerChannel({
       message: (m) => messages.emit('message', m),
@@ -168,7 +169,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
         child.kill('SIGKILL');
       },
     });
-    const stdio = ['ignore', 'ignore', stderr, channel.theirs.messages, channel.theirs.links] as const;
+    const stdio = ['ignore', 'ignore', stderr, channel.theirs.messages, channel.theirs.links, ...fds] as const;
     const child = spawnProcess('node', [path.join(DIST, 'container/main.js')], { env: { ...process.env, ...baseEnv, ...env, ...ContainerChannel.env(3, 4) }, stdio: [...stdio] });
     children.push(child);
     if (child.pid) channel.spawned(child.pid);
@@ -188,10 +189,10 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     const domain = domainOf(fn);
     const statsSlot = nextStatsSlot++ % 64;
     const { child, messages, channel } = spawnContainer({
-      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_STATS_SLOT: String(statsSlot),
+      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_SEGMENT_FD: '5', FAASFLOW_STATS_SLOT: String(statsSlot),
       FAASFLOW_FUNCTION_ID: String(fn), FAASFLOW_DEPLOYMENT: String(deployment), FAASFLOW_REPLICA: String(replica),
       FAASFLOW_HANDLER: await bundle(handler ?? f.handler), FAASFLOW_CONCURRENCY: String(f.concurrency), FAASFLOW_TIMEOUT_MS: String(f.timeoutMs),
-    });
+    }, [domainSegs[domain].fd]);
     if (child.pid) table.register(child.pid, { role: 'container', functionId: fn, replica, deployment, domainIndex: domain, statsSlot });
     const readyP = waitReady(child, messages, `container ${fn}/${replica}`);
     await Promise.race([waitMessage(messages, 'listening'), readyP]);

@@ -66,7 +66,7 @@ async function loadHandler(): Promise<Handler> {
 async function main(): Promise<void> {
   ownProcessGroup();
   applyAffinity();
-  const seg = Segment.open(requireEnv(ENV.segment), true);
+  const seg = Segment.inherit(requireEnv(ENV.segment), Number(requireEnv(ENV.segmentFd)));
   const handler = await loadHandler();
   const stats = statsSlot >= 0 && statsSlot < seg.layout.statsSlots ? new ProcessStats(seg, statsSlot) : undefined;
   stats?.reset(functionId);

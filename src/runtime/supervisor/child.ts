@@ -113,8 +113,12 @@ export class Child extends EventEmitter<ChildEvents> {
     // its own (container-channel.ts) at 3 and 4. The environment is the spec's (specs.ts).
     // stop() owns the TERM → KILL escalation with the spec's shutdown time.
     const channel = this.spec.role === 'container' ? new ContainerChannel({ message: (m) => this.onMessage(m), bad: (why) => this.badMessage(proc, why) }) : undefined;
-    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(channel ? [channel.theirs.messages, channel.theirs.links] : ['ipc' as const]), ...(this.spec.start.fds ?? [])];
-    const env = channel ? { ...this.spec.start.env, ...ContainerChannel.env(stdio.indexOf(channel.theirs.messages), stdio.indexOf(channel.theirs.links)) } : this.spec.start.env;
+    const own = Object.entries(this.spec.start.fds ?? {});
+    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(channel ? [channel.theirs.messages, channel.theirs.links] : ['ipc' as const]), ...own.map(([, fd]) => fd)];
+    // Each inherited descriptor's number, told in the variable the spec names for it.
+    const numbers = Object.fromEntries(own.map(([name], i) => [name, String(stdio.length - own.length + i)]));
+    const base = { ...this.spec.start.env, ...numbers };
+    const env = channel ? { ...base, ...ContainerChannel.env(stdio.indexOf(channel.theirs.messages), stdio.indexOf(channel.theirs.links)) } : base;
     const proc: Proc = spawn(file, args, { env, stdio, serialization: 'advanced' });
     live.add(proc);
     this.proc = proc;

@@ -31,11 +31,12 @@ export async function handleControl(s: ControlTarget, req: ControlRequest, reply
       return s.serially(() => deploy(s, req.fn, (message) => reply({ type: 'event', event: { kind: 'info', message, at: Date.now() } })));
     case 'down': {
       const pids = [...s.gateways.all(), ...s.containers.all()].filter((c) => c.running).map((c) => c.pid);
+      const segments = [segmentName(s.cfg.instance), ...s.domains.all().map((d) => d.segment.name)];
       const unfollow = s.events.follow((event) => reply({ type: 'event', event }), false);
       void s.shutdown('faasflow down', 0, Number.isFinite(req.timeoutMs) && req.timeoutMs! >= 0 ? req.timeoutMs : undefined);
       await s.stopped;
       unfollow();
-      return { stopped: pids, segment: segmentName(s.cfg.instance), supervisorPid: process.pid };
+      return { stopped: pids, segment: segmentName(s.cfg.instance), segments, supervisorPid: process.pid };
     }
     default:
       throw new FaasflowError('CONTROL', `unknown control command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
