@@ -42,6 +42,9 @@ export interface ControlOptions {
   log: (line: string) => void;
 }
 
+/** How long a refused connection is read (and dropped) after its refusal, before it is closed. */
+const REFUSAL_LINGER_MS = 200;
+
 export async function serveControl(socketPath: string, o: ControlOptions): Promise<ControlServer> {
   fs.rmSync(socketPath, { force: true });
   const refusals = new RefusalLog(o.log);
@@ -53,8 +56,13 @@ export async function serveControl(socketPath: string, o: ControlOptions): Promi
     refusals.refused(peer, reason);
     if (conn.destroyed) return;
     const line: ControlReply = { type: 'error', code: 'CONTROL', message: `refused: ${reason}` };
-    // Destroyed once the line is handed to the kernel: a peer that never reads holds nothing here.
-    conn.end(`${JSON.stringify(line)}\n`, () => conn.destroy());
+    // What the peer still sends is read and dropped for a moment: closing a Unix socket with unread
+    // bytes resets the peer's end, and it could lose the refusal before reading it. Destroyed soon
+    // after the line is handed to the kernel: a peer that never reads holds nothing here.
+    conn.removeAllListeners('data');
+    conn.on('data', () => undefined);
+    conn.resume();
+    conn.end(`${JSON.stringify(line)}\n`, () => setTimeout(() => conn.destroy(), REFUSAL_LINGER_MS).unref());
   };
   const server = net.createServer((conn) => {
     conn.on('error', () => conn.destroy());
