@@ -227,8 +227,9 @@ t.test('faasflow top in tmux: every panel with live numbers, focus, layouts from
   const lastRow = new RegExp(`\\b${lastPid}\\s+ready`);
   t.notMatch(tiny, lastRow, `the last process (${lastPid}) is out of view`);
   for (let i = 0; i < 4; i++) tmux('send-keys', '-t', 'top', 'Down');
-  await waitFor('the last process after scrolling down', (s) => lastRow.test(s), 5000);
+  const scrolled = await waitFor('the last process after scrolling down', (s) => lastRow.test(s), 5000);
   t.pass('arrow keys scroll the focused process table to it');
+  t.match(scrolled, /processes \+2 more above \(↑↓ scroll\)/, 'the title follows the view: the rows now out of view are above');
 
   const wide = await resizeTo(200, 60);
   t.match(wide, /private trend\s+shared\s+pss\s+uptime/, 'all optional columns at 200×60');
