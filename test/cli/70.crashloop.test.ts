@@ -65,7 +65,7 @@ t.test('a container that hangs while loading: up says whom it waits for and does
   t.match(up.stdout, /fn2\.d\d\.r0: not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'and shows the restart');
   t.match(up.stderr, /1 of 2 not ready yet, still being restarted: fn2\.d\d\.r0 \(not ready 7 s after start, killed; restart 1\/5/, 'up warns about it');
   t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
-  t.match(up.stderr, /GET \/healthz: 503, not ready: 1 of 2 function\(s\) have no ready replica: 2 \(fn2\): no ready replica yet/, "up's health step names the function still loading");
+  t.match(up.stderr, /GET \/healthz: 503, not ready: 1 of 2 function\(s\) have no ready replica: 2 \(hangs\): no ready replica yet/, "up's health step names the function still loading");
   const logs = await p.cli(['logs', '--id', '2']);
   t.match(logs.stdout, /fn2\.d\d\.r0\[\d+\] not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'one log line says why it was killed');
   t.equal((await p.cli(['down'])).code, 0);
