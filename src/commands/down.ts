@@ -9,23 +9,25 @@ import { describeStop, stopInstance, type StopReport } from '../control/stop.js'
 export type DownResult = StopReport & { purged?: PurgeReport };
 
 export default class Down extends FaasflowCommand {
-  static override summary = 'Stop an instance: drain, stop children in reverse order (TERM, then KILL after --timeout), remove its segment and control files.';
+  static override summary = 'Stop an instance: drain (requests and flows in flight run to their own timeouts), stop children in reverse order, remove its segment and control files.';
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --clean-shm', '<%= config.bin %> down --purge', '<%= config.bin %> down --instance demo --timeout 30s'];
   static override flags = {
     'clean-shm': Flags.boolean({ description: 'also unlink every stale faasflow segment in /dev/shm whose creator is dead' }),
-    purge: Flags.boolean({ description: "also remove what the stopped instance keeps in its runtime directory (logs, bundles, deployments, state file) and the directory once empty" }),
-    timeout: Flags.string({ char: 't', description: 'grace per process before SIGKILL (e.g. 10s, 500ms)', default: '10s' }),
+    purge: Flags.boolean({ description: 'also remove what the stopped instance keeps in its runtime directory (logs, state file) and the directory once empty' }),
+    timeout: Flags.string({ char: 't', description: "time a process gets to exit once its in-flight requests are done or past their timeout, before SIGKILL (e.g. 10s, 500ms; default: the config's supervisor.shutdownTimeout)" }),
   };
 
   async run(): Promise<DownResult> {
     const { flags } = await this.parse(Down);
-    const timeoutMs = parseDuration(flags.timeout);
-    if (timeoutMs === undefined) throw new FaasflowError('USAGE', `--timeout ${flags.timeout} is not a duration: write e.g. 10s or 500ms`);
+    const exitMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
+    if (flags.timeout !== undefined && exitMs === undefined) throw new FaasflowError('USAGE', `--timeout ${flags.timeout} is not a duration: write e.g. 10s or 500ms`);
     const p = await this.locate(flags);
     const out = await stopInstance(p, {
-      timeoutMs,
+      ...(exitMs !== undefined ? { exitMs } : {}),
       onEvent: (e) => {
-        if (!this.jsonEnabled() && e.kind === 'child' && e.state === 'stopped') this.log(`  stopped ${e.id} (pid ${e.pid})`);
+        if (this.jsonEnabled()) return;
+        if (e.kind === 'stopping') this.log(`  ${e.message}`);
+        if (e.kind === 'child' && e.state === 'stopped') this.log(`  stopped ${e.id} (pid ${e.pid})`);
       },
       warn: (m) => this.warn(m),
     });

@@ -16,6 +16,8 @@ export type SupervisorEvent = { at: number } & (
   | { kind: 'running'; port: number; host: string }
   /** Startup or the instance failed; the supervisor is shutting down. */
   | { kind: 'fatal'; message: string }
+  /** A stop began: how long it may take at most, and what it waits for (config/stop.ts). */
+  | { kind: 'stopping'; waitMs: number; message: string }
   | { kind: 'stopped' }
 );
 
@@ -102,4 +104,6 @@ export interface InstanceStatus {
   configFile: string;
   children: ChildStatus[];
   functions: FunctionStatus[];
+  /** The longest a stop may take and what it waits for (config/stop.ts): `down` waits that long. */
+  stop?: { waitMs: number; message: string };
 }

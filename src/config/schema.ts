@@ -122,6 +122,10 @@ export const configSchema = z
         period: duration.default(60_000),
         backoffMin: duration.default(100),
         backoffMax: duration.default(10_000),
+        /**
+         * How long a process gets to exit once its work is done, before SIGKILL. A stop first lets
+         * every request and flow in flight run to its own timeout (config/stop.ts); this is added.
+         */
         shutdownTimeout: duration.default(10_000),
         readyTimeout: duration.default(30_000),
       })

@@ -15,6 +15,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Give up if not even a first line comes within this long (a supervisor that says nothing). */
   firstReplyMs?: number;
+  /** An event that says how long the rest may take (a stop's budget): timeoutMs restarts from it. */
+  extendBy?: (e: SupervisorEvent) => number | undefined;
 }
 
 /** The control token, or the error that says why it cannot be had. */
@@ -65,6 +67,11 @@ export function controlRequest<T>(at: Pick<InstanceFiles, 'socket' | 'token'>, r
         return;
       }
       if (r.type === 'event') {
+        const more = o.extendBy?.(r.event);
+        if (more !== undefined) {
+          if (timers[0]) clearTimeout(timers[0]);
+          timers[0] = setTimeout(silent(more), more);
+        }
         o.onEvent?.(r.event);
         if (o.until?.(r.event)) settle(() => resolve(r.event as T));
       } else if (r.type === 'result') settle(() => resolve(r.result as T));

@@ -26,8 +26,11 @@ export interface StopReport {
 }
 
 export interface StopOptions {
-  /** Grace per process before SIGKILL. */
-  timeoutMs: number;
+  /**
+   * `down --timeout`: a process's time to exit once its in-flight work is done (else the config's
+   * supervisor.shutdownTimeout). Requests and flows in flight always get their own timeouts first.
+   */
+  exitMs?: number;
   onEvent?: (e: SupervisorEvent) => void;
   /** Said when the supervisor does not answer and the instance is stopped by force. */
   warn?: (message: string) => void;
@@ -35,6 +38,10 @@ export interface StopOptions {
 
 /** A supervisor that has not said a word this long after `down` is not going to. */
 const ANSWER_MS = 5000;
+/** Past the stop's own budget: the supervisor's cleanup and answer. */
+const MARGIN_MS = 30_000;
+/** A state file that does not say how long a stop takes (written by an older supervisor). */
+const UNKNOWN_WAIT_MS = 60_000;
 
 export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<StopReport> {
   const h = inspectInstance(p);
@@ -46,11 +53,18 @@ export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<St
   }
   if (h.kind !== 'running') return out;
   const pid = h.state.supervisorPid;
+  // The state file says how long this instance's stop may take: its longest function or flow
+  // timeout, the drain delay, the exit time. `down --timeout` may lengthen the last.
+  const waitMs = (h.state.stop?.waitMs ?? UNKNOWN_WAIT_MS) + (o.exitMs ?? 0);
   let silent = silentReason(p, h.state);
   if (!silent) {
     try {
-      // Gateway drain, then containers: each may take the whole grace.
-      const r = await controlRequest<{ stopped: number[]; segment: string; segments?: string[] }>(p, { cmd: 'down', timeoutMs: o.timeoutMs }, { timeoutMs: 2 * o.timeoutMs + 30_000, firstReplyMs: ANSWER_MS, onEvent: o.onEvent });
+      // Gateway drain, then containers; the supervisor's first event says exactly how long.
+      const r = await controlRequest<{ stopped: number[]; segment: string; segments?: string[] }>(
+        p,
+        { cmd: 'down', ...(o.exitMs !== undefined ? { timeoutMs: o.exitMs } : {}) },
+        { timeoutMs: waitMs + MARGIN_MS, firstReplyMs: ANSWER_MS, onEvent: o.onEvent, extendBy: (e) => (e.kind === 'stopping' ? e.waitMs + MARGIN_MS : undefined) },
+      );
       out.stopped = r.stopped;
       out.segments.push(...(r.segments ?? [r.segment]));
     } catch (err) {
@@ -64,11 +78,11 @@ export async function stopInstance(p: InstancePaths, o: StopOptions): Promise<St
     // The state file names its processes: ask the supervisor to stop (it drains and cleans up if
     // it can still run), and after the grace take everything down by force.
     out.was = 'silent';
-    o.warn?.(`${silent}; stopping its processes by signal (${stopped ? 'SIGKILL' : `SIGTERM, SIGKILL after ${Math.round(o.timeoutMs / 1000) + 5} s`})`);
+    o.warn?.(`${silent}; stopping its processes by signal (${stopped ? 'SIGKILL' : `SIGTERM, SIGKILL after ${Math.round(waitMs / 1000) + 5} s: ${h.state.stop?.message ?? 'its in-flight work'}`})`);
     killQuietly(pid, 'SIGTERM');
     out.stopped.push(...h.state.children.filter((c) => c.pid > 0 && sameProcess(c.pid, c.startTime)).map((c) => c.pid));
   }
-  const gone = await waitGone(pid, stopped ? 0 : o.timeoutMs + 5000);
+  const gone = await waitGone(pid, stopped ? 0 : waitMs + 5000);
   if (silent || !gone) {
     // Whatever is left: the supervisor's group, then everything the state file names, as for a
     // supervisor that died.

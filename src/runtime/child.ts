@@ -82,9 +82,10 @@ export function log(level: 'info' | 'warn' | 'error', message: string, fields?: 
 
 /**
  * Calls `drain` once on SIGTERM, SIGINT, a 'drain' message or the loss of the supervisor, then
- * exits with its result code. A second signal, or `graceMs` passing, exits at once.
+ * exits with its result code. A second signal, or `grace` passing, exits at once. `grace` may be
+ * a function, asked when the stop begins (what is in flight then decides how long it may take).
  */
-export function onShutdown(drain: (reason: string) => Promise<void>, graceMs: number): void {
+export function onShutdown(drain: (reason: string) => Promise<void>, grace: number | (() => number)): void {
   let draining = false;
   const start = (reason: string) => {
     if (draining) {
@@ -92,6 +93,7 @@ export function onShutdown(drain: (reason: string) => Promise<void>, graceMs: nu
       return;
     }
     draining = true;
+    const graceMs = typeof grace === 'function' ? grace() : grace;
     const timer = setTimeout(() => {
       log('warn', `shutdown grace of ${graceMs} ms passed; exiting with work still in flight`);
       process.exit(0);

@@ -1,7 +1,8 @@
 // A container that crashes on start: restarted with growing backoff, given up after the
 // crash-loop limit (loudly: ps, logs, up's warning), while the other functions keep serving.
 import t from 'tap';
-import { ECHO, configText, project, psChildren } from './helpers.js';
+import { ECHO, configText, loadsFor, project, psChildren } from './helpers.js';
+import { request } from '../helpers/http.js';
 
 const BROKEN = "throw new Error('cannot start: model file missing');\nexport default async function (): Promise<string> {\n  return 'never';\n}\n";
 
@@ -17,6 +18,11 @@ t.test('a crash-looping container is given up on; the rest serves', async (t) =>
   t.match(up.stderr, /1 of 2 failed: fn2\.d\d\.r0 \(.*crash loop: 2 restarts within 60 s \(limit 2\), giving up; last error: .*cannot start: model file missing\)/);
 
   t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
+  t.match(up.stderr, /GET \/healthz: 503, not ready: 1 of 2 function\(s\) have no ready replica: 2 \(broken\): given up: every replica of function 2 \(broken\) crashed repeatedly/, "up's health step says what is not ready, and returns");
+  const health = await request(p.port, 'GET', '/healthz');
+  t.equal(health.status, 503, 'the instance is not ready: one of its functions cannot serve');
+  t.match(JSON.parse(health.body.toString()), { status: 'not ready', notReady: [{ id: 2, name: 'broken', reason: /^given up: .*crashed repeatedly/ }] });
+  t.equal((await request(p.port, 'GET', '/livez')).status, 200, 'but it is alive');
 
   const ps = await p.cli(['ps'], { json: true });
   const broken = (JSON.parse(ps.stdout) as { children: { functionId: number; state: string; restarts: number; lastExit: string }[] }).children.find((c) => c.functionId === 2);
@@ -43,7 +49,7 @@ t.test('a crash-looping container is given up on; the rest serves', async (t) =>
 });
 
 // Never finishes loading: its timer keeps it alive, it never reports ready.
-const HANGS = "await new Promise((r) => setTimeout(r, 3_600_000));\nexport default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n";
+const HANGS = loadsFor(3_600_000);
 
 t.test('a container that hangs while loading: up says whom it waits for and does not wait past one ready timeout', async (t) => {
   const p = await project(t, 'hang');
@@ -59,6 +65,7 @@ t.test('a container that hangs while loading: up says whom it waits for and does
   t.match(up.stdout, /fn2\.d\d\.r0: not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'and shows the restart');
   t.match(up.stderr, /1 of 2 not ready yet, still being restarted: fn2\.d\d\.r0 \(not ready 7 s after start, killed; restart 1\/5/, 'up warns about it');
   t.equal((await p.cli(['invoke', '1', '--data', 'fine'])).stdout, 'fine', 'function 1 serves');
+  t.match(up.stderr, /GET \/healthz: 503, not ready: 1 of 2 function\(s\) have no ready replica: 2 \(hangs\): no ready replica yet/, "up's health step names the function still loading");
   const logs = await p.cli(['logs', '--id', '2']);
   t.match(logs.stdout, /fn2\.d\d\.r0\[\d+\] not ready 7 s after start, killed; restart 1\/5 in \d+ ms/, 'one log line says why it was killed');
   t.equal((await p.cli(['down'])).code, 0);

@@ -19,6 +19,8 @@ export const BIN = path.join(ROOT, 'bin', 'run.js');
 
 export const ECHO = 'export default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n';
 export const UPPER = "export default async function (input: Uint8Array): Promise<string> {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n";
+/** A handler that takes `ms` to load (a model being read; a whole hour: one that never finishes), then echoes. */
+export const loadsFor = (ms: number): string => `await new Promise((r) => setTimeout(r, ${ms}));\nexport default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n`;
 export const V2 = "export default async function (input: Uint8Array): Promise<string> {\n  return 'v2:' + new TextDecoder().decode(input);\n}\n";
 
 export interface CliResult {

@@ -58,10 +58,13 @@ t.test('every exported manifest passes its schema and has no unknown field', asy
     t.equal(limit, 130 + 64 + 48 + 48 + 64 + 3 * 64 + 2 * 96, 'memory limit = segments + processes (replicas + 1, memoryLimit where larger)');
     const grace = pod.terminationGracePeriodSeconds;
     // drain 5 s (1 s configured, raised) + the longest request (the pipeline flow: echo's default
-    // 30 s + shout's 20 s) + the containers' stop (the longest function's 30 s + 1 s) + 5 s
-    t.equal(grace, 5 + 50 + 31 + 5, 'grace covers the drain, the longest request (a flow) and the containers stop');
+    // 30 s + shout's 20 s) + 3 s past its deadline + shutdownTimeout 10 s for the gateway to exit,
+    // then the containers' stop (the longest function's 30 s + 3 s + 10 s) + 5 s
+    t.equal(grace, 5 + (50 + 3 + 10) + (30 + 3 + 10) + 5, 'grace covers the drain, the longest request (a flow) and the containers stop');
     t.ok(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold > grace, 'liveness cannot trip during a stop');
     t.same([c.readinessProbe.httpGet.path, c.readinessProbe.failureThreshold], ['/healthz', 1], 'readiness follows /healthz at once');
+    t.equal(c.startupProbe.httpGet.path, '/healthz', 'started once every function has a ready replica');
+    t.equal(c.livenessProbe.httpGet.path, '/livez', 'liveness asks only whether the gateway answers: a function without a replica restarts nothing');
     t.equal(pod.shareProcessNamespace, true, 'the pause process reaps orphans');
     t.same([pod.securityContext.runAsNonRoot, c.securityContext.readOnlyRootFilesystem, c.securityContext.allowPrivilegeEscalation], [true, true, false]);
     t.equal(pod.volumes[0].configMap.name, get(cm, 'metadata', 'name'), 'the pod mounts this ConfigMap');

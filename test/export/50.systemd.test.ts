@@ -35,8 +35,8 @@ t.test('startup --print: a unit systemd accepts', { skip: analyze ? false : 'nee
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, new RegExp(`^ExecStart=${process.execPath} ${BIN} up --foreground --instance sdtest --config ${dir}/faasflow.config.ts$`, 'm'), 'runs up --foreground on the absolute config path');
   t.match(r.stdout, /^KillMode=mixed$/m, 'only faasflow up gets the SIGTERM: it drains in order');
-  // drain 0 + the 3-minute flow + the containers' stop (max(10 s, 20 s + 1 s)) + 10 s
-  t.match(r.stdout, /^TimeoutStopSec=211$/m, 'the stop timeout covers the longest flow and the containers');
+  // drain 0 + the 3-minute flow + 3 s + shutdownTimeout 10 s, the containers' stop (20 s + 3 s + 10 s) + 10 s
+  t.match(r.stdout, /^TimeoutStopSec=236$/m, 'the stop timeout covers the longest flow and the containers');
   t.match(r.stdout, /^Restart=on-failure$/m);
   t.match(r.stdout, /^WantedBy=multi-user\.target$/m);
   await verify(t, r.stdout);

@@ -15,7 +15,7 @@ export interface ExportHaproxyResult {
 export default class ExportHaproxy extends FaasflowCommand {
   static override summary = 'Print an HAProxy config that spreads requests over several faasflow instances and sees each one drain.';
   static override description =
-    'balance leastconn, health checks on GET /healthz (fall/rise), retries only for requests that never reached an instance. Every instance should run this config with gateway.drainDelay ≥ (fall + 1) × inter, so HAProxy marks a stopping instance down before its listener closes.';
+    'balance leastconn, health checks on GET /healthz (fall/rise; 200 once every function has a ready replica), retries only for requests that never reached an instance. Every instance should run this config with gateway.drainDelay ≥ (fall + 1) × inter, so HAProxy marks a stopping instance down before its listener closes.';
   static override examples = [
     '<%= config.bin %> export haproxy --backend 10.0.0.5:8080 --backend 10.0.0.6:8080 > haproxy.cfg',
     '<%= config.bin %> export haproxy --backend a=127.0.0.1:8081 --backend b=127.0.0.1:8082 --port 8080 --stats-socket /run/haproxy.sock',

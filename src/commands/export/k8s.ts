@@ -19,7 +19,7 @@ export interface ExportK8sResult {
 export default class ExportK8s extends FaasflowCommand {
   static override summary = 'Print Kubernetes manifests (YAML) for running this config with one faasflow instance per pod.';
   static override description =
-    'A ConfigMap with the config and the bundled handlers, a Deployment (faasflow up --foreground; /dev/shm sized for the segments; a memory limit over the segments and the processes; probes on /healthz that see a drain), a Service, a PodDisruptionBudget and a KEDA ScaledObject on the requests in flight per pod. Apply with kubectl apply -f -.';
+    'A ConfigMap with the config and the bundled handlers, a Deployment (faasflow up --foreground; /dev/shm sized for the segments; a memory limit over the segments and the processes; startup and readiness probes on /healthz, which is 200 once every function has a ready replica and 503 during a drain; liveness on /livez), a Service, a PodDisruptionBudget and a KEDA ScaledObject on the requests in flight per pod. Apply with kubectl apply -f -.';
   static override examples = [
     '<%= config.bin %> export k8s --image registry.example/faasflow:0.1.0 > faasflow.yaml',
     '<%= config.bin %> export k8s --image ghcr.io/me/faasflow:1 --replicas 3 --namespace fn | kubectl apply -f -',

@@ -1,6 +1,8 @@
 // The pod that runs one faasflow instance: `faasflow up --foreground` as the container's process,
-// /dev/shm sized for the segments, a memory limit that covers them and every process, probes on
-// GET /healthz that see a drain, and a grace period longer than the drain.
+// /dev/shm sized for the segments, a memory limit that covers them and every process, startup and
+// readiness probes on GET /healthz (ready once every function has a ready replica; 503 during a
+// drain), liveness on GET /livez (the gateway answers), and a grace period that lets every
+// request and flow in flight run to its own timeout.
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ResolvedConfig } from '../../config/types.js';
@@ -45,6 +47,7 @@ export function scratchBytes(cfg: ResolvedConfig): number {
 
 function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; livenessProbe: IProbe } {
   const get = { httpGet: { path: '/healthz', port: 'http' as const }, timeoutSeconds: 1 };
+  const live = { httpGet: { path: '/livez', port: 'http' as const }, timeoutSeconds: 1 };
   const period = K8S_READINESS.interMs / 1000;
   // Startup bundles the handlers and waits for every container: readyTimeout each, twice over.
   const startWithin = 2 * (p.podCfg.supervisor.readyTimeoutMs ?? 30_000) + 30_000;
@@ -52,9 +55,11 @@ function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; li
   return {
     startupProbe: { ...get, periodSeconds: period, failureThreshold: Math.ceil(startWithin / 1000 / period) },
     readinessProbe: { ...get, periodSeconds: period, failureThreshold: K8S_READINESS.fall, successThreshold: K8S_READINESS.rise },
-    // /healthz answers 503 for the whole drain and nothing after it: liveness must not trip
-    // (and restart the container) within the grace period of a stop that is going well.
-    livenessProbe: { ...get, periodSeconds: livePeriod, failureThreshold: Math.ceil(p.timing.graceSeconds / livePeriod) + 1 },
+    // /livez answers 200 during the drain delay but nothing once the listener closes and the
+    // accepted requests finish: liveness must not trip (and restart the container) within the
+    // grace period of a stop that is going well. A function without a ready replica is no
+    // reason to restart the pod either: readiness says it.
+    livenessProbe: { ...live, periodSeconds: livePeriod, failureThreshold: Math.ceil(p.timing.graceSeconds / livePeriod) + 1 },
   };
 }
 

@@ -39,8 +39,10 @@ function parseId(seg: string): number {
 const MAX_ID = 0x7fffffff;
 
 export interface HttpExtras {
-  /** The health document; `ok: false` (draining) answers 503 so load balancers stop routing here. */
+  /** The readiness document (readiness.ts); `ok: false` (not ready, draining) answers 503 so load balancers stop routing here. */
   health(): { ok: boolean; body: Record<string, unknown> };
+  /** The liveness document: always 200 while the gateway answers at all. */
+  live(): Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -119,14 +121,14 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
     return gw.handle(req, res, named ?? id);
   }
   if (url.startsWith(FLOW_PREFIX)) return flowRoute(gw, req, res, url);
-  if (req.method === 'GET' && (url === '/healthz' || url.startsWith('/healthz?'))) {
-    const h = extras.health();
+  if (req.method === 'GET' && (isPath(url, '/healthz') || isPath(url, '/livez'))) {
+    const h = isPath(url, '/healthz') ? extras.health() : { ok: true, body: extras.live() };
     const body = JSON.stringify(h.body);
     res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
     return;
   }
-  if (req.method === 'GET' && (url === '/metrics' || url.startsWith('/metrics?'))) {
+  if (req.method === 'GET' && isPath(url, '/metrics')) {
     extras.metrics().then(
       (m) => {
         res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });
@@ -163,4 +165,8 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+function isPath(url: string, p: string): boolean {
+  return url === p || url.startsWith(`${p}?`);
 }

@@ -16,6 +16,8 @@ import { Domains } from './domains.js';
 import { Gateway, type DomainRoute } from './gateway.js';
 import { createHttpServer } from './http.js';
 import { listenError, listenSocket } from '../listen.js';
+import { stopBudget } from '../../config/stop.js';
+import { readiness } from './readiness.js';
 
 async function main(): Promise<void> {
   ownProcessGroup();
@@ -64,19 +66,11 @@ async function main(): Promise<void> {
   reportListening();
 
   let stopping = false;
+  const serving = { routes: () => gw.router.routes(), readyReplicas: (id: number) => gw.router.ready(id).length, queued: (id: number) => gw.router.queued(id) };
   let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
   const { server, light } = createHttpServer(gw, {
-    health: () => ({
-      ok: !stopping,
-      body: {
-        status: stopping ? 'draining' : 'ok',
-        instance: cfg.instance,
-        pid: process.pid,
-        gateway: index,
-        functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name, deployment: r.deployment, replicas: gw.router.ready(r.id).length, queued: gw.router.queued(r.id) })),
-        inFlight: gw.inFlight,
-      },
-    }),
+    health: () => readiness(serving, stopping, { instance: cfg.instance, pid: process.pid, gateway: index, inFlight: gw.inFlight }),
+    live: () => ({ status: stopping ? 'draining' : 'ok', instance: cfg.instance, pid: process.pid, gateway: index }),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
       const [{ renderMetrics }, { InstanceView }] = await Promise.all([import('../../observe/metrics.js'), import('../../observe/instance.js')]);
@@ -105,7 +99,7 @@ async function main(): Promise<void> {
 
   onShutdown(async (reason) => {
     log('info', `gateway ${index} draining (${reason})`);
-    // /healthz says 503 from now on; requests are still served for drainDelay, long enough for a
+    // /healthz says 503 from now on (/livez still 200); requests are still served for drainDelay, long enough for a
     // load balancer's health check to see it and send new requests elsewhere.
     stopping = true;
     if (cfg.gateway.drainDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.gateway.drainDelayMs));
@@ -124,7 +118,9 @@ async function main(): Promise<void> {
     light.closeAllConnections();
     domains.close();
     runtime.close();
-  }, cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs);
+    // Every request and flow accepted runs to its own deadline: the timeouts of the functions routed
+    // now (a deploy may have added some) and of the flows bound the drain, not shutdownTimeout.
+  }, () => stopBudget({ ...cfg, functions: [...cfg.functions, ...gw.router.routes()] }).gatewayMs);
 }
 
 main().catch((err: unknown) => {

@@ -12,6 +12,10 @@ import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
 import { inheritedEnv, wholeEnv } from './environment.js';
+import { containerStopMs, stopBudget } from '../../config/stop.js';
+
+/** The supervisor's SIGKILL of a gateway comes this long after the gateway's own timer would end it. */
+export const KILL_AFTER_MS = 1000;
 
 export function intensityOf(cfg: ResolvedConfig): Intensity {
   const s = cfg.supervisor;
@@ -70,8 +74,9 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
         fds: { [ENV.listenFd]: listenFd },
       },
       restart: 'permanent',
-      // The drain delay is spent serving before the drain proper begins.
-      shutdownMs: cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs,
+      // The drain delay, then every request and flow in flight to its deadline (config/stop.ts);
+      // the gateway's own timer ends it first, with a log line, should it come to that.
+      shutdownMs: stopBudget(cfg).gatewayMs + KILL_AFTER_MS,
       readyTimeoutMs,
       significant: true,
     }),
@@ -112,7 +117,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       },
       restart: 'permanent',
       // In-flight requests may run up to the function's timeout before the replica can exit.
-      shutdownMs: Math.max(cfg.supervisor.shutdownTimeoutMs, f.timeoutMs + 1000),
+      shutdownMs: containerStopMs(f.timeoutMs, cfg.supervisor.shutdownTimeoutMs),
       readyTimeoutMs,
       significant: false,
     }),

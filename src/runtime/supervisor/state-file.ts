@@ -6,6 +6,7 @@ import { segmentName } from '../../shm/index.js';
 import { byRoleAndFunction, childStatus, selfStatus } from './status.js';
 import type { Parts } from './parts.js';
 import { logFileFor } from '../../common/paths.js';
+import { stopWait } from './stop.js';
 
 export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean): InstanceStatus {
   const names = new Map([...s.functions.values()].map((f) => [f.id, f.name]));
@@ -25,6 +26,7 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
     configFile: s.cfg.file,
     children: [selfStatus(startedAt, withMemory), ...children.sort(byRoleAndFunction)],
     functions: [...s.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
+    stop: stopWait(s),
   };
 }
 

@@ -23,13 +23,14 @@ import { checkDomains } from './domain-repair.js';
 import { Domains } from './domains.js';
 import { Events } from './events.js';
 import { Gateways } from './gateways.js';
-import { healthz } from './health.js';
+import { settledHealth } from './health.js';
 import { LogFiles } from './logs.js';
 import type { Parts } from './parts.js';
 import { ReclaimReport } from './reclaim-report.js';
 import { enforceMemoryLimits } from './replace.js';
 import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
+import { stopChildren } from './stop.js';
 import { adopt } from './wiring.js';
 
 export interface SupervisorOptions {
@@ -160,9 +161,10 @@ export class Supervisor implements Parts {
       else events.done('containers', `${this.containers.all().length} ready`);
     });
     await events.step('health', `GET /healthz`, async () => {
-      const body = await healthz(cfg.gateway.host, this.gateways.port);
-      const routed = (JSON.parse(body) as { functions?: unknown[] }).functions?.length ?? 0;
-      events.done('health', `GET /healthz: ok, ${routed} function(s) routed`);
+      const unready = () => new Set([...this.functions.values()].filter((f) => !this.containers.of(f.id, f.deployment).some((c) => c.state === 'ready')).map((f) => f.id));
+      const h = await settledHealth(cfg.gateway.host, this.gateways.port, unready);
+      if (h.ok) events.done('health', `GET /healthz: ok, ${h.routed} function(s) routed`);
+      else events.done('health', `GET /healthz: 503, not ready: ${h.notReady.length} of ${h.routed} function(s) have no ready replica: ${h.notReady.map((f) => `${f.id} (${f.name}): ${f.reason}`).join('; ')}`, 'warn');
     });
     this.phase = 'running';
     this.writeState();
@@ -252,18 +254,14 @@ export class Supervisor implements Parts {
    * still run), then stop in reverse start order: containers, then the gateways. The supervisor
    * owns the segments, so a clean shutdown unlinks them.
    */
-  shutdown(reason: string, code: number, timeoutMs = this.cfg.supervisor.shutdownTimeoutMs): Promise<void> {
+  shutdown(reason: string, code: number, timeoutMs?: number): Promise<void> {
     this.stopping_ ??= (async () => {
       this.phase = 'stopping';
       this.events.info(`shutting down: ${reason}`);
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
       this.writeState();
-      const gatewayMs = timeoutMs + this.cfg.gateway.drainDelayMs;
-      const gatewaysGone = this.gateways.stop(gatewayMs);
-      await Promise.race([gatewaysGone, new Promise((r) => setTimeout(r, gatewayMs))]);
-      await Promise.all(this.containers.all().map((c) => c.stop(timeoutMs)));
-      await gatewaysGone;
+      await stopChildren(this, timeoutMs);
       this.killSession();
       const { segments, held } = this.domains.remove();
       if (this.seg) {

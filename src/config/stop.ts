@@ -1,0 +1,50 @@
+// How long a stop may take, in one place: the gateways' and containers' own timers, the
+// supervisor's SIGKILLs, `down`'s wait and the exports' grace periods are all computed here, so
+// none of them cuts a request another one promised to finish. A stop finishes what it accepted:
+// every request and flow in flight runs to its own deadline (a function's timeout, a flow's), and
+// supervisor.shutdownTimeout is only the time a process gets to exit after that.
+import { longestRequestMs } from './flows.js';
+import type { ResolvedConfig } from './types.js';
+
+/**
+ * Past a request's deadline: the gateway answers 504 up to 2 s after a function's timeout (its
+ * backstop for a handler that blocks its event loop), then the reply is written out.
+ */
+export const DEADLINE_SLACK_MS = 3000;
+
+export interface StopBudget {
+  /** gateway.drainDelay: serving with /healthz at 503 before the listener closes. */
+  drainDelayMs: number;
+  /** The longest function timeout or flow timeout (flows.ts longestRequestMs). */
+  longestRequestMs: number;
+  /** supervisor.shutdownTimeout (or `down --timeout`): a process's time to exit once its work is done. */
+  exitMs: number;
+  /** A gateway's whole drain: the delay, the longest request to its deadline, the exit. */
+  gatewayMs: number;
+  /** The longest a container may take once asked to stop: its function's timeout, then the exit. */
+  containerMs: number;
+  /** The whole stop: gateways drained, then containers stopped. */
+  totalMs: number;
+}
+
+type StopConfig = Pick<ResolvedConfig, 'flows'> & { functions: readonly { id: number; timeoutMs: number }[]; gateway: Pick<ResolvedConfig['gateway'], 'drainDelayMs'>; supervisor: Pick<ResolvedConfig['supervisor'], 'shutdownTimeoutMs'> };
+
+/** A container of a function with this timeout: its in-flight requests end by then, then it exits. */
+export function containerStopMs(timeoutMs: number, exitMs: number): number {
+  return timeoutMs + DEADLINE_SLACK_MS + exitMs;
+}
+
+export function stopBudget(cfg: StopConfig, exitMs = cfg.supervisor.shutdownTimeoutMs): StopBudget {
+  const longest = longestRequestMs(cfg);
+  const drainDelayMs = cfg.gateway.drainDelayMs;
+  const gatewayMs = drainDelayMs + longest + DEADLINE_SLACK_MS + exitMs;
+  const containerMs = containerStopMs(Math.max(0, ...cfg.functions.map((f) => f.timeoutMs)), exitMs);
+  return { drainDelayMs, longestRequestMs: longest, exitMs, gatewayMs, containerMs, totalMs: gatewayMs + containerMs };
+}
+
+/** What a stop waits for, in words (`down` and the supervisor's log say it). */
+export function describeBudget(b: StopBudget): string {
+  const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  const delay = b.drainDelayMs > 0 ? `${s(b.drainDelayMs)} of drain delay, then ` : '';
+  return `${delay}requests in flight up to the longest function or flow timeout (${s(b.longestRequestMs)}), then ${s(b.exitMs)} for each process to exit: at most ${s(b.totalMs)}`;
+}
