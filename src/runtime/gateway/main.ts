@@ -16,6 +16,10 @@ import { Domains } from './domains.js';
 import { Gateway, type DomainRoute } from './gateway.js';
 import { createHttpServer } from './http.js';
 import { listenError, listenSocket } from '../listen.js';
+import { Auth } from './auth.js';
+import { AccessLog } from './access-log.js';
+import { tokensFile } from '../../common/tokens.js';
+import { instanceFiles } from '../../common/paths.js';
 
 async function main(): Promise<void> {
   ownProcessGroup();
@@ -63,9 +67,17 @@ async function main(): Promise<void> {
   });
   reportListening();
 
+  const auth = cfg.gateway.auth ? new Auth(tokensFile(cfg.runtimeDir)) : undefined;
+  if (auth && index === 0) log(auth.size ? 'info' : 'warn', `gateway.auth is on: ${auth.size ? `${auth.size} token(s) loaded` : 'no tokens yet, every non-public call is refused (faasflow token create NAME)'} from ${auth.file}`);
+  const access = cfg.gateway.accessLog !== false ? new AccessLog(instanceFiles(cfg.runtimeDir).logs, index, cfg.logs) : undefined;
+  const publicIds = new Set(cfg.functions.filter((f) => f.public).map((f) => f.id));
+
   let stopping = false;
   let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
   const { server, light } = createHttpServer(gw, {
+    auth,
+    access,
+    isPublic: (fn) => publicIds.has(fn),
     health: () => ({
       ok: !stopping,
       body: {
@@ -122,6 +134,10 @@ async function main(): Promise<void> {
     for (const l of links) l.close();
     server.closeAllConnections();
     light.closeAllConnections();
+    auth?.close();
+    // The responses just closed log their lines on the next turns of the loop.
+    await new Promise((r) => setImmediate(r));
+    await access?.close();
     domains.close();
     runtime.close();
   }, cfg.supervisor.shutdownTimeoutMs + cfg.gateway.drainDelayMs);
