@@ -57,13 +57,15 @@ t.test('bearer tokens guard /function and /flow; the access log names each calle
   t.equal(fs.statSync(file).mode & 0o777, 0o600, 'the tokens file is the owner\'s only');
   t.notOk(fs.readFileSync(file, 'utf8').includes(token.slice(3)), 'the token itself is not stored');
   t.equal((await p.cli(['token', 'create', 'ci'])).code, 1, 'a name is taken once');
-  const ok = await until(async () => {
+  const ok = (await until(async () => {
     const r = await post(p.port, '/function/echo', 'with token', bearer(token));
-    return r.status === 200 && r;
-  }, 10_000, 'the new token to be accepted');
+    return r.status === 200 ? r : undefined;
+  }, 10_000, 'the new token to be accepted'))!;
   t.equal(ok.body.toString(), 'with token');
   t.equal((await post(p.port, '/flow/twice', 'f', { authorization: `bearer  ${token}` })).status, 200, 'scheme in any case, a flow with the token');
   for (let i = 0; i < 4; i++) t.equal((await post(p.port, '/function/1', `n${i}`, bearer(token))).status, 200);
+  // The same keep-alive connections, another header: checked again, not taken on the connection's word.
+  t.equal((await post(p.port, '/function/1', 'x', bearer(`${token}x`))).status, 401, 'a changed token on a vouched connection is refused');
   const missing = await post(p.port, '/function/nope', 'x', bearer(token));
   t.equal(missing.status, 404, 'with a token, an unknown function is 404');
   const listed = await p.cli(['token', 'ls'], { json: true });
@@ -73,11 +75,11 @@ t.test('bearer tokens guard /function and /flow; the access log names each calle
   t.match(metrics, /^faasflow_unknown_function_total [1-9]/m, 'the 404 for an unknown function is counted');
 
   // One line per request, each with its caller. 401s and the public call were "-".
-  const lines = await until(async () => {
+  const lines: AccessLine[] = (await until(async (): Promise<AccessLine[] | undefined> => {
     const r = await p.cli(['logs', '--access', '-n', '1000']);
     const ls = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AccessLine);
-    return ls.filter((l) => l.caller === 'ci').length >= 7 && ls;
-  }, 10_000, 'the access log lines');
+    return ls.filter((l) => l.caller === 'ci').length >= 7 ? ls : undefined;
+  }, 10_000, 'the access log lines'))!;
   const byCi = lines.filter((l) => l.caller === 'ci');
   t.equal(byCi.filter((l) => l.function === 'echo' && l.status === 200).length, 5, 'each of the five calls by ci once');
   t.equal(byCi.filter((l) => l.flow === 'twice' && l.status === 200).length, 1);
@@ -97,6 +99,7 @@ t.test('bearer tokens guard /function and /flow; the access log names each calle
   t.ok(done > 0, `wrk made requests (${done})`);
   t.notMatch(wrk.stdout, /Non-2xx or 3xx responses|Socket errors/, 'wrk saw only 200s');
 
+  // The keep-alive connections that presented it before are not trusted past the reload either.
   const rm = await p.cli(['token', 'rm', 'ci']);
   t.equal(rm.code, 0, rm.stderr);
   await until(async () => (await post(p.port, '/function/echo', 'x', bearer(token))).status === 401, 10_000, 'the removed token to be refused');

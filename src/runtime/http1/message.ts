@@ -165,6 +165,11 @@ export class LightResponse implements ClientResponse {
 
   constructor(private readonly wire: Wire, readonly request: LightRequest) {}
 
+  /** Its connection, under the name Node's response gives it. */
+  get socket(): object {
+    return this.wire;
+  }
+
   /** Throws, like Node, for a header name or value HTTP cannot carry: nothing is sent then. */
   writeHead(status: number, headers: Record<string, string | number>): this {
     if (this.headWritten) throw new Error('writeHead called twice');

@@ -36,6 +36,8 @@ export interface ClientResponse {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   end(body?: string | Uint8Array): unknown;
   writeContinue(): void;
+  /** Its connection (Node's: the socket; a light one's: its LightConnection), for what is kept per connection. */
+  readonly socket?: object | null;
   destroy(): unknown;
   on(event: 'close', listener: () => void): unknown;
 }
