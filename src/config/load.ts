@@ -197,6 +197,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     ...(f.user !== undefined ? { user: f.user } : {}),
     env: f.env,
     ...(f.passEnv.length ? { passEnv: f.passEnv } : {}),
+    ...(f.public ? { public: true } : {}),
   };
 }
 
@@ -222,7 +223,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     file,
     instance,
     runtimeDir,
-    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), ...(c.gateway.workers === undefined ? { workersFromCpus: true } : {}), parser: c.gateway.parser },
+    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), ...(c.gateway.workers === undefined ? { workersFromCpus: true } : {}), parser: c.gateway.parser, auth: c.gateway.auth, accessLog: c.gateway.accessLog },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
     spinMicros: c.spinMicros,

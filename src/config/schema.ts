@@ -57,6 +57,8 @@ export const functionSchema = z.strictObject({
    * Variables of the environment `up` ran in, passed to the function's containers by name. A
    * container sees no other (only faasflow's own, PATH, HOME, LANG, LC_*, TZ and its `env`).
    */
+  /** Callable without a token when gateway.auth is on (a health probe, a public webhook). */
+  public: z.boolean().default(false),
   passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be names of environment variables (letters, digits and "_", not starting with a digit)').refine((n) => !PER_FUNCTION.has(n), { error: (iss) => `${String(iss.input)} is the function's own, not the supervisor's: ${PER_FUNCTION.get(String(iss.input))}` })).default([]),
 });
 
@@ -86,6 +88,13 @@ export const configSchema = z
          * take: chunked bodies, "Expect", upgrades, HTTP/1.0, malformed input.
          */
         parser: z.enum(['light', 'node']).default('light'),
+        /**
+         * Bearer tokens (`faasflow token create NAME`) required on /function and /flow, except for
+         * functions marked `public`. Off by default so the quick start works without one.
+         */
+        auth: z.boolean().default(false),
+        /** One JSON line per request in logs/access-<gateway>.log (`faasflow logs --access`). */
+        accessLog: z.boolean().default(true),
       })
       .prefault({}),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),

@@ -28,6 +28,8 @@ export interface FunctionConfig {
   /** User the domain's containers run as under a root supervisor; absent: one derived per domain. */
   user?: string | number;
   env: Record<string, string>;
+  /** Callable without a token when gateway.auth is on (set only when true). */
+  public?: boolean;
   /** Variables of the supervisor's environment its containers get, by name (absent: none). */
   passEnv?: string[];
 }
@@ -46,6 +48,10 @@ export interface ResolvedConfig {
     /** True when `workers` came from this machine's CPUs because the config did not set it. */
     workersFromCpus?: boolean;
     parser: 'light' | 'node';
+    /** Bearer tokens required on /function and /flow (absent: false). */
+    auth?: boolean;
+    /** One JSON line per request in logs/access-<gateway>.log (absent: true). */
+    accessLog?: boolean;
   };
   proxy: { queueLimit: number };
   /**

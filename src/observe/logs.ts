@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isLogFile, logFileFor, rotatedLogFile } from '../common/paths.js';
+import { isAccessLog } from './access.js';
 
 export interface LogLine {
   /** ms since the epoch: the line's own ISO timestamp when it starts with one, else when it was read. */
@@ -37,11 +38,11 @@ export function isProblem(text: string): boolean {
   return PROBLEM_WORD.test(text) || ERRNO.test(text);
 }
 
-/** The log files in `dir`: function `functionId`'s only, or every one (rotated ones are not). */
+/** The log files in `dir`: function `functionId`'s only, or every process's (not rotated ones, nor the access logs). */
 export function logFiles(dir: string, functionId?: number): string[] {
   if (functionId !== undefined) return [path.join(dir, logFileFor('container', functionId))];
   try {
-    return fs.readdirSync(dir).filter(isLogFile).sort().map((f) => path.join(dir, f));
+    return fs.readdirSync(dir).filter((f) => isLogFile(f) && !isAccessLog(f)).sort().map((f) => path.join(dir, f));
   } catch {
     return [];
   }
@@ -55,8 +56,8 @@ function readLines(file: string): string[] {
   }
 }
 
-/** The last `n` lines across `files`, oldest first. */
-export function tailLines(files: string[], n: number): string[] {
+/** The last `n` lines across `files`, oldest first (by the timestamp at `timeAt` in each line). */
+export function tailLines(files: string[], n: number, timeAt = 0): string[] {
   // slice(-0) is the whole array: "no lines" must be said explicitly.
   if (n <= 0) return [];
   const all: string[] = [];
@@ -66,7 +67,7 @@ export function tailLines(files: string[], n: number): string[] {
     if (lines.length < n) lines = [...readLines(rotatedLogFile(f)), ...lines];
     all.push(...lines.slice(-n));
   }
-  const key = (l: string) => l.slice(0, STAMP_CHARS);
+  const key = (l: string) => l.slice(timeAt, timeAt + STAMP_CHARS);
   return all.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).slice(-n);
 }
 

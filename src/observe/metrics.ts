@@ -2,7 +2,9 @@
 // scrape: the numbers live in the segment, so there is no state to keep in metric objects.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { bucketLow, HistogramSnapshot, FunctionStats, ProcessTable, H_CONTAINER, H_QUEUE, H_REPLY, H_TOTAL } from '../shm/index.js';
+import { FN_REQUESTS } from '../shm/constants.js';
 import type { InstanceView } from './instance.js';
+import { UNKNOWN_FUNCTION_ROW } from './access.js';
 import { Observer, type ObserveOptions, type Snapshot } from './snapshot.js';
 
 /** Fixed bucket bounds (seconds): 50 µs to 1 min, the range a request through faasflow can take. */
@@ -102,6 +104,7 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
     if (fs) for (const [stage, h] of STAGES) latency.add({ ...l, stage }, fs.histogram(f.id, h));
   }
 
+  if (fs) counter('faasflow_unknown_function_total', 'Requests for a function that does not exist (answered 404).').inc(fs.get(UNKNOWN_FUNCTION_ROW, FN_REQUESTS));
   if (snap.flows.length) flowMetrics(snap, fs, counter, gauge, reg);
 
   const procLabels = ['pid', 'role', 'function', 'replica'];

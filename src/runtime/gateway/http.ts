@@ -7,6 +7,10 @@ import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Gateway } from './gateway.js';
 import { sendError } from './errors.js';
 import { log } from '../child.js';
+import { admit, type Auth } from './auth.js';
+import { noteTarget, type AccessLog } from './access-log.js';
+import { FN_REQUESTS } from '../../shm/constants.js';
+import { UNKNOWN_FUNCTION_ROW } from '../../observe/access.js';
 
 const FUNCTION_PREFIX = '/function/';
 const FLOW_PREFIX = '/flow/';
@@ -44,6 +48,12 @@ export interface HttpExtras {
   /** The liveness document: always 200 while the gateway answers at all. */
   live(): Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Bearer tokens to check (gateway.auth); absent: every caller is let in. */
+  auth?: Auth;
+  /** Where finished requests are logged (gateway.accessLog); absent: nowhere. */
+  access?: AccessLog;
+  /** A function callable without a token (`public: true`). */
+  isPublic(fn: number): boolean;
 }
 
 export interface GatewayHttp {
@@ -61,6 +71,7 @@ function closingReply(status: number, text: string, message: string): string {
 export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeoutMs: number, parser: 'light' | 'node'): GatewayHttp {
   const onRequest = (req: ClientRequest, res: ClientResponse) => {
     try {
+      extras.access?.begin(req, res);
       route(gw, extras, req, res);
     } catch (err) {
       log('error', `gateway request failed: ${String(err instanceof Error ? err.stack : err)}`);
@@ -101,26 +112,38 @@ export function createHttpServer(gw: Gateway, extras: HttpExtras, requestTimeout
   return { server, light };
 }
 
-function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientResponse): void {
-  const url = req.url ?? '/';
+/** A request for a function or a flow, as the URL names it (before anyone checks the caller). */
+type Target = { kind: 'function'; seg: string; fn: number; name: string } | { kind: 'flow'; name: string };
+
+function targetOf(gw: Gateway, url: string): Target | null {
   const seg = functionSegment(url);
   if (seg !== null) {
+    // By id, or by name: a name is looked up in the routing table (a digit string is an id).
+    const id = parseId(seg);
+    const fn = id < 0 ? gw.router.idOf(safeDecode(seg)) ?? -1 : id > MAX_ID ? -1 : id;
+    return { kind: 'function', seg, fn, name: gw.router.route(fn)?.name ?? safeDecode(seg) };
+  }
+  if (!url.startsWith(FLOW_PREFIX)) return null;
+  const q = url.indexOf('?');
+  return { kind: 'flow', name: safeDecode(url.slice(FLOW_PREFIX.length, q < 0 ? undefined : q).replace(/\/$/, '')) };
+}
+
+function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientResponse): void {
+  const url = req.url ?? '/';
+  const target = targetOf(gw, url);
+  if (target !== null) {
     if (req.method !== 'POST') {
       req.resume();
       const rid = String(gw.takeId());
-      return sendError(res, 405, `use POST to call a function (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
+      return sendError(res, 405, `use POST to ${target.kind === 'function' ? 'call a function' : 'run a flow'} (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
     }
-    // By id, or by name: a name is looked up in the routing table (a digit string is an id).
-    const id = parseId(seg);
-    const named = id < 0 ? gw.router.idOf(safeDecode(seg)) : undefined;
-    if ((id < 0 || id > MAX_ID) && named === undefined) {
-      req.resume();
-      const rid = String(gw.takeId());
-      return sendError(res, 404, `no function named '${safeDecode(seg).slice(0, 64)}': call /function/<id> or /function/<name>`, { requestId: Number(rid), functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name })) }, { 'x-request-id': rid });
-    }
-    return gw.handle(req, res, named ?? id);
+    // The one check of who calls: before anything about the target is answered (an unknown
+    // function's 404 lists the functions).
+    const caller = admit(extras.auth, req, res, target.kind === 'function' && target.fn >= 0 && extras.isPublic(target.fn), () => gw.takeId());
+    if (caller === undefined) return;
+    if (extras.access) noteTarget(res, target.kind, target.name, caller);
+    return target.kind === 'function' ? functionRoute(gw, req, res, target) : flowRoute(gw, req, res, target.name);
   }
-  if (url.startsWith(FLOW_PREFIX)) return flowRoute(gw, req, res, url);
   if (req.method === 'GET' && (isPath(url, '/healthz') || isPath(url, '/livez'))) {
     const h = isPath(url, '/healthz') ? extras.health() : { ok: true, body: extras.live() };
     const body = JSON.stringify(h.body);
@@ -142,15 +165,24 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
   sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id or name>, flows with POST /flow/<name>`);
 }
 
-/** POST /flow/<name>: the body is taken like a request for the flow's first function. */
-function flowRoute(gw: Gateway, req: ClientRequest, res: ClientResponse, url: string): void {
-  const q = url.indexOf('?');
-  const name = safeDecode(url.slice(FLOW_PREFIX.length, q < 0 ? undefined : q).replace(/\/$/, ''));
-  const flow = gw.flows.get(name);
-  if (req.method !== 'POST' || !flow) {
+/** POST /function/<id or name>. */
+function functionRoute(gw: Gateway, req: ClientRequest, res: ClientResponse, target: Target & { kind: 'function' }): void {
+  // Counted for /metrics (faasflow_unknown_function_total): a client calling a function that is not there.
+  if (gw.router.route(target.fn) === undefined) gw.stats.add(UNKNOWN_FUNCTION_ROW, FN_REQUESTS);
+  if (target.fn < 0) {
     req.resume();
     const rid = String(gw.takeId());
-    if (req.method !== 'POST') return sendError(res, 405, `use POST to run a flow (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
+    return sendError(res, 404, `no function named '${safeDecode(target.seg).slice(0, 64)}': call /function/<id> or /function/<name>`, { requestId: Number(rid), functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name })) }, { 'x-request-id': rid });
+  }
+  gw.handle(req, res, target.fn);
+}
+
+/** POST /flow/<name>: the body is taken like a request for the flow's first function. */
+function flowRoute(gw: Gateway, req: ClientRequest, res: ClientResponse, name: string): void {
+  const flow = gw.flows.get(name);
+  if (!flow) {
+    req.resume();
+    const rid = String(gw.takeId());
     const known = gw.flows.names();
     return sendError(res, 404, `no flow named '${name.slice(0, 64)}': ${known.length ? `this instance has ${known.join(', ')}` : 'this instance has no flows (faasflow.config.ts, flows)'}`, { requestId: Number(rid) }, { 'x-request-id': rid });
   }

@@ -18,6 +18,10 @@ import { createHttpServer } from './http.js';
 import { listenError, listenSocket } from '../listen.js';
 import { stopBudget } from '../../config/stop.js';
 import { readiness } from './readiness.js';
+import { Auth } from './auth.js';
+import { AccessLog } from './access-log.js';
+import { tokensFile } from '../../common/tokens.js';
+import { instanceFiles } from '../../common/paths.js';
 
 async function main(): Promise<void> {
   ownProcessGroup();
@@ -65,12 +69,20 @@ async function main(): Promise<void> {
   });
   reportListening();
 
+  const auth = cfg.gateway.auth ? new Auth(tokensFile(cfg.runtimeDir)) : undefined;
+  if (auth && index === 0) log(auth.size ? 'info' : 'warn', `gateway.auth is on: ${auth.size ? `${auth.size} token(s) loaded` : 'no tokens yet, every non-public call is refused (faasflow token create NAME)'} from ${auth.file}`);
+  const access = cfg.gateway.accessLog !== false ? new AccessLog(instanceFiles(cfg.runtimeDir).logs, index, cfg.logs) : undefined;
+  const publicIds = new Set(cfg.functions.filter((f) => f.public).map((f) => f.id));
+
   let stopping = false;
   const serving = { routes: () => gw.router.routes(), readyReplicas: (id: number) => gw.router.ready(id).length, queued: (id: number) => gw.router.queued(id) };
   let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
   const { server, light } = createHttpServer(gw, {
     health: () => readiness(serving, stopping, { instance: cfg.instance, pid: process.pid, gateway: index, inFlight: gw.inFlight }),
     live: () => ({ status: stopping ? 'draining' : 'ok', instance: cfg.instance, pid: process.pid, gateway: index }),
+    auth,
+    access,
+    isPublic: (fn) => publicIds.has(fn),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
       const [{ renderMetrics }, { InstanceView }] = await Promise.all([import('../../observe/metrics.js'), import('../../observe/instance.js')]);
@@ -116,6 +128,10 @@ async function main(): Promise<void> {
     for (const l of links) l.close();
     server.closeAllConnections();
     light.closeAllConnections();
+    auth?.close();
+    // The responses just closed log their lines on the next turns of the loop.
+    await new Promise((r) => setImmediate(r));
+    await access?.close();
     domains.close();
     runtime.close();
     // Every request and flow accepted runs to its own deadline: the timeouts of the functions routed

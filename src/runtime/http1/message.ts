@@ -4,7 +4,7 @@
 // header maps and listener arrays, made and torn down per request: building them, and the strings
 // of every header, was about half of the gateway's CPU per request.
 import { COLON, CR, LF, type Head } from './head.js';
-import { ATTACHED, type ClientRequest, type ClientResponse } from './types.js';
+import { ATTACHED, NOTED, type ClientRequest, type ClientResponse } from './types.js';
 import { checkHeaders } from './response-head.js';
 
 type Listener = (...args: never[]) => void;
@@ -104,6 +104,22 @@ export class LightRequest implements ClientRequest {
     return out;
   }
 
+  /** The first header named `lower` (given in lower case), without making strings of the others. */
+  header(lower: string): string | undefined {
+    const buf = this.buf;
+    for (let at = this.linesStart; at < this.linesEnd; at = nextLine(buf, at)) {
+      const colon = buf.indexOf(COLON, at);
+      if (colon - at !== lower.length) continue;
+      let i = 0;
+      // Header names are tokens: setting 0x20 lower-cases letters and leaves digits and "-" alone.
+      while (i < lower.length && (buf[at + i] | 0x20) === lower.charCodeAt(i)) i++;
+      if (i < lower.length) continue;
+      const v = valueStart(buf, colon + 1);
+      return buf.toString('latin1', v, valueEnd(buf, v));
+    }
+    return undefined;
+  }
+
   resume(): this {
     this.dumped = true;
     return this;
@@ -140,6 +156,7 @@ export class LightResponse implements ClientResponse {
   destroyed = false;
   shouldKeepAlive = true;
   [ATTACHED]: unknown = undefined;
+  [NOTED]: unknown = undefined;
   status = 200;
   headers: Record<string, string | number> = NO_HEADERS;
   private headWritten = false;
@@ -147,6 +164,11 @@ export class LightResponse implements ClientResponse {
   private closed = false;
 
   constructor(private readonly wire: Wire, readonly request: LightRequest) {}
+
+  /** Its connection, under the name Node's response gives it. */
+  get socket(): object {
+    return this.wire;
+  }
 
   /** Throws, like Node, for a header name or value HTTP cannot carry: nothing is sent then. */
   writeHead(status: number, headers: Record<string, string | number>): this {

@@ -7,6 +7,8 @@
  * Exchange). The light ones have the slot from birth, so setting it adds no property to them.
  */
 export const ATTACHED = Symbol('faasflow.attached');
+/** Where the gateway's access log keeps its record of a response (the light ones have the slot too). */
+export const NOTED = Symbol('faasflow.noted');
 
 export interface ClientRequest {
   readonly method?: string | undefined;
@@ -17,6 +19,8 @@ export interface ClientRequest {
   readonly contentLength?: number;
   /** The request's packet metadata made at once (meta.ts, requestMeta); else it is made from rawHeaders. */
   metaBytes?(): Uint8Array;
+  /** The first header named `lower` (lower case), read from the received bytes. Node's requests have `headers` instead. */
+  header?(lower: string): string | undefined;
   /** The whole body has been received. */
   readonly complete: boolean;
   /** Discard the body: nobody reads it. */
@@ -32,6 +36,8 @@ export interface ClientResponse {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   end(body?: string | Uint8Array): unknown;
   writeContinue(): void;
+  /** Its connection (Node's: the socket; a light one's: its LightConnection), for what is kept per connection. */
+  readonly socket?: object | null;
   destroy(): unknown;
   on(event: 'close', listener: () => void): unknown;
 }
