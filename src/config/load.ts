@@ -193,6 +193,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     ...(f.user !== undefined ? { user: f.user } : {}),
     env: f.env,
     ...(f.passEnv.length ? { passEnv: f.passEnv } : {}),
+    ...(f.secrets.length ? { secrets: f.secrets } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface FunctionConfig {
   env: Record<string, string>;
   /** Variables of the supervisor's environment its containers get, by name (absent: none). */
   passEnv?: string[];
+  /** Secrets (`faasflow secret create`) its containers can read: ctx.secret(name), files in $FAASFLOW_SECRETS_DIR. */
+  secrets?: string[];
 }
 
 export interface ResolvedConfig {

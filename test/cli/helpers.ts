@@ -77,7 +77,8 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-const USER_ENV = (runtimeDir: string) => ({ FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' });
+// The state directory (deployments, secrets) next to the runtime directory, removed with it.
+const USER_ENV = (runtimeDir: string) => ({ FAASFLOW_RUNTIME_DIR: runtimeDir, FAASFLOW_STATE_DIR: path.join(path.dirname(runtimeDir), 'state'), NO_COLOR: '1' });
 
 function environOf(pid: string): string {
   try {
