@@ -4,9 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { post } from '../helpers/http.js';
-import { configText, project } from './helpers.js';
+import { SECRET_READER, configText, project } from './helpers.js';
 
-const READER = "import type { Context } from 'faasflow';\nexport default async function (_input: Uint8Array, ctx: Context): Promise<string> {\n  return ctx.secret('api-key');\n}\n";
 
 t.test('secret create, ls, rm; bad names and values; up and deploy need the secrets they name', async (t) => {
   const p = await project(t, 'sec');
@@ -41,7 +40,7 @@ t.test('secret create, ls, rm; bad names and values; up and deploy need the secr
   t.ok(Date.parse(ls[0].updated) > 0, 'and when it was written');
   t.match((await p.cli(['secret', 'ls'])).stdout, /NAME\s+SIZE\s+UPDATED\napi-key\s+3 B/, 'ls as a table');
 
-  p.write('reader.ts', READER);
+  p.write('reader.ts', SECRET_READER);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './reader.ts', secrets: ['api-key'] }]"));
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);

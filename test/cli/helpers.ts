@@ -19,6 +19,8 @@ export const BIN = path.join(ROOT, 'bin', 'run.js');
 
 export const ECHO = 'export default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n';
 export const UPPER = "export default async function (input: Uint8Array): Promise<string> {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n";
+/** Answers the secret api-key (functions[].secrets: ['api-key']). */
+export const SECRET_READER = "import type { Context } from 'faasflow';\nexport default async function (_input: Uint8Array, ctx: Context): Promise<string> {\n  return ctx.secret('api-key');\n}\n";
 export const V2 = "export default async function (input: Uint8Array): Promise<string> {\n  return 'v2:' + new TextDecoder().decode(input);\n}\n";
 
 export interface CliResult {
