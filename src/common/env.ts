@@ -45,6 +45,10 @@ export const ENV = {
   logFormat: 'FAASFLOW_LOG_FORMAT',
   /** The instance directory itself, instead of <base>/faasflow-<uid>/<instance>. */
   runtimeDir: 'FAASFLOW_RUNTIME_DIR',
+  /** The instance's state directory itself (deployments, secrets), instead of the XDG or /var/lib one. */
+  stateDir: 'FAASFLOW_STATE_DIR',
+  /** A container's copy of its function's secrets (readable by its domain only): ctx.secret reads there. */
+  secretsDir: 'FAASFLOW_SECRETS_DIR',
   /** The instance every command talks to when --instance is not given. */
   instance: 'FAASFLOW_INSTANCE',
 } as const;

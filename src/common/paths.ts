@@ -1,10 +1,11 @@
-// Where an instance keeps its files, every one named here: one directory per instance, private to
-// the user, holding the control socket, the state file, the resolved config, the deployments and
-// their bundles, the logs and the start lock.
+// Where an instance keeps its files, every one named here: one runtime directory per instance,
+// private to the user, holding the control socket, the state file, the resolved config, the logs
+// and the start lock; and one state directory (state-dir.ts) for what outlives a reboot.
 import os from 'node:os';
 import path from 'node:path';
 import { ENV } from './env.js';
 import { FaasflowError } from './errors.js';
+import { stateDirFor, stateFiles, type StateFiles } from './state-dir.js';
 
 /** Unix socket paths are limited to 108 bytes (sun_path); stay well clear of it. */
 const MAX_SOCKET_PATH = 100;
@@ -23,9 +24,6 @@ export const RUNTIME_FILES = {
   state: 'state.json',
   /** The validated config the processes run with. */
   config: 'config.json',
-  /** Functions deployed with `faasflow deploy`, kept across restarts. */
-  deployments: 'deployments.json',
-  bundles: 'bundles',
   logs: 'logs',
   /** Held by the one `faasflow up` of the instance in progress. */
   lock: 'up.lock',
@@ -34,9 +32,8 @@ export const RUNTIME_FILES = {
 /** Every file of an instance's runtime directory, as a path. */
 export type InstanceFiles = { dir: string; supervisorErr: string } & Record<keyof typeof RUNTIME_FILES, string>;
 
-export interface InstancePaths extends InstanceFiles {
-  instance: string;
-}
+/** An instance's runtime files and its state directory's (deployments, bundles, secrets). */
+export type InstancePaths = InstanceFiles & StateFiles & { instance: string };
 
 /** The files in `dir`, for a reader that has the directory (`top --runtime-dir`) but no instance name. */
 export function instanceFiles(dir: string): InstanceFiles {
@@ -73,12 +70,12 @@ export function locationLinkFor(instance: string): string {
   return path.join(userBase(), `${instance}@`);
 }
 
-export function instancePaths(instance: string, dir: string): InstancePaths {
+export function instancePaths(instance: string, dir: string, stateDir = stateDirFor(instance)): InstancePaths {
   const files = instanceFiles(dir);
   if (Buffer.byteLength(files.socket) > MAX_SOCKET_PATH) {
     throw new FaasflowError('USAGE', `runtime directory ${dir} is too long for a Unix socket path (${MAX_SOCKET_PATH} bytes max): set FAASFLOW_RUNTIME_DIR or runtimeDir to a shorter path`);
   }
-  return { instance, ...files };
+  return { instance, ...files, ...stateFiles(stateDir) };
 }
 
 /** Where POSIX shared memory is on Linux: shm_open("/x") is the file /dev/shm/x. */

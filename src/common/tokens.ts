@@ -13,9 +13,6 @@ export const TOKEN_PREFIX = 'ff_';
 const TOKEN_BYTES = 32;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HASH_RE = /^[0-9a-f]{64}$/;
-/** Overrides where tokens are kept (a durable directory; otherwise the instance's runtime directory). */
-const STATE_DIR_ENV = 'FAASFLOW_STATE_DIR';
-export const TOKENS_FILE = 'tokens.json';
 
 export interface TokenEntry {
   name: string;
@@ -23,15 +20,6 @@ export interface TokenEntry {
   sha256: string;
   /** ISO time of creation. */
   created: string;
-}
-
-/**
- * The tokens file of the instance whose runtime directory is `runtimeDir`. The one place that
- * decides where instance state lives, so it moves with the durable state directory.
- */
-export function tokensFile(runtimeDir: string): string {
-  const dir = process.env[STATE_DIR_ENV];
-  return path.join(dir ? path.resolve(dir) : runtimeDir, TOKENS_FILE);
 }
 
 /** crypto.hash (Node 20.12+) hashes without making a Hash object: half the cost on a short input. */

@@ -198,6 +198,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     env: f.env,
     ...(f.passEnv.length ? { passEnv: f.passEnv } : {}),
     ...(f.public ? { public: true } : {}),
+    ...(f.secrets.length ? { secrets: f.secrets } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../common/units.js';
 import { DEFAULT_SPIN_MICROS } from '../common/env.js';
+import { SECRET_NAME_RE, SECRET_NAME_RULE } from '../common/secrets.js';
 import { flowSchema } from './flows.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -60,6 +61,11 @@ export const functionSchema = z.strictObject({
   /** Callable without a token when gateway.auth is on (a health probe, a public webhook). */
   public: z.boolean().default(false),
   passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be names of environment variables (letters, digits and "_", not starting with a digit)').refine((n) => !PER_FUNCTION.has(n), { error: (iss) => `${String(iss.input)} is the function's own, not the supervisor's: ${PER_FUNCTION.get(String(iss.input))}` })).default([]),
+  /**
+   * Secrets (`faasflow secret create NAME`) this function's containers can read, as files only its
+   * domain can open: ctx.secret(name), or $FAASFLOW_SECRETS_DIR/<name>.
+   */
+  secrets: z.array(z.string().regex(SECRET_NAME_RE, `secret names ${SECRET_NAME_RULE}`)).default([]),
 });
 
 const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });

@@ -32,6 +32,8 @@ export interface FunctionConfig {
   public?: boolean;
   /** Variables of the supervisor's environment its containers get, by name (absent: none). */
   passEnv?: string[];
+  /** Secrets (`faasflow secret create`) its containers can read: ctx.secret(name), files in $FAASFLOW_SECRETS_DIR. */
+  secrets?: string[];
 }
 
 export interface ResolvedConfig {

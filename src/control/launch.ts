@@ -24,7 +24,8 @@ export function launchSupervisor(cfg: ResolvedConfig, p: InstancePaths, foregrou
     const child = spawn(process.execPath, [SUPERVISOR_MAIN], {
       detached: true,
       stdio: ['ignore', foreground ? 'inherit' : 'ignore', foreground ? 'inherit' : err],
-      env: { ...process.env, [ENV.config]: p.config, [ENV.foreground]: foreground ? '1' : '0', [ENV.logFormat]: logFormat },
+      // The state directory as `up` resolved it: the supervisor reads and writes the same one.
+      env: { ...process.env, [ENV.config]: p.config, [ENV.stateDir]: p.stateDir, [ENV.foreground]: foreground ? '1' : '0', [ENV.logFormat]: logFormat },
     });
     if (!foreground) child.unref();
     return child;

@@ -10,6 +10,7 @@ import { cleanStale, describeClean, type CleanReport } from './instance.js';
 import { exited } from './launch.js';
 import { recordLocation } from './location.js';
 import { lockStart } from './lock.js';
+import { ensureStateDir, migrateDeployments } from '../common/state-dir.js';
 
 export interface Prepared {
   /** Releases the instance's start lock, held from the stale check until the start is over. */
@@ -30,6 +31,8 @@ export function prepareStart(p: InstancePaths): Prepared {
     if (h.kind === 'running') throw new FaasflowError('ALREADY_RUNNING', `instance "${p.instance}" is already running (supervisor pid ${h.state.supervisorPid}, http://${h.state.host}:${h.state.port}): run \`faasflow down --instance ${p.instance}\` first or pick another --instance`);
     if (h.kind === 'foreign') throw new FaasflowError('ALREADY_RUNNING', `segment ${h.segment} belongs to running pid ${h.creatorPid} (an instance with another runtime directory?): stop it or pick another --instance`);
     const recovered = h.kind === 'stale' ? { reason: h.reason, report: cleanStale(p, h.state) } : null;
+    migrateDeployments(p.dir, p);
+    ensureStateDir(p);
     recordLocation(p);
     return { unlock, recovered };
   } catch (err) {

@@ -2,10 +2,10 @@
 // them (a token made while gateway.auth is off works once it is on, but the user should know).
 import fs from 'node:fs';
 import type { InstancePaths } from '../common/paths.js';
-import { tokensFile } from '../common/tokens.js';
 
+/** In the state directory, beside the deployments and secrets: it outlives a reboot. */
 export function instanceTokens(p: InstancePaths): string {
-  return tokensFile(p.dir);
+  return p.tokens;
 }
 
 /** A line for the user when the instance last started with gateway.auth off; undefined otherwise. */

@@ -60,6 +60,8 @@ export function podConfig(cfg: ResolvedConfig, o: PodOverrides): Record<string, 
       env: f.env,
       // Names only: the pod's environment (its Deployment's env, a Secret) gives the values.
       ...(f.passEnv?.length ? { passEnv: f.passEnv } : {}),
+      // Names only: each is a Kubernetes Secret the pod mounts (k8s/pod.ts).
+      ...(f.secrets?.length ? { secrets: f.secrets } : {}),
     })),
     flows: cfg.flows.map((f) => ({ name: f.name, steps: f.steps.map(step), ...(f.timeoutMs !== undefined ? { timeout: f.timeoutMs } : {}) })),
     gateway: { host: o.host, port: cfg.gateway.port, requestTimeout: cfg.gateway.requestTimeoutMs, drainDelay: o.drainDelayMs, workers: o.workers, parser: cfg.gateway.parser },

@@ -96,7 +96,16 @@ export function sandboxTmpDir(instance: string, domain: string): string {
   return path.join(tmpBase(), `faasflow-${instance}@${domain}`);
 }
 
-/** Removes every domain temporary directory of `instance` (after its containers are gone). Returns them. */
+/**
+ * A domain's copy of its functions' secrets, next to its temporary directory (where its user can
+ * reach it) but outside it: the sandbox lets the domain read this one, not write it. Domain names
+ * have no ".", so this never names another domain's temporary directory.
+ */
+export function sandboxSecretsDir(instance: string, domain: string): string {
+  return `${sandboxTmpDir(instance, domain)}.secrets`;
+}
+
+/** Removes every domain temporary and secrets directory of `instance` (after its containers are gone). Returns them. */
 export function removeSandboxTmpDirs(instance: string): string[] {
   const prefix = `faasflow-${instance}@`;
   const base = tmpBase();

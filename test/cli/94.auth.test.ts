@@ -53,7 +53,7 @@ t.test('bearer tokens guard /function and /flow; the access log names each calle
   const token = made.stdout.trim();
   t.match(token, /^ff_[A-Za-z0-9_-]{43}$/, 'ff_ and 32 random bytes in base64url, alone on stdout');
   t.match(made.stderr, /not shown again/);
-  const file = path.join(p.runtimeDir, 'tokens.json');
+  const file = path.join(path.dirname(p.runtimeDir), 'state', 'tokens.json');
   t.equal(fs.statSync(file).mode & 0o777, 0o600, 'the tokens file is the owner\'s only');
   t.notOk(fs.readFileSync(file, 'utf8').includes(token.slice(3)), 'the token itself is not stored');
   t.equal((await p.cli(['token', 'create', 'ci'])).code, 1, 'a name is taken once');

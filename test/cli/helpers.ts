@@ -21,6 +21,8 @@ export const ECHO = 'export default async function (input: Uint8Array): Promise<
 export const UPPER = "export default async function (input: Uint8Array): Promise<string> {\n  return new TextDecoder().decode(input).toUpperCase();\n}\n";
 /** A handler that takes `ms` to load (a model being read; a whole hour: one that never finishes), then echoes. */
 export const loadsFor = (ms: number): string => `await new Promise((r) => setTimeout(r, ${ms}));\nexport default async function (input: Uint8Array): Promise<Uint8Array> {\n  return input;\n}\n`;
+/** Answers the secret api-key (functions[].secrets: ['api-key']). */
+export const SECRET_READER = "import type { Context } from 'faasflow';\nexport default async function (_input: Uint8Array, ctx: Context): Promise<string> {\n  return ctx.secret('api-key');\n}\n";
 export const V2 = "export default async function (input: Uint8Array): Promise<string> {\n  return 'v2:' + new TextDecoder().decode(input);\n}\n";
 
 export interface CliResult {
@@ -79,7 +81,8 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-const USER_ENV = (runtimeDir: string) => ({ FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1' });
+// The state directory (deployments, secrets) next to the runtime directory, removed with it.
+const USER_ENV = (runtimeDir: string) => ({ FAASFLOW_RUNTIME_DIR: runtimeDir, FAASFLOW_STATE_DIR: path.join(path.dirname(runtimeDir), 'state'), NO_COLOR: '1' });
 
 function environOf(pid: string): string {
   try {

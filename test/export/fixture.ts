@@ -58,7 +58,7 @@ export function get(o: unknown, ...keys: (string | number)[]): any {
 export async function cliPlain(p: Project, args: string[]): Promise<CliResult> {
   const r = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args, '--instance', p.instance], {
     cwd: p.dir,
-    env: { FAASFLOW_RUNTIME_DIR: p.runtimeDir, NO_COLOR: '1' },
+    env: { FAASFLOW_RUNTIME_DIR: p.runtimeDir, FAASFLOW_STATE_DIR: path.join(p.dir, 'state'), NO_COLOR: '1' },
     reject: false,
     stdin: 'ignore',
     timeout: 120_000,

@@ -22,6 +22,8 @@ export interface Instance {
   name: string;
   dir: string;
   runtimeDir: string;
+  /** Its state directory (deployments, secrets): FAASFLOW_STATE_DIR, inside `dir`. */
+  stateDir: string;
   port: number;
   /** Runs `faasflow <args>` (with `--instance <name>` unless `instance` is false) as the instance's user. */
   cli(args: string[], json?: boolean, instance?: boolean): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -55,6 +57,7 @@ export async function startInstance(t: Test, config: (port: number) => string, f
   const name = `sec${randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-sec-'));
   const runtimeDir = path.join(dir, 'rt');
+  const stateDir = path.join(dir, 'state');
   fs.mkdirSync(runtimeDir, { mode: 0o700 });
   const port = await freePort();
   for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
@@ -68,10 +71,11 @@ export async function startInstance(t: Test, config: (port: number) => string, f
     name,
     dir,
     runtimeDir,
+    stateDir,
     port,
     async cli(args, json, instance = true) {
       const [file, ...rest] = run([...args, ...(instance ? ['--instance', name] : []), ...(json ? ['--json'] : [])]);
-      const r = await execa(file, rest, { cwd: dir, env: { FAASFLOW_RUNTIME_DIR: runtimeDir, NO_COLOR: '1', HOME: dir }, reject: false, stdin: 'ignore', timeout: 120_000 });
+      const r = await execa(file, rest, { cwd: dir, env: { FAASFLOW_RUNTIME_DIR: runtimeDir, FAASFLOW_STATE_DIR: stateDir, NO_COLOR: '1', HOME: dir }, reject: false, stdin: 'ignore', timeout: 120_000 });
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
   };

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { SECRET_KEY, secretNames } from '../../export/k8s/pod.js';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { loadConfig } from '../../config/load.js';
@@ -59,6 +60,8 @@ export default class ExportK8s extends FaasflowCommand {
       const what = notExported.map((f) => `${f.id} (${f.name}, ${f.source}${inConfig.has(f.id) ? ': the config has another version' : ''})`).join(', ');
       this.warn(`instance "${instance}" serves function(s) ${what} from \`faasflow deploy\`; the manifests have the config's functions only. Put them in ${flags.config ?? 'faasflow.config.ts'} to run them in the pods.`);
     }
+    const secrets = secretNames(cfg);
+    if (secrets.length) this.warn(`the pods mount Kubernetes Secret(s) ${secrets.join(', ')} (key "${SECRET_KEY}"); create each in the namespace first: ${secrets.map((n) => `kubectl create secret generic ${n} --from-file=${SECRET_KEY}=FILE`).join('; ')}`);
     if (flags.files) {
       const files = writeFiles(r.manifests, flags.files);
       if (!this.jsonEnabled()) this.log(`wrote ${files.join(', ')}`);

@@ -20,7 +20,34 @@ export const CONFIG_FILE = 'faasflow.config.mjs';
 /** The image's user (Dockerfile): not root, so domains get Landlock and rlimits, no uid of their own. */
 export const IMAGE_UID = 10001;
 
+/**
+ * The instance's state directory in the pod (FAASFLOW_STATE_DIR), a volume of its own (an
+ * emptyDir's top is writable by the pod's user; a directory made for a mount point is not): only
+ * when functions name secrets, whose Kubernetes Secrets are mounted at its secrets/.
+ */
+export const STATE_DIR = '/var/lib/faasflow';
+
 const MiB = 1024 ** 2;
+
+/**
+ * Each secret the functions name is the Kubernetes Secret of that name, its key `value` mounted
+ * as <state>/secrets/<name>: where faasflow's own store would have it, so the supervisor gives it
+ * to the function's domain as on any host. No value is written here.
+ */
+export function secretNames(cfg: ResolvedConfig): string[] {
+  return [...new Set(cfg.functions.flatMap((f) => f.secrets ?? []))].sort();
+}
+
+function secretsVolume(names: string[]) {
+  return {
+    name: 'secrets',
+    // Group-readable: the files are root's, the pod's fsGroup is the image's user.
+    projected: { defaultMode: 0o440, sources: names.map((name) => ({ secret: { name, items: [{ key: SECRET_KEY, path: name }] } })) },
+  };
+}
+
+/** The key of a Kubernetes Secret that holds the value: `kubectl create secret generic NAME --from-file=value=FILE`. */
+export const SECRET_KEY = 'value';
 
 export interface PodInput {
   cfg: ResolvedConfig;
@@ -65,6 +92,7 @@ function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; li
 
 export function podTemplate(p: PodInput): IPodTemplateSpec {
   const shm = segmentBytes(p.podCfg);
+  const secrets = secretNames(p.podCfg);
   const memory = mebibytes(memoryBudget(p.podCfg).total);
   return {
     metadata: {
@@ -94,6 +122,7 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
           env: [
             { name: 'HOME', value: '/tmp' },
             { name: 'NO_COLOR', value: '1' },
+            ...(secrets.length ? [{ name: 'FAASFLOW_STATE_DIR', value: STATE_DIR }] : []),
           ],
           ports: [{ name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' }],
           ...probes(p),
@@ -103,6 +132,7 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
             { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
             { name: 'shm', mountPath: '/dev/shm' },
             { name: 'tmp', mountPath: '/tmp' },
+            ...(secrets.length ? [{ name: 'state', mountPath: STATE_DIR }, { name: 'secrets', mountPath: `${STATE_DIR}/secrets`, readOnly: true }] : []),
           ],
         },
       ],
@@ -112,6 +142,7 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
         // count against the memory limit above, which includes them.
         { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: mebibytes(shm.total) } },
         { name: 'tmp', emptyDir: { sizeLimit: mebibytes(scratchBytes(p.podCfg)) } },
+        ...(secrets.length ? [{ name: 'state', emptyDir: {} }, secretsVolume(secrets)] : []),
       ],
     },
   };

@@ -8,6 +8,7 @@ import type { Frame } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
+import { readSecret } from './secrets.js';
 
 /** Room kept behind an output's bytes for the reply's metadata, so a reply never needs a second packet. */
 const REPLY_META_ROOM = 1024;
@@ -184,6 +185,10 @@ export class RequestContext implements Context {
   get query(): URLSearchParams {
     this.q ??= new URLSearchParams(this.m.query);
     return this.q;
+  }
+
+  secret(name: string): string {
+    return readSecret(name);
   }
 
   status(code: number): void {

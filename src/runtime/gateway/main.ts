@@ -20,7 +20,7 @@ import { stopBudget } from '../../config/stop.js';
 import { readiness } from './readiness.js';
 import { Auth } from './auth.js';
 import { AccessLog } from './access-log.js';
-import { tokensFile } from '../../common/tokens.js';
+import { stateDirFor, stateFiles } from '../../common/state-dir.js';
 import { instanceFiles } from '../../common/paths.js';
 
 async function main(): Promise<void> {
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   });
   reportListening();
 
-  const auth = cfg.gateway.auth ? new Auth(tokensFile(cfg.runtimeDir)) : undefined;
+  const auth = cfg.gateway.auth ? new Auth(stateFiles(stateDirFor(cfg.instance)).tokens) : undefined;
   if (auth && index === 0) log(auth.size ? 'info' : 'warn', `gateway.auth is on: ${auth.size ? `${auth.size} token(s) loaded` : 'no tokens yet, every non-public call is refused (faasflow token create NAME)'} from ${auth.file}`);
   const access = cfg.gateway.accessLog !== false ? new AccessLog(instanceFiles(cfg.runtimeDir).logs, index, cfg.logs) : undefined;
   const publicIds = new Set(cfg.functions.filter((f) => f.public).map((f) => f.id));

@@ -80,6 +80,11 @@ export interface Context {
    * request ending first (499). The caller keeps its concurrency slot while it waits.
    */
   invoke(to: string | number, bytes: Uint8Array | string): Promise<InvokeResult>;
+  /**
+   * The value of secret `name` (one of the function's `secrets` in the config), as UTF-8 text.
+   * The file is $FAASFLOW_SECRETS_DIR/<name>, readable by this function's domain only.
+   */
+  secret(name: string): string;
   /** Sets the reply's status code (default 200). */
   status(code: number): void;
   /** Sets a reply header (e.g. content-type). */

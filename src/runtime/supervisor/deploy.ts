@@ -5,6 +5,7 @@ import path from 'node:path';
 import { defaultFunction } from '../../config/load.js';
 import { flowsUsing, lowestFlowRow } from '../../config/flows.js';
 import { FaasflowError } from '../../common/errors.js';
+import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 import type { DeployRequest, DeployResult } from '../../common/protocol.js';
 import type { FnEntry } from './deployments.js';
 import type { Parts } from './parts.js';
@@ -53,6 +54,8 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
   // The flows' stats rows are at the top of the table: a function there would share a row with one.
   const flowRows = lowestFlowRow(s.cfg.flows, s.cfg.segment.maxFunctions);
   if (flowRows <= next.id) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} is in the stats rows the config's flows use (${flowRows}..${s.cfg.segment.maxFunctions - 1}): pick an id below ${flowRows}, or raise segment.maxFunctions`);
+  const missing = secretsMissingFor(s.paths.secrets, [next]);
+  if (missing.length) throw missingSecretsError(missing);
   note(`starting ${next.replicas} replica(s) of ${next.name} deployment ${next.deployment}`);
   const started = Array.from({ length: next.replicas }, (_, r) => s.containers.start(next, r));
   const bad = (await Promise.all(started.map((c) => c.outcome()))).find((o) => !o.ready);

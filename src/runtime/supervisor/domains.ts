@@ -10,10 +10,11 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { DEFAULT_CLASSES, HEADER_BYTES, MIN_DOMAIN_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
-import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailable, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
+import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailable, sandboxSecretsDir, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
+import { giveSecrets, makeSecretsDir } from './secrets.js';
 
 /** Stats records per replica of a domain: the replicas, their replacements during a deploy, restarts. */
 const STATS_SLOTS_PER_REPLICA = 4;
@@ -30,6 +31,8 @@ export interface Domain {
   cgroups: DomainCgroups;
   /** A private temporary directory (TMPDIR) for its handlers: /tmp itself is outside the sandbox. */
   tmpDir: string;
+  /** Its functions' secrets (secrets.ts): readable by this domain only. */
+  secretsDir: string;
   /** What this domain's containers get, decided before they start; each one reports what it got. */
   enforcement: Enforcement;
   /** Stats records of the domain segment no container uses. */
@@ -43,7 +46,8 @@ export class Domains {
   /** Why a domain got less isolation than the machine could give, for the supervisor to log. */
   readonly notes: string[] = [];
 
-  constructor(private readonly cfg: ResolvedConfig) {}
+  /** `secrets`: the instance's store of secrets (the state directory's). */
+  constructor(private readonly cfg: ResolvedConfig, private readonly secrets: string) {}
 
   all(): Domain[] {
     return [...this.list];
@@ -132,13 +136,20 @@ export class Domains {
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
     if (uid !== undefined && gid !== undefined) fs.chownSync(tmpDir, uid, gid);
+    const secretsDir = sandboxSecretsDir(cfg.instance, name);
+    makeSecretsDir({ secretsDir, uid, gid });
     const d: Domain = {
-      index, name, segment, uid, gid, cgroups, tmpDir,
+      index, name, segment, uid, gid, cgroups, tmpDir, secretsDir,
       enforcement: { uid: uid !== undefined, landlock: sandbox ? available.landlock : 0 },
       freeSlots: Array.from({ length: segment.layout.statsSlots }, (_, i) => i),
     };
     this.list.push(d);
     return d;
+  }
+
+  /** Gives a container of `f` its secrets, as they are now. Returns the names that no longer exist. */
+  giveSecrets(d: Domain, f: FnEntry): string[] {
+    return giveSecrets(this.secrets, d, f.secrets ?? []);
   }
 
   /** A stats record in the domain's segment for a new container, or -1 when all are taken. */
@@ -163,7 +174,7 @@ export class Domains {
       ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (f.replicas + 1) + (d.uid === undefined ? userTasks() : 0) } : {}),
       landlock: d.enforcement.landlock > 0 ? {
         rx: ['/usr', '/lib', '/lib64', '/bin', path.dirname(process.execPath), ...own, ...nodeModules],
-        ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random'],
+        ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random', d.secretsDir],
         // Its segment is the descriptor it inherits: no path of /dev/shm at all, so it cannot
         // create files there (to fill it) nor open anyone's.
         rw: ['/dev/null', d.tmpDir],
@@ -184,7 +195,7 @@ export class Domains {
       held += d.segment.isClosed ? 0 : d.segment.pool.inUse();
       d.segment.close();
       segments.push(d.segment.name);
-      fs.rmSync(d.tmpDir, { recursive: true, force: true });
+      for (const dir of [d.tmpDir, d.secretsDir]) fs.rmSync(dir, { recursive: true, force: true });
     }
     removeInstanceCgroups(this.cfg.instance);
     this.list.length = 0;

@@ -15,11 +15,14 @@ const PREFIXES = ['LC_', 'FAASFLOW_'];
 /** faasflow's names for what one container is: the supervisor or the launcher sets them for each, or nobody. */
 const PER_CONTAINER = new Set<string>([ENV.sandbox, ENV.handlerIpc, ENV.nodeOptions, ENV.channelFd, ENV.linksFd]);
 
+/** The supervisor's own, no container's business: where the instance's secrets and handlers are kept. */
+const SUPERVISOR_ONLY = new Set<string>([ENV.stateDir]);
+
 /** The part of `from` a container of a function with this `passEnv` inherits. */
 export function inheritedEnv(from: NodeJS.ProcessEnv, passEnv: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(from)) {
-    if (value === undefined || PER_CONTAINER.has(name)) continue;
+    if (value === undefined || PER_CONTAINER.has(name) || SUPERVISOR_ONLY.has(name)) continue;
     if (BASE.has(name) || PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
   }
   for (const name of passEnv) {

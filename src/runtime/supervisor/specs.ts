@@ -85,7 +85,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
      * `segmentFd`, which the child inherits), writing its stats at `statsSlot`; with a sandbox
      * policy, started through the launcher and given its handler over its channel.
      */
-    container: (f: FnEntry, replica: number, d: { segment: string; segmentFd: number; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
+    container: (f: FnEntry, replica: number, d: { segment: string; segmentFd: number; statsSlot: number; tmpDir: string; secretsDir: string; policy?: SandboxPolicy }): ChildSpec => ({
       id: containerSpecId(f.id, f.deployment, replica),
       role: 'container',
       functionId: f.id,
@@ -109,6 +109,8 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           [ENV.segment]: d.segment,
           [ENV.statsSlot]: String(d.statsSlot),
           TMPDIR: d.tmpDir,
+          // The path only: the values are files there, never in the environment.
+          [ENV.secretsDir]: d.secretsDir,
           // The launcher makes this the container's NODE_OPTIONS (and drops any other).
           ...(d.policy ? { [ENV.handlerIpc]: '1', [ENV.nodeOptions]: f.env.NODE_OPTIONS ?? '' } : {}),
         },

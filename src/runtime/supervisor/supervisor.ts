@@ -32,6 +32,7 @@ import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
 import { stopChildren } from './stop.js';
 import { adopt } from './wiring.js';
+import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 
 export interface SupervisorOptions {
   cfg: ResolvedConfig;
@@ -88,7 +89,7 @@ export class Supervisor implements Parts {
     this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee, o.teeFormat);
     this.events = new Events(this.logs, () => this.stopping);
     this.deployments = new Deployments(o.paths.deployments);
-    this.domains = new Domains(o.cfg);
+    this.domains = new Domains(o.cfg, o.paths.secrets);
     const specs = childSpecs(o.cfg, o.paths, o.modules);
     const wire = (c: Child) => adopt(this, c);
     this.gateways = new Gateways(o.cfg, specs, this.domains, wire, (m) => this.events.info(m));
@@ -193,6 +194,8 @@ export class Supervisor implements Parts {
     }
     // esbuild keeps a service process alive for the next build; the supervisor builds only here.
     await stopEsbuild();
+    const missing = secretsMissingFor(this.paths.secrets, this.functions.values());
+    if (missing.length) throw missingSecretsError(missing);
     this.deployments.save(this.functions.values());
     pruneBundles(this.paths.bundles, [...this.functions.values()].map((f) => f.bundle));
     this.domains.ensure([...this.functions.values()]);
