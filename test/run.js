@@ -139,6 +139,11 @@ function otherRuns(name) {
   return s !== null && s.state !== 'Z';
 }
 
+// Instances that tests start without a state directory of their own keep their deployments and
+// secrets below $XDG_STATE_HOME: this run's own, removed at the end (not /var/lib/faasflow).
+const RUN_STATE = fs.mkdtempSync(path.join(TMP, 'ff-run-state-'));
+process.env.XDG_STATE_HOME = RUN_STATE;
+
 const segBefore = segments();
 const cgroupsBefore = cgroups();
 const tmpBefore = temporaries();
@@ -232,6 +237,7 @@ function check(code) {
     console.log(`# LEAK: temporary files left: ${tmpAfter.join(', ')}`);
     for (const f of tmpAfter) fs.rmSync(f, { recursive: true, force: true });
   }
+  fs.rmSync(RUN_STATE, { recursive: true, force: true });
   if (leaked) failed += leaked;
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(code === 0 && failed === 0 ? 0 : 1);
