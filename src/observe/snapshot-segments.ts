@@ -55,8 +55,11 @@ function withPercent(c: ClassUsage): PoolClassSnapshot {
 export function sumPools(pools: PoolClassSnapshot[][]): PoolClassSnapshot[] {
   const by = new Map<number, ClassUsage>();
   for (const c of pools.flat()) {
-    const t = by.get(c.size) ?? { size: c.size, count: 0, inUse: 0, free: 0, highWater: 0, bytesInUse: 0, touched: 0 };
-    by.set(c.size, { size: c.size, count: t.count + c.count, inUse: t.inUse + c.inUse, free: t.free + c.free, highWater: t.highWater + c.highWater, bytesInUse: t.bytesInUse + c.bytesInUse, touched: t.touched + c.touched });
+    const t = by.get(c.size) ?? { size: c.size, count: 0, inUse: 0, free: 0, highWater: 0, bytesInUse: 0, packetBytes: 0, touched: 0 };
+    by.set(c.size, {
+      size: c.size, count: t.count + c.count, inUse: t.inUse + c.inUse, free: t.free + c.free, highWater: t.highWater + c.highWater,
+      bytesInUse: t.bytesInUse + c.bytesInUse, packetBytes: t.packetBytes + c.packetBytes, touched: t.touched + c.touched,
+    });
   }
   return [...by.values()].sort((a, b) => a.size - b.size).map(withPercent);
 }

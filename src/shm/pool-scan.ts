@@ -1,9 +1,9 @@
 // Whole-table scans of a pool, for readers (`top`, `shm inspect`, /metrics, the supervisor's
 // checks): exact counts from the owner words, which are the allocation truth.
-import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS } from './constants.js';
+import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, POOL_REFUSED, POOL_WAITS } from './constants.js';
 import { classOfPacket } from './layout.js';
 import type { SegmentMemory } from './memory.js';
-import type { ClassUsage, PacketInfo } from './packet.js';
+import type { ClassUsage, DomainMemory, PacketInfo } from './packet.js';
 
 /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
 export function classUsage(m: SegmentMemory): ClassUsage[] {
@@ -28,9 +28,22 @@ export function classUsage(m: SegmentMemory): ClassUsage[] {
       // The counter is only a hint (a container of the domain can write it): bounded by the truth.
       highWater: Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1))),
       bytesInUse: bytes,
+      packetBytes: inUse * c.size,
       touched: m.resident(c.arenaOffset, c.count * c.size),
     };
   });
+}
+
+/**
+ * The domain's budget against the packets held (counted from the owner words, not the charged
+ * counter, which crashes leave low and a container can change), and its waits and refusals.
+ */
+export function domainMemory(m: SegmentMemory, usage: ClassUsage[]): DomainMemory {
+  const held = usage.reduce((a, c) => a + c.packetBytes, 0);
+  const budget = m.layout.budget;
+  // Counts a container of the domain could have written: one that is not a count reads as 0.
+  const count = (w: number) => Math.max(0, m.layout.classes.length ? Atomics.load(m.i32, m.layout.poolWord + w) : 0);
+  return { budget, held, free: Math.max(0, budget - held), waits: count(POOL_WAITS), refusals: count(POOL_REFUSED) };
 }
 
 /** Packets held by anyone now. */

@@ -9,7 +9,7 @@ import { readHeader, writeHeader, type HeaderInfo } from './header.js';
 import { computeLayout, metadataSize, DEFAULT_CLASSES, type ClassSpec, type Layout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import { PacketPool } from './pool.js';
-import { SHM_DIR, checkName, explain, shmRoom, type ShmRoom } from './space.js';
+import { SHM_DIR, checkName, explain, holdable, shmRoom, type ShmRoom } from './space.js';
 import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, segmentName } from '../common/paths.js';
 
 export { SHM_DIR, SEGMENT_PREFIX, fmtBytes, pidAlive, shmRoom, type ShmRoom, type SegmentClaim } from './space.js';
@@ -21,8 +21,10 @@ export interface CreateOptions {
   name: string;
   /** Runtime segment (process table, stats; no packets) or domain segment (packets). Default: domain. */
   kind?: 'runtime' | 'domain';
-  /** Bytes; a runtime segment without one gets exactly what its tables need. */
+  /** Bytes; without one a segment gets exactly what its tables (and packet arenas) need. */
   size?: number;
+  /** A domain segment's budget: bytes of packets held at once (layout.ts, LayoutParams.budget). */
+  budget?: number;
   classes?: ClassSpec[];
   maxFunctions?: number;
   fnWriters?: number;
@@ -98,13 +100,14 @@ export class Segment implements SegmentMemory {
     checkName(o.name);
     const kind = o.kind ?? 'domain';
     const tables = tablesOf(o, kind);
-    const size = o.size ?? metadataSize(tables);
-    const layout = computeLayout({ ...tables, size, classes: o.classes ?? (kind === 'runtime' ? [] : DEFAULT_CLASSES) }, o.name);
+    const layout = computeLayout({ ...tables, size: o.size ?? (kind === 'runtime' ? metadataSize(tables) : undefined), budget: o.budget, classes: o.classes ?? (kind === 'runtime' ? [] : DEFAULT_CLASSES) }, o.name);
+    const size = layout.size;
     // tmpfs accepts ftruncate past its free space and then kills the first process that touches a
     // page it cannot back (SIGBUS), so the space is checked here, before anything exists, against
     // the free space less what the other segments have yet to touch (shmRoom).
     const room = shmRoom();
-    if (size > room.room) throw explain(new ShmError('no space', 'ENOSPC', o.name), o.name, size, room);
+    const claim = holdable(layout);
+    if (claim > room.room) throw explain(new ShmError('no space', 'ENOSPC', o.name), o.name, claim, room);
     try {
       native.create(o.name, size, o.mode ?? 0o600, o.gid ?? -1);
     } catch (err) {
