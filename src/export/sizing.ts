@@ -2,7 +2,9 @@
 // (what a pod's /dev/shm must hold) and the memory limit that covers the segments plus every
 // process. Pure, so the figures in an exported manifest can be checked without starting anything.
 import type { ResolvedConfig } from '../config/types.js';
-import { MIN_DOMAIN_BYTES, metadataSize } from '../shm/layout.js';
+import { domainBudget, domainStatsSlots } from '../config/segment.js';
+import { MIN_DOMAIN_BYTES, computeLayout, metadataSize } from '../shm/layout.js';
+import { holdable } from '../shm/space.js';
 
 const MiB = 1024 ** 2;
 const PAGE = 4096;
@@ -32,10 +34,16 @@ export const PROCESS_MEMORY = {
 export interface SegmentSizes {
   /** The runtime segment: process table and the gateways' stats. */
   runtime: number;
-  /** Each domain segment (all domains get the same share). */
+  /** Each domain's budget (all domains get the same share of segment.size). */
   perDomain: number;
   domains: string[];
-  /** Everything the instance puts in /dev/shm. */
+  /**
+   * What each domain segment can hold, in the order of `domains`: its tables and its budget. Its
+   * file is several times larger (each size class reserves packets for the whole budget), but
+   * tmpfs backs only the pages written, and the budget bounds the packets held at once.
+   */
+  domainBytes: number[];
+  /** Everything the instance can hold in /dev/shm. */
   total: number;
 }
 
@@ -47,18 +55,23 @@ export function domainsOf(cfg: ResolvedConfig): string[] {
 }
 
 /**
- * The bytes of all segments of an instance started from `cfg`, as the supervisor makes them: a
- * runtime segment sized exactly for its tables (procSlots processes, one block of function stats
- * per gateway) and one domain segment per domain with an even share of `segment.size`, at least
- * MIN_DOMAIN_BYTES each. Page-aligned, because tmpfs allocates whole pages. A domain that
- * `faasflow deploy` adds later gets another share on top: not counted here.
+ * The bytes the segments of an instance started from `cfg` can hold, as the supervisor makes them:
+ * a runtime segment sized exactly for its tables (procSlots processes, one block of function stats
+ * per gateway) and one domain segment per domain, holding its tables and a budget of an even share
+ * of `segment.size`, at least MIN_DOMAIN_BYTES each. Page-aligned, because tmpfs allocates whole
+ * pages. A domain that `faasflow deploy` adds later gets another share on top: not counted here.
  */
 export function segmentBytes(cfg: ResolvedConfig): SegmentSizes {
   const procSlots = cfg.segment.procSlots;
   const runtime = metadataSize({ kind: 'runtime', maxFunctions: cfg.segment.maxFunctions, fnWriters: cfg.gateway.workers, procSlots, statsSlots: procSlots });
   const domains = domainsOf(cfg);
-  const perDomain = domains.length ? pageAlign(Math.max(MIN_DOMAIN_BYTES, Math.floor(cfg.segment.size / domains.length))) : 0;
-  return { runtime, perDomain, domains, total: pageAlign(runtime) + perDomain * domains.length };
+  const perDomain = domains.length ? domainBudget(cfg.segment.size, domains.length) : 0;
+  const domainBytes = domains.map((d) => {
+    const replicas = cfg.functions.filter((f) => f.domain === d).reduce((a, f) => a + f.replicas, 0);
+    const l = computeLayout({ kind: 'domain', budget: perDomain, classes: cfg.segment.classes, maxFunctions: 0, fnWriters: 0, procSlots: 0, statsSlots: domainStatsSlots(replicas) });
+    return pageAlign(holdable(l));
+  });
+  return { runtime, perDomain, domains, domainBytes, total: pageAlign(runtime) + domainBytes.reduce((a, b) => a + b, 0) };
 }
 
 export interface MemoryBudget {

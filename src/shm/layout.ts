@@ -127,9 +127,14 @@ export function countsFor(classes: ClassSpec[], budget: number): number[] {
  * frees; with this much kept, at least one reply of any size can always be had once the replies
  * being written have gone out, so the requests keep finishing.
  */
-export function replyReserve(l: Pick<Layout, 'budget' | 'classes'>): number {
+export function replyReserve(l: { budget: number; classes: readonly { size: number }[] }): number {
   const largest = l.classes.length ? l.classes[l.classes.length - 1].size : 0;
   return Math.min(l.budget, Math.max(largest, align(l.budget / 8, BUDGET_UNIT)));
+}
+
+/** What new requests may take of the budget: the rest is kept for replies (replyReserve). */
+export function requestLimit(l: { budget: number; classes: readonly { size: number }[] }): number {
+  return l.budget - replyReserve(l);
 }
 
 /**

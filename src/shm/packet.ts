@@ -54,6 +54,6 @@ export interface PacketInfo {
   ageMs: number;
 }
 
-export function isExhausted(r: Descriptor | Exhausted): r is Exhausted {
+export function isExhausted<T extends object>(r: T | Exhausted): r is Exhausted {
   return (r as Exhausted).exhausted === true;
 }
