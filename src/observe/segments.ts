@@ -1,6 +1,6 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
-import { ProcessTable, Segment, isShmError, pidAlive, segmentName, type ClassUsage, type ProcEntry } from '../shm/index.js';
+import { ProcessTable, Segment, isShmError, pidAlive, segmentName, type ClassUsage, type DomainMemory, type ProcEntry } from '../shm/index.js';
 import { commandLine, scanHolders, type MappedBy } from './procfs.js';
 import { segmentPath } from '../common/paths.js';
 
@@ -37,6 +37,8 @@ export interface SegmentReport {
   holders: Holder[];
   /** Per size class; null when the header is unreadable. */
   pool: ClassUsage[] | null;
+  /** A domain segment's budget, what is held of it, its waits and refusals; null otherwise. */
+  memory: DomainMemory | null;
   packetsInUse: number;
   /** Nobody can be using it: the creator is dead and no process maps it writable (readers such as
    * `top` or a concurrent `shm ls` do not count). Safe to remove. */
@@ -77,6 +79,7 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
     createdAt: null,
     holders: [],
     pool: null,
+    memory: null,
     packetsInUse: 0,
     stale: false,
     error: null,
@@ -102,6 +105,7 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
     r.creatorAlive = pidAlive(seg.header.creatorPid);
     r.createdAt = new Date(seg.header.createdAt).toISOString();
     r.pool = seg.pool.usage();
+    r.memory = seg.kind === 'domain' ? seg.pool.memory(r.pool) : null;
     r.packetsInUse = r.pool.reduce((a, c) => a + c.inUse, 0);
     // The process table is in the runtime segment: a domain segment's processes are the
     // instance's containers of that domain.

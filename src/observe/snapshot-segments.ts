@@ -34,7 +34,9 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
 /** A domain: its segment, its pool, and the isolation its containers report. */
 export function domainInfo(d: Segment, procs: ProcEntry[], now: number, registered: Set<number>, holders: Holders): DomainSnapshot {
   const info = segmentInfo(d, now, registered, holders);
-  const pool = d.pool.usage().map(withPercent);
+  const usage = d.pool.usage();
+  const pool = usage.map(withPercent);
+  const memory = d.pool.memory(usage);
   const mine = procs.filter((p) => p.role === 'container' && p.domainIndex === d.header.domainIndex && pidAlive(p.pid));
   const kinds = [...new Set(mine.map((p) => enforcementName(p.sandbox)))];
   return {
@@ -42,6 +44,7 @@ export function domainInfo(d: Segment, procs: ProcEntry[], now: number, register
     name: d.header.domain,
     enforcement: kinds.length === 1 ? kinds[0] : kinds.length ? kinds.join(' / ') : null,
     packetsInUse: pool.reduce((a, c) => a + c.inUse, 0),
+    memory: { ...memory, usedPercent: memory.budget ? (100 * memory.held) / memory.budget : 0 },
     pool,
     segment: info,
   };

@@ -56,7 +56,7 @@ export class MemoryWaits {
     q.push(w);
     this.counted(w.fn, 1);
     pool.afterFree = () => this.freed(pool);
-    this.timer ??= setInterval(() => this.tick(), this.pollMs).unref();
+    this.timer ??= setInterval(() => this.tick(), this.pollMs);
   }
 
   /** Takes `w` out of the queue (its client left); false when it is not waiting (any more). */
