@@ -1,5 +1,6 @@
 // Freeing packets without their owner's cooperation: the release step every free ends with, and
-// reclaiming what a dead process held (the supervisor does it for every process that exits).
+// reclaiming what a dead process held (the supervisor does it for every process that exits); and
+// the checks a descriptor from elsewhere passes before anything acts on it.
 import { BUDGET_UNIT, PKT_GEN, PKT_OWNER, PKT_WORDS, POOL_CHARGED } from './constants.js';
 import { ShmError } from './errors.js';
 import { classOfPacket } from './layout.js';
@@ -18,6 +19,19 @@ export function releasePacket(m: SegmentMemory, index: number): void {
   Atomics.sub(m.i32, m.layout.poolWord + POOL_CHARGED, c.size / BUDGET_UNIT);
   Atomics.and(m.i32, c.bitmapWord + (rel >>> 5), ~(1 << (rel & 31)));
   Atomics.store(m.i32, m.layout.packetOffset / 4 + index * PKT_WORDS + PKT_OWNER, 0);
+}
+
+/** The i32 index of packet `index`'s table entry, once the index is in range and the generation is the descriptor's (ERANGE, ESTALE otherwise). */
+export function checkedEntry(m: SegmentMemory, index: number, generation: number, what: string): number {
+  if (!Number.isInteger(index) || index < 0 || index >= m.layout.packetCount) {
+    throw new ShmError(`${what}: packet index ${index} is out of range (0..${m.layout.packetCount - 1})`, 'ERANGE', m.name);
+  }
+  const e = m.layout.packetOffset / 4 + index * PKT_WORDS;
+  const gen = Atomics.load(m.i32, e + PKT_GEN);
+  if (gen !== (generation | 0)) {
+    throw new ShmError(`${what}: packet ${index} is generation ${gen}, the descriptor says ${generation} (stale descriptor: the packet was freed and reused)`, 'ESTALE', m.name);
+  }
+  return e;
 }
 
 /** Why a free lost its generation CAS (`seen` is what the word held), as the error to throw. */

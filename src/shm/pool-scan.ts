@@ -46,6 +46,26 @@ export function domainMemory(m: SegmentMemory, usage: ClassUsage[]): DomainMemor
   return { budget, held, free: Math.max(0, budget - held), waits: count(POOL_WAITS), refusals: count(POOL_REFUSED) };
 }
 
+/**
+ * Bytes of the packets held now and the body bytes they carry (their length words, each within its
+ * packet): one pass over the owner words, nothing resident measured. What the benchmark samples for
+ * "bytes held per byte in flight".
+ */
+export function occupancy(m: SegmentMemory): { held: number; carried: number } {
+  const base = m.layout.packetOffset / 4;
+  let held = 0;
+  let carried = 0;
+  for (const c of m.layout.classes) {
+    for (let i = 0; i < c.count; i++) {
+      const e = base + (c.firstPacket + i) * PKT_WORDS;
+      if (Atomics.load(m.i32, e + PKT_OWNER) === 0) continue;
+      held += c.size;
+      carried += Math.min(Math.max(m.i32[e + PKT_LENGTH], 0), c.size);
+    }
+  }
+  return { held, carried };
+}
+
 /** Packets held by anyone now. */
 export function countInUse(m: SegmentMemory): number {
   const base = m.layout.packetOffset / 4;

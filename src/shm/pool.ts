@@ -32,9 +32,9 @@ import { BUDGET_UNIT, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PK
 import { classOfPacket, type ClassLayout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import { views } from './views.js';
-import { classUsage, countInUse, domainMemory, heldPackets } from './pool-scan.js';
+import { classUsage, countInUse, domainMemory, heldPackets, occupancy } from './pool-scan.js';
 import { claimPacket, countClaim, initPackets, unclaimPacket } from './pool-claim.js';
-import { freeRefusal, reclaimDeadOwners, reclaimOwner, releasePacket } from './pool-reclaim.js';
+import { checkedEntry, freeRefusal, reclaimDeadOwners, reclaimOwner, releasePacket } from './pool-reclaim.js';
 import { coarseNow } from './clock.js';
 import type { ClassUsage, Descriptor, DomainMemory, Exhausted, PacketInfo } from './packet.js';
 
@@ -144,15 +144,7 @@ export class PacketPool {
   }
 
   private entry(index: number, generation: number, what: string): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) {
-      throw new ShmError(`${what}: packet index ${index} is out of range (0..${this.seg.layout.packetCount - 1})`, 'ERANGE', this.seg.name);
-    }
-    const e = this.base + index * PKT_WORDS;
-    const gen = Atomics.load(this.i32, e + PKT_GEN);
-    if (gen !== (generation | 0)) {
-      throw new ShmError(`${what}: packet ${index} is generation ${gen}, the descriptor says ${generation} (stale descriptor: the packet was freed and reused)`, 'ESTALE', this.seg.name);
-    }
-    return e;
+    return checkedEntry(this.seg, index, generation, what);
   }
 
   /** Rebuilds a descriptor from an index and generation received on a socket (validated). */
@@ -285,6 +277,11 @@ export class PacketPool {
   /** Counts an allocation that found the domain short and waited ('wait'), or was refused for memory ('refusal'): `top` and /metrics show them per domain. */
   count(what: 'wait' | 'refusal'): void {
     if (!this.readOnly && this.classes.length) Atomics.add(this.i32, this.seg.layout.poolWord + (what === 'wait' ? POOL_WAITS : POOL_REFUSED), 1);
+  }
+
+  /** Bytes of the packets held now, and the body bytes they carry (no residency measured: cheap). */
+  occupancy(): { held: number; carried: number } {
+    return occupancy(this.seg);
   }
 
   /** Packets held by anyone now. */
