@@ -3,13 +3,14 @@
 // 146 MiB each). 32 concurrent 1 MiB and 8 concurrent 5 MB requests to a handler that answers with
 // its input (echo) and one that writes a reply of the same size into ctx.output (uppercase), all
 // 200 and byte-exact; 8 concurrent 5 MB JPEGs to resize in the example's images domain; and every
-// packet back in its pool afterwards.
+// packet back in its pool afterwards. And a domain whose bodies change size gives pages back.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import sharp from 'sharp';
 import { Segment } from '../../src/shm/index.js';
+import { holdable } from '../../src/shm/space.js';
 import { execa } from 'execa';
 import { BIN, ROOT, project, until, type Project } from './helpers.js';
 
@@ -96,5 +97,25 @@ t.test("the repository's example config: seven domains of 146 MiB each", async (
   t.equal(top.domains.length, 7);
   t.ok(top.domains.every((d) => d.memory.budget === Math.floor((1 << 30) / 7)), 'each domain has a seventh of segment.size');
   t.ok(top.domains.every((d) => d.memory.refusals === 0), 'none refused anything for memory');
+  await allBack(t, p);
+});
+
+t.test('a domain whose bodies change size gives the pages of free packets back: it holds its budget, not more', async (t) => {
+  const p = await project(t, 'captrim');
+  p.write('faasflow.config.mjs', `export default { gateway: { port: ${p.port} }, segment: { size: '64MiB' }, functions: [{ id: 1, name: 'echo', handler: ${JSON.stringify(path.join(ROOT, 'functions', 'echo.ts'))} }] };\n`);
+  const up = await p.cli(['up', '--config', 'faasflow.config.mjs'], { timeoutMs: 180_000 });
+  t.equal(up.code, 0, up.stderr);
+  t.teardown(() => p.cli(['down']).then(() => undefined));
+  const name = Segment.ofInstance(p.instance).find((n) => n.includes('@'))!;
+  const seg = Segment.open(name, false);
+  t.teardown(() => seg.close());
+  const may = holdable(seg.layout);
+  // Each burst fills a different class with 40 MiB: 160 MiB written in all, through packets of a 64 MiB budget.
+  for (const [size, n] of [[MiB, 40], [2 * MiB, 20], [512 << 10, 80], [4 * MiB, 10]] as const) {
+    const rs = await Promise.all(Array.from({ length: n }, () => post(p, '/function/1', Buffer.alloc(size, 1))));
+    t.same(new Set(rs.map((r) => r.status)), new Set([200]), `${n} × ${size} B: all 200`);
+  }
+  await until(() => Segment.stat(name).touched <= may, 20_000, `the segment to hold no more than its budget and tables (${may} B)`);
+  t.pass(`${(Segment.stat(name).touched / MiB).toFixed(1)} MiB resident, within the ${(may / MiB).toFixed(1)} MiB it may hold`);
   await allBack(t, p);
 });
