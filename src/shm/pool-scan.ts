@@ -20,16 +20,19 @@ export function classUsage(m: SegmentMemory): ClassUsage[] {
         bytes += Math.min(Math.max(i32[e + PKT_LENGTH], 0), c.size);
       }
     }
+    // The counter is only a hint (a container of the domain can write it): bounded by the truth.
+    const highWater = Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1)));
     return {
       size: c.size,
       count: c.count,
       inUse,
       free: c.count - inUse,
-      // The counter is only a hint (a container of the domain can write it): bounded by the truth.
-      highWater: Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1))),
+      highWater,
       bytesInUse: bytes,
       packetBytes: inUse * c.size,
-      touched: m.resident(c.arenaOffset, c.count * c.size),
+      // Every class reserves the whole budget: asking the kernel about the pages of one never used
+      // (most of them) would cost readers milliseconds a refresh for nothing.
+      touched: highWater > 0 ? m.resident(c.arenaOffset, c.count * c.size) : 0,
     };
   });
 }
