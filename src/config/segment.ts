@@ -32,6 +32,8 @@ export function domainStatsSlots(replicas: number): number {
 /** What is wrong with `segment.size` and `segment.classes` for `domains` domains, field by field. */
 export function segmentIssues(size: number, listed: ClassSpec[] | undefined, domains: number): SegmentIssue[] {
   const classes = listed ?? DEFAULT_CLASSES;
+  // None listed: the schema says so already.
+  if (classes.length === 0) return [];
   const out: SegmentIssue[] = [];
   if (classes.length > MAX_CLASSES) out.push({ path: ['segment', 'classes'], message: `${classes.length} size classes, at most ${MAX_CLASSES} are allowed: leave some out (every power of two from 4 KiB to 128 MiB is 16)` });
   let prev = 0;
@@ -49,7 +51,8 @@ export function segmentIssues(size: number, listed: ClassSpec[] | undefined, dom
   // take: the budget less the reserve for replies (an eighth of it, at least the largest class).
   const largest = classes[classes.length - 1].size;
   if (requestLimit({ budget, classes }) < largest + classes[0].size) {
-    const needed = (2 * largest + classes[0].size) * Math.max(1, domains);
+    const MiB = 1 << 20;
+    const needed = Math.ceil(((2 * largest + classes[0].size) * Math.max(1, domains)) / MiB) * MiB;
     out.push({ path: ['segment', 'classes'], message: `a body of the largest class (${fmtBytes(largest)}) never fits: ${where}, and a request may take the budget less a reserve for replies at least as large as that class. Raise segment.size to ${fmtBytes(needed)} or more, or drop the largest class` });
   }
   return out;
