@@ -11,7 +11,7 @@ import { allocFor, allocPackets, packetBytes, seal, type Packets } from '../enve
 import { requestMeta } from '../meta.js';
 import { sendError } from './errors.js';
 import { log } from '../child.js';
-import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
+import { EXCHANGE, type Exchange, type Taken, type WithExchange } from './exchange.js';
 import type { FunctionStats } from '../../shm/stats.js';
 import type { Route } from '../protocol.js';
 import type { GatewayMemory } from './memory.js';
@@ -34,19 +34,6 @@ export interface IntakeHost {
   readonly cfg: { proxy: { queueLimit: number } };
 }
 
-/** A request taken, before its packets: what it needs once it has them. */
-interface Taken {
-  req: ClientRequest;
-  res: ClientResponse;
-  fn: number;
-  id: number;
-  flow: string | undefined;
-  known: number;
-  meta: string | Uint8Array;
-  metaLength: number;
-  pool: PacketPool;
-  t0: number;
-}
 
 export class Intake {
   /** Requests whose body is still arriving: in flight for a drain, though no container has them. */
@@ -145,9 +132,16 @@ export class Intake {
   private waitFor(t: Taken, length: number, limit: number): void {
     let got: Packets | undefined;
     t.req.holdBody?.(true);
+    // In flight for a drain, like a body still arriving: the gateway stops only once it is answered.
+    this.receiving++;
+    const done = () => {
+      this.receiving--;
+      this.gw.checkIdle();
+    };
     const onGone = () => {
       if (!this.gw.memory.waits.cancel(t.pool, w)) return;
       this.refuse(t.res, t.fn, t.id, 499, 'the client went away while the request waited for memory');
+      done();
     };
     const w = this.gw.memory.wait({
       fn: t.fn, pool: t.pool, bytes: packetBytes(t.pool, length, t.metaLength),
@@ -158,11 +152,13 @@ export class Intake {
         return true;
       },
       granted: () => {
+        this.receiving--;
         if (t.res.destroyed) {
           // Gone between its close and the grant: nothing of it remains.
           this.release(t.pool, got!.body);
           if (got!.meta) this.release(t.pool, got!.meta);
-          return this.refuse(t.res, t.fn, t.id, 499, 'the client went away while the request waited for memory');
+          this.refuse(t.res, t.fn, t.id, 499, 'the client went away while the request waited for memory');
+          return this.gw.checkIdle();
         }
         this.begin(t, got!);
         t.req.holdBody?.(false);
@@ -174,6 +170,7 @@ export class Intake {
         t.req.holdBody?.(false);
         t.res.shouldKeepAlive = false;
         this.refuse(t.res, t.fn, t.id, 503, message, FN_REJECTED, undefined, RETRY_AFTER);
+        done();
       },
     });
     t.res.on('close', onGone);

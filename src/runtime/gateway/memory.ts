@@ -45,6 +45,8 @@ export interface Ask {
 export class GatewayMemory {
   readonly waits: MemoryWaits;
   private readonly logged = new Map<string, { at: number; refused: number }>();
+  /** Each pool's request limit, worked out once (every request asks). */
+  private readonly limits = new Map<PacketPool, number>();
 
   constructor(private readonly host: MemoryHost) {
     this.waits = new MemoryWaits((fn) => host.queuedChanged(fn));
@@ -57,7 +59,9 @@ export class GatewayMemory {
 
   /** What new work may take of `pool`'s budget. */
   limit(pool: PacketPool): number {
-    return requestLimit({ budget: pool.budget, classes: pool.classes });
+    let l = this.limits.get(pool);
+    if (l === undefined) this.limits.set(pool, (l = requestLimit({ budget: pool.budget, classes: pool.classes })));
+    return l;
   }
 
   /**
