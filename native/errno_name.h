@@ -1,4 +1,4 @@
-// The errno names the JS side matches on (ShmError.code), for the calls native/shm.cc makes.
+// The errno names the JS side matches on (ShmError.code), for the calls native/shm.cc and memfd.cc make.
 #pragma once
 
 #include <cerrno>

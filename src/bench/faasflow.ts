@@ -78,7 +78,7 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
   // Its domain segments, mapped read-only on first use, for the bytes-held samples.
   let domains: Segment[] | undefined;
   const memory = () => {
-    domains ??= Segment.ofInstance(instance).filter((n) => n.includes('@')).map((n) => Segment.open(n, false));
+    domains ??= Segment.ofInstance(instance).filter((e) => e.memfd).map((e) => Segment.open(e, false));
     return domains.reduce((a, s) => {
       const o = s.pool.occupancy();
       return { held: a.held + o.held, carried: a.carried + o.carried };

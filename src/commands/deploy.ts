@@ -35,8 +35,12 @@ export default class Deploy extends FaasflowCommand {
     const outDir = deployBundleDir(p, flags.id);
     try {
       const { file } = await bundleHandler(source, outDir);
-      const r = await controlRequest<DeployResult>(p.socket, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });
+      const r = await controlRequest<DeployResult>(p, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });
       say(`function ${r.id} (${r.name}) is deployment ${r.deployment}${r.previous ? ` (was ${r.previous}; ${r.stopped.length} old replica(s) drained)` : ''}, ${r.replicas} replica(s)`);
+      // Replacing another function under its id is allowed (that is how an id is reused), but
+      // flows name their steps by function and now call this one: say so, it is rarely meant.
+      if (r.replaced) this.warn(`function ${r.id} was ${r.replaced.name} (${r.replaced.source}); it is replaced${r.flows.length ? `, and flow(s) ${r.flows.join(', ')} now call ${r.name} in its place: deploy ${r.replaced.name} back with \`faasflow deploy ${r.replaced.source} --id ${r.id}\`, or use a free id` : ''}`);
+      else if (r.flows.length) say(`flow(s) ${r.flows.join(', ')} call function ${r.id}: they use deployment ${r.deployment} from now on`);
       return r;
     } catch (err) {
       fs.rmSync(outDir, { recursive: true, force: true });

@@ -1,11 +1,13 @@
 // Every environment variable faasflow reads, by name: how `faasflow up` tells the supervisor
 // where its config is, and how the supervisor tells each child what it is (visible in
-// /proc/<pid>/environ for debugging; readiness and routing go over the IPC channel).
+// /proc/<pid>/environ for debugging; readiness and routing go over the IPC channels).
 export const ENV = {
   /** Absolute path of the resolved config JSON. */
   config: 'FAASFLOW_CONFIG',
   /** Segment name, e.g. /faasflow-default (a container's: its domain segment). */
   segment: 'FAASFLOW_SEGMENT',
+  /** A container's descriptor number for its domain segment's memfd (inherited; closed once mapped). */
+  segmentFd: 'FAASFLOW_SEGMENT_FD',
   functionId: 'FAASFLOW_FUNCTION_ID',
   deployment: 'FAASFLOW_DEPLOYMENT',
   replica: 'FAASFLOW_REPLICA',
@@ -29,6 +31,10 @@ export const ENV = {
   statsSlot: 'FAASFLOW_STATS_SLOT',
   /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */
   handlerIpc: 'FAASFLOW_HANDLER_IPC',
+  /** A container's message channel to the supervisor (its descriptor number there; runtime/channel.ts). */
+  channelFd: 'FAASFLOW_CHANNEL_FD',
+  /** A container's descriptor channel: the supervisor sends its links there (native/fdpass.cc). */
+  linksFd: 'FAASFLOW_LINKS_FD',
   /** What the sandbox launcher makes the container's NODE_OPTIONS (it drops any other). */
   nodeOptions: 'FAASFLOW_NODE_OPTIONS',
   /** Set by the sandbox launcher: the isolation it applied. */

@@ -14,6 +14,11 @@ const INSTANCE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 export const RUNTIME_FILES = {
   /** The supervisor's control socket. */
   socket: 'control.sock',
+  /**
+   * A random secret the supervisor writes at start (0600): every control client sends it first.
+   * No container can read it (the directory is another user's, or hidden by Landlock).
+   */
+  token: 'control.token',
   /** What `ps`, `down` and the next `up` know when the supervisor is gone. */
   state: 'state.json',
   /** The validated config the processes run with. */

@@ -36,6 +36,10 @@ export interface DeployResult {
   previous: number | null;
   replicas: number;
   stopped: number[];
+  /** The function this deploy replaced under the id when it was another one (another handler file). */
+  replaced?: { name: string; source: string };
+  /** Flows whose steps call this id: they call the new version from now on. */
+  flows: string[];
 }
 
 export type ControlRequest = { cmd: 'events' } | { cmd: 'status' } | { cmd: 'deploy'; fn: DeployRequest } | { cmd: 'down'; timeoutMs?: number };

@@ -192,6 +192,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     domain: f.domain ?? name,
     ...(f.user !== undefined ? { user: f.user } : {}),
     env: f.env,
+    ...(f.passEnv.length ? { passEnv: f.passEnv } : {}),
   };
 }
 
@@ -217,7 +218,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     file,
     instance,
     runtimeDir,
-    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), parser: c.gateway.parser },
+    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), ...(c.gateway.workers === undefined ? { workersFromCpus: true } : {}), parser: c.gateway.parser },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
     spinMicros: c.spinMicros,
@@ -230,7 +231,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     },
     functions,
     flows: flows.flows,
-    logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep },
+    logs: { maxBytes: c.logs.maxSize, keep: c.logs.keep, maxLine: c.logs.maxLine, rate: c.logs.rate, burst: c.logs.burst ?? 4 * c.logs.rate },
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },
     security: { sandbox: c.security.sandbox, ...(c.security.uidBase !== undefined ? { uidBase: c.security.uidBase } : {}) },

@@ -22,6 +22,12 @@ const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const int = (min: number, max: number) => z.number().int(`must be a whole number from ${min} to ${max}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** Variables passEnv cannot name: faasflow sets them per function, and says where. */
+const PER_FUNCTION = new Map([
+  ['NODE_OPTIONS', 'set the function\'s own in functions[].env'],
+  ['TMPDIR', 'each domain gets a temporary directory of its own'],
+]);
+
 export const functionSchema = z.strictObject({
   /** The number in POST /function/:id; 1 .. segment.maxFunctions-1. */
   id: int(1, 4095),
@@ -48,6 +54,11 @@ export const functionSchema = z.strictObject({
   /** User (name or uid) the domain's containers run as when the supervisor runs as root. */
   user: z.union([int(1, 0x7ffffffe), z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name or a uid')]).optional(),
   env: z.record(z.string(), z.string({ error: 'environment values must be strings' })).default({}),
+  /**
+   * Variables of the environment `up` ran in, passed to the function's containers by name. A
+   * container sees no other (only faasflow's own, PATH, HOME, LANG, LC_*, TZ and its `env`).
+   */
+  passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be names of environment variables (letters, digits and "_", not starting with a digit)').refine((n) => !PER_FUNCTION.has(n), { error: (iss) => `${String(iss.input)} is the function's own, not the supervisor's: ${PER_FUNCTION.get(String(iss.input))}` })).default([]),
 });
 
 const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });
@@ -103,7 +114,18 @@ export const configSchema = z
     spinMicros: int(0, 10_000).default(DEFAULT_SPIN_MICROS),
     /** Base directory for instance runtime directories (<runtimeDir>/<instance>). */
     runtimeDir: z.string().min(1).optional(),
-    logs: z.strictObject({ maxSize: size.default(10 * 1024 ** 2), keep: int(0, 100).default(3) }).prefault({}),
+    logs: z
+      .strictObject({
+        maxSize: size.default(10 * 1024 ** 2),
+        keep: int(0, 100).default(3),
+        /** Longest line kept of a function's output; a longer one is cut there and marked. */
+        maxLine: size.default(16 * 1024),
+        /** Bytes a second one function's output may add to its log (lines past it are dropped and counted); 0: no limit. */
+        rate: size.default(1024 ** 2),
+        /** What a function may write at once above `rate`; default 4 × rate. */
+        burst: size.optional(),
+      })
+      .prefault({}),
     supervisor: z
       .strictObject({
         maxRestarts: int(0, 1000).default(5),
@@ -151,6 +173,7 @@ export const configSchema = z
       if (prev && prev.user !== f.user) ctx.addIssue({ code: 'custom', path: ['functions', i, 'user'], message: `domain "${domain}" already runs as ${JSON.stringify(prev.user)} (functions[${prev.at}]): functions of one domain share one user` });
       else users.set(domain, { user: f.user, at: i });
     });
+    logsRefine(c.logs, ctx);
     if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
     const domains = new Set(c.functions.map((f) => f.domain ?? f.name ?? defaultName(f.handler))).size;
     for (const issue of segmentIssues(c.segment.size, c.segment.classes, domains)) ctx.addIssue({ code: 'custom', ...issue });
@@ -160,6 +183,18 @@ export type UserConfig = z.input<typeof configSchema>;
 export type UserFunction = z.input<typeof functionSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type ParsedFunction = z.output<typeof functionSchema>;
+
+/** Bounds of a log line: big enough for a stack trace, small enough that one line is never a dump. */
+const MIN_LINE = 1024;
+const MAX_LINE = 1024 ** 2;
+
+function logsRefine(l: { maxLine: number; rate: number; burst?: number }, ctx: z.RefinementCtx): void {
+  const at = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['logs', field], message });
+  if (l.maxLine < MIN_LINE || l.maxLine > MAX_LINE) at('maxLine', `${l.maxLine} bytes is out of range: a line may be cut at 1KiB to 1MiB ('16KiB' is the default)`);
+  if (l.rate > 0 && l.rate < MIN_LINE) at('rate', `${l.rate} bytes a second is below 1KiB: write at least '1KiB', or 0 for no limit`);
+  const burst = l.burst ?? 4 * l.rate;
+  if (l.rate > 0 && burst < l.maxLine + MIN_LINE) at('burst', `${burst} bytes is below logs.maxLine + 1KiB (${l.maxLine + MIN_LINE}): the longest line with its timestamp could never be written; raise logs.burst or lower logs.maxLine`);
+}
 
 /** A function's name when the config gives none: its handler's file name without the extension. */
 export function defaultName(handler: string): string {

@@ -28,6 +28,8 @@ export interface FunctionConfig {
   /** User the domain's containers run as under a root supervisor; absent: one derived per domain. */
   user?: string | number;
   env: Record<string, string>;
+  /** Variables of the supervisor's environment its containers get, by name (absent: none). */
+  passEnv?: string[];
 }
 
 export interface ResolvedConfig {
@@ -35,7 +37,16 @@ export interface ResolvedConfig {
   file: string;
   instance: string;
   runtimeDir: string;
-  gateway: { host: string; port: number; requestTimeoutMs: number; drainDelayMs: number; workers: number; parser: 'light' | 'node' };
+  gateway: {
+    host: string;
+    port: number;
+    requestTimeoutMs: number;
+    drainDelayMs: number;
+    workers: number;
+    /** True when `workers` came from this machine's CPUs because the config did not set it. */
+    workersFromCpus?: boolean;
+    parser: 'light' | 'node';
+  };
   proxy: { queueLimit: number };
   /**
    * CPUs the gateway and containers are pinned to. One CPU for both halves the 1-connection
@@ -56,7 +67,11 @@ export interface ResolvedConfig {
   segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number; waitMs: number };
   functions: FunctionConfig[];
   flows: FlowConfig[];
-  logs: { maxBytes: number; keep: number };
+  /**
+   * Log files: rotated past maxBytes (0: never), `keep` old ones; a function's output lines cut at
+   * maxLine bytes and limited to `rate` bytes a second (0: no limit) after a `burst`.
+   */
+  logs: { maxBytes: number; keep: number; maxLine: number; rate: number; burst: number };
   supervisor: {
     maxRestarts: number;
     periodMs: number;

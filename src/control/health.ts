@@ -3,12 +3,11 @@
 // segment's header alone: every command asks this first, so it loads neither the native module
 // nor anything else it does not need.
 import fs from 'node:fs';
-import { HEADER_BYTES } from '../shm/constants.js';
-import { readHeader } from '../shm/header.js';
+import { creatorOf } from '../shm/locate.js';
 import { segmentName, segmentPath, type InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 import { readState } from '../common/state.js';
-import { isFaasflowProcess, processAlive, sameProcess } from '../common/procs.js';
+import { isFaasflowProcess, procStat, processAlive, sameProcess } from '../common/procs.js';
 
 export type InstanceHealth =
   | { kind: 'absent' }
@@ -19,18 +18,7 @@ export type InstanceHealth =
 
 /** The pid that created segment `name`, from its header read as a file; undefined when it has none that checks out. */
 export function segmentCreator(name: string): number | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(segmentPath(name), 'r');
-    const size = fs.fstatSync(fd).size;
-    const head = Buffer.alloc(Math.min(HEADER_BYTES, size));
-    fs.readSync(fd, head, 0, head.length, 0);
-    return readHeader(new DataView(head.buffer, head.byteOffset, head.length), size, name).creatorPid;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  return creatorOf(segmentPath(name), name);
 }
 
 export function inspectInstance(p: InstancePaths): InstanceHealth {
@@ -49,4 +37,18 @@ export function inspectInstance(p: InstancePaths): InstanceHealth {
   }
   if (fs.existsSync(p.socket)) return { kind: 'stale', reason: `control socket ${p.socket} has no supervisor` };
   return { kind: 'absent' };
+}
+
+/**
+ * Why a running supervisor cannot answer on its control socket, or undefined when it may: it is
+ * stopped (SIGSTOP, a debugger: the kernel queues the connection and nobody ever reads it), or
+ * its socket or token is gone. `ps` says so at once; `down` stops it by signals instead.
+ */
+export function silentReason(p: InstancePaths, state: InstanceStatus): string | undefined {
+  const pid = state.supervisorPid;
+  const st = procStat(pid)?.state;
+  if (st === 'T' || st === 't') return `its supervisor (pid ${pid}) is stopped (SIGSTOP or a debugger) and answers nothing`;
+  if (!fs.existsSync(p.socket)) return `its supervisor (pid ${pid}) runs, but its control socket ${p.socket} is missing`;
+  if (!fs.existsSync(p.token)) return `its supervisor (pid ${pid}) runs, but its control token ${p.token} is missing`;
+  return undefined;
 }

@@ -2,10 +2,10 @@
 // files behind) and after stale segments, reporting exactly what was removed. Whether an instance
 // is stale is health.ts's.
 import fs from 'node:fs';
-import { Segment } from '../shm/index.js';
+import { Segment, domainSegmentName } from '../shm/index.js';
 import { removeInstanceCgroups } from '../sys/cgroups.js';
 import { removeSandboxTmpDirs } from '../sys/sandbox.js';
-import type { InstancePaths } from '../common/paths.js';
+import { DOMAIN_SEPARATOR, segmentPath, type InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 import { listSegments } from '../observe/segments.js';
 import { allProcesses, killQuietly, processAlive, sameProcess } from '../common/procs.js';
@@ -43,18 +43,28 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
     // Then everything in their groups and the supervisor's session, in one pass over /proc.
     for (const s of allProcesses()) if (s.session === session || groups.has(s.pgrp)) kill(s.pid);
   }
-  // The runtime segment and every domain segment; each only if its creator is dead.
+  // The runtime segment (and any segment file of the instance), each only if its creator is dead.
+  // A domain segment is a memfd: it went with the last process holding it (the supervisor and its
+  // containers, stopped above). One found now is held by a live creator, so not stale.
+  const live = new Set<string>();
   for (const seg of Segment.ofInstance(p.instance)) {
-    const creator = segmentCreator(seg);
+    if (seg.memfd) {
+      live.add(seg.name);
+      continue;
+    }
+    const creator = segmentCreator(seg.name);
     if (creator === undefined || !processAlive(creator)) {
-      Segment.unlink(seg);
-      report.segments.push(seg);
+      Segment.unlink(seg.name);
+      report.segments.push(seg.name);
     }
   }
+  // The domain segments the dead supervisor held, as its state file names them: gone with it.
+  const domains = new Set((state?.children ?? []).flatMap((c) => (c.domain ? [domainSegmentName(p.instance, c.domain)] : [])));
+  report.segments.push(...[...domains].filter((n) => !live.has(n) && !report.segments.includes(n)).sort());
   // With its processes gone, its domains' cgroups and temporary directories can go too.
   removeInstanceCgroups(p.instance);
   removeSandboxTmpDirs(p.instance);
-  for (const f of [p.socket, p.state, p.config]) {
+  for (const f of [p.socket, p.token, p.state, p.config]) {
     if (fs.existsSync(f)) {
       fs.rmSync(f, { force: true });
       report.files.push(f);
@@ -70,7 +80,8 @@ export function cleanStale(p: InstancePaths, state?: InstanceStatus): CleanRepor
  */
 export function removeStaleSegments(only: (name: string) => boolean = () => true): string[] {
   const removed: string[] = [];
-  for (const { name } of listSegments(Segment.list().filter(only)).filter((s) => s.stale)) {
+  // A memfd is found only through its live creator, so it is never stale: only files are removed.
+  for (const { name } of listSegments(Segment.list().filter((e) => !e.memfd && only(e.name))).filter((s) => s.stale)) {
     try {
       Segment.unlink(name);
       removed.push(name);
@@ -82,6 +93,14 @@ export function removeStaleSegments(only: (name: string) => boolean = () => true
 }
 
 export function describeClean(r: CleanReport): string {
-  const parts = [r.killed.length ? `stopped ${r.killed.length} leftover process(es) (${r.killed.join(', ')})` : '', r.segments.length ? `removed segment ${r.segments.join(', ')}` : '', r.files.length ? `removed ${r.files.length} control file(s)` : ''];
+  const parts = [r.killed.length ? `stopped ${r.killed.length} leftover process(es) (${r.killed.join(', ')})` : '', r.segments.length ? `removed segment(s) ${describeSegments(r.segments)}` : '', r.files.length ? `removed ${r.files.length} control file(s)` : ''];
   return parts.filter(Boolean).join(', ') || 'nothing was left behind';
+}
+
+/**
+ * Segments as a user finds them: a runtime segment by its /dev/shm file, a domain segment by the
+ * name lsof shows for its memfd (it has no file: it went with the processes holding it).
+ */
+export function describeSegments(names: string[]): string {
+  return names.map((n) => (n.includes(DOMAIN_SEPARATOR) ? `memfd:${n.slice(1)}` : segmentPath(n))).join(', ');
 }

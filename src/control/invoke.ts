@@ -9,11 +9,11 @@ export interface InvokeResponse {
   body: Buffer;
 }
 
-/** POSTs `body` to `path` (`/function/N` or `/flow/NAME`). */
-export function invoke(host: string, port: number, path: string, body: Buffer, contentType: string, timeoutMs: number): Promise<InvokeResponse> {
+/** POSTs `body` to `path` (`/function/N` or `/flow/NAME`, with its query) with `headers`. */
+export function invoke(host: string, port: number, path: string, body: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<InvokeResponse> {
   const target = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: target, port, method: 'POST', path, headers: { 'content-type': contentType, 'content-length': body.length }, timeout: timeoutMs }, (res) => {
+    const req = http.request({ host: target, port, method: 'POST', path, headers: { ...headers, 'content-length': body.length }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, requestId: String(res.headers['x-request-id'] ?? ''), contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }));

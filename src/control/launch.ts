@@ -72,7 +72,7 @@ export async function followStartup(child: ChildProcess, p: InstancePaths, onEve
     }
   })();
   await Promise.race([socket, gone]);
-  const events = controlRequest<SupervisorEvent>(p.socket, { cmd: 'events' }, { onEvent, until: (e) => e.kind === 'running' || e.kind === 'fatal' || e.kind === 'stopped' });
+  const events = controlRequest<SupervisorEvent>(p, { cmd: 'events' }, { onEvent, until: (e) => e.kind === 'running' || e.kind === 'fatal' || e.kind === 'stopped' });
   let last: SupervisorEvent;
   try {
     last = await Promise.race([events, gone]);

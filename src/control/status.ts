@@ -1,7 +1,7 @@
 // Reading a running instance for ps, invoke and deploy: a clear error when it is not running.
 import { controlRequest } from './client.js';
 import { FaasflowError } from '../common/errors.js';
-import { inspectInstance } from './health.js';
+import { inspectInstance, silentReason } from './health.js';
 import type { InstancePaths } from '../common/paths.js';
 import type { InstanceStatus } from '../common/protocol.js';
 
@@ -13,6 +13,7 @@ export function requireRunning(p: InstancePaths): InstanceStatus {
 }
 
 export async function liveStatus(p: InstancePaths): Promise<InstanceStatus> {
-  requireRunning(p);
-  return controlRequest<InstanceStatus>(p.socket, { cmd: 'status' }, { timeoutMs: 15_000 });
+  const silent = silentReason(p, requireRunning(p));
+  if (silent) throw new FaasflowError('CONTROL', `instance "${p.instance}" is running but cannot be asked: ${silent}. \`faasflow down --instance ${p.instance}\` stops it`);
+  return controlRequest<InstanceStatus>(p, { cmd: 'status' }, { timeoutMs: 15_000 });
 }

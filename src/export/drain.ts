@@ -3,6 +3,7 @@
 // GET /healthz with 503 for gateway.drainDelay while still serving, then closes the listener and
 // finishes what it accepted. Requests that arrive after the close are refused (connection
 // failures, which a balancer may retry safely); requests accepted before it all finish.
+import { longestRequestMs } from '../config/flows.js';
 import type { ResolvedConfig } from '../config/types.js';
 
 /** Health checks as a balancer runs them: every `interMs`, `fall` failures mark a server down, `rise` successes up. */
@@ -38,11 +39,14 @@ export interface PodTiming {
   graceSeconds: number;
 }
 
-/** The longest a stop of `cfg` can take after the drain delay: in-flight requests, then the containers' stop. */
+/**
+ * The longest a stop of `cfg` can take after the drain delay: in-flight requests (the longest
+ * function or flow: a flow accepted just before the stop runs to its own deadline), then the
+ * containers' stop (each gets at least its function's timeout + 1 s, else shutdownTimeout).
+ */
 export function stopBudgetMs(cfg: ResolvedConfig): number {
-  const longest = Math.max(0, ...cfg.functions.map((f) => f.timeoutMs));
-  // Containers get at least their function's timeout + 1 s (supervisor), else shutdownTimeout.
-  return longest + Math.max(cfg.supervisor.shutdownTimeoutMs, longest + 1000);
+  const longestFunction = Math.max(0, ...cfg.functions.map((f) => f.timeoutMs));
+  return longestRequestMs(cfg) + Math.max(cfg.supervisor.shutdownTimeoutMs, longestFunction + 1000);
 }
 
 /** Drain and grace for a pod running `cfg`; 5 s of margin for the supervisor's own cleanup. */

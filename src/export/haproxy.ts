@@ -4,6 +4,7 @@
 // the config text from the resolved config and the flags.
 import type { ResolvedConfig } from '../config/types.js';
 import { FaasflowError } from '../common/errors.js';
+import { longestRequestMs } from '../config/flows.js';
 import { drainDelayFor, type HealthCheck } from './drain.js';
 
 export interface Backend {
@@ -33,15 +34,6 @@ export function parseBackend(spec: string, index: number): Backend {
   const port = Number(m?.[3]);
   if (!m || port < 1 || port > 65535) throw new FaasflowError('USAGE', `--backend ${spec} is not HOST:PORT (or NAME=HOST:PORT): write e.g. 10.0.0.5:8080 or web1=10.0.0.5:8080`);
   return { name: m[1] ?? `ff${index + 1}`, host: m[2], port };
-}
-
-/** The longest a request may take inside faasflow: a function's timeout, or a whole flow's. */
-export function longestRequestMs(cfg: ResolvedConfig): number {
-  const fn = new Map(cfg.functions.map((f) => [f.id, f.timeoutMs]));
-  const flows = cfg.flows.map(
-    (f) => f.timeoutMs ?? f.steps.reduce((a, s) => a + Math.max(...(s.kind === 'call' ? [s.call] : s.branches).map((c) => c.timeoutMs ?? fn.get(c.functionId) ?? 0)), 0),
-  );
-  return Math.max(0, ...cfg.functions.map((f) => f.timeoutMs), ...flows);
 }
 
 const ms = (n: number) => `${Math.ceil(n)}ms`;

@@ -17,12 +17,14 @@ export interface PodOverrides {
 }
 
 /**
- * Gateways for a pod: the config's gateway.workers, at most half the pod's CPUs (at least one). A
- * config without gateway.workers resolves it from the CPUs of the machine that exports, which says
- * nothing about the pod.
+ * Gateways for a pod: half the pod's CPUs (at least one), and no more than the config's
+ * gateway.workers when it sets one. A config without it resolves it from the CPUs of the machine
+ * that exports, which says nothing about the pod: left out, the export is the same bytes wherever
+ * it runs.
  */
 export function podWorkers(cfg: ResolvedConfig, cpus: number): number {
-  return Math.max(1, Math.min(cfg.gateway.workers, Math.floor(cpus / 2)));
+  const half = Math.max(1, Math.floor(cpus / 2));
+  return cfg.gateway.workersFromCpus ? half : Math.max(1, Math.min(cfg.gateway.workers, half));
 }
 
 /** The config file name a handler gets in the exported set: unique per function, safe as a ConfigMap key. */
@@ -56,6 +58,8 @@ export function podConfig(cfg: ResolvedConfig, o: PodOverrides): Record<string, 
       domain: f.domain,
       ...(f.user !== undefined ? { user: f.user } : {}),
       env: f.env,
+      // Names only: the pod's environment (its Deployment's env, a Secret) gives the values.
+      ...(f.passEnv?.length ? { passEnv: f.passEnv } : {}),
     })),
     flows: cfg.flows.map((f) => ({ name: f.name, steps: f.steps.map(step), ...(f.timeoutMs !== undefined ? { timeout: f.timeoutMs } : {}) })),
     gateway: { host: o.host, port: cfg.gateway.port, requestTimeout: cfg.gateway.requestTimeoutMs, drainDelay: o.drainDelayMs, workers: o.workers, parser: cfg.gateway.parser },

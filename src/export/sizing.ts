@@ -1,6 +1,6 @@
 // How much memory one instance needs, from its resolved config alone: the bytes of its segments
-// (what a pod's /dev/shm must hold) and the memory limit that covers the segments plus every
-// process. Pure, so the figures in an exported manifest can be checked without starting anything.
+// (the runtime segment, what a pod's /dev/shm must hold, and the domain segments, memfds charged to
+// the pod's memory) and the memory limit that covers the segments plus every process. Pure, so the figures in an exported manifest can be checked without starting anything.
 import type { ResolvedConfig } from '../config/types.js';
 import { domainBudget, domainStatsSlots } from '../config/segment.js';
 import { MIN_DOMAIN_BYTES, computeLayout, metadataSize } from '../shm/layout.js';
@@ -39,11 +39,16 @@ export interface SegmentSizes {
   domains: string[];
   /**
    * What each domain segment can hold, in the order of `domains`: its tables and its budget. Its
-   * file is several times larger (each size class reserves packets for the whole budget), but
-   * tmpfs backs only the pages written, and the budget bounds the packets held at once.
+   * memfd is several times larger (each size class reserves packets for the whole budget), but
+   * memory backs only the pages written, and the budget bounds the packets held at once.
    */
   domainBytes: number[];
-  /** Everything the instance can hold in /dev/shm. */
+  /**
+   * What the instance puts in /dev/shm: the runtime segment. The domain segments are memfds, in
+   * no filesystem: their pages count against the pod's memory limit, not its /dev/shm.
+   */
+  shm: number;
+  /** Everything the instance's segments can hold, /dev/shm and memfds. */
   total: number;
 }
 
@@ -71,11 +76,11 @@ export function segmentBytes(cfg: ResolvedConfig): SegmentSizes {
     const l = computeLayout({ kind: 'domain', budget: perDomain, classes: cfg.segment.classes, maxFunctions: 0, fnWriters: 0, procSlots: 0, statsSlots: domainStatsSlots(replicas) });
     return pageAlign(holdable(l));
   });
-  return { runtime, perDomain, domains, domainBytes, total: pageAlign(runtime) + domainBytes.reduce((a, b) => a + b, 0) };
+  return { runtime, perDomain, domains, domainBytes, shm: pageAlign(runtime), total: pageAlign(runtime) + domainBytes.reduce((a, b) => a + b, 0) };
 }
 
 export interface MemoryBudget {
-  /** Every segment, whole: tmpfs pages in a memory-backed emptyDir count against the pod's limit. */
+  /** Every segment, whole: a memfd's pages and tmpfs pages in a memory-backed emptyDir count against the pod's limit. */
   segments: number;
   sharedCode: number;
   cli: number;

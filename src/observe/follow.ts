@@ -1,9 +1,9 @@
-// Keeps read-only mappings of an instance's segments across restarts of the instance: when a file
-// goes away its mapping is dropped at once (holding it would keep a dead instance's memory alive),
-// and when a new file appears under a name (the instance restarted, a domain was added or rebuilt)
-// it is mapped afresh.
-import fs from 'node:fs';
-import { Segment, segmentName } from '../shm/index.js';
+// Keeps read-only mappings of an instance's segments across restarts of the instance: when a
+// segment goes away its mapping is dropped at once (holding it would keep a dead instance's memory
+// alive), and when a new one appears under a name (the instance restarted, a domain was added or
+// rebuilt) it is mapped afresh.
+import { Segment, segmentName, type SegmentEntry } from '../shm/index.js';
+import { inodeOf } from '../shm/locate.js';
 import { InstanceView } from './instance.js';
 import { segmentPath } from '../common/paths.js';
 
@@ -13,15 +13,9 @@ export interface Followed {
   reason: string | null;
 }
 
-/** The inode of each file: a new file under the same name has another one. */
-function inodes(names: string[]): string {
-  return names.map((n) => {
-    try {
-      return `${n}:${fs.statSync(segmentPath(n)).ino}`;
-    } catch {
-      return `${n}:-`;
-    }
-  }).join(',');
+/** The inode of each segment: a new file (or memfd) under the same name has another one. */
+function inodes(entries: SegmentEntry[]): string {
+  return entries.map((e) => `${e.name}:${inodeOf(e.path) ?? '-'}`).join(',');
 }
 
 export class InstanceFollower {
@@ -34,16 +28,17 @@ export class InstanceFollower {
   }
 
   current(): Followed {
-    const names = Segment.ofInstance(this.instance);
-    if (!names.includes(this.runtime)) {
+    const entries = Segment.ofInstance(this.instance);
+    const runtime = entries.find((e) => e.name === this.runtime);
+    if (!runtime) {
       this.drop();
       return { view: null, reason: `waiting for instance: no segment ${segmentPath(this.runtime)}` };
     }
-    const key = inodes(names);
+    const key = inodes(entries);
     if (this.view && key === this.key) return { view: this.view, reason: null };
     this.drop();
     try {
-      this.view = InstanceView.open(this.runtime, names.filter((n) => n !== this.runtime));
+      this.view = InstanceView.open(runtime, entries.filter((e) => e !== runtime));
       this.key = key;
       return { view: this.view, reason: null };
     } catch (err) {

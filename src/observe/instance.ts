@@ -1,7 +1,7 @@
 // An instance as readers see it: its runtime segment (process table, the gateways' function stats,
 // their own process stats) and its domain segments (each domain's packets and its containers'
 // stats), all mapped read-only, or borrowed from a process that maps them already (the gateway).
-import { ProcessStats, Segment, type ProcEntry } from '../shm/index.js';
+import { ProcessStats, Segment, type ProcEntry, type SegmentEntry } from '../shm/index.js';
 
 export class InstanceView {
   private constructor(
@@ -26,10 +26,10 @@ export class InstanceView {
    * Maps an instance's segments read-only. A domain segment that cannot be read (being created,
    * removed meanwhile) is left out; the runtime segment's failure is thrown.
    */
-  static open(runtimeName: string, domainNames: string[]): InstanceView {
-    const runtime = Segment.open(runtimeName, false);
+  static open(runtime_: SegmentEntry | string, domainEntries: (SegmentEntry | string)[]): InstanceView {
+    const runtime = Segment.open(runtime_, false);
     const domains = new Map<number, Segment>();
-    for (const n of domainNames) {
+    for (const n of domainEntries) {
       try {
         const d = Segment.open(n, false);
         if (d.kind === 'domain') domains.set(d.header.domainIndex, d);
@@ -45,9 +45,9 @@ export class InstanceView {
     return this.runtime.header.name;
   }
 
-  /** Every mapped segment's name: the runtime one first. */
-  segmentNames(): string[] {
-    return [...new Set([this.runtime.name, ...[...this.domains.values()].map((d) => d.name)])];
+  /** Every mapped segment: the runtime one first. */
+  segments(): Segment[] {
+    return [...new Set([this.runtime, ...this.domains.values()])];
   }
 
   /**

@@ -2,7 +2,7 @@
 // RSS alone misleads for faasflow processes: every one of them maps the shared segment, and the
 // packet pages it touched count in its RSS. So the segment is split out and "private" means the
 // process's own memory, the number a leak makes grow and a memoryLimit applies to.
-import { SEGMENT_PREFIX, SHM_DIR } from '../shm/index.js';
+import { SEGMENT_PREFIX, SHM_DIR, memfdLabel } from '../shm/index.js';
 import { cpuSeconds, readProc, readProcAsync, statCpuSeconds } from './procfs.js';
 
 export interface MemorySample {
@@ -17,7 +17,7 @@ export interface MemorySample {
   privateBytes: number;
   /** Resident pages also mapped by other processes (Shared_Clean + Shared_Dirty): libraries, the node binary, the segment. */
   sharedBytes: number;
-  /** Resident bytes of faasflow segment mappings (/dev/shm/faasflow-*) in this process. */
+  /** Resident bytes of faasflow segment mappings (/dev/shm/faasflow-*, and the domain segments' /memfd:faasflow-*) in this process. */
   shmBytes: number;
   /** Anonymous resident memory (status RssAnon): heap, stacks. */
   anonBytes: number;
@@ -27,6 +27,7 @@ export interface MemorySample {
 }
 
 const SHM_MAPPING = `${SHM_DIR}/${SEGMENT_PREFIX}`;
+const MEMFD_MAPPING = memfdLabel(`/${SEGMENT_PREFIX}`);
 
 /** "Name:   1234 kB" lines of /proc files → bytes for the names asked for. */
 function kb(line: string, from: number): number {
@@ -77,7 +78,7 @@ function parseSample(pid: number, smaps: string, status: string, cpuTime: number
     const c = line.charCodeAt(0);
     // Mapping header lines start with a hex address, field lines with a capital letter.
     if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
-      inShm = line.includes(SHM_MAPPING);
+      inShm = line.includes(SHM_MAPPING) || line.includes(MEMFD_MAPPING);
       continue;
     }
     const colon = line.indexOf(':');

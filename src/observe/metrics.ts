@@ -123,14 +123,17 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const leak = gauge('faasflow_process_memory_leak_suspected', '1 when private memory rises steadily (likely leak).', procLabels);
   const up = gauge('faasflow_process_up', '1 when the registered process is alive and ready.', [...procLabels, 'state']);
   const restarts = counter('faasflow_process_restarts_total', 'Restarts of the process in this slot (role, function, replica).', ['role', 'function', 'replica']);
+  // The supervisor's counts of each replica's output lines, carried over its restarts like restarts.
+  const logLines = counter('faasflow_log_lines_total', 'Lines of a process\'s output the supervisor did not log whole, since the replica first started: action "cut" (at logs.maxLine, the rest of the line dropped) or "dropped" (over logs.rate, or the log file\'s write queue full).', ['role', 'function', 'replica', 'action']);
   // A replica's slot may briefly appear twice (old pid draining, new one starting): one series each.
-  const restartsBy = new Map<string, { l: Labels; n: number }>();
+  const byReplica = new Map<string, { l: Labels; n: number; cut: number; dropped: number }>();
   for (const p of snap.processes) {
     const l = { pid: String(p.pid), role: p.role, function: String(p.functionId), replica: String(p.replica) };
     up.set({ ...l, state: p.state }, p.alive && p.state === 'ready' ? 1 : 0);
     const r = { role: p.role, function: String(p.functionId), replica: String(p.replica) };
     const key = `${r.role}/${r.function}/${r.replica}`;
-    restartsBy.set(key, { l: r, n: Math.max(p.restarts, restartsBy.get(key)?.n ?? 0) });
+    const had = byReplica.get(key);
+    byReplica.set(key, { l: r, n: Math.max(p.restarts, had?.n ?? 0), cut: Math.max(p.logs.cut, had?.cut ?? 0), dropped: Math.max(p.logs.dropped, had?.dropped ?? 0) });
     // The supervisor never polls: no series of zeros for it.
     if (p.alive && p.role !== 'supervisor') {
       polls.inc({ ...l, result: 'answered' }, p.polling.answered);
@@ -148,7 +151,12 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
     slope.set(l, p.trend.slopeBytesPerS);
     leak.set(l, p.leak ? 1 : 0);
   }
-  for (const { l, n } of restartsBy.values()) restarts.inc(l, n);
+  for (const { l, n, cut, dropped } of byReplica.values()) {
+    restarts.inc(l, n);
+    if (l.role === 'supervisor') continue;
+    logLines.inc({ ...l, action: 'cut' }, cut);
+    logLines.inc({ ...l, action: 'dropped' }, dropped);
+  }
   if (view) {
     const names = new Map(snap.functions.map((f) => [f.id, f.name ?? '']));
     const entries = new Map(new ProcessTable(view.runtime).entries().map((e) => [e.pid, e]));

@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { SHM_DIR, segmentPath } from '../common/paths.js';
+import { SEGMENT_PREFIX, SHM_DIR, segmentPath } from '../common/paths.js';
+import { inodeOf, memfdLabel, undeleted, type SegmentEntry } from '../shm/locate.js';
 
 let ticks = 0;
 /** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on every Linux we know). */
@@ -94,29 +95,42 @@ function fdWrites(pid: number, fd: string): boolean {
   return m === null || (parseInt(m[1]!, 8) & 3) !== 0;
 }
 
-/** Collects, for each of `names`, the pids mapping it or holding it open and whether they write. */
+/**
+ * A segment to find the holders of. A file is known by its path; a memfd by its name as the kernel
+ * shows it ("/memfd:faasflow-x@d (deleted)") and its inode, since an old memfd of the same name (a
+ * rebuilt domain's, still mapped by a replica on its way out) is another segment.
+ */
+export type HolderTarget = SegmentEntry & { ino?: number };
+
+/** Collects, for each target, the pids mapping it or holding it open and whether they write. */
 class HolderScan {
-  private readonly byPath: Map<string, string>;
+  private readonly byPath = new Map<string, { name: string; ino?: number }>();
   private readonly found: Map<string, Map<number, boolean>>;
 
-  constructor(names: string[]) {
-    this.byPath = new Map(names.map((n) => [segmentPath(n), n]));
-    this.found = new Map(names.map((n) => [n, new Map<number, boolean>()]));
+  constructor(targets: HolderTarget[]) {
+    for (const t of targets) this.byPath.set(t.memfd ? memfdLabel(t.name) : segmentPath(t.name), { name: t.name, ino: t.memfd ? (t.ino ?? inodeOf(t.path)) : undefined });
+    this.found = new Map(targets.map((t) => [t.name, new Map<number, boolean>()]));
   }
 
-  note(path: string, pid: number, writes: () => boolean): void {
-    const name = this.byPath.get(path.endsWith(' (deleted)') ? path.slice(0, -10) : path);
-    const pids = name === undefined ? undefined : this.found.get(name);
+  note(path: string, ino: () => number | undefined, pid: number, writes: () => boolean): void {
+    const target = this.byPath.get(undeleted(path));
+    if (target === undefined || (target.ino !== undefined && ino() !== target.ino)) return;
+    const pids = this.found.get(target.name);
     if (pids !== undefined && !pids.get(pid)) pids.set(pid, writes());
   }
 
-  /** Lines of /proc/<pid>/maps naming /dev/shm files: "addr perms offset dev inode path". */
+  /** Lines of /proc/<pid>/maps naming /dev/shm files or memfds: "addr perms offset dev inode path". */
   maps(pid: number, maps: string | null): void {
-    if (maps === null || !maps.includes(SHM_DIR)) return;
+    if (maps === null || !(maps.includes(SHM_DIR) || maps.includes(MEMFD))) return;
     for (const line of maps.split('\n')) {
-      const at = line.indexOf(SHM_DIR);
-      if (at > 0) this.note(line.slice(at), pid, () => sharedWritable(line.split(' ')[1]));
+      const at = Math.max(line.indexOf(SHM_DIR), line.indexOf(MEMFD));
+      if (at > 0) this.note(line.slice(at), () => Number(line.split(/\s+/)[4]), pid, () => sharedWritable(line.split(' ')[1]));
     }
+  }
+
+  /** An open descriptor of `pid` (its /proc link target). */
+  fd(pid: number, fd: string, link: string): void {
+    this.note(link, () => inodeOf(`/proc/${pid}/fd/${fd}`), pid, () => fdWrites(pid, fd));
   }
 
   result(): Map<string, MappedBy[]> {
@@ -124,15 +138,19 @@ class HolderScan {
   }
 }
 
+/** Where a memfd segment's name starts in maps and in /proc/<pid>/fd links. */
+const MEMFD = memfdLabel(`/${SEGMENT_PREFIX}`);
+
 /**
  * Every process that maps (from /proc/<pid>/maps) or holds open (from /proc/<pid>/fd, with `fds`)
- * each of `names`: what `lsof /dev/shm/<name>` lists. One pass over /proc for all names. A
- * deleted-but-mapped segment shows in maps with " (deleted)" and still counts. Readers such as
+ * each target: what lsof lists for it (`lsof /dev/shm/<name>` for a file; for a memfd, the lines
+ * naming "/memfd:<name> (deleted)" with its inode). One pass over /proc for all targets. A
+ * deleted-but-mapped file shows in maps with " (deleted)" and still counts. Readers such as
  * `shm ls` and `top` map read-only; telling them from writers is what lets a segment whose
  * creator died count as stale while someone is merely looking at it.
  */
-export function scanHolders(names: string[], o: { fds?: boolean; exclude?: number[] } = {}): Map<string, MappedBy[]> {
-  const scan = new HolderScan(names);
+export function scanHolders(targets: HolderTarget[], o: { fds?: boolean; exclude?: number[] } = {}): Map<string, MappedBy[]> {
+  const scan = new HolderScan(targets);
   const exclude = new Set(o.exclude ?? []);
   for (const pid of allPids()) {
     if (exclude.has(pid)) continue;
@@ -146,7 +164,7 @@ export function scanHolders(names: string[], o: { fds?: boolean; exclude?: numbe
     }
     for (const fd of fds) {
       try {
-        scan.note(fs.readlinkSync(`/proc/${pid}/fd/${fd}`), pid, () => fdWrites(pid, fd));
+        scan.fd(pid, fd, fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
       } catch {
         // closed meanwhile
       }
@@ -159,8 +177,8 @@ export function scanHolders(names: string[], o: { fds?: boolean; exclude?: numbe
  * scanHolders over the memory mappings only, reading /proc/<pid>/maps off the event loop a few
  * pids at a time: for a process that must keep serving while it looks (the gateway's /metrics).
  */
-export async function scanHoldersAsync(names: string[], o: { exclude?: number[] } = {}): Promise<Map<string, MappedBy[]>> {
-  const scan = new HolderScan(names);
+export async function scanHoldersAsync(targets: HolderTarget[], o: { exclude?: number[] } = {}): Promise<Map<string, MappedBy[]>> {
+  const scan = new HolderScan(targets);
   const exclude = new Set(o.exclude ?? []);
   const pids = allPids().filter((p) => !exclude.has(p));
   let next = 0;

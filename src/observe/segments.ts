@@ -1,8 +1,8 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
-// and fuser give about /dev/shm/<name>, plus what only the segment's own header and tables know.
-import { ProcessTable, Segment, isShmError, pidAlive, segmentName, type ClassUsage, type DomainMemory, type ProcEntry } from '../shm/index.js';
+// and fuser give about /dev/shm/<name> (or a domain segment's memfd), plus what only the segment's
+// own header and tables know.
+import { ProcessTable, Segment, isShmError, locateSegment, pidAlive, segmentName, type ClassUsage, type DomainMemory, type ProcEntry, type SegmentEntry } from '../shm/index.js';
 import { commandLine, scanHolders, type MappedBy } from './procfs.js';
-import { segmentPath } from '../common/paths.js';
 
 export interface Holder {
   pid: number;
@@ -14,18 +14,21 @@ export interface Holder {
 }
 
 export interface SegmentReport {
-  /** Segment name as shm_open knows it, e.g. "/faasflow-default". */
+  /** Segment name, e.g. "/faasflow-default" or "/faasflow-default@resize". */
   name: string;
+  /** Where it can be opened: its /dev/shm file, or for a memfd its creator's /proc/<pid>/fd/<n>. */
   path: string;
+  /** A sealed memfd (a domain segment: its size can never change), not a file in /dev/shm. */
+  memfd: boolean;
   /** Instance name from the header; null when the header is unreadable. */
   instance: string | null;
   /** `runtime` (process table and stats) or `domain` (a security domain's packets); null when unreadable. */
   kind: 'runtime' | 'domain' | null;
   /** A domain segment's domain name; null otherwise. */
   domain: string | null;
-  /** Size of the file (the ceiling; tmpfs allocates lazily). */
+  /** Size of the file (the ceiling; its pages are allocated as they are first written). */
   size: number;
-  /** Bytes tmpfs really holds for it (allocated blocks): what it costs in RAM. */
+  /** Bytes really allocated for it (tmpfs blocks): what it costs in RAM. */
   touched: number;
   mode: string;
   uid: number;
@@ -33,7 +36,7 @@ export interface SegmentReport {
   creatorPid: number | null;
   creatorAlive: boolean;
   createdAt: string | null;
-  /** Processes that map it or hold it open (lsof /dev/shm/<name>); the caller too, if it does. */
+  /** Processes that map it or hold it open (what lsof lists for it); the caller too, if it does. */
   holders: Holder[];
   /** Per size class; null when the header is unreadable. */
   pool: ClassUsage[] | null;
@@ -62,10 +65,11 @@ export interface SegmentDetail extends SegmentReport {
   layout: { packetCount: number; maxFunctions: number; procSlots: number; metaBytes: number } | null;
 }
 
-function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDetail {
+function report(e: SegmentEntry, mappedBy: MappedBy[], detail: boolean): SegmentDetail {
   const r: SegmentDetail = {
-    name,
-    path: segmentPath(name),
+    name: e.name,
+    path: e.path,
+    memfd: e.memfd,
     instance: null,
     kind: null,
     domain: null,
@@ -88,7 +92,7 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
     layout: null,
   };
   try {
-    const st = Segment.stat(name);
+    const st = Segment.stat(e);
     Object.assign(r, { size: st.size, touched: st.touched, mode: `0${st.mode.toString(8)}`, uid: st.uid });
   } catch (err) {
     r.error = (err as Error).message;
@@ -96,7 +100,7 @@ function report(name: string, mappedBy: MappedBy[], detail: boolean): SegmentDet
   let registered = new Set<number>();
   let seg: Segment | null = null;
   try {
-    seg = Segment.open(name, false);
+    seg = Segment.open(e, false);
     r.instance = seg.header.name;
     r.kind = seg.kind;
     r.domain = seg.kind === 'domain' ? seg.header.domain : null;
@@ -154,25 +158,32 @@ function owners(seg: Segment): OwnerSummary[] {
 }
 
 /**
- * Every faasflow segment in /dev/shm. Holders are scanned before this function maps anything, so
- * the calling process is among them only when it maps a segment itself: then it counts, and a
- * segment it writes to is not stale (`down --clean-shm` relies on that).
+ * Every faasflow segment: the files in /dev/shm and every live instance's domain segments. Holders
+ * are scanned before this function maps anything, so the calling process is among them only when
+ * it maps a segment itself: then it counts, and a segment it writes to is not stale (`down
+ * --clean-shm` relies on that).
  */
-export function listSegments(names = Segment.list()): SegmentReport[] {
-  const holders = scanHolders(names, { fds: true });
-  return names.map((n) => {
-    const { processes: _p, owners: _o, layout: _l, ...plain } = report(n, holders.get(n) ?? [], false);
+export function listSegments(entries: (SegmentEntry | string)[] = Segment.list()): SegmentReport[] {
+  const targets = entries.map((e) => (typeof e === 'string' ? locateSegment(e) : e));
+  const holders = scanHolders(targets, { fds: true });
+  return targets.map((e) => {
+    const { processes: _p, owners: _o, layout: _l, ...plain } = report(e, holders.get(e.name) ?? [], false);
     return plain;
   });
 }
 
+/** One segment by name (a file in /dev/shm or a live instance's domain segment) in detail. */
 export function inspectSegment(name: string): SegmentDetail {
-  const holders = scanHolders([name], { fds: true });
-  return report(name, holders.get(name) ?? [], true);
+  const e = locateSegment(name);
+  const holders = scanHolders([e], { fds: true });
+  return report(e, holders.get(name) ?? [], true);
 }
 
-/** Accepts "x", "faasflow-x", "/faasflow-x" or "/dev/shm/faasflow-x" and returns "/faasflow-x". */
+/**
+ * Accepts "x", "faasflow-x", "/faasflow-x", "/dev/shm/faasflow-x", or a domain segment as lsof
+ * names its memfd ("/memfd:faasflow-x@d (deleted)"), and returns "/faasflow-x" (or "/faasflow-x@d").
+ */
 export function normalizeSegmentName(arg: string): string {
-  const base = arg.replace(/^\/dev\/shm\//, '').replace(/^\//, '');
+  const base = arg.replace(/ \(deleted\)$/, '').replace(/^\/?memfd:/, '').replace(/^\/dev\/shm\//, '').replace(/^\//, '');
   return `/${base.startsWith('faasflow-') ? base : `faasflow-${base}`}`;
 }

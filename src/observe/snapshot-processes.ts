@@ -20,6 +20,7 @@ export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'rep
 interface ProcPrev {
   state: string;
   leak: boolean;
+  logs: { cut: number; dropped: number };
 }
 
 export class ProcessReader {
@@ -82,6 +83,7 @@ export class ProcessReader {
         errors: ps?.errors ?? 0,
         handlerUs: summarize(ps?.histogram() ?? new HistogramSnapshot()),
         polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.samples.pollPercent(e.pid, micros / 1e6) : null },
+        logs: { ...e.logs },
       };
       this.events(p, seen, child !== undefined);
       return p;
@@ -123,10 +125,22 @@ export class ProcessReader {
     if (prev) {
       if (p.state !== prev.state && (p.state === 'crashed' || p.state === 'failed')) this.note('error', `${who} pid ${p.pid} ${p.state}${p.lastExit ? `: ${p.lastExit}` : ''}`);
       if (p.leak && !prev.leak) this.note('warn', `${who} pid ${p.pid}: private memory rising ${fmtBytes(Math.round(p.trend.slopeBytesPerS))}/s steadily: likely leak`);
+      const logs = logNews(p.logs, prev.logs);
+      if (logs) this.note('warn', `${who} pid ${p.pid}: ${logs} (see \`faasflow logs --id ${p.functionId}\`)`);
     }
     if (!p.alive && prev?.state !== 'dead' && p.state !== 'stopped') this.note('error', `${who} pid ${p.pid} is not running but still registered`);
-    seen.set(p.pid, { state: p.alive ? p.state : 'dead', leak: p.leak });
+    seen.set(p.pid, { state: p.alive ? p.state : 'dead', leak: p.leak, logs: p.logs });
   }
+}
+
+/** What a process's output lost since the previous snapshot, as an event's words; '' for nothing. */
+function logNews(now: ProcessSnapshot['logs'], before: ProcessSnapshot['logs']): string {
+  const dropped = now.dropped - before.dropped;
+  const cut = now.cut - before.cut;
+  return [
+    dropped > 0 ? `${dropped} log line${dropped === 1 ? '' : 's'} dropped (over logs.rate, or the disk behind)` : '',
+    cut > 0 ? `${cut} log line${cut === 1 ? '' : 's'} cut at logs.maxLine` : '',
+  ].filter(Boolean).join(', ');
 }
 
 /**

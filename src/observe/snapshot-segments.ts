@@ -4,14 +4,13 @@
 import { Segment, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { enforcementName } from '../sys/sandbox.js';
 import type { Holders } from './holders.js';
-import { segmentPath } from '../common/paths.js';
 import type { DomainSnapshot, PoolClassSnapshot, SegmentInfo } from './types.js';
 
 export function segmentInfo(seg: Segment, now: number, registered: Set<number>, holders: Holders): SegmentInfo {
   let size = seg.header.size;
   let touched = 0;
   try {
-    ({ size, touched } = Segment.stat(seg.name));
+    ({ size, touched } = Segment.stat(seg));
   } catch {
     // unlinked since we mapped it: the follower will notice
   }
@@ -19,7 +18,7 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
   const live = holders.of(seg.name).filter((h) => pidAlive(h.pid));
   return {
     name: seg.name,
-    path: segmentPath(seg.name),
+    path: seg.path,
     size,
     touched,
     layoutVersion: seg.header.version,

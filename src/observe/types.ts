@@ -136,6 +136,12 @@ export interface ProcessSnapshot {
    * since the previous snapshot (null on the first). Part of `cpuPercent`, not on top of it.
    */
   polling: { answered: number; timedOut: number; parked: number; seconds: number; percent: number | null };
+  /**
+   * Its output as the supervisor logged it, since this replica first started (restarts carry it
+   * on): lines `cut` at `logs.maxLine`, lines `dropped` (over `logs.rate`, or the log file's write
+   * queue full).
+   */
+  logs: { cut: number; dropped: number };
 }
 
 export interface ObserveEvent {

@@ -1,9 +1,19 @@
-// What every child process of the supervisor does the same way: report readiness or failure over
-// the IPC channel, exit when the supervisor is gone (no orphan outlives it), and turn SIGTERM,
-// SIGINT and a 'drain' message into one graceful shutdown.
-import type { ChildMessage, SupervisorMessage } from './protocol.js';
+// What every child process of the supervisor does the same way: report readiness or failure to the
+// supervisor (a gateway over Node's IPC channel, a container over its own channel), exit when the
+// supervisor is gone (no orphan outlives it), and turn SIGTERM, SIGINT and a 'drain' message into
+// one graceful shutdown.
+import type { ChildMessage, ContainerMessage, SupervisorMessage } from './protocol.js';
 import { sys } from '../sys/binding.js';
 import { DEFAULT_SPIN_MICROS, ENV } from '../common/env.js';
+import { openSupervisorChannel } from './container/supervisor.js';
+import { oneLine } from './supervisor/container-messages.js';
+
+/**
+ * A container's channel to the supervisor; undefined in a gateway. A container has no Node IPC
+ * channel (`process.send` is undefined there): bytes its handler wrote to one would be parsed by
+ * Node inside the supervisor.
+ */
+export const supervisor = openSupervisorChannel((m) => log('warn', m));
 
 /** Pins this process to the CPUs the config names (FAASFLOW_CPUS), before it does any work. */
 /**
@@ -35,7 +45,8 @@ export function spinMicros(): number {
 }
 
 export function send(msg: ChildMessage): void {
-  if (process.send && process.connected) process.send(msg);
+  if (supervisor) supervisor.send(msg as ContainerMessage);
+  else if (process.send && process.connected) process.send(msg);
 }
 
 /** Tells the supervisor this process hears its messages now (links and handlers may be sent). */
@@ -43,9 +54,11 @@ export function reportListening(): void {
   send({ type: 'listening', pid: process.pid });
 }
 
+/** A gateway says the port it listens on; a container, the isolation its launcher applied. */
 export function reportReady(port?: number): void {
   const sandbox = process.env[ENV.sandbox];
-  send({ type: 'ready', pid: process.pid, ...(port === undefined ? {} : { port }), ...(sandbox ? { sandbox } : {}) });
+  if (port !== undefined) send({ type: 'ready', pid: process.pid, port });
+  else send({ type: 'ready', pid: process.pid, ...(sandbox ? { sandbox } : {}) });
 }
 
 /** Asks the supervisor for a graceful replacement of this process (once). */
@@ -54,11 +67,11 @@ export function requestReplacement(reason: string): void {
   if (replaceAsked) return;
   replaceAsked = true;
   log('warn', `asking the supervisor to replace this replica: ${reason}`);
-  send({ type: 'replace-me', pid: process.pid, reason });
+  send({ type: 'replace-me', pid: process.pid, reason: oneLine(reason) });
 }
 
 export function reportFailed(message: string): void {
-  send({ type: 'failed', pid: process.pid, message });
+  send({ type: 'failed', pid: process.pid, message: oneLine(message) });
 }
 
 export function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
@@ -94,10 +107,15 @@ export function onShutdown(drain: (reason: string) => Promise<void>, graceMs: nu
   };
   process.on('SIGTERM', () => start('SIGTERM'));
   process.on('SIGINT', () => start('SIGINT'));
+  // The supervisor's end of the channel closes when it dies, even by SIGKILL.
+  if (supervisor) {
+    supervisor.on('drain', () => start('drain'));
+    supervisor.onEnd(() => start('supervisor gone'));
+    return;
+  }
   process.on('message', (m: SupervisorMessage) => {
     if (m && m.type === 'drain') start('drain');
   });
-  // The supervisor's end of the IPC channel closes when it dies, even by SIGKILL.
   process.on('disconnect', () => start('supervisor gone'));
 }
 

@@ -1,12 +1,19 @@
 // A descriptor link over a Unix socket: frames out are coalesced (every frame queued during one
 // turn of the event loop leaves in a single write), frames in are split and validated. A peer that
-// sends garbage is disconnected; nothing it sent can reach the pool.
+// sends garbage is disconnected, and the close says it was a violation (the gateway then has the
+// container replaced); nothing it sent can reach the pool.
 import type net from 'node:net';
 import { FRAME_BYTES, FrameReader, encodeFrame, type Frame } from '../shm/frame.js';
 import { socketFd, type Spinner } from './spin.js';
 
 /** Frames per batch buffer: 128 × 48 B = 6 KiB, one write for a whole burst. */
 const BATCH_FRAMES = 128;
+
+/**
+ * How a link ended: `here` (this process closed it), `violation` (closed here because the peer sent
+ * what the protocol forbids), `peer` (the peer closed it or died).
+ */
+export type LinkEnd = 'here' | 'violation' | 'peer';
 
 export class FrameLink {
   readonly socket: net.Socket;
@@ -17,19 +24,20 @@ export class FrameLink {
   private spinner: Spinner | undefined;
   private spinBuf: Buffer | undefined;
   private readonly receive: (chunk: Buffer) => void;
+  private closeErr: Error | undefined;
+  /** Who ended the link: this side (close()), this side because the peer broke the protocol (fail()), or the peer. */
+  private cause: LinkEnd = 'peer';
   closed = false;
 
-  constructor(socket: net.Socket, onFrame: (f: Frame) => void, onClose: (err?: Error) => void) {
+  constructor(socket: net.Socket, onFrame: (f: Frame) => void, onClose: (err: Error | undefined, cause: LinkEnd) => void) {
     this.socket = socket;
     socket.setNoDelay?.(true);
-    let closeErr: Error | undefined;
     this.receive = (chunk) => {
       if (this.closed) return;
       try {
         this.reader.push(chunk, onFrame);
       } catch (err) {
-        closeErr = err as Error;
-        this.close();
+        this.fail(err as Error);
       }
     };
     socket.on('data', (chunk: Buffer) => {
@@ -37,13 +45,21 @@ export class FrameLink {
       this.receive(chunk);
     });
     socket.on('error', (err) => {
-      closeErr ??= err;
+      this.closeErr ??= err;
     });
     socket.on('close', () => {
       this.closed = true;
-      if (!closeErr && this.reader.buffered > 0) closeErr = new Error(`connection closed in the middle of a frame (${this.reader.buffered} bytes)`);
-      onClose(closeErr);
+      if (!this.closeErr && this.reader.buffered > 0) this.closeErr = new Error(`connection closed in the middle of a frame (${this.reader.buffered} bytes)`);
+      onClose(this.closeErr, this.cause);
     });
+  }
+
+  /** Closes the link because the peer broke the protocol (a bad frame, no hello in time). */
+  fail(err: Error): void {
+    if (this.closed) return;
+    this.closeErr ??= err;
+    this.cause = 'violation';
+    this.close();
   }
 
   send(f: Frame): void {
@@ -90,6 +106,7 @@ export class FrameLink {
 
   close(): void {
     if (this.closed) return;
+    if (this.cause === 'peer') this.cause = 'here';
     this.flush();
     this.closed = true;
     this.socket.destroy();

@@ -1,5 +1,7 @@
-// Messages on the IPC channel between the supervisor and its children (Node's 'advanced'
-// serialisation through execa's ipc option). Frames on the request path are in src/shm/frame.ts.
+// Messages between the supervisor and its children: a gateway's over Node's IPC channel ('advanced'
+// serialisation), a container's over a channel of faasflow's own (channel.ts), which bounds and
+// checks what a container's code can send. Frames on the request path are in src/shm/frame.ts.
+import type { ContainerLinkMessage } from './links.js';
 
 /** A route: requests for `id` go to the containers of `deployment`. */
 export interface Route {
@@ -18,34 +20,61 @@ export interface Route {
   unavailable?: string;
 }
 
-export type ChildMessage =
+/**
+ * What a container may send its supervisor, over its own channel (channel.ts), each at most once in
+ * its life. Its handler's code runs in the same process, so these are checked field by field at one
+ * place (supervisor/container-messages.ts) before anything acts on them.
+ */
+export type ContainerMessage =
   /**
-   * Sent first thing, once the child listens for messages: only then are sockets (links) and a
-   * sandboxed container's handler sent to it (a message that arrives earlier has nobody to hear it).
+   * Sent first thing, once the child listens for messages: only then are links and a sandboxed
+   * container's handler sent to it (a message that arrives earlier has nobody to hear it).
    */
   | { type: 'listening'; pid: number }
-  /** Sent once the child can do its job (listening, connected, handler loaded). */
-  | { type: 'ready'; pid: number; /** gateway: the HTTP port it listens on (config port 0 = any) */ port?: number; /** container: the isolation it runs under, as its sandbox launcher applied it ("uid,landlock:7", "none") */ sandbox?: string }
+  /** Sent once it can do its job: handler loaded, a gateway linked. `sandbox`: the isolation its launcher applied ("uid,landlock:7", "none"). */
+  | { type: 'ready'; pid: number; sandbox?: string; port?: undefined }
   /** Sent by a child that cannot start, with the reason, before it exits. */
   | { type: 'failed'; pid: number; message: string }
-  /** Gateway → supervisor after applying a routes message. */
-  | { type: 'routes-applied'; version: number }
   /**
-   * Gateway → supervisor: a container let a request pass the gateway's backstop, which only
-   * happens when its event loop is blocked (its own timeout would have answered 504): kill it so
-   * the restart policy replaces it.
-   */
-  | { type: 'replica-stuck'; pid: number; functionId: number; reason: string }
-  /**
-   * Container → supervisor: it can still serve but should be replaced (handlers that outlived
-   * their timeout hold packets until they settle); replaced like a replica over its memoryLimit.
+   * It can still serve but should be replaced (handlers that outlived their timeout hold packets
+   * until they settle); replaced like a replica over its memoryLimit.
    */
   | { type: 'replace-me'; pid: number; reason: string };
 
-export type SupervisorMessage =
-  /** Supervisor → gateway: the full routing table, and every domain segment to map; replaces the previous one. */
+/** What a gateway sends its supervisor, over Node's IPC channel (gateways are trusted). */
+export type GatewayMessage =
+  | { type: 'listening'; pid: number }
+  /** `port`: the HTTP port it listens on (config port 0 = any). */
+  | { type: 'ready'; pid: number; port?: number; sandbox?: undefined }
+  | { type: 'failed'; pid: number; message: string }
+  /** After applying a routes message. */
+  | { type: 'routes-applied'; version: number }
+  /**
+   * A container let a request pass the gateway's backstop, which only happens when its event loop
+   * is blocked (its own timeout would have answered 504): kill it so the restart policy replaces it.
+   */
+  | { type: 'replica-stuck'; pid: number; functionId: number; reason: string }
+  /**
+   * A container broke the link protocol (a malformed or forged frame, no hello) and the gateway
+   * dropped its link, or (`closed`) it closed its link while serving: replace it, or it stays
+   * `ready` while that gateway has nowhere to route its requests.
+   */
+  | { type: 'replica-bad'; pid: number; functionId: number; reason: string; closed?: boolean };
+
+export type ChildMessage = ContainerMessage | GatewayMessage;
+
+/** Supervisor → a container, over its channel. Links come with their descriptor (links.ts). */
+export type ToContainer =
+  /** Its handler's bundled source (a sandboxed container cannot read the runtime directory). */
+  | { type: 'handler'; name: string; source: string }
+  | ContainerLinkMessage
+  /** Stop taking work, finish in-flight work, exit 0. */
+  | { type: 'drain' };
+
+/** Supervisor → a gateway, over Node's IPC channel. */
+export type ToGateway =
+  /** The full routing table, and every domain segment to map; replaces the previous one. */
   | { type: 'routes'; version: number; routes: Route[]; domains?: { index: number; name: string; segment: string }[] }
-  /** Supervisor → any child: stop taking work, finish in-flight work, exit 0. */
-  | { type: 'drain' }
-  /** Supervisor → a sandboxed container: its handler's bundled source (it cannot read the runtime directory). */
-  | { type: 'handler'; name: string; source: string };
+  | { type: 'drain' };
+
+export type SupervisorMessage = ToContainer | ToGateway;

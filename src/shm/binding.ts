@@ -11,14 +11,24 @@ export interface NativeMapping {
   handle: number;
   /** False only for a read-only attach the kernel would not map copy-on-write (PROT_READ: a store faults). */
   storesSafe: boolean;
+  /** The file's inode: a segment made anew under the same name is another one. */
+  ino: number;
 }
 
 export interface NativeShm {
   viewBytes: number;
   setErrorClass(cls: new (message: string, code: string) => Error): void;
-  /** A new segment (O_EXCL) with this mode (default 0600) and, when given, this group. */
-  create(name: string, size: number, mode?: number, gid?: number): void;
+  /** A new segment (O_EXCL) with this mode (default 0600) and, when given, this group; `allocate`: every page now (posix_fallocate). */
+  create(name: string, size: number, mode?: number, gid?: number, allocate?: boolean): void;
   map(name: string, writable: boolean): NativeMapping;
+  /** A close-on-exec memfd of `size` bytes, sealed against shrinking, growing and further seals; returns its descriptor. */
+  memfdCreate(name: string, size: number): number;
+  /** Maps the whole file behind `fd` (which stays open: the caller's to close); `name` is for errors. */
+  mapFd(fd: number, writable: boolean, name: string): NativeMapping;
+  /** The F_SEAL_* bits of the file behind `fd`, or -1 when it is no memfd. */
+  seals(fd: number): number;
+  /** Marks `fd` close-on-exec. */
+  cloexec(fd: number): void;
   unmap(handle: number): boolean;
   unlink(name: string): void;
   stat(name: string): { size: number; touched: number; mode: number; uid: number; mtimeMs: number };

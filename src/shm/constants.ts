@@ -195,6 +195,13 @@ export const PROC_STATS_SLOT = 9;
 export const PROC_SANDBOX = 10;
 /** The deployment a container belongs to. */
 export const PROC_DEPLOYMENT = 11;
+/**
+ * Lines of its output the supervisor cut at `logs.maxLine`: an f64 over words 12-13 (one writer;
+ * an aligned 8-byte store is not torn), since the replica's first start (restarts carry it over).
+ */
+export const PROC_LOG_CUT = 12;
+/** Lines of its output dropped (over `logs.rate`, or the log file's queue full): an f64 over words 14-15, as PROC_LOG_CUT. */
+export const PROC_LOG_DROPPED = 14;
 export const SANDBOX_UID = 1;
 export const SANDBOX_LANDLOCK = 2;
 export const ROLES = ['none', 'supervisor', 'gateway', 'container'] as const;

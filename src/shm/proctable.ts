@@ -1,7 +1,7 @@
 // The process table in the runtime segment: who runs, in what role, where it writes its stats,
 // under which isolation, and whether it is alive. The supervisor is its only writer; `top` and
 // `shm inspect` read it without asking anyone. No container maps the runtime segment.
-import { PROC_DEPLOYMENT, PROC_DOMAIN, PROC_FUNCTION, PROC_HEARTBEAT, PROC_PID, PROC_REPLICA, PROC_RESTARTS, PROC_ROLE, PROC_SANDBOX, PROC_STARTED, PROC_STATE, PROC_STATS_SLOT, PROC_WORDS, ROLES, SANDBOX_LANDLOCK, SANDBOX_UID, type Role } from './constants.js';
+import { PROC_DEPLOYMENT, PROC_DOMAIN, PROC_FUNCTION, PROC_HEARTBEAT, PROC_LOG_CUT, PROC_LOG_DROPPED, PROC_PID, PROC_REPLICA, PROC_RESTARTS, PROC_ROLE, PROC_SANDBOX, PROC_STARTED, PROC_STATE, PROC_STATS_SLOT, PROC_WORDS, ROLES, SANDBOX_LANDLOCK, SANDBOX_UID, type Role } from './constants.js';
 import { readOnlyError } from './errors.js';
 import type { SegmentMemory } from './memory.js';
 
@@ -31,6 +31,13 @@ export interface ProcEntry {
   /** Where its stats record is: in its domain segment (containers) or in the runtime segment. */
   statsSlot: number;
   sandbox: Sandbox;
+  /** Lines of its output cut at `logs.maxLine` and dropped (over `logs.rate`, or the disk behind). */
+  logs: LogCounts;
+}
+
+export interface LogCounts {
+  cut: number;
+  dropped: number;
 }
 
 export interface Registration {
@@ -42,6 +49,8 @@ export interface Registration {
   domainIndex?: number;
   /** Defaults to the table slot (supervisor, gateways). */
   statsSlot?: number;
+  /** Its output's counts so far (a restarted replica carries them on); default none. */
+  logs?: LogCounts;
 }
 
 export function encodeSandbox(s: Sandbox): number {
@@ -54,6 +63,8 @@ export function decodeSandbox(word: number): Sandbox {
 
 export class ProcessTable {
   private readonly i32: Int32Array;
+  /** The same words as f64 (PROC_LOG_*): the table starts on a page, each slot on 64 bytes. */
+  private readonly f64: Float64Array;
   private readonly base: number;
   private readonly slots: number;
   private readonly createdAt: number;
@@ -67,6 +78,7 @@ export class ProcessTable {
     this.i32 = mem.i32;
     this.base = mem.layout.procOffset / 4;
     this.slots = mem.layout.procSlots;
+    this.f64 = new Float64Array(this.i32.buffer, this.i32.byteOffset + mem.layout.procOffset, (this.slots * PROC_WORDS) / 2);
     this.createdAt = mem.header.createdAt;
   }
 
@@ -107,6 +119,7 @@ export class ProcessTable {
     this.i32[e + PROC_SANDBOX] = 0;
     this.i32[e + PROC_STARTED] = this.now();
     this.i32[e + PROC_HEARTBEAT] = this.now();
+    this.putLogCounts(s, r.logs ?? { cut: 0, dropped: 0 });
     Atomics.store(this.i32, e + PROC_PID, pid);
     return s;
   }
@@ -123,6 +136,18 @@ export class ProcessTable {
   /** What the sandbox launcher applied to the process in `slot`. */
   setSandbox(slot: number, s: Sandbox): void {
     this.store(slot, PROC_SANDBOX, encodeSandbox(s), 'setSandbox');
+  }
+
+  /** Its output's counts so far (the supervisor updates them as lines are cut or dropped). */
+  setLogCounts(slot: number, c: LogCounts): void {
+    this.writable('setLogCounts');
+    if (slot >= 0 && slot < this.slots) this.putLogCounts(slot, c);
+  }
+
+  private putLogCounts(slot: number, c: LogCounts): void {
+    const f = (slot * PROC_WORDS) / 2;
+    this.f64[f + PROC_LOG_CUT / 2] = c.cut;
+    this.f64[f + PROC_LOG_DROPPED / 2] = c.dropped;
   }
 
   heartbeat(slot: number): void {
@@ -159,6 +184,7 @@ export class ProcessTable {
         domainIndex: this.i32[e + PROC_DOMAIN],
         statsSlot: this.i32[e + PROC_STATS_SLOT],
         sandbox: decodeSandbox(this.i32[e + PROC_SANDBOX]),
+        logs: { cut: this.f64[(s * PROC_WORDS + PROC_LOG_CUT) / 2], dropped: this.f64[(s * PROC_WORDS + PROC_LOG_DROPPED) / 2] },
       });
     }
     return out;

@@ -1,18 +1,23 @@
 // Creating, attaching, listing and removing segments. An instance has a runtime segment
-// (/faasflow-<instance>: process table and the runtime's stats) and one segment per security
-// domain (/faasflow-<instance>@<domain>: that domain's packets and its containers' stats).
+// (/faasflow-<instance>: process table and the runtime's stats), a file in /dev/shm, and one
+// segment per security domain (/faasflow-<instance>@<domain>: that domain's packets and its
+// containers' stats), a sealed memfd (memfd.ts; found through locate.ts).
 import fs from 'node:fs';
 import { native, type NativeMapping } from './binding.js';
 import { ShmError, isShmError } from './errors.js';
 import { HEADER_BYTES } from './constants.js';
 import { readHeader, writeHeader, type HeaderInfo } from './header.js';
 import { computeLayout, metadataSize, DEFAULT_CLASSES, type ClassSpec, type Layout } from './layout.js';
+import { instanceEntries, locate, segmentEntries, type SegmentEntry } from './locate.js';
+import { createMemfd, inheritMemfd, openMemfd } from './memfd.js';
+import { createFile, mapFile, unlinkQuietly } from './segment-file.js';
+import { memoryRoom, noMemoryError } from './memory-room.js';
 import type { SegmentMemory } from './memory.js';
 import { PacketPool } from './pool.js';
 import { SHM_DIR, checkName, explain, holdable, shmRoom, type ShmRoom } from './space.js';
-import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, segmentName } from '../common/paths.js';
 
 export { SHM_DIR, SEGMENT_PREFIX, fmtBytes, pidAlive, shmRoom, type ShmRoom, type SegmentClaim } from './space.js';
+export { memoryRoom, type MemoryRoom } from './memory-room.js';
 
 // Segment names are the shared vocabulary's (every layer names segments); re-exported for shm's users.
 export { DOMAIN_SEPARATOR, domainSegmentName, instanceOfSegment, segmentName } from '../common/paths.js';
@@ -33,7 +38,10 @@ export interface CreateOptions {
   instance?: string;
   domain?: string;
   domainIndex?: number;
-  /** File mode (default 0600) and group (default: the creator's), for who may map it. */
+  /**
+   * A /dev/shm file's mode (default 0600) and group (default: the creator's), for who may map it.
+   * A domain segment (a memfd) has no path anyone could open: whoever is given its descriptor may.
+   */
   mode?: number;
   gid?: number;
 }
@@ -66,6 +74,17 @@ export class Segment implements SegmentMemory {
    * mapping (strict overcommit) and the segment is mapped PROT_READ, where a store is a SIGSEGV.
    */
   readonly storesSafe: boolean;
+  /** A sealed memfd (a domain segment, made with kind 'domain'), not a file in /dev/shm. */
+  readonly memfd: boolean;
+  /** What it was mapped from: its /dev/shm file, the /proc link of its memfd, or "fd <n>". */
+  readonly path: string;
+  /** The file's inode: a segment made anew under the same name (a rebuilt domain) is another one. */
+  readonly ino: number;
+  /**
+   * The memfd's descriptor in this process, kept open while the segment is (its creator's, so
+   * that others can open it through /proc/<pid>/fd/<fd>); -1 for none.
+   */
+  readonly fd: number;
   readonly header: HeaderInfo;
   readonly layout: Layout;
   readonly views: ArrayBuffer[];
@@ -77,10 +96,14 @@ export class Segment implements SegmentMemory {
   private readonly handle: number;
   private closed = false;
 
-  private constructor(name: string, writable: boolean, m: NativeMapping, header: HeaderInfo) {
+  private constructor(name: string, writable: boolean, m: NativeMapping, header: HeaderInfo, at: { path: string; memfd: boolean; fd?: number }) {
     this.name = name;
     this.writable = writable;
     this.storesSafe = m.storesSafe;
+    this.memfd = at.memfd;
+    this.path = at.path;
+    this.fd = at.fd ?? -1;
+    this.ino = m.ino;
     this.handle = m.handle;
     this.views = m.views;
     this.viewBytes = native.viewBytes;
@@ -95,74 +118,76 @@ export class Segment implements SegmentMemory {
     return this.layout.kind;
   }
 
-  /** Creates a new segment (never reuses an existing one) and writes its header. */
+  /**
+   * Creates a new segment (never reuses an existing one) and writes its header. kind 'domain': a
+   * sealed memfd, whose descriptor this segment keeps. Otherwise a /dev/shm file (O_EXCL): the
+   * runtime segment allocated in full, a self-contained one (no kind: tools, tests) sparse.
+   */
   static create(o: CreateOptions): Segment {
     checkName(o.name);
     const kind = o.kind ?? 'domain';
     const tables = tablesOf(o, kind);
     const layout = computeLayout({ ...tables, size: o.size ?? (kind === 'runtime' ? metadataSize(tables) : undefined), budget: o.budget, classes: o.classes ?? (kind === 'runtime' ? [] : DEFAULT_CLASSES) }, o.name);
     const size = layout.size;
-    // tmpfs accepts ftruncate past its free space and then kills the first process that touches a
-    // page it cannot back (SIGBUS), so the space is checked here, before anything exists, against
-    // the free space less what the other segments have yet to touch (shmRoom).
-    const room = shmRoom();
-    const claim = holdable(layout);
-    if (claim > room.room) throw explain(new ShmError('no space', 'ENOSPC', o.name), o.name, claim, room);
-    try {
-      native.create(o.name, size, o.mode ?? 0o600, o.gid ?? -1);
-    } catch (err) {
-      throw explain(err, o.name, size);
+    // What it can come to hold (a domain layout: its tables and budget, not the classes it
+    // reserves), checked before anything exists against the memory a memfd takes its pages from,
+    // or /dev/shm's free space (createFile).
+    const holds = holdable(layout);
+    const memfd = o.kind === 'domain';
+    if (memfd) {
+      const room = memoryRoom();
+      if (holds > room.room) throw noMemoryError(o.name, holds, room);
     }
     let m: NativeMapping | undefined;
+    let fd = -1;
     try {
-      m = native.map(o.name, true);
+      if (memfd) ({ fd, m } = createMemfd(o.name, size));
+      else m = createFile(o.name, size, holds, o.mode ?? 0o600, o.gid ?? -1, o.kind === 'runtime');
       const identity = { creatorPid: process.pid, name: o.instance ?? o.name.replace(/^\/(faasflow-)?/, ''), createdAt: Date.now(), domain: o.domain, domainIndex: o.domainIndex };
       writeHeader(new DataView(m.views[0], 0, HEADER_BYTES), layout, identity);
       const header = readHeader(new DataView(m.views[0], 0, HEADER_BYTES), m.size, o.name);
-      const seg = new Segment(o.name, true, m, header);
+      const seg = new Segment(o.name, true, m, header, memfd ? { path: `/proc/${process.pid}/fd/${fd}`, memfd, fd } : { path: `${SHM_DIR}${o.name}`, memfd });
       seg.pool.init();
       return seg;
     } catch (err) {
       if (m) native.unmap(m.handle);
-      try {
-        native.unlink(o.name);
-      } catch {
-        // already gone
-      }
-      throw explain(err, o.name, size);
+      if (fd >= 0) fs.closeSync(fd);
+      else if (m) unlinkQuietly(o.name);
+      throw err;
     }
   }
 
   /**
-   * Attaches to an existing segment; the header's magic, version, size and layout are checked.
-   * `writable: false` (readers: `top`, `shm inspect`): see `writable` for what that allows.
+   * Attaches to an existing segment, by name or by an entry of list()/ofInstance(); the header's
+   * magic, version, size and layout are checked. `writable: false` (readers: `top`, `shm
+   * inspect`): see `writable` for what that allows.
    */
-  static open(name: string, writable = true): Segment {
+  static open(source: string | SegmentEntry, writable = true): Segment {
+    const e = typeof source === 'string' ? (checkName(source), locate(source)) : source;
+    const m = e.memfd ? openMemfd(e, writable) : mapFile(e.name, writable);
+    return Segment.attach(e.name, writable, m, e);
+  }
+
+  /**
+   * A container's domain segment, from the memfd descriptor `fd` its parent passed it: mapped
+   * read-write, the descriptor kept (close-on-exec: see inheritMemfd) and closed by close().
+   */
+  static inherit(name: string, fd: number): Segment {
     checkName(name);
-    let m: NativeMapping;
-    try {
-      m = native.map(name, writable);
-    } catch (err) {
-      if (isShmError(err, 'EINVAL')) throw new ShmError(`${SHM_DIR}${name} is empty: a truncated or half-created segment; remove it with \`faasflow down --clean-shm\``, 'ETRUNCATED', name);
-      let size: number | undefined;
-      if (isShmError(err, 'ENOMEM')) {
-        try {
-          size = native.stat(name).size;
-        } catch {
-          // gone meanwhile: the message goes without the size
-        }
-      }
-      throw explain(err, name, size);
-    }
+    return Segment.attach(name, true, inheritMemfd(name, fd), { path: `/proc/${process.pid}/fd/${fd}`, memfd: true, fd });
+  }
+
+  private static attach(name: string, writable: boolean, m: NativeMapping, at: { path: string; memfd: boolean; fd?: number }): Segment {
     try {
       const header = readHeader(new DataView(m.views[0], 0, Math.min(HEADER_BYTES, m.size)), m.size, name);
-      return new Segment(name, writable, m, header);
+      return new Segment(name, writable, m, header, { path: at.path, memfd: at.memfd, fd: at.fd });
     } catch (err) {
       native.unmap(m.handle);
       throw err;
     }
   }
 
+  /** Removes a segment file from /dev/shm. A memfd has none: it goes with the last process holding it. */
   static unlink(name: string): void {
     checkName(name);
     try {
@@ -172,34 +197,31 @@ export class Segment implements SegmentMemory {
     }
   }
 
+  /** Whether segment `name` exists: its file in /dev/shm, or a live instance's memfd. */
   static exists(name: string): boolean {
-    return fs.existsSync(`${SHM_DIR}${name}`);
+    return fs.existsSync(`${SHM_DIR}${name}`) || locate(name).memfd;
   }
 
-  /** Names (with the leading slash) of every faasflow segment in /dev/shm. */
-  static list(): string[] {
-    let entries: string[];
-    try {
-      entries = fs.readdirSync(SHM_DIR);
-    } catch {
-      return [];
-    }
-    return entries.filter((e) => e.startsWith(SEGMENT_PREFIX)).sort().map((e) => `/${e}`);
+  /** Every faasflow segment: the files in /dev/shm and each live instance's domain segments, by name. */
+  static list(): SegmentEntry[] {
+    return segmentEntries();
   }
 
   /** Every segment of `instance`: its runtime segment first, then its domain segments. */
-  static ofInstance(instance: string): string[] {
-    const runtime = segmentName(instance);
-    const prefix = `${runtime}${DOMAIN_SEPARATOR}`;
-    return Segment.list().filter((n) => n === runtime || n.startsWith(prefix)).sort((a, b) => (a === runtime ? -1 : b === runtime ? 1 : a.localeCompare(b)));
+  static ofInstance(instance: string): SegmentEntry[] {
+    return instanceEntries(instance);
   }
 
-  static stat(name: string) {
-    checkName(name);
+  /** Size, bytes backed by memory (touched), mode, owner and mtime of a segment, by name or entry. */
+  static stat(source: string | SegmentEntry): { size: number; touched: number; mode: number; uid: number; mtimeMs: number } {
+    const e = typeof source === 'string' ? (checkName(source), locate(source)) : source;
     try {
-      return native.stat(name);
+      if (!e.memfd) return native.stat(e.name);
+      const st = fs.statSync(e.path);
+      return { size: st.size, touched: st.blocks * 512, mode: st.mode & 0o7777, uid: st.uid, mtimeMs: st.mtimeMs };
     } catch (err) {
-      throw explain(err, name);
+      if (!isShmError(err)) throw new ShmError(`segment ${e.name} is gone (${e.path}): its instance stopped, or rebuilt that domain meanwhile.`, 'ENOENT', e.name);
+      throw explain(err, e.name);
     }
   }
 
@@ -227,5 +249,6 @@ export class Segment implements SegmentMemory {
     this.closed = true;
     this.pool.detachViews();
     native.unmap(this.handle);
+    if (this.fd >= 0) fs.closeSync(this.fd);
   }
 }

@@ -8,7 +8,7 @@ import { HEADER_BYTES } from './constants.js';
 import type { Layout } from './layout.js';
 
 // Names and the byte format are the shared vocabulary's; re-exported for shm's users.
-import { SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
+import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
 import { fmtBytes } from '../common/units.js';
 export { SEGMENT_PREFIX, SHM_DIR, fmtBytes };
 
@@ -43,7 +43,7 @@ export function checkName(name: string): void {
   if (Buffer.byteLength(name) - 1 > NAME_MAX) throw explain(new ShmError('name too long', 'ENAMETOOLONG', name), name);
 }
 
-/** A faasflow segment in /dev/shm and the part of what it can hold that tmpfs has not allocated yet. */
+/** A faasflow segment (in /dev/shm, or a memfd) and the part of what it can hold that memory does not back yet. */
 export interface SegmentClaim {
   name: string;
   size: number;
@@ -52,9 +52,9 @@ export interface SegmentClaim {
    * several times that, untouched), any other its size. The size when its header cannot be read.
    */
   holds: number;
-  /** Bytes tmpfs really holds for it (st_blocks × 512). */
+  /** Bytes it really holds (st_blocks × 512). */
   touched: number;
-  /** holds − touched (at least 0): pages tmpfs must find when the segment's users first write them. */
+  /** holds − touched (at least 0): pages memory must find when the segment's users first write them. */
   untouched: number;
 }
 
@@ -70,8 +70,11 @@ export function holdable(l: Layout): number {
   return Math.min(l.size, Math.ceil(l.metaEnd / PAGE) * PAGE + l.budget);
 }
 
-/** What the segment file `file` (st_size `size`) can hold, from its header; its size when the header cannot be read (another user's, damaged). */
-function holdsOf(file: string, name: string, size: number): number {
+/**
+ * What the segment file `file` (st_size `size`: a /dev/shm file, or a memfd's /proc link) can hold,
+ * from its header; its size when the header cannot be read (another user's, damaged).
+ */
+export function holdsOf(file: string, name: string, size: number): number {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
@@ -150,7 +153,8 @@ export function explain(err: unknown, name: string, size?: number, room?: ShmRoo
       break;
     }
     case 'ENOENT':
-      err.message = `no segment ${file}: the instance is not running (start it with \`faasflow up\`).`;
+      // A domain segment is a memfd, found through its instance's supervisor: no file to name.
+      err.message = name.includes(DOMAIN_SEPARATOR) ? `no segment ${name}: no running instance holds it (a domain segment lives as long as its instance; start it with \`faasflow up\`).` : `no segment ${file}: the instance is not running (start it with \`faasflow up\`).`;
       break;
     case 'EACCES':
     case 'EPERM':

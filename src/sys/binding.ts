@@ -1,4 +1,4 @@
-// Finds and loads the process-level addon (native/sys.cc); nothing else.
+// Finds and loads the process-level addons (native/sys.cc, native/fdpass.cc); nothing else.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -22,18 +22,30 @@ export interface NativeSys {
   releasePages(view: ArrayBuffer, offset: number, length: number): void;
 }
 
+/** Descriptor passing from the supervisor to a container (native/fdpass.cc): one way, never blocking. */
+export interface NativeFdPass {
+  /** A SOCK_SEQPACKET pair, close-on-exec: [the supervisor's end (shut for reading), the container's]. */
+  fdChannel(): [number, number];
+  /** Sends `fd` with `tag`: 0 when sent, else the errno (EAGAIN: the receiver's queue is full; EPIPE: it is gone). */
+  sendFd(socket: number, fd: number, tag: number): number;
+  /** The next descriptor queued (close-on-exec) and its tag; fd −1 when the record came without one; null when none is queued. */
+  recvFd(socket: number): { fd: number; tag: number } | null;
+  setCloexec(fd: number): void;
+}
+
 /** The package root: build/Release holds the addons and the sandbox launcher. */
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
 
-function load(): NativeSys {
-  const file = path.join(PACKAGE_DIR, 'build', 'Release', 'faasflow_sys.node');
+function load<T>(name: string): T {
+  const file = path.join(PACKAGE_DIR, 'build', 'Release', `${name}.node`);
   try {
-    return require(file) as NativeSys;
+    return require(file) as T;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new Error(`faasflow native module not built (${file}): ${why}. Run \`npm rebuild faasflow\` or \`npx node-gyp rebuild\` in ${PACKAGE_DIR}.`, { cause: err });
   }
 }
 
-export const sys: NativeSys = load();
+export const sys: NativeSys = load('faasflow_sys');
+export const fdPass: NativeFdPass = load('faasflow_fdpass');

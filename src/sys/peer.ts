@@ -1,6 +1,8 @@
 // Who is at the other end of a Unix socket, from the kernel (SO_PEERCRED), and whether that
 // process runs in a container's sandbox: no_new_privs is set by the sandbox launcher, inherited by
-// everything a handler starts, and can never be cleared.
+// everything a handler starts, and can never be cleared. The second test reads /proc, which says
+// nothing once the peer has exited (a short-lived child that connected and left): it can refuse a
+// peer, never admit one. The control socket's gate is its token (runtime/supervisor/control-auth.ts).
 import fs from 'node:fs';
 import { sys } from './binding.js';
 

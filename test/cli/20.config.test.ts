@@ -161,11 +161,39 @@ t.test('spinMicros: 0 turns polling off; a negative, fractional or huge value is
   }
 });
 
+t.test('logs: maxLine, rate and burst default, resolve and are checked against each other', async (t) => {
+  const plain = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }] };\n" });
+  t.same((await loadConfig({ cwd: plain, instance: 'x' })).logs, { maxBytes: 10 << 20, keep: 3, maxLine: 16 << 10, rate: 1 << 20, burst: 4 << 20 }, 'defaults: 16 KiB lines, 1 MiB/s after a 4 MiB burst');
+  const set = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { logs: { maxLine: '4KiB', rate: 0 }, functions: [{ id: 1, handler: './echo.ts' }] };\n" });
+  t.match((await loadConfig({ cwd: set, instance: 'x' })).logs, { maxLine: 4096, rate: 0 }, 'rate 0: no limit');
+  const cases: [string, RegExp][] = [
+    ["{ maxLine: 100 }", /logs\.maxLine: 100 bytes is out of range: a line may be cut at 1KiB to 1MiB/],
+    ["{ maxLine: '2MiB' }", /logs\.maxLine: 2097152 bytes is out of range/],
+    ["{ rate: 10 }", /logs\.rate: 10 bytes a second is below 1KiB: write at least '1KiB', or 0 for no limit/],
+    ["{ rate: '64KiB', burst: '16KiB' }", /logs\.burst: 16384 bytes is below logs\.maxLine \+ 1KiB \(17408\): the longest line with its timestamp could never be written; raise logs\.burst or lower logs\.maxLine/],
+    ["{ rate: 'fast' }", /logs\.rate: "fast" is not a size/],
+  ];
+  for (const [logs, msg] of cases) {
+    const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': `export default { logs: ${logs}, functions: [{ id: 1, handler: './echo.ts' }] };\n` });
+    t.match(await configError(dir), msg, `logs: ${logs}`);
+  }
+});
+
 t.test('bad sizes and durations say what is accepted', async (t) => {
   const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { segment: { size: '1 gigabyte' }, functions: [{ id: 1, handler: './echo.ts', timeout: 'later' }] };\n" });
   const msg = await configError(dir);
   t.match(msg, /segment\.size: "1 gigabyte" is not a size: write a number of bytes or a string such as '512MiB'/);
   t.match(msg, /functions\[0\]\.timeout: "later" is not a duration/);
+});
+
+t.test('passEnv names variables; a bad name, NODE_OPTIONS and TMPDIR are refused with the field', async (t) => {
+  const ok = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', passEnv: ['DB_URL', 'lower_ok'] }] };\n" });
+  t.same((await loadConfig({ cwd: ok, instance: 'x' })).functions[0].passEnv, ['DB_URL', 'lower_ok']);
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts', passEnv: ['1BAD', 'NODE_OPTIONS', 'TMPDIR'] }] };\n" });
+  const msg = await configError(dir);
+  t.match(msg, /functions\[0\]\.passEnv\[0\]: must be names of environment variables/);
+  t.match(msg, /functions\[0\]\.passEnv\[1\]: NODE_OPTIONS is the function's own, not the supervisor's: set the function's own in functions\[\]\.env/);
+  t.match(msg, /functions\[0\]\.passEnv\[2\]: TMPDIR is the function's own/);
 });
 
 t.test('a missing handler file names the field, the path looked at and what it is relative to', async (t) => {

@@ -40,3 +40,13 @@ t.test('removes segments whose creator died, keeps live and in-use ones', async 
   writer.close();
   t.ok(removeStaleSegments(mine).includes(inUse), 'once nobody writes to it, it goes too');
 });
+
+t.test('a domain segment (a memfd) is never stale: it is found only through its live creator', async (t) => {
+  const runtime = tempSegment(t, { name: uniqueName('memfd'), kind: 'runtime', procSlots: 8, maxFunctions: 8 });
+  const domain = Segment.create({ name: `${runtime.name}@d`, kind: 'domain', size: 8 << 20, classes: [{ size: 4096 }], statsSlots: 4, domain: 'd', domainIndex: 0 });
+  t.teardown(() => domain.close());
+  const listed = Segment.list().find((e) => e.name === domain.name);
+  t.match(listed, { memfd: true }, 'shm ls lists it');
+  t.same(removeStaleSegments((n) => n === domain.name || n === runtime.name), [], 'nothing of a live instance is removed');
+  t.ok(Segment.exists(domain.name));
+});

@@ -36,6 +36,11 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
   t.equal(missing.code, 1);
   t.match(missing.stderr, /function 9 answered 404 \(request \d+\): no function with id 9 Code: INVOKE/, 'an error reply is shown as its message, not raw JSON');
   t.same(alive(d.stopped), [], 'the old replica is gone');
+  const exported = await p.cli(['export', 'k8s'], { json: true });
+  t.equal(exported.code, 0, exported.stderr);
+  t.same((JSON.parse(exported.stdout) as { notExported: { id: number; name: string }[] }).notExported.map((f) => [f.id, f.name]), [[1, 'v2']], 'export k8s lists the deployed version it does not export');
+  const warned = await p.cli(['export', 'k8s']);
+  t.match(warned.stderr.replace(/[\s›]+/g, ' '), /serves function\(s\) 1 \(v2, .*v2\.ts: the config has another version\) from `faasflow deploy`/, 'and says so');
 
   p.write('typo.ts', "export default async function (input: Uint8Array): Promise<number> {\n  return 'v3:' + input.length;\n}\n");
   const typo = await p.cli(['deploy', './typo.ts', '--id', '1']);

@@ -1,6 +1,6 @@
 // The CLI's edges, with the real binary: deploy type-checks `ctx` and resolves 'faasflow' from a
 // directory without node_modules; `logs -n 0` (also with --follow) shows no old line; `invoke
-// --file -` reads standard input; a broken config's warning in `ps`/`down` gives the reason; an
+// --file -` reads standard input, --query and --header reach the function; a broken config's warning in `ps`/`down` gives the reason; an
 // instance without functions says so instead of suggesting a curl that gets 404; SIGTERM during
 // `up` aborts the start cleanly.
 import fs from 'node:fs';
@@ -23,6 +23,12 @@ export default async function (input: Uint8Array, ctx: Context): Promise<string>
 }
 `;
 
+const REPORT = `import type { Context } from 'faasflow';
+export default async function (_input: Uint8Array, ctx: Context) {
+  return { query: [...ctx.query], trace: ctx.headers['x-trace'], type: ctx.contentType };
+}
+`;
+
 t.test('deploy checks ctx without a local faasflow; logs -n 0; invoke --file -', async (t) => {
   const p = await project(t, 'edge');
   p.write('echo.ts', ECHO);
@@ -40,6 +46,17 @@ t.test('deploy checks ctx without a local faasflow; logs -n 0; invoke --file -',
   t.equal((await p.cli(['invoke', '2', '--data', 'hi'])).stdout, 'function:2:hi', "a typed handler deploys, and a runtime import from 'faasflow' resolves");
 
   t.equal((await p.cli(['invoke', '1', '--file', '-'], { input: 'from stdin' })).stdout, 'from stdin', 'invoke --file - reads standard input');
+
+  p.write('report.ts', REPORT);
+  t.equal((await p.cli(['deploy', './report.ts', '--id', '3'])).code, 0);
+  const asked = await p.cli(['invoke', '3', '--data', 'b', '--query', 'w=200&h=1 0', '-q', 'x=ü', '-H', 'x-trace: 7', '-H', 'content-type: text/csv']);
+  t.equal(asked.code, 0, asked.stderr);
+  t.same(JSON.parse(asked.stdout), { query: [['w', '200'], ['h', '1 0'], ['x', 'ü']], trace: '7', type: 'text/csv' }, 'invoke passes --query and --header to the function');
+  const badQuery = await p.cli(['invoke', '3', '--query', 'w']);
+  t.equal(badQuery.code, 1);
+  t.match(badQuery.stderr, /--query "w" is not NAME=VALUE/, 'a --query without = is refused with the form it needs');
+  const badHeader = await p.cli(['invoke', '3', '-H', 'no colon']);
+  t.match(badHeader.stderr, /--header "no colon" is not 'NAME: VALUE'/, 'so is a --header without a name');
 
   const none = await p.cli(['logs', '-n', '0']);
   t.equal(none.code, 0, none.stderr);

@@ -1,7 +1,9 @@
 // kill -9 of the supervisor: its children follow it (their IPC channel closes), and the next `up`
-// reports the stale instance and recovers it; or `down --clean-shm` cleans it. Nothing leaks.
+// reports the stale instance and recovers it; or `down --clean-shm` cleans it. Nothing leaks: the
+// domain segments (memfds) go with the processes that held them, the runtime segment is removed.
 import t, { type Test } from 'tap';
 import { Segment } from '../../src/shm/index.js';
+import { memfdMappers } from '../helpers/segments.js';
 import { ECHO, V2, alive, configText, portFree, project, until, type Project } from './helpers.js';
 
 async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<void>) {
@@ -17,11 +19,14 @@ async function upAndKill(t: Test, tag: string, before?: (p: Project) => Promise<
   // the reports below expect what was still there.)
   const user = Segment.open(p.segment, true);
   t.teardown(() => user.close());
+  const domains = Segment.ofInstance(p.instance).filter((e) => e.memfd).map((e) => e.name);
+  t.ok(domains.length > 0, `its domain segments: ${domains.join(', ')}`);
   const procs = p.processes();
   const sup = p.supervisorPid()!;
   process.kill(sup, 'SIGKILL');
   await until(() => alive(procs).length === 0, 15_000, 'the children to exit after their supervisor died');
-  return { p, sup, leftBehind: Segment.exists(p.segment) };
+  t.same(domains.flatMap(memfdMappers), [], 'with the processes that held them gone, no process maps a domain segment: each went with its last holder');
+  return { p, sup, domains, leftBehind: Segment.exists(p.segment) };
 }
 
 t.test('after kill -9 of the supervisor, `up` reports the stale instance and recovers, deployments included', async (t) => {
@@ -47,12 +52,15 @@ t.test('after kill -9 of the supervisor, `up` reports the stale instance and rec
 });
 
 t.test('after kill -9 of the supervisor, `down --clean-shm` cleans up and says what it removed', async (t) => {
-  const { p, leftBehind } = await upAndKill(t, 'stdn');
+  const { p, domains, leftBehind } = await upAndKill(t, 'stdn');
   const down = await p.cli(['down', '--clean-shm'], { json: true });
   t.equal(down.code, 0, down.stderr);
   const r = JSON.parse(down.stdout) as { was: string; segments: string[]; files: string[] };
   t.equal(r.was, 'stale');
   t.equal(r.segments.includes(p.segment), leftBehind);
+  t.same(r.segments.filter((s) => s !== p.segment), domains, 'and names the domain segments that went with its processes');
+  const text = await p.cli(['down']);
+  t.match(text.stdout, /not running/, 'a second down finds nothing');
   t.ok(r.files.some((f) => f.endsWith('state.json')));
   t.notOk(Segment.exists(p.segment));
   t.same(Segment.ofInstance(p.instance), [], 'no domain segment is left either');

@@ -2,7 +2,7 @@
 // and nothing left behind (no process, no segment, the port untouched).
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { Segment } from '../../src/shm/index.js';
+import { Segment, memoryRoom } from '../../src/shm/index.js';
 import { ECHO, configText, project, type Project } from './helpers.js';
 
 function nothingLeft(t: Test, p: Project): void {
@@ -47,14 +47,15 @@ t.test('a taken port: the gateway says which port and how to fix it; everything 
   nothingLeft(t, p);
 });
 
-t.test('/dev/shm too small for the segment: says how much is free and what to change', async (t) => {
-  const p = await project(t, 'shm');
-  const tooBig = Segment.shmUsage().available + (1 << 30);
+t.test('not enough memory for the domain segments: says how much there is and what to change', async (t) => {
+  const p = await project(t, 'mem');
+  // A domain segment is a memfd: memory, not /dev/shm, is what it needs.
+  const tooBig = Math.ceil((memoryRoom().room + (1 << 30)) / (1 << 20)) * (1 << 20);
   p.write('echo.ts', ECHO);
   p.write('faasflow.config.ts', configText(p.port, "[{ id: 1, handler: './echo.ts' }]").replace("size: '64MiB'", `size: ${tooBig}`));
   const r = await p.cli(['up']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /\/dev\/shm has no room for \/faasflow-.*free\. Lower the segment size in faasflow\.config\.ts/);
+  t.match(r.stderr, /not enough memory for domain segment \/faasflow-.*@.* \([\d.]+ GiB\): [\d.]+ \w?i?B (of memory available \(MemAvailable\)|left under this process's memory cgroup limit).*\. Lower segment\.size in faasflow\.config\.ts/);
   nothingLeft(t, p);
 });
 

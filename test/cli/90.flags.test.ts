@@ -21,7 +21,7 @@ t.test('every command: --instance, --config, --json, and its own flags', async (
   t.same(surface(Down), { flags: [...common, 'clean-shm', 'timeout'].sort(), args: [], json: true });
   t.same(surface(Ps), { flags: common, args: [], json: true });
   t.same(surface(Logs), { flags: [...common, 'follow', 'id', 'lines'].sort(), args: [], json: true });
-  t.same(surface(Invoke), { flags: [...common, 'content-type', 'data', 'file', 'flow', 'timeout'].sort(), args: ['id'], json: true });
+  t.same(surface(Invoke), { flags: [...common, 'content-type', 'data', 'file', 'flow', 'header', 'query', 'timeout'].sort(), args: ['id'], json: true });
 });
 
 t.test('parsing: --id is required for deploy, --data and --file exclude each other', async (t) => {

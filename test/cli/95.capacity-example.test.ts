@@ -45,8 +45,8 @@ async function topOnce<T>(p: Project): Promise<T> {
 
 /** Every domain of the instance holds no packet (read-only, as `top` reads them). */
 async function allBack(t: Test, p: Project): Promise<void> {
-  const held = () => Segment.ofInstance(p.instance).filter((n) => n.includes('@')).map((n) => {
-    const seg = Segment.open(n, false);
+  const held = () => Segment.ofInstance(p.instance).filter((e) => e.memfd).map((e) => {
+    const seg = Segment.open(e, false);
     try {
       return seg.pool.memory().held;
     } finally {
@@ -106,7 +106,7 @@ t.test('a domain whose bodies change size gives the pages of free packets back: 
   const up = await p.cli(['up', '--config', 'faasflow.config.mjs'], { timeoutMs: 180_000 });
   t.equal(up.code, 0, up.stderr);
   t.teardown(() => p.cli(['down']).then(() => undefined));
-  const name = Segment.ofInstance(p.instance).find((n) => n.includes('@'))!;
+  const name = Segment.ofInstance(p.instance).find((e) => e.memfd)!;
   const seg = Segment.open(name, false);
   t.teardown(() => seg.close());
   const may = holdable(seg.layout);

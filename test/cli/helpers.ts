@@ -155,8 +155,8 @@ export async function project(t: Test, tag: string): Promise<Project> {
     }
     // Gone before the segment is unlinked: a supervisor killed while creating it would leave it.
     await until(() => alive([...victims]).length === 0, 5000, 'the killed processes to exit').catch(() => undefined);
-    // The runtime segment and every domain segment of the instance.
-    for (const name of Segment.ofInstance(instance)) if (Segment.exists(name)) Segment.unlink(name);
+    // The runtime segment (a domain segment is a memfd: it went with the processes killed above).
+    for (const e of Segment.ofInstance(instance)) if (!e.memfd && Segment.exists(e.name)) Segment.unlink(e.name);
     removeInstanceCgroups(instance);
     fs.rmSync(dir, { recursive: true, force: true });
     // The link `up` made to find the instance again leads into the directory just removed.

@@ -1,19 +1,32 @@
 // The exported ConfigMap is what a pod runs: its files, laid out as the image has them (the
 // ConfigMap in <app>/etc, faasflow's node_modules in <app>), start a real faasflow that serves every
-// function and the flow; the segments it makes are exactly the bytes the pod's /dev/shm is sized
-// for; and each process stays within the figure the memory limit counts for it.
+// function and the flow; the segments it makes are exactly the bytes the export counts, and what of
+// them is in /dev/shm (the runtime segment: the domain segments are memfds) fits the pod's
+// /dev/shm; and each process stays within the figure the memory limit counts for it.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
-import { PROCESS_MEMORY, segmentBytes } from '../../src/export/sizing.js';
 import { Segment } from '../../src/shm/index.js';
 import { holdable } from '../../src/shm/space.js';
+import { PROCESS_MEMORY, segmentBytes } from '../../src/export/sizing.js';
 import { ROOT, project, type Project } from '../cli/helpers.js';
 import { cliPlain, documents, get, writeFixture } from './fixture.js';
 
 function segmentsOf(instance: string): string[] {
   return fs.readdirSync('/dev/shm').filter((f) => f === `faasflow-${instance}` || f.startsWith(`faasflow-${instance}@`));
+}
+
+/** Every segment of the instance, the domain segments (memfds) included: its size and what it can hold (page-aligned). */
+function allSegmentsOf(instance: string): { name: string; size: number; holds: number; memfd: boolean }[] {
+  return Segment.ofInstance(instance).map((e) => {
+    const seg = Segment.open(e, false);
+    try {
+      return { name: e.name, size: Segment.stat(e).size, holds: Math.ceil(holdable(seg.layout) / 4096) * 4096, memfd: e.memfd };
+    } finally {
+      seg.close();
+    }
+  });
 }
 
 async function post(p: Project, route: string, body: string): Promise<string> {
@@ -51,17 +64,14 @@ t.test('faasflow up from the ConfigMap serves what the config describes, in the 
 
   const podCfg = await loadConfig({ cwd: p.dir, file: 'app/etc/faasflow.config.mjs', instance: p.instance });
   // What each segment can hold: the runtime segment all of it, a domain segment its tables and its
-  // budget (its size classes reserve more, which tmpfs backs only when written).
-  const bytes = segmentsOf(p.instance).reduce((a, f) => {
-    const seg = Segment.open(`/${f}`, false);
-    const holds = Math.ceil(holdable(seg.layout) / 4096) * 4096;
-    seg.close();
-    return a + holds;
-  }, 0);
-  t.equal(segmentsOf(p.instance).length, 3, 'the runtime segment and one per domain');
-  t.equal(bytes, segmentBytes(podCfg).total, 'segmentBytes() is what the supervisor creates');
+  // budget (its size classes reserve more, which memory backs only when written).
+  const segments = allSegmentsOf(p.instance);
+  t.equal(segments.length, 3, 'the runtime segment and one per domain');
+  t.equal(segments.reduce((a, s) => a + s.holds, 0), segmentBytes(podCfg).total, 'segmentBytes() is what the supervisor creates');
+  const inShm = segments.filter((s) => !s.memfd).reduce((a, s) => a + s.size, 0);
+  t.equal(inShm, segmentBytes(podCfg).shm, 'segmentBytes().shm is what the supervisor puts in /dev/shm');
   const shm = get(deployment, 'spec', 'template', 'spec', 'volumes').find((v: { name: string }) => v.name === 'shm');
-  t.ok(bytes <= Number(/^(\d+)Mi$/.exec(shm.emptyDir.sizeLimit)?.[1]) * 1024 ** 2, "and it fits the pod's /dev/shm");
+  t.ok(inShm <= Number(/^(\d+)Mi$/.exec(shm.emptyDir.sizeLimit)?.[1]) * 1024 ** 2, "and what of them is in /dev/shm fits the pod's /dev/shm");
 
   for (let i = 0; i < 200; i++) await post(p, `/function/${1 + (i % 2)}`, 'x'.repeat(1024));
   const ps = JSON.parse((await p.cli(['ps'], { json: true })).stdout) as { children: { role: keyof typeof PROCESS_MEMORY; pid: number; memory?: { privateBytes: number } }[] };

@@ -1,7 +1,8 @@
 // Flows on a real instance (`faasflow up`, supervisor, sandbox): kill -9 of the container of a
 // mid-chain step under flow load fails only the flow requests that step had in flight, each with
 // 502 naming the step; the supervisor restarts it and reclaims its packets, every domain's pool
-// goes back to 0 in use. A redeploy of a step's function under flow load fails no flow request.
+// goes back to 0 in use. A redeploy of a step's function under flow load fails no flow request,
+// and says which flows now call the new function.
 import t from 'tap';
 import { Segment, domainSegmentName } from '../../src/shm/index.js';
 import { post } from '../helpers/http.js';
@@ -86,6 +87,7 @@ t.test('redeploying a step under flow load fails no flow request', async (t) => 
   await until(() => [...l.tally.values()].reduce((a, b) => a + b, 0) > 50, 20_000, 'flow load to be running');
   const dep = await p.cli(['deploy', './middle2.ts', '--id', '2']);
   t.equal(dep.code, 0, `deploy succeeded: ${dep.stderr}`);
+  t.match(dep.stderr.replace(/\s+/g, ' '), /function 2 was middle \(.*middle\.ts\); it is replaced, and flow\(s\) chain now call middle2 in its place/, 'the deploy says it replaced another function that a flow calls');
   const before = l.tally.get('200') ?? 0;
   await until(() => (l.tally.get('200') ?? 0) > before + 100, 20_000, 'flows after the deploy');
   await l.stop();

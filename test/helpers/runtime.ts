@@ -1,7 +1,9 @@
 // Starts the real gateway and container processes the way the supervisor does (runtime and domain
-// segments, resolved config, bundled handlers, env, links handed over IPC, readiness), without the
-// supervisor and without the sandbox, and tears everything down at the end of the test whatever
-// happened.
+// segments, resolved config, bundled handlers, env, a container's channel, links handed over,
+// readiness), without the supervisor and without the sandbox, and tears everything down at the end
+// of the test whatever happened.
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import type { FunctionConfig, ResolvedConfig } from '../../src/config/types.js';
 import type { ChildMessage, Route } from '../../src/runtime/protocol.js';
 import { DEFAULT_SPIN_MICROS } from '../../src/common/env.js';
 import { link } from '../../src/runtime/broker.js';
+import { ContainerChannel } from '../../src/runtime/supervisor/container-channel.js';
 import { uniqueName } from './segments.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -31,11 +34,15 @@ export interface FnSpec {
   domain?: string;
 }
 
-type Child = ResultPromise<{ ipc: true; serialization: 'advanced'; reject: false }>;
+type Gateway = ResultPromise<{ ipc: true; serialization: 'advanced'; reject: false }>;
+/** What waits for a child's messages: a gateway's IPC channel, or a container's channel's `messages`. */
+type Messages = Pick<EventEmitter, 'on' | 'off'>;
 
 export interface Proc {
   pid: number;
-  child: Child;
+  child: ChildProcess;
+  /** Its messages to the supervisor, as the supervisor's checks let them through ('message'). */
+  messages: Messages;
   functionId: number;
   replica: number;
   deployment: number;
@@ -60,10 +67,10 @@ export interface Runtime {
   stop(p: Proc, signal?: NodeJS.Signals): Promise<void>;
 }
 
-function waitReady(child: Child, what: string, timeoutMs = 20000): Promise<ChildMessage & { type: 'ready' }> {
+function waitReady(child: ChildProcess, messages: Messages, what: string, timeoutMs = 20000): Promise<ChildMessage & { type: 'ready' }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMs} ms`)), timeoutMs);
-    child.on('message', (m: ChildMessage) => {
+    messages.on('message', (m: ChildMessage) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
         resolve(m);
@@ -80,18 +87,18 @@ function waitReady(child: Child, what: string, timeoutMs = 20000): Promise<Child
 }
 
 /** Resolves at the child's first message of `type` ('listening': links may be sent now). */
-function waitMessage(child: Child, type: ChildMessage['type']): Promise<void> {
+function waitMessage(messages: Messages, type: ChildMessage['type']): Promise<void> {
   return new Promise((resolve) => {
     const on = (m: ChildMessage) => {
       if (m.type !== type) return;
-      child.off('message', on);
+      messages.off('message', on);
       resolve();
     };
-    child.on('message', on);
+    messages.on('message', on);
   });
 }
 
-async function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill(signal);
@@ -115,7 +122,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
       id: f.id, name: f.name ?? `fn${f.id}`, handler: path.resolve(ROOT, f.handler), replicas: f.replicas ?? 1, concurrency: f.concurrency ?? 8,
       timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.domain ?? f.name ?? `fn${f.id}`, env: {},
     })),
-    logs: { maxBytes: 1 << 20, keep: 1 },
+    logs: { maxBytes: 1 << 20, keep: 1, maxLine: 16 << 10, rate: 0, burst: 0 },
     supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000 },
     observe: { shmWarnPercent: 80, sampleIntervalMs: 1000 },
     security: { sandbox: false },
@@ -130,31 +137,46 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   }));
   const domainOf = (fn: number) => domainNames.indexOf(fns.find((f) => f.id === fn)?.domain ?? fns.find((f) => f.id === fn)?.name ?? `fn${fn}`);
   const segs = [runtime, ...domainSegs];
-  const children: Child[] = [];
+  const children: ChildProcess[] = [];
   t.teardown(async () => {
     await Promise.all(children.map((c) => stopChild(c)));
     for (const s of segs) {
       s.close();
-      if (Segment.exists(s.name)) Segment.unlink(s.name);
+      if (!s.memfd && Segment.exists(s.name)) Segment.unlink(s.name);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(cfg));
-  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name })));
+  const domainsEnv = JSON.stringify(domainSegs.map((s, index) => ({ index, name: domainNames[index], segment: s.name, path: s.path })));
   const baseEnv: Record<string, string> = { FAASFLOW_CONFIG: configFile };
   if (opts.cpus) baseEnv.FAASFLOW_CPUS = opts.cpus.join(',');
   baseEnv.FAASFLOW_SPIN_US = String(cfg.spinMicros);
-  const spawn = (script: string, env: Record<string, string>): Child => {
-    const child = execa('node', [path.join(DIST, script)], { env: { ...baseEnv, ...env }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr: process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore' }) as Child;
-    children.push(child);
-    return child;
-  };
-
-  const gwChild = spawn('gateway/main.js', { FAASFLOW_SEGMENT: runtime.name, FAASFLOW_DOMAINS: domainsEnv, FAASFLOW_GATEWAY_INDEX: '0' });
+  const stderr = process.env.FF_TEST_VERBOSE ? 'inherit' : 'ignore';
+  const gwChild = execa('node', [path.join(DIST, 'gateway/main.js')], { env: { ...baseEnv, FAASFLOW_SEGMENT: runtime.name, FAASFLOW_DOMAINS: domainsEnv, FAASFLOW_GATEWAY_INDEX: '0' }, ipc: true, serialization: 'advanced', reject: false, stdout: 'ignore', stderr }) as Gateway;
+  children.push(gwChild);
   if (gwChild.pid) table.register(gwChild.pid, 'gateway');
-  const ready = await waitReady(gwChild, 'gateway');
-  const gateway: Proc = { pid: gwChild.pid!, child: gwChild, functionId: 0, replica: 0, deployment: 0 };
+  const ready = await waitReady(gwChild, gwChild, 'gateway');
+  const gateway: Proc = { pid: gwChild.pid!, child: gwChild, messages: gwChild, functionId: 0, replica: 0, deployment: 0 };
+  // A container has no Node IPC channel: the supervisor's own (container-channel.ts), as it spawns one.
+  // Its descriptors as the supervisor passes them: the channel's at 3 and 4, then `fds` from 5.
+  const spawnContainer = (env: Record<string, string>, fds: number[] = []): { child: ChildProcess; messages: EventEmitter; channel: ContainerChannel } => {
+    const messages = new EventEmitter();
+    const channel = new ContainerChannel({
+      message: (m) => messages.emit('message', m),
+      bad: (reason) => {
+        messages.emit('bad', reason);
+        child.kill('SIGKILL');
+      },
+    });
+    const stdio = ['ignore', 'ignore', stderr, channel.theirs.messages, channel.theirs.links, ...fds] as const;
+    const child = spawnProcess('node', [path.join(DIST, 'container/main.js')], { env: { ...process.env, ...baseEnv, ...env, ...ContainerChannel.env(3, 4) }, stdio: [...stdio] });
+    children.push(child);
+    if (child.pid) channel.spawned(child.pid);
+    child.once('exit', () => channel.exited());
+    child.once('close', () => channel.close());
+    return { child, messages, channel };
+  };
   const bundles = new Map<string, string>();
   const bundle = async (handler: string) => {
     const abs = path.resolve(ROOT, handler);
@@ -166,17 +188,17 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     const f = cfg.functions.find((x) => x.id === fn)!;
     const domain = domainOf(fn);
     const statsSlot = nextStatsSlot++ % 64;
-    const child = spawn('container/main.js', {
-      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_STATS_SLOT: String(statsSlot),
+    const { child, messages, channel } = spawnContainer({
+      FAASFLOW_SEGMENT: domainSegs[domain].name, FAASFLOW_SEGMENT_FD: '5', FAASFLOW_STATS_SLOT: String(statsSlot),
       FAASFLOW_FUNCTION_ID: String(fn), FAASFLOW_DEPLOYMENT: String(deployment), FAASFLOW_REPLICA: String(replica),
       FAASFLOW_HANDLER: await bundle(handler ?? f.handler), FAASFLOW_CONCURRENCY: String(f.concurrency), FAASFLOW_TIMEOUT_MS: String(f.timeoutMs),
-    });
+    }, [domainSegs[domain].fd]);
     if (child.pid) table.register(child.pid, { role: 'container', functionId: fn, replica, deployment, domainIndex: domain, statsSlot });
-    const readyP = waitReady(child, `container ${fn}/${replica}`);
-    await Promise.race([waitMessage(child, 'listening'), readyP]);
-    await link(gwChild, 0, child, { pid: child.pid!, functionId: fn, deployment, replica, domain });
+    const readyP = waitReady(child, messages, `container ${fn}/${replica}`);
+    await Promise.race([waitMessage(messages, 'listening'), readyP]);
+    await link(gwChild, 0, { pid: child.pid, sendLink: (fd, m) => channel.sendLink(fd, m) }, { pid: child.pid!, functionId: fn, deployment, replica, domain });
     await readyP;
-    return { pid: child.pid!, child, functionId: fn, replica, deployment };
+    return { pid: child.pid!, child, messages, functionId: fn, replica, deployment };
   };
   const containers: Proc[] = [];
   for (const f of cfg.functions) for (let r = 0; r < f.replicas; r++) containers.push(await startContainer(f.id, r));

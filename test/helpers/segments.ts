@@ -1,7 +1,8 @@
 // Test segments get unique names and are removed in teardown, whether the test passed or not.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type { Test } from 'tap';
-import { Segment, type CreateOptions } from '../../src/shm/index.js';
+import { Segment, memfdLabel, type CreateOptions } from '../../src/shm/index.js';
 
 /**
  * `/faasflow-<tag>-<pid>-<random>`, plus `-r<run>` under test/run.js (FAASFLOW_TEST_RUN): the
@@ -21,4 +22,17 @@ export function tempSegment(t: Test, o: Partial<CreateOptions> = {}): Segment {
     if (Segment.exists(name)) Segment.unlink(name);
   });
   return seg;
+}
+
+/** The pids that map memfd segment `name` (a domain segment), from every /proc/<pid>/maps. */
+export function memfdMappers(name: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes(memfdLabel(name))) pids.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }

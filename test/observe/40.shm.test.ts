@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { inspectSegment, listSegments, type SegmentDetail, type SegmentReport } from '../../src/observe/segments.js';
-import { LAYOUT_VERSION, Segment } from '../../src/shm/index.js';
+import { LAYOUT_VERSION, Segment, memfdLabel } from '../../src/shm/index.js';
 import { ROOT } from '../helpers/runtime.js';
 import { uniqueName } from '../helpers/segments.js';
 
@@ -42,6 +42,48 @@ async function lsofPids(file: string): Promise<number[]> {
   const r = await run('lsof', ['-t', file]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
   return [...new Set(r.stdout.split('\n').filter(Boolean).map(Number))].sort((a, b) => a - b);
 }
+
+/**
+ * The pids lsof shows holding memfd segment `name` with inode `ino`: its memory mappings (listed
+ * as "DEL", named /memfd:<name>) and its descriptors (named /memfd:<name> (deleted)).
+ */
+async function lsofMemfdPids(name: string, ino: number): Promise<number[]> {
+  const r = await run('lsof', ['-w', '-nP', '-F', 'pin'], { maxBuffer: 512 << 20 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  const pids = new Set<number>();
+  let pid = 0;
+  let inode = -1;
+  for (const line of r.stdout.split('\n')) {
+    const value = line.slice(1);
+    if (line[0] === 'p') pid = Number(value);
+    else if (line[0] === 'f') inode = -1;
+    else if (line[0] === 'i') inode = Number(value);
+    else if (line[0] === 'n' && value.replace(/ \(deleted\)$/, '') === memfdLabel(name) && inode === ino) pids.add(pid);
+  }
+  return [...pids].sort((a, b) => a - b);
+}
+
+t.test('a domain segment, a memfd: shm inspect lists the same pids as lsof, readers included, and shm ls shows it', async (t) => {
+  const { name, pids } = await fakeInstance(t);
+  const domain = `${name}@d`;
+  const d = JSON.parse(await cli('shm', 'inspect', domain, '--json')) as SegmentDetail;
+  t.match(d, { name: domain, memfd: true, kind: 'domain', domain: 'd', creatorPid: pids[0], creatorAlive: true, stale: false, size: 16 << 20, packetsInUse: 2 });
+  t.match(d.path, new RegExp(`^/proc/${pids[0]}/fd/\\d+$`), 'opened through its creator\'s descriptor');
+  const ino = fs.statSync(d.path).ino;
+  const lsof = await lsofMemfdPids(domain, ino);
+  t.same(d.holders.map((h) => h.pid), lsof, `inspect and lsof agree: ${lsof.join(', ')}`);
+  t.same(lsof, [...pids].sort((a, b) => a - b), 'the fixture and its two children');
+  t.ok(d.holders.every((h) => h.writes), 'each maps it writable');
+
+  const reader = await mapper(t, domain, false);
+  const again = JSON.parse(await cli('shm', 'inspect', domain, '--json')) as SegmentDetail;
+  const withReader = await lsofMemfdPids(domain, ino);
+  t.same(again.holders.map((h) => h.pid), withReader, 'with a read-only reader too, inspect and lsof agree');
+  t.same(again.holders.find((h) => h.pid === reader.pid), { pid: reader.pid, command: again.holders.find((h) => h.pid === reader.pid)?.command, registered: false, writes: false }, 'and the reader is a reader');
+
+  const ls = JSON.parse(await cli('shm', 'ls', '--json')) as SegmentReport[];
+  t.match(ls.find((s) => s.name === domain), { memfd: true, kind: 'domain', domain: 'd', creatorAlive: true, stale: false, size: 16 << 20 }, 'shm ls lists it');
+  t.match(await cli('shm', 'ls'), new RegExp(`${domain.replace(/[@/]/g, (c) => `\\${c}`)}\\s+16\\.0 MiB`), 'in its text output too');
+});
 
 t.test('shm inspect lists the same pids as lsof, with packets per class and owners', async (t) => {
   const { name, pids } = await fakeInstance(t);

@@ -42,7 +42,7 @@ t.test('late writes after a timeout never reach another request; the packets com
 t.test(`a replica with ${LATE_HANDLER_LIMIT} handlers stuck past their timeout asks to be replaced`, async (t) => {
   const rt = await startRuntime(t, [{ id: 3, handler: 'test/runtime/fixtures/hangs.ts', timeoutMs: 100, concurrency: 16 }]);
   const c = rt.containers[0];
-  const asked = new Promise<ChildMessage>((resolve) => c.child.on('message', (m: ChildMessage) => m.type === 'replace-me' && resolve(m)));
+  const asked = new Promise<ChildMessage>((resolve) => c.messages.on('message', (m: ChildMessage) => m.type === 'replace-me' && resolve(m)));
   const hung = await Promise.all(Array.from({ length: LATE_HANDLER_LIMIT }, () => post(rt.port, '/function/3', 'x')));
   t.same(hung.map((r) => r.status), Array(LATE_HANDLER_LIMIT).fill(504));
   const m = await asked;

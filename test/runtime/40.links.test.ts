@@ -46,6 +46,9 @@ function frames(...fs: Frame[]): Buffer {
 t.test('a broken or lying container closes its own link only; the gateway keeps serving', async (t) => {
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/whoami.ts' }]);
   const who: LinkedContainer = { pid: 424242, functionId: 1, deployment: 1, replica: 7, domain: 0 };
+  // What the gateway tells its supervisor (here the test) about each link it dropped.
+  const reports: { pid: number; reason: string; closed?: boolean }[] = [];
+  rt.gateway.child.on('message', (m: { type?: string; pid: number; reason: string; closed?: boolean }) => m.type === 'replica-bad' && reports.push(m));
 
   const garbage = await fakeLink(rt, who);
   garbage.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n' + 'x'.repeat(100)));
@@ -94,6 +97,14 @@ t.test('a broken or lying container closes its own link only; the gateway keeps 
   forger.destroy();
   const r = await slow;
   t.equal(r.status, 200, 'the real request was answered');
+
+  // Each broken link is reported so the supervisor replaces that container; a link closed by its
+  // own end before any hello (truncated) is not: there was never a replica to route to.
+  await until(() => reports.length >= 6, 10_000, 'the reports');
+  const violations = reports.filter((r) => !r.closed);
+  t.same(violations.map((r) => r.pid), Array(5).fill(who.pid), `garbage, no hello in time, two impostors and a request frame are reported: ${violations.map((r) => r.reason).join('; ')}`);
+  t.match(violations[1].reason, /no hello frame within/, 'the one that never finished its hello');
+  t.same(reports.filter((r) => r.closed).map((r) => r.pid), [who.pid], 'and the introduced link its container closed while being routed to');
 
   const after = await post(rt.port, '/function/1', 'still serving');
   t.equal(after.status, 200);

@@ -1,5 +1,5 @@
 // What a client sees at the edges: a request id on every answer, the handler's view of the
-// request, refusals counted, "Expect: 100-continue", and uploads that stall.
+// request, functions by name, refusals counted, "Expect: 100-continue", and uploads that stall.
 import net from 'node:net';
 import t from 'tap';
 import { startRuntime, until } from '../helpers/runtime.js';
@@ -29,8 +29,10 @@ t.test('every answer carries its own request id, errors included, and ctx sees t
   const rt = await startRuntime(t, [{ id: 1, handler: 'test/runtime/fixtures/ctx-probe.ts' }], { segmentSize: 64 << 20, classes: [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }] });
   const answers: [string, HttpResult][] = [
     ['ok', await post(rt.port, '/function/1?w=64', 'hello', { 'content-type': 'text/plain', 'x-custom': 'abc' })],
+    ['by name', await post(rt.port, '/function/fn1', 'x')],
     ['unknown function', await post(rt.port, '/function/9', 'x')],
-    ['not an id', await post(rt.port, '/function/%zz', 'x')],
+    ['unknown name', await post(rt.port, '/function/nope', 'x')],
+    ['not a name', await post(rt.port, '/function/%zz', 'x')],
     ['wrong method', await request(rt.port, 'GET', '/function/1')],
     ['too large', await request(rt.port, 'POST', '/function/1', Buffer.alloc((1 << 20) + 1), {}, { agent: false })],
   ];
@@ -40,7 +42,9 @@ t.test('every answer carries its own request id, errors included, and ctx sees t
     return r.headers['x-request-id'];
   });
   t.equal(new Set(ids).size, ids.length, 'all different');
-  t.same(answers.map(([, r]) => r.status), [200, 404, 404, 405, 413]);
+  t.same(answers.map(([, r]) => r.status), [200, 200, 404, 404, 404, 405, 413]);
+  t.equal(json(answers[1][1]).functionId, 1, '/function/<name> calls the function of that name');
+  t.match(json(answers[3][1]), { error: "no function named 'nope': call /function/<id> or /function/<name>", functions: [{ id: 1, name: 'fn1' }] }, 'an unknown name lists the functions');
 
   const ok = answers[0][1];
   const seen = json(ok);

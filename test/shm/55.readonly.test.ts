@@ -60,7 +60,7 @@ t.test('a read-only reader: mutators throw EACCES, stores through its views neit
   // segment whose creator died and that only readers map is stale).
   const maps = fs.readFileSync(`/proc/${reader.pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith(`/dev/shm${seg.name}`));
   t.ok(maps.length > 0 && maps.every((l) => l.split(' ')[1] === 'rw-p'), `the reader maps the segment rw-p (${maps.map((l) => l.split(' ')[1]).join(', ')})`);
-  const holders = scanHolders([seg.name], { fds: true }).get(seg.name) ?? [];
+  const holders = scanHolders([seg], { fds: true }).get(seg.name) ?? [];
   t.same(holders.find((h) => h.pid === reader.pid), { pid: reader.pid, writes: false }, 'scanHolders: the reader does not write');
   t.same(holders.find((h) => h.pid === process.pid), { pid: process.pid, writes: true }, 'scanHolders: this process (rw-s) does');
 

@@ -9,7 +9,7 @@ import { requireBuiltShm, root } from './fixtures/helpers.js';
 // measures every row, and removes its segment and its contending process.
 t.test('bench:shm runs end to end and leaves nothing behind', async (t) => {
   requireBuiltShm();
-  const before = Segment.list();
+  const before = Segment.list().map((e) => e.name);
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'bench', 'shm.js'), '--quick', '--no-write'], { timeout: 120_000 });
   for (const row of ['alloc+free pair, one process', 'two processes contending (this one)', 'copy 1 MiB heap → heap', 'copy 1 MiB heap → packet', 'packet ÷ heap copy speed']) {
     t.match(stdout, row);
@@ -17,5 +17,5 @@ t.test('bench:shm runs end to end and leaves nothing behind', async (t) => {
   t.match(stdout, /\| alloc\+free pair, one process \| \d+ ns \| \d+ ns \|/, 'the pair is measured in wall and CPU time');
   t.notMatch(stdout, /NaN|Infinity/);
   t.notMatch(stdout, /wrote the/, '--no-write leaves BENCHMARKS.md alone');
-  t.same(Segment.list().filter((s) => s.startsWith('/faasflow-bench-shm-')), before.filter((s) => s.startsWith('/faasflow-bench-shm-')), 'its segment is gone');
+  t.same(Segment.list().map((e) => e.name).filter((s) => s.startsWith('/faasflow-bench-shm-')), before.filter((s) => s.startsWith('/faasflow-bench-shm-')), 'its segment is gone');
 });

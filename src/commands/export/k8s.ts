@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { loadConfig } from '../../config/load.js';
 import { FaasflowCommand } from '../../control/command.js';
-import { checkInstanceName } from '../../common/paths.js';
+import { checkInstanceName, instancePaths, runtimeDirFor } from '../../common/paths.js';
+import { readJson } from '../../common/state.js';
 import { exportK8s, objectName } from '../../export/k8s/export.js';
 import type { Manifest } from '../../export/k8s/manifests.js';
 
@@ -11,6 +12,8 @@ export interface ExportK8sResult {
   manifests: Manifest[];
   /** With --files: the files written (the ConfigMap's content). */
   files?: string[];
+  /** Functions the instance serves from `faasflow deploy` (new ids, or new versions of the config's): not exported. */
+  notExported: { id: number; name: string; source: string }[];
 }
 
 export default class ExportK8s extends FaasflowCommand {
@@ -25,7 +28,7 @@ export default class ExportK8s extends FaasflowCommand {
     image: Flags.string({ description: 'the faasflow image (built from the Dockerfile)', default: 'faasflow:latest' }),
     replicas: Flags.integer({ description: 'pods to start with; the autoscaler never goes below it', default: 2, min: 1 }),
     'max-replicas': Flags.integer({ description: 'most pods the autoscaler starts (default: 4 × --replicas)', min: 1 }),
-    namespace: Flags.string({ description: 'namespace of every object (default: kubectl\'s current one)' }),
+    namespace: Flags.string({ description: 'namespace of every object and of the autoscaler\'s query', default: 'default' }),
     name: Flags.string({ description: 'name of every object (default: the instance name, or "faasflow")' }),
     cpu: Flags.string({ description: 'CPU request per pod; gateway.workers is capped at half of it', default: '1' }),
     'prometheus-url': Flags.string({ description: 'Prometheus the autoscaler queries', default: 'http://prometheus-operated.monitoring.svc:9090' }),
@@ -40,7 +43,7 @@ export default class ExportK8s extends FaasflowCommand {
     const cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance });
     const r = await exportK8s(cfg, {
       name: flags.name ?? objectName(instance),
-      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      namespace: flags.namespace,
       image: flags.image,
       replicas: flags.replicas,
       maxReplicas: flags['max-replicas'] ?? 4 * flags.replicas,
@@ -49,13 +52,20 @@ export default class ExportK8s extends FaasflowCommand {
       ...(flags['target-inflight'] ? { targetInflight: flags['target-inflight'] } : {}),
       podMonitor: flags['pod-monitor'],
     });
+    // A pod runs the config; what `faasflow deploy` added to this machine's instance is not in it.
+    const notExported = deployed(instancePaths(instance, runtimeDirFor(instance, cfg.runtimeDir)).deployments);
+    if (notExported.length) {
+      const inConfig = new Set(cfg.functions.map((f) => f.id));
+      const what = notExported.map((f) => `${f.id} (${f.name}, ${f.source}${inConfig.has(f.id) ? ': the config has another version' : ''})`).join(', ');
+      this.warn(`instance "${instance}" serves function(s) ${what} from \`faasflow deploy\`; the manifests have the config's functions only. Put them in ${flags.config ?? 'faasflow.config.ts'} to run them in the pods.`);
+    }
     if (flags.files) {
       const files = writeFiles(r.manifests, flags.files);
       if (!this.jsonEnabled()) this.log(`wrote ${files.join(', ')}`);
-      return { manifests: r.manifests, files };
+      return { manifests: r.manifests, files, notExported };
     }
     if (!this.jsonEnabled()) process.stdout.write(r.yaml);
-    return { manifests: r.manifests };
+    return { manifests: r.manifests, notExported };
   }
 }
 
@@ -69,4 +79,12 @@ function writeFiles(manifests: Manifest[], dir: string): string[] {
     fs.writeFileSync(file, text);
     return file;
   });
+}
+
+/** The functions the instance's deployments file records (what `faasflow deploy` put in place). */
+function deployed(file: string): { id: number; name: string; source: string }[] {
+  const f = readJson<{ functions?: { id?: unknown; name?: unknown; source?: unknown }[] }>(file);
+  return (f?.functions ?? [])
+    .filter((e) => typeof e.id === 'number')
+    .map((e) => ({ id: e.id as number, name: String(e.name ?? ''), source: String(e.source ?? '') }));
 }

@@ -7,7 +7,7 @@ import { Segment, segmentName } from '../../shm/index.js';
 export default class ShmInspect extends FaasflowCommand {
   static override summary = 'Show one faasflow segment in detail: who maps it, its processes, packets per class and owner.';
   static override description =
-    'NAME may be an instance name, faasflow-<instance>, /faasflow-<instance> or /dev/shm/faasflow-<instance>; without it, the segment of --instance. Lists the processes mapping the segment (the pids `lsof /dev/shm/<segment>` shows), the process table, pool usage per size class and which pids hold packets (packets of dead pids are reclaimable).';
+    'NAME may be an instance name, faasflow-<instance>, /faasflow-<instance> or /dev/shm/faasflow-<instance>, or a domain segment faasflow-<instance>@<domain>; without it, the runtime segment of --instance. Lists the processes mapping the segment (the pids lsof shows for it: `lsof /dev/shm/<segment>`, or the lines naming `/memfd:<segment>` for a domain segment), the process table, pool usage per size class and which pids hold packets (packets of dead pids are reclaimable).';
   static override examples = ['<%= config.bin %> shm inspect', '<%= config.bin %> shm inspect faasflow-demo --json'];
   static override args = {
     name: Args.string({ description: 'segment or instance name' }),
@@ -17,12 +17,12 @@ export default class ShmInspect extends FaasflowCommand {
     const { args, flags } = await this.parse(ShmInspect);
     const name = args.name ? normalizeSegmentName(args.name) : segmentName(flags.instance);
     if (!Segment.exists(name)) {
-      const others = Segment.list();
-      this.error(`no segment /dev/shm${name}${others.length ? `; faasflow segments here: ${others.join(', ')}` : ': no faasflow segments exist (is the instance running?)'}`, { exit: 1 });
+      const others = Segment.list().map((e) => e.name);
+      this.error(`no segment ${name.includes('@') ? `${name} (no running instance holds it)` : `/dev/shm${name}`}${others.length ? `; faasflow segments here: ${others.join(', ')}` : ': no faasflow segments exist (is the instance running?)'}`, { exit: 1 });
     }
     const d = inspectSegment(name);
-    this.log(`${d.path}${d.instance ? `  (instance ${d.instance})` : ''}`);
-    this.log(`  size ${fmtBytes(d.size)}, ${fmtBytes(d.touched)} touched (held in RAM), mode ${d.mode}, uid ${d.uid}`);
+    this.log(`${d.memfd ? `${d.name} (memfd, through ${d.path})` : d.path}${d.instance ? `  (instance ${d.instance})` : ''}`);
+    this.log(`  size ${fmtBytes(d.size)}${d.memfd ? ' (sealed: it can never change)' : ''}, ${fmtBytes(d.touched)} touched (held in RAM), mode ${d.mode}, uid ${d.uid}`);
     if (d.error) this.log(`  header unreadable: ${d.error}`);
     else this.log(`  layout v${d.layoutVersion}, created ${d.createdAt} by pid ${d.creatorPid} (${d.creatorAlive ? 'alive' : 'dead'})`);
     this.log(d.stale ? '  STALE: creator dead and no process maps it; `faasflow down --clean-shm` removes it' : '  in use');

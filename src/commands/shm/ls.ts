@@ -4,9 +4,9 @@ import { fmtBytes, textTable } from '../../observe/format.js';
 import { listSegments, type SegmentReport } from '../../observe/segments.js';
 
 export default class ShmLs extends Command {
-  static override summary = 'List every faasflow shared-memory segment in /dev/shm.';
+  static override summary = 'List every faasflow shared-memory segment: the files in /dev/shm and every running instance\'s domain segments.';
   static override description =
-    'For each /dev/shm/faasflow-* segment: size, bytes really held in RAM, layout version, the pid that created it and whether it still runs, the processes that map it (what lsof lists), packets in use, and whether it is stale (creator dead and nobody maps it: safe to remove with `faasflow down --clean-shm`).';
+    'For each segment (a runtime segment /dev/shm/faasflow-<instance>, and the domain segments faasflow-<instance>@<domain> of each running instance, sealed memfds found through their supervisor): size, bytes really held in RAM, layout version, the pid that created it and whether it still runs, the processes that map it (what lsof lists), packets in use, and whether it is stale (creator dead and nobody maps it: safe to remove with `faasflow down --clean-shm`; a domain segment never is, it goes with its instance\'s processes).';
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> shm ls', '<%= config.bin %> shm ls --stale --json'];
   static override flags = {
@@ -18,7 +18,7 @@ export default class ShmLs extends Command {
     const all = listSegments();
     const shown = flags.stale ? all.filter((s) => s.stale) : all;
     if (shown.length === 0) {
-      this.log(flags.stale ? 'No stale faasflow segments.' : 'No faasflow segments in /dev/shm.');
+      this.log(flags.stale ? 'No stale faasflow segments.' : 'No faasflow segments.');
       return shown;
     }
     const rows = shown.map((s) => [

@@ -28,8 +28,28 @@ export function objectName(instance: string): string {
   return n || 'faasflow';
 }
 
-export async function exportK8s(cfg: ResolvedConfig, o: K8sOptions): Promise<K8sExport> {
+/**
+ * An image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest],
+ * lower-case path components. Checked here so a typo fails the export, not a rollout.
+ */
+const IMAGE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** Flags that end up in the manifests verbatim: each refused with the form it needs. */
+function checkOptions(o: K8sOptions): void {
   if (!/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(o.name)) throw new FaasflowError('USAGE', `--name ${o.name} is not a DNS label: use up to 40 lower-case letters, digits and "-"`);
+  if (o.namespace !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.namespace)) throw new FaasflowError('USAGE', `--namespace ${o.namespace} is not a namespace name: up to 63 lower-case letters, digits and "-", starting and ending with a letter or digit`);
+  if (!IMAGE.test(o.image)) throw new FaasflowError('USAGE', `--image ${o.image} is not an image reference: write e.g. faasflow:0.1.0 or registry.example:5000/team/faasflow:0.1.0`);
+  let url: URL | undefined;
+  try {
+    url = new URL(o.prometheusUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) throw new FaasflowError('USAGE', `--prometheus-url ${o.prometheusUrl} is not an http(s) URL of a Prometheus server: write e.g. http://prometheus-operated.monitoring.svc:9090`);
+}
+
+export async function exportK8s(cfg: ResolvedConfig, o: K8sOptions): Promise<K8sExport> {
+  checkOptions(o);
   if (o.maxReplicas < o.replicas) throw new FaasflowError('USAGE', `--max-replicas ${o.maxReplicas} is below --replicas ${o.replicas}: the autoscaler's ceiling must be at least its floor`);
   if (!cfg.functions.length) throw new FaasflowError('CONFIG', `${cfg.file || 'the config'} has no functions: a pod cannot take \`faasflow deploy\`; add them to the config and export again`);
   const timing = podTiming(cfg);
@@ -68,8 +88,9 @@ function commentFor(m: Manifest, cfg: ResolvedConfig, graceSeconds: number, o: K
       const s = segmentBytes(cfg);
       const b = memoryBudget(cfg);
       return [
-        `/dev/shm: ${mebibytes(s.total)} = runtime segment ${s.runtime} B + ${s.domains.length} domain segment(s) holding ${s.domainBytes.join(' + ')} B: each a budget of ${s.perDomain} B (segment.size split over the domains, each ≥ 64 MiB) and its tables.`,
-        `Memory limit ${mebibytes(b.total)} = segments ${mebibytes(b.segments)} (tmpfs pages in a memory emptyDir count against it)`,
+        `/dev/shm: ${mebibytes(s.shm)} for the runtime segment (${s.runtime} B). The ${s.domains.length} domain segment(s) are memfds, in memory, not in /dev/shm:`,
+        `they hold ${s.domainBytes.join(' + ')} B, each a budget of ${s.perDomain} B (segment.size split over the domains, each ≥ 64 MiB) and its tables.`,
+        `Memory limit ${mebibytes(b.total)} = segments ${mebibytes(b.segments)} (memfd pages and tmpfs pages in a memory emptyDir count against it)`,
         `  + Node's code ${mebibytes(b.sharedCode)} + faasflow up ${mebibytes(b.cli)} + supervisor ${mebibytes(b.supervisor)} + ${cfg.gateway.workers} gateway(s) ${mebibytes(b.gateways)}`,
         `  + containers ${mebibytes(b.containers)} (each function's replicas + 1, each max(64 MiB, memoryLimit)).`,
         `Stop: /healthz answers 503 for ${cfg.gateway.drainDelayMs} ms while still serving, then the listener closes and accepted requests finish;`,

@@ -11,6 +11,7 @@ import { open, type Opened } from '../envelope.js';
 import { Output, RequestContext } from './context.js';
 import { finish, jsonError, packetReply, statusOnly, type Reply } from './reply.js';
 import { keepLate } from './late.js';
+import { describeThrown, isInstance, stackOf } from './describe.js';
 import { Calls } from './calls.js';
 import { log } from '../child.js';
 import type { IdTable } from '../id-table.js';
@@ -101,7 +102,8 @@ export class Invoker {
       const result = await this.call(input, ctx);
       reply = packetReply(result, ctx, inputBuffer, opened.desc);
     } catch (err) {
-      if (err instanceof Timeout && opened && ctx && inputBuffer) {
+      // `err` may be anything a handler threw: only total checks on it (describe.ts).
+      if (isInstance(err, Timeout) && opened && ctx && inputBuffer) {
         this.active--;
         path.requests.delete(f.requestId);
         const timedOut = finish(pool, f, jsonError(504, `handler timed out after ${this.o.timeoutMs} ms`, f.requestId), path.gatewayPid);
@@ -110,14 +112,21 @@ export class Invoker {
         this.next();
         return;
       }
-      reply = jsonError(500, `handler failed: ${err instanceof Error ? err.message : String(err)}`, f.requestId);
-      log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: String(err instanceof Error ? err.stack : err) });
+      reply = jsonError(500, `handler failed: ${describeThrown(err)}`, f.requestId);
+      log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: stackOf(err) });
     }
     // The reply is copied into its packet (if it is not in one: waiting for one, up to the
     // request's deadline, when the domain is short), then every view is detached and the output
     // packets the reply does not use are freed, all before the frame can leave.
-    const made = finish(pool, f, reply, path.gatewayPid, { deadline: t0 + this.o.timeoutMs });
-    const frame = made instanceof Promise ? await made : made;
+    let frame: Frame;
+    try {
+      const made = finish(pool, f, reply, path.gatewayPid, { deadline: t0 + this.o.timeoutMs });
+      frame = made instanceof Promise ? await made : made;
+    } catch (err) {
+      // Returned bytes of a Uint8Array subclass whose `length` getter throws (finish reads it).
+      reply = jsonError(500, `handler returned bytes that cannot be read: ${describeThrown(err)}`, f.requestId);
+      frame = finish(pool, f, reply, path.gatewayPid);
+    }
     for (const out of ctx?.outputs ?? []) if (out.desc && (!reply.packet || out.desc !== reply.packet.desc)) pool.free(out.desc);
     ctx?.releaseViews(inputBuffer);
     ctx?.freeReceived(reply.packet?.desc);

@@ -54,6 +54,7 @@ export function keepLate(counter: LateCount, pool: PacketPool, f: Frame, ctx: Re
   };
   // Each one pins its packets; past a few, a fresh replica is cheaper than a shrinking pool.
   if (counter.late >= LATE_HANDLER_LIMIT) requestReplacement(`${counter.late} handlers are still running past their ${timeoutMs} ms timeout`);
-  late.then(release, release);
+  // Settled however the handler's thenable behaves (its `then` may throw, or be a Proxy's trap).
+  Promise.resolve(late).then(release, release);
   return held.length ? { ...timedOut, flags: timedOut.flags | FLAG_KEPT } : timedOut;
 }

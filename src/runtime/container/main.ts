@@ -1,17 +1,20 @@
 // A function container: one process per replica, started inside its security domain by the
 // sandbox launcher (native/sandbox.c). Maps its domain's segment (the only one it can open),
-// loads the bundled handler, takes links to the gateways from the supervisor, runs requests in
-// place on the segment, and drains on shutdown.
+// loads the bundled handler, takes links to the gateways from the supervisor (over its own
+// channel, supervisor.ts: a container has no Node IPC channel), runs requests in place on the
+// segment, and drains on shutdown.
 import type net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Segment } from '../../shm/segment.js';
 import { ProcessStats } from '../../shm/stats.js';
-import { ENV } from '../../common/env.js';
-import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, spinMicros } from '../child.js';
+import { ENV, EXIT_PERMANENT } from '../../common/env.js';
+import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, spinMicros, supervisor } from '../child.js';
+import { mapStackTraces } from '../handler/source-map.js';
 import type { Handler } from '../handler/types.js';
-import { isLinkMessage, type ContainerLinkMessage } from '../links.js';
+import type { ContainerLinkMessage } from '../links.js';
 import { Invoker } from './invoke.js';
 import { GatewayLinks } from './gateways.js';
+import { describeThrown } from './describe.js';
 
 const functionId = Number(requireEnv(ENV.functionId));
 const deployment = Number(requireEnv(ENV.deployment));
@@ -20,7 +23,7 @@ const timeoutMs = Number(process.env[ENV.timeoutMs] ?? 30000);
 const concurrency = Math.max(1, Number(process.env[ENV.concurrency] ?? 16) || 16);
 const statsSlot = Number(process.env.FAASFLOW_STATS_SLOT ?? -1);
 const handlerFile = requireEnv(ENV.handler);
-/** Set for a sandboxed container: the handler's source comes over IPC (the bundle file is out of its reach). */
+/** Set for a sandboxed container: the handler's source comes from the supervisor (the bundle file is out of its reach). */
 const handlerViaIpc = process.env.FAASFLOW_HANDLER_IPC === '1';
 
 // Links may arrive while the handler is still loading: they wait here until it has.
@@ -28,12 +31,14 @@ const early: Array<[ContainerLinkMessage, net.Socket]> = [];
 let take: ((m: ContainerLinkMessage, s: net.Socket) => void) | undefined;
 let gotSource: (m: { name: string; source: string }) => void = () => undefined;
 const source = new Promise<{ name: string; source: string }>((resolve) => (gotSource = resolve));
-process.on('message', (m: unknown, handle: unknown) => {
-  if ((m as { type?: string })?.type === 'handler') return gotSource(m as { name: string; source: string });
-  if (!isLinkMessage(m) || !handle) return;
-  const socket = handle as net.Socket;
-  if (take) take(m as ContainerLinkMessage, socket);
-  else early.push([m as ContainerLinkMessage, socket]);
+if (!supervisor) {
+  process.stderr.write(`faasflow: a container is started by the supervisor, which gives it ${ENV.channelFd} and ${ENV.linksFd}\n`);
+  process.exit(EXIT_PERMANENT);
+}
+supervisor.on('handler', (m) => gotSource(m));
+supervisor.on('link', (m, socket) => {
+  if (take) take(m, socket);
+  else early.push([m, socket]);
 });
 reportListening();
 
@@ -44,10 +49,15 @@ async function loadHandler(): Promise<Handler> {
       // Its dependencies are imported by absolute file: URLs (bundle.ts), which a data: module
       // can resolve; the sourceURL names it in stack traces.
       const s = await source;
+      // Node maps source-mapped stack traces for file modules only: this one is mapped here.
+      mapStackTraces(s.name, s.source);
       mod = (await import(`data:text/javascript;base64,${Buffer.from(`${s.source}\n//# sourceURL=${s.name}`).toString('base64')}`)) as { default?: unknown };
-    } else mod = (await import(pathToFileURL(handlerFile).href)) as { default?: unknown };
+    } else {
+      process.setSourceMapsEnabled(true);
+      mod = (await import(pathToFileURL(handlerFile).href)) as { default?: unknown };
+    }
   } catch (err) {
-    throw new Error(`cannot load handler ${handlerFile}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`cannot load handler ${handlerFile}: ${describeThrown(err)}`, { cause: err });
   }
   if (typeof mod.default !== 'function') throw new Error(`handler ${handlerFile} has no default-exported function`);
   return mod.default as Handler;
@@ -56,7 +66,7 @@ async function loadHandler(): Promise<Handler> {
 async function main(): Promise<void> {
   ownProcessGroup();
   applyAffinity();
-  const seg = Segment.open(requireEnv(ENV.segment), true);
+  const seg = Segment.inherit(requireEnv(ENV.segment), Number(requireEnv(ENV.segmentFd)));
   const handler = await loadHandler();
   const stats = statsSlot >= 0 && statsSlot < seg.layout.statsSlots ? new ProcessStats(seg, statsSlot) : undefined;
   stats?.reset(functionId);
@@ -81,7 +91,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describeThrown(err);
   log('error', message);
   reportFailed(message);
   process.exitCode = 1;

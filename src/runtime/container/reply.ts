@@ -7,6 +7,8 @@ import { allocPackets, seal, type Packets } from '../envelope.js';
 import { FLAG_REUSED, contentTypeFlags, replyMetaBytes } from '../meta.js';
 import { Output, type RequestContext } from './context.js';
 import { waitForPackets, type ReplyWait } from './memory.js';
+import { toJson } from './describe.js';
+import { types } from 'node:util';
 
 export interface Reply {
   status: number;
@@ -38,6 +40,8 @@ function withType(h: Record<string, string> | undefined, type: string): Record<s
 export function packetReply(result: unknown, ctx: RequestContext, input: ArrayBuffer, inputDesc: Descriptor): Reply {
   const status = ctx.statusCode;
   const headers = ctx.replyHeaders;
+  // A Proxy is not asked what it is (its traps are the handler's code): it can only be JSON.
+  if (types.isProxy(result)) return jsonReply(result, ctx);
   if (result instanceof Output) {
     if (result.length < 0) result.end(result.bytes.length);
     // An output the pool had no packet for at the time (its bytes are on the heap): copied now.
@@ -57,13 +61,14 @@ export function packetReply(result: unknown, ctx: RequestContext, input: ArrayBu
   if (result === undefined || typeof result === 'function' || typeof result === 'symbol' || typeof result === 'bigint') {
     return jsonError(500, `handler returned ${typeof result}: return a Uint8Array, Buffer, string or JSON-serialisable value`, ctx.requestId);
   }
-  let json: string;
-  try {
-    json = JSON.stringify(result);
-  } catch (err) {
-    return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${(err as Error).message}`, ctx.requestId);
-  }
-  return reply(status, withType(headers, 'application/json'), json);
+  return jsonReply(result, ctx);
+}
+
+/** The result as JSON, or a 500 saying why it cannot be (describe.ts: never a throw). */
+function jsonReply(result: unknown, ctx: RequestContext): Reply {
+  const r = toJson(result);
+  if ('error' in r) return jsonError(500, `handler returned a value that cannot be serialised as JSON: ${r.error}`, ctx.requestId);
+  return reply(ctx.statusCode, withType(ctx.replyHeaders, 'application/json'), r.json);
 }
 
 /**

@@ -108,13 +108,15 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
       const rid = String(gw.takeId());
       return sendError(res, 405, `use POST to call a function (got ${req.method})`, { requestId: Number(rid) }, { allow: 'POST', 'x-request-id': rid });
     }
+    // By id, or by name: a name is looked up in the routing table (a digit string is an id).
     const id = parseId(seg);
-    if (id < 0 || id > MAX_ID) {
+    const named = id < 0 ? gw.router.idOf(safeDecode(seg)) : undefined;
+    if ((id < 0 || id > MAX_ID) && named === undefined) {
       req.resume();
       const rid = String(gw.takeId());
-      return sendError(res, 404, `'${safeDecode(seg).slice(0, 64)}' is not a function id: use /function/<number>`, { requestId: Number(rid) }, { 'x-request-id': rid });
+      return sendError(res, 404, `no function named '${safeDecode(seg).slice(0, 64)}': call /function/<id> or /function/<name>`, { requestId: Number(rid), functions: gw.router.routes().map((r) => ({ id: r.id, name: r.name })) }, { 'x-request-id': rid });
     }
-    return gw.handle(req, res, id);
+    return gw.handle(req, res, named ?? id);
   }
   if (url.startsWith(FLOW_PREFIX)) return flowRoute(gw, req, res, url);
   if (req.method === 'GET' && (url === '/healthz' || url.startsWith('/healthz?'))) {
@@ -135,7 +137,7 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
     return;
   }
   req.resume();
-  sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id>, flows with POST /flow/<name>`);
+  sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id or name>, flows with POST /flow/<name>`);
 }
 
 /** POST /flow/<name>: the body is taken like a request for the flow's first function. */

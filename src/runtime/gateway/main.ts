@@ -10,7 +10,7 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../../common/env.js';
 import { applyAffinity, log, onShutdown, ownProcessGroup, reportFailed, reportListening, reportReady, requireEnv, send } from '../child.js';
 import { acceptLink } from '../proxy/links.js';
-import { isLinkMessage, type DomainSegment, type GatewayLinkMessage } from '../links.js';
+import { isLinkMessage, type DomainSegment, type GatewayLinkMessage, type LinkedContainer } from '../links.js';
 import type { FrameLink } from '../link.js';
 import { Domains } from './domains.js';
 import { Gateway, type DomainRoute } from './gateway.js';
@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     onDrain: gw.onDrain.bind(gw),
     onInvoke: gw.onInvoke.bind(gw),
     onGone: gw.onGone.bind(gw),
+    // Routing to it stopped when its link closed (onGone); the supervisor replaces it.
+    onViolation: (c: LinkedContainer, reason: string, closed?: boolean) => send({ type: 'replica-bad', pid: c.pid, functionId: c.functionId, reason, ...(closed ? { closed } : {}) }),
   };
   process.on('message', (m: { type?: string; version?: number; routes?: DomainRoute[]; domains?: DomainSegment[] }, handle: unknown) => {
     if (m?.type === 'routes') {

@@ -69,7 +69,12 @@ export async function bundleHandler(source: string, outDir: string): Promise<{ f
       platform: 'node',
       format: 'esm',
       target: 'node20',
+      // The map's sources are relative to the working directory; its root makes them absolute, so
+      // a stack trace mapped by the container (source-map.ts) names the file wherever it runs.
+      // Their text stays out: a stack trace needs positions only, and the bundle stays small.
       sourcemap: 'inline',
+      sourceRoot: `${process.cwd()}${path.sep}`,
+      sourcesContent: false,
       logLevel: 'silent',
       plugins: [externalsFrom(abs)],
     });

@@ -1,7 +1,9 @@
 // The gateway's end of its links to containers. Each link arrives from the supervisor with the
 // container it leads to (who it is was decided by the supervisor, which started it); the container
 // then says hello, and a hello that claims to be anyone else closes the link. After that, reply and
-// drain frames come in; anything malformed closes that one link, never the gateway.
+// drain frames come in; anything malformed closes that one link, never the gateway, and is reported
+// (onViolation) so the supervisor replaces that container: a replica with a dropped link would
+// otherwise stay `ready` while this gateway has nowhere to send its requests.
 import type net from 'node:net';
 import { FrameType, type Frame } from '../../shm/frame.js';
 import { FrameLink } from '../link.js';
@@ -21,11 +23,16 @@ export interface LinkHooks {
   /** ctx.invoke(): the container asks for another function to be called. */
   onInvoke(f: Frame, r: ContainerReplica): void;
   onGone(r: ContainerReplica, err?: Error): void;
+  /**
+   * The container at the other end broke the protocol, or (`closed`) closed its link while it
+   * was being routed to; either way the link is gone and this gateway no longer routes to it.
+   */
+  onViolation(c: LinkedContainer, reason: string, closed?: boolean): void;
 }
 
 export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHooks): FrameLink {
   let replica: ContainerReplica | undefined;
-  const helloTimer = setTimeout(() => !replica && socket.destroy(new Error(`no hello frame within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
+  const helloTimer = setTimeout(() => !replica && link.fail(new Error(`no hello frame within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
   helloTimer.unref();
   const link: FrameLink = new FrameLink(
     socket,
@@ -46,10 +53,14 @@ export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHo
       else if (f.type === FrameType.Invoke) hooks.onInvoke(f, replica);
       else if (f.type !== FrameType.Hello) throw new Error(`unexpected frame type ${f.type} from a container`);
     },
-    (err) => {
+    (err, cause) => {
       clearTimeout(helloTimer);
       if (err) log('warn', `container link dropped: ${err.message}`, { pid: c.pid, fn: c.functionId });
       if (replica) hooks.onGone(replica, err);
+      if (cause === 'violation') hooks.onViolation(c, err?.message ?? 'protocol violation');
+      // A container that closed its own link while serving (not draining) is as unroutable; it may
+      // also have died, which the supervisor sees for itself: it checks after a grace.
+      else if (cause === 'peer' && replica && !replica.draining) hooks.onViolation(c, 'it closed its link while serving', true);
     },
   );
   return link;

@@ -33,6 +33,8 @@ export type DispatchResult<L> =
 
 export class Router<P, L> {
   private readonly functions = new Map<number, FunctionState<P, L>>();
+  /** Function name → id, for /function/<name>. */
+  private readonly names = new Map<string, number>();
   private readonly replicas = new Set<Replica<L>>();
   /** Requests one replica works on at once (its container's concurrency). */
   private readonly concurrency: (functionId: number) => number;
@@ -55,7 +57,11 @@ export class Router<P, L> {
     }
     for (const [id, st] of this.functions) if (!next.has(id)) orphans.push(...st.queue);
     this.functions.clear();
-    for (const [id, st] of next) this.functions.set(id, st);
+    this.names.clear();
+    for (const [id, st] of next) {
+      this.functions.set(id, st);
+      this.names.set(st.route.name, id);
+    }
     for (const r of this.replicas) this.place(r);
     return orphans;
   }
@@ -67,6 +73,11 @@ export class Router<P, L> {
 
   route(id: number): Route | undefined {
     return this.functions.get(id)?.route;
+  }
+
+  /** The id of the function with this name (names are unique: the config and deploy see to it). */
+  idOf(name: string): number | undefined {
+    return this.names.get(name);
   }
 
   routes(): Route[] {

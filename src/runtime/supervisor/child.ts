@@ -1,13 +1,15 @@
-// One supervised process: spawn (IPC channel), readiness, output to the log, stop (TERM, then
-// KILL after the spec's shutdown time). What happens after an exit is the supervisor's call.
-import { spawn, type ChildProcess } from 'node:child_process';
+// One supervised process: spawn (a gateway with Node's IPC channel, a container with a channel of
+// its own), readiness, output to the log, stop (TERM, then KILL after the spec's shutdown time).
+// What happens after an exit is the supervisor's call.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
-import type net from 'node:net';
 import { startTime } from '../../common/procs.js';
 import type { ChildState } from '../../common/protocol.js';
-import type { ChildMessage, SupervisorMessage } from '../protocol.js';
+import type { ChildMessage, SupervisorMessage, ToContainer, ToGateway } from '../protocol.js';
+import type { LinkEnd } from '../broker.js';
+import { ContainerChannel } from './container-channel.js';
+import { UNBOUNDED_READS, readOutput, type OutputBounds } from './output.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
 
@@ -34,7 +36,11 @@ export interface ChildEvents {
   spawn: [number];
   state: [ChildState];
   message: [ChildMessage];
-  output: [string, 'stdout' | 'stderr'];
+  /**
+   * A line of its output, bounded (a view, valid only during the call); the number is the bytes
+   * cut from its end (0: whole).
+   */
+  output: [Buffer, 'stdout' | 'stderr', number];
   exit: [ChildExit];
 }
 
@@ -55,6 +61,8 @@ export class Child extends EventEmitter<ChildEvents> {
   lastError = '';
   /** This start attempt was killed for not reporting ready within the spec's readyTimeoutMs. */
   timedOut = false;
+  /** Why the supervisor killed this start attempt, when it did (ChildExit.cause). */
+  private killCause: string | undefined;
   /** What its sandbox launcher applied, as the child reported it when ready ("uid,landlock:7"); '' unsandboxed. */
   sandbox = '';
   /** Its stats record (a container's in its domain segment), -1 for none. */
@@ -64,7 +72,11 @@ export class Child extends EventEmitter<ChildEvents> {
   /** Set once stop() was called: the exit that follows is requested, never restarted. */
   stopping = false;
   slot = -1;
+  /** How its output is read: the longest line, and how fast the supervisor reads a pipe (set by the wiring). */
+  output: OutputBounds = UNBOUNDED_READS;
   private proc: Proc | undefined;
+  /** A container's channel for this start attempt. */
+  private channel: ContainerChannel | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -86,6 +98,7 @@ export class Child extends EventEmitter<ChildEvents> {
   start(): void {
     this.stopping = false;
     this.timedOut = false;
+    this.killCause = undefined;
     this.lastError = '';
     this.startedAt = Date.now();
     this.sandbox = '';
@@ -96,21 +109,33 @@ export class Child extends EventEmitter<ChildEvents> {
     const inherited = this.spec.start.wrapper ? [] : process.execArgv;
     const node = [process.execPath, ...inherited, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];
-    // The supervisor's environment with the spec's on top (PATH, HOME, a test run's marker).
+    // A container's code is not trusted: no Node IPC channel (Node would parse its bytes in here) but
+    // its own (container-channel.ts) at 3 and 4. The environment is the spec's (specs.ts).
     // stop() owns the TERM → KILL escalation with the spec's shutdown time.
-    const proc: Proc = spawn(file, args, { env: { ...process.env, ...this.spec.start.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(this.spec.start.fds ?? [])], serialization: 'advanced' });
+    const channel = this.spec.role === 'container' ? new ContainerChannel({ message: (m) => this.onMessage(m), bad: (why) => this.badMessage(proc, why) }) : undefined;
+    const own = Object.entries(this.spec.start.fds ?? {});
+    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(channel ? [channel.theirs.messages, channel.theirs.links] : ['ipc' as const]), ...own.map(([, fd]) => fd)];
+    // Each inherited descriptor's number, told in the variable the spec names for it.
+    const numbers = Object.fromEntries(own.map(([name], i) => [name, String(stdio.length - own.length + i)]));
+    const base = { ...this.spec.start.env, ...numbers };
+    const env = channel ? { ...base, ...ContainerChannel.env(stdio.indexOf(channel.theirs.messages), stdio.indexOf(channel.theirs.links)) } : base;
+    const proc: Proc = spawn(file, args, { env, stdio, serialization: 'advanced' });
     live.add(proc);
     this.proc = proc;
+    this.channel = channel;
     this.pid = proc.pid ?? 0;
+    if (this.pid) channel?.spawned(this.pid);
     this.startTime = startTime(this.pid);
     this.emit('spawn', this.pid);
     this.setState('starting');
     this.pipe(proc.stdout, 'stdout');
     this.pipe(proc.stderr, 'stderr');
-    proc.on('message', (m: ChildMessage) => this.onMessage(m));
+    // A gateway's messages are trusted; a container's were checked by its channel.
+    if (!channel) proc.on('message', (m: ChildMessage) => this.onMessage(m));
     this.readyTimer = setTimeout(() => {
       this.lastError = this.notReady();
       this.timedOut = true;
+      this.killCause = this.notReady();
       proc.kill('SIGKILL');
     }, this.spec.readyTimeoutMs);
     const pid = this.pid;
@@ -121,6 +146,7 @@ export class Child extends EventEmitter<ChildEvents> {
     let unpipe: NodeJS.Timeout | undefined;
     proc.once('exit', () => {
       killGroup(pid);
+      channel?.exited();
       unpipe = setTimeout(() => {
         proc.stdout?.destroy();
         proc.stderr?.destroy();
@@ -135,8 +161,10 @@ export class Child extends EventEmitter<ChildEvents> {
         clearTimeout(this.readyTimer);
         clearTimeout(this.killTimer);
         clearTimeout(unpipe);
+        channel?.close();
+        if (this.channel === channel) this.channel = undefined;
         this.proc = undefined;
-        const exit: ChildExit = { code, signal, requested: this.stopping, at: Date.now(), ...(this.timedOut ? { cause: this.notReady() } : {}) };
+        const exit: ChildExit = { code, signal, requested: this.stopping, at: Date.now(), ...(this.killCause ? { cause: this.killCause } : {}) };
         this.emit('exit', exit);
         resolve();
       };
@@ -151,17 +179,25 @@ export class Child extends EventEmitter<ChildEvents> {
     });
   }
 
+  /** Mojo's ReportBadMessage: SIGKILL; the exit's one log line names the reason, the restart policy applies. */
+  private badMessage(proc: Proc, reason: string): void {
+    if (this.proc !== proc || this.killCause) return;
+    this.killCause = `sent a bad message (${reason})`;
+    proc.kill('SIGKILL');
+  }
+
   private notReady(): string {
     return `not ready ${Math.round(this.spec.readyTimeoutMs / 1000)} s after start`;
   }
 
+  /**
+   * Its output, as bounded lines read no faster than `output` allows (output.ts). Who logs them
+   * also keeps `lastError` from its stderr lines, those it does not drop: a line is decoded only
+   * once it is known to be kept.
+   */
   private pipe(stream: Readable | null, name: 'stdout' | 'stderr'): void {
     if (!stream) return;
-    readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-      // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
-      if (name === 'stderr' && line.trim()) this.lastError = messageOf(line).slice(0, 500);
-      this.emit('output', line, name);
-    });
+    readOutput(stream, this.output, (line, cut) => this.emit('output', line, name, cut));
   }
 
   private onMessage(m: ChildMessage): void {
@@ -177,18 +213,22 @@ export class Child extends EventEmitter<ChildEvents> {
     this.emit('message', m);
   }
 
-  send(m: SupervisorMessage): boolean {
+  /** A message to a gateway over Node's IPC channel, or to a container over its own. False while it cannot be sent. */
+  send(m: ToGateway | ToContainer): boolean {
+    if (this.channel) return this.channel.send(m as ToContainer);
     if (!this.proc?.connected) return false;
-    this.proc.send(m, (err) => {
+    this.proc.send(m as SupervisorMessage, (err) => {
       // The child may be exiting; its exit event says what happened.
       void err;
     });
     return true;
   }
 
-  /** The IPC end for handing over sockets (a link), or undefined while not running. */
-  get ipc(): { pid: number; send(m: unknown, h?: net.Socket, cb?: (e: Error | null) => void): boolean } | undefined {
+  /** Where a link's end is handed to this child (broker.ts), or undefined while not running. */
+  get ipc(): LinkEnd | undefined {
     const proc = this.proc;
+    const channel = this.channel;
+    if (channel) return { pid: this.pid, sendLink: (fd, m) => channel.sendLink(fd, m) };
     if (!proc?.connected) return undefined;
     return { pid: this.pid, send: (m, h, cb) => proc.send(m as SupervisorMessage, h, cb) };
   }
@@ -237,16 +277,6 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
-  }
-}
-
-function messageOf(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
-    return typeof msg === 'string' ? msg : line;
-  } catch {
-    return line;
   }
 }
 

@@ -54,7 +54,7 @@ export class Containers {
   start(f: FnEntry, replica: number, restarts = 0): Child {
     const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
     const statsSlot = this.domains.takeStatsSlot(d);
-    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, statsSlot, tmpDir: d.tmpDir, policy: this.domains.policyFor(d, f) })));
+    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, policy: this.domains.policyFor(d, f) })));
     c.statsSlot = statsSlot;
     c.restarts = restarts;
     this.fnOf.set(c, f);

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultFunction } from '../../config/load.js';
-import { lowestFlowRow } from '../../config/flows.js';
+import { flowsUsing, lowestFlowRow } from '../../config/flows.js';
 import { FaasflowError } from '../../common/errors.js';
 import type { DeployRequest, DeployResult } from '../../common/protocol.js';
 import type { FnEntry } from './deployments.js';
@@ -83,6 +83,7 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
   }
   s.writeState();
   s.events.info(`deployed function ${next.id} (${next.name}) deployment ${next.deployment} from ${next.source}`);
-  return { id: next.id, name: next.name, deployment: next.deployment, previous: old?.deployment ?? null, replicas: next.replicas, stopped };
+  const replaced = old && path.resolve(old.source) !== path.resolve(next.source) ? { name: old.name, source: old.source } : undefined;
+  return { id: next.id, name: next.name, deployment: next.deployment, previous: old?.deployment ?? null, replicas: next.replicas, stopped, ...(replaced ? { replaced } : {}), flows: flowsUsing(s.cfg.flows, next.id) };
 }
 

@@ -1,8 +1,9 @@
 // The instance's security domains: which functions share one, its segment, its user, its cgroups
 // and its sandbox. Functions in different domains share nothing a handler can reach: each domain
-// has a segment of its own (mapped only by the gateways and its containers), its containers run
-// under a uid/gid of their own when the supervisor is root, and in a Landlock sandbox that opens
-// only what Node, the handler's dependencies and its own segment need.
+// has a segment of its own, a sealed memfd only the gateways (through this process's
+// /proc/<pid>/fd) and its containers (handed the descriptor) map; its containers run under a
+// uid/gid of their own when the supervisor is root, and in a Landlock sandbox that opens only what
+// Node and the handler's dependencies need (no /dev/shm at all).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
@@ -20,7 +21,7 @@ export interface Domain {
   name: string;
   /** Replaced when the domain is rebuilt (see Domains.rebuild). */
   segment: Segment;
-  /** Who its containers run as (root supervisor and sandbox on), and the group its segment belongs to. */
+  /** Who its containers run as (root supervisor and sandbox on). */
   uid?: number;
   gid?: number;
   cgroups: DomainCgroups;
@@ -49,9 +50,9 @@ export class Domains {
     return this.list.find((d) => d.name === name);
   }
 
-  /** What gateways are told: every domain segment to map. */
+  /** What gateways are told: every domain segment to map, and where to open it. */
   segments(): DomainSegment[] {
-    return this.list.map((d) => ({ index: d.index, name: d.name, segment: d.segment.name }));
+    return this.list.map((d) => ({ index: d.index, name: d.name, segment: d.segment.name, path: d.segment.path }));
   }
 
   /** Creates the domains the functions need (the ones that do not exist yet). */
@@ -83,16 +84,18 @@ export class Domains {
     }
   }
 
-  /** Replaces a domain's segment with a fresh one (same name, index, user and group); the old one is unlinked. */
+  /**
+   * Replaces a domain's segment with a fresh one (same name, index, user and group). The old memfd
+   * is closed here; it is gone once the processes still mapping it let go of it.
+   */
   rebuild(d: Domain): void {
     const old = d.segment;
     old.close();
-    if (Segment.exists(old.name)) Segment.unlink(old.name);
-    d.segment = this.segmentFor(d.name, d.index, d.gid, old.layout.statsSlots);
+    d.segment = this.segmentFor(d.name, d.index, old.layout.statsSlots);
     d.freeSlots = Array.from({ length: d.segment.layout.statsSlots }, (_, i) => i);
   }
 
-  private segmentFor(name: string, index: number, gid: number | undefined, statsSlots: number): Segment {
+  private segmentFor(name: string, index: number, statsSlots: number): Segment {
     const cfg = this.cfg;
     return Segment.create({
       name: domainSegmentName(cfg.instance, name),
@@ -103,9 +106,6 @@ export class Domains {
       instance: cfg.instance,
       domain: name,
       domainIndex: index,
-      // Root: the domain's group may map it, nobody else. Otherwise only this user can, and the
-      // sandbox decides which of this user's processes.
-      ...(gid !== undefined ? { mode: 0o660, gid } : { mode: 0o600 }),
     });
   }
 
@@ -122,7 +122,7 @@ export class Domains {
     const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
     const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
     const replicas = fns.reduce((a, f) => a + f.replicas, 0);
-    const segment = this.segmentFor(name, index, gid, domainStatsSlots(replicas));
+    const segment = this.segmentFor(name, index, domainStatsSlots(replicas));
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
     const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
@@ -162,7 +162,9 @@ export class Domains {
       landlock: d.enforcement.landlock > 0 ? {
         rx: ['/usr', '/lib', '/lib64', '/bin', path.dirname(process.execPath), ...own, ...nodeModules],
         ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random'],
-        rw: ['/dev/null', d.tmpDir, `/dev/shm${d.segment.name}`],
+        // Its segment is the descriptor it inherits: no path of /dev/shm at all, so it cannot
+        // create files there (to fill it) nor open anyone's.
+        rw: ['/dev/null', d.tmpDir],
       } : undefined,
     };
   }
@@ -172,14 +174,13 @@ export class Domains {
     return this.list.map((d) => ({ name: d.name, segment: d.segment.name, enforcement: enforcementName(d.enforcement), user: d.uid !== undefined ? `uid ${d.uid}` : 'the supervisor\'s', cgroups: d.cgroups.kind === 'none' ? `none (${d.cgroups.reason ?? ''})` : d.cgroups.kind }));
   }
 
-  /** Unmaps and unlinks every domain segment, removes the temporary directories and the cgroups. */
+  /** Unmaps and closes every domain segment (a memfd goes with its last holder), removes the temporary directories and the cgroups. */
   remove(): { segments: string[]; held: number } {
     const segments: string[] = [];
     let held = 0;
     for (const d of this.list) {
       held += d.segment.isClosed ? 0 : d.segment.pool.inUse();
       d.segment.close();
-      if (Segment.exists(d.segment.name)) Segment.unlink(d.segment.name);
       segments.push(d.segment.name);
       fs.rmSync(d.tmpDir, { recursive: true, force: true });
     }

@@ -11,11 +11,12 @@ export interface ChildSpec {
   deployment: number;
   replica: number;
   /**
-   * Node module to run, its environment (it replaces the supervisor's), extra node flags, a
-   * launcher that starts Node (a container's sandbox: `faasflow-sandbox … --`), and descriptors of
-   * the supervisor's it gets as 4, 5, … (after stdin, stdout, stderr and the IPC channel).
+   * Node module to run, its whole environment, extra node flags, a launcher that starts Node (a
+   * container's sandbox: `faasflow-sandbox … --`), and descriptors of the supervisor's it inherits
+   * after stdin, stdout, stderr and its channel, each by the environment variable that tells the
+   * child its number there (`{ FAASFLOW_SEGMENT_FD: 17 }`: the child finds it as, say, 5).
    */
-  start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[]; fds?: number[] };
+  start: { module: string; env: Record<string, string>; nodeOptions?: string[]; wrapper?: string[]; fds?: Record<string, number> };
   /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
   restart: RestartType;
   /** ms between SIGTERM and SIGKILL when stopping. */

@@ -1,5 +1,7 @@
 // The child specs of an instance, as data: the gateways (significant: without them nothing serves)
-// and one container per function replica, started in its domain's sandbox.
+// and one container per function replica, started in its domain's sandbox. A spec's environment is
+// the child's whole environment: a gateway's the supervisor's, a container's only what
+// environment.ts lets through.
 import type { ResolvedConfig } from '../../config/types.js';
 import type { InstancePaths } from '../../common/paths.js';
 import { segmentName } from '../../shm/index.js';
@@ -8,6 +10,7 @@ import { ENV } from '../../common/env.js';
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
+import { inheritedEnv, wholeEnv } from './environment.js';
 
 export function intensityOf(cfg: ResolvedConfig): Intensity {
   const s = cfg.supervisor;
@@ -42,8 +45,8 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
   const readyTimeoutMs = cfg.supervisor.readyTimeoutMs ?? 30_000;
   return {
     /**
-     * Gateway number `index`, serving on `listenFd` (the supervisor's socket on the port, handed
-     * over as its descriptor 4); `port` is what that socket is bound to, once known.
+     * Gateway number `index`, serving on `listenFd` (the supervisor's socket on the port, which the
+     * gateway inherits); `port` is what that socket is bound to, once known.
      */
     gateway: (index: number, domains: DomainSegment[], listenFd: number, port?: number): ChildSpec => ({
       id: index === 0 ? 'gateway' : `gateway.${index}`,
@@ -54,16 +57,16 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       start: {
         module: modules.gateway,
         env: {
+          ...wholeEnv(process.env),
           ...common,
           [ENV.config]: paths.config,
           [ENV.segment]: segmentName(cfg.instance),
           [ENV.gatewayIndex]: String(index),
           [ENV.domains]: JSON.stringify(domains),
           ...(port !== undefined ? { [ENV.port]: String(port) } : {}),
-          [ENV.listenFd]: '4',
         },
         nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
-        fds: [listenFd],
+        fds: { [ENV.listenFd]: listenFd },
       },
       restart: 'permanent',
       // The drain delay is spent serving before the drain proper begins.
@@ -72,10 +75,11 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       significant: true,
     }),
     /**
-     * A replica of `f`, in the domain whose segment is `segment`, writing its stats at `statsSlot`;
-     * with a sandbox policy, started through the launcher and given its handler over IPC.
+     * A replica of `f`, in the domain whose segment is `segment` (the supervisor's memfd
+     * `segmentFd`, which the child inherits), writing its stats at `statsSlot`; with a sandbox
+     * policy, started through the launcher and given its handler over its channel.
      */
-    container: (f: FnEntry, replica: number, d: { segment: string; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
+    container: (f: FnEntry, replica: number, d: { segment: string; segmentFd: number; statsSlot: number; tmpDir: string; policy?: SandboxPolicy }): ChildSpec => ({
       id: containerSpecId(f.id, f.deployment, replica),
       role: 'container',
       functionId: f.id,
@@ -84,6 +88,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       start: {
         module: modules.container,
         env: {
+          ...inheritedEnv(process.env, f.passEnv),
           ...f.env,
           ...common,
           [ENV.functionId]: String(f.id),
@@ -99,6 +104,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           ...(d.policy ? { [ENV.handlerIpc]: '1', [ENV.nodeOptions]: f.env.NODE_OPTIONS ?? '' } : {}),
         },
         ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
+        fds: { [ENV.segmentFd]: d.segmentFd },
       },
       restart: 'permanent',
       // In-flight requests may run up to the function's timeout before the replica can exit.

@@ -1,7 +1,6 @@
 // The instance as `ps` sees it, and the state file: what `down` and the next `up` know of the
 // instance when its supervisor is gone. Written after every change of a child's state.
-import fs from 'node:fs';
-import { writeJsonAtomic } from '../../common/state.js';
+import { readState, writeJsonAtomic } from '../../common/state.js';
 import type { InstanceStatus } from '../../common/protocol.js';
 import { segmentName } from '../../shm/index.js';
 import { byRoleAndFunction, childStatus, selfStatus } from './status.js';
@@ -29,9 +28,12 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
   };
 }
 
-/** Writes the state file; a failure is logged, never fatal. Once a shutdown removed it, it stays removed. */
+/**
+ * Writes the state file; a failure is logged, never fatal. Once a shutdown removed it, it stays
+ * removed, and a stopping supervisor never writes over a state file another supervisor wrote.
+ */
 export function writeStateFile(s: Parts, status: () => InstanceStatus): void {
-  if (s.phase === 'stopping' && !fs.existsSync(s.paths.state)) return;
+  if (s.phase === 'stopping' && readState(s.paths.state)?.supervisorPid !== process.pid) return;
   try {
     writeJsonAtomic(s.paths.state, status());
   } catch (err) {

@@ -6,9 +6,11 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import { stop as stopEsbuild } from 'esbuild';
 import type { ResolvedConfig } from '../../config/types.js';
-import { bundleDirFor, type InstancePaths } from '../../common/paths.js';
+import { bundleDirFor, logFileFor, type InstancePaths } from '../../common/paths.js';
 import type { InstanceStatus } from '../../common/protocol.js';
 import { killQuietly, procStat, sessionMembers } from '../../common/procs.js';
+import { readState } from '../../common/state.js';
+import { createToken, fileId, removeIfSame, type FileId } from './control-auth.js';
 import { serveControl } from './control-socket.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
 import { bundleHandler } from '../handler/bundle.js';
@@ -24,6 +26,7 @@ import { Gateways } from './gateways.js';
 import { healthz } from './health.js';
 import { LogFiles } from './logs.js';
 import type { Parts } from './parts.js';
+import { ReclaimReport } from './reclaim-report.js';
 import { enforceMemoryLimits } from './replace.js';
 import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
@@ -61,6 +64,13 @@ export class Supervisor implements Parts {
   private seg: Segment | undefined;
   table: ProcessTable | undefined;
   private server: net.Server | undefined;
+  /**
+   * The control socket, its token and the config file as this supervisor found or made them: a
+   * shutdown removes each only while it is still that file (removeIfSame): a supervisor that
+   * outlived its instance must not take a successor's. The state file is its own by the pid in it.
+   */
+  private readonly own: { socket?: FileId; token?: FileId; config?: FileId } = {};
+  private readonly reclaims = new ReclaimReport();
   private readonly timers = new Set<NodeJS.Timeout>();
   private busy: Promise<unknown> = Promise.resolve();
   private stopping_: Promise<void> | undefined;
@@ -73,6 +83,7 @@ export class Supervisor implements Parts {
   constructor(o: SupervisorOptions) {
     this.cfg = o.cfg;
     this.paths = o.paths;
+    this.own.config = fileId(o.paths.config);
     this.logs = new LogFiles(o.paths.logs, o.cfg.logs, o.tee, o.teeFormat);
     this.events = new Events(this.logs, () => this.stopping);
     this.deployments = new Deployments(o.paths.deployments);
@@ -104,7 +115,12 @@ export class Supervisor implements Parts {
   /** Runs until stopped; resolves with the process exit code. */
   async run(): Promise<number> {
     fs.mkdirSync(this.paths.bundles, { recursive: true, mode: 0o700 });
-    this.server = await serveControl(this.paths.socket, (req, reply, closed) => handleControl(this, req, reply, closed));
+    const { token, id } = createToken(this.paths.token);
+    this.own.token = id;
+    const log = (line: string) => this.logs.write(logFileFor('supervisor'), `supervisor[${process.pid}]`, line);
+    const control = await serveControl(this.paths.socket, { token, log, handle: (req, reply, closed) => handleControl(this, req, reply, closed) });
+    this.server = control.server;
+    this.own.socket = control.id;
     this.writeState();
     try {
       await this.startAll();
@@ -206,11 +222,10 @@ export class Supervisor implements Parts {
     for (const c of [...this.gateways.all(), ...this.containers.all()]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
   }
 
+  /** Packets of owners that died unseen; what the log says of it is bounded (reclaim-report.ts). */
   private reclaimDead(): void {
-    for (const d of this.domains.all()) {
-      if (d.segment.isClosed) continue;
-      for (const [pid, n] of d.segment.pool.reclaimDead(pidAlive)) if (n) this.events.info(`domain ${d.name}: reclaimed ${n} packet(s) held by dead pid ${pid}`);
-    }
+    for (const d of this.domains.all()) if (!d.segment.isClosed) this.reclaims.add(d.name, d.segment.pool.reclaimDead(pidAlive));
+    for (const line of this.reclaims.lines()) this.events.info(line);
   }
 
   status(withMemory: boolean): InstanceStatus {
@@ -257,7 +272,8 @@ export class Supervisor implements Parts {
         segments.unshift(this.seg.name);
       }
       if (segments.length) this.events.info(`removed segment(s) ${segments.join(', ')}${held ? ` (${held} packet(s) were still in use)` : ''}`);
-      for (const f of [this.paths.state, this.paths.config]) fs.rmSync(f, { force: true });
+      if (readState(this.paths.state)?.supervisorPid === process.pid) fs.rmSync(this.paths.state, { force: true });
+      removeIfSame(this.paths.config, this.own.config);
       this.events.emit({ kind: 'stopped', at: Date.now() });
       this.resolveStopped();
       await this.logs.close();
@@ -265,7 +281,8 @@ export class Supervisor implements Parts {
       const server = this.server;
       const closed = new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       await Promise.race([closed, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
-      fs.rmSync(this.paths.socket, { force: true });
+      removeIfSame(this.paths.socket, this.own.socket);
+      removeIfSame(this.paths.token, this.own.token);
       this.resolveDone(code);
     })();
     return this.stopping_;

@@ -5,9 +5,9 @@ import type { ProcessTable } from '../../shm/index.js';
 import { parseEnforcement } from '../../sys/sandbox.js';
 import type { Child } from './child.js';
 import { logFileFor } from '../../common/paths.js';
-import { prettify } from './logs.js';
 import type { Parts } from './parts.js';
 import { decide, describeExit, type ChildExit } from './policy.js';
+import { replaceBadReplica } from './bad-link.js';
 import { replaceGracefully } from './replace.js';
 import { intensityOf } from './specs.js';
 
@@ -21,7 +21,18 @@ export function adopt(s: WiringTarget, c: Child): Child {
   const spec = c.spec;
   const who = () => `${spec.id}[${c.pid}]`;
   const file = logFileFor(spec.role, spec.functionId);
-  c.on('output', (line) => s.logs.write(file, who(), prettify(line)));
+  // Its output lines' cuts and drops, kept across its restarts like `restarts` (in its table slot).
+  const counts = { cut: 0, dropped: 0 };
+  c.output = s.logs.bounds;
+  c.on('output', (line, stream, cut) => {
+    if (cut > 0) counts.cut++;
+    // Only a function's output counts against logs.rate: the gateways' is the trusted side's.
+    const said = s.logs.output(file, who(), line, cut, spec.role === 'container');
+    if (said === undefined) counts.dropped++;
+    // A child's own log lines are JSON ({level, msg}): its last error is the message itself.
+    else if (stream === 'stderr' && said.trim()) c.lastError = said.slice(0, 500);
+    if (s.table && c.slot >= 0) s.table.setLogCounts(c.slot, counts);
+  });
   c.on('state', (state) => {
     if (s.table && c.slot >= 0) s.table.setState(c.slot, state);
     s.events.emit({ kind: 'child', id: spec.id, pid: c.pid, state, message: state === 'failed' || state === 'crashed' ? c.lastExit : '', at: Date.now() });
@@ -35,6 +46,7 @@ export function adopt(s: WiringTarget, c: Child): Child {
         stuck.abort();
       }
     }
+    if (m.type === 'replica-bad' && spec.role === 'gateway') replaceBadReplica(s, m, spec.replica);
     if (m.type === 'replace-me' && spec.role === 'container') {
       const f = s.functions.get(spec.functionId);
       if (f && c.state === 'ready' && !c.stopping && f.deployment === spec.deployment) replaceGracefully(s, c, f, m.reason);
@@ -56,7 +68,7 @@ export function adopt(s: WiringTarget, c: Child): Child {
   c.on('spawn', (pid) => {
     // Registered before the child can look itself up in the table (the container does).
     const domain = spec.role === 'container' ? s.domains.byName(s.containers.functionOf(c)?.domain ?? '') : undefined;
-    if (s.table) c.slot = s.table.register(pid, { role: spec.role, functionId: spec.functionId, replica: spec.replica, deployment: spec.deployment, restarts: c.restarts, ...(domain ? { domainIndex: domain.index, statsSlot: c.statsSlot } : {}) });
+    if (s.table) c.slot = s.table.register(pid, { role: spec.role, functionId: spec.functionId, replica: spec.replica, deployment: spec.deployment, restarts: c.restarts, ...(domain ? { domainIndex: domain.index, statsSlot: c.statsSlot } : {}), logs: counts });
     s.logs.write(file, who(), `started (${spec.role}${spec.role === 'container' ? ` function ${spec.functionId} deployment ${spec.deployment} replica ${spec.replica}` : ''})`);
   });
   return c;
