@@ -1,10 +1,12 @@
-// Giving tmpfs back the pages of free packets. Each class reserves packets for the domain's whole
-// budget, and tmpfs keeps a page once it is written, so a domain whose bodies change size over time
-// (1 MiB packets for an hour, then 8 MiB ones) would come to hold several times its budget in RAM.
-// What /dev/shm's space check counts a domain segment for, and what a pod's /dev/shm is sized for, is
-// its tables and its budget: the supervisor trims a segment that holds more back below that,
-// largest packets first. A packet is claimed (its owner word, as alloc claims it; nothing charged)
-// while its pages go, so nobody writes into it meanwhile, and is free again after.
+// Giving back the pages of free packets. Each class reserves packets for the domain's whole budget,
+// and a memfd (like any tmpfs file) keeps a page once it is written, so a domain whose bodies change
+// size over time (1 MiB packets for an hour, then 8 MiB ones) would come to hold several times its
+// budget in RAM. What the memory check counts a domain segment for (memory-room.ts), and what a
+// pod's memory limit is sized for, is its tables and its budget: the supervisor trims a segment
+// that holds more back below that, largest packets first. A packet is claimed (its owner word, as
+// alloc claims it; nothing charged) while its pages go, so nobody writes into it meanwhile, and is
+// free again after. MADV_REMOVE punches a hole: a memfd sealed against shrinking and growing still
+// allows that (only F_SEAL_WRITE would refuse it), and its size stays.
 import { PKT_OWNER, PKT_WORDS } from './constants.js';
 import type { SegmentMemory } from './memory.js';
 

@@ -1,11 +1,13 @@
 // Each size class reserves packets for the whole budget and tmpfs keeps every page once written,
 // so a domain whose bodies change size comes to hold more than its budget in RAM. trimPackets
 // gives the pages of free packets back (largest first), never those of a packet in use, and the
-// packets it trimmed serve the next allocation as before (zero-filled).
+// packets it trimmed serve the next allocation as before (zero-filled). A domain segment is a
+// sealed memfd: the hole is punched there too, its size and seals unchanged.
 import t from 'tap';
 import { Segment, isExhausted, type Descriptor } from '../../src/shm/index.js';
 import { holdable } from '../../src/shm/space.js';
 import { trimPackets } from '../../src/shm/pool-trim.js';
+import { native } from '../../src/shm/binding.js';
 import { sys } from '../../src/sys/binding.js';
 import { tempSegment } from '../helpers/segments.js';
 
@@ -68,4 +70,27 @@ t.test('packets smaller than a page are never trimmed; nothing to give back rele
   const released = trimPackets(seg, process.pid, Infinity, release);
   t.equal(released, 16 * 4096, 'the 4 KiB packets, not the 256 B ones (which share pages)');
   t.equal(trimPackets(seg, process.pid, Infinity, release), 0, 'a second trim finds nothing resident');
+});
+
+t.test('a domain segment, a sealed memfd, gives its pages back the same way: its size and seals stay', async (t) => {
+  const seg = tempSegment(t, { kind: 'domain', size: undefined, budget: 64 * MiB });
+  t.ok(seg.memfd && seg.fd >= 0, 'a memfd this process holds');
+  const seals = native.seals(seg.fd);
+  touch(seg, MiB, 48);
+  touch(seg, 2 * MiB, 24);
+  const kept = seg.pool.alloc(MiB);
+  if (isExhausted(kept)) throw new Error('exhausted');
+  seg.pool.view(kept).fill(0x5c);
+  const before = Segment.stat(seg).touched;
+  t.ok(before > 96 * MiB, `${(before / MiB).toFixed(0)} MiB resident`);
+  const released = trimPackets(seg, process.pid, Infinity, release);
+  const after = Segment.stat(seg);
+  t.ok(released >= 95 * MiB, `${(released / MiB).toFixed(0)} MiB released: every free packet's pages`);
+  t.equal(after.touched, before - released, 'exactly what was released left memory');
+  t.equal(after.size, seg.header.size, 'its size is what it was created with');
+  t.equal(native.seals(seg.fd), seals, 'and its seals are unchanged');
+  const reader = Segment.open({ name: seg.name, path: seg.path, memfd: true }, false);
+  t.teardown(() => reader.close());
+  t.ok(reader.pool.view(kept).every((b) => b === 0x5c), 'the packet in use kept every byte, seen through another mapping of the memfd');
+  seg.pool.free(kept);
 });

@@ -1,7 +1,7 @@
-// A domain segment holds in RAM every page a packet was ever written through, and each size class
-// reserves packets for the whole budget: a domain whose bodies change size over time would come to
-// hold several times its budget (space.ts counts a domain segment for its tables and its budget,
-// and a pod's /dev/shm is sized the same). Checked every second with the domains' headers: a
+// A domain segment (a memfd) holds in RAM every page a packet was ever written through, and each
+// size class reserves packets for the whole budget: a domain whose bodies change size over time
+// would come to hold several times its budget (memory-room.ts counts a domain segment for its
+// tables and its budget, and a pod's memory limit is sized the same). Checked every second with the domains' headers: a
 // segment that holds more than that gives the pages of free packets back, largest first, down to
 // an eighth of its budget below it, so the next trim is not needed at once.
 import { Segment } from '../../shm/segment.js';
@@ -15,7 +15,8 @@ export function trimSegment(seg: Segment): number {
   const may = holdable(seg.layout);
   let touched: number;
   try {
-    touched = Segment.stat(seg.name).touched;
+    // Its own descriptor's: by name, a domain rebuilt meanwhile could be the other memfd.
+    touched = Segment.stat(seg).touched;
   } catch {
     return 0;
   }
