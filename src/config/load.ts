@@ -116,6 +116,10 @@ function describeIssue(i: z.core.$ZodIssue): string {
       .join('\n  ');
   }
   if (i.code === 'invalid_type' && i.input === undefined) return `${at}: is required`;
+  // A number written in quotes: the commonest slip in a hand-edited config.
+  if (i.code === 'invalid_type' && i.expected === 'number' && typeof i.input === 'string' && i.input.trim() !== '' && Number.isFinite(Number(i.input))) {
+    return `${at}: expected a number, got the string ${JSON.stringify(i.input)}: write ${i.input.trim()} without quotes`;
+  }
   return `${at}: ${i.message}`;
 }
 

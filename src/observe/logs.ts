@@ -87,6 +87,21 @@ export interface TailOptions {
   burstBytes?: number;
 }
 
+/** Whether the byte before `offset` ends a line: reading from there starts with a whole line. */
+function afterNewline(file: string, offset: number): boolean {
+  const b = Buffer.alloc(1);
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      return fs.readSync(fd, b, 0, 1, offset - 1) === 1 && b[0] === 0x0a;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 export class LogTail {
   private readonly followed = new Map<string, Followed>();
   private readonly lines: LogLine[] = [];
@@ -124,7 +139,7 @@ export class LogTail {
       if (!f) {
         // A file there from the start shows its end; one that appears later is new from its first byte.
         const offset = this.primed ? 0 : Math.max(0, st.size - this.initialBytes);
-        f = { ino: st.ino, offset, partial: '', midLine: offset > 0 };
+        f = { ino: st.ino, offset, partial: '', midLine: offset > 0 && !afterNewline(file, offset) };
         this.followed.set(file, f);
       } else if (f.ino !== st.ino) {
         emit(this.rest(file, f), f);

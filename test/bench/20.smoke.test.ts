@@ -60,7 +60,8 @@ t.test('a tiny --quick run measures every cell and writes JSON and the markdown 
   const run = bench(['--quick', '--sizes', '1k,64k', '--connections', '1,32', '--duration', '1', '--warmup', '0', '--prime', '1', '--setups', ALL_SETUPS.join(','), '--out', 'out', '--markdown', md, '--json'], dir);
   t.teardown(() => run.child.kill('SIGKILL'));
   const { code, stdout, stderr } = await run.done;
-  t.equal(code, 0, stderr);
+  // With --json, oclif prints a failure as JSON on stdout: show both.
+  t.equal(code, 0, `${stderr}${stdout}`);
   const printed = JSON.parse(stdout) as BenchResult;
   const files = fs.readdirSync(path.join(dir, 'out'));
   t.equal(files.length, 1);
@@ -106,15 +107,24 @@ t.test('SIGINT mid-run stops every setup and exits 130', async (t) => {
   fs.mkdirSync(tmp);
   const run = bench(['--sizes', '1k', '--connections', '1', '--duration', '60', '--warmup', '0', '--setups', SETUPS.join(','), '--out', 'out', '--markdown', 'none'], dir, { TMPDIR: tmp });
   t.teardown(() => run.child.kill('SIGKILL'));
-  await new Promise<void>((resolve) => {
+  const early = await new Promise<boolean>((resolve) => {
+    void run.done.then(() => {
+      clearInterval(poll);
+      resolve(true);
+    });
     const poll = setInterval(() => {
       // Load on a URL: not the harness's `wrk --version`, which runs before any setup starts.
       if ([...helpers('http://')].some((pid) => !before.has(pid))) {
         clearInterval(poll);
-        resolve();
+        resolve(false);
       }
     }, 50);
   });
+  if (early) {
+    const { code, stdout, stderr } = await run.done;
+    t.fail(`the run ended (${code}) before its load started: ${stderr}${stdout}`);
+    return;
+  }
   t.ok(fs.existsSync(segmentOf(run.child.pid)), 'the faasflow instance runs while the cells run');
   run.child.kill('SIGINT');
   const { code, stdout } = await run.done;

@@ -140,6 +140,11 @@ t.test('unknown fields are named with their path and a did-you-mean', async (t) 
   t.match(msg, /gatway: unknown field; did you mean "gateway"\?/);
 });
 
+t.test('a number in quotes is named with its path and the fix', async (t) => {
+  const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { gateway: { port: '18080' }, functions: [{ id: 1, handler: './echo.ts' }] };\n" });
+  t.match(await configError(dir), /gateway\.port: expected a number, got the string "18080": write 18080 without quotes/);
+});
+
 t.test('duplicate ids name both entries and the fix', async (t) => {
   const dir = dirWith(t, { 'echo.ts': ECHO, 'faasflow.config.ts': "export default { functions: [{ id: 1, handler: './echo.ts' }, { id: 1, handler: './echo.ts', name: 'again' }] };\n" });
   t.match(await configError(dir), /functions\[1\]\.id: duplicate id 1 \(functions\[0\] has it too\): give every function its own id/);

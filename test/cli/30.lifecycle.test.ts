@@ -100,7 +100,15 @@ t.test('up, invoke, deploy, ps, logs, down --clean-shm: nothing of the instance 
 
   const again = await p.cli(['ps']);
   t.equal(again.code, 1);
-  t.match(again.stderr, /is not running/);
+  t.match(again.stderr, /is not running \(stopped; its logs are kept in .*`faasflow down --purge --instance \S+` removes them\)/, 'ps says the instance stopped and what it kept');
+  t.ok(fs.existsSync(path.join(p.runtimeDir, 'logs')), 'the logs are kept after down');
+
+  const purge = await p.cli(['down', '--purge'], { json: true });
+  t.equal(purge.code, 0, purge.stderr);
+  t.equal((JSON.parse(purge.stdout) as { purged: { dirRemoved: boolean } }).purged.dirRemoved, true, 'down --purge removed the runtime directory');
+  t.notOk(fs.existsSync(p.runtimeDir), 'which is gone');
+  const after = await p.cli(['ps']);
+  t.match(after.stderr, /is not running \(it never ran here: no /, 'ps after the purge');
 });
 
 t.test('SIGTERM to the supervisor shuts the instance down like `down`', async (t) => {

@@ -107,6 +107,9 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   clearTimeout(timer);
 }
 
+/** The gateway's links wait this long plus HELLO_GRACE_MS for a container's hello. */
+export const READY_TIMEOUT_MS = 5000;
+
 export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; segmentWaitMs?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number; flows?: ResolvedConfig['flows']; parser?: 'light' | 'node' } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
@@ -123,7 +126,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
       timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.domain ?? f.name ?? `fn${f.id}`, env: {},
     })),
     logs: { maxBytes: 1 << 20, keep: 1, maxLine: 16 << 10, rate: 0, burst: 0 },
-    supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000 },
+    supervisor: { maxRestarts: 3, periodMs: 10000, backoffMinMs: 100, backoffMaxMs: 1000, shutdownTimeoutMs: 8000, readyTimeoutMs: READY_TIMEOUT_MS },
     observe: { shmWarnPercent: 80, sampleIntervalMs: 1000 },
     security: { sandbox: false },
     spinMicros: opts.spinMicros ?? DEFAULT_SPIN_MICROS,

@@ -65,3 +65,21 @@ t.test('following from now on: only new lines, none lost or repeated through rea
   t.ok(seen.every((l) => l.startsWith('fn1.d1.r0[1] line ')), 'the timestamp is parsed off');
   t.equal(tail.recent().length, 0, 'keep 0: nothing kept');
 });
+
+t.test('following from now on: the first line appended to a file there from the start is shown', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-logs-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fn-1.log');
+  fs.writeFileSync(file, '2026-11-22T01:00:00.000Z fn1.d1.r0[1] before\n');
+  const tail = new LogTail(() => logFiles(dir), { keep: 0 });
+  t.same(tail.poll(), [], 'nothing at the first poll');
+  fs.appendFileSync(file, '2026-11-22T01:00:01.000Z fn1.d1.r0[1] first after\n2026-11-22T01:00:02.000Z fn1.d1.r0[1] second after\n');
+  t.same(tail.poll().map((l) => l.text), ['fn1.d1.r0[1] first after', 'fn1.d1.r0[1] second after'], 'both appended lines, the first included');
+  // A file whose last line was still being written when following began: that line's rest is
+  // not a line of its own.
+  fs.appendFileSync(file, '2026-11-22T01:00:03.000Z fn1.d1.r0[1] half');
+  const late = new LogTail(() => logFiles(dir), { keep: 0 });
+  late.poll();
+  fs.appendFileSync(file, ' a line\n2026-11-22T01:00:04.000Z fn1.d1.r0[1] whole\n');
+  t.same(late.poll().map((l) => l.text), ['fn1.d1.r0[1] whole'], 'only the whole line that followed');
+});

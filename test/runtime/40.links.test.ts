@@ -5,10 +5,10 @@
 // alone; the gateway and the real container keep serving and nothing leaks.
 import t from 'tap';
 import net from 'node:net';
-import { startRuntime, until } from '../helpers/runtime.js';
+import { READY_TIMEOUT_MS, startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 import { FRAME_BYTES, FrameType, NO_PACKET, encodeFrame, type Frame } from '../../src/shm/frame.js';
-import { HELLO_TIMEOUT_MS } from '../../src/runtime/proxy/links.js';
+import { HELLO_GRACE_MS } from '../../src/runtime/proxy/links.js';
 import { sys } from '../../src/sys/binding.js';
 import type { LinkedContainer } from '../../src/runtime/links.js';
 import type { Runtime } from '../helpers/runtime.js';
@@ -62,7 +62,7 @@ t.test('a broken or lying container closes its own link only; the gateway keeps 
 
   const stalled = await fakeLink(rt, who);
   stalled.write(frames({ ...base, index: who.pid }).subarray(0, 20));
-  await closedWithin(stalled, HELLO_TIMEOUT_MS + 3000);
+  await closedWithin(stalled, READY_TIMEOUT_MS + HELLO_GRACE_MS + 3000);
   t.pass('half a hello, link kept open: closed after the hello timeout');
 
   // The link was made for function 1 replica 7 (pid 424242): a hello claiming another function is

@@ -25,7 +25,7 @@ t.test('malformed HTTP gets the right status or a clean close, and nothing leaks
 
   const badId = await post(rt.port, '/function/abc', 'x');
   t.equal(badId.status, 404);
-  t.match(json(badId).error, /not a function id/);
+  t.match(json(badId).error, /no function named 'abc': call \/function\/<id> or \/function\/<name>/);
 
   const get = await request(rt.port, 'GET', '/function/1');
   t.equal(get.status, 405);

@@ -6,7 +6,7 @@ import contrib from 'blessed-contrib';
 import type { LogLine } from '../logs.js';
 import type { Snapshot } from '../snapshot.js';
 import { latencyColumns, latencyRows, poolLines, processColumns, segmentLines } from './panels.js';
-import { moreLabel, setTable, setText, tightTable } from './widgets.js';
+import { moreLabel, rowView, setTable, setText, tightTable } from './widgets.js';
 
 const HISTORY = 60;
 const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
@@ -64,8 +64,14 @@ export class Dashboard {
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
     this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
     this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10], fg: 'white' });
-    tightTable(this.latency);
-    tightTable(this.procs);
+    for (const table of [this.latency, this.procs]) {
+      tightTable(table);
+      // After the list's own key handler has moved its view.
+      table.rows.on('keypress', () => {
+        this.labelRows(table);
+        this.screen.render();
+      });
+    }
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
@@ -206,8 +212,8 @@ export class Dashboard {
   }
 
   private drawLatency(snap: Snapshot): void {
-    const hidden = setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)], snap.flows), latencyRows(snap));
-    this.latency.setLabel(moreLabel(this.latency, TITLES.latency, hidden));
+    setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)], snap.flows), latencyRows(snap));
+    this.labelRows(this.latency);
   }
 
   private drawPool(snap: Snapshot): void {
@@ -229,8 +235,13 @@ export class Dashboard {
   }
 
   private drawProcesses(snap: Snapshot): void {
-    const hidden = setTable(this.procs, processColumns(snap.processes), snap.processes.length);
-    this.procs.setLabel(moreLabel(this.procs, [' processes '], hidden));
+    setTable(this.procs, processColumns(snap.processes), snap.processes.length);
+    this.labelRows(this.procs);
+  }
+
+  /** A table's title says which of its rows are out of view; redone as the arrow keys scroll it. */
+  private labelRows(table: contrib.TableWidget): void {
+    table.setLabel(moreLabel(table, table === this.procs ? [' processes '] : TITLES.latency, rowView(table)));
   }
 
   private drawEvents(snap: Snapshot): void {

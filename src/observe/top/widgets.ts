@@ -38,9 +38,9 @@ export function clip(cell: string, width: number): string {
 /**
  * Fits `cols` to the table's width: each column as wide as its widest cell; every required column
  * first, in long form if all of them fit, else compact; then optional ones by priority while they
- * fit. Shown in their given order. Returns how many rows do not fit the table's height.
+ * fit. Shown in their given order. Returns which rows are out of view.
  */
-export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): number {
+export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): RowView {
   // Every column is followed by one space, the last one too (blessed-contrib pads it).
   const room = (t.width as number) - 2;
   const form = (c: Column, compact: boolean) => {
@@ -72,15 +72,34 @@ export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): 
   const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
   t.options.columnWidth = idx.map((i) => width[i]);
   t.setData({ headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) });
-  return Math.max(0, rows - ((t.height as number) - 3));
+  return rowView(t);
 }
 
-/** The panel's title, with "+N more (↑↓ scroll)" when rows are out of view. */
-export function moreLabel(t: blessed.Widgets.BoxElement, titles: string[], hidden: number): string {
+/** Rows of a table out of view, above and below what it shows. */
+export interface RowView {
+  above: number;
+  below: number;
+}
+
+/** Where the table's view is now: blessed's list scrolls by `childBase`, its first row in view. */
+export function rowView(t: contrib.TableWidget): RowView {
+  const list = t.rows as unknown as { items: unknown[]; childBase?: number };
+  const visible = Math.max(0, (t.height as number) - 3);
+  const above = Math.min(list.childBase ?? 0, Math.max(0, list.items.length - visible));
+  return { above, below: Math.max(0, list.items.length - above - visible) };
+}
+
+/**
+ * The panel's title, with "+N more (↑↓ scroll)" when rows are out of view below, and how many
+ * are above once scrolled: it follows the view as the arrow keys move it.
+ */
+export function moreLabel(t: blessed.Widgets.BoxElement, titles: string[], v: RowView): string {
   const room = (t.width as number) - 4;
   const base = titles.find((x) => x.length <= room) ?? titles[titles.length - 1];
+  const hidden = v.above + v.below;
   if (hidden <= 0) return base;
-  const more = [`${base}+${hidden} more (↑↓ scroll) `, ` +${hidden} more (↑↓ scroll) `, ` +${hidden} more `];
+  const where = v.above === 0 ? `+${v.below} more` : v.below === 0 ? `+${v.above} more above` : `+${v.above} above, +${v.below} below`;
+  const more = [`${base}${where} (↑↓ scroll) `, ` ${where} (↑↓ scroll) `, ` ${where} `, ` +${hidden} more `];
   return more.find((x) => x.length <= room) ?? more[more.length - 1];
 }
 

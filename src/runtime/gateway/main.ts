@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       gw.setRoutes(m.routes ?? []);
       send({ type: 'routes-applied', version: m.version ?? 0 });
     } else if (isLinkMessage(m) && handle) {
-      const link = acceptLink(handle as net.Socket, (m as GatewayLinkMessage).container, hooks);
+      const link = acceptLink(handle as net.Socket, (m as GatewayLinkMessage).container, hooks, cfg.supervisor.readyTimeoutMs ?? 30_000);
       links.add(link);
       (handle as net.Socket).once('close', () => links.delete(link));
     }

@@ -13,8 +13,12 @@ import type { Replica } from './router.js';
 
 export type ContainerReplica = Replica<FrameLink>;
 
-/** How long a new link has to say hello. */
-export const HELLO_TIMEOUT_MS = 5000;
+/**
+ * How long a new link has to say hello once its container could be ready. A container says hello
+ * after loading its handler, which may take up to the supervisor's ready timeout (the supervisor
+ * kills one that takes longer); this is the margin after it.
+ */
+export const HELLO_GRACE_MS = 5000;
 
 export interface LinkHooks {
   onHello(r: ContainerReplica): void;
@@ -30,9 +34,10 @@ export interface LinkHooks {
   onViolation(c: LinkedContainer, reason: string, closed?: boolean): void;
 }
 
-export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHooks): FrameLink {
+export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHooks, readyTimeoutMs = 0): FrameLink {
   let replica: ContainerReplica | undefined;
-  const helloTimer = setTimeout(() => !replica && link.fail(new Error(`no hello frame within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
+  const helloMs = readyTimeoutMs + HELLO_GRACE_MS;
+  const helloTimer = setTimeout(() => !replica && link.fail(new Error(`no hello frame within ${helloMs} ms`)), helloMs);
   helloTimer.unref();
   const link: FrameLink = new FrameLink(
     socket,

@@ -2,6 +2,7 @@
 // and one container per function replica, started in its domain's sandbox. A spec's environment is
 // the child's whole environment: a gateway's the supervisor's, a container's only what
 // environment.ts lets through.
+import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import type { InstancePaths } from '../../common/paths.js';
 import { segmentName } from '../../shm/index.js';
@@ -89,6 +90,9 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
         module: modules.container,
         env: {
           ...inheritedEnv(process.env, f.passEnv),
+          // Libraries that cache (fontconfig under sharp, for one) write below $XDG_CACHE_HOME or
+          // $HOME/.cache; the sandbox lets a domain write only its own temporary directory.
+          XDG_CACHE_HOME: path.join(d.tmpDir, '.cache'),
           ...f.env,
           ...common,
           [ENV.functionId]: String(f.id),
