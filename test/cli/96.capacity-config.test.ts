@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configError } from '../helpers/config.js';
 import { DEFAULT_CLASSES } from '../../src/shm/index.js';
 
 const ECHO = 'export default async (input: Uint8Array) => input;\n';
@@ -19,16 +20,6 @@ function dirWith(t: Test, config: string): string {
 }
 
 const withSegment = (segment: string, functions = "[{ id: 1, handler: './echo.ts' }]") => `export default { segment: ${segment}, functions: ${functions} };\n`;
-
-async function configError(dir: string): Promise<string> {
-  try {
-    await loadConfig({ cwd: dir, instance: 'x' });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 t.test('defaults: every power of two from 4 KiB to 16 MiB, a 5 s wait for memory', async (t) => {
   const c = await loadConfig({ cwd: dirWith(t, withSegment('{}')), instance: 'x' });

@@ -20,13 +20,18 @@ async function allBack(t: Test, rt: Runtime): Promise<void> {
   t.equal(rt.seg.pool.charged(), 0, 'the budget is whole again');
 }
 
+/** `n` random 5 MB bodies posted to `route` at once: every answer a 200 carrying its own bytes. */
+async function burst(t: Test, rt: Runtime, n: number, route: string): Promise<void> {
+  const bodies = Array.from({ length: n }, () => randomBytes(5_000_000));
+  const rs = await Promise.all(bodies.map((b) => post(rt.port, route, b)));
+  t.same(rs.map((r) => r.status), bodies.map(() => 200), 'all 200');
+  t.ok(rs.every((r, i) => r.body.equals(bodies[i])), 'each answered with its own bytes');
+}
+
 t.test('a burst larger than its domain waits for memory, then every request succeeds byte for byte', async (t) => {
   // 64 MiB: requests may hold 48 MiB (16 MiB kept for replies): six 5 MB bodies (8 MiB packets) at once.
   const rt = await startRuntime(t, [{ id: 1, handler: HOLD, concurrency: 16 }], { segmentSize: 64 * MiB, segmentWaitMs: 20_000 });
-  const bodies = Array.from({ length: 12 }, () => randomBytes(5_000_000));
-  const rs = await Promise.all(bodies.map((b) => post(rt.port, '/function/1?ms=200', b)));
-  t.same(rs.map((r) => r.status), bodies.map(() => 200), 'all 200');
-  t.ok(rs.every((r, i) => r.body.equals(bodies[i])), 'each answered with its own bytes');
+  await burst(t, rt, 12, '/function/1?ms=200');
   const fs = new FunctionStats(rt.runtime);
   t.ok(fs.get(1, counters.FN_MEM_WAITS) >= 1, `${fs.get(1, counters.FN_MEM_WAITS)} of them waited for memory`);
   t.equal(fs.get(1, counters.FN_MEM_REFUSED), 0, 'none refused');
@@ -39,10 +44,7 @@ t.test('replies the size of their requests, written into ctx.output, in a domain
   // Requests take what they may (six 8 MiB packets); replies of the same size come from the reserve
   // and from what finished requests give back, waiting in the containers meanwhile.
   const rt = await startRuntime(t, [{ id: 1, handler: HOLD, concurrency: 16 }], { segmentSize: 64 * MiB, segmentWaitMs: 20_000 });
-  const bodies = Array.from({ length: 10 }, () => randomBytes(5_000_000));
-  const rs = await Promise.all(bodies.map((b) => post(rt.port, '/function/1?ms=100&out=1', b)));
-  t.same(rs.map((r) => r.status), bodies.map(() => 200), 'all 200');
-  t.ok(rs.every((r, i) => r.body.equals(bodies[i])), 'each reply is a byte-exact copy of its request');
+  await burst(t, rt, 10, '/function/1?ms=100&out=1');
   t.ok(rt.seg.pool.memory().waits >= 1, `${rt.seg.pool.memory().waits} allocation(s) waited (requests in the gateway, replies in the container)`);
   await allBack(t, rt);
 });
