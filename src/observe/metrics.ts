@@ -187,7 +187,7 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const domainInUse = gauge('faasflow_domain_packets_in_use', 'Packets allocated now per security domain and size class.', domainLabels);
   const domainPackets = gauge('faasflow_domain_packets', 'Packets per security domain and size class.', domainLabels);
   const domainHeld = gauge('faasflow_domain_packet_bytes_in_use', 'Bytes of the packets held now per security domain and size class (what they take of its budget).', domainLabels);
-  const domainTouched = gauge('faasflow_domain_segment_touched_bytes', 'Bytes of a domain segment tmpfs really holds.', ['domain']);
+  const domainTouched = gauge('faasflow_domain_segment_touched_bytes', 'Bytes of a domain segment (a memfd) memory really holds.', ['domain']);
   const dl = ['domain'];
   const budget = gauge('faasflow_domain_budget_bytes', 'Bytes of packets a domain may hold at once (its share of segment.size).', dl);
   const held = gauge('faasflow_domain_held_bytes', 'Bytes of the packets a domain holds now.', dl);

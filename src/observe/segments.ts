@@ -28,7 +28,7 @@ export interface SegmentReport {
   domain: string | null;
   /** Size of the file (the ceiling; its pages are allocated as they are first written). */
   size: number;
-  /** Bytes really allocated for it (tmpfs blocks): what it costs in RAM. */
+  /** Bytes really allocated for it (its tmpfs or memfd blocks): what it costs in RAM. */
   touched: number;
   mode: string;
   uid: number;
