@@ -1,7 +1,7 @@
 // The process half of faasflow's C++: what Node has no API for. CPU affinity, a process group
 // inside the current session, connected socket pairs for the links between gateways and
-// containers, polling a socket for a reply without sleeping, and the kernel's Landlock ABI (for
-// saying which isolation this machine can give). Segments are in shm.cc.
+// containers, polling a socket for a reply without sleeping, the kernel's Landlock ABI (for
+// saying which isolation this machine can give), and giving a segment's pages back. Segments are in shm.cc.
 #include <napi.h>
 #include <sched.h>
 
@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -35,6 +36,7 @@ class SysAddon : public Napi::Addon<SysAddon> {
       InstanceMethod("landlockAbi", &SysAddon::LandlockAbi),
       InstanceMethod("listenTcp", &SysAddon::ListenTcp),
       InstanceMethod("peerCred", &SysAddon::PeerCred),
+      InstanceMethod("releasePages", &SysAddon::ReleasePages),
     });
   }
 
@@ -52,6 +54,27 @@ class SysAddon : public Napi::Addon<SysAddon> {
     e.Set("errno", Napi::Number::New(env, err));
     e.Set("syscall", syscall);
     e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // releasePages(view, offset, length): gives the pages of [offset, offset + length) of a shared
+  // mapping's view back to its file (madvise MADV_REMOVE: a hole, as fallocate's punch-hole makes);
+  // the next write there faults in a zero page. Whole pages only. The caller owns the range.
+  Napi::Value ReleasePages(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "releasePages(view: ArrayBuffer, offset: number, length: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::ArrayBuffer view = info[0].As<Napi::ArrayBuffer>();
+    const double off = info[1].As<Napi::Number>().DoubleValue();
+    const double len = info[2].As<Napi::Number>().DoubleValue();
+    const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+    if (!(off >= 0 && len > 0 && off + len <= static_cast<double>(view.ByteLength())) || off != static_cast<double>(static_cast<uint64_t>(off / page)) * page || len != static_cast<double>(static_cast<uint64_t>(len / page)) * page) {
+      Napi::RangeError::New(env, "releasePages: the range must be whole pages inside the view").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (madvise(static_cast<char*>(view.Data()) + static_cast<size_t>(off), static_cast<size_t>(len), MADV_REMOVE) != 0) return Throw(env, errno, "madvise");
     return env.Undefined();
   }
 

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { processTree } from './cpu.js';
 import { forgetLocation } from '../control/location.js';
 import { packageRoot } from './process.js';
+import { Segment } from '../shm/index.js';
 import type { RunningSetup, StartOptions } from './setups.js';
 
 const FUNCTION_ID = 1;
@@ -22,7 +23,8 @@ export default function length(input: Uint8Array): string {
 
 /**
  * One replica: on 2 cores a second one only competes with the gateway and the load generator.
- * Packet classes sized so 32 connections of 16 MiB bodies fit with room to spare.
+ * The segment as a user gets it (segment.size 1 GiB, the default classes): 32 connections of
+ * 16 MiB bodies fit its budget, and the large cells measure what that default carries.
  */
 export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number; parser?: 'light' | 'node' } = {}): string {
   const cpus = o.cpus ?? [];
@@ -32,15 +34,6 @@ import { defineConfig } from 'faasflow';
 export default defineConfig({
   gateway: { host: '127.0.0.1', port: ${port}${o.parser ? `, parser: '${o.parser}'` : ''} },
   runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}${o.spinMicros !== undefined ? `\n  spinMicros: ${o.spinMicros},` : ''}
-  segment: {
-    size: '3GiB',
-    classes: [
-      { size: '4KiB', count: 1024 },
-      { size: '64KiB', count: 256 },
-      { size: '1MiB', count: 128 },
-      { size: '32MiB', count: 48 },
-    ],
-  },
   functions: [{ id: ${FUNCTION_ID}, name: 'bench-length', handler: './length.ts', replicas: 1, concurrency: 64 }],
 });
 `;
@@ -82,9 +75,19 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     execa(process.execPath, [bin, ...args], { cwd: dir, timeout, reject: false, all: true, env: args[0] === 'up' ? o.env : undefined, stdin: 'ignore' });
   const config = path.join(dir, 'faasflow.config.ts');
   let stopped = false;
+  // Its domain segments, mapped read-only on first use, for the bytes-held samples.
+  let domains: Segment[] | undefined;
+  const memory = () => {
+    domains ??= Segment.ofInstance(instance).filter((e) => e.memfd).map((e) => Segment.open(e, false));
+    return domains.reduce((a, s) => {
+      const o = s.pool.occupancy();
+      return { held: a.held + o.held, carried: a.carried + o.carried };
+    }, { held: 0, carried: 0 });
+  };
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    for (const s of domains ?? []) s.close();
     const down = await cli(['down', '--instance', instance, '--config', config, '--clean-shm'], 60_000);
     fs.rmSync(dir, { recursive: true, force: true });
     forgetLocation(instance, dir);
@@ -99,7 +102,7 @@ export async function startFaasflow(o: StartOptions = {}): Promise<RunningSetup>
     const { supervisorPid } = JSON.parse(up.stdout) as { supervisorPid: number };
     // Supervisor, gateway, containers: whatever the instance runs, restarts included.
     const pids = () => processTree(supervisorPid);
-    return { name: o.name ?? 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids, roles: () => byRole(pids()), stop };
+    return { name: o.name ?? 'faasflow', url: `http://127.0.0.1:${port}/function/${FUNCTION_ID}`, pids, roles: () => byRole(pids()), memory, stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;

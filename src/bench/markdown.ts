@@ -2,7 +2,8 @@
 // section (the shared-memory core's, anyone's prose) as it was.
 import fs from 'node:fs';
 import { scalingModel } from './scaling.js';
-import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fmtMicros, runLine, scalingRows, targetRows } from './table.js';
+import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fixedRuns, fmtMicros, runLine, scalingRows, targetRows } from './table.js';
+import { sizeLabel } from './options.js';
 import type { BenchResult } from './types.js';
 
 export const BEGIN = '<!-- bench:end-to-end:begin — written by `npm run bench`; edit outside the markers -->';
@@ -24,7 +25,8 @@ export function renderBlock(result: BenchResult): string {
     '',
     'Load from wrk (`-t1`, keep-alive POSTs; its own histogram, µs). Latency percentiles, req/s and CPU/req are medians across rounds;',
     "max is the largest seen. CPU/req is the on-CPU time of all the setup's processes (every thread, from /proc/<pid>/task/*/schedstat; load generator",
-    'excluded) per answered request. Ratios are faasflow ÷ the reference; "floor" is the Node cluster when the run has one.',
+    'excluded) per answered request. Ratios are faasflow ÷ the reference; "floor" is the Node cluster when the run has one. non-2xx: answers',
+    'other than 2xx in all rounds. held ÷ body: the packet bytes faasflow held over the body bytes they carried, sampled every 100 ms.',
     '',
   ];
   for (const c of result.options.connections) {
@@ -32,11 +34,13 @@ export function renderBlock(result: BenchResult): string {
   }
   const gc = result.summary.find((c) => c.setup === 'faasflow' && c.size === 1024 && c.connections === 32)?.gc;
   if (gc) parts.push(`Gateway GC at 1 KiB × 32: ${gc.percent.toFixed(1)} % of wall time (median of rounds), longest pause ${gc.maxPauseMs.toFixed(1)} ms.`, '');
-  if (result.fixedRate) {
-    const f = result.fixedRate;
+  const fixed = fixedRuns(result);
+  if (fixed.length) {
+    const f = fixed[0];
     parts.push(
-      `### Fixed rate: ${f.rate} req/s of 1 KiB over ${f.connections} connections, ${f.seconds} s`,
+      `### Fixed rate: ${fixed.map((x) => `${x.rate} req/s of ${sizeLabel(x.size)}`).join(', ')}, over ${f.connections} connections, ${f.seconds} s each`,
       '',
+      'At each size the rate offered is half what faasflow carried at that size × 32 in this run.',
       'Open loop (ffrate, src/bench/rate/ffrate.c): requests are due at a steady rate whatever the answers do, and each latency counts from',
       'when the request was due, so a pause shows in every request due during it (wrk, closed loop, records only the few it was waiting on).',
       '',

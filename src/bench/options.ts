@@ -8,9 +8,10 @@ import { SETUP_NAMES, type BenchOptions, type SetupName } from './types.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-export const FULL_SIZES = [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB];
-/** --quick keeps the sizes the targets name (1 KiB and 1 MiB) and drops the rest. */
-export const QUICK_SIZES = [KiB, MiB];
+/** 5 MiB: a large body that is not a power of two (an 8 MiB packet), like a photo. */
+export const FULL_SIZES = [KiB, 10 * KiB, 100 * KiB, MiB, 5 * MiB, 16 * MiB];
+/** --quick keeps the sizes the targets name (1 KiB, 1 MiB, 5 MiB) and drops the rest. */
+export const QUICK_SIZES = [KiB, MiB, 5 * MiB];
 export const DEFAULT_CONNECTIONS = [1, 32];
 
 /**

@@ -8,6 +8,7 @@ import { checkSetup } from './check.js';
 import { PROFILE_DIR_ENV } from './cpu-prof.js';
 import { runLoad, stopLoad } from './driver.js';
 import { runFixedRate } from './fixed-rate.js';
+import { sampleOccupancy } from './occupancy.js';
 import { GC_DIR_ENV, gcShare } from './gc-log.js';
 import { hasWrk } from './wrk.js';
 import { distFile } from './process.js';
@@ -73,7 +74,7 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
   // When each cell ran, to match the gateways' GC log lines to it.
   const windows = new Map<CellResult, [number, number]>();
   const gcRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gc-'));
-  let fixedRate: BenchResult['fixedRate'];
+  let fixedRates: NonNullable<BenchResult['fixedRates']> = [];
   const start: StartOptions = { ...(opts.cpus.length ? { cpus: opts.cpus } : {}), ...(opts.spinMicros !== null ? { spinMicros: opts.spinMicros } : {}) };
   if (opts.profileDir) {
     fs.mkdirSync(opts.profileDir, { recursive: true });
@@ -107,9 +108,11 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
           for (const setup of running) {
             check();
             emit({ type: 'cell-start', setup: setup.name, size, connections, round, index: cells.length, total });
-            const load = await runLoad({ url: setup.url, size, connections, duration: opts.duration, warmup: opts.warmup, pids: setup.pids(), ...(setup.roles ? { roles: setup.roles() } : {}) });
+            const sampler = sampleOccupancy(setup);
+            const load = await runLoad({ url: setup.url, size, connections, duration: opts.duration, warmup: opts.warmup, pids: setup.pids(), ...(setup.roles ? { roles: setup.roles() } : {}) }).finally(() => sampler?.stop());
+            const heldPerByte = sampler?.stop();
             const { seconds, latency, rps, non2xx, errors, timeouts, cpu } = load;
-            const cell: CellResult = { setup: setup.name, size, connections, round, seconds, latency, rps, non2xx, errors, timeouts, cpu };
+            const cell: CellResult = { setup: setup.name, size, connections, round, seconds, latency, rps, non2xx, errors, timeouts, cpu, ...(heldPerByte !== undefined ? { heldPerByte } : {}) };
             cells.push(cell);
             windows.set(cell, [load.from, load.to]);
             emit({ type: 'cell-done', cell });
@@ -119,7 +122,7 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
     }
     if (opts.fixedRate) {
       check();
-      fixedRate = await runFixedRate(running, cells, opts, emit);
+      fixedRates = await runFixedRate(running, cells, opts, emit);
     }
   } catch (err) {
     check();
@@ -140,7 +143,8 @@ export async function runBenchmark(opts: BenchOptions, emit: (e: BenchEvent) => 
     fs.rmSync(gcRoot, { recursive: true, force: true });
   }
   const summary = summarizeCells(cells);
-  const result: BenchResult = { date, machine, options: opts, cells, summary, targets: evaluateTargets(summary, opts.sizes), ...(fixedRate ? { fixedRate } : {}) };
+  const fixedRate = fixedRates.find((f) => f.size === 1024);
+  const result: BenchResult = { date, machine, options: opts, cells, summary, targets: evaluateTargets(summary, opts.sizes), ...(fixedRate ? { fixedRate } : {}), ...(fixedRates.length ? { fixedRates } : {}) };
   if (opts.profileDir) result.profiles = summarizeProfiles(opts.profileDir);
   fs.mkdirSync(opts.outDir, { recursive: true });
   const file = path.join(opts.outDir, `${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}${opts.quick ? '-quick' : ''}.json`);

@@ -16,6 +16,8 @@ export interface RunningSetup {
   pids(): number[];
   /** The same by kind of process, for a setup with several kinds (faasflow). */
   roles?(): Record<string, number[]>;
+  /** Bytes of packets held now and the body bytes they carry (faasflow: its domain segments, read-only). */
+  memory?(): { held: number; carried: number };
   /** Stops every process of the setup and removes what it left; safe to call twice. */
   stop(): Promise<void>;
 }

@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   const quick = flag('--quick');
   const rounds = value('--rounds', quick ? 3 : 9);
   const name = `/faasflow-bench-shm-${process.pid}`;
-  const seg = Segment.create({ name, size: 64 * MiB });
+  const seg = Segment.create({ name, budget: 64 * MiB });
   const cleanup = () => {
     seg.close();
     if (Segment.exists(name)) Segment.unlink(name);

@@ -50,6 +50,8 @@ export function summarizeCells(cells: CellResult[]): CellSummary[] {
       ...gcOf(ok),
       p50Range: ok.length ? [Math.min(...p50s), Math.max(...p50s)] : [NaN, NaN],
       failures: rounds.length - ok.length,
+      non2xx: rounds.reduce((a, c) => a + c.non2xx, 0),
+      ...heldOf(rounds),
     };
   });
 }
@@ -58,6 +60,11 @@ function byRole(ok: CellResult[]): Pick<CellSummary, 'cpuPerRequestByRole'> {
   const roles = [...new Set(ok.flatMap((c) => Object.keys(c.cpu.byRole ?? {})))];
   if (!roles.length) return {};
   return { cpuPerRequestByRole: Object.fromEntries(roles.map((r) => [r, median(ok.map((c) => (c.cpu.byRole?.[r] ?? 0) / c.latency.count))])) };
+}
+
+function heldOf(rounds: CellResult[]): Pick<CellSummary, 'heldPerByte'> {
+  const held = rounds.flatMap((c) => (c.heldPerByte !== undefined ? [c.heldPerByte] : []));
+  return held.length ? { heldPerByte: median(held) } : {};
 }
 
 function gcOf(ok: CellResult[]): Pick<CellSummary, 'gc'> {

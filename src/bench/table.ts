@@ -3,7 +3,7 @@ import { sizeLabel } from './options.js';
 import { findCell } from './summary.js';
 import type { ScalingModel } from './scaling.js';
 import { verdict } from './targets.js';
-import type { BenchResult, CellSummary, TargetResult } from './types.js';
+import type { BenchResult, CellSummary, FixedRateResult, TargetResult } from './types.js';
 
 /** µs with real resolution below 10 ms, ms above: "97 µs", "4210 µs", "52.3 ms". */
 export function fmtMicros(us: number): string {
@@ -16,7 +16,7 @@ export function fmtMicros(us: number): string {
 export const fmtRate = (r: number): string => (Number.isFinite(r) ? (r >= 100 ? Math.round(r).toString() : r.toFixed(1)) : '—');
 export const fmtRatio = (r: number | null): string => (r === null || !Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`);
 
-export const HEADER = ['body', 'setup', 'p50', 'p99', 'p99.9', 'max', 'req/s', 'CPU/req', 'p50 ÷ floor', 'p99 ÷ floor', 'req/s ÷ floor', 'p50 ÷ copy', 'req/s ÷ copy'];
+export const HEADER = ['body', 'setup', 'p50', 'p99', 'p99.9', 'max', 'req/s', 'non-2xx', 'CPU/req', 'p50 ÷ floor', 'p99 ÷ floor', 'req/s ÷ floor', 'p50 ÷ copy', 'req/s ÷ copy', 'held ÷ body'];
 
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null;
@@ -30,9 +30,10 @@ export function cellRows(result: BenchResult, connections: number): string[][] {
       const c = findCell(result.summary, setup, size, connections);
       if (!c) continue;
       const failed = c.failures ? ` (${c.failures} failed round${c.failures > 1 ? 's' : ''})` : '';
-      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), fmtRate(c.rps), fmtMicros(c.cpuPerRequest)];
+      const row = [sizeLabel(size), setup + failed, fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), fmtRate(c.rps), String(c.non2xx), fmtMicros(c.cpuPerRequest)];
       if (setup.startsWith('faasflow')) row.push(...ratios(result.summary, c));
       else row.push('', '', '', '', '');
+      row.push(c.heldPerByte !== undefined ? c.heldPerByte.toFixed(2) : '');
       rows.push(row);
     }
   }
@@ -52,10 +53,13 @@ function ratios(summary: CellSummary[], ours: CellSummary): string[] {
   ];
 }
 
-export const FIXED_HEADER = ['setup', 'offered', 'achieved', 'p50', 'p99', 'p99.9', 'max', 'failed'];
+export const FIXED_HEADER = ['body', 'setup', 'offered', 'achieved', 'p50', 'p99', 'p99.9', 'max', 'failed'];
+
+/** Every open-loop run of `result`: each size, each setup. */
+export const fixedRuns = (result: BenchResult): FixedRateResult[] => result.fixedRates ?? (result.fixedRate ? [result.fixedRate] : []);
 
 export const fixedRows = (result: BenchResult): string[][] =>
-  (result.fixedRate?.cells ?? []).map((c) => [c.setup, fmtRate(result.fixedRate!.rate), fmtRate(c.achieved), fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), String(c.failures)]);
+  fixedRuns(result).flatMap((f) => f.cells.map((c) => [sizeLabel(f.size), c.setup, fmtRate(f.rate), fmtRate(c.achieved), fmtMicros(c.p50), fmtMicros(c.p99), fmtMicros(c.p999), fmtMicros(c.max), String(c.failures)]));
 
 export const SCALING_HEADER = ['cores', 'faasflow split', 'faasflow req/s', 'cluster floor req/s', 'ratio'];
 
@@ -64,7 +68,11 @@ export const scalingRows = (m: ScalingModel): string[][] =>
 
 export const TARGET_HEADER = ['target', 'measured', 'verdict'];
 
-const fmtTarget = (t: TargetResult): string => (t.unit === '%' ? (t.ratio === null ? '—' : `${t.ratio.toFixed(1)} %`) : t.unit === 'ms' ? (t.ratio === null ? '—' : `${t.ratio.toFixed(1)} ms`) : fmtRatio(t.ratio));
+function fmtTarget(t: TargetResult): string {
+  if (t.unit === '×' || t.unit === undefined) return fmtRatio(t.ratio);
+  if (t.ratio === null) return '—';
+  return t.unit === '%' ? `${t.ratio.toFixed(1)} %` : t.unit === 'ms' ? `${t.ratio.toFixed(1)} ms` : String(t.ratio);
+}
 
 export const targetRows = (result: BenchResult): string[][] => result.targets.map((t) => [t.description, fmtTarget(t), verdict(t)]);
 

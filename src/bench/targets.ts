@@ -1,6 +1,7 @@
 // The bars the product sets itself: ratios against the setups measured in the same run (the floor
-// is the Node cluster when the run has one: what a user would run on these cores), and the
-// gateway's GC share and longest pause, absolute.
+// is the Node cluster when the run has one: what a user would run on these cores), the gateway's
+// GC share and longest pause, and for large bodies at 32 connections on the default segment: no
+// answer other than 2xx, and no more than twice the body's bytes held in packets; all absolute.
 import { sizeLabel } from './options.js';
 import { findCell } from './summary.js';
 import type { CellSummary, TargetResult } from './types.js';
@@ -27,6 +28,7 @@ function specs(sizes: number[]): TargetSpec[] {
     { id: 'throughput-1k-floor', description: '1 KiB, 32 conn: faasflow req/s ≥ 0.75× floor', size: KiB, connections: 32, metric: 'rps', versus: 'floor', kind: 'min', limit: 0.75 },
     { id: 'tail-1k-floor', description: '1 KiB, 32 conn: faasflow p99 ≤ 2× floor', size: KiB, connections: 32, metric: 'p99', versus: 'floor', kind: 'max', limit: 2 },
     { id: 'latency-1m-floor', description: '1 MiB, 1 conn: faasflow p50 ≤ 1.2× floor', size: MiB, connections: 1, metric: 'p50', versus: 'floor', kind: 'max', limit: 1.2 },
+    { id: 'throughput-1m-floor', description: '1 MiB, 32 conn: faasflow req/s ≥ 1.0× floor', size: MiB, connections: 32, metric: 'rps', versus: 'floor', kind: 'min', limit: 1.0 },
     ...sizes.map((size): TargetSpec => ({
       id: `latency-${size}-copy`,
       description: `${sizeLabel(size)}, 1 conn: faasflow p50 ≤ 0.4× copy`,
@@ -54,10 +56,25 @@ export function evaluateTargets(summary: CellSummary[], sizes: number[]): Target
   const gc = findCell(summary, 'faasflow', KiB, 32)?.gc;
   return [
     ...ratios,
+    ...large(summary, sizes),
     ...noRegression(summary),
     { id: 'gc-share', description: '1 KiB, 32 conn: gateway GC ≤ 2 % of wall time', ratio: gc?.percent ?? null, limit: 2, kind: 'max', met: judge(gc?.percent ?? null, 'max', 2), unit: '%' },
     { id: 'gc-pause', description: '1 KiB, 32 conn: longest gateway GC pause ≤ 3 ms', ratio: gc?.maxPauseMs ?? null, limit: 3, kind: 'max', met: judge(gc?.maxPauseMs ?? null, 'max', 3), unit: 'ms' },
   ];
+}
+
+/** The large bodies (1 MiB, 5 MiB) at 32 connections, when the run measured them: every answer 2xx, packets at most twice the bytes they carry. */
+function large(summary: CellSummary[], sizes: number[]): TargetResult[] {
+  return [MiB, 5 * MiB].filter((s) => sizes.includes(s)).flatMap((size): TargetResult[] => {
+    const c = findCell(summary, 'faasflow', size, 32);
+    const label = sizeLabel(size);
+    const non2xx = c ? c.non2xx : null;
+    const held = c?.heldPerByte ?? null;
+    return [
+      { id: `non2xx-${size}-32`, description: `${label}, 32 conn: faasflow answers other than 2xx = 0`, ratio: non2xx, limit: 0, kind: 'max', met: judge(non2xx, 'max', 0), unit: 'n' },
+      { id: `held-${size}-32`, description: `${label}, 32 conn: packet bytes held per body byte in flight ≤ 2`, ratio: held, limit: 2, kind: 'max', met: judge(held, 'max', 2), unit: '×' },
+    ];
+  });
 }
 
 const judge = (v: number | null, kind: 'max' | 'min', limit: number): boolean | null => (v === null ? null : kind === 'max' ? v <= limit : v >= limit);

@@ -92,6 +92,11 @@ export interface CellResult {
   timeouts: number;
   cpu: CellCpu;
   gc?: CellGc;
+  /**
+   * faasflow: bytes of the packets held over the body bytes they carry, from samples of its
+   * domain segments every 100 ms during the cell (1 means no packet bigger than its body).
+   */
+  heldPerByte?: number;
 }
 
 /** A cell's rounds folded together: medians across rounds, max of maxima. */
@@ -113,6 +118,10 @@ export interface CellSummary {
   /** Lowest and highest per-round p50, to show how much rounds disagree. */
   p50Range: [number, number];
   failures: number;
+  /** Non-2xx answers in all rounds together. */
+  non2xx: number;
+  /** Median across rounds of CellResult.heldPerByte, when sampled. */
+  heldPerByte?: number;
 }
 
 export interface TargetResult {
@@ -124,8 +133,8 @@ export interface TargetResult {
   /** 'max': ratio must be ≤ limit; 'min': ratio must be ≥ limit. */
   kind: 'max' | 'min';
   met: boolean | null;
-  /** How `ratio` reads: a ratio, a percentage, milliseconds. */
-  unit?: '×' | '%' | 'ms';
+  /** How `ratio` reads: a ratio, a percentage, milliseconds, a count. */
+  unit?: '×' | '%' | 'ms' | 'n';
 }
 
 export interface Machine {
@@ -147,8 +156,10 @@ export interface BenchResult {
   cells: CellResult[];
   summary: CellSummary[];
   targets: TargetResult[];
-  /** Open-loop runs: every setup at one fixed request rate, latency counted from the intended send time. */
+  /** Open-loop run at 1 KiB: every setup at one fixed request rate, latency counted from the intended send time. */
   fixedRate?: FixedRateResult;
+  /** The same at every size it was run at (1 KiB, 1 MiB, 5 MiB when measured). */
+  fixedRates?: FixedRateResult[];
   /** With --profile: where each server process spent its CPU time. */
   profiles?: ProfileSummary[];
 }
@@ -160,7 +171,7 @@ export type BenchEvent =
   | { type: 'setup-stop'; setup: SetupName }
   | { type: 'cell-start'; setup: SetupName; size: number; connections: number; round: number; index: number; total: number }
   | { type: 'cell-done'; cell: CellResult }
-  | { type: 'rate-start'; setup: SetupName; rate: number; connections: number }
+  | { type: 'rate-start'; setup: SetupName; rate: number; connections: number; size: number }
   | { type: 'rate-done'; cell: FixedRateCell }
   | { type: 'warning'; message: string };
 

@@ -1,7 +1,7 @@
 // Console rendering of the harness's events and of the final result.
 import { sizeLabel } from './options.js';
 import { scalingModel } from './scaling.js';
-import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fmtMicros, fmtRate, runLine, scalingRows, targetRows } from './table.js';
+import { FIXED_HEADER, HEADER, SCALING_HEADER, TARGET_HEADER, cellRows, fixedRows, fixedRuns, fmtMicros, fmtRate, runLine, scalingRows, targetRows } from './table.js';
 import type { ProfileSummary } from './profile.js';
 import type { BenchEvent, BenchResult } from './types.js';
 
@@ -35,7 +35,7 @@ export function progressView(log: Log): (e: BenchEvent) => void {
         return log(`${prefix}  p50 ${fmtMicros(c.latency.p50).padStart(8)}  p99 ${fmtMicros(c.latency.p99).padStart(8)}  max ${fmtMicros(c.latency.max).padStart(8)}  ${fmtRate(c.rps).padStart(6)} req/s  CPU/req ${perReq.padStart(8)}${bad}`);
       }
       case 'rate-start':
-        prefix = `fixed rate ${e.rate} req/s × ${e.connections}  ${e.setup.padEnd(8)}`;
+        prefix = `fixed rate ${e.rate} req/s of ${sizeLabel(e.size)} × ${e.connections}  ${e.setup.padEnd(8)}`;
         return;
       case 'rate-done': {
         const c = e.cell;
@@ -67,9 +67,10 @@ export function printResult(result: BenchResult, log: Log): void {
     log(`${c} connection${c > 1 ? 's' : ''} (medians across rounds):`);
     log(textTable(HEADER, cellRows(result, c)));
   }
-  if (result.fixedRate) {
+  const fixed = fixedRuns(result);
+  if (fixed.length) {
     log('');
-    log(`fixed rate, open loop (latency from when each request was due): ${result.fixedRate.rate} req/s of 1 KiB over ${result.fixedRate.connections} connections`);
+    log(`fixed rate, open loop (latency from when each request was due), over ${fixed[0].connections} connections: ${fixed.map((f) => `${f.rate} req/s of ${sizeLabel(f.size)}`).join(', ')}`);
     log(textTable(FIXED_HEADER, fixedRows(result)));
   }
   const model = scalingModel(result.summary);

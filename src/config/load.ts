@@ -233,6 +233,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
       classes: c.segment.classes ?? DEFAULT_CLASSES,
       maxFunctions: c.segment.maxFunctions,
       procSlots: c.segment.procSlots,
+      waitMs: c.segment.wait,
     },
     functions,
     flows: flows.flows,

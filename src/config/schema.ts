@@ -5,6 +5,7 @@ import { parseDuration, parseSize } from '../common/units.js';
 import { DEFAULT_SPIN_MICROS } from '../common/env.js';
 import { SECRET_NAME_RE, SECRET_NAME_RULE } from '../common/secrets.js';
 import { flowSchema } from './flows.js';
+import { segmentIssues } from './segment.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseSize(v);
@@ -106,9 +107,18 @@ export const configSchema = z
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
     segment: z
       .strictObject({
-        // tmpfs allocates lazily: the size is a ceiling, only touched pages cost memory.
+        /**
+         * Bytes of packets the instance may hold at once, split evenly over its domains at `up`
+         * (each at least 64 MiB): each domain's budget. tmpfs allocates lazily: only touched pages cost.
+         */
         size: size.default(1024 ** 3),
-        classes: z.array(classSchema).min(1).max(8).optional(),
+        /** Packet sizes (powers of two, smallest first); default every power of two from 4 KiB to 16 MiB. */
+        classes: z.array(classSchema).min(1, 'list at least one class, or leave segment.classes out for the default').optional(),
+        /**
+         * How long a request waits for its domain's packet memory when the domain is short for a
+         * moment (queued, like a request waiting for a replica) before it is answered 503.
+         */
+        wait: duration.refine((ms) => ms <= 600_000, 'must be at most 10 minutes (e.g. \'5s\'): a client gives up on a request long before').default(5000),
         maxFunctions: int(2, 4096).default(64),
         procSlots: int(4, 4096).default(128),
       })
@@ -184,6 +194,8 @@ export const configSchema = z
     });
     logsRefine(c.logs, ctx);
     if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
+    const domains = new Set(c.functions.map((f) => f.domain ?? f.name ?? defaultName(f.handler))).size;
+    for (const issue of segmentIssues(c.segment.size, c.segment.classes, domains)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 export type UserConfig = z.input<typeof configSchema>;

@@ -68,7 +68,11 @@ export interface ResolvedConfig {
    * 0 turns polling off.
    */
   spinMicros: number;
-  segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number };
+  /**
+   * `size`: bytes of packets the instance holds at once, split over the domains (each domain's
+   * budget); `waitMs`: how long a request waits for its domain's memory before a 503.
+   */
+  segment: { size: number; classes: ClassSpec[]; maxFunctions: number; procSlots: number; waitMs: number };
   functions: FunctionConfig[];
   flows: FlowConfig[];
   /**

@@ -66,7 +66,7 @@ export function podConfig(cfg: ResolvedConfig, o: PodOverrides): Record<string, 
     flows: cfg.flows.map((f) => ({ name: f.name, steps: f.steps.map(step), ...(f.timeoutMs !== undefined ? { timeout: f.timeoutMs } : {}) })),
     gateway: { host: o.host, port: cfg.gateway.port, requestTimeout: cfg.gateway.requestTimeoutMs, drainDelay: o.drainDelayMs, workers: o.workers, parser: cfg.gateway.parser },
     proxy: { queueLimit: cfg.proxy.queueLimit },
-    segment: { size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: cfg.segment.maxFunctions, procSlots: cfg.segment.procSlots },
+    segment: { size: cfg.segment.size, classes: cfg.segment.classes, maxFunctions: cfg.segment.maxFunctions, procSlots: cfg.segment.procSlots, wait: cfg.segment.waitMs },
     spinMicros: cfg.spinMicros,
     logs: { maxSize: cfg.logs.maxBytes, keep: cfg.logs.keep },
     supervisor: {

@@ -1,8 +1,10 @@
 // How much memory one instance needs, from its resolved config alone: the bytes of its segments
-// (what a pod's /dev/shm must hold) and the memory limit that covers the segments plus every
-// process. Pure, so the figures in an exported manifest can be checked without starting anything.
+// (the runtime segment, what a pod's /dev/shm must hold, and the domain segments, memfds charged to
+// the pod's memory) and the memory limit that covers the segments plus every process. Pure, so the figures in an exported manifest can be checked without starting anything.
 import type { ResolvedConfig } from '../config/types.js';
-import { MIN_DOMAIN_BYTES, metadataSize } from '../shm/layout.js';
+import { domainBudget, domainStatsSlots } from '../config/segment.js';
+import { MIN_DOMAIN_BYTES, computeLayout, metadataSize } from '../shm/layout.js';
+import { holdable } from '../shm/space.js';
 
 const MiB = 1024 ** 2;
 const PAGE = 4096;
@@ -32,10 +34,21 @@ export const PROCESS_MEMORY = {
 export interface SegmentSizes {
   /** The runtime segment: process table and the gateways' stats. */
   runtime: number;
-  /** Each domain segment (all domains get the same share). */
+  /** Each domain's budget (all domains get the same share of segment.size). */
   perDomain: number;
   domains: string[];
-  /** Everything the instance puts in /dev/shm. */
+  /**
+   * What each domain segment can hold, in the order of `domains`: its tables and its budget. Its
+   * memfd is several times larger (each size class reserves packets for the whole budget), but
+   * memory backs only the pages written, and the budget bounds the packets held at once.
+   */
+  domainBytes: number[];
+  /**
+   * What the instance puts in /dev/shm: the runtime segment. The domain segments are memfds, in
+   * no filesystem: their pages count against the pod's memory limit, not its /dev/shm.
+   */
+  shm: number;
+  /** Everything the instance's segments can hold, /dev/shm and memfds. */
   total: number;
 }
 
@@ -47,22 +60,27 @@ export function domainsOf(cfg: ResolvedConfig): string[] {
 }
 
 /**
- * The bytes of all segments of an instance started from `cfg`, as the supervisor makes them: a
- * runtime segment sized exactly for its tables (procSlots processes, one block of function stats
- * per gateway) and one domain segment per domain with an even share of `segment.size`, at least
- * MIN_DOMAIN_BYTES each. Page-aligned, because tmpfs allocates whole pages. A domain that
- * `faasflow deploy` adds later gets another share on top: not counted here.
+ * The bytes the segments of an instance started from `cfg` can hold, as the supervisor makes them:
+ * a runtime segment sized exactly for its tables (procSlots processes, one block of function stats
+ * per gateway) and one domain segment per domain, holding its tables and a budget of an even share
+ * of `segment.size`, at least MIN_DOMAIN_BYTES each. Page-aligned, because tmpfs allocates whole
+ * pages. A domain that `faasflow deploy` adds later gets another share on top: not counted here.
  */
 export function segmentBytes(cfg: ResolvedConfig): SegmentSizes {
   const procSlots = cfg.segment.procSlots;
   const runtime = metadataSize({ kind: 'runtime', maxFunctions: cfg.segment.maxFunctions, fnWriters: cfg.gateway.workers, procSlots, statsSlots: procSlots });
   const domains = domainsOf(cfg);
-  const perDomain = domains.length ? pageAlign(Math.max(MIN_DOMAIN_BYTES, Math.floor(cfg.segment.size / domains.length))) : 0;
-  return { runtime, perDomain, domains, total: pageAlign(runtime) + perDomain * domains.length };
+  const perDomain = domains.length ? domainBudget(cfg.segment.size, domains.length) : 0;
+  const domainBytes = domains.map((d) => {
+    const replicas = cfg.functions.filter((f) => f.domain === d).reduce((a, f) => a + f.replicas, 0);
+    const l = computeLayout({ kind: 'domain', budget: perDomain, classes: cfg.segment.classes, maxFunctions: 0, fnWriters: 0, procSlots: 0, statsSlots: domainStatsSlots(replicas) });
+    return pageAlign(holdable(l));
+  });
+  return { runtime, perDomain, domains, domainBytes, shm: pageAlign(runtime), total: pageAlign(runtime) + domainBytes.reduce((a, b) => a + b, 0) };
 }
 
 export interface MemoryBudget {
-  /** Every segment, whole: tmpfs pages in a memory-backed emptyDir count against the pod's limit. */
+  /** Every segment, whole: a memfd's pages and tmpfs pages in a memory-backed emptyDir count against the pod's limit. */
   segments: number;
   sharedCode: number;
   cli: number;

@@ -81,7 +81,9 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const fnLabels = ['function', 'name'];
   const requests = counter('faasflow_requests_total', 'Requests answered per function.', fnLabels);
   const responses = counter('faasflow_responses_total', 'Responses per function and HTTP status class.', [...fnLabels, 'class']);
-  const rejected = counter('faasflow_rejected_total', 'Requests refused with 503 (pool or queue exhausted).', fnLabels);
+  const rejected = counter('faasflow_rejected_total', 'Requests refused with 503 (packet memory or queue exhausted).', fnLabels);
+  const memWaits = counter('faasflow_memory_waits_total', 'Requests (calls, flow steps) that found their domain short of packet memory and waited for it.', fnLabels);
+  const memRefused = counter('faasflow_memory_refusals_total', 'Requests refused for packet memory: 503 after segment.wait, or 413 for a body that can never fit.', fnLabels);
   const timeouts = counter('faasflow_timeouts_total', 'Requests whose handler timed out (504).', fnLabels);
   const bytesIn = counter('faasflow_request_bytes_total', 'Request body bytes received.', fnLabels);
   const bytesOut = counter('faasflow_response_bytes_total', 'Response body bytes sent.', fnLabels);
@@ -96,6 +98,8 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
     requests.inc(l, f.requests);
     for (const cls of ['2xx', '4xx', '5xx'] as const) responses.inc({ ...l, class: cls }, f.status[cls]);
     rejected.inc(l, f.rejected);
+    memWaits.inc(l, f.memoryWaits);
+    memRefused.inc(l, f.memoryRefused);
     timeouts.inc(l, f.timeouts);
     bytesIn.inc(l, f.bytesIn);
     bytesOut.inc(l, f.bytesOut);
@@ -185,13 +189,27 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const domainLabels = ['domain', 'class'];
   const domainInUse = gauge('faasflow_domain_packets_in_use', 'Packets allocated now per security domain and size class.', domainLabels);
   const domainPackets = gauge('faasflow_domain_packets', 'Packets per security domain and size class.', domainLabels);
-  const domainTouched = gauge('faasflow_domain_segment_touched_bytes', 'Bytes of a domain segment tmpfs really holds.', ['domain']);
+  const domainHeld = gauge('faasflow_domain_packet_bytes_in_use', 'Bytes of the packets held now per security domain and size class (what they take of its budget).', domainLabels);
+  const domainTouched = gauge('faasflow_domain_segment_touched_bytes', 'Bytes of a domain segment (a memfd) memory really holds.', ['domain']);
+  const dl = ['domain'];
+  const budget = gauge('faasflow_domain_budget_bytes', 'Bytes of packets a domain may hold at once (its share of segment.size).', dl);
+  const held = gauge('faasflow_domain_held_bytes', 'Bytes of the packets a domain holds now.', dl);
+  const free = gauge('faasflow_domain_free_bytes', 'Budget a domain has free now.', dl);
+  const waits = counter('faasflow_domain_memory_waits_total', 'Allocations in a domain that found it short of packet memory and waited (gateways and its containers).', dl);
+  const refusals = counter('faasflow_domain_memory_refusals_total', 'Allocations in a domain refused for packet memory.', dl);
   const sandboxed = gauge('faasflow_domain_sandboxed', '1 per isolation mechanism a domain\'s containers run under (uid, landlock); none when it has none.', ['domain', 'mechanism']);
   for (const d of snap.domains) {
     for (const c of d.pool) {
       domainInUse.set({ domain: d.name, class: String(c.size) }, c.inUse);
       domainPackets.set({ domain: d.name, class: String(c.size) }, c.count);
+      domainHeld.set({ domain: d.name, class: String(c.size) }, c.packetBytes);
     }
+    const dm = { domain: d.name };
+    budget.set(dm, d.memory.budget);
+    held.set(dm, d.memory.held);
+    free.set(dm, d.memory.free);
+    waits.inc(dm, d.memory.waits);
+    refusals.inc(dm, d.memory.refusals);
     domainTouched.set({ domain: d.name }, d.segment.touched);
     for (const m of (d.enforcement ?? '').split('+').filter((x) => x === 'uid' || x === 'landlock')) sandboxed.set({ domain: d.name, mechanism: m }, 1);
   }

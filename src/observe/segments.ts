@@ -1,7 +1,7 @@
 // What `faasflow shm ls` and `shm inspect` report about segments: the answers ls, du, stat, lsof
 // and fuser give about /dev/shm/<name> (or a domain segment's memfd), plus what only the segment's
 // own header and tables know.
-import { ProcessTable, Segment, isShmError, locateSegment, pidAlive, segmentName, type ClassUsage, type ProcEntry, type SegmentEntry } from '../shm/index.js';
+import { ProcessTable, Segment, isShmError, locateSegment, pidAlive, segmentName, type ClassUsage, type DomainMemory, type ProcEntry, type SegmentEntry } from '../shm/index.js';
 import { commandLine, scanHolders, type MappedBy } from './procfs.js';
 
 export interface Holder {
@@ -28,7 +28,7 @@ export interface SegmentReport {
   domain: string | null;
   /** Size of the file (the ceiling; its pages are allocated as they are first written). */
   size: number;
-  /** Bytes really allocated for it (tmpfs blocks): what it costs in RAM. */
+  /** Bytes really allocated for it (its tmpfs or memfd blocks): what it costs in RAM. */
   touched: number;
   mode: string;
   uid: number;
@@ -40,6 +40,8 @@ export interface SegmentReport {
   holders: Holder[];
   /** Per size class; null when the header is unreadable. */
   pool: ClassUsage[] | null;
+  /** A domain segment's budget, what is held of it, its waits and refusals; null otherwise. */
+  memory: DomainMemory | null;
   packetsInUse: number;
   /** Nobody can be using it: the creator is dead and no process maps it writable (readers such as
    * `top` or a concurrent `shm ls` do not count). Safe to remove. */
@@ -81,6 +83,7 @@ function report(e: SegmentEntry, mappedBy: MappedBy[], detail: boolean): Segment
     createdAt: null,
     holders: [],
     pool: null,
+    memory: null,
     packetsInUse: 0,
     stale: false,
     error: null,
@@ -106,6 +109,7 @@ function report(e: SegmentEntry, mappedBy: MappedBy[], detail: boolean): Segment
     r.creatorAlive = pidAlive(seg.header.creatorPid);
     r.createdAt = new Date(seg.header.createdAt).toISOString();
     r.pool = seg.pool.usage();
+    r.memory = seg.kind === 'domain' ? seg.pool.memory(r.pool) : null;
     r.packetsInUse = r.pool.reduce((a, c) => a + c.inUse, 0);
     // The process table is in the runtime segment: a domain segment's processes are the
     // instance's containers of that domain.

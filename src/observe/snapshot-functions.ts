@@ -52,6 +52,8 @@ export class FunctionReader {
         status,
         errors,
         rejected: fs.get(id, counters.FN_REJECTED),
+        memoryWaits: fs.get(id, counters.FN_MEM_WAITS),
+        memoryRefused: fs.get(id, counters.FN_MEM_REFUSED),
         timeouts: fs.get(id, counters.FN_TIMEOUTS),
         inflight,
         queued: fs.get(id, counters.FN_QUEUED),

@@ -33,7 +33,9 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
 /** A domain: its segment, its pool, and the isolation its containers report. */
 export function domainInfo(d: Segment, procs: ProcEntry[], now: number, registered: Set<number>, holders: Holders): DomainSnapshot {
   const info = segmentInfo(d, now, registered, holders);
-  const pool = d.pool.usage().map(withPercent);
+  const usage = d.pool.usage();
+  const pool = usage.map(withPercent);
+  const memory = d.pool.memory(usage);
   const mine = procs.filter((p) => p.role === 'container' && p.domainIndex === d.header.domainIndex && pidAlive(p.pid));
   const kinds = [...new Set(mine.map((p) => enforcementName(p.sandbox)))];
   return {
@@ -41,6 +43,7 @@ export function domainInfo(d: Segment, procs: ProcEntry[], now: number, register
     name: d.header.domain,
     enforcement: kinds.length === 1 ? kinds[0] : kinds.length ? kinds.join(' / ') : null,
     packetsInUse: pool.reduce((a, c) => a + c.inUse, 0),
+    memory: { ...memory, usedPercent: memory.budget ? (100 * memory.held) / memory.budget : 0 },
     pool,
     segment: info,
   };
@@ -54,8 +57,11 @@ function withPercent(c: ClassUsage): PoolClassSnapshot {
 export function sumPools(pools: PoolClassSnapshot[][]): PoolClassSnapshot[] {
   const by = new Map<number, ClassUsage>();
   for (const c of pools.flat()) {
-    const t = by.get(c.size) ?? { size: c.size, count: 0, inUse: 0, free: 0, highWater: 0, bytesInUse: 0, touched: 0 };
-    by.set(c.size, { size: c.size, count: t.count + c.count, inUse: t.inUse + c.inUse, free: t.free + c.free, highWater: t.highWater + c.highWater, bytesInUse: t.bytesInUse + c.bytesInUse, touched: t.touched + c.touched });
+    const t = by.get(c.size) ?? { size: c.size, count: 0, inUse: 0, free: 0, highWater: 0, bytesInUse: 0, packetBytes: 0, touched: 0 };
+    by.set(c.size, {
+      size: c.size, count: t.count + c.count, inUse: t.inUse + c.inUse, free: t.free + c.free, highWater: t.highWater + c.highWater,
+      bytesInUse: t.bytesInUse + c.bytesInUse, packetBytes: t.packetBytes + c.packetBytes, touched: t.touched + c.touched,
+    });
   }
   return [...by.values()].sort((a, b) => a.size - b.size).map(withPercent);
 }

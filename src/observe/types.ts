@@ -1,5 +1,5 @@
 // The shape of a snapshot: what `top --once --json` prints (each field is documented in the README).
-import type { ClassUsage, ProcEntry } from '../shm/index.js';
+import type { ClassUsage, DomainMemory, ProcEntry } from '../shm/index.js';
 import type { MemorySample, TrendVerdict } from './memory.js';
 import type { Holder } from './segments.js';
 
@@ -34,8 +34,12 @@ export interface FunctionSnapshot {
   status: { '2xx': number; '4xx': number; '5xx': number };
   /** 4xx + 5xx. */
   errors: number;
-  /** 503s: pool or queue exhausted. */
+  /** 503s: packet memory or queue exhausted. */
   rejected: number;
+  /** Requests (and calls, flow steps) that found their domain short of packet memory and waited. */
+  memoryWaits: number;
+  /** Of those and the ones that could never fit, how many were refused for memory (503, 413). */
+  memoryRefused: number;
   /** 504s: handler timed out. */
   timeouts: number;
   inflight: number;
@@ -166,6 +170,12 @@ export interface DomainSnapshot {
   /** What its live containers report (`uid+landlock`, `landlock`, `uid`, `none`); null with none running. */
   enforcement: string | null;
   packetsInUse: number;
+  /**
+   * Its packet memory: `budget` (its share of segment.size), `held` (bytes of the packets held
+   * now), `free`, `usedPercent`, and `waits` / `refusals` (allocations that waited for memory, and
+   * that were refused for it, by the gateways and its containers).
+   */
+  memory: DomainMemory & { usedPercent: number };
   /** Its packet pool per size class. */
   pool: PoolClassSnapshot[];
   /** Its segment (size, touched, holders). */

@@ -22,13 +22,45 @@ export interface Sealed {
 }
 
 /**
- * A packet for `length` body bytes with room for `metaLength` bytes of metadata behind it, else
- * (a body the size of the largest class) one for the body alone: the metadata then gets a small
- * packet of its own at seal().
+ * A packet for `length` body bytes with room for `metaLength` bytes of metadata behind it when that
+ * keeps it in the class the body needs anyway, else one for the body alone: the metadata then gets
+ * a small packet of its own at seal(), and a 1 MiB body takes a 1 MiB packet, not a 2 MiB one.
  */
-export function allocFor(pool: PacketPool, length: number, metaLength: number): Descriptor | Exhausted {
-  const d = pool.alloc(length + metaLength);
-  return isExhausted(d) && d.reason === 'too-large' && metaLength > 0 ? pool.alloc(length) : d;
+export function allocFor(pool: PacketPool, length: number, metaLength: number, limit?: number): Descriptor | Exhausted {
+  const together = metaLength > 0 && pool.classFor(length + metaLength) === pool.classFor(length);
+  return pool.alloc(together ? length + metaLength : length, process.pid, limit);
+}
+
+/** A body's packet and, when its metadata does not go behind it, the metadata's own. */
+export interface Packets {
+  body: Descriptor;
+  meta: Descriptor | undefined;
+}
+
+/**
+ * Both packets a body and its metadata need, or neither: the body's (with the metadata behind it
+ * when that keeps its class, as allocFor) and, if not, a small one for the metadata, which seal()
+ * then takes. `apart`: the metadata always gets its own (a body packet shared by several calls).
+ */
+export function allocPackets(pool: PacketPool, length: number, metaLength: number, limit?: number, apart = false): Packets | Exhausted {
+  const body = apart ? pool.alloc(length, process.pid, limit) : allocFor(pool, length, metaLength, limit);
+  if (isExhausted(body) || metaLength === 0 || (!apart && length + metaLength <= body.capacity)) return isExhausted(body) ? body : { body, meta: undefined };
+  const meta = pool.alloc(metaLength, process.pid, limit);
+  if (!isExhausted(meta)) return { body, meta };
+  pool.free(body);
+  return meta;
+}
+
+/** The bytes of budget allocPackets() would take for this body and metadata; -1 when no class holds the body. */
+export function packetBytes(pool: PacketPool, length: number, metaLength: number, apart = false): number {
+  const size = (n: number) => {
+    const c = pool.classFor(n);
+    return c < 0 ? -1 : pool.classes[c].size;
+  };
+  const together = !apart && metaLength > 0 && pool.classFor(length + metaLength) === pool.classFor(length);
+  const body = size(together ? length + metaLength : length);
+  if (body < 0) return -1;
+  return together || metaLength === 0 ? body : body + size(metaLength);
 }
 
 /** Who frees the packets once the frame is received: `to`, the body too unless it is already theirs. */
@@ -38,20 +70,20 @@ export interface HandOver {
 }
 
 /**
- * Writes the metadata behind the body (or into a packet of its own), labels the packets for
- * `shm inspect`, hands them over when asked (to the process that will free them), and builds the
- * frame. Returns null, having allocated nothing that stays, when the pool has no packet for the
- * metadata; the body packet is then still the caller's.
+ * Writes the metadata behind the body (or into a packet of its own: `given`, from allocPackets, or
+ * one allocated here), labels the packets for `shm inspect`, hands them over when asked (to the
+ * process that will free them), and builds the frame. Returns null, having allocated nothing that
+ * stays, when the pool has no packet for the metadata; the body packet is then still the caller's.
  */
-export function seal(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number, head: FrameHead, handOver?: HandOver, metaApart = false): Sealed | null {
+export function seal(pool: PacketPool, desc: Descriptor, length: number, meta: string | Uint8Array, metaLength: number, head: FrameHead, handOver?: HandOver, metaApart = false, given?: Descriptor): Sealed | null {
   let metaDesc: Descriptor | undefined;
   if (metaLength > 0) {
     let target = desc;
     let at = length;
     // Apart: the body packet is shared by several requests (a flow's parallel branches), each with
-    // its own metadata.
-    if (metaApart || length + metaLength > desc.capacity) {
-      const m = pool.alloc(metaLength);
+    // its own metadata; or the metadata would push the body into the next class.
+    if (given || metaApart || length + metaLength > desc.capacity) {
+      const m = given ?? pool.alloc(metaLength);
       if (isExhausted(m)) return null;
       target = metaDesc = m;
       at = 0;

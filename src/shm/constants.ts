@@ -4,11 +4,14 @@ import { HISTOGRAM_SLOTS } from './histogram.js';
 /** 'FAAS' little-endian: a segment that does not start with this is not ours. */
 export const MAGIC = 0x53414146;
 /** Bumped on any change to the byte layout; an attach with a different value is refused. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 /** The header fits in one page so that page is all `top` touches to identify a segment. */
 export const HEADER_BYTES = 4096;
-/** Up to 8 size classes: enough for 4 KiB..16 MiB in powers of 16 with room to spare. */
-export const MAX_CLASSES = 8;
+/**
+ * Up to 16 size classes: every power of two from 4 KiB to 128 MiB (the default list, 4 KiB to
+ * 16 MiB, has 13), and the class table (16 × 32 bytes) still fits the header page.
+ */
+export const MAX_CLASSES = 16;
 /** Smallest packet class: below 256 B the packet's 32-byte table entry costs over 1/8 of the packet. */
 export const MIN_CLASS_BYTES = 256;
 /** Largest packet class: one JS view (native viewBytes) is 1 GiB and a packet never straddles two. */
@@ -46,9 +49,35 @@ export const F64_BYTES = 8;
 export const BITMAP_BITS = 32;
 /** i32 words per class of allocation counters: [inUse, highWater], updated with Atomics. */
 export const CLASS_COUNTER_WORDS = 2;
+/**
+ * i32 words of a domain's memory counters, after the class counters: the budget charged now, and
+ * the waits and refusals for memory (see POOL_*), updated with Atomics by every process.
+ */
+export const POOL_COUNTER_WORDS = 4;
+/** Budget charged now, in BUDGET_UNIT units: a packet is charged its class size from claim to free. */
+export const POOL_CHARGED = 0;
+/** Allocations that found the domain short and waited (gateways and containers count them). */
+export const POOL_WAITS = 1;
+/** Allocations refused for memory after waiting, or at once because they could never fit. */
+export const POOL_REFUSED = 2;
+/**
+ * The unit the budget is charged in: the smallest class there can be, so every packet is charged
+ * exactly its size, and an i32 counts up to 512 GiB of packets.
+ */
+export const BUDGET_UNIT = 256;
+/** The largest budget one domain can have: what the i32 counter holds in BUDGET_UNITs. */
+export const MAX_BUDGET = 0x7fffffff * BUDGET_UNIT;
+/**
+ * Most packets a class gets when its count is derived from the budget. The small classes would
+ * otherwise have hundreds of thousands (a 1 GiB budget is 262,144 packets of 4 KiB), and every
+ * table scan (top, shm inspect, reclaim after a crash) walks them all: with 4096, a 1 GiB domain
+ * has ~33,000 packets (the four-class layout before it had ~37,000), and 4096 small requests of
+ * one domain in flight at once before they spill into the next class.
+ */
+export const CLASS_PACKET_CAP = 4096;
 
 // Header fields: byte offsets into the first page. u32 unless marked f64 (sizes and offsets that
-// can exceed 4 GiB, and the creation time in ms). Bytes 72..127 are free for future fields.
+// can exceed 4 GiB, and the creation time in ms). Bytes 96..127 are free for future fields.
 /** u32 MAGIC; written last by the creator, so a reader that sees it sees a complete header. */
 export const HDR_MAGIC = 0;
 /** u32 LAYOUT_VERSION. */
@@ -87,8 +116,14 @@ export const HDR_FN_WRITERS = 76;
 export const HDR_STATS_SLOTS = 80;
 /** u32 a domain segment's index among its instance's domains (process-table entries refer to it). */
 export const HDR_DOMAIN_INDEX = 84;
+/**
+ * f64 a domain's budget: the bytes of packets it may hold at once (its share of segment.size).
+ * Each class has packets for all of it, so the segment is several times larger (tmpfs backs only
+ * touched pages); the charged counter (POOL_CHARGED) holds the domain to it.
+ */
+export const HDR_BUDGET = 88;
 
-/** Byte offset of the class table: past the fixed fields (end at 88), on a 64-byte line, with room to grow. */
+/** Byte offset of the class table: past the fixed fields (end at 96), on a 64-byte line, with room to grow. */
 export const CLASS_TABLE_OFFSET = 128;
 /** Bytes per class record in the header (f64 arena offset + six u32 + 0 padding = 32, two per cache line). */
 export const CLASS_RECORD_BYTES = 32;
@@ -107,7 +142,7 @@ export const CLS_BITMAP_WORD = 20;
 export const CLS_BITMAP_WORDS = 24;
 /** u32 i32-word index of the class's [inUse, highWater] counters. */
 export const CLS_COUNTER_WORD = 28;
-/** Byte offset of the instance name: right after the class table (128 + 8 × 32 = 384). */
+/** Byte offset of the instance name: right after the class table (128 + 16 × 32 = 640). */
 export const NAME_OFFSET = CLASS_TABLE_OFFSET + MAX_CLASSES * CLASS_RECORD_BYTES;
 /** The instance name is stored for `shm ls`; 64 bytes matches the config's name limit. */
 export const NAME_BYTES = 64;
@@ -173,7 +208,7 @@ export const ROLES = ['none', 'supervisor', 'gateway', 'container'] as const;
 export type Role = (typeof ROLES)[number];
 
 // Per-function stats record, f64 words written by the gateway only (single writer, no atomics).
-/** Counter words at the start of a function record (12 used, the rest spare), then the histograms. */
+/** Counter words at the start of a function record (14 used, the rest spare), then the histograms. */
 export const FN_COUNTERS = 16;
 /** Requests received for the function. */
 export const FN_REQUESTS = 0;
@@ -199,6 +234,10 @@ export const FN_QUEUED = 9;
 export const FN_COPIES = 10;
 /** A flow's row: bytes it copied across domains (inside one domain a packet goes on as it is). */
 export const FN_COPIED_BYTES = 11;
+/** Requests (and calls, flow steps) that found their domain short of packet memory and waited for it. */
+export const FN_MEM_WAITS = 12;
+/** Of those and the ones that could never fit, how many were refused for memory (503 after segment.wait, or 413). */
+export const FN_MEM_REFUSED = 13;
 /** Histograms per function: end to end, time queued in the proxy, container round trip, reply write. */
 export const FN_HISTOGRAMS = 4;
 /** f64 words per function record: counters, then FN_HISTOGRAMS histograms. */

@@ -4,7 +4,7 @@
 import { ShmError } from './errors.js';
 import {
   CLASS_RECORD_BYTES, CLASS_TABLE_OFFSET, CLS_ARENA, CLS_BITMAP_WORD, CLS_BITMAP_WORDS, CLS_COUNT, CLS_COUNTER_WORD, CLS_FIRST, CLS_SIZE, DOMAIN_BYTES,
-  DOMAIN_OFFSET, HDR_BITMAP_OFFSET, HDR_CLASS_COUNT, HDR_CREATED_AT, HDR_CREATOR, HDR_DOMAIN_INDEX, HDR_FN_STATS_OFFSET, HDR_FN_WRITERS, HDR_KIND,
+  DOMAIN_OFFSET, HDR_BITMAP_OFFSET, HDR_BUDGET, HDR_CLASS_COUNT, HDR_CREATED_AT, HDR_CREATOR, HDR_DOMAIN_INDEX, HDR_FN_STATS_OFFSET, HDR_FN_WRITERS, HDR_KIND,
   HDR_MAGIC, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET, HDR_SIZE,
   HDR_STATS_SLOTS, HDR_VERSION, HEADER_BYTES, KIND_DOMAIN, KIND_RUNTIME, LAYOUT_VERSION, MAGIC, MAX_CLASSES, NAME_BYTES, NAME_OFFSET,
 } from './constants.js';
@@ -49,6 +49,7 @@ function readString(view: DataView, at: number, bytes: number): string {
 export function writeHeader(view: DataView, l: Layout, who: HeaderIdentity): void {
   view.setUint32(HDR_VERSION, LAYOUT_VERSION, true);
   view.setFloat64(HDR_SIZE, l.size, true);
+  view.setFloat64(HDR_BUDGET, l.budget, true);
   view.setUint32(HDR_CREATOR, who.creatorPid, true);
   view.setFloat64(HDR_CREATED_AT, who.createdAt, true);
   view.setUint32(HDR_CLASS_COUNT, l.classes.length, true);
@@ -82,13 +83,13 @@ export function writeHeader(view: DataView, l: Layout, who: HeaderIdentity): voi
 }
 
 /** The layout fields a header stores besides the parameters it is computed from. */
-const DERIVED: ReadonlyArray<keyof Layout> = ['packetCount', 'procOffset', 'packetOffset', 'bitmapOffset', 'fnStatsOffset', 'procStatsOffset', 'metaEnd'];
+const DERIVED: ReadonlyArray<keyof Layout> = ['budget', 'packetCount', 'procOffset', 'packetOffset', 'bitmapOffset', 'fnStatsOffset', 'procStatsOffset', 'metaEnd'];
 const DERIVED_CLASS: ReadonlyArray<keyof ClassLayout> = ['firstPacket', 'arenaOffset', 'bitmapWord', 'bitmapWords', 'counterWord'];
 
 /**
  * Reads and checks a header; `actualSize` is the mapped size, to catch a truncated segment. The
- * layout is recomputed from the header's own parameters (kind, size, classes and their counts,
- * function records, slots) and every stored offset must match it exactly.
+ * layout is recomputed from the header's own parameters (kind, size, budget, classes and their
+ * counts, function records, slots) and every stored offset must match it exactly.
  */
 export function readHeader(view: DataView, actualSize: number, segment: string): HeaderInfo {
   if (actualSize < HEADER_BYTES) throw new ShmError(`${segment} is ${actualSize} bytes: too small to be a faasflow segment (truncated?)`, 'ETRUNCATED', segment);
@@ -125,9 +126,12 @@ export function readHeader(view: DataView, actualSize: number, segment: string):
       counterWord: view.getUint32(o + CLS_COUNTER_WORD, true),
     });
   }
+  const kind = kindWord === KIND_RUNTIME ? 'runtime' : 'domain';
+  const budget = view.getFloat64(HDR_BUDGET, true);
   const layout: Layout = {
-    kind: kindWord === KIND_RUNTIME ? 'runtime' : 'domain',
+    kind,
     size,
+    budget,
     classes,
     packetCount: view.getUint32(HDR_PACKET_COUNT, true),
     procOffset: view.getUint32(HDR_PROC_OFFSET, true),
@@ -140,16 +144,19 @@ export function readHeader(view: DataView, actualSize: number, segment: string):
     statsSlots: view.getUint32(HDR_STATS_SLOTS, true),
     procStatsOffset: view.getUint32(HDR_PROC_STATS_OFFSET, true),
     metaEnd: view.getUint32(HDR_META_END, true),
+    // Not stored: taken from the layout its parameters give, below.
+    poolWord: -1,
   };
   let expected: Layout | undefined;
   try {
     expected = computeLayout({
-      kind: layout.kind, size, classes: classes.map((c) => ({ size: c.size, count: c.count })),
+      kind, size, classes: classes.map((c) => ({ size: c.size, count: c.count })), ...(kind === 'domain' ? { budget } : {}),
       maxFunctions: layout.maxFunctions, fnWriters: layout.fnWriters, procSlots: layout.procSlots, statsSlots: layout.statsSlots,
     });
   } catch (err) {
     corrupt(`its parameters make no valid layout (${err instanceof Error ? err.message : String(err)})`);
   }
+  layout.poolWord = expected!.poolWord;
   for (const k of DERIVED) if (layout[k] !== expected![k]) corrupt(`${k} is ${String(layout[k])}, the layout of its own parameters has ${String(expected![k])}`);
   for (const c of classes) {
     const e = expected!.classes[c.index];

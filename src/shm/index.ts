@@ -1,9 +1,9 @@
 export { ShmError, isShmError, readOnlyError, type ShmErrorCode } from './errors.js';
 export { Segment, segmentName, domainSegmentName, instanceOfSegment, DOMAIN_SEPARATOR, pidAlive, fmtBytes, shmRoom, memoryRoom, SHM_DIR, SEGMENT_PREFIX, type CreateOptions, type ShmRoom, type MemoryRoom, type SegmentClaim } from './segment.js';
 export { locate as locateSegment, memfdLabel, type SegmentEntry } from './locate.js';
-export { PacketPool, isExhausted, type Descriptor, type Exhausted, type ClassUsage, type PacketInfo } from './pool.js';
+export { PacketPool, isExhausted, type Descriptor, type Exhausted, type ClassUsage, type DomainMemory, type PacketInfo } from './pool.js';
 export { FrameReader, FrameType, FRAME_BYTES, NO_PACKET, decodeFrame, encodeFrame, frameBuffer, type Frame } from './frame.js';
-export { computeLayout, metadataSize, DEFAULT_CLASSES, MIN_DOMAIN_BYTES, type ClassSpec, type Layout } from './layout.js';
+export { computeLayout, metadataSize, replyReserve, requestLimit, classRange, DEFAULT_CLASSES, MIN_DOMAIN_BYTES, type ClassSpec, type Layout } from './layout.js';
 export { HEADER_BYTES, LAYOUT_VERSION, MAGIC, type Role } from './constants.js';
 export { readHeader, type HeaderInfo } from './header.js';
 export type { SegmentMemory } from './memory.js';

@@ -4,11 +4,12 @@
 // whose pages cannot be found is not a SIGBUS (its size is sealed, every page is always there to
 // fault in) but memory pressure and, at worst, the OOM killer. So creation checks the segment's
 // budget against the memory there is (MemAvailable, and the limit of this process's memory cgroup
-// where one is set, as in a pod) less what the live faasflow domain segments may still claim.
+// where one is set, as in a pod) less what the live faasflow domain segments may still claim:
+// each its tables and budget (space.ts, holdable), not the larger size its classes reserve.
 import fs from 'node:fs';
 import { ShmError } from './errors.js';
 import { segmentEntries } from './locate.js';
-import type { SegmentClaim } from './space.js';
+import { holdsOf, type SegmentClaim } from './space.js';
 import { fmtBytes } from '../common/units.js';
 
 /** Memory as a new domain segment sees it. */
@@ -17,7 +18,10 @@ export interface MemoryRoom {
   available: number;
   /** What this process's memory cgroup (and its ancestors) still allows; null when none sets a limit. */
   cgroup: number | null;
-  /** Untouched bytes of every live faasflow domain segment this process can see, added up. */
+  /**
+   * What every live faasflow domain segment this process can see may still come to hold, added up:
+   * its tables and budget less what it holds now (its classes reserve more, which is never held at once).
+   */
   claimed: number;
   segments: SegmentClaim[];
   /** min(available, cgroup) − claimed: what a new segment may take. */
@@ -78,7 +82,8 @@ export function memoryRoom(): MemoryRoom {
     try {
       const st = fs.statSync(e.path);
       const touched = Math.min(st.size, st.blocks * 512);
-      segments.push({ name: e.name, size: st.size, touched, untouched: st.size - touched });
+      const holds = holdsOf(e.path, e.name, st.size);
+      segments.push({ name: e.name, size: st.size, holds, touched, untouched: Math.max(0, holds - touched) });
     } catch {
       // gone meanwhile, or another user's
     }

@@ -9,8 +9,11 @@ export interface Descriptor {
 
 export interface Exhausted {
   exhausted: true;
-  /** 'too-large': no class can hold the length; 'exhausted': every class that could is full. */
-  reason: 'too-large' | 'exhausted';
+  /**
+   * 'too-large': no class can hold the length; 'short': the domain's budget (or the limit asked
+   * for) has not that many bytes free; 'exhausted': every class that could hold it has no free packet.
+   */
+  reason: 'too-large' | 'short' | 'exhausted';
   length: number;
 }
 
@@ -20,8 +23,24 @@ export interface ClassUsage {
   inUse: number;
   free: number;
   highWater: number;
+  /** Body bytes the held packets carry (their length words). */
   bytesInUse: number;
+  /** Bytes of the held packets (inUse × size): what they take of the budget. */
+  packetBytes: number;
   touched: number;
+}
+
+/** A domain's packet memory: its budget and what is held of it, and how often it ran short. */
+export interface DomainMemory {
+  /** Bytes of packets the domain may hold at once. */
+  budget: number;
+  /** Bytes of the packets held now (from the owner words, the truth). */
+  held: number;
+  /** budget − held, at least 0. */
+  free: number;
+  /** Allocations that waited for memory, and those refused for it (counted by gateways and containers). */
+  waits: number;
+  refusals: number;
 }
 
 export interface PacketInfo {
@@ -35,6 +54,6 @@ export interface PacketInfo {
   ageMs: number;
 }
 
-export function isExhausted(r: Descriptor | Exhausted): r is Exhausted {
+export function isExhausted<T extends object>(r: T | Exhausted): r is Exhausted {
   return (r as Exhausted).exhausted === true;
 }

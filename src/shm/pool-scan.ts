@@ -1,9 +1,9 @@
 // Whole-table scans of a pool, for readers (`top`, `shm inspect`, /metrics, the supervisor's
 // checks): exact counts from the owner words, which are the allocation truth.
-import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS } from './constants.js';
+import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, POOL_REFUSED, POOL_WAITS } from './constants.js';
 import { classOfPacket } from './layout.js';
 import type { SegmentMemory } from './memory.js';
-import type { ClassUsage, PacketInfo } from './packet.js';
+import type { ClassUsage, DomainMemory, PacketInfo } from './packet.js';
 
 /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
 export function classUsage(m: SegmentMemory): ClassUsage[] {
@@ -20,17 +20,53 @@ export function classUsage(m: SegmentMemory): ClassUsage[] {
         bytes += Math.min(Math.max(i32[e + PKT_LENGTH], 0), c.size);
       }
     }
+    // The counter is only a hint (a container of the domain can write it): bounded by the truth.
+    const highWater = Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1)));
     return {
       size: c.size,
       count: c.count,
       inUse,
       free: c.count - inUse,
-      // The counter is only a hint (a container of the domain can write it): bounded by the truth.
-      highWater: Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1))),
+      highWater,
       bytesInUse: bytes,
-      touched: m.resident(c.arenaOffset, c.count * c.size),
+      packetBytes: inUse * c.size,
+      // Every class reserves the whole budget: asking the kernel about the pages of one never used
+      // (most of them) would cost readers milliseconds a refresh for nothing.
+      touched: highWater > 0 ? m.resident(c.arenaOffset, c.count * c.size) : 0,
     };
   });
+}
+
+/**
+ * The domain's budget against the packets held (counted from the owner words, not the charged
+ * counter, which crashes leave low and a container can change), and its waits and refusals.
+ */
+export function domainMemory(m: SegmentMemory, usage: ClassUsage[]): DomainMemory {
+  const held = usage.reduce((a, c) => a + c.packetBytes, 0);
+  const budget = m.layout.budget;
+  // Counts a container of the domain could have written: one that is not a count reads as 0.
+  const count = (w: number) => Math.max(0, m.layout.classes.length ? Atomics.load(m.i32, m.layout.poolWord + w) : 0);
+  return { budget, held, free: Math.max(0, budget - held), waits: count(POOL_WAITS), refusals: count(POOL_REFUSED) };
+}
+
+/**
+ * Bytes of the packets held now and the body bytes they carry (their length words, each within its
+ * packet): one pass over the owner words, nothing resident measured. What the benchmark samples for
+ * "bytes held per byte in flight".
+ */
+export function occupancy(m: SegmentMemory): { held: number; carried: number } {
+  const base = m.layout.packetOffset / 4;
+  let held = 0;
+  let carried = 0;
+  for (const c of m.layout.classes) {
+    for (let i = 0; i < c.count; i++) {
+      const e = base + (c.firstPacket + i) * PKT_WORDS;
+      if (Atomics.load(m.i32, e + PKT_OWNER) === 0) continue;
+      held += c.size;
+      carried += Math.min(Math.max(m.i32[e + PKT_LENGTH], 0), c.size);
+    }
+  }
+  return { held, carried };
 }
 
 /** Packets held by anyone now. */

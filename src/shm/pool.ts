@@ -14,22 +14,31 @@
 // between another process's claim and its bump in which a stale free could release the new
 // owner's packet.) alloc reads the generation with a plain load after its owner CAS, which orders it.
 //
+// A domain has a budget: bytes of packets it may hold at once. Each class has packets enough for
+// all of it (layout.ts), so the budget, not a class's count, is what runs out: alloc claims the
+// owner word first, then charges the packet's size to one counter word (POOL_CHARGED); a charge
+// past the limit is undone with the claim and reported as 'short'. Free and reclaim uncharge. A
+// process killed between its claim and its charge leaves the counter one packet low after
+// reclaim (the safe direction: the domain may briefly hold one packet more than its budget).
+//
 // In a domain segment the packet table is writable by that domain's containers, whose code is not
 // trusted. Nothing read from the table decides where this process reads or writes: a packet's
 // class (its size and arena) comes from the layout this process validated at attach, never from
 // a table word; a word a container scribbled over can make its own domain's requests fail, and
-// nothing else.
+// nothing else. The charged counter is such a word: a container that changes it can make its own
+// domain short, or let it hold more than its budget (never more than its classes' packets).
 import { ShmError, readOnlyError } from './errors.js';
-import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS } from './constants.js';
+import { BUDGET_UNIT, PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_META, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, POOL_CHARGED, POOL_REFUSED, POOL_WAITS } from './constants.js';
 import { classOfPacket, type ClassLayout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import { views } from './views.js';
-import { classUsage, countInUse, heldPackets } from './pool-scan.js';
-import { reclaimDeadOwners, reclaimOwner, releasePacket } from './pool-reclaim.js';
+import { classUsage, countInUse, domainMemory, heldPackets, occupancy } from './pool-scan.js';
+import { claimPacket, countClaim, initPackets, unclaimPacket } from './pool-claim.js';
+import { checkedEntry, freeRefusal, reclaimDeadOwners, reclaimOwner, releasePacket } from './pool-reclaim.js';
 import { coarseNow } from './clock.js';
-import type { ClassUsage, Descriptor, Exhausted, PacketInfo } from './packet.js';
+import type { ClassUsage, Descriptor, DomainMemory, Exhausted, PacketInfo } from './packet.js';
 
-export { isExhausted, type ClassUsage, type Descriptor, type Exhausted, type PacketInfo } from './packet.js';
+export { isExhausted, type ClassUsage, type Descriptor, type DomainMemory, type Exhausted, type PacketInfo } from './packet.js';
 
 /** Owner 0 means free: a CAS from 0 to 0 would "succeed" and hand one packet to many. */
 function badOwner(what: string, owner: number, segment: string): never {
@@ -39,10 +48,18 @@ function badOwner(what: string, owner: number, segment: string): never {
 export class PacketPool {
   readonly classes: ClassLayout[];
   readonly maxPacket: number;
+  /** Bytes of packets the domain may hold at once (from the layout this process validated). */
+  readonly budget: number;
+  /** Called after each free() by this process (not reclaims): whoever waits for memory retries. */
+  afterFree: (() => void) | undefined = undefined;
   private readonly seg: SegmentMemory;
   private readonly i32: Int32Array;
   private readonly base: number; // i32 index of packet 0
   private readonly cursor: number[];
+  /** Each class's packet size, the budget and the charged counter's i32 index, in budget units. */
+  private readonly units: number[];
+  private readonly budgetUnits: number;
+  private readonly chargedWord: number;
   private readonly viewBytes: number;
   private readonly createdAt: number;
   /** Mapped read-only: every mutating method throws EACCES (one well-predicted branch on the read-write path). */
@@ -65,23 +82,20 @@ export class PacketPool {
     this.classes = seg.layout.classes;
     this.base = seg.layout.packetOffset / 4;
     this.maxPacket = this.classes.length ? this.classes[this.classes.length - 1].size : 0;
+    this.budget = seg.layout.budget;
+    this.budgetUnits = Math.floor(this.budget / BUDGET_UNIT);
+    this.units = this.classes.map((c) => c.size / BUDGET_UNIT);
+    this.chargedWord = seg.layout.poolWord + POOL_CHARGED;
     this.viewBytes = seg.viewBytes;
     this.createdAt = seg.header.createdAt;
     // Start each process at a different bitmap word so concurrent allocators rarely collide.
     this.cursor = this.classes.map((c) => (process.pid * 7919) % c.bitmapWords);
   }
 
-  /**
-   * Creator only, on a zero-filled segment: the unusable tail bits, and generation 1 everywhere,
-   * so an all-zero descriptor (index 0, generation 0) never names a live packet.
-   */
+  /** Creator only, on a zero-filled segment (see initPackets). */
   init(): void {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'init');
-    for (const c of this.classes) {
-      for (let i = 0; i < c.count; i++) this.i32[this.base + (c.firstPacket + i) * PKT_WORDS + PKT_GEN] = 1;
-      const tail = c.count % 32;
-      if (tail !== 0) this.i32[c.bitmapWord + c.bitmapWords - 1] = ~((1 << tail) - 1);
-    }
+    initPackets(this.i32, this.base, this.classes);
   }
 
   /** The smallest class whose packets hold `length` bytes, or -1. */
@@ -92,70 +106,45 @@ export class PacketPool {
 
   /**
    * Claims a packet of at least `length` bytes for `owner`. Falls back to larger classes when the
-   * right one is full. Never throws on a full pool: returns an Exhausted result instead.
+   * right one has no free packet. The domain's charged bytes may not pass `limit` (default: the
+   * budget; the gateway admits new requests only up to budget − replyReserve). Never throws on a
+   * full pool: returns an Exhausted result instead ('short': the budget, 'exhausted': no packet).
    */
-  alloc(length: number, owner: number = process.pid): Descriptor | Exhausted {
+  alloc(length: number, owner: number = process.pid, limit: number = this.budget): Descriptor | Exhausted {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'alloc');
     if ((owner | 0) !== owner || owner <= 0) badOwner('alloc', owner, this.seg.name);
     const first = this.classFor(length);
     if (first < 0 || !(length >= 0)) return { exhausted: true, reason: 'too-large', length };
+    const i32 = this.i32;
+    const limitUnits = limit === this.budget ? this.budgetUnits : Math.floor(limit / BUDGET_UNIT);
     for (let c = first; c < this.classes.length; c++) {
-      const index = this.claim(this.classes[c], owner);
-      if (index >= 0) {
-        const cl = this.classes[c];
-        const e = this.base + index * PKT_WORDS;
-        // Plain loads and stores from here on: the packet is ours alone since the CAS in claim().
-        const generation = this.i32[e + PKT_GEN];
-        this.i32[e + PKT_LENGTH] = length;
-        this.i32[e + PKT_FUNCTION] = 0;
-        this.i32[e + PKT_REQUEST] = 0;
-        this.i32[e + PKT_META] = 0;
-        this.i32[e + PKT_TIME] = coarseNow() - this.createdAt;
-        const inUse = Atomics.add(this.i32, cl.counterWord, 1) + 1;
-        let hw = Atomics.load(this.i32, cl.counterWord + 1);
-        while (inUse > hw) {
-          const seen = Atomics.compareExchange(this.i32, cl.counterWord + 1, hw, inUse);
-          if (seen === hw) break;
-          hw = seen;
-        }
-        return { index, generation, offset: cl.arenaOffset + (index - cl.firstPacket) * cl.size, capacity: cl.size };
+      const cl = this.classes[c];
+      const index = claimPacket(i32, this.base, cl, owner, this.cursor);
+      if (index < 0) continue;
+      // Claimed, then charged: a charge past the limit gives the packet straight back (nobody has
+      // its descriptor yet), and a larger class would only cost more.
+      const units = this.units[c];
+      if (Atomics.add(i32, this.chargedWord, units) + units > limitUnits) {
+        Atomics.sub(i32, this.chargedWord, units);
+        unclaimPacket(i32, this.base, cl, index);
+        return { exhausted: true, reason: 'short', length };
       }
+      const e = this.base + index * PKT_WORDS;
+      // Plain loads and stores from here on: the packet is ours alone since the CAS in claim().
+      const generation = i32[e + PKT_GEN];
+      i32[e + PKT_LENGTH] = length;
+      i32[e + PKT_FUNCTION] = 0;
+      i32[e + PKT_REQUEST] = 0;
+      i32[e + PKT_META] = 0;
+      i32[e + PKT_TIME] = coarseNow() - this.createdAt;
+      countClaim(i32, cl);
+      return { index, generation, offset: cl.arenaOffset + (index - cl.firstPacket) * cl.size, capacity: cl.size };
     }
     return { exhausted: true, reason: 'exhausted', length };
   }
 
-  private claim(c: ClassLayout, owner: number): number {
-    const i32 = this.i32;
-    const words = c.bitmapWords;
-    const start = this.cursor[c.index];
-    for (let n = 0; n < words; n++) {
-      const w = start + n < words ? start + n : start + n - words;
-      let bits = Atomics.load(i32, c.bitmapWord + w);
-      while (bits !== -1) {
-        const lowZero = ~bits & (bits + 1); // lowest clear bit
-        const bit = 31 - Math.clz32(lowZero);
-        const index = c.firstPacket + w * 32 + bit;
-        if (Atomics.compareExchange(i32, this.base + index * PKT_WORDS + PKT_OWNER, 0, owner) === 0) {
-          Atomics.or(i32, c.bitmapWord + w, lowZero);
-          this.cursor[c.index] = w;
-          return index;
-        }
-        bits |= lowZero;
-      }
-    }
-    return -1;
-  }
-
   private entry(index: number, generation: number, what: string): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.seg.layout.packetCount) {
-      throw new ShmError(`${what}: packet index ${index} is out of range (0..${this.seg.layout.packetCount - 1})`, 'ERANGE', this.seg.name);
-    }
-    const e = this.base + index * PKT_WORDS;
-    const gen = Atomics.load(this.i32, e + PKT_GEN);
-    if (gen !== (generation | 0)) {
-      throw new ShmError(`${what}: packet ${index} is generation ${gen}, the descriptor says ${generation} (stale descriptor: the packet was freed and reused)`, 'ESTALE', this.seg.name);
-    }
-    return e;
+    return checkedEntry(this.seg, index, generation, what);
   }
 
   /** Rebuilds a descriptor from an index and generation received on a socket (validated). */
@@ -253,24 +242,11 @@ export class PacketPool {
     // Winning this CAS makes us the only process releasing the packet; every other holder of the
     // descriptor (a second free, a late transfer) now fails the generation check.
     const seen = Atomics.compareExchange(this.i32, e + PKT_GEN, gen, (gen + 1) | 0);
-    if (seen !== gen || Atomics.load(this.i32, e + PKT_OWNER) === 0) this.rejectFree(index, gen, seen);
+    if (seen !== gen || Atomics.load(this.i32, e + PKT_OWNER) === 0) throw freeRefusal(this.seg, index, gen, seen);
     releasePacket(this.seg, index);
+    if (this.afterFree !== undefined) this.afterFree();
   }
 
-  private rejectFree(index: number, gen: number, seen: number): never {
-    const owner = Atomics.load(this.i32, this.base + index * PKT_WORDS + PKT_OWNER);
-    if (seen === ((gen + 1) | 0) && owner === 0) {
-      throw new ShmError(`free: packet ${index} (generation ${gen}) is already free: double free`, 'EDOUBLEFREE', this.seg.name);
-    }
-    if (seen === gen) throw new ShmError(`free: packet ${index} (generation ${gen}) is not allocated`, 'ESTALE', this.seg.name);
-    throw new ShmError(`free: packet ${index} is generation ${seen}, the descriptor says ${gen} (stale descriptor: the packet was freed and reused)`, 'ESTALE', this.seg.name);
-  }
-
-  /**
-   * Owner word last: until it is 0 nobody else can claim the packet. The in-use counter goes down
-   * before it (and up only after a claim), so it never exceeds the packets really held and the
-   * high-water mark never exceeds the class's count.
-   */
   /** Frees every packet `pid` holds (it died). Returns how many. */
   reclaim(pid: number): number {
     if (this.readOnly) throw readOnlyError(this.seg.name, 'reclaim');
@@ -286,6 +262,26 @@ export class PacketPool {
   /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
   usage(): ClassUsage[] {
     return classUsage(this.seg);
+  }
+
+  /** The domain's budget, what is held of it (from the owner words), and its waits and refusals. */
+  memory(usage: ClassUsage[] = this.usage()): DomainMemory {
+    return domainMemory(this.seg, usage);
+  }
+
+  /** Bytes charged to the budget now (the counter: a hint a container of the domain can change, never below 0 here). */
+  charged(): number {
+    return Math.max(0, Atomics.load(this.i32, this.chargedWord)) * BUDGET_UNIT;
+  }
+
+  /** Counts an allocation that found the domain short and waited ('wait'), or was refused for memory ('refusal'): `top` and /metrics show them per domain. */
+  count(what: 'wait' | 'refusal'): void {
+    if (!this.readOnly && this.classes.length) Atomics.add(this.i32, this.seg.layout.poolWord + (what === 'wait' ? POOL_WAITS : POOL_REFUSED), 1);
+  }
+
+  /** Bytes of the packets held now, and the body bytes they carry (no residency measured: cheap). */
+  occupancy(): { held: number; carried: number } {
+    return occupancy(this.seg);
   }
 
   /** Packets held by anyone now. */

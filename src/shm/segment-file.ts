@@ -4,14 +4,18 @@ import { native, type NativeMapping } from './binding.js';
 import { ShmError, isShmError } from './errors.js';
 import { SHM_DIR, explain, shmRoom } from './space.js';
 
-/** A new /dev/shm file for segment `name` with this mode and group (-1: the creator's), mapped read-write; `allocate`: in full. */
-export function createFile(name: string, size: number, mode: number, gid: number, allocate: boolean): NativeMapping {
+/**
+ * A new /dev/shm file for segment `name` of `size` bytes with this mode and group (-1: the
+ * creator's), mapped read-write; `allocate`: in full. `holds`: what it can come to hold (space.ts,
+ * holdable), which /dev/shm must have room for.
+ */
+export function createFile(name: string, size: number, holds: number, mode: number, gid: number, allocate: boolean): NativeMapping {
   // tmpfs accepts ftruncate past its free space and then kills the first process that touches a
   // page it cannot back (SIGBUS), so the space is checked here, before anything exists, against
   // the free space less what the other segments have yet to touch (shmRoom). The runtime segment
   // is then allocated in full: a /dev/shm filled later by anyone can never take a page of it.
   const room = shmRoom();
-  if (size > room.room) throw explain(new ShmError('no space', 'ENOSPC', name), name, size, room);
+  if (holds > room.room) throw explain(new ShmError('no space', 'ENOSPC', name), name, holds, room);
   try {
     native.create(name, size, mode, gid, allocate);
   } catch (err) {

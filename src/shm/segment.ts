@@ -14,7 +14,7 @@ import { createFile, mapFile, unlinkQuietly } from './segment-file.js';
 import { memoryRoom, noMemoryError } from './memory-room.js';
 import type { SegmentMemory } from './memory.js';
 import { PacketPool } from './pool.js';
-import { SHM_DIR, checkName, explain, shmRoom, type ShmRoom } from './space.js';
+import { SHM_DIR, checkName, explain, holdable, shmRoom, type ShmRoom } from './space.js';
 
 export { SHM_DIR, SEGMENT_PREFIX, fmtBytes, pidAlive, shmRoom, type ShmRoom, type SegmentClaim } from './space.js';
 export { memoryRoom, type MemoryRoom } from './memory-room.js';
@@ -26,8 +26,10 @@ export interface CreateOptions {
   name: string;
   /** Runtime segment (process table, stats; no packets) or domain segment (packets). Default: domain. */
   kind?: 'runtime' | 'domain';
-  /** Bytes; a runtime segment without one gets exactly what its tables need. */
+  /** Bytes; without one a segment gets exactly what its tables (and packet arenas) need. */
   size?: number;
+  /** A domain segment's budget: bytes of packets held at once (layout.ts, LayoutParams.budget). */
+  budget?: number;
   classes?: ClassSpec[];
   maxFunctions?: number;
   fnWriters?: number;
@@ -42,8 +44,6 @@ export interface CreateOptions {
    */
   mode?: number;
   gid?: number;
-  /** Bytes the segment may come to hold, checked against memory for a domain segment (default: size). */
-  budget?: number;
 }
 
 /**
@@ -127,19 +127,22 @@ export class Segment implements SegmentMemory {
     checkName(o.name);
     const kind = o.kind ?? 'domain';
     const tables = tablesOf(o, kind);
-    const size = o.size ?? metadataSize(tables);
-    const layout = computeLayout({ ...tables, size, classes: o.classes ?? (kind === 'runtime' ? [] : DEFAULT_CLASSES) }, o.name);
+    const layout = computeLayout({ ...tables, size: o.size ?? (kind === 'runtime' ? metadataSize(tables) : undefined), budget: o.budget, classes: o.classes ?? (kind === 'runtime' ? [] : DEFAULT_CLASSES) }, o.name);
+    const size = layout.size;
+    // What it can come to hold (a domain layout: its tables and budget, not the classes it
+    // reserves), checked before anything exists against the memory a memfd takes its pages from,
+    // or /dev/shm's free space (createFile).
+    const holds = holdable(layout);
     const memfd = o.kind === 'domain';
     if (memfd) {
       const room = memoryRoom();
-      const budget = o.budget ?? size;
-      if (budget > room.room) throw noMemoryError(o.name, budget, room);
+      if (holds > room.room) throw noMemoryError(o.name, holds, room);
     }
     let m: NativeMapping | undefined;
     let fd = -1;
     try {
       if (memfd) ({ fd, m } = createMemfd(o.name, size));
-      else m = createFile(o.name, size, o.mode ?? 0o600, o.gid ?? -1, o.kind === 'runtime');
+      else m = createFile(o.name, size, holds, o.mode ?? 0o600, o.gid ?? -1, o.kind === 'runtime');
       const identity = { creatorPid: process.pid, name: o.instance ?? o.name.replace(/^\/(faasflow-)?/, ''), createdAt: Date.now(), domain: o.domain, domainIndex: o.domainIndex };
       writeHeader(new DataView(m.views[0], 0, HEADER_BYTES), layout, identity);
       const header = readHeader(new DataView(m.views[0], 0, HEADER_BYTES), m.size, o.name);

@@ -5,6 +5,7 @@ import { native } from './binding.js';
 import { ShmError, isShmError } from './errors.js';
 import { readHeader } from './header.js';
 import { HEADER_BYTES } from './constants.js';
+import type { Layout } from './layout.js';
 
 // Names and the byte format are the shared vocabulary's; re-exported for shm's users.
 import { DOMAIN_SEPARATOR, SEGMENT_PREFIX, SHM_DIR } from '../common/paths.js';
@@ -42,14 +43,49 @@ export function checkName(name: string): void {
   if (Buffer.byteLength(name) - 1 > NAME_MAX) throw explain(new ShmError('name too long', 'ENAMETOOLONG', name), name);
 }
 
-/** A faasflow segment in /dev/shm and the part of its size tmpfs has not allocated yet. */
+/** A faasflow segment (in /dev/shm, or a memfd) and the part of what it can hold that memory does not back yet. */
 export interface SegmentClaim {
   name: string;
   size: number;
-  /** Bytes tmpfs really holds for it (st_blocks × 512). */
+  /**
+   * Bytes it can come to hold: a domain segment its tables and its budget (its classes reserve
+   * several times that, untouched), any other its size. The size when its header cannot be read.
+   */
+  holds: number;
+  /** Bytes it really holds (st_blocks × 512). */
   touched: number;
-  /** size − touched: pages tmpfs must find when the segment's owner first writes them. */
+  /** holds − touched (at least 0): pages memory must find when the segment's users first write them. */
   untouched: number;
+}
+
+const PAGE = 4096;
+
+/**
+ * What a segment of this layout can come to hold in tmpfs: a domain segment's tables and its
+ * budget (each class reserves packets for all of the budget, but the budget is what can be held at
+ * once), a runtime segment's size.
+ */
+export function holdable(l: Layout): number {
+  if (l.kind !== 'domain') return l.size;
+  return Math.min(l.size, Math.ceil(l.metaEnd / PAGE) * PAGE + l.budget);
+}
+
+/**
+ * What the segment file `file` (st_size `size`: a /dev/shm file, or a memfd's /proc link) can hold,
+ * from its header; its size when the header cannot be read (another user's, damaged).
+ */
+export function holdsOf(file: string, name: string, size: number): number {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(HEADER_BYTES);
+    if (fs.readSync(fd, head, 0, HEADER_BYTES, 0) < HEADER_BYTES) return size;
+    return holdable(readHeader(new DataView(head.buffer, head.byteOffset, HEADER_BYTES), size, name).layout);
+  } catch {
+    return size;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /** /dev/shm's space as a new segment sees it. */
@@ -68,9 +104,9 @@ export interface ShmRoom {
  * /dev/shm's free space minus what existing faasflow segments may still claim. tmpfs allocates
  * lazily: a sparse segment costs nothing until its pages are first written, so statfs counts its
  * untouched pages as free. Two segments that each fit in that free space can still together
- * exceed it, and the process that writes last dies with SIGBUS. Counting every existing
- * segment's untouched bytes as spoken for closes that (other files in /dev/shm are not ours to
- * predict). Best effort, not a lock: two creations at the same instant can both pass.
+ * exceed it, and the process that writes last dies with SIGBUS. Counting what every existing
+ * segment can still come to hold as spoken for closes that (other files in /dev/shm are not ours
+ * to predict). Best effort, not a lock: two creations at the same instant can both pass.
  */
 export function shmRoom(): ShmRoom {
   const fsu = native.statfs(SHM_DIR);
@@ -86,7 +122,8 @@ export function shmRoom(): ShmRoom {
       const st = fs.statSync(`${SHM_DIR}/${e}`);
       if (!st.isFile()) continue;
       const touched = Math.min(st.size, st.blocks * 512);
-      segments.push({ name: `/${e}`, size: st.size, touched, untouched: st.size - touched });
+      const holds = holdsOf(`${SHM_DIR}/${e}`, `/${e}`, st.size);
+      segments.push({ name: `/${e}`, size: st.size, holds, touched, untouched: Math.max(0, holds - touched) });
     } catch {
       // removed meanwhile
     }

@@ -18,6 +18,8 @@ export interface NativeSys {
   listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
   /** The kernel's record of who is at the other end of a Unix socket. */
   peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** Gives the pages of a range of a shared mapping's view back to its file (MADV_REMOVE); whole pages only. */
+  releasePages(view: ArrayBuffer, offset: number, length: number): void;
 }
 
 /** Descriptor passing from the supervisor to a container (native/fdpass.cc): one way, never blocking. */

@@ -31,7 +31,8 @@ t.test('sizes are read as people write them and refused clearly otherwise', asyn
   t.throws(() => resolveOptions({ duration: -1 }), /--duration/);
   t.equal(resolveOptions({ quick: true }).markdown, '', 'a quick run leaves BENCHMARKS.md alone');
   t.equal(resolveOptions({}).markdown, 'BENCHMARKS.md');
-  t.same(resolveOptions({}).sizes, [KiB, 10 * KiB, 100 * KiB, MiB, 16 * MiB]);
+  t.same(resolveOptions({}).sizes, [KiB, 10 * KiB, 100 * KiB, MiB, 5 * MiB, 16 * MiB]);
+  t.same(resolveOptions({ quick: true }).sizes, [KiB, MiB, 5 * MiB], 'a quick run keeps the sizes the targets name');
 });
 
 t.test('percentiles are nearest-rank over every sample, in µs', async (t) => {
@@ -96,6 +97,21 @@ t.test('targets compare faasflow with the references measured in the same run', 
   t.equal(targets['throughput-1k-copy'].met, true);
   t.equal(targets['latency-1m-floor'].met, null, 'no 1 MiB cells: not measured, neither met nor missed');
   t.equal(targets['gc-share'].met, null, 'no GC log: not measured');
+  t.notOk(targets['non2xx-1048576-32'], 'no 1 MiB in the run: no large-body targets');
+
+  // Large bodies at 32 connections: no non-2xx answer, at most twice the body's bytes held.
+  const big = summarizeCells([
+    cell('floor', MiB, 32, 0, 9000, 900),
+    cell('faasflow', MiB, 32, 0, 8000, 950, { heldPerByte: 1.01 }),
+    cell('faasflow', MiB, 32, 1, 8000, 940, { heldPerByte: 1.03 }),
+    cell('faasflow', 5 * MiB, 32, 0, 30000, 200, { heldPerByte: 1.7, non2xx: 3 }),
+  ]);
+  const b = Object.fromEntries(evaluateTargets(big, [MiB, 5 * MiB]).map((x) => [x.id, x]));
+  t.match(b['throughput-1m-floor'], { ratio: 950 / 900 + (940 - 950) / 900 / 2, met: true }, '1 MiB × 32: req/s against the floor, median of rounds');
+  t.match(b[`non2xx-${MiB}-32`], { ratio: 0, met: true, unit: 'n' });
+  t.match(b[`held-${MiB}-32`], { ratio: 1.02, met: true }, 'bytes held per byte: median of rounds');
+  t.match(b[`non2xx-${5 * MiB}-32`], { ratio: 3, met: false }, 'a round with non-2xx answers misses the target');
+  t.match(b[`held-${5 * MiB}-32`], { ratio: 1.7, met: true });
 
   // With a cluster floor in the run, the floor targets are against it.
   const withCluster = summarizeCells([
@@ -143,7 +159,7 @@ t.test('BENCHMARKS.md: the results block is replaced in place and other sections
   updateMarkdown(file, result);
   const once = fs.readFileSync(file, 'utf8');
   t.ok(once.includes(core), 'the shared-memory section is untouched');
-  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 350 µs \| 420 µs \| 7000 \| 70 µs \| 1\.40× \| 1\.40× \| 0\.70× \| 0\.35× \| 2\.80× \|/);
+  t.match(once, /\| 1 KiB \| faasflow \| 140 µs \| 280 µs \| 350 µs \| 420 µs \| 7000 \| 0 \| 70 µs \| 1\.40× \| 1\.40× \| 0\.70× \| 0\.35× \| 2\.80× \| {2}\|/);
   t.match(once, /1 KiB, 1 conn: faasflow p50 ≤ 1\.5× floor \| 1\.40× \| met \|/);
   t.match(once, /1 MiB, 1 conn: faasflow p50 ≤ 1\.2× floor \| — \| not measured \|/);
   fs.appendFileSync(file, '\n## Notes\n\nwritten after the block\n');

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configError } from '../helpers/config.js';
 import { parseDuration, parseSize } from '../../src/common/units.js';
 
 function dirWith(t: Test, files: Record<string, string>): string {
@@ -13,16 +14,6 @@ function dirWith(t: Test, files: Record<string, string>): string {
 }
 
 const ECHO = 'export default async (input: Uint8Array) => input;\n';
-
-async function configError(dir: string): Promise<string> {
-  try {
-    await loadConfig({ cwd: dir, instance: 'x' });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 t.test('sizes and durations: numbers, binary and decimal units; junk is undefined', async (t) => {
   t.equal(parseSize('1GiB'), 1024 ** 3);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { Segment } from '../../src/shm/index.js';
+import { holdable } from '../../src/shm/space.js';
 import { PROCESS_MEMORY, segmentBytes } from '../../src/export/sizing.js';
 import { ROOT, project, type Project } from '../cli/helpers.js';
 import { cliPlain, documents, get, writeFixture } from './fixture.js';
@@ -16,9 +17,16 @@ function segmentsOf(instance: string): string[] {
   return fs.readdirSync('/dev/shm').filter((f) => f === `faasflow-${instance}` || f.startsWith(`faasflow-${instance}@`));
 }
 
-/** Every segment of the instance, the domain segments (memfds) included, by name and size. */
-function allSegmentsOf(instance: string): { name: string; size: number; memfd: boolean }[] {
-  return Segment.ofInstance(instance).map((e) => ({ name: e.name, size: Segment.stat(e).size, memfd: e.memfd }));
+/** Every segment of the instance, the domain segments (memfds) included: its size and what it can hold (page-aligned). */
+function allSegmentsOf(instance: string): { name: string; size: number; holds: number; memfd: boolean }[] {
+  return Segment.ofInstance(instance).map((e) => {
+    const seg = Segment.open(e, false);
+    try {
+      return { name: e.name, size: Segment.stat(e).size, holds: Math.ceil(holdable(seg.layout) / 4096) * 4096, memfd: e.memfd };
+    } finally {
+      seg.close();
+    }
+  });
 }
 
 async function post(p: Project, route: string, body: string): Promise<string> {
@@ -55,10 +63,13 @@ t.test('faasflow up from the ConfigMap serves what the config describes, in the 
   t.equal(await post(p, '/flow/pipeline', 'hi'), '[HI]!', 'the flow, by the names it was written with');
 
   const podCfg = await loadConfig({ cwd: p.dir, file: 'app/etc/faasflow.config.mjs', instance: p.instance });
+  // What each segment can hold: the runtime segment all of it, a domain segment its tables and its
+  // budget (its size classes reserve more, which memory backs only when written).
   const segments = allSegmentsOf(p.instance);
   t.equal(segments.length, 3, 'the runtime segment and one per domain');
-  t.equal(segments.reduce((a, s) => a + s.size, 0), segmentBytes(podCfg).total, 'segmentBytes() is what the supervisor creates');
+  t.equal(segments.reduce((a, s) => a + s.holds, 0), segmentBytes(podCfg).total, 'segmentBytes() is what the supervisor creates');
   const inShm = segments.filter((s) => !s.memfd).reduce((a, s) => a + s.size, 0);
+  t.equal(inShm, segmentBytes(podCfg).shm, 'segmentBytes().shm is what the supervisor puts in /dev/shm');
   const shm = get(deployment, 'spec', 'template', 'spec', 'volumes').find((v: { name: string }) => v.name === 'shm');
   t.ok(inShm <= Number(/^(\d+)Mi$/.exec(shm.emptyDir.sizeLimit)?.[1]) * 1024 ** 2, "and what of them is in /dev/shm fits the pod's /dev/shm");
 

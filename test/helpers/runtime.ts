@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Test } from 'tap';
-import { Segment, domainSegmentName } from '../../src/shm/index.js';
+import { DEFAULT_CLASSES, Segment, domainSegmentName } from '../../src/shm/index.js';
 import { ProcessTable } from '../../src/shm/proctable.js';
 import { bundleHandler } from '../../src/runtime/handler/bundle.js';
 import type { FunctionConfig, ResolvedConfig } from '../../src/config/types.js';
@@ -110,7 +110,7 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 /** The gateway's links wait this long plus HELLO_GRACE_MS for a container's hello. */
 export const READY_TIMEOUT_MS = 5000;
 
-export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number; flows?: ResolvedConfig['flows']; parser?: 'light' | 'node' } = {}): Promise<Runtime> {
+export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?: number; segmentWaitMs?: number; queueLimit?: number; classes?: ResolvedConfig['segment']['classes']; cpus?: number[]; spinMicros?: number; requestTimeoutMs?: number; drainDelayMs?: number; flows?: ResolvedConfig['flows']; parser?: 'light' | 'node' } = {}): Promise<Runtime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-rt-'));
   const name = uniqueName('rt');
   const cfg: ResolvedConfig = {
@@ -120,7 +120,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
     gateway: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 30000, drainDelayMs: opts.drainDelayMs ?? 0, workers: 1, parser: opts.parser ?? 'light' },
     proxy: { queueLimit: opts.queueLimit ?? 1024 },
     flows: opts.flows ?? [],
-    segment: { size: opts.segmentSize ?? 128 << 20, classes: opts.classes ?? [{ size: 4096 }, { size: 65536 }, { size: 1 << 20 }, { size: 16 << 20 }], maxFunctions: 64, procSlots: 64 },
+    segment: { size: opts.segmentSize ?? 128 << 20, classes: opts.classes ?? DEFAULT_CLASSES, maxFunctions: 64, procSlots: 64, waitMs: opts.segmentWaitMs ?? 5000 },
     functions: fns.map((f): FunctionConfig => ({
       id: f.id, name: f.name ?? `fn${f.id}`, handler: path.resolve(ROOT, f.handler), replicas: f.replicas ?? 1, concurrency: f.concurrency ?? 8,
       timeoutMs: f.timeoutMs ?? 5000, memoryLimit: 0, memoryMax: 1 << 30, pidsMax: 256, domain: f.domain ?? f.name ?? `fn${f.id}`, env: {},
@@ -136,7 +136,7 @@ export async function startRuntime(t: Test, fns: FnSpec[], opts: { segmentSize?:
   // One domain segment per domain, numbered in order of first appearance.
   const domainNames = [...new Set(fns.map((f) => f.domain ?? f.name ?? `fn${f.id}`))];
   const domainSegs = domainNames.map((d, index) => Segment.create({
-    name: domainSegmentName(cfg.instance, d.replace(/[^a-z0-9-]/g, '-').toLowerCase()), kind: 'domain', size: cfg.segment.size, classes: cfg.segment.classes, statsSlots: 64, instance: cfg.instance, domain: d, domainIndex: index,
+    name: domainSegmentName(cfg.instance, d.replace(/[^a-z0-9-]/g, '-').toLowerCase()), kind: 'domain', budget: cfg.segment.size, classes: cfg.segment.classes, statsSlots: 64, instance: cfg.instance, domain: d, domainIndex: index,
   }));
   const domainOf = (fn: number) => domainNames.indexOf(fns.find((f) => f.id === fn)?.domain ?? fns.find((f) => f.id === fn)?.name ?? `fn${fn}`);
   const segs = [runtime, ...domainSegs];

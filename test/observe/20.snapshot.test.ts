@@ -89,7 +89,10 @@ t.test('pool, processes, segment, /dev/shm and events come from the segment and 
   const obs = new Observer({ shmWarnPercent: 80 });
   const r = reader(t, seg);
   const first = obs.snapshot(r, 'x');
-  t.same(first.pool.map((p) => p.inUse), [3, 1, 0, 0], 'packets in use per class');
+  t.same(first.pool.filter((p) => p.inUse).map((p) => [p.size, p.inUse, p.packetBytes]), [[4096, 3, 3 * 4096], [65536, 1, 65536]], 'packets in use per class: 1-3 KB bodies in 4 KiB packets, 50 KB in 64 KiB');
+  t.equal(first.pool.length, 13, 'every class of the default list');
+  const heldBytes = 3 * 4096 + 65536;
+  t.match(first.domains[0].memory, { budget: seg.layout.budget, held: heldBytes, free: seg.layout.budget - heldBytes, waits: 0, refusals: 0, usedPercent: (100 * heldBytes) / seg.layout.budget }, 'the domain\'s budget and what is held of it');
   t.equal(first.pool[0].bytesInUse, 6000);
   t.equal(first.pool[0].count, seg.layout.classes[0].count);
   t.match(first.functions.find((f) => f.id === 2)?.latencyUs.handler, { count: 2, p99: 100 }, 'a function’s handler time comes from its containers');

@@ -93,6 +93,11 @@ t.test('GET /metrics on a real gateway: promtool passes and the counters equal t
   t.equal(handled, sent, 'every request in the replicas’ handler histograms');
   for (const p of [rt.gateway, ...rt.containers]) t.ok(value(body, 'faasflow_process_resident_memory_bytes', { pid: String(p.pid) })! > 0, `memory of pid ${p.pid}`);
   t.equal(value(body, 'faasflow_pool_packets_in_use', { class: '4096' }), 0, 'no packet left in use');
+  t.equal(value(body, 'faasflow_domain_budget_bytes', { domain: 'fn1' }), 128 << 20, "the domain's budget: segment.size for its one domain");
+  t.equal(value(body, 'faasflow_domain_held_bytes', { domain: 'fn1' }), 0);
+  t.equal(value(body, 'faasflow_domain_free_bytes', { domain: 'fn1' }), 128 << 20);
+  t.equal(value(body, 'faasflow_domain_memory_waits_total', { domain: 'fn1' }), 0, 'nothing waited for memory');
+  t.equal(value(body, 'faasflow_memory_refusals_total', { function: '1' }), 0);
   // Every request the gateway sent was its only one in flight: one wait each, polled or parked.
   const polls = (pid: number, result: string) => value(body, 'faasflow_process_polls_total', { pid: String(pid), result }) ?? NaN;
   const gw = ['answered', 'timed_out', 'parked'].map((r) => polls(rt.gateway.pid, r));

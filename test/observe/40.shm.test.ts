@@ -98,8 +98,10 @@ t.test('shm inspect lists the same pids as lsof, with packets per class and owne
   t.equal(d.layoutVersion, LAYOUT_VERSION);
   t.equal(d.size, 64 << 20);
   // The fixture holds 20 × 1000 B and 20 × 20000 B; each child one 3000 B packet.
-  t.same(d.pool?.map((c) => c.inUse), [22, 20, 0, 0]);
+  t.same(d.pool?.filter((c) => c.inUse).map((c) => [c.size, c.inUse]), [[4096, 22], [32768, 20]], 'by class: 1000 B and 3000 B in 4 KiB packets, 20000 B in 32 KiB ones');
   t.equal(d.packetsInUse, 42);
+  const held = 22 * 4096 + 20 * 32768;
+  t.match(d.memory, { held, free: d.memory!.budget - held, waits: 0, refusals: 0 }, 'the domain memory: what is held of the budget');
   t.same(
     d.owners.map((o) => [o.pid, o.packets]).sort((a, b) => a[0] - b[0]),
     [[pids[0], 40], [pids[1], 1], [pids[2], 1]].sort((a, b) => a[0] - b[0]),
@@ -109,6 +111,7 @@ t.test('shm inspect lists the same pids as lsof, with packets per class and owne
   const text = await cli('shm', 'inspect', name);
   for (const pid of pids) t.match(text, new RegExp(`\\b${pid}\\b`), `text output names pid ${pid}`);
   t.match(text, /in use/);
+  t.match(text, new RegExp(`Packet memory: 728\\.0 KiB held of a [\\d.]+ MiB budget \\([\\d.]+ MiB free\\); 0 allocation\\(s\\) waited for memory, 0 refused`));
 });
 
 t.test('shm inspect text marks each holder as writer or read-only reader', async (t) => {

@@ -166,8 +166,8 @@ t.test('faasflow top in tmux: every panel with live numbers, focus, layouts from
   // Every panel, filled with this instance's numbers.
   t.match(later, /requests\/s per function/, 'throughput chart');
   t.match(later, /1 echo/, 'chart legend and latency row name the function');
-  t.match(later, /4\.0 KiB\s+\S*\s+\d+\/\d+\s+[\d.]+%\s+hw\s+\d+/, 'pool usage per size class');
-  t.match(later, /16\.0 MiB\s+\S*\s+\d+\/1\s/, 'every class listed');
+  t.match(later, /packet memory per domain/, 'the packet memory panel');
+  t.match(later, /echo\s+\S*\s+[\d.]+[BKMG]\/64\.0M\s+[\d.]+%/, 'the domain, the bytes it holds of its 64 MiB budget, and %');
   t.match(later, new RegExp(`/dev/shm WARNING > ${warnAt.replace(/\./g, '\\.')}%`), '/dev/shm gauge in its WARNING state (/dev/shm is fuller than --shm-warn)');
   t.match(later, /\/dev\/shm is [\d.]+ % full \(warning above/, 'the warning is among the events');
   t.match(later, new RegExp(`/dev/shm ${B} of ${B} \\([\\d.]+%\\) > `), '/dev/shm numbers, flagged above the threshold');

@@ -13,7 +13,7 @@ process.env.PASSED_ON = 'on purpose';
 process.env.LC_TIME = 'C';
 
 /** What a container may see: what it needs to run, faasflow's own, its function's. */
-const ALLOWED = /^(PATH|HOME|LANG|TZ|TMPDIR|GLIBC_TUNABLES|LC_\w+|FAASFLOW_\w+|PASSED_ON|OWN_SETTING)$/;
+const ALLOWED = /^(PATH|HOME|LANG|TZ|TMPDIR|XDG_CACHE_HOME|GLIBC_TUNABLES|LC_\w+|FAASFLOW_\w+|PASSED_ON|OWN_SETTING)$/;
 
 function checks(t: Test, sandboxed: boolean) {
   return async (h: HostileContext) => {

@@ -3,9 +3,9 @@ import { Segment, isExhausted } from '../../src/shm/index.js';
 import { tempSegment } from '../helpers/segments.js';
 
 t.test('a created segment lives in /dev/shm with mode 0600 and a checked header', async (t) => {
-  const seg = tempSegment(t, { size: 32 << 20 });
+  const seg = tempSegment(t, { size: 64 << 20 });
   const st = Segment.stat(seg.name);
-  t.equal(st.size, 32 << 20);
+  t.equal(st.size, 64 << 20);
   t.equal(st.mode, 0o600);
   t.equal(seg.header.creatorPid, process.pid);
   const again = Segment.open(seg.name, false);

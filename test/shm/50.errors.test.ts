@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { Segment, ShmError, decodeFrame, encodeFrame, FRAME_BYTES, FrameType, LAYOUT_VERSION, NO_PACKET, MAGIC, isExhausted, type Descriptor } from '../../src/shm/index.js';
-import { CLASS_TABLE_OFFSET, HDR_BITMAP_OFFSET, HDR_CLASS_COUNT, HDR_FN_STATS_OFFSET, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET, HDR_KIND } from '../../src/shm/constants.js';
+import { CLASS_TABLE_OFFSET, HDR_BITMAP_OFFSET, HDR_BUDGET, HDR_CLASS_COUNT, HDR_FN_STATS_OFFSET, HDR_MAX_FUNCTIONS, HDR_META_END, HDR_PACKET_COUNT, HDR_PACKET_OFFSET, HDR_PROC_OFFSET, HDR_PROC_SLOTS, HDR_PROC_STATS_OFFSET, HDR_KIND } from '../../src/shm/constants.js';
 import { tempSegment, uniqueName } from '../helpers/segments.js';
 
 const file = (name: string) => `/dev/shm${name}`;
@@ -23,6 +23,7 @@ function patch(name: string, at: number, bytes: Uint8Array) {
   }
 }
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+const f64 = (n: number) => new Uint8Array(new Float64Array([n]).buffer);
 
 t.test('descriptor misuse is a typed error, and the pool is unharmed', async (t) => {
   const seg = tempSegment(t, { size: 4 << 20, classes: [{ size: 256, count: 64 }] });
@@ -97,11 +98,14 @@ const damage: Array<[string, number, Uint8Array, RegExp]> = [
   ['process slots', HDR_PROC_SLOTS, u32(100), /the layout of its own parameters/],
   ['max functions', HDR_MAX_FUNCTIONS, u32(5000), /parameters make no valid layout \(maxFunctions must be 0\.\.4096\)/],
   ['kind', HDR_KIND, u32(7), /corrupt header: kind 7/],
+  // The budget decides nothing about where anyone reads or writes, but it must be one the classes can hold.
+  ['budget (more than its packets hold)', HDR_BUDGET, f64(2 ** 38), /budget is 274877906944, the layout of its own parameters has \d+/],
+  ['budget (not a number)', HDR_BUDGET, f64(Number.NaN), /parameters make no valid layout \(budget must be a whole number of bytes/],
   ['class arena offset', CLASS_TABLE_OFFSET + 0, new Uint8Array(new Float64Array([4096]).buffer), /class 4096: arenaOffset is 4096/],
   ['class size', CLASS_TABLE_OFFSET + 8, u32(3000), /parameters make no valid layout \(size class 3000 must be a power of two/],
   ['class count', CLASS_TABLE_OFFSET + 12, u32(100_000), /parameters make no valid layout \(the packet classes do not fit/],
   ['class count (2^31 − 1)', CLASS_TABLE_OFFSET + 12, u32(0x7fffffff), /parameters make no valid layout \(metadata exceeds 1 GiB/],
-  ['class first packet', CLASS_TABLE_OFFSET + 32 + 16, u32(0), /class 65536: firstPacket is 0/],
+  ['class first packet', CLASS_TABLE_OFFSET + 32 + 16, u32(0), /class 8192: firstPacket is 0/],
   ['class bitmap word', CLASS_TABLE_OFFSET + 20, u32(1), /class 4096: bitmapWord is 1/],
   ['class bitmap words', CLASS_TABLE_OFFSET + 24, u32(1), /class 4096: bitmapWords is 1/],
   ['class counter word', CLASS_TABLE_OFFSET + 28, u32(5), /class 4096: counterWord is 5/],

@@ -21,7 +21,8 @@ t.test('a 5 GiB segment attaches and allocates packets in its last GiB, seen thr
 
   const got: Descriptor[] = [];
   for (;;) {
-    const d = seg.pool.alloc(big.size);
+    // Past the budget on purpose (a limit of everything): every packet of the class, to the end.
+    const d = seg.pool.alloc(big.size, process.pid, Number.MAX_SAFE_INTEGER);
     if (isExhausted(d)) break;
     got.push(d);
   }
@@ -76,8 +77,9 @@ t.test('/dev/shm too small: ENOSPC saying how full it is, and nothing is created
   const name = uniqueName('big');
   // If other tests free gigabytes meanwhile the create might succeed: then it fails, not leaks.
   t.teardown(() => Segment.exists(name) && Segment.unlink(name));
-  const size = Math.ceil((available + 4 * GiB) / GiB) * GiB;
-  const err = t.throws(() => Segment.create({ name, size }), { code: 'ENOSPC' }) as Error;
+  // A domain segment claims its budget (what it can hold), not its size (several times that).
+  const budget = Math.ceil((available + 4 * GiB) / GiB) * GiB;
+  const err = t.throws(() => Segment.create({ name, budget }), { code: 'ENOSPC' }) as Error;
   t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): [\\d.]+ \\w?i?B of [\\d.]+ GiB used, [\\d.]+ \\w?i?B free[,.]`));
   t.match(err.message, /faasflow down --clean-shm/);
   t.comment(err.message);
@@ -86,28 +88,31 @@ t.test('/dev/shm too small: ENOSPC saying how full it is, and nothing is created
 
 // tmpfs allocates lazily, so statfs counts a sparse segment's untouched pages as free: two segments
 // that each fit could together overcommit /dev/shm, and the later writer would die of SIGBUS.
-// create() therefore subtracts what existing segments have yet to touch. Proven with one sparse
-// 4 GiB segment (a few MiB really used) and a creation that only that claim makes too large;
-// nothing fills /dev/shm.
-t.test('create() counts the untouched pages of existing segments as taken', async (t) => {
+// create() therefore subtracts what existing segments can still come to hold: a domain segment its
+// tables and its budget (its classes reserve several times the budget, which it can never hold at
+// once). Proven with one sparse segment of a 4 GiB budget (24 GiB of reserved classes, a few MiB
+// really used) and a creation that only its claim makes too large; nothing fills /dev/shm.
+t.test('create() counts what existing segments can still hold as taken: a domain segment its budget, not its size', async (t) => {
   const before = Segment.shmRoom();
   if (before.room < 8 * GiB) {
     t.plan(0, `needs 8 GiB of unclaimed /dev/shm, has ${(before.room / GiB).toFixed(1)} GiB`);
     return;
   }
-  const a = tempSegment(t, { name: uniqueName('claim'), size: 4 * GiB });
+  const a = tempSegment(t, { name: uniqueName('claim'), size: undefined, budget: 4 * GiB });
   const st = Segment.stat(a.name);
-  t.ok(st.touched < 64 << 20, `the 4 GiB segment is sparse: ${(st.touched / 2 ** 20).toFixed(1)} MiB touched`);
+  t.ok(a.layout.size > 16 * GiB, `its classes reserve ${(a.layout.size / GiB).toFixed(1)} GiB for a 4 GiB budget`);
+  t.ok(st.touched < 64 << 20, `the segment is sparse: ${(st.touched / 2 ** 20).toFixed(1)} MiB touched`);
+  const holds = Math.ceil(a.layout.metaEnd / 4096) * 4096 + 4 * GiB;
   const room = Segment.shmRoom();
-  t.same(room.segments.find((s) => s.name === a.name), { name: a.name, size: 4 * GiB, touched: st.touched, untouched: 4 * GiB - st.touched }, 'it claims its untouched bytes');
+  t.same(room.segments.find((s) => s.name === a.name), { name: a.name, size: a.layout.size, holds, touched: st.touched, untouched: holds - st.touched }, 'it claims what its budget and tables can still hold');
   t.equal(room.claimed, room.segments.reduce((n, s) => n + s.untouched, 0));
   t.equal(room.room, room.available - room.claimed, 'room = statfs available − every claim');
 
-  const size = Math.floor((room.available - GiB) / (1 << 20)) * (1 << 20);
-  t.ok(size <= room.available && size > room.room + 2 * GiB, `premise: ${(size / GiB).toFixed(1)} GiB fits in statfs's free space, not next to the claim`);
+  const budget = Math.floor((room.available - GiB) / (1 << 20)) * (1 << 20);
+  t.ok(budget <= room.available && budget > room.room + 2 * GiB, `premise: ${(budget / GiB).toFixed(1)} GiB fits in statfs's free space, not next to the claim`);
   const name = uniqueName('claim');
   t.teardown(() => Segment.exists(name) && Segment.unlink(name));
-  const err = t.throws(() => Segment.create({ name, size }), { code: 'ENOSPC' }) as Error;
+  const err = t.throws(() => Segment.create({ name, budget }), { code: 'ENOSPC' }) as Error;
   t.match(err.message, new RegExp(`/dev/shm has no room for ${name} \\([\\d.]+ GiB\\): .*, but [\\d.]+ GiB of that is claimed by the untouched pages of \\d+ existing faasflow segments? \\(tmpfs allocates them when they are first written\\), so [\\d.]+ \\w?i?B is really free\\. Lower the segment size`));
   t.comment(err.message);
   t.notOk(Segment.exists(name), 'nothing was created');

@@ -41,11 +41,16 @@ export default class ShmInspect extends FaasflowCommand {
       const rows = d.processes.map((p) => [String(p.slot), p.role, p.role === 'container' ? `${p.functionId}/${p.replica}` : '-', String(p.pid), p.alive ? p.state : `${p.state} (dead)`, String(p.restarts), fmtDuration(p.uptimeS), `${p.heartbeatAgeS}s`]);
       this.log(indent(textTable(['SLOT', 'ROLE', 'FN/REPLICA', 'PID', 'STATE', 'RESTARTS', 'UPTIME', 'HEARTBEAT'], rows, [0, 3, 5])));
     }
-    if (d.pool) {
+    if (d.memory) {
+      const m = d.memory;
+      this.log('');
+      this.log(`Packet memory: ${fmtBytes(m.held)} held of a ${fmtBytes(m.budget)} budget (${fmtBytes(m.free)} free); ${m.waits} allocation(s) waited for memory, ${m.refusals} refused`);
+    }
+    if (d.pool?.length) {
       this.log('');
       this.log('Packets per size class:');
-      const rows = d.pool.map((c) => [fmtBytes(c.size), String(c.count), String(c.inUse), String(c.highWater), fmtBytes(c.bytesInUse), fmtBytes(c.touched)]);
-      this.log(indent(textTable(['CLASS', 'PACKETS', 'IN USE', 'HIGH WATER', 'PAYLOAD', 'RESIDENT'], rows, [0, 1, 2, 3, 4, 5])));
+      const rows = d.pool.map((c) => [fmtBytes(c.size), String(c.count), String(c.inUse), fmtBytes(c.packetBytes), String(c.highWater), fmtBytes(c.bytesInUse), fmtBytes(c.touched)]);
+      this.log(indent(textTable(['CLASS', 'PACKETS', 'IN USE', 'HELD', 'HIGH WATER', 'PAYLOAD', 'RESIDENT'], rows, [0, 1, 2, 3, 4, 5, 6])));
     }
     if (d.owners.length) {
       this.log('');

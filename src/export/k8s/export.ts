@@ -88,8 +88,9 @@ function commentFor(m: Manifest, cfg: ResolvedConfig, graceSeconds: number, o: K
       const s = segmentBytes(cfg);
       const b = memoryBudget(cfg);
       return [
-        `/dev/shm: ${mebibytes(s.total)} = runtime segment ${s.runtime} B + ${s.domains.length} domain segment(s) × ${s.perDomain} B (segment.size split over the domains, each ≥ 64 MiB).`,
-        `Memory limit ${mebibytes(b.total)} = segments ${mebibytes(b.segments)} (tmpfs pages in a memory emptyDir count against it)`,
+        `/dev/shm: ${mebibytes(s.shm)} for the runtime segment (${s.runtime} B). The ${s.domains.length} domain segment(s) are memfds, in memory, not in /dev/shm:`,
+        `they hold ${s.domainBytes.join(' + ')} B, each a budget of ${s.perDomain} B (segment.size split over the domains, each ≥ 64 MiB) and its tables.`,
+        `Memory limit ${mebibytes(b.total)} = segments ${mebibytes(b.segments)} (memfd pages and tmpfs pages in a memory emptyDir count against it)`,
         `  + Node's code ${mebibytes(b.sharedCode)} + faasflow up ${mebibytes(b.cli)} + supervisor ${mebibytes(b.supervisor)} + ${cfg.gateway.workers} gateway(s) ${mebibytes(b.gateways)}`,
         `  + containers ${mebibytes(b.containers)} (each function's replicas + 1, each max(64 MiB, memoryLimit)).`,
         'Probes: startup and readiness on /healthz (200 once every function has a ready replica), liveness on /livez.',

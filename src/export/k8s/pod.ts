@@ -138,9 +138,10 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
       ],
       volumes: [
         { name: 'config', configMap: { name: p.configMap, defaultMode: 0o444 } },
-        // A container's own /dev/shm is 64 MiB. This one holds exactly the segments; its pages
-        // count against the memory limit above, which includes them.
-        { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: mebibytes(shm.total) } },
+        // A container's own /dev/shm is 64 MiB. This one holds exactly the runtime segment (the
+        // domain segments are memfds, in no filesystem); its pages, and the memfds', count against
+        // the memory limit above, which includes them.
+        { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: mebibytes(shm.shm) } },
         { name: 'tmp', emptyDir: { sizeLimit: mebibytes(scratchBytes(p.podCfg)) } },
         ...(secrets.length ? [{ name: 'state', emptyDir: {} }, secretsVolume(secrets)] : []),
       ],

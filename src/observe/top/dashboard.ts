@@ -18,7 +18,7 @@ const FOCUS = 'yellow';
 const TITLES = {
   chart: [' requests/s per function, last 60 s (colours as in the function table) ', ' requests/s per function, last 60 s ', ' requests/s, last 60 s ', ' req/s '],
   latency: [' functions: latency (last interval) ', ' latency (last interval) ', ' latency '],
-  pool: [' packet pool per size class ', ' packet pool ', ' pool '],
+  pool: [' packet memory per domain ', ' packet memory ', ' memory '],
   segment: [' segment '],
   events: [' recent errors and events ', ' errors and events ', ' events '],
   logs: [' log lines ', ' logs '],
@@ -60,7 +60,7 @@ export class Dashboard {
     const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
     this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function, last 60 s (colours as in the function table) ', showLegend: false, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
     this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12], fg: 'white' });
-    this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet pool per size class ', tags: true });
+    this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet memory per domain ', tags: true });
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
     this.segment = grid.set(4, 8, 3, 4, blessed.box, { label: ' segment ', tags: true });
     this.procs = grid.set(7, 0, 3, 12, contrib.table, { label: ' processes ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [10], fg: 'white' });

@@ -60,24 +60,32 @@ export function latencyRows(snap: Snapshot): number {
   return snap.functions.length + snap.flows.reduce((n, f) => n + 1 + f.steps.length, 0);
 }
 
-/** One line per class: size, bar, in use/count, %, high water; the bar, then hw, give way first. */
+/**
+ * The packet memory panel: one line per domain, the fullest first (the one that is short is the
+ * one to see): name, bar, bytes held of its budget, %, and its waits and refusals for memory;
+ * then the packets the fullest domain holds, by size class. The bar, then the counts, give way first.
+ */
 export function poolLines(snap: Snapshot, inner: number): string {
-  const size = snap.pool.map((c) => fmtBytes(c.size));
-  const use = snap.pool.map((c) => `${c.inUse}/${c.count}`);
-  const hw = snap.pool.map((c) => String(c.highWater));
+  const domains = [...snap.domains].sort((a, b) => b.memory.usedPercent - a.memory.usedPercent || a.index - b.index);
+  const name = domains.map((d) => d.name);
+  const use = domains.map((d) => `${fmtBytesShort(d.memory.held)}/${fmtBytesShort(d.memory.budget)}`);
+  const counts = domains.map((d) => (d.memory.waits || d.memory.refusals ? `waits ${fmtCount(d.memory.waits)} refused ${fmtCount(d.memory.refusals)}` : ''));
   const w = (a: string[]) => Math.max(0, ...a.map((x) => x.length));
-  const base = w(size) + 1 + w(use) + 1 + 5;
-  const withHw = base + 4 + w(hw);
-  const showHw = withHw + 5 <= inner || base + 5 > inner;
-  const barWidth = Math.min(40, inner - (showHw ? withHw : base) - 1);
-  const lines = snap.pool.map((c, i) => {
-    const filled = Math.round((c.usedPercent / 100) * Math.max(0, barWidth));
-    const color = c.usedPercent >= 90 ? 'red' : c.usedPercent >= 70 ? 'yellow' : 'green';
+  const base = w(name) + 1 + w(use) + 1 + 5;
+  const withCounts = base + (w(counts) ? 1 + w(counts) : 0);
+  const showCounts = withCounts + 5 <= inner || base + 5 > inner;
+  const barWidth = Math.min(30, inner - (showCounts ? withCounts : base) - 1);
+  const lines = domains.map((d, i) => {
+    const pct = d.memory.usedPercent;
+    const filled = Math.round((Math.min(100, pct) / 100) * Math.max(0, barWidth));
+    const color = pct >= 90 ? 'red' : pct >= 70 ? 'yellow' : 'green';
     const bar = barWidth >= 4 ? ` {${color}-fg}${'█'.repeat(filled)}{/${color}-fg}${'░'.repeat(barWidth - filled)}` : '';
-    return `${size[i].padStart(w(size))}${bar} ${use[i].padStart(w(use))} ${fmtPct(c.usedPercent).padStart(5)}${showHw ? ` hw ${hw[i].padStart(w(hw))}` : ''}`;
+    return `${name[i].padEnd(w(name))}${bar} ${use[i].padStart(w(use))} ${fmtPct(pct).padStart(5)}${showCounts && counts[i] ? ` ${counts[i]}` : ''}`;
   });
-  const touched = snap.pool.reduce((a, c) => a + c.touched, 0);
-  if (snap.pool.length) lines.push(`{gray-fg}arenas resident: ${fmtBytes(touched)}{/gray-fg}`);
+  const top = domains[0];
+  const held = top ? top.pool.filter((c) => c.inUse > 0) : [];
+  const by = `${top?.name} holds: ${held.map((c) => `${fmtBytesShort(c.size)}×${c.inUse}`).join(' ')}`;
+  if (held.length) lines.push(`{gray-fg}${by.length > inner ? `${by.slice(0, Math.max(0, inner - 1))}…` : by}{/gray-fg}`);
   return lines.join('\n') || '-';
 }
 

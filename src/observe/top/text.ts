@@ -28,9 +28,13 @@ export function snapshotText(s: Snapshot): string {
     ]);
     out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'REPLY P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   }
-  if (s.pool.length) {
-    out.push('', 'Packet pool:');
-    out.push(textTable(['CLASS', 'IN USE', 'OF', 'USED', 'HIGH WATER', 'RESIDENT'], s.pool.map((c) => [fmtBytes(c.size), String(c.inUse), String(c.count), fmtPct(c.usedPercent), String(c.highWater), fmtBytes(c.touched)]), [0, 1, 2, 3, 4, 5]));
+  if (s.domains.length) {
+    out.push('', 'Packet memory per domain (held = bytes of the packets held; waits and refused: allocations that waited for memory, and that were refused for it):');
+    const byUse = [...s.domains].sort((a, b) => b.memory.usedPercent - a.memory.usedPercent);
+    out.push(textTable(['DOMAIN', 'BUDGET', 'HELD', 'FREE', 'USED', 'WAITS', 'REFUSED'], byUse.map((d) => [d.name, fmtBytes(d.memory.budget), fmtBytes(d.memory.held), fmtBytes(d.memory.free), fmtPct(d.memory.usedPercent), fmtCount(d.memory.waits), fmtCount(d.memory.refusals)]), [1, 2, 3, 4, 5, 6]));
+    // Only the classes a domain has used (13 per domain by default).
+    const rows = byUse.flatMap((d) => d.pool.filter((c) => c.highWater > 0).map((c) => [d.name, fmtBytes(c.size), String(c.inUse), String(c.count), fmtBytes(c.packetBytes), fmtBytes(c.bytesInUse), String(c.highWater), fmtBytes(c.touched)]));
+    if (rows.length) out.push('', 'Packets per domain and size class (classes never used left out):', textTable(['DOMAIN', 'CLASS', 'IN USE', 'OF', 'HELD', 'PAYLOAD', 'HIGH WATER', 'RESIDENT'], rows, [1, 2, 3, 4, 5, 6, 7]));
   }
   if (s.processes.length) {
     out.push('', 'Processes (private = resident memory of the process alone, segment excluded; polling = the part of CPU spent polling for answers):');

@@ -4,8 +4,9 @@
 // back as a packet of this domain handed to this process: the handler reads it in place until
 // its request ends.
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
-import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
-import { allocFor, seal } from '../envelope.js';
+import { isExhausted, type Descriptor, type Exhausted, type PacketPool } from '../../shm/pool.js';
+import { allocPackets, seal, type Packets } from '../envelope.js';
+import { waitForPackets } from './memory.js';
 import { FLAG_REUSED, contentTypeOf } from '../meta.js';
 import type { InvokeResult } from '../handler/types.js';
 
@@ -16,6 +17,8 @@ export interface CallSite {
   readonly requestId: number;
   readonly input: ArrayBuffer;
   readonly inputDesc: Descriptor;
+  /** The request's deadline (performance.now()): how long the call may wait for packet memory. */
+  readonly deadline: number;
   /** An output packet of the request whose bytes `b` are: handed over with the call (the handler lets go of it). */
   takeOutput(b: Uint8Array): Descriptor | undefined;
   /** A reply packet handed to this process: the request frees it (and detaches its view) when it ends. */
@@ -59,34 +62,45 @@ export class Calls {
     if (typeof to !== 'string' && !(Number.isInteger(to) && to > 0)) throw new TypeError(`ctx.invoke(${String(to)}): name a function by its name or id`);
     const id = this.next++ >>> 0 || (this.next = 2, 1);
     const meta = JSON.stringify({ parent: site.requestId, to });
-    let desc: Descriptor;
-    let length: number;
-    let lent = false;
     const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     if (!(data instanceof Uint8Array)) throw new TypeError('ctx.invoke(to, bytes): bytes must be a Uint8Array, Buffer or string');
     // Read before an output is taken: taking it detaches its view.
     const n = data.length;
     const out = data.byteOffset === 0 ? site.takeOutput(data) : undefined;
-    if (data.buffer === site.input && data.byteOffset === 0) {
-      // Its own input, lent: the gateway holds that packet for the request anyway.
-      [desc, length, lent] = [site.inputDesc, n, true];
-    } else if (out) {
-      [desc, length] = [out, n];
-    } else {
-      const d = allocFor(this.pool, data.length, 0);
-      if (isExhausted(d)) return Promise.reject(new InvokeError(503, `ctx.invoke(${JSON.stringify(to)}): ${WHY[503]}`));
-      this.pool.view(d, data.length).set(data);
-      [desc, length] = [d, data.length];
+    const lent = data.buffer === site.input && data.byteOffset === 0;
+    // Its own input is lent (the gateway holds that packet for the request anyway), an output is
+    // handed over; other bytes are copied into a packet. The metadata always goes apart: behind a
+    // lent input are the request's own headers.
+    const own: Descriptor | undefined = lent ? site.inputDesc : out;
+    const metaLength = Buffer.byteLength(meta);
+    const packets = (): Packets | Exhausted => {
+      if (!own) return allocPackets(this.pool, n, metaLength, undefined, true);
+      const m = this.pool.alloc(metaLength);
+      return isExhausted(m) ? m : { body: own, meta: m };
+    };
+    const send = (got: Packets, from: Uint8Array): Promise<InvokeResult> => {
+      if (!own) this.pool.view(got.body, n).set(from);
+      const sealed = seal(this.pool, got.body, n, meta, metaLength, { type: FrameType.Invoke, flags: 0, functionId: typeof to === 'number' ? to : 0, requestId: id, status: 0 }, { to: site.gatewayPid, body: !lent }, true, got.meta)!;
+      return new Promise<InvokeResult>((resolve, reject) => {
+        this.waiting.set(id, { site, to: JSON.stringify(to), resolve, reject });
+        site.send(sealed.frame);
+      });
+    };
+    const got = packets();
+    if (!isExhausted(got)) return send(got, data);
+    const short = () => new InvokeError(503, `ctx.invoke(${JSON.stringify(to)}): ${WHY[503]}`);
+    if (got.reason === 'too-large') {
+      if (out) this.pool.free(out);
+      return Promise.reject(short());
     }
-    // The metadata always goes apart: behind a lent input are the request's own headers.
-    const sealed = seal(this.pool, desc, length, meta, Buffer.byteLength(meta), { type: FrameType.Invoke, flags: 0, functionId: typeof to === 'number' ? to : 0, requestId: id, status: 0 }, { to: site.gatewayPid, body: !lent }, true);
-    if (!sealed) {
-      if (!lent) this.pool.free(desc);
-      return Promise.reject(new InvokeError(503, `ctx.invoke(${JSON.stringify(to)}): ${WHY[503]}`));
-    }
-    return new Promise<InvokeResult>((resolve, reject) => {
-      this.waiting.set(id, { site, to: JSON.stringify(to), resolve, reject });
-      site.send(sealed.frame);
+    // The domain is short for now: the call waits for its packets (bytes copied when it has them,
+    // from a snapshot: the handler may reuse its buffer meanwhile), up to its request's deadline.
+    const from = own ? data : Buffer.from(data);
+    return waitForPackets(this.pool, site, packets).then((p) => {
+      if (p && !site.ended) return send(p, from);
+      if (p) for (const d of p.meta ? [p.body, p.meta] : [p.body]) if (d !== own) this.pool.free(d);
+      if (out) this.pool.free(out);
+      throw short();
     });
   }
 

@@ -10,30 +10,28 @@ import { parseRequestMeta, type ParsedRequestMeta } from '../meta.js';
 import { log } from '../child.js';
 import { readSecret } from './secrets.js';
 
-/** Room kept behind an output's bytes for the reply's metadata, so a reply never needs a second packet. */
+/**
+ * Room kept behind an output's bytes for the reply's metadata, so a reply rarely needs a second
+ * packet; left out when it would take the next class (a 1 MiB output is a 1 MiB packet, not 2 MiB).
+ */
 const REPLY_META_ROOM = 1024;
-
-export class PoolExhaustedError extends Error {
-  constructor(size: number) {
-    super(`the shared-memory pool has no free packet of ${size} bytes: try again later or raise the segment size`);
-    this.name = 'PoolExhaustedError';
-  }
-}
 
 export class Output implements OutputPacket {
   readonly bytes: Uint8Array;
-  readonly desc: Descriptor;
+  /** Its packet; none when the domain was short of packet memory at ctx.output(): its bytes are on the heap then. */
+  readonly desc: Descriptor | undefined;
   readonly buffer: ArrayBuffer;
   private readonly segment: string;
   length = -1;
-  constructor(desc: Descriptor, buffer: ArrayBuffer, segment: string) {
+  constructor(desc: Descriptor | undefined, buffer: ArrayBuffer, segment: string) {
     this.desc = desc;
     this.buffer = buffer;
     this.segment = segment;
     this.bytes = new Uint8Array(buffer);
   }
+  /** Where its bytes are: index and offset -1 (and no segment) for heap bytes. */
   get packet(): PacketRef {
-    return { segment: this.segment, index: this.desc.index, offset: this.desc.offset, length: this.bytes.length };
+    return { segment: this.desc ? this.segment : '', index: this.desc?.index ?? -1, offset: this.desc?.offset ?? -1, length: this.bytes.length };
   }
   end(length: number): OutputPacket {
     if (!Number.isInteger(length) || length < 0 || length > this.bytes.length) {
@@ -66,8 +64,8 @@ export class RequestContext implements Context {
   private extraViews: ArrayBuffer[] | undefined;
   /** Answers of ctx.invoke() calls: packets handed to this process, freed when the request ends. */
   received: { desc: Descriptor; buffer: ArrayBuffer }[] | undefined;
-  /** Where ctx.invoke() sends its calls (set by the invoker). */
-  via: { calls: Calls; send(f: Frame): void; gatewayPid: number } | undefined;
+  /** Where ctx.invoke() sends its calls (set by the invoker), and the request's deadline (performance.now()). */
+  via: { calls: Calls; send(f: Frame): void; gatewayPid: number; deadline: number } | undefined;
   private ended = false;
   /** It called ctx.invoke(): only then is there anything to abandon when it ends (a lookup per request otherwise). */
   private calling = false;
@@ -128,9 +126,11 @@ export class RequestContext implements Context {
       requestId: this.requestId,
       input: this.input.buffer as ArrayBuffer,
       inputDesc: this.inputDesc,
+      deadline: via.deadline,
       takeOutput: (b) => {
         const i = this.outputs?.findIndex((o) => o.buffer === b.buffer) ?? -1;
-        if (i < 0) return undefined;
+        // Heap bytes (no packet for the output at the time) are copied like any other bytes.
+        if (i < 0 || !this.outputs![i].desc) return undefined;
         const [o] = this.outputs!.splice(i, 1);
         this.pool.releaseView(o.buffer);
         return o.desc;
@@ -203,13 +203,12 @@ export class RequestContext implements Context {
   output(size: number): OutputPacket {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`ctx.output(${size}): size must be a whole number of bytes`);
     if (this.cancelled) throw new Error(`ctx.output(${size}): ${this.cancelled}; the reply has been sent`);
-    let d = this.pool.alloc(size + REPLY_META_ROOM);
-    if (isExhausted(d) && d.reason === 'too-large') d = this.pool.alloc(size);
-    if (isExhausted(d)) {
-      if (d.reason === 'too-large') throw new RangeError(`ctx.output(${size}): larger than the largest packet (${this.pool.maxPacket} bytes)`);
-      throw new PoolExhaustedError(size);
-    }
-    const out = new Output(d, this.pool.packetView(d, size), this.pool.segmentName);
+    const room = this.pool.classFor(size + REPLY_META_ROOM) === this.pool.classFor(size) ? REPLY_META_ROOM : 0;
+    const d = this.pool.alloc(size + room);
+    if (isExhausted(d) && d.reason === 'too-large') throw new RangeError(`ctx.output(${size}): larger than the largest packet (${this.pool.maxPacket} bytes)`);
+    // The domain is short for now and this call cannot wait (it is synchronous): the handler writes
+    // into heap memory, and the reply waits for a packet when it is sent (one copy).
+    const out = isExhausted(d) ? new Output(undefined, new ArrayBuffer(size), this.pool.segmentName) : new Output(d, this.pool.packetView(d, size), this.pool.segmentName);
     (this.outputs ??= []).push(out);
     return out;
   }

@@ -8,7 +8,7 @@ import type { Frame } from '../../shm/frame.js';
 import type { PacketPool } from '../../shm/pool.js';
 import type { ProcessStats } from '../../shm/stats.js';
 import { open, type Opened } from '../envelope.js';
-import { Output, PoolExhaustedError, RequestContext } from './context.js';
+import { Output, RequestContext } from './context.js';
 import { finish, jsonError, packetReply, statusOnly, type Reply } from './reply.js';
 import { keepLate } from './late.js';
 import { describeThrown, isInstance, stackOf } from './describe.js';
@@ -97,7 +97,7 @@ export class Invoker {
       inputBuffer = pool.packetView(opened.desc, f.length);
       const input = new Uint8Array(inputBuffer);
       ctx = new RequestContext(pool, f.functionId, f.requestId, opened.meta, input, opened.desc);
-      ctx.via = { calls: this.calls, send: (fr) => path.send(fr), gatewayPid: path.gatewayPid };
+      ctx.via = { calls: this.calls, send: (fr) => path.send(fr), gatewayPid: path.gatewayPid, deadline: t0 + this.o.timeoutMs };
       path.requests.set(f.requestId, ctx);
       const result = await this.call(input, ctx);
       reply = packetReply(result, ctx, inputBuffer, opened.desc);
@@ -112,23 +112,22 @@ export class Invoker {
         this.next();
         return;
       }
-      if (isInstance(err, PoolExhaustedError)) reply = jsonError(503, err.message, f.requestId);
-      else {
-        reply = jsonError(500, `handler failed: ${describeThrown(err)}`, f.requestId);
-        log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: stackOf(err) });
-      }
+      reply = jsonError(500, `handler failed: ${describeThrown(err)}`, f.requestId);
+      log('warn', 'handler error', { fn: f.functionId, req: f.requestId, error: stackOf(err) });
     }
-    // The reply is copied into its packet (if it is not in one), then every view is detached and
-    // the output packets the reply does not use are freed, all before the frame can leave.
+    // The reply is copied into its packet (if it is not in one: waiting for one, up to the
+    // request's deadline, when the domain is short), then every view is detached and the output
+    // packets the reply does not use are freed, all before the frame can leave.
     let frame: Frame;
     try {
-      frame = finish(pool, f, reply, path.gatewayPid);
+      const made = finish(pool, f, reply, path.gatewayPid, { deadline: t0 + this.o.timeoutMs });
+      frame = made instanceof Promise ? await made : made;
     } catch (err) {
       // Returned bytes of a Uint8Array subclass whose `length` getter throws (finish reads it).
       reply = jsonError(500, `handler returned bytes that cannot be read: ${describeThrown(err)}`, f.requestId);
       frame = finish(pool, f, reply, path.gatewayPid);
     }
-    for (const out of ctx?.outputs ?? []) if (!reply.packet || out.desc !== reply.packet.desc) pool.free(out.desc);
+    for (const out of ctx?.outputs ?? []) if (out.desc && (!reply.packet || out.desc !== reply.packet.desc)) pool.free(out.desc);
     ctx?.releaseViews(inputBuffer);
     ctx?.freeReceived(reply.packet?.desc);
     if (!ctx && inputBuffer) pool.releaseView(inputBuffer);

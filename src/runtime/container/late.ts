@@ -43,7 +43,7 @@ export function keepLate(counter: LateCount, pool: PacketPool, f: Frame, ctx: Re
     counter.late--;
     ctx.releaseViews(input);
     ctx.freeReceived();
-    for (const d of [...held, ...(ctx.outputs ?? []).map((o) => o.desc)]) {
+    for (const d of [...held, ...(ctx.outputs ?? []).flatMap((o) => (o.desc ? [o.desc] : []))]) {
       try {
         pool.free(d);
       } catch (err) {

@@ -43,6 +43,20 @@ export interface Sink {
   released(p: Exchange): void;
 }
 
+/** A request taken, before it has its packets (it may wait for them): what it needs once it has them. */
+export interface Taken {
+  req: ClientRequest;
+  res: ClientResponse;
+  fn: number;
+  id: number;
+  flow: string | undefined;
+  known: number;
+  meta: string | Uint8Array;
+  metaLength: number;
+  pool: PacketPool;
+  t0: number;
+}
+
 export interface Exchange {
   id: number;
   fn: number;

@@ -11,6 +11,7 @@ import type { FreeGuard } from '../envelope.js';
 import type { Exchange } from './exchange.js';
 import { FlowRun, type FlowHost } from './flows.js';
 import { sendError } from './errors.js';
+import type { GatewayMemory } from './memory.js';
 
 /** What flows need of the gateway besides FlowHost's own bookkeeping. */
 export interface FlowGateway {
@@ -23,6 +24,7 @@ export interface FlowGateway {
   guard(pool: PacketPool): FreeGuard;
   release(pool: PacketPool, d: Descriptor): void;
   checkIdle(): void;
+  readonly memory: GatewayMemory;
 }
 
 export class Flows implements FlowHost {
@@ -90,6 +92,10 @@ export class Flows implements FlowHost {
 
   addInflight(fn: number): void {
     this.gw.stats.add(fn, FN_INFLIGHT);
+  }
+
+  obtain(...a: Parameters<FlowHost['obtain']>): void {
+    this.gw.memory.obtain(...a);
   }
 
   flowDone(flow: FlowConfig, status: number, t0: number, bytesIn: number, bytesOut: number): void {

@@ -7,9 +7,9 @@
 // the pool when the last one is done, never while a container may still read them.
 import type { ClientResponse } from '../http1/types.js';
 import { FrameType } from '../../shm/frame.js';
-import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { FlowCall, FlowConfig } from '../../config/types.js';
-import { allocFor, seal } from '../envelope.js';
+import { seal } from '../envelope.js';
 import { FLAG_SHARED, flowMeta, type FlowInfo } from '../meta.js';
 import { sendError } from './errors.js';
 import type { Carrier, Exchange, Sink } from './exchange.js';
@@ -27,6 +27,8 @@ export interface FlowHost {
   hold(pool: PacketPool, d: Descriptor): void;
   release(pool: PacketPool, d: Descriptor): void;
   addInflight(fn: number): void;
+  /** Packets for a step's input in its function's domain, waiting for them if it is short (GatewayMemory.obtain). */
+  obtain(pool: PacketPool, fn: number, sizes: number[], what: string, then: (descs: Descriptor[]) => void, fail: (status: number, message: string) => void, o?: { deadline?: number }): void;
   /** The flow's answer is decided (its status counted once); `bytesOut` of it went to the client. */
   flowDone(flow: FlowConfig, status: number, t0: number, bytesIn: number, bytesOut: number): void;
   /** One call of a step ended (replied with `status`, or failed with it). */
@@ -52,7 +54,8 @@ function errorOf(r: ParsedReply): string | undefined {
   }
 }
 const EMPTY = new Uint8Array(0);
-const exhausted = 'the shared-memory pool is exhausted: retry shortly';
+/** A descriptor's fields at their widest, for the longest the metadata naming it can be. */
+const WIDEST: [number, number, number] = [0xffffffff, -0x80000000, 0x7fffffff];
 
 /** One flow request, from its body in a packet to the last step's reply written to the client. */
 export class FlowRun implements Sink {
@@ -108,47 +111,52 @@ export class FlowRun implements Sink {
     return branch === undefined ? s.branches.map((b) => b.name).join('+') : s.branches[branch].name;
   }
 
-  /** `c` in `pool`: itself (one more user) when it is there, else a copy: the one copy a domain crossing costs. */
-  private into(c: Carrier, to: PacketPool | undefined): Carrier | undefined {
-    // `to` undefined: a copy in c's own pool.
-    const pool = to ?? c.pool;
-    if (c.pool === to) {
-      c.users++;
-      return c;
-    }
-    const d = allocFor(pool, c.length, 0);
-    if (isExhausted(d)) return undefined;
-    pool.view(d, c.length).set(c.pool.view(c.desc, c.length));
-    this.host.copied(this.flow, c.length);
-    return this.own(pool, d, c.length);
+  /** `src` copied into packet `d` of `pool`, the flow's: the one copy a domain crossing costs. */
+  private copy(src: Carrier, pool: PacketPool, d: Descriptor, length = src.length): Carrier {
+    pool.view(d, length).set(src.pool.view(src.desc, length));
+    if (pool !== src.pool) this.host.copied(this.flow, length);
+    return this.own(pool, d, length);
   }
 
-  /** Sends step `c` (or branch `branch` of a parallel group) its input. */
+  /** The metadata of a call of `c`: the flow, the step, and where its further inputs are. */
+  private metaFor(name: string, inputs: [number, number, number][]): string {
+    const info: FlowInfo = { flow: this.flow.name, step: name, rid: this.p.id, ...(inputs.length ? { inputs } : {}) };
+    return flowMeta(info, typeof this.p.meta === 'string' ? this.p.meta : Buffer.from(this.p.meta).toString('utf8'));
+  }
+
+  /**
+   * Sends step `c` (or branch `branch` of a parallel group) its input: the flow's packets, copied
+   * into the step's domain where they are not in it, and its metadata in a packet of its own (the
+   * branches share their input). Those packets are had first, waiting for them if the domain is short.
+   */
   private call(c: FlowCall, branch: number | undefined): void {
     const name = this.stepName(branch);
     const pool = this.host.poolFor(c.functionId);
     if (!pool) return this.error(502, `function ${c.functionId} (${c.name}) is not running`, name);
-    const reads: Carrier[] = [];
-    for (const src of [this.carrier, ...this.extras]) {
-      const got = this.into(src, pool);
-      if (!got) {
-        reads.forEach((r) => this.drop(r));
-        return this.error(503, exhausted, name);
-      }
-      reads.push(got);
+    const sources = [this.carrier, ...this.extras];
+    const crossing = sources.filter((src) => src.pool !== pool);
+    const metaBound = Buffer.byteLength(this.metaFor(name, sources.slice(1).map(() => WIDEST)));
+    this.host.obtain(pool, c.functionId, [...crossing.map((x) => x.length), metaBound], `step ${name}'s input (${sources.reduce((a, x) => a + x.length, 0)} bytes)`,
+      (descs) => this.send(c, branch, pool, sources, descs),
+      (status, message) => this.error(status, message, name),
+      { deadline: this.deadline });
+  }
+
+  private send(c: FlowCall, branch: number | undefined, pool: PacketPool, sources: Carrier[], descs: Descriptor[]): void {
+    if (this.done) {
+      // The flow ended while the step waited for memory: nothing of it is read any more.
+      for (const d of descs) this.host.release(pool, d);
+      return;
     }
+    const name = this.stepName(branch);
+    let k = 0;
+    const reads = sources.map((src) => (src.pool === pool ? (src.users++, src) : this.copy(src, pool, descs[k++])));
     const [input, ...extras] = reads;
-    const info: FlowInfo = { flow: this.flow.name, step: name, rid: this.p.id, ...(extras.length ? { inputs: extras.map((e) => [e.desc.index, e.desc.generation, e.length] as [number, number, number]) } : {}) };
-    const meta = flowMeta(info, typeof this.p.meta === 'string' ? this.p.meta : Buffer.from(this.p.meta).toString('utf8'));
+    const meta = this.metaFor(name, extras.map((e) => [e.desc.index, e.desc.generation, e.length]));
     const id = this.host.takeId();
-    // Branches share their input packet: each gets its metadata in a packet of its own.
     // Always FLAG_SHARED: the input is the flow's (maybe other branches' too), never the container's
     // to keep; its metadata goes in a packet of its own so branches can share the input.
-    const sealed = seal(pool, input.desc, input.length, meta, Buffer.byteLength(meta), { type: FrameType.Request, flags: FLAG_SHARED, functionId: c.functionId, requestId: id, status: 0 }, undefined, true);
-    if (!sealed) {
-      reads.forEach((r) => this.drop(r));
-      return this.error(503, exhausted, name);
-    }
+    const sealed = seal(pool, input.desc, input.length, meta, Buffer.byteLength(meta), { type: FrameType.Request, flags: FLAG_SHARED, functionId: c.functionId, requestId: id, status: 0 }, undefined, true, descs[k])!;
     const t0 = performance.now();
     const ex: Exchange = {
       id, fn: c.functionId, req: undefined, res: undefined, sink: this, borrowed: true, body: null, view: EMPTY, written: input.length, known: input.length,
@@ -180,11 +188,28 @@ export class FlowRun implements Sink {
     // A reply in its own request packet is that packet, one user more (a shorter one, shared with
     // others that read all of it, is copied: the one case a reply in place costs a copy); else the
     // reply packet, the flow's now.
-    let out: Carrier | undefined;
-    if (!r.reused) out = this.own(r.pool, r.desc, r.length);
-    else if (r.length === reads[0].length) (out = reads[0]).users++;
-    else out = this.into({ ...reads[0], length: r.length, users: 0 }, undefined);
-    if (!out) return this.error(503, exhausted, this.stepName(branch));
+    if (!r.reused) return this.produced(branch, this.own(r.pool, r.desc, r.length), r);
+    if (r.length === reads[0].length) {
+      reads[0].users++;
+      return this.produced(branch, reads[0], r);
+    }
+    // Kept while its copy waits for memory: the exchange lets go of what it read when this returns.
+    const src = reads[0];
+    src.users++;
+    const name = this.stepName(branch);
+    this.host.obtain(src.pool, call.functionId, [r.length], `step ${name}'s reply (${r.length} bytes)`, ([d]) => {
+      if (this.done) this.host.release(src.pool, d);
+      const out = this.done ? undefined : this.copy(src, src.pool, d, r.length);
+      this.drop(src);
+      if (out) this.produced(branch, out, r);
+    }, (status, message) => {
+      this.drop(src);
+      this.error(status, message, name);
+    }, { deadline: this.deadline });
+  }
+
+  /** A step's (or branch's) output: once the step is done, the flow goes on with what it produced. */
+  private produced(branch: number | undefined, out: Carrier, r: ParsedReply): void {
     this.attempts = 0;
     if (branch !== undefined) {
       this.outputs[branch] = out;

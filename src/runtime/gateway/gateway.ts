@@ -5,6 +5,7 @@
 // the frames from its containers are untrusted: a lie there fails that request, nothing else.
 import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Segment } from '../../shm/segment.js';
+import type { PacketPool } from '../../shm/pool.js';
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
 import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY } from '../../shm/stats.js';
 import { FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_TIMEOUTS } from '../../shm/constants.js';
@@ -24,6 +25,7 @@ import { Intake, RETRY_AFTER } from './intake.js';
 import { Flows } from './flow-host.js';
 import { onInvoke, type InvokeHost } from './invoke-sink.js';
 import { Ledger } from './ledger.js';
+import { GatewayMemory } from './memory.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
 const BACKSTOP_MS = 2000;
@@ -38,6 +40,8 @@ export class Gateway extends Ledger {
   readonly cfg: ResolvedConfig;
   protected readonly intake: Intake;
   readonly flows: Flows;
+  /** Requests, calls and flow steps waiting for their domain's packet memory. */
+  readonly memory: GatewayMemory;
   private readonly sweeper: NodeJS.Timeout;
   /** Called once per replica that let a request pass the backstop (see onTimeout). */
   onStuck: (r: ContainerReplica, reason: string) => void = () => undefined;
@@ -62,6 +66,8 @@ export class Gateway extends Ledger {
     }
     const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
     this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
+    const domainOf = (pool: PacketPool) => this.domains.all().find((d) => d.pool === pool)?.name ?? '?';
+    this.memory = new GatewayMemory({ stats: this.stats, cfg, domainOf, queuedChanged: (fn) => this.stats.set(fn, FN_QUEUED, this.queued(fn)) });
     this.intake = new Intake(this, index, Math.max(1, cfg.gateway.workers));
     this.flows = new Flows(this, cfg.flows);
     // One sweep for every deadline instead of a timer per request (a timer costs two linked-list
@@ -96,6 +102,11 @@ export class Gateway extends Ledger {
     for (const r of routes) this.router.pump(r.id, this.send);
   }
 
+  /** Requests queued for function `fn`: waiting for a replica, or for their domain's memory. */
+  queued(fn: number): number {
+    return this.router.queued(fn) + this.memory.waits.of(fn);
+  }
+
   /** The domain segment a function's packets go in, if it is mapped. */
   poolFor(fn: number) {
     const route = this.router.route(fn) as DomainRoute | undefined;
@@ -126,7 +137,7 @@ export class Gateway extends Ledger {
     }
     const d = this.router.dispatch(p.fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
-    else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
+    else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
     else if (d.kind === 'unavailable') this.fail(p, 503, d.reason, RETRY_AFTER, FN_REJECTED);
     else if (d.kind === 'full') this.fail(p, 503, `function ${p.fn} has ${this.cfg.proxy.queueLimit} requests queued: retry shortly`, RETRY_AFTER, FN_REJECTED);
     else this.fail(p, 404, `no function with id ${p.fn}`);
@@ -136,7 +147,7 @@ export class Gateway extends Ledger {
     p.replica = r;
     p.tSent = performance.now();
     this.stats.record(p.fn, H_QUEUE, Math.round((p.tSent - p.t0) * 1000));
-    this.stats.set(p.fn, FN_QUEUED, this.router.queued(p.fn));
+    this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
     r.link.send(p.frame!);
   };
 
@@ -226,7 +237,7 @@ export class Gateway extends Ledger {
   private readonly invokeHost: InvokeHost = {
     pending: (id) => this.pending.get(id), poolOfDomain: (d) => this.domains.get(d)?.pool, poolFor: (fn) => this.poolFor(fn), routes: () => this.router.routes(),
     guard: (pool) => this.guard(pool), takeId: () => this.takeId(), submit: (p) => this.submit(p), release: (pool, d) => this.release(pool, d), addInflight: (fn) => this.stats.add(fn, FN_INFLIGHT),
-    copied: (fn, bytes) => (this.stats.add(fn, FN_COPIES), this.stats.add(fn, FN_COPIED_BYTES, bytes)),
+    copied: (fn, bytes) => (this.stats.add(fn, FN_COPIES), this.stats.add(fn, FN_COPIED_BYTES, bytes)), obtain: (...a) => this.memory.obtain(...a),
   };
 
   onDrain(r: ContainerReplica): void {
@@ -239,25 +250,15 @@ export class Gateway extends Ledger {
     this.router.removeReplica(r);
     const lost = this.pending.snapshot().filter((p) => p.replica === r);
     const pool = this.domains.get(r.domain)?.pool;
-    if (lost.length && pool) {
-      // Reply packets it handed over just before dying carry the request id: free those too.
-      const ids = new Set(lost.map((p) => p.id));
-      const mine = new Set(lost.flatMap((p) => [p.desc.index, p.metaDesc?.index ?? -1]));
-      for (const h of pool.held()) {
-        if (h.owner !== process.pid || !ids.has(h.requestId) || mine.has(h.index)) continue;
-        try {
-          pool.free(pool.describe(h.index, h.generation), process.pid);
-        } catch {
-          // freed concurrently
-        }
-      }
-    }
+    if (lost.length && pool) this.freeHandedOver(pool, lost);
     for (const p of lost) this.fail(p, 502, `function ${p.fn} (replica ${r.replica}, pid ${r.pid}) exited while handling the request`);
     this.router.pump(r.functionId, this.send);
   }
 
   /** The requests of domain `index` cannot be completed (its segment was rebuilt): fail them. */
   failDomain(index: number, why: string): void {
+    const old = this.domains.get(index)?.pool;
+    if (old) this.memory.waits.dropPool(old);
     for (const p of this.pending.snapshot()) {
       if (p.pool !== this.domains.get(index)?.pool) continue;
       p.kept = true; // the old segment goes away with its packets: nothing to free

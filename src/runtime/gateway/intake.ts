@@ -1,18 +1,20 @@
 // A request's way in: its body goes from the socket into a packet of its function's domain
-// segment, once, as it arrives; then the request is submitted. Requests refused here (unknown
-// function, too large, pool full, draining, a body that does not match its Content-Length) are
-// answered at once and counted for their function, so requests = 2xx + 4xx + 5xx holds.
+// segment, once, as it arrives; then the request is submitted. A domain short of packet memory for
+// a moment makes the request wait for it (memory.ts) before its body is read. Requests refused
+// here (unknown function, too large, memory or queue full, draining, a body that does not match
+// its Content-Length) are answered and counted for their function, so requests = 2xx + 4xx + 5xx.
 import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import { FrameType } from '../../shm/frame.js';
 import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
 import { FN_4XX, FN_5XX, FN_INFLIGHT, FN_REJECTED, FN_REQUESTS } from '../../shm/constants.js';
-import { allocFor, seal } from '../envelope.js';
+import { allocFor, allocPackets, packetBytes, seal, type Packets } from '../envelope.js';
 import { requestMeta } from '../meta.js';
 import { sendError } from './errors.js';
 import { log } from '../child.js';
-import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
+import { EXCHANGE, type Exchange, type Taken, type WithExchange } from './exchange.js';
 import type { FunctionStats } from '../../shm/stats.js';
 import type { Route } from '../protocol.js';
+import type { GatewayMemory } from './memory.js';
 
 export const RETRY_AFTER = { 'retry-after': '1' };
 
@@ -26,7 +28,12 @@ export interface IntakeHost {
   startFlow(p: Exchange): void;
   onClose(p: Exchange): void;
   checkIdle(): void;
+  readonly memory: GatewayMemory;
+  /** Requests queued for function `fn` (for a replica or for memory); at most proxy.queueLimit. */
+  queued(fn: number): number;
+  readonly cfg: { proxy: { queueLimit: number } };
 }
+
 
 export class Intake {
   /** Requests whose body is still arriving: in flight for a drain, though no container has them. */
@@ -98,18 +105,88 @@ export class Intake {
     const t0 = performance.now();
     const meta = req.metaBytes ? req.metaBytes() : requestMeta(queryOf(req.url!), req.rawHeaders);
     const metaLength = typeof meta === 'string' ? Buffer.byteLength(meta) : meta.length;
-    const first = allocFor(pool, Math.max(known, 0), metaLength);
-    if (isExhausted(first)) {
-      req.resume();
-      return this.refuse(res, fn, id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+    const length = Math.max(known, 0);
+    const mem = gw.memory;
+    const limit = mem.limit(pool);
+    const t: Taken = { req, res, fn, id, flow, known, meta, metaLength, pool, t0 };
+    const never = mem.neverFits(pool, fn, `a body of ${length} bytes`, packetBytes(pool, length, metaLength));
+    if (never !== undefined) {
+      res.shouldKeepAlive = false;
+      return this.refuse(res, fn, id, 413, never, undefined, { limit });
     }
+    // Behind anyone already waiting for this domain's memory: first come, first served.
+    const got = mem.waits.busy(pool) ? undefined : allocPackets(pool, length, metaLength, limit);
+    if (got !== undefined && !isExhausted(got)) return this.begin(t, got);
+    if (gw.queued(fn) >= gw.cfg.proxy.queueLimit) {
+      req.resume();
+      return this.refuse(res, fn, id, 503, `function ${fn} has ${gw.cfg.proxy.queueLimit} requests queued: retry shortly`, FN_REJECTED, undefined, RETRY_AFTER);
+    }
+    this.waitFor(t, length, limit);
+  }
+
+  /**
+   * The request waits for its packets without its body being read (the light parser holds it,
+   * Node's reads none without a listener): granted, it goes on as if it had them at once; past
+   * segment.wait it is answered 503; a client that leaves meanwhile is counted as 499.
+   */
+  private waitFor(t: Taken, length: number, limit: number): void {
+    let got: Packets | undefined;
+    t.req.holdBody?.(true);
+    // In flight for a drain, like a body still arriving: the gateway stops only once it is answered.
+    this.receiving++;
+    const done = () => {
+      this.receiving--;
+      this.gw.checkIdle();
+    };
+    const onGone = () => {
+      if (!this.gw.memory.waits.cancel(t.pool, w)) return;
+      this.refuse(t.res, t.fn, t.id, 499, 'the client went away while the request waited for memory');
+      done();
+    };
+    const w = this.gw.memory.wait({
+      fn: t.fn, pool: t.pool, bytes: packetBytes(t.pool, length, t.metaLength),
+      attempt: () => {
+        const r = allocPackets(t.pool, length, t.metaLength, limit);
+        if (isExhausted(r)) return false;
+        got = r;
+        return true;
+      },
+      granted: () => {
+        this.receiving--;
+        if (t.res.destroyed) {
+          // Gone between its close and the grant: nothing of it remains.
+          this.release(t.pool, got!.body);
+          if (got!.meta) this.release(t.pool, got!.meta);
+          this.refuse(t.res, t.fn, t.id, 499, 'the client went away while the request waited for memory');
+          return this.gw.checkIdle();
+        }
+        this.begin(t, got!);
+        t.req.holdBody?.(false);
+        // A light request whose (empty) body was complete while it waited has had no 'end' to hear.
+        if (t.req.holdBody && t.req.complete) onEnd.call(t.req as WithExchange<ClientRequest>);
+      },
+      refused: (message) => {
+        t.req.resume();
+        t.req.holdBody?.(false);
+        t.res.shouldKeepAlive = false;
+        this.refuse(t.res, t.fn, t.id, 503, message, FN_REJECTED, undefined, RETRY_AFTER);
+        done();
+      },
+    });
+    t.res.on('close', onGone);
+  }
+
+  /** The request has its packets: its body goes in as it arrives. */
+  private begin(t: Taken, got: Packets): void {
+    const { req, res, fn, pool } = t;
     // A client that sent "Expect: 100-continue" may send its body now.
     if (req.contentLength === undefined && req.headers.expect) res.writeContinue();
+    const first = got.body;
     const p: Exchange = {
-      id, fn, req, res, sink: undefined, borrowed: false, flow, body: first, view: pool.view(first), written: 0, known, meta, metaLength, pool, desc: first, metaDesc: undefined, frame: undefined,
-      t0, tSent: 0, tReply: 0, replica: undefined, deadline: 0, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: 0, intake: this,
+      id: t.id, fn, req, res, sink: undefined, borrowed: false, flow: t.flow, body: first, view: pool.view(first), written: 0, known: t.known, meta: t.meta, metaLength: t.metaLength, pool, desc: first, metaDesc: got.meta, frame: undefined,
+      t0: t.t0, tSent: 0, tReply: 0, replica: undefined, deadline: 0, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: 0, intake: this,
     };
-    gw.stats.add(fn, FN_INFLIGHT);
+    this.gw.stats.add(fn, FN_INFLIGHT);
     this.receiving++;
     (req as WithExchange<ClientRequest>)[EXCHANGE] = p;
     req.on('data', onData);
@@ -122,7 +199,9 @@ export class Intake {
   /** Exactly once per request whose body does not make it: its packet goes back, it is no longer in flight. */
   giveUp(p: Exchange): void {
     if (p.body) this.release(p.pool, p.body);
+    if (p.metaDesc) this.release(p.pool, p.metaDesc);
     p.body = null;
+    p.metaDesc = undefined;
     this.gw.stats.add(p.fn, FN_INFLIGHT, -1);
     this.receiving--;
     this.gw.checkIdle();
@@ -133,12 +212,14 @@ export class Intake {
     const pool = p.pool;
     if (p.written + chunk.length > p.view.length) {
       const fits = p.written + chunk.length <= pool.maxPacket;
-      const bigger = fits ? allocFor(pool, Math.max(p.written + chunk.length, p.view.length * 4), 0) : null;
+      // Twice as large (or what the chunk needs): the copies add up to less than the body, and the
+      // packet is never more than twice what it holds.
+      const bigger = fits ? allocFor(pool, Math.min(pool.maxPacket, Math.max(p.written + chunk.length, p.view.length * 2)), 0, this.gw.memory.limit(pool)) : null;
       if (bigger === null || isExhausted(bigger)) {
         this.giveUp(p);
         p.res!.shouldKeepAlive = false;
         if (!fits) this.refuse(p.res!, p.fn, p.id, 413, `body is larger than the largest packet (${pool.maxPacket} bytes)`, undefined, { limit: pool.maxPacket });
-        else this.refuse(p.res!, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+        else this.refuse(p.res!, p.fn, p.id, 503, `domain ${this.gw.memory.domainName(pool)} has no packet memory free for a chunked body of ${p.written + chunk.length} bytes and more: send a Content-Length (a request that has one waits for memory), or raise segment.size`, FN_REJECTED, undefined, RETRY_AFTER);
         return;
       }
       const next = pool.view(bigger);
@@ -165,11 +246,12 @@ export class Intake {
     const desc = p.body!;
     p.body = null;
     this.receiving--;
-    const sealed = seal(p.pool, desc, p.written, p.meta, p.metaLength, { type: FrameType.Request, flags: 0, functionId: p.fn, requestId: p.id, status: 0 });
+    const sealed = seal(p.pool, desc, p.written, p.meta, p.metaLength, { type: FrameType.Request, flags: 0, functionId: p.fn, requestId: p.id, status: 0 }, undefined, false, p.metaDesc);
     if (!sealed) {
+      // Only a chunked body that outgrew room for its metadata gets here (others have their packets).
       this.release(p.pool, desc);
       this.gw.stats.add(p.fn, FN_INFLIGHT, -1);
-      this.refuse(p.res!, p.fn, p.id, 503, 'the shared-memory pool is exhausted: retry shortly', FN_REJECTED, undefined, RETRY_AFTER);
+      this.refuse(p.res!, p.fn, p.id, 503, `domain ${this.gw.memory.domainName(p.pool)} has no packet memory free for the request's metadata: retry shortly, or raise segment.size`, FN_REJECTED, undefined, RETRY_AFTER);
       return this.gw.checkIdle();
     }
     p.desc = desc;

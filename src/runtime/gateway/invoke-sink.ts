@@ -4,9 +4,9 @@
 // packet is handed to the caller (the same packet inside a domain, one copy into the caller's
 // domain otherwise). Everything an Invoke frame says is checked: a lie fails that call only.
 import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
-import { isExhausted, type Descriptor, type PacketPool } from '../../shm/pool.js';
+import type { Descriptor, PacketPool } from '../../shm/pool.js';
 import type { Route } from '../protocol.js';
-import { allocFor, discard, open, seal, type FreeGuard } from '../envelope.js';
+import { discard, open, seal, type FreeGuard } from '../envelope.js';
 import { FLAG_REUSED, FLAG_SHARED, contentTypeFlags } from '../meta.js';
 import type { ContainerReplica } from '../proxy/links.js';
 import type { Exchange, Sink } from './exchange.js';
@@ -31,6 +31,8 @@ export interface InvokeHost {
   addInflight(fn: number): void;
   /** One copy across domains made for a call of function `fn`'s handler. */
   copied(fn: number, bytes: number): void;
+  /** Packets in a domain, waiting for them if it is short (GatewayMemory.obtain). */
+  obtain(pool: PacketPool, fn: number, sizes: number[], what: string, then: (descs: Descriptor[]) => void, fail: (status: number, message: string) => void, o?: { deadline?: number; all?: boolean }): void;
 }
 
 /** A status-only answer to call `callId`. */
@@ -77,24 +79,39 @@ export function onInvoke(host: InvokeHost, f: Frame, caller: ContainerReplica): 
   if ((parent.calls?.size ?? 0) >= MAX_CALLS) return refuse(429);
   const calleePool = host.poolFor(route.id);
   if (!calleePool) return refuse(503);
-  let desc = body;
-  let borrowed = lent;
-  if (calleePool !== pool) {
+  // While the call waits for packets its input stays the caller's request's (lent), or out of
+  // reach of a lying frame's frees (handed over).
+  if (lent) parent.lent = (parent.lent ?? 0) + 1;
+  else guard.inFlight.add(body.index);
+  const letGo = () => {
+    if (lent) return void unlend(host, parent, true);
+    guard.inFlight.delete(body.index);
+    host.release(pool, body);
+  };
+  const crossing = calleePool !== pool;
+  const metaLength = Buffer.byteLength(parent.meta);
+  host.obtain(calleePool, route.id, crossing ? [f.length, metaLength] : [metaLength], `a call's input of ${f.length} bytes`, (descs) => {
+    if (parent.answered || caller.link.closed) {
+      // The caller's request ended while the call waited: nobody wants it.
+      for (const d of descs) host.release(calleePool, d);
+      return letGo();
+    }
+    if (!crossing) return start(host, caller, f, parent, route, chain, calleePool, body, lent, lent, descs[0]);
     // Into the callee's domain: the one copy a crossing costs.
-    const d = allocFor(calleePool, f.length, 0);
-    if (isExhausted(d)) return refuse(503);
-    calleePool.view(d, f.length).set(pool.view(body, f.length));
+    calleePool.view(descs[0], f.length).set(pool.view(body, f.length));
     host.copied(parent.fn, f.length);
-    if (!lent) host.release(pool, body);
-    desc = d;
-    borrowed = false;
-  }
+    if (!lent) letGo();
+    start(host, caller, f, parent, route, chain, calleePool, descs[0], false, lent, descs[1]);
+  }, (status) => {
+    letGo();
+    caller.link.send(statusOnly(f.requestId, status));
+  });
+}
+
+/** The call has its packets: sealed and sent to the callee like any request. */
+function start(host: InvokeHost, caller: ContainerReplica, f: Frame, parent: Exchange, route: Route, chain: number[], calleePool: PacketPool, desc: Descriptor, borrowed: boolean, lent: boolean, metaDesc: Descriptor): void {
   const id = host.takeId();
-  const sealed = seal(calleePool, desc, f.length, parent.meta, Buffer.byteLength(parent.meta), { type: FrameType.Request, flags: borrowed ? FLAG_SHARED : 0, functionId: route.id, requestId: id, status: 0 }, undefined, true);
-  if (!sealed) {
-    if (!borrowed) host.release(calleePool, desc);
-    return caller.link.send(statusOnly(f.requestId, 503));
-  }
+  const sealed = seal(calleePool, desc, f.length, parent.meta, Buffer.byteLength(parent.meta), { type: FrameType.Request, flags: borrowed ? FLAG_SHARED : 0, functionId: route.id, requestId: id, status: 0 }, undefined, true, metaDesc)!;
   const t0 = performance.now();
   const ex: Exchange = {
     id, fn: route.id, req: undefined, res: undefined, sink: undefined, borrowed, body: null, view: EMPTY, written: f.length, known: f.length,
@@ -102,10 +119,20 @@ export function onInvoke(host: InvokeHost, f: Frame, caller: ContainerReplica): 
     deadline: t0 + route.timeoutMs + BACKSTOP_MS, reply: undefined, replyStatus: 0, answered: false, counted: false, kept: false, bytesIn: f.length, intake: parent.intake, chain,
   };
   ex.sink = new InvokeCall(host, caller, f.requestId, parent, lent);
-  if (lent) parent.lent = (parent.lent ?? 0) + 1;
   (parent.calls ??= new Set()).add(ex);
   host.addInflight(route.id);
   host.submit(ex);
+}
+
+/** A call that lent its caller's input and will not run: one reader less; the last one of a finished request frees the input. */
+function unlend(host: InvokeHost, p: Exchange, lent: boolean): undefined {
+  if (!lent) return undefined;
+  p.lent = (p.lent ?? 1) - 1;
+  if (p.lent === 0 && p.lentDone) {
+    host.guard(p.pool).inFlight.delete(p.desc.index);
+    host.release(p.pool, p.desc);
+  }
+  return undefined;
 }
 
 /** One call's answer, to its caller. */
@@ -129,24 +156,39 @@ class InvokeCall implements Sink {
       // The callee answered from its input, which is the caller's own input packet: it stays the caller's request's.
       return this.caller.link.send({ ...head, flags: ct | FLAG_REUSED, index: r.desc.index, generation: r.desc.generation, length: r.length });
     }
-    let d = r.desc;
-    if (r.pool !== to) {
-      const copy = allocFor(to, r.length, 0);
-      if (isExhausted(copy)) {
-        if (!r.reused) this.host.release(r.pool, r.desc);
-        return this.caller.link.send(statusOnly(this.callId, 503));
+    if (r.pool === to) {
+      if (r.reused) {
+        // The packet the caller handed over comes back as the reply: the exchange must not free it.
+        ex.borrowed = true;
+        this.host.guard(r.pool).inFlight.delete(r.desc.index);
       }
+      return this.hand(to, r.desc, r.length, head, ct);
+    }
+    // Kept while its copy into the caller's domain waits for memory (the exchange ends now).
+    if (r.reused) ex.borrowed = true;
+    // An answer to work already admitted: it may take all of the caller's domain's budget, like a reply.
+    this.host.obtain(to, this.parent.fn, [r.length], `a call's answer of ${r.length} bytes`, ([copy]) => {
       to.view(copy, r.length).set(r.pool.view(r.desc, r.length));
       this.host.copied(this.parent.fn, r.length);
-      if (!r.reused) this.host.release(r.pool, r.desc);
-      d = copy;
-    } else if (r.reused) {
-      // The packet the caller handed over comes back as the reply: the exchange must not free it.
-      ex.borrowed = true;
-      this.host.guard(r.pool).inFlight.delete(r.desc.index);
-    }
+      this.letGo(r);
+      if (this.caller.link.closed || this.parent.answered) return this.host.release(to, copy);
+      this.hand(to, copy, r.length, head, ct);
+    }, () => {
+      this.letGo(r);
+      if (!this.caller.link.closed) this.caller.link.send(statusOnly(this.callId, 503));
+    }, { all: true });
+  }
+
+  /** The callee's reply packet, copied into the caller's domain: freed (the exchange left it to us when it was its input). */
+  private letGo(r: ParsedReply): void {
+    if (r.reused) this.host.guard(r.pool).inFlight.delete(r.desc.index);
+    this.host.release(r.pool, r.desc);
+  }
+
+  /** Hands packet `d` of the caller's domain to the caller as the call's answer. */
+  private hand(to: PacketPool, d: Descriptor, length: number, head: Omit<Frame, 'flags' | 'index' | 'generation' | 'length'>, ct: number): void {
     to.transfer(d, this.caller.pid);
-    this.caller.link.send({ ...head, flags: ct, index: d.index, generation: d.generation, length: r.length });
+    this.caller.link.send({ ...head, flags: ct, index: d.index, generation: d.generation, length });
   }
 
   failed(ex: Exchange, status: number): void {
@@ -155,13 +197,7 @@ class InvokeCall implements Sink {
   }
 
   released(): void {
-    if (!this.lent) return;
-    const p = this.parent;
-    p.lent = (p.lent ?? 1) - 1;
     // The caller's request finished while its input was lent: it goes back now.
-    if (p.lent === 0 && p.lentDone) {
-      this.host.guard(p.pool).inFlight.delete(p.desc.index);
-      this.host.release(p.pool, p.desc);
-    }
+    unlend(this.host, this.parent, this.lent);
   }
 }

@@ -90,6 +90,23 @@ export abstract class Ledger {
     this.checkIdle();
   }
 
+  /**
+   * Reply packets a container handed over just before dying carry the request ids of `lost`: they
+   * are freed too (the requests' own packets are freed as each one fails).
+   */
+  protected freeHandedOver(pool: PacketPool, lost: Exchange[]): void {
+    const ids = new Set(lost.map((p) => p.id));
+    const mine = new Set(lost.flatMap((p) => [p.desc.index, p.metaDesc?.index ?? -1]));
+    for (const h of pool.held()) {
+      if (h.owner !== process.pid || !ids.has(h.requestId) || mine.has(h.index)) continue;
+      try {
+        pool.free(pool.describe(h.index, h.generation), process.pid);
+      } catch {
+        // freed concurrently
+      }
+    }
+  }
+
   checkIdle(): void {
     if (this.draining && this.pending.size === 0 && this.intake.receiving === 0 && this.flows.active === 0) this.idle?.();
   }

@@ -133,6 +133,8 @@ export class LightConnection implements Wire {
       const buf = this.buf;
       if (buf === undefined) return;
       if (this.req !== undefined) {
+        // Held: it stays in the buffer (receive() stops reading past READ_AHEAD) until wake().
+        if (this.req.held) return;
         const n = Math.min(this.bodyLeft, buf.length - this.pos);
         const piece = buf.subarray(this.pos, this.pos + n);
         this.consumed(n);
@@ -151,6 +153,7 @@ export class LightConnection implements Wire {
       if (head === INCOMPLETE) return;
       if (head === UNSUPPORTED) return this.handOver();
       const req = new LightRequest(buf, head);
+      req.wake = this.wake;
       this.consumed(head.end - this.pos);
       const res = new LightResponse(this, req);
       this.res = res;
@@ -259,6 +262,13 @@ export class LightConnection implements Wire {
     if (this.done) return;
     this.socket.resume();
     if (this.buf !== undefined && this.res === undefined) this.drive();
+  };
+
+  /** A held body may go on: what is buffered is passed on now, and the socket reads again. */
+  private readonly wake = (): void => {
+    if (this.req === undefined) return;
+    this.drive();
+    if (this.socket.isPaused() && !this.socket.writableNeedDrain && (this.buf === undefined || this.buf.length - this.pos <= READ_AHEAD)) this.socket.resume();
   };
 
   /** For process.nextTick. */

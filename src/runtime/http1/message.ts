@@ -35,6 +35,10 @@ export class LightRequest implements ClientRequest {
   [ATTACHED]: unknown = undefined;
   /** Nobody reads the body: it is dropped as it arrives. */
   dumped = false;
+  /** The body is not passed on yet (holdBody): it stays in the connection's buffer. */
+  held = false;
+  /** The connection's: passes on what it holds once the body is no longer held. */
+  wake: (() => void) | undefined = undefined;
   onData: ((chunk: Buffer) => void) | undefined;
   onEnd: (() => void) | undefined;
   onClose: (() => void) | undefined;
@@ -123,6 +127,11 @@ export class LightRequest implements ClientRequest {
   resume(): this {
     this.dumped = true;
     return this;
+  }
+
+  holdBody(held: boolean): void {
+    this.held = held;
+    if (!held) this.wake?.();
   }
 
   /** One listener per event, the last one given: the gateway gives one. */

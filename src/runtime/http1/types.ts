@@ -25,6 +25,13 @@ export interface ClientRequest {
   readonly complete: boolean;
   /** Discard the body: nobody reads it. */
   resume(): unknown;
+  /**
+   * Stops (true) and restarts (false) passing the body on, for a request that waits for packet
+   * memory before its body is read: the light parser then reads no further ahead than it would
+   * behind a response. Node's requests have none and need none: one without a 'data' listener is
+   * not read past its stream's buffer.
+   */
+  holdBody?(held: boolean): void;
   on(event: 'data' | 'end' | 'close', listener: (...args: never[]) => void): unknown;
 }
 

@@ -3,12 +3,17 @@
 // stopped, the segment is made anew, the gateways map the new one (failing the requests they had
 // in the old one with 502) and fresh containers start. Nothing of the other domains is touched.
 import type { Parts } from './parts.js';
+import { trimSegment } from './domain-trim.js';
 
 export function checkDomains(s: Parts): void {
   if (s.phase !== 'running' || s.stopping) return;
   for (const d of s.domains.all()) {
     const why = s.domains.damage(d);
-    if (why === undefined) continue;
+    if (why === undefined) {
+      // A segment that holds more pages than its budget and tables gives the free ones back.
+      trimSegment(d.segment);
+      continue;
+    }
     s.events.info(`domain ${d.name}: its segment ${d.segment.name} is damaged (${why}); rebuilding the domain`);
     void rebuildDomain(s, d.name);
   }

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
-import { DEFAULT_CLASSES, HEADER_BYTES, MIN_DOMAIN_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
+import { DEFAULT_CLASSES, HEADER_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
+import { domainBudget, domainStatsSlots } from '../../config/segment.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
 import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailable, sandboxSecretsDir, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
@@ -15,10 +16,6 @@ import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
 import { giveSecrets, makeSecretsDir } from './secrets.js';
-
-/** Stats records per replica of a domain: the replicas, their replacements during a deploy, restarts. */
-const STATS_SLOTS_PER_REPLICA = 4;
-const MIN_STATS_SLOTS = 16;
 
 export interface Domain {
   index: number;
@@ -41,7 +38,7 @@ export interface Domain {
 
 export class Domains {
   private readonly list: Domain[] = [];
-  /** Each domain segment's size: the configured segment size split over the domains at start. */
+  /** Each domain's budget: the configured segment size split over the domains at start. */
   private perDomainBytes = 0;
   /** Why a domain got less isolation than the machine could give, for the supervisor to log. */
   readonly notes: string[] = [];
@@ -65,7 +62,7 @@ export class Domains {
   /** Creates the domains the functions need (the ones that do not exist yet). */
   ensure(functions: FnEntry[]): Domain[] {
     const names = [...new Set(functions.map((f) => f.domain))];
-    if (this.perDomainBytes === 0) this.perDomainBytes = Math.max(MIN_DOMAIN_BYTES, Math.floor(this.cfg.segment.size / Math.max(1, names.length)));
+    if (this.perDomainBytes === 0) this.perDomainBytes = domainBudget(this.cfg.segment.size, names.length);
     const made: Domain[] = [];
     for (const name of names) {
       if (this.byName(name)) continue;
@@ -84,6 +81,7 @@ export class Domains {
     try {
       const h = readHeader(new DataView(d.segment.views[0], 0, HEADER_BYTES), d.segment.layout.size, d.segment.name);
       if (h.createdAt !== d.segment.header.createdAt || h.domainIndex !== d.index || h.domain !== d.name) return 'its identity fields were overwritten';
+      if (h.layout.budget !== d.segment.layout.budget) return `its budget was overwritten (${h.layout.budget} bytes, created with ${d.segment.layout.budget})`;
       return undefined;
     } catch (err) {
       return (err as Error).message;
@@ -106,7 +104,7 @@ export class Domains {
     return Segment.create({
       name: domainSegmentName(cfg.instance, name),
       kind: 'domain',
-      size: this.perDomainBytes,
+      budget: this.perDomainBytes,
       classes: cfg.segment.classes ?? DEFAULT_CLASSES,
       statsSlots,
       instance: cfg.instance,
@@ -128,7 +126,7 @@ export class Domains {
     const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
     const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
     const replicas = fns.reduce((a, f) => a + f.replicas, 0);
-    const segment = this.segmentFor(name, index, Math.max(MIN_STATS_SLOTS, replicas * STATS_SLOTS_PER_REPLICA));
+    const segment = this.segmentFor(name, index, domainStatsSlots(replicas));
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
     const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
