@@ -33,8 +33,9 @@ export default defineConfig({
   ],
   gateway: { host: '127.0.0.1', port: 8080, requestTimeout: '60s' },
   proxy: { queueLimit: 1024 },
-  // tmpfs allocates lazily: the size is a ceiling, only the pages packets touch cost memory.
-  segment: { size: '1GiB', maxFunctions: 64, procSlots: 128 },
+  // Split over the domains: each domain's share is the bytes of packets it may hold at once, any
+  // mix of sizes; a short domain makes work wait up to `wait`, then answers 503.
+  segment: { size: '1GiB', wait: '5s', maxFunctions: 64, procSlots: 128 },
   logs: { maxSize: '10MiB', keep: 3 },
   supervisor: { maxRestarts: 5, period: '60s', backoffMin: '100ms', backoffMax: '10s', shutdownTimeout: '10s', readyTimeout: '30s' },
   observe: { shmWarnPercent: 80, sampleInterval: '2s' },
