@@ -141,7 +141,10 @@ function otherRuns(name) {
 
 // Instances that tests start without a state directory of their own keep their deployments and
 // secrets below $XDG_STATE_HOME: this run's own, removed at the end (not /var/lib/faasflow).
+// Open to every user like /tmp (tests run instances as other users too); each state directory
+// below it is its owner's, mode 0700.
 const RUN_STATE = fs.mkdtempSync(path.join(TMP, 'ff-run-state-'));
+fs.chmodSync(RUN_STATE, 0o1777);
 process.env.XDG_STATE_HOME = RUN_STATE;
 
 const segBefore = segments();

@@ -18,9 +18,9 @@ t.test('every command: --instance, --config, --json, and its own flags', async (
   const common = ['config', 'instance'];
   t.same(surface(Up), { flags: [...common, 'foreground', 'log-format', 'reset'].sort(), args: [], json: true });
   t.same(surface(Deploy), { flags: [...common, 'id', 'name', 'replicas'].sort(), args: ['file'], json: true });
-  t.same(surface(Down), { flags: [...common, 'clean-shm', 'timeout'].sort(), args: [], json: true });
+  t.same(surface(Down), { flags: [...common, 'clean-shm', 'purge', 'timeout'].sort(), args: [], json: true });
   t.same(surface(Ps), { flags: common, args: [], json: true });
-  t.same(surface(Logs), { flags: [...common, 'follow', 'id', 'lines'].sort(), args: [], json: true });
+  t.same(surface(Logs), { flags: [...common, 'access', 'follow', 'id', 'lines'].sort(), args: [], json: true });
   t.same(surface(Invoke), { flags: [...common, 'content-type', 'data', 'file', 'flow', 'header', 'query', 'timeout'].sort(), args: ['id'], json: true });
 });
 

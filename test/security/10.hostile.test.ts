@@ -52,6 +52,7 @@ function expected(asRoot: boolean): Record<string, string> {
     'read the config': 'EACCES',
     "read the victim's log": 'EACCES',
     'list the bundles': 'EACCES',
+    'list the state directory': 'EACCES',
     'connect to the control socket': asRoot ? 'EACCES' : 'REFUSED',
     // There is no proxy socket: links are socket pairs handed over by the supervisor.
     'connect to a proxy socket': asRoot ? 'EACCES' : 'ENOENT',
@@ -75,7 +76,7 @@ async function attackRun(t: Test, inst: Instance, asRoot: boolean): Promise<void
     victimDone = true;
     return r;
   });
-  const targets = { instance: inst.name, victimDomain: 'victim', victimPid, gatewayPid, supervisorPid: ps.supervisorPid, runtimeDir: inst.runtimeDir, packageDir: ROOT, secret };
+  const targets = { instance: inst.name, victimDomain: 'victim', victimPid, gatewayPid, supervisorPid: ps.supervisorPid, runtimeDir: inst.runtimeDir, stateDir: inst.stateDir, packageDir: ROOT, secret };
   const attack = await post(inst.port, '/function/2', JSON.stringify(targets));
   t.notOk(victimDone, 'the attacks ran while the secret was in flight');
   t.equal(attack.status, 200, `the attacker's handler ran: ${attack.body.toString().slice(0, 200)}`);

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { controlRequest } from '../../src/control/client.js';
 import { instancePaths } from '../../src/common/paths.js';
+import { stateFiles } from '../../src/common/state-dir.js';
 import { asRootAndUnprivileged, hostileRun, ps, until, type HostileContext } from './harness.js';
 
 const HOSTILE = fs.readFileSync(new URL('./fixtures/controller.ts', import.meta.url), 'utf8');
@@ -28,7 +29,7 @@ async function snapshot(h: HostileContext): Promise<Snapshot> {
   const s = JSON.parse(r.stdout) as { functions: { id: number; name: string; deployment: number; bundle: string }[]; children: { functionId: number; deployment: number; role: string }[] };
   const fns = s.functions.map((f) => `${f.id}:${f.name}:d${f.deployment}:${path.basename(f.bundle)}`).sort();
   const containers = s.children.filter((c) => c.role === 'container').map((c) => `${c.functionId}.d${c.deployment}`).sort();
-  const file = path.join(h.inst.runtimeDir, 'deployments.json');
+  const file = stateFiles(h.inst.stateDir).deployments;
   return { functions: JSON.stringify({ fns, containers }), deployments: fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null };
 }
 
@@ -100,7 +101,8 @@ async function attacks(t: Test, h: HostileContext): Promise<void> {
 /** An authenticated client (the test, as root: root may control any instance) naming bundles outside bundles/. */
 async function bundlePaths(t: Test, h: HostileContext): Promise<void> {
   const before = await snapshot(h);
-  const p = instancePaths(h.inst.name, h.inst.runtimeDir);
+  // The instance's state directory is its own (FAASFLOW_STATE_DIR), not this process's default.
+  const p = { ...instancePaths(h.inst.name, h.inst.runtimeDir), ...stateFiles(h.inst.stateDir) };
   const outside = path.join(h.inst.dir, 'evil.mjs');
   fs.writeFileSync(outside, "export default async function () { return 'owned'; }\n");
   const link = path.join(p.bundles, 'evil-link.mjs');
