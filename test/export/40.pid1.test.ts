@@ -53,7 +53,7 @@ t.test('packed, installed, PID 1, not root: SIGTERM under load drains and exits 
   fs.mkdirSync(path.join(home, 'tmp'), { recursive: true });
   execFileSync('chown', ['-R', `${user}:${user}`, home]);
 
-  const env = [`HOME=${home}`, `TMPDIR=${home}/tmp`, `FAASFLOW_RUNTIME_DIR=${home}/run`, 'NO_COLOR=1'];
+  const env = [`HOME=${home}`, `TMPDIR=${home}/tmp`, `FAASFLOW_RUNTIME_DIR=${home}/run`, `XDG_STATE_HOME=${home}/state`, 'NO_COLOR=1'];
   const proc = execa(
     'unshare',
     ['--pid', '--fork', '--mount-proc', '--kill-child', 'setpriv', '--reuid', user, '--regid', user, '--clear-groups', '--', 'env', '-u', 'NODE_OPTIONS', ...env, process.execPath, bin, 'up', '--foreground', '--log-format', 'json', '--instance', instance],
