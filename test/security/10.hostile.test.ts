@@ -62,7 +62,9 @@ function expected(asRoot: boolean): Record<string, string> {
 async function attackRun(t: Test, inst: Instance, asRoot: boolean): Promise<void> {
   const up = await inst.cli(['up']);
   t.equal(up.code, 0, `up: ${up.stderr}`);
-  const ps = JSON.parse((await inst.cli(['ps'], true)).stdout) as { supervisorPid: number; children: { role: string; functionId: number; pid: number }[] };
+  const psOut = await inst.cli(['ps'], true);
+  t.equal(psOut.code, 0, `ps: ${psOut.stderr}`);
+  const ps = JSON.parse(psOut.stdout) as { supervisorPid: number; children: { role: string; functionId: number; pid: number }[] };
   const victimPid = ps.children.find((c) => c.functionId === 1)!.pid;
   const gatewayPid = ps.children.find((c) => c.role === 'gateway')!.pid;
   const top = JSON.parse((await inst.cli(['top', '--once', '--interval', '200'], true)).stdout) as { domains: { name: string; enforcement: string }[] };

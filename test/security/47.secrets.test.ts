@@ -72,6 +72,13 @@ async function secretsRun(t: Test, user?: User): Promise<void> {
   const ls = await inst.cli(['secret', 'ls'], true);
   t.same((JSON.parse(ls.stdout) as { name: string; bytes: number }[]).map((s) => [s.name, s.bytes]), [['db-password', value.length]], 'secret ls lists name and size');
   t.notOk(ls.stdout.includes(value), 'secret ls does not show the value');
+
+  // The domain's copy sits in a 0500 directory: a stop (unprivileged: by its owner) still removes it.
+  const down = await inst.cli(['down']);
+  t.equal(down.code, 0, `down: ${down.stderr}`);
+  t.notOk(fs.existsSync(kept.dir), 'down removes the domain\'s secrets directory');
+  t.notOk(fs.existsSync(`/dev/shm/faasflow-${inst.name}`), 'and the runtime segment');
+  t.notOk(fs.readFileSync(path.join(inst.runtimeDir, 'logs', 'supervisor.log'), 'utf8').includes('could not remove'), 'with nothing it could not remove');
 }
 
 asRootAndUnprivileged(t, 'a secret is read by its function and by no other domain', secretsRun);

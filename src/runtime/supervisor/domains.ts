@@ -15,7 +15,9 @@ import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailabl
 import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
-import { giveSecrets, makeSecretsDir } from './secrets.js';
+import { giveSecrets, makeSecretsDir, removeSecretsDir } from './secrets.js';
+
+const rmTree = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
 
 export interface Domain {
   index: number;
@@ -186,18 +188,27 @@ export class Domains {
   }
 
   /** Unmaps and closes every domain segment (a memfd goes with its last holder), removes the temporary directories and the cgroups. */
-  remove(): { segments: string[]; held: number } {
+  remove(): { segments: string[]; held: number; failed: string[] } {
     const segments: string[] = [];
+    const failed: string[] = [];
     let held = 0;
     for (const d of this.list) {
       held += d.segment.isClosed ? 0 : d.segment.pool.inUse();
       d.segment.close();
       segments.push(d.segment.name);
-      for (const dir of [d.tmpDir, d.secretsDir]) fs.rmSync(dir, { recursive: true, force: true });
+      // A directory that will not go is reported, never thrown: the shutdown that called this
+      // still has the runtime segment, the state file and the control socket to remove.
+      for (const [dir, rm] of [[d.tmpDir, rmTree], [d.secretsDir, removeSecretsDir]] as const) {
+        try {
+          rm(dir);
+        } catch (err) {
+          failed.push(`${dir}: ${(err as Error).message}`);
+        }
+      }
     }
     removeInstanceCgroups(this.cfg.instance);
     this.list.length = 0;
-    return { segments, held };
+    return { segments, held, failed };
   }
 }
 

@@ -14,9 +14,23 @@ export interface SecretsOwner {
 
 const ownerOf = (d: SecretsOwner) => (d.uid !== undefined && d.gid !== undefined ? { uid: d.uid, gid: d.gid } : undefined);
 
+/**
+ * Removes a domain's secrets directory. It is 0500 while it serves, and removing a file needs
+ * write access to its directory even for its owner: an unprivileged supervisor (which owns it)
+ * makes it writable first. Root needs no permission and any uid's directory gives way.
+ */
+export function removeSecretsDir(dir: string): void {
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch {
+    // not there (nothing to remove), or another user's (root removes it regardless)
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** A fresh, empty secrets directory for a domain (whatever was there before is removed). */
 export function makeSecretsDir(d: SecretsOwner): void {
-  fs.rmSync(d.secretsDir, { recursive: true, force: true });
+  removeSecretsDir(d.secretsDir);
   fs.mkdirSync(d.secretsDir, { mode: 0o500 });
   const owner = ownerOf(d);
   if (owner) fs.chownSync(d.secretsDir, owner.uid, owner.gid);

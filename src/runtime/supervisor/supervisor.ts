@@ -266,7 +266,8 @@ export class Supervisor implements Parts {
       this.writeState();
       await stopChildren(this, timeoutMs);
       this.killSession();
-      const { segments, held } = this.domains.remove();
+      const { segments, held, failed } = this.domains.remove();
+      for (const f of failed) this.events.info(`could not remove ${f}`);
       if (this.seg) {
         this.seg.close();
         Segment.unlink(this.seg.name);
@@ -285,7 +286,12 @@ export class Supervisor implements Parts {
       removeIfSame(this.paths.socket, this.own.socket);
       removeIfSame(this.paths.token, this.own.token);
       this.resolveDone(code);
-    })();
+    })().catch((err: unknown) => {
+      // A stop that fails half way still ends the process (its exit frees what it held), rather
+      // than leaving a supervisor that answers nothing and that `down` waits on.
+      process.stderr.write(`faasflow supervisor: the stop failed: ${(err as Error).stack ?? String(err)}\n`);
+      this.resolveDone(1);
+    });
     return this.stopping_;
   }
 }
