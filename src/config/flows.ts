@@ -128,16 +128,3 @@ export function lowestFlowRow(flows: readonly FlowConfig[], maxFunctions: number
 export function flowsUsing(flows: readonly FlowConfig[], id: number): string[] {
   return flows.filter((f) => f.steps.some((st) => (st.kind === 'call' ? [st.call] : st.branches).some((c) => c.functionId === id))).map((f) => f.name);
 }
-
-/**
- * The longest a request may take inside an instance: a function's timeout, or a whole flow's (its
- * own, else the sum of its steps', a parallel group counting as its slowest branch). What a stop
- * must wait for, and what a balancer's server timeout must exceed.
- */
-export function longestRequestMs(cfg: { functions: readonly { id: number; timeoutMs: number }[]; flows: readonly FlowConfig[] }): number {
-  const fn = new Map(cfg.functions.map((f) => [f.id, f.timeoutMs]));
-  const flows = cfg.flows.map(
-    (f) => f.timeoutMs ?? f.steps.reduce((a, s) => a + Math.max(...(s.kind === 'call' ? [s.call] : s.branches).map((c) => c.timeoutMs ?? fn.get(c.functionId) ?? 0)), 0),
-  );
-  return Math.max(0, ...cfg.functions.map((f) => f.timeoutMs), ...flows);
-}

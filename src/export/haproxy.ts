@@ -5,7 +5,7 @@
 // the config text from the resolved config and the flags.
 import type { ResolvedConfig } from '../config/types.js';
 import { FaasflowError } from '../common/errors.js';
-import { longestRequestMs } from '../config/flows.js';
+import { longestRequestMs } from '../config/stop.js';
 import { drainDelayFor, type HealthCheck } from './drain.js';
 
 export interface Backend {
