@@ -40,7 +40,11 @@ export class RotatingFile {
    * bytes more may be used (the supervisor's own lines, so a function's flood cannot crowd them out).
    */
   write(line: string, reserve = 0): boolean {
-    const b = Buffer.from(line, 'utf8');
+    return this.writeBytes(Buffer.from(line, 'utf8'), reserve);
+  }
+
+  /** As write, for lines already encoded (the buffer is the file's from now on). */
+  writeBytes(b: Buffer, reserve = 0): boolean {
     if (this.queued + b.length > this.s.queueBytes + reserve) return false;
     this.queue.push(b);
     this.queued += b.length;
