@@ -55,6 +55,11 @@ t.test('top --once --json and /metrics show each flow and its steps', async (t) 
   t.same(chain.steps[2].status, { '2xx': 6, '4xx': 0, '5xx': 1 }, 'the failing step carries the failure');
   const fan = snap.flows.find((f) => f.name === 'fan')!;
   t.same(fan.steps.map((s) => [s.index, s.name, s.parallel]), [[0, 'b', true], [0, 'c', true], [1, 'a', false]], 'a parallel group shows each branch');
+  const text = (await p.cli(['top', '--once'])).stdout;
+  t.match(text, /\nFlows \(/, 'top --once text has a flows section, as its JSON has');
+  t.match(text, /\n\s*flow chain\s+7\s/, `with each flow's requests: ${text}`);
+  t.match(text, /\n\s*2 c \(3\)\s+7\s+\S+\s+6\/0\/1\s/, 'and each step, with its statuses');
+  t.match(text, /\n\s*0 ‖ b \(2\)\s/, 'a parallel branch marked');
 
   const body = (await request(p.port, 'GET', '/metrics')).body.toString();
   t.equal(value(body, 'faasflow_flow_requests_total', { flow: 'chain' }), 7);

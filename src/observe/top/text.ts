@@ -28,6 +28,14 @@ export function snapshotText(s: Snapshot): string {
     ]);
     out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'REPLY P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   }
+  if (s.flows.length) {
+    out.push('', 'Flows (each flow, then its steps; a parallel branch is marked ‖; copies = packets copied into another domain):');
+    const rows = s.flows.flatMap((fl) => [
+      [`flow ${fl.name}`, fmtCount(fl.requests), fmtRate(fl.rps), `${fmtCount(fl.status['2xx'])}/${fmtCount(fl.status['4xx'])}/${fmtCount(fl.status['5xx'])}`, fmtUs(fl.recentLatencyUs?.p50), fmtUs(fl.recentLatencyUs?.p99), fmtUs(fl.latencyUs.p50), fmtUs(fl.latencyUs.p99), fmtCount(fl.copies), String(fl.inflight)],
+      ...fl.steps.map((st) => [`  ${st.index}${st.parallel ? ' ‖' : ''} ${st.name} (${st.functionId})`, fmtCount(st.requests), fmtRate(st.rps), `${fmtCount(st.status['2xx'])}/${fmtCount(st.status['4xx'])}/${fmtCount(st.status['5xx'])}`, fmtUs(st.recentLatencyUs?.p50), fmtUs(st.recentLatencyUs?.p99), fmtUs(st.latencyUs.p50), fmtUs(st.latencyUs.p99), '', '']),
+    ]);
+    out.push(textTable(['FLOW / STEP', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'COPIES', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9]));
+  }
   if (s.domains.length) {
     out.push('', 'Packet memory per domain (held = bytes of the packets held; waits and refused: allocations that waited for memory, and that were refused for it):');
     const byUse = [...s.domains].sort((a, b) => b.memory.usedPercent - a.memory.usedPercent);
