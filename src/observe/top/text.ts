@@ -2,6 +2,9 @@
 import { fmtBytes, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs, textTable } from '../format.js';
 import type { Snapshot } from '../snapshot.js';
 
+/** The 2xx/4xx/5xx cell of the functions' and the flows' tables. */
+const statusCell = (st: { '2xx': number; '4xx': number; '5xx': number }) => `${fmtCount(st['2xx'])}/${fmtCount(st['4xx'])}/${fmtCount(st['5xx'])}`;
+
 export function snapshotText(s: Snapshot): string {
   const out: string[] = [];
   const g = s.segment;
@@ -15,7 +18,7 @@ export function snapshotText(s: Snapshot): string {
       f.name ? `${f.id} ${f.name}` : String(f.id),
       fmtCount(f.requests),
       fmtRate(f.rps),
-      `${fmtCount(f.status['2xx'])}/${fmtCount(f.status['4xx'])}/${fmtCount(f.status['5xx'])}`,
+      statusCell(f.status),
       fmtUs(f.recentLatencyUs?.total.p50),
       fmtUs(f.recentLatencyUs?.total.p99),
       fmtUs(f.latencyUs.total.p50),
@@ -31,8 +34,8 @@ export function snapshotText(s: Snapshot): string {
   if (s.flows.length) {
     out.push('', 'Flows (each flow, then its steps; a parallel branch is marked ‖; copies = packets copied into another domain):');
     const rows = s.flows.flatMap((fl) => [
-      [`flow ${fl.name}`, fmtCount(fl.requests), fmtRate(fl.rps), `${fmtCount(fl.status['2xx'])}/${fmtCount(fl.status['4xx'])}/${fmtCount(fl.status['5xx'])}`, fmtUs(fl.recentLatencyUs?.p50), fmtUs(fl.recentLatencyUs?.p99), fmtUs(fl.latencyUs.p50), fmtUs(fl.latencyUs.p99), fmtCount(fl.copies), String(fl.inflight)],
-      ...fl.steps.map((st) => [`  ${st.index}${st.parallel ? ' ‖' : ''} ${st.name} (${st.functionId})`, fmtCount(st.requests), fmtRate(st.rps), `${fmtCount(st.status['2xx'])}/${fmtCount(st.status['4xx'])}/${fmtCount(st.status['5xx'])}`, fmtUs(st.recentLatencyUs?.p50), fmtUs(st.recentLatencyUs?.p99), fmtUs(st.latencyUs.p50), fmtUs(st.latencyUs.p99), '', '']),
+      [`flow ${fl.name}`, fmtCount(fl.requests), fmtRate(fl.rps), statusCell(fl.status), fmtUs(fl.recentLatencyUs?.p50), fmtUs(fl.recentLatencyUs?.p99), fmtUs(fl.latencyUs.p50), fmtUs(fl.latencyUs.p99), fmtCount(fl.copies), String(fl.inflight)],
+      ...fl.steps.map((st) => [`  ${st.index}${st.parallel ? ' ‖' : ''} ${st.name} (${st.functionId})`, fmtCount(st.requests), fmtRate(st.rps), statusCell(st.status), fmtUs(st.recentLatencyUs?.p50), fmtUs(st.recentLatencyUs?.p99), fmtUs(st.latencyUs.p50), fmtUs(st.latencyUs.p99), '', '']),
     ]);
     out.push(textTable(['FLOW / STEP', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'COPIES', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9]));
   }

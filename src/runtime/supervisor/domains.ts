@@ -17,8 +17,6 @@ import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
 import { giveSecrets, makeSecretsDir, removeSecretsDir } from './secrets.js';
 
-const rmTree = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
-
 export interface Domain {
   index: number;
   name: string;
@@ -198,13 +196,15 @@ export class Domains {
       segments.push(d.segment.name);
       // A directory that will not go is reported, never thrown: the shutdown that called this
       // still has the runtime segment, the state file and the control socket to remove.
-      for (const [dir, rm] of [[d.tmpDir, rmTree], [d.secretsDir, removeSecretsDir]] as const) {
+      const attempt = (dir: string, rm: (dir: string) => void) => {
         try {
           rm(dir);
         } catch (err) {
           failed.push(`${dir}: ${(err as Error).message}`);
         }
-      }
+      };
+      attempt(d.tmpDir, (dir) => fs.rmSync(dir, { recursive: true, force: true }));
+      attempt(d.secretsDir, removeSecretsDir);
     }
     removeInstanceCgroups(this.cfg.instance);
     this.list.length = 0;
