@@ -89,6 +89,9 @@ t.test('bearer tokens guard /function and /flow; the access log names each calle
   t.ok(lines.some((l) => l.function === 'open' && l.status === 200 && l.caller === '-'), 'the public call too');
   const one = byCi.find((l) => l.function === 'echo')!;
   t.ok(one.requestId !== null && one.bytesIn > 0 && one.bytesOut > 0 && one.durationUs > 0 && !Number.isNaN(Date.parse(one.time)), 'a line has its request id, bytes, duration and time');
+  // The time is UTC ISO 8601 to the millisecond, and every line's is now (not a stale cached second).
+  t.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(l.time) && Math.abs(Date.parse(l.time) - Date.now()) < 300_000), 'every time is ISO 8601 with milliseconds, and recent');
+  t.ok(new Set(lines.map((l) => l.time.slice(0, 19))).size >= 2, 'lines written over seconds carry different seconds');
   t.notOk((await p.cli(['logs', '-n', '1000'])).stdout.includes('"caller"'), 'plain `logs` does not show the access log');
 
   // wrk with the header: every answer a 200.
