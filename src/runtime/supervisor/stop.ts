@@ -5,6 +5,7 @@
 import { containerStopMs, describeBudget, stopBudget, type StopBudget } from '../../config/stop.js';
 import type { Parts } from './parts.js';
 import { KILL_AFTER_MS } from './specs.js';
+import { killQuietly, procStat, sessionMembers } from '../../common/procs.js';
 
 /** Deployed functions count with their own timeouts, not only the config's. */
 function budgetOf(s: Parts, exitMs: number): StopBudget {
@@ -34,4 +35,15 @@ export async function stopChildren(s: Parts, exitMs = s.cfg.supervisor.shutdownT
     }),
   );
   await gatewaysGone;
+}
+
+/**
+ * Every child's group was killed when it exited; a process a handler started that made a group
+ * of its own is still in this session. Only when this process leads its session (as `faasflow
+ * up` starts it): otherwise the session is someone else's, a terminal's say.
+ */
+export function killSession(events: { info(message: string): void }): void {
+  if (procStat(process.pid)?.session !== process.pid) return;
+  const left = sessionMembers(process.pid).filter((pid) => pid !== process.pid && killQuietly(pid, 'SIGKILL'));
+  if (left.length) events.info(`killed ${left.length} leftover process(es) in the supervisor's session: ${left.join(', ')}`);
 }

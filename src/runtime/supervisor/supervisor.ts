@@ -8,7 +8,6 @@ import { stop as stopEsbuild } from 'esbuild';
 import type { ResolvedConfig } from '../../config/types.js';
 import { bundleDirFor, logFileFor, type InstancePaths } from '../../common/paths.js';
 import type { InstanceStatus } from '../../common/protocol.js';
-import { killQuietly, procStat, sessionMembers } from '../../common/procs.js';
 import { readState } from '../../common/state.js';
 import { createToken, fileId, removeIfSame, type FileId } from './control-auth.js';
 import { serveControl } from './control-socket.js';
@@ -30,7 +29,7 @@ import { ReclaimReport } from './reclaim-report.js';
 import { enforceMemoryLimits } from './replace.js';
 import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
-import { stopChildren } from './stop.js';
+import { killSession, stopChildren } from './stop.js';
 import { adopt } from './wiring.js';
 import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 
@@ -242,53 +241,56 @@ export class Supervisor implements Parts {
   }
 
   /**
-   * Every child's group was killed when it exited; a process a handler started that made a group
-   * of its own is still in this session. Only when this process leads its session (as `faasflow
-   * up` starts it): otherwise the session is someone else's, a terminal's say.
-   */
-  private killSession(): void {
-    if (procStat(process.pid)?.session !== process.pid) return;
-    const left = sessionMembers(process.pid).filter((pid) => pid !== process.pid && killQuietly(pid, 'SIGKILL'));
-    if (left.length) this.events.info(`killed ${left.length} leftover process(es) in the supervisor's session: ${left.join(', ')}`);
-  }
-
-  /**
    * Drain first (the gateways stop taking requests and finish in-flight ones while the containers
    * still run), then stop in reverse start order: containers, then the gateways. The supervisor
    * owns the segments, so a clean shutdown unlinks them.
    */
   shutdown(reason: string, code: number, timeoutMs?: number): Promise<void> {
     this.stopping_ ??= (async () => {
+      // A step that throws (a directory it cannot remove, a full disk) is reported and the stop goes
+      // on: the segments, the state file and the socket are still removed, and the process ends.
+      let failed = 0;
+      const step = (what: string, f: () => unknown): Promise<void> => Promise.resolve().then(f).then(() => undefined, (err: unknown) => {
+        failed++;
+        process.stderr.write(`faasflow supervisor: stopping: ${what} failed: ${(err as Error).stack ?? String(err)}\n`);
+      });
       this.phase = 'stopping';
-      this.events.info(`shutting down: ${reason}`);
+      await step('logging the stop', () => this.events.info(`shutting down: ${reason}`));
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
-      this.writeState();
-      await stopChildren(this, timeoutMs);
-      this.killSession();
-      const { segments, held, failed } = this.domains.remove();
-      for (const f of failed) this.events.info(`could not remove ${f}`);
-      if (this.seg) {
-        this.seg.close();
-        Segment.unlink(this.seg.name);
-        segments.unshift(this.seg.name);
-      }
-      if (segments.length) this.events.info(`removed segment(s) ${segments.join(', ')}${held ? ` (${held} packet(s) were still in use)` : ''}`);
-      if (readState(this.paths.state)?.supervisorPid === process.pid) fs.rmSync(this.paths.state, { force: true });
-      removeIfSame(this.paths.config, this.own.config);
-      this.events.emit({ kind: 'stopped', at: Date.now() });
+      await step('writing the state file', () => this.writeState());
+      await step('stopping the processes', () => stopChildren(this, timeoutMs));
+      await step('killing leftover processes', () => killSession(this.events));
+      await step('removing the domains', () => {
+        const { segments, held, failed: left } = this.domains.remove();
+        for (const f of left) this.events.info(`could not remove ${f}`);
+        if (this.seg) {
+          this.seg.close();
+          // Removed already by someone else (a user's rm, a `down --clean-shm` of a stale view): nothing to do.
+          if (Segment.exists(this.seg.name)) {
+            Segment.unlink(this.seg.name);
+            segments.unshift(this.seg.name);
+          }
+        }
+        if (segments.length) this.events.info(`removed segment(s) ${segments.join(', ')}${held ? ` (${held} packet(s) were still in use)` : ''}`);
+      });
+      await step('removing the state file', () => {
+        if (readState(this.paths.state)?.supervisorPid === process.pid) fs.rmSync(this.paths.state, { force: true });
+        removeIfSame(this.paths.config, this.own.config);
+      });
+      await step('reporting the stop', () => this.events.emit({ kind: 'stopped', at: Date.now() }));
       this.resolveStopped();
-      await this.logs.close();
+      await step('closing the logs', () => this.logs.close());
       // The process exits once every control connection has its answer (down's result).
       const server = this.server;
       const closed = new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       await Promise.race([closed, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
-      removeIfSame(this.paths.socket, this.own.socket);
-      removeIfSame(this.paths.token, this.own.token);
-      this.resolveDone(code);
+      await step('removing the control socket', () => {
+        removeIfSame(this.paths.socket, this.own.socket);
+        removeIfSame(this.paths.token, this.own.token);
+      });
+      this.resolveDone(failed ? 1 : code);
     })().catch((err: unknown) => {
-      // A stop that fails half way still ends the process (its exit frees what it held), rather
-      // than leaving a supervisor that answers nothing and that `down` waits on.
       process.stderr.write(`faasflow supervisor: the stop failed: ${(err as Error).stack ?? String(err)}\n`);
       this.resolveDone(1);
     });
