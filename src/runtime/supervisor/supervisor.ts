@@ -163,7 +163,9 @@ export class Supervisor implements Parts {
     });
     await events.step('health', `GET /healthz`, async () => {
       const unready = () => new Set([...this.functions.values()].filter((f) => !this.containers.of(f.id, f.deployment).some((c) => c.state === 'ready')).map((f) => f.id));
-      const h = await settledHealth(cfg.gateway.host, this.gateways.port, unready);
+      // With gateway.admin, /healthz is there (the public port answers 404 for it).
+      const at = cfg.gateway.admin ?? { host: cfg.gateway.host, port: this.gateways.port };
+      const h = await settledHealth(at.host, at.port, unready);
       if (h.ok) events.done('health', `GET /healthz: ok, ${h.routed} function(s) routed`);
       else events.done('health', `GET /healthz: 503, not ready: ${h.notReady.length} of ${h.routed} function(s) have no ready replica: ${h.notReady.map((f) => `${f.id} (${f.name}): ${f.reason}`).join('; ')}`, 'warn');
     });
