@@ -57,7 +57,7 @@ t.test('the admin listener serves probes and scrapes; the public port sends call
     const h = await get(admin, '/healthz').catch(() => undefined);
     return h?.status === 503 ? h : undefined;
   }, 30_000, 'admin /healthz to say 503 during the drain');
-  t.equal(json(draining).status, 'draining', 'admin /healthz: 503 draining');
+  t.equal(json(draining!).status, 'draining', 'admin /healthz: 503 draining');
   const live = await get(admin, '/livez').catch(() => undefined);
   t.equal(live?.status, 200, 'admin /livez: 200 during the drain');
   t.equal((await down).code, 0);

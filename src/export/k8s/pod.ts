@@ -72,9 +72,15 @@ export function scratchBytes(cfg: ResolvedConfig): number {
   return Math.max(256 * MiB, logs + 64 * MiB);
 }
 
+/** The container port probes and scrapes go to: `admin` with gateway.admin, else the gateway's `http`. */
+export function probePort(cfg: ResolvedConfig): 'admin' | 'http' {
+  return cfg.gateway.admin ? 'admin' : 'http';
+}
+
 function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; livenessProbe: IProbe } {
-  const get = { httpGet: { path: '/healthz', port: 'http' as const }, timeoutSeconds: 1 };
-  const live = { httpGet: { path: '/livez', port: 'http' as const }, timeoutSeconds: 1 };
+  const port = probePort(p.podCfg);
+  const get = { httpGet: { path: '/healthz', port }, timeoutSeconds: 1 };
+  const live = { httpGet: { path: '/livez', port }, timeoutSeconds: 1 };
   const period = K8S_READINESS.interMs / 1000;
   // Startup bundles the handlers and waits for every container: readyTimeout each, twice over.
   const startWithin = 2 * (p.podCfg.supervisor.readyTimeoutMs ?? 30_000) + 30_000;
@@ -99,7 +105,7 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
       labels: p.labels,
       annotations: {
         'prometheus.io/scrape': 'true',
-        'prometheus.io/port': String(p.podCfg.gateway.port),
+        'prometheus.io/port': String((p.podCfg.gateway.admin ?? p.podCfg.gateway).port),
         'prometheus.io/path': '/metrics',
         // The config is part of the template: a changed config rolls the pods.
         'faasflow.dev/config-hash': p.configHash,
@@ -124,7 +130,10 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
             { name: 'NO_COLOR', value: '1' },
             ...(secrets.length ? [{ name: 'FAASFLOW_STATE_DIR', value: STATE_DIR }] : []),
           ],
-          ports: [{ name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' }],
+          ports: [
+            { name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' },
+            ...(p.podCfg.gateway.admin ? [{ name: 'admin', containerPort: p.podCfg.gateway.admin.port, protocol: 'TCP' as const }] : []),
+          ],
           ...probes(p),
           resources: { requests: { cpu: p.cpu, memory }, limits: { memory } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
