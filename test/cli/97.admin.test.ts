@@ -6,7 +6,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
 import { json, request, type HttpResult } from '../helpers/http.js';
-import { ECHO, configText, freePort, portFree, project, until } from './helpers.js';
+import { ECHO, configText, freePort, portFree, project, psChildren, until } from './helpers.js';
 
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 const get = (port: number, path: string): Promise<HttpResult> => request(port, 'GET', path, undefined, {}, { agent: false });
@@ -21,6 +21,7 @@ t.test('the admin listener serves probes and scrapes; the public port sends call
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);
   t.match(up.stdout, /GET \/healthz: ok, 1 function\(s\) routed/, "up's health check found /healthz on the admin listener");
+  t.match(up.stdout, new RegExp(`admin on http://127\\.0\\.0\\.1:${admin}`), 'up says where the admin listener is');
 
   for (const path of ['/healthz', '/livez', '/metrics', '/healthz?verbose=1']) {
     const r = await get(p.port, path);
@@ -50,6 +51,15 @@ t.test('the admin listener serves probes and scrapes; the public port sends call
     return seen.size === 2;
   }, 30_000, 'both gateways to answer on the admin listener');
   t.same([...seen].sort(), [0, 1], 'both gateways answer on the admin listener');
+
+  // A gateway killed: the other answers meanwhile, and its replacement accepts on the same socket.
+  const pidOf = async () => json(await get(admin, '/livez')).pid as number;
+  const victim = (await psChildren(p)).find((c) => c.id === 'gateway')!.pid;
+  process.kill(victim, 'SIGKILL');
+  t.equal((await get(admin, '/livez')).status, 200, 'admin /livez answers while gateway 0 is replaced');
+  const replacement = await until(async () => (await psChildren(p)).find((c) => c.id === 'gateway' && c.state === 'ready' && c.pid !== victim)?.pid, 30_000, 'gateway 0 to be restarted');
+  await until(async () => (await pidOf()) === replacement, 30_000, 'the restarted gateway to answer on the admin listener');
+  t.pass('the restarted gateway accepts on the admin listener');
 
   // A stop: the admin listener answers through the drain, readiness 503, liveness 200.
   const down = p.cli(['down']);

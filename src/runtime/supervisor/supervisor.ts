@@ -146,7 +146,7 @@ export class Supervisor implements Parts {
     await events.step('handlers', `bundling ${cfg.functions.length} function(s)`, () => this.bundleConfigFunctions());
     await events.step('gateway', `starting ${cfg.gateway.workers} gateway(s) on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
       await this.gateways.startAll();
-      events.done('gateway', `${this.gateways.all().length} gateway(s) listening on http://${cfg.gateway.host}:${this.gateways.port} (pid ${this.gateways.all().map((g) => g.pid).join(', ')})`);
+      events.done('gateway', `${this.gateways.all().length} gateway(s) listening on http://${cfg.gateway.host}:${this.gateways.port}${cfg.gateway.admin ? `, admin on http://${cfg.gateway.admin.host}:${cfg.gateway.admin.port}` : ''} (pid ${this.gateways.all().map((g) => g.pid).join(', ')})`);
     });
     const replicas = [...this.functions.values()].reduce((a, f) => a + f.replicas, 0);
     await events.step('containers', `starting ${replicas} container(s)`, async () => {
