@@ -71,6 +71,9 @@ export function podConfig(cfg: ResolvedConfig, o: PodOverrides): Record<string, 
       drainDelay: o.drainDelayMs,
       workers: o.workers,
       parser: cfg.gateway.parser,
+      // Who calls stays checked where the config runs (the pod reads its tokens from a Secret, k8s/pod.ts).
+      ...(cfg.gateway.auth ? { auth: true } : {}),
+      ...(cfg.gateway.accessLog === false ? { accessLog: false } : {}),
       // On the pod's address too: the kubelet's probes and Prometheus come from outside the pod.
       ...(cfg.gateway.admin ? { admin: { host: o.host, port: cfg.gateway.admin.port } } : {}),
     },

@@ -79,3 +79,20 @@ t.test('with gateway.admin, probes and scrapes go to the admin port, which the p
   t.match(config, /"admin": \{\s*"host": "0\.0\.0\.0",\s*"port": 9090\s*\}/, "the pod's config listens for the kubelet and Prometheus on the pod's address");
   t.match(config, /gateway\.admin\.host is 0\.0\.0\.0 too/, 'and says why');
 });
+
+t.test('with gateway.auth the pod keeps checking callers, with the tokens from a Secret', async (t) => {
+  const cfg = await loadConfig({ cwd: dir, instance: 'k8sopts' });
+  const r = await exportK8s({ ...cfg, gateway: { ...cfg.gateway, auth: true, accessLog: false } }, options);
+  t.same(checkManifests(r.manifests), r.manifests.map(() => []), 'no schema error, no unknown field');
+  const config = String(get(r.manifests.find((m) => m.kind === 'ConfigMap'), 'data', 'faasflow.config.mjs'));
+  t.match(config, /"auth": true/, "the pod's config asks for tokens");
+  t.match(config, /"accessLog": false/, 'and keeps the access log setting');
+  const pod = get(r.manifests.find((m) => m.kind === 'Deployment'), 'spec', 'template', 'spec');
+  const c = get(pod, 'containers', 0);
+  t.same(c.env.find((e: { name: string }) => e.name === 'FAASFLOW_STATE_DIR'), { name: 'FAASFLOW_STATE_DIR', value: '/var/lib/faasflow' });
+  t.same(c.volumeMounts.find((m: { name: string }) => m.name === 'tokens'), { name: 'tokens', mountPath: '/var/lib/faasflow/tokens.json', subPath: 'tokens.json', readOnly: true }, 'tokens.json in the state directory');
+  t.same(get(pod.volumes.find((v: { name: string }) => v.name === 'tokens'), 'secret', 'secretName'), 'ff-tokens', 'from the Secret <name>-tokens');
+  t.ok(pod.volumes.some((v: { name: string; emptyDir?: object }) => v.name === 'state' && v.emptyDir), 'the state directory stays writable');
+  const open = await exportK8s(cfg, options);
+  t.notMatch(String(get(open.manifests.find((m) => m.kind === 'ConfigMap'), 'data', 'faasflow.config.mjs')), /"auth"/, 'without gateway.auth nothing changes');
+});
