@@ -27,6 +27,8 @@ export const ENV = {
   port: 'FAASFLOW_PORT',
   /** The listening socket the supervisor hands a gateway (its file descriptor number there). */
   listenFd: 'FAASFLOW_LISTEN_FD',
+  /** The admin listener (gateway.admin) every gateway accepts on: one socket, shared. */
+  adminFd: 'FAASFLOW_ADMIN_FD',
   /** A container's stats record in its domain segment. */
   statsSlot: 'FAASFLOW_STATS_SLOT',
   /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */

@@ -224,7 +224,7 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     file,
     instance,
     runtimeDir,
-    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), ...(c.gateway.workers === undefined ? { workersFromCpus: true } : {}), parser: c.gateway.parser, auth: c.gateway.auth, accessLog: c.gateway.accessLog },
+    gateway: { host: c.gateway.host, port: c.gateway.port, requestTimeoutMs: c.gateway.requestTimeout, drainDelayMs: c.gateway.drainDelay, workers: c.gateway.workers ?? defaultWorkers(), ...(c.gateway.workers === undefined ? { workersFromCpus: true } : {}), parser: c.gateway.parser, auth: c.gateway.auth, accessLog: c.gateway.accessLog, ...(c.gateway.admin ? { admin: c.gateway.admin } : {}) },
     proxy: { queueLimit: c.proxy.queueLimit },
     ...(c.cpus ? { cpus: c.cpus } : {}),
     spinMicros: c.spinMicros,

@@ -102,6 +102,11 @@ export const configSchema = z
         auth: z.boolean().default(false),
         /** One JSON line per request in logs/access-<gateway>.log (`faasflow logs --access`). */
         accessLog: z.boolean().default(true),
+        /**
+         * A listener of its own for /healthz, /livez and /metrics (loopback by default, no auth);
+         * the public port then answers 404 for them. Absent: they are on the public port.
+         */
+        admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: int(1, 65535) }).optional(),
       })
       .prefault({}),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
@@ -193,6 +198,10 @@ export const configSchema = z
       else users.set(domain, { user: f.user, at: i });
     });
     logsRefine(c.logs, ctx);
+    const admin = c.gateway.admin;
+    if (admin && admin.port === c.gateway.port && (admin.host === c.gateway.host || [admin.host, c.gateway.host].some((h) => h === '0.0.0.0' || h === '::'))) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'admin', 'port'], message: `is gateway.port (${c.gateway.port}) too: give the admin listener a port of its own, e.g. ${c.gateway.port === 9090 ? 9091 : 9090}` });
+    }
     if (c.supervisor.backoffMax < c.supervisor.backoffMin) ctx.addIssue({ code: 'custom', path: ['supervisor', 'backoffMax'], message: 'must not be below supervisor.backoffMin' });
     const domains = new Set(c.functions.map((f) => f.domain ?? f.name ?? defaultName(f.handler))).size;
     for (const issue of segmentIssues(c.segment.size, c.segment.classes, domains)) ctx.addIssue({ code: 'custom', ...issue });

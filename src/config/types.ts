@@ -54,6 +54,8 @@ export interface ResolvedConfig {
     auth?: boolean;
     /** One JSON line per request in logs/access-<gateway>.log (absent: true). */
     accessLog?: boolean;
+    /** Where /healthz, /livez and /metrics are served instead of the public port (absent: there). */
+    admin?: { host: string; port: number };
   };
   proxy: { queueLimit: number };
   /**

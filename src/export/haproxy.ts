@@ -21,6 +21,8 @@ export interface HaproxyOptions {
   check: HealthCheck;
   /** A stats socket (`show stat`, `disable server`), for operators and tests. */
   statsSocket?: string;
+  /** An absolute path to a PEM (certificate and key, tls.ts): HAProxy terminates TLS on the bind. */
+  tlsCert?: string;
 }
 
 export interface HaproxyExport {
@@ -52,6 +54,13 @@ export function renderHaproxy(cfg: ResolvedConfig, o: HaproxyOptions): HaproxyEx
     have < need
       ? [`gateway.drainDelay is ${have} ms but HAProxy needs ${need} ms ((fall ${o.check.fall} + 1) × inter ${o.check.interMs} ms) to see a drain: set gateway: { drainDelay: '${need}ms' } in every instance's config, or a stopping instance refuses requests HAProxy still sends it`]
       : [];
+  // With gateway.admin, /healthz is on its port (the public port answers 404 for it): checks go
+  // there, on each backend's host, which must then reach that port.
+  const admin = cfg.gateway.admin;
+  const loopback = (h: string) => /^(127\.|localhost$|\[::1\]$|::1$)/.test(h);
+  if (admin && loopback(admin.host) && o.backends.some((b) => !loopback(b.host))) {
+    warnings.push(`gateway.admin.host is ${admin.host}: HAProxy checks GET /healthz on port ${admin.port} of each backend's host, which a loopback admin listener refuses from another host; set gateway: { admin: { host: '0.0.0.0', port: ${admin.port} } } (and firewall the port), or every remote instance stays DOWN`);
+  }
   // The gateway answers 504 at a function's timeout (2 s later for one stuck in a loop): HAProxy
   // waits longer, so the client gets faasflow's answer and not HAProxy's.
   const serverTimeout = longestRequestMs(cfg) + 5000;
@@ -66,6 +75,7 @@ export function renderHaproxy(cfg: ResolvedConfig, o: HaproxyOptions): HaproxyEx
     '    log stdout format raw local0',
     // No maxconn: HAProxy derives it from the file-descriptor limit it runs with.
     ...(o.statsSocket ? [`    stats socket ${o.statsSocket} mode 600 level admin`] : []),
+    ...(o.tlsCert ? ['    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets'] : []),
     '',
     'defaults',
     '    mode http',
@@ -84,7 +94,9 @@ export function renderHaproxy(cfg: ResolvedConfig, o: HaproxyOptions): HaproxyEx
     '    option redispatch 1',
     '',
     'frontend faasflow',
-    `    bind ${o.bind.includes(':') && !o.bind.startsWith('[') ? `[${o.bind}]` : o.bind}:${o.port}`,
+    ...(o.tlsCert ? ['    # TLS ends here; HAProxy speaks plain HTTP/1.1 to the instances (keep that network private).'] : []),
+    `    bind ${o.bind.includes(':') && !o.bind.startsWith('[') ? `[${o.bind}]` : o.bind}:${o.port}${o.tlsCert ? ` ssl crt ${o.tlsCert} alpn h2,http/1.1` : ''}`,
+    ...(o.tlsCert ? ['    http-request set-header X-Forwarded-Proto https'] : []),
     '    default_backend faasflow',
     '',
     'backend faasflow',
@@ -92,7 +104,8 @@ export function renderHaproxy(cfg: ResolvedConfig, o: HaproxyOptions): HaproxyEx
     '    balance leastconn',
     '    option httpchk GET /healthz',
     '    http-check expect status 200',
-    `    default-server check inter ${ms(o.check.interMs)} fall ${o.check.fall} rise ${o.check.rise}`,
+    ...(admin ? [`    # /healthz is on the instances' admin listener (gateway.admin), port ${admin.port}.`] : []),
+    `    default-server check${admin ? ` port ${admin.port}` : ''} inter ${ms(o.check.interMs)} fall ${o.check.fall} rise ${o.check.rise}`,
     ...o.backends.map((b) => `    server ${b.name} ${b.host}:${b.port}`),
     '',
   ];

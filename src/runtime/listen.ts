@@ -6,10 +6,13 @@ import { sys } from '../sys/binding.js';
 /** Node defaults to a backlog of 511: a burst of a thousand new connections would be refused. */
 const BACKLOG = 4096;
 
-/** A listening socket on host:port for server.listen({ fd }); throws a message naming the fix. */
-export function listenSocket(host: string, port: number): number {
+/**
+ * A listening socket on host:port for server.listen({ fd }); throws a message naming the fix.
+ * `reusePort` false for a socket only one listener binds (the admin port).
+ */
+export function listenSocket(host: string, port: number, reusePort = true): number {
   try {
-    return sys.listenTcp(host, port, BACKLOG, true);
+    return sys.listenTcp(host, port, BACKLOG, reusePort);
   } catch (err) {
     throw listenError(err as NodeJS.ErrnoException, host, port);
   }

@@ -12,6 +12,7 @@ import type { ResolvedConfig } from '../../src/config/types.js';
 import { exportK8s } from '../../src/export/k8s/export.js';
 import type { K8sOptions } from '../../src/export/k8s/manifests.js';
 import { get } from './fixture.js';
+import { checkManifests } from './k8s-check.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-k8sopts-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -61,4 +62,37 @@ t.test('the grace period covers the longest flow, not only the longest function'
   const r = await exportK8s(cfg, options);
   const grace = get(r.manifests.find((m) => m.kind === 'Deployment'), 'spec', 'template', 'spec', 'terminationGracePeriodSeconds') as number;
   t.ok(grace >= 180 + 11, `terminationGracePeriodSeconds ${grace} covers the 3-minute flow and the containers' stop`);
+});
+
+t.test('with gateway.admin, probes and scrapes go to the admin port, which the pod opens on its address', async (t) => {
+  const cfg = await loadConfig({ cwd: dir, instance: 'k8sopts' });
+  const r = await exportK8s({ ...cfg, gateway: { ...cfg.gateway, admin: { host: '127.0.0.1', port: 9090 } } }, { ...options, podMonitor: true });
+  t.same(checkManifests(r.manifests), r.manifests.map(() => []), 'no schema error, no unknown field');
+  const deployment = r.manifests.find((m) => m.kind === 'Deployment');
+  const c = get(deployment, 'spec', 'template', 'spec', 'containers', 0);
+  t.same(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'admin', containerPort: 9090, protocol: 'TCP' }], 'the container names the admin port');
+  t.same([c.startupProbe.httpGet.port, c.readinessProbe.httpGet.port, c.livenessProbe.httpGet.port], ['admin', 'admin', 'admin'], 'every probe asks the admin port');
+  t.equal(get(deployment, 'spec', 'template', 'metadata', 'annotations', 'prometheus.io/port'), '9090', 'the scrape annotation names it');
+  t.equal(get(r.manifests.find((m) => m.kind === 'PodMonitor'), 'spec', 'podMetricsEndpoints', 0, 'port'), 'admin', 'the PodMonitor scrapes it');
+  t.same(get(r.manifests.find((m) => m.kind === 'Service'), 'spec', 'ports').map((p: { targetPort: string }) => p.targetPort), ['http'], 'the Service does not route to it');
+  const config = String(get(r.manifests.find((m) => m.kind === 'ConfigMap'), 'data', 'faasflow.config.mjs'));
+  t.match(config, /"admin": \{\s*"host": "0\.0\.0\.0",\s*"port": 9090\s*\}/, "the pod's config listens for the kubelet and Prometheus on the pod's address");
+  t.match(config, /gateway\.admin\.host is 0\.0\.0\.0 too/, 'and says why');
+});
+
+t.test('with gateway.auth the pod keeps checking callers, with the tokens from a Secret', async (t) => {
+  const cfg = await loadConfig({ cwd: dir, instance: 'k8sopts' });
+  const r = await exportK8s({ ...cfg, gateway: { ...cfg.gateway, auth: true, accessLog: false } }, options);
+  t.same(checkManifests(r.manifests), r.manifests.map(() => []), 'no schema error, no unknown field');
+  const config = String(get(r.manifests.find((m) => m.kind === 'ConfigMap'), 'data', 'faasflow.config.mjs'));
+  t.match(config, /"auth": true/, "the pod's config asks for tokens");
+  t.match(config, /"accessLog": false/, 'and keeps the access log setting');
+  const pod = get(r.manifests.find((m) => m.kind === 'Deployment'), 'spec', 'template', 'spec');
+  const c = get(pod, 'containers', 0);
+  t.same(c.env.find((e: { name: string }) => e.name === 'FAASFLOW_STATE_DIR'), { name: 'FAASFLOW_STATE_DIR', value: '/var/lib/faasflow' });
+  t.same(c.volumeMounts.find((m: { name: string }) => m.name === 'tokens'), { name: 'tokens', mountPath: '/var/lib/faasflow/tokens.json', subPath: 'tokens.json', readOnly: true }, 'tokens.json in the state directory');
+  t.same(get(pod.volumes.find((v: { name: string }) => v.name === 'tokens'), 'secret', 'secretName'), 'ff-tokens', 'from the Secret <name>-tokens');
+  t.ok(pod.volumes.some((v: { name: string; emptyDir?: object }) => v.name === 'state' && v.emptyDir), 'the state directory stays writable');
+  const open = await exportK8s(cfg, options);
+  t.notMatch(String(get(open.manifests.find((m) => m.kind === 'ConfigMap'), 'data', 'faasflow.config.mjs')), /"auth"/, 'without gateway.auth nothing changes');
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { SECRET_KEY, secretNames } from '../../export/k8s/pod.js';
+import { SECRET_KEY, TOKENS_KEY, secretNames, tokensSecret } from '../../export/k8s/pod.js';
+import { stateDirFor, stateFiles } from '../../common/state-dir.js';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { loadConfig } from '../../config/load.js';
@@ -42,8 +43,9 @@ export default class ExportK8s extends FaasflowCommand {
     const { flags } = await this.parse(ExportK8s);
     const instance = checkInstanceName(flags.instance);
     const cfg = await loadConfig({ cwd: process.cwd(), file: flags.config, instance });
+    const name = flags.name ?? objectName(instance);
     const r = await exportK8s(cfg, {
-      name: flags.name ?? objectName(instance),
+      name,
       namespace: flags.namespace,
       image: flags.image,
       replicas: flags.replicas,
@@ -62,6 +64,7 @@ export default class ExportK8s extends FaasflowCommand {
     }
     const secrets = secretNames(cfg);
     if (secrets.length) this.warn(`the pods mount Kubernetes Secret(s) ${secrets.join(', ')} (key "${SECRET_KEY}"); create each in the namespace first: ${secrets.map((n) => `kubectl create secret generic ${n} --from-file=${SECRET_KEY}=FILE`).join('; ')}`);
+    if (cfg.gateway.auth) this.warn(`gateway.auth is on: the pods read the tokens' hashes from Kubernetes Secret ${tokensSecret(name)} (key "${TOKENS_KEY}"); create it from this machine's tokens first: kubectl create secret generic ${tokensSecret(name)} --from-file=${TOKENS_KEY}=${stateFiles(stateDirFor(instance)).tokens} (after a change: kubectl rollout restart deployment/${name})`);
     if (flags.files) {
       const files = writeFiles(r.manifests, flags.files);
       if (!this.jsonEnabled()) this.log(`wrote ${files.join(', ')}`);

@@ -12,7 +12,7 @@ import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitor
 import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../common/errors.js';
 import type { PodTiming } from '../drain.js';
-import { CONFIG_FILE, podTemplate } from './pod.js';
+import { CONFIG_FILE, podTemplate, probePort } from './pod.js';
 
 export interface K8sOptions {
   /** Name of every object and the instance in the pod (a DNS label). */
@@ -128,7 +128,7 @@ export function renderK8s(cfg: ResolvedConfig, podCfg: ResolvedConfig, timing: P
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
       metadata: meta(o.name),
-      spec: { selector: { matchLabels: selector }, podMetricsEndpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] },
+      spec: { selector: { matchLabels: selector }, podMetricsEndpoints: [{ port: probePort(podCfg), path: '/metrics', interval: '15s' }] },
     });
   }
   return out;

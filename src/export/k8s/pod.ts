@@ -46,6 +46,15 @@ function secretsVolume(names: string[]) {
   };
 }
 
+/**
+ * With gateway.auth the gateways read the bearer tokens' hashes from <state>/tokens.json: the
+ * Kubernetes Secret of this name, key tokens.json, made from `faasflow token create`'s file.
+ */
+export function tokensSecret(name: string): string {
+  return `${name}-tokens`;
+}
+export const TOKENS_KEY = 'tokens.json';
+
 /** The key of a Kubernetes Secret that holds the value: `kubectl create secret generic NAME --from-file=value=FILE`. */
 export const SECRET_KEY = 'value';
 
@@ -72,9 +81,15 @@ export function scratchBytes(cfg: ResolvedConfig): number {
   return Math.max(256 * MiB, logs + 64 * MiB);
 }
 
+/** The container port probes and scrapes go to: `admin` with gateway.admin, else the gateway's `http`. */
+export function probePort(cfg: ResolvedConfig): 'admin' | 'http' {
+  return cfg.gateway.admin ? 'admin' : 'http';
+}
+
 function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; livenessProbe: IProbe } {
-  const get = { httpGet: { path: '/healthz', port: 'http' as const }, timeoutSeconds: 1 };
-  const live = { httpGet: { path: '/livez', port: 'http' as const }, timeoutSeconds: 1 };
+  const port = probePort(p.podCfg);
+  const get = { httpGet: { path: '/healthz', port }, timeoutSeconds: 1 };
+  const live = { httpGet: { path: '/livez', port }, timeoutSeconds: 1 };
   const period = K8S_READINESS.interMs / 1000;
   // Startup bundles the handlers and waits for every container: readyTimeout each, twice over.
   const startWithin = 2 * (p.podCfg.supervisor.readyTimeoutMs ?? 30_000) + 30_000;
@@ -93,13 +108,15 @@ function probes(p: PodInput): { startupProbe: IProbe; readinessProbe: IProbe; li
 export function podTemplate(p: PodInput): IPodTemplateSpec {
   const shm = segmentBytes(p.podCfg);
   const secrets = secretNames(p.podCfg);
+  const tokens = p.podCfg.gateway.auth === true;
+  const state = secrets.length > 0 || tokens;
   const memory = mebibytes(memoryBudget(p.podCfg).total);
   return {
     metadata: {
       labels: p.labels,
       annotations: {
         'prometheus.io/scrape': 'true',
-        'prometheus.io/port': String(p.podCfg.gateway.port),
+        'prometheus.io/port': String((p.podCfg.gateway.admin ?? p.podCfg.gateway).port),
         'prometheus.io/path': '/metrics',
         // The config is part of the template: a changed config rolls the pods.
         'faasflow.dev/config-hash': p.configHash,
@@ -122,9 +139,12 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
           env: [
             { name: 'HOME', value: '/tmp' },
             { name: 'NO_COLOR', value: '1' },
-            ...(secrets.length ? [{ name: 'FAASFLOW_STATE_DIR', value: STATE_DIR }] : []),
+            ...(state ? [{ name: 'FAASFLOW_STATE_DIR', value: STATE_DIR }] : []),
           ],
-          ports: [{ name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' }],
+          ports: [
+            { name: 'http', containerPort: p.podCfg.gateway.port, protocol: 'TCP' },
+            ...(p.podCfg.gateway.admin ? [{ name: 'admin', containerPort: p.podCfg.gateway.admin.port, protocol: 'TCP' as const }] : []),
+          ],
           ...probes(p),
           resources: { requests: { cpu: p.cpu, memory }, limits: { memory } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -132,7 +152,10 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
             { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
             { name: 'shm', mountPath: '/dev/shm' },
             { name: 'tmp', mountPath: '/tmp' },
-            ...(secrets.length ? [{ name: 'state', mountPath: STATE_DIR }, { name: 'secrets', mountPath: `${STATE_DIR}/secrets`, readOnly: true }] : []),
+            ...(state ? [{ name: 'state', mountPath: STATE_DIR }] : []),
+            ...(secrets.length ? [{ name: 'secrets', mountPath: `${STATE_DIR}/secrets`, readOnly: true }] : []),
+            // One file into the writable state directory (a subPath: a changed Secret needs a rollout restart).
+            ...(tokens ? [{ name: 'tokens', mountPath: `${STATE_DIR}/${TOKENS_KEY}`, subPath: TOKENS_KEY, readOnly: true }] : []),
           ],
         },
       ],
@@ -143,7 +166,9 @@ export function podTemplate(p: PodInput): IPodTemplateSpec {
         // the memory limit above, which includes them.
         { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: mebibytes(shm.shm) } },
         { name: 'tmp', emptyDir: { sizeLimit: mebibytes(scratchBytes(p.podCfg)) } },
-        ...(secrets.length ? [{ name: 'state', emptyDir: {} }, secretsVolume(secrets)] : []),
+        ...(state ? [{ name: 'state', emptyDir: {} }] : []),
+        ...(secrets.length ? [secretsVolume(secrets)] : []),
+        ...(tokens ? [{ name: 'tokens', secret: { secretName: tokensSecret(p.name), items: [{ key: TOKENS_KEY, path: TOKENS_KEY }], defaultMode: 0o440 } }] : []),
       ],
     },
   };

@@ -6,6 +6,7 @@ import { serveLight, type LightServer } from '../http1/server.js';
 import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Gateway } from './gateway.js';
 import { sendError } from './errors.js';
+import { answerAdmin, type AdminAnswers } from './admin.js';
 import { log } from '../child.js';
 import { admit, type Auth } from './auth.js';
 import { noteTarget, type AccessLog } from './access-log.js';
@@ -42,12 +43,7 @@ function parseId(seg: string): number {
 /** Function ids are small non-negative integers (they index the stats table). */
 const MAX_ID = 0x7fffffff;
 
-export interface HttpExtras {
-  /** The readiness document (readiness.ts); `ok: false` (not ready, draining) answers 503 so load balancers stop routing here. */
-  health(): { ok: boolean; body: Record<string, unknown> };
-  /** The liveness document: always 200 while the gateway answers at all. */
-  live(): Record<string, unknown>;
-  metrics(): Promise<{ contentType: string; body: string }>;
+export interface HttpExtras extends AdminAnswers {
   /** Bearer tokens to check (gateway.auth); absent: every caller is let in. */
   auth?: Auth;
   /** Where finished requests are logged (gateway.accessLog); absent: nowhere. */
@@ -144,23 +140,8 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
     if (extras.access) noteTarget(res, target.kind, target.name, caller);
     return target.kind === 'function' ? functionRoute(gw, req, res, target) : flowRoute(gw, req, res, target.name);
   }
-  if (req.method === 'GET' && (isPath(url, '/healthz') || isPath(url, '/livez'))) {
-    const h = isPath(url, '/healthz') ? extras.health() : { ok: true, body: extras.live() };
-    const body = JSON.stringify(h.body);
-    res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-    return;
-  }
-  if (req.method === 'GET' && isPath(url, '/metrics')) {
-    extras.metrics().then(
-      (m) => {
-        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) });
-        res.end(m.body);
-      },
-      (err: unknown) => sendError(res, 500, `metrics failed: ${String(err)}`),
-    );
-    return;
-  }
+  // /healthz, /livez, /metrics (or, with gateway.admin, where they went): never a function's URL.
+  if (req.method === 'GET' && answerAdmin(extras, url, res, false)) return;
   req.resume();
   sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id or name>, flows with POST /flow/<name>`);
 }
@@ -197,8 +178,4 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
-}
-
-function isPath(url: string, p: string): boolean {
-  return url === p || url.startsWith(`${p}?`);
 }

@@ -15,6 +15,7 @@ import type { FrameLink } from '../link.js';
 import { Domains } from './domains.js';
 import { Gateway, type DomainRoute } from './gateway.js';
 import { createHttpServer } from './http.js';
+import { createAdminServer, type AdminAnswers } from './admin.js';
 import { listenError, listenSocket } from '../listen.js';
 import { stopBudget } from '../../config/stop.js';
 import { readiness } from './readiness.js';
@@ -77,12 +78,11 @@ async function main(): Promise<void> {
   let stopping = false;
   const serving = { routes: () => gw.router.routes(), readyReplicas: (id: number) => gw.router.ready(id).length, queued: (id: number) => gw.router.queued(id) };
   let view: { key: string; v: import('../../observe/instance.js').InstanceView } | undefined;
-  const { server, light } = createHttpServer(gw, {
+  const admin = cfg.gateway.admin;
+  const answers: AdminAnswers = {
+    ...(admin ? { adminAt: `http://${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}` } : {}),
     health: () => readiness(serving, stopping, { instance: cfg.instance, pid: process.pid, gateway: index, inFlight: gw.inFlight }),
     live: () => ({ status: stopping ? 'draining' : 'ok', instance: cfg.instance, pid: process.pid, gateway: index }),
-    auth,
-    access,
-    isPublic: (fn) => publicIds.has(fn),
     // Loaded on the first scrape: prom-client and the /proc readers stay out of a gateway nobody scrapes.
     metrics: async () => {
       const [{ renderMetrics }, { InstanceView }] = await Promise.all([import('../../observe/metrics.js'), import('../../observe/instance.js')]);
@@ -94,7 +94,8 @@ async function main(): Promise<void> {
       };
       return renderMetrics(current, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
     },
-  }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
+  };
+  const { server, light } = createHttpServer(gw, { ...answers, auth, access, isPublic: (fn) => publicIds.has(fn) }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
   // The supervisor's socket when it gave one (it keeps it open across this process's restarts, so
   // the port keeps accepting while a gateway is replaced); else one of our own.
@@ -106,7 +107,16 @@ async function main(): Promise<void> {
   });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  log('info', `gateway ${index} listening on http://${cfg.gateway.host}:${bound}`, { pid: process.pid });
+  // The admin listener: the supervisor's one socket, shared by every gateway; else one of our own.
+  const adminServer = admin ? createAdminServer(answers) : undefined;
+  if (admin && adminServer) {
+    const adminFd = process.env[ENV.adminFd] ? Number(process.env[ENV.adminFd]) : listenSocket(admin.host, admin.port, false);
+    await new Promise<void>((resolve, reject) => {
+      adminServer.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, admin.host, admin.port)));
+      adminServer.listen({ fd: adminFd }, () => resolve());
+    });
+  }
+  log('info', `gateway ${index} listening on http://${cfg.gateway.host}:${bound}${answers.adminAt ? `, admin on ${answers.adminAt}` : ''}`, { pid: process.pid });
   reportReady(bound);
 
   onShutdown(async (reason) => {
@@ -128,6 +138,9 @@ async function main(): Promise<void> {
     for (const l of links) l.close();
     server.closeAllConnections();
     light.closeAllConnections();
+    // Probes and scrapes were answered through the whole drain (/healthz 503, /livez 200).
+    adminServer?.close();
+    adminServer?.closeAllConnections();
     auth?.close();
     // The responses just closed log their lines on the next turns of the loop.
     await new Promise((r) => setImmediate(r));

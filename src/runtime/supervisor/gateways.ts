@@ -21,6 +21,12 @@ export class Gateways {
   private routesVersion = 0;
   /** The listening socket of each gateway (by index), handed to it at every start. */
   private readonly sockets: number[] = [];
+  /**
+   * The admin listener (gateway.admin), one socket every gateway accepts on: whichever gateway is
+   * up answers probes and scrapes (a readiness or metrics answer is the instance's from any of
+   * them), and a gateway being restarted leaves the others answering.
+   */
+  private adminFd: number | undefined;
 
   constructor(
     private readonly cfg: ResolvedConfig,
@@ -35,6 +41,15 @@ export class Gateways {
   /** Starts every gateway and resolves once all are ready; a gateway that fails fails the start. */
   async startAll(): Promise<void> {
     this.checkPortFree();
+    const admin = this.cfg.gateway.admin;
+    if (admin) {
+      try {
+        // No SO_REUSEPORT: the bind fails if anything, another instance too, holds the port.
+        this.adminFd = listenSocket(admin.host, admin.port, false);
+      } catch (err) {
+        throw new FaasflowError('START_FAILED', `the admin listener (gateway.admin) did not start: ${(err as Error).message.replace('gateway.port', 'gateway.admin.port')}`);
+      }
+    }
     const first = this.start(0);
     const r = await first.outcome();
     if (!r.ready) throw new FaasflowError('START_FAILED', `the gateway did not start: ${r.reason}`);
@@ -52,7 +67,7 @@ export class Gateways {
     } catch (err) {
       throw new FaasflowError('START_FAILED', `the gateway did not start: ${(err as Error).message}`);
     }
-    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), fd, index === 0 ? undefined : this.port)));
+    const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), fd, index === 0 ? undefined : this.port, this.adminFd)));
     this.list[index] = g;
     g.start();
     return g;
@@ -132,5 +147,7 @@ export class Gateways {
 
   private closeSockets(): void {
     for (const fd of this.sockets.splice(0)) if (fd !== undefined) sys.closeFd(fd);
+    if (this.adminFd !== undefined) sys.closeFd(this.adminFd);
+    this.adminFd = undefined;
   }
 }

@@ -51,9 +51,10 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
   return {
     /**
      * Gateway number `index`, serving on `listenFd` (the supervisor's socket on the port, which the
-     * gateway inherits); `port` is what that socket is bound to, once known.
+     * gateway inherits); `port` is what that socket is bound to, once known; `adminFd` the admin
+     * listener's socket (gateway.admin), the same one for every gateway.
      */
-    gateway: (index: number, domains: DomainSegment[], listenFd: number, port?: number): ChildSpec => ({
+    gateway: (index: number, domains: DomainSegment[], listenFd: number, port?: number, adminFd?: number): ChildSpec => ({
       id: index === 0 ? 'gateway' : `gateway.${index}`,
       role: 'gateway',
       functionId: 0,
@@ -71,7 +72,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           ...(port !== undefined ? { [ENV.port]: String(port) } : {}),
         },
         nodeOptions: process.env.NODE_OPTIONS?.includes('semi-space') ? [] : GATEWAY_NODE_OPTIONS,
-        fds: { [ENV.listenFd]: listenFd },
+        fds: { [ENV.listenFd]: listenFd, ...(adminFd !== undefined ? { [ENV.adminFd]: adminFd } : {}) },
       },
       restart: 'permanent',
       // The drain delay, then every request and flow in flight to its deadline (config/stop.ts);

@@ -145,7 +145,7 @@ export class Supervisor implements Parts {
     await events.step('handlers', `bundling ${cfg.functions.length} function(s)`, () => this.bundleConfigFunctions());
     await events.step('gateway', `starting ${cfg.gateway.workers} gateway(s) on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
       await this.gateways.startAll();
-      events.done('gateway', `${this.gateways.all().length} gateway(s) listening on http://${cfg.gateway.host}:${this.gateways.port} (pid ${this.gateways.all().map((g) => g.pid).join(', ')})`);
+      events.done('gateway', `${this.gateways.all().length} gateway(s) listening on http://${cfg.gateway.host}:${this.gateways.port}${cfg.gateway.admin ? `, admin on http://${cfg.gateway.admin.host}:${cfg.gateway.admin.port}` : ''} (pid ${this.gateways.all().map((g) => g.pid).join(', ')})`);
     });
     const replicas = [...this.functions.values()].reduce((a, f) => a + f.replicas, 0);
     await events.step('containers', `starting ${replicas} container(s)`, async () => {
@@ -162,7 +162,9 @@ export class Supervisor implements Parts {
     });
     await events.step('health', `GET /healthz`, async () => {
       const unready = () => new Set([...this.functions.values()].filter((f) => !this.containers.of(f.id, f.deployment).some((c) => c.state === 'ready')).map((f) => f.id));
-      const h = await settledHealth(cfg.gateway.host, this.gateways.port, unready);
+      // With gateway.admin, /healthz is there (the public port answers 404 for it).
+      const at = cfg.gateway.admin ?? { host: cfg.gateway.host, port: this.gateways.port };
+      const h = await settledHealth(at.host, at.port, unready);
       if (h.ok) events.done('health', `GET /healthz: ok, ${h.routed} function(s) routed`);
       else events.done('health', `GET /healthz: 503, not ready: ${h.notReady.length} of ${h.routed} function(s) have no ready replica: ${h.notReady.map((f) => `${f.id} (${f.name}): ${f.reason}`).join('; ')}`, 'warn');
     });
