@@ -268,8 +268,7 @@ export class Supervisor implements Parts {
         for (const f of left) this.events.info(`could not remove ${f}`);
         if (this.seg) {
           this.seg.close();
-          // Removed already by someone else (a user's rm, a `down --clean-shm` of a stale view): nothing to do.
-          if (Segment.exists(this.seg.name)) {
+          if (Segment.exists(this.seg.name)) { // someone else (a user's rm) may have removed it
             Segment.unlink(this.seg.name);
             segments.unshift(this.seg.name);
           }
