@@ -15,8 +15,10 @@ export const CHECK_OPTIONS = {
   noEmit: true,
   skipLibCheck: true,
   target: ts.ScriptTarget.ES2022,
-  module: ts.ModuleKind.NodeNext,
-  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  // As esbuild bundles it: an ES module wherever it lives (top-level await included), whatever
+  // package.json is or is not next to it.
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
   allowJs: true,
   checkJs: false,
   esModuleInterop: true,
@@ -35,7 +37,10 @@ export const CHECK_OPTIONS = {
 export function checkHandlers(sources: string[]): string[] {
   const files = sources.map((s) => path.resolve(s));
   for (const f of files) if (!fs.existsSync(f)) throw new HandlerError(f, `handler file not found: ${f}`);
-  const program = ts.createProgram(files, CHECK_OPTIONS);
+  // Node's types where they are installed (near a handler, or near faasflow): TypeScript 6 no
+  // longer includes @types packages by itself, and without them a handler's `NodeJS.*` types fail.
+  const typeRoots = [...new Set([...files.map(path.dirname), PACKAGE_ROOT].flatMap(typesDirsOf))];
+  const program = ts.createProgram(files, { ...CHECK_OPTIONS, types: ['node'], typeRoots });
   const checker = program.getTypeChecker();
   const problems: string[] = [];
   for (const file of files) {
@@ -60,4 +65,13 @@ export function checkHandlers(sources: string[]): string[] {
   }
   if (problems.length) throw new HandlerError(files[0], `${problems.join('\n')}\nFix ${problems.length === 1 ? 'it' : 'them'} in the handler and run the command again.`);
   return program.getSourceFiles().filter((sf) => !program.isSourceFileDefaultLibrary(sf) && !files.includes(path.resolve(sf.fileName))).map((sf) => path.resolve(sf.fileName));
+}
+
+/** The node_modules/@types directories of `start` and its ancestors. */
+function typesDirsOf(start: string): string[] {
+  const out: string[] = [];
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules', '@types'))) out.push(path.join(dir, 'node_modules', '@types'));
+    if (path.dirname(dir) === dir) return out;
+  }
 }
