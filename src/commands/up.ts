@@ -1,3 +1,4 @@
+import path from 'node:path';
 import * as Flags from '@oclif/core/flags';
 import { Listr, type ListrTask } from 'listr2';
 import { loadConfig } from '../config/load.js';
@@ -10,6 +11,7 @@ import { cleanFailedStart, describeRecovery, forgetDeployments, prepareStart } f
 import { checkInstanceName, instancePaths, type InstancePaths } from '../common/paths.js';
 import { StepWaiter, reportingOnce, stepTasks } from '../control/steps.js';
 import { segmentName } from '../shm/index.js';
+import { PACKAGE_ROOT } from '../config/files.js';
 
 export interface UpResult {
   instance: string;
@@ -62,7 +64,10 @@ export default class Up extends FaasflowCommand {
         // The check `deploy` makes: a handler with type errors is refused before anything starts.
         title: 'Handler types',
         task: async (c, task) => {
-          const sources = [...new Set(c.cfg!.functions.map((f) => f.handler))];
+          // The package's own examples are checked when it is built (`npm run typecheck`); shipped,
+          // they import its sources, which a package does not ship.
+          const own = `${path.join(PACKAGE_ROOT, 'functions')}${path.sep}`;
+          const sources = [...new Set(c.cfg!.functions.map((f) => f.handler))].filter((s) => !s.startsWith(own));
           if (!sources.length) return;
           // Loaded here: the check loads the TypeScript compiler, but only when its record misses.
           const { checkHandlersCached } = await import('../runtime/handler/check-cache.js');
