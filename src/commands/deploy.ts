@@ -30,8 +30,8 @@ export default class Deploy extends FaasflowCommand {
     say(`checking ${args.file}`);
     // Loaded here, not at the top: the TypeScript compiler takes seconds to import, and oclif
     // imports every command module to list them.
-    const [{ bundleHandler }, { checkHandler }] = await Promise.all([import('../runtime/handler/bundle.js'), import('../runtime/handler/check.js')]);
-    await checkHandler(source);
+    const [{ bundleHandler }, { checkHandlersCached }] = await Promise.all([import('../runtime/handler/bundle.js'), import('../runtime/handler/check-cache.js')]);
+    await checkHandlersCached([source]);
     const outDir = deployBundleDir(p, flags.id);
     try {
       const { file } = await bundleHandler(source, outDir);

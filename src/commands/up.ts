@@ -1,3 +1,4 @@
+import path from 'node:path';
 import * as Flags from '@oclif/core/flags';
 import { Listr, type ListrTask } from 'listr2';
 import { loadConfig } from '../config/load.js';
@@ -10,6 +11,7 @@ import { cleanFailedStart, describeRecovery, forgetDeployments, prepareStart } f
 import { checkInstanceName, instancePaths, type InstancePaths } from '../common/paths.js';
 import { StepWaiter, reportingOnce, stepTasks } from '../control/steps.js';
 import { segmentName } from '../shm/index.js';
+import { PACKAGE_ROOT } from '../config/files.js';
 
 export interface UpResult {
   instance: string;
@@ -19,12 +21,15 @@ export interface UpResult {
   segment: string;
   recovered: CleanReport | null;
   warnings: string[];
+  /** The handlers' type check: run now, answered by its record of an unchanged earlier pass, or none to check. */
+  typeCheck: 'checked' | 'cached' | 'none';
 }
 
 interface Ctx {
   cfg?: ResolvedConfig;
   paths?: InstancePaths;
   recovered: CleanReport | null;
+  typeCheck: UpResult['typeCheck'];
   /** Releases the instance's start lock, held from the stale check until the start is over. */
   unlock?: () => void;
 }
@@ -40,7 +45,7 @@ export default class Up extends FaasflowCommand {
 
   async run(): Promise<UpResult> {
     const { flags } = await this.parse(Up);
-    const ctx: Ctx = { recovered: null };
+    const ctx: Ctx = { recovered: null, typeCheck: 'none' };
     const warnings: string[] = [];
     const steps = new StepWaiter();
     let supervisor: ReturnType<typeof launchSupervisor> | undefined;
@@ -53,6 +58,21 @@ export default class Up extends FaasflowCommand {
           c.paths = instancePaths(c.cfg.instance, c.cfg.runtimeDir);
           const flows = c.cfg.flows.length ? `, ${c.cfg.flows.length} flow${c.cfg.flows.length === 1 ? '' : 's'}` : '';
           task.title = `Config: ${c.cfg.file || 'built-in examples'} (${c.cfg.functions.length} function${c.cfg.functions.length === 1 ? '' : 's'}${flows}, port ${c.cfg.gateway.port})`;
+        },
+      },
+      {
+        // The check `deploy` makes: a handler with type errors is refused before anything starts.
+        title: 'Handler types',
+        task: async (c, task) => {
+          // The package's own examples are checked when it is built (`npm run typecheck`); shipped,
+          // they import its sources, which a package does not ship.
+          const own = `${path.join(PACKAGE_ROOT, 'functions')}${path.sep}`;
+          const sources = [...new Set(c.cfg!.functions.map((f) => f.handler))].filter((s) => !s.startsWith(own));
+          if (!sources.length) return;
+          // Loaded here: the check loads the TypeScript compiler, but only when its record misses.
+          const { checkHandlersCached } = await import('../runtime/handler/check-cache.js');
+          c.typeCheck = (await checkHandlersCached(sources)).cached ? 'cached' : 'checked';
+          task.title = `Handler types: ${sources.length} file(s) ${c.typeCheck === 'cached' ? 'unchanged since they were checked' : 'checked'}`;
         },
       },
       {
@@ -118,6 +138,6 @@ export default class Up extends FaasflowCommand {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => sup.kill(sig));
       process.exitCode = (await exited(sup)) ?? 1;
     }
-    return { instance: cfg.instance, supervisorPid: supervisor?.pid ?? 0, url, runtimeDir: cfg.runtimeDir, segment: segmentName(cfg.instance), recovered: ctx.recovered, warnings };
+    return { instance: cfg.instance, supervisorPid: supervisor?.pid ?? 0, url, runtimeDir: cfg.runtimeDir, segment: segmentName(cfg.instance), recovered: ctx.recovered, warnings, typeCheck: ctx.typeCheck };
   }
 }

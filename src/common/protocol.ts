@@ -27,7 +27,7 @@ export interface DeployRequest {
   replicas?: number;
   /** The handler source the user named (kept for `ps` and the state file). */
   source: string;
-  /** The bundle built by the CLI (checkHandler + bundleHandler) inside the runtime directory. */
+  /** The bundle built by the CLI (checkHandlersCached + bundleHandler) inside the runtime directory. */
   bundle: string;
 }
 

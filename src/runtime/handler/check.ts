@@ -9,29 +9,38 @@ import { PACKAGE_ROOT } from '../../config/files.js';
 /** Diagnostics that only say the user's project has no type declarations installed. */
 const MISSING_TYPES = new Set([2307, 7016, 2580, 2591, 2688, 2792, 2875]);
 
+/** The compiler options of the check (check-cache.ts keys its results by them too). */
+export const CHECK_OPTIONS = {
+  strict: true,
+  noEmit: true,
+  skipLibCheck: true,
+  target: ts.ScriptTarget.ES2022,
+  // As esbuild bundles it: an ES module wherever it lives (top-level await included), whatever
+  // package.json is or is not next to it.
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  allowJs: true,
+  checkJs: false,
+  esModuleInterop: true,
+  allowImportingTsExtensions: true,
+  lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+  // `import type { Context } from 'faasflow'` is this package's types wherever the handler lives
+  // (npx runs faasflow without a local install); unresolved, ctx would silently be `any`.
+  paths: { faasflow: [path.join(PACKAGE_ROOT, 'dist', 'index.d.ts')] },
+};
+
 /**
  * Type-checks handler sources in one program. Throws a HandlerError listing every problem as
- * file:line:col, or when a module has no default-exported function.
+ * file:line:col, or when a module has no default-exported function. Returns every other file the
+ * check read (imports, declarations), TypeScript's own libraries aside.
  */
-export function checkHandlers(sources: string[]): void {
+export function checkHandlers(sources: string[]): string[] {
   const files = sources.map((s) => path.resolve(s));
   for (const f of files) if (!fs.existsSync(f)) throw new HandlerError(f, `handler file not found: ${f}`);
-  const program = ts.createProgram(files, {
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    allowJs: true,
-    checkJs: false,
-    esModuleInterop: true,
-    allowImportingTsExtensions: true,
-    lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
-    // `import type { Context } from 'faasflow'` is this package's types wherever the handler lives
-    // (npx runs faasflow without a local install); unresolved, ctx would silently be `any`.
-    paths: { faasflow: [path.join(PACKAGE_ROOT, 'dist', 'index.d.ts')] },
-  });
+  // Node's types where they are installed (near a handler, or near faasflow): TypeScript 6 no
+  // longer includes @types packages by itself, and without them a handler's `NodeJS.*` types fail.
+  const typeRoots = [...new Set([...files.map(path.dirname), PACKAGE_ROOT].flatMap(typesDirsOf))];
+  const program = ts.createProgram(files, { ...CHECK_OPTIONS, types: ['node'], typeRoots });
   const checker = program.getTypeChecker();
   const problems: string[] = [];
   for (const file of files) {
@@ -54,9 +63,15 @@ export function checkHandlers(sources: string[]): void {
       }
     }
   }
-  if (problems.length) throw new HandlerError(files[0], problems.join('\n'));
+  if (problems.length) throw new HandlerError(files[0], `${problems.join('\n')}\nFix ${problems.length === 1 ? 'it' : 'them'} in the handler and run the command again.`);
+  return program.getSourceFiles().filter((sf) => !program.isSourceFileDefaultLibrary(sf) && !files.includes(path.resolve(sf.fileName))).map((sf) => path.resolve(sf.fileName));
 }
 
-export async function checkHandler(source: string): Promise<void> {
-  checkHandlers([source]);
+/** The node_modules/@types directories of `start` and its ancestors. */
+function typesDirsOf(start: string): string[] {
+  const out: string[] = [];
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules', '@types'))) out.push(path.join(dir, 'node_modules', '@types'));
+    if (path.dirname(dir) === dir) return out;
+  }
 }

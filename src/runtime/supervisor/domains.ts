@@ -16,6 +16,7 @@ import type { DomainSegment } from '../links.js';
 import type { FnEntry } from './deployments.js';
 import { uidBaseFor, resolveUser } from './users.js';
 import { giveSecrets, makeSecretsDir, removeSecretsDir } from './secrets.js';
+import { MIN_DATA_LIMIT_BYTES, NODE_RESERVE_BYTES } from './data-limit.js';
 
 export interface Domain {
   index: number;
@@ -130,6 +131,9 @@ export class Domains {
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
     const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
+    if (sandbox && cgroups.kind === 'none') {
+      for (const f of fns.filter((x) => x.memoryMax < MIN_DATA_LIMIT_BYTES)) this.notes.push(`function ${f.id} (${f.name}): memoryMax ${f.memoryMax} bytes is RLIMIT_DATA here, which Node's own thread stacks and heap reservations (~${NODE_RESERVE_BYTES >> 20} MiB) nearly fill: its replicas may fail at start; give it at least ${MIN_DATA_LIMIT_BYTES >> 20}MiB`);
+    }
     const tmpDir = sandboxTmpDir(cfg.instance, name);
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });

@@ -13,6 +13,7 @@ import type { FnEntry } from './deployments.js';
 import { containerSpecId, type ChildSpec, type Intensity } from './spec.js';
 import { inheritedEnv, wholeEnv } from './environment.js';
 import { containerStopMs, stopBudget } from '../../config/stop.js';
+import { dataLimitEnv, dataLimitNodeOptions } from './data-limit.js';
 
 /** The supervisor's SIGKILL of a gateway comes this long after the gateway's own timer would end it. */
 export const KILL_AFTER_MS = 1000;
@@ -100,7 +101,8 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           // $HOME/.cache; the sandbox lets a domain write only its own temporary directory.
           XDG_CACHE_HOME: path.join(d.tmpDir, '.cache'),
           ...f.env,
-          ...common,
+          // Bounded by RLIMIT_DATA, it is sized for that bound (data-limit.ts says why).
+          ...(d.policy?.dataBytes !== undefined ? dataLimitEnv(common, process.env.GLIBC_TUNABLES) : common),
           [ENV.functionId]: String(f.id),
           [ENV.deployment]: String(f.deployment),
           [ENV.replica]: String(replica),
@@ -116,6 +118,7 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
           ...(d.policy ? { [ENV.handlerIpc]: '1', [ENV.nodeOptions]: f.env.NODE_OPTIONS ?? '' } : {}),
         },
         ...(d.policy ? { wrapper: [SANDBOX_BINARY, ...sandboxArgs(d.policy)] } : {}),
+        ...(d.policy?.dataBytes !== undefined ? { nodeOptions: dataLimitNodeOptions(d.policy.dataBytes, f.env.NODE_OPTIONS) } : {}),
         fds: { [ENV.segmentFd]: d.segmentFd },
       },
       restart: 'permanent',
