@@ -110,14 +110,19 @@ export class Scaler {
     const d = decideScale(f.scale, st, Date.now(), load);
     const live = this.live(f);
     if (d.desired === live.length) return;
-    const why = d.reason || (d.desired === was ? `${live.length} running, the scaler keeps ${was}` : '');
-    this.note(f, `scaling ${d.desired > live.length ? 'up' : 'down'} ${live.length} → ${d.desired} replica(s): ${why} (min ${f.scale.min}, max ${f.scale.max})`);
+    // Logged when the count changes; catching up with it (a replica still draining) is not news.
+    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
     if (d.desired > live.length) this.up(f, live, d.desired - live.length);
     else this.down(f, live, live.length - d.desired);
   }
 
-  private up(f: FnEntry, live: Child[], n: number): void {
-    const taken = new Set(this.s.containers.of(f.id).map((c) => c.spec.replica));
+  private up(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, live: Child[], want: number): void {
+    const all = this.s.containers.of(f.id);
+    // Replicas still draining count against max too: processes of the function never exceed it
+    // (its domain's cgroup is sized for max). The next sample starts the rest once they are gone.
+    let n = Math.min(want, f.scale.max - all.length);
+    if (n <= 0) return;
+    const taken = new Set(all.map((c) => c.spec.replica));
     for (let r = 0; n > 0; r++) {
       if (taken.has(r)) continue;
       try {
