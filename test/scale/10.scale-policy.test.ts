@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { configError } from '../helpers/config.js';
 import { decideScale, initialScale, type ScaleState } from '../../src/runtime/supervisor/scale-policy.js';
 import type { ScaleConfig } from '../../src/config/types.js';
+import { podConcurrency } from '../../src/export/k8s/manifests.js';
 
 const ECHO = 'export default async (input: Uint8Array) => input;\n';
 
@@ -29,6 +30,11 @@ t.test('scale resolves with defaults: min 0, target = concurrency, idle 30 s; it
   const fixed = await loadConfig({ cwd: dirWith(t, "{ id: 1, handler: './echo.ts' }"), instance: 'x' });
   t.equal(fixed.functions[0].replicas, 1, 'without scale: 1 replica, fixed');
   t.notOk('scale' in fixed.functions[0]);
+});
+
+t.test('export k8s: a pod counts an elastic function at max × target (its own scaler\'s ceiling)', async (t) => {
+  const c = await loadConfig({ cwd: dirWith(t, "{ id: 1, handler: './echo.ts', concurrency: 8, scale: { max: 4, target: 3 } }, { id: 2, name: 'fixed', handler: './echo.ts', replicas: 2, concurrency: 5 }"), instance: 'x' });
+  t.equal(podConcurrency(c), 4 * 3 + 2 * 5);
 });
 
 t.test('bad scale configs are refused naming the field and the fix', async (t) => {
