@@ -6,7 +6,7 @@ import { segmentPath } from '../common/paths.js';
 
 export default class Ps extends FaasflowCommand {
   static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory), each container's security domain and sandbox.";
-  static override description = 'PRIVATE is resident memory only this process uses (excluding the segment): the figure a leak grows and memoryLimit applies to. SHM is the part of the segment this process has touched.';
+  static override description = 'Below the processes, each function: REPLICAS ready/desired (desired is the fixed count, or what the scaler decided for a function with `scale`) and its SCALE range. PRIVATE is resident memory only this process uses (excluding the segment): the figure a leak grows and memoryLimit applies to. SHM is the part of the segment this process has touched.';
   static override examples = ['<%= config.bin %> ps', '<%= config.bin %> ps --instance demo --json'];
 
   async run(): Promise<InstanceStatus> {
@@ -15,6 +15,7 @@ export default class Ps extends FaasflowCommand {
     if (!this.jsonEnabled()) {
       this.log(`instance ${s.instance} (${s.state}) http://${s.host}:${s.port}  segment ${segmentPath(s.segment)}`);
       this.log(table(s));
+      this.log(`\n${functionTable(s)}`);
       const failed = s.children.filter((c) => c.state === 'failed');
       for (const c of failed) this.log(`\n${c.id} FAILED: ${c.lastExit} — see \`faasflow logs --id ${c.functionId}\``);
     }
@@ -45,6 +46,22 @@ function table(s: InstanceStatus): string {
     c.domain || '-',
     c.sandbox || '-',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return columns([header, ...rows]);
+}
+
+/** Each function: ready / desired replicas, and its elastic range (min..max, target in flight per replica, idle window). */
+function functionTable(s: InstanceStatus): string {
+  const header = ['FUNCTION', 'DEPLOY', 'REPLICAS', 'SCALE'];
+  const rows = s.functions.map((f) => [
+    `${f.id} ${f.name}`,
+    String(f.deployment),
+    `${f.ready}/${f.desired}`,
+    f.scale ? `${f.scale.min}..${f.scale.max}, target ${f.scale.target} in flight, idle ${f.scale.idleMs / 1000}s` : 'fixed',
+  ]);
+  return columns([header, ...rows]);
+}
+
+function columns(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }

@@ -88,7 +88,14 @@ export interface FunctionStatus {
   source: string;
   bundle: string;
   deployment: number;
+  /** Replicas it started with (fixed, or scale.min for an elastic one). */
   replicas: number;
+  /** Replicas it should run now: the fixed count, or what the scaler decided. */
+  desired: number;
+  /** Replicas of the serving version that are ready (serving). */
+  ready: number;
+  /** Its elastic range, when it has one (functions[].scale). */
+  scale?: { min: number; max: number; target: number; idleMs: number };
   origin: 'config' | 'deploy';
 }
 

@@ -29,6 +29,17 @@ const PER_FUNCTION = new Map([
   ['TMPDIR', 'each domain gets a temporary directory of its own'],
 ]);
 
+/** `functions[].scale`; `target` defaults to the function's concurrency (config/load.ts). */
+const scaleSchema = z.strictObject({
+  /** Replicas kept however idle: 0 scales the function to zero (no process while idle). */
+  min: int(0, 64).default(0),
+  max: int(1, 64),
+  /** Requests in flight (queued ones included) per replica the scaler aims for. */
+  target: int(1, 100_000).optional(),
+  /** How long the load must stay lower before replicas are drained (to zero too). */
+  idle: duration.refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be from 1s to 24h (e.g. \'30s\')').default(30_000),
+});
+
 export const functionSchema = z.strictObject({
   /** The number in POST /function/:id; 1 .. segment.maxFunctions-1. */
   id: int(1, 4095),
@@ -36,7 +47,13 @@ export const functionSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "." (starting with a letter or digit)').optional(),
   /** Handler source, relative to the config file. */
   handler: z.string().min(1, 'must name the handler file, e.g. "./functions/echo.ts"'),
-  replicas: int(1, 64).default(1),
+  /** A fixed number of replicas; absent: 1, or `scale` sets the count. */
+  replicas: int(1, 64).optional(),
+  /**
+   * Elastic replicas: the supervisor keeps between `min` and `max`, aiming at `target` requests in
+   * flight per replica, and drains down to the load after `idle` (see scaleSchema).
+   */
+  scale: scaleSchema.optional(),
   concurrency: int(1, 100_000).default(16),
   timeout: duration.default(30_000),
   memoryLimit: size.default(0),
@@ -190,6 +207,8 @@ export const configSchema = z
     });
     const users = new Map<string, { user: string | number; at: number }>();
     c.functions.forEach((f, i) => {
+      if (f.scale && f.replicas !== undefined) ctx.addIssue({ code: 'custom', path: ['functions', i, 'replicas'], message: 'set either replicas (a fixed count) or scale (min..max, set by the load), not both: remove replicas, scale.min is the floor' });
+      if (f.scale && f.scale.min > f.scale.max) ctx.addIssue({ code: 'custom', path: ['functions', i, 'scale', 'min'], message: `min ${f.scale.min} is above max ${f.scale.max}: the floor must not exceed the ceiling` });
       if (f.memoryMax !== undefined && f.memoryMax > 0 && f.memoryMax < f.memoryLimit) ctx.addIssue({ code: 'custom', path: ['functions', i, 'memoryMax'], message: `must be at least memoryLimit (${f.memoryLimit} bytes): memoryLimit replaces a replica gracefully before the hard cap stops it` });
       if (f.user === undefined) return;
       const domain = f.domain ?? f.name ?? defaultName(f.handler);

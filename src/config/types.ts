@@ -12,7 +12,10 @@ export interface FunctionConfig {
   name: string;
   /** Absolute path of the handler's TypeScript (or JavaScript) source. */
   handler: string;
+  /** Replicas to start with: the fixed count, or `scale.min` for an elastic function. */
   replicas: number;
+  /** Elastic replicas (absent: `replicas` is fixed). */
+  scale?: ScaleConfig;
   /** Requests one replica works on at once. */
   concurrency: number;
   /** Handler timeout in ms (504 past it). */
@@ -34,6 +37,21 @@ export interface FunctionConfig {
   passEnv?: string[];
   /** Secrets (`faasflow secret create`) its containers can read: ctx.secret(name), files in $FAASFLOW_SECRETS_DIR. */
   secrets?: string[];
+}
+
+export interface ScaleConfig {
+  /** Replicas kept however idle; 0: no process while idle. */
+  min: number;
+  max: number;
+  /** Requests in flight (queued included) per replica the scaler aims for. */
+  target: number;
+  /** How long the load must stay lower before replicas are drained. */
+  idleMs: number;
+}
+
+/** The most replicas a function may run (what its domain's segment and cgroups are sized for). */
+export function replicaCeiling(f: Pick<FunctionConfig, 'replicas' | 'scale'>): number {
+  return Math.max(f.replicas, f.scale?.max ?? 0);
 }
 
 export interface ResolvedConfig {

@@ -1,7 +1,7 @@
 // How much memory one instance needs, from its resolved config alone: the bytes of its segments
 // (the runtime segment, what a pod's /dev/shm must hold, and the domain segments, memfds charged to
 // the pod's memory) and the memory limit that covers the segments plus every process. Pure, so the figures in an exported manifest can be checked without starting anything.
-import type { ResolvedConfig } from '../config/types.js';
+import { replicaCeiling, type ResolvedConfig } from '../config/types.js';
 import { domainBudget, domainStatsSlots } from '../config/segment.js';
 import { MIN_DOMAIN_BYTES, computeLayout, metadataSize } from '../shm/layout.js';
 import { holdable } from '../shm/space.js';
@@ -72,7 +72,7 @@ export function segmentBytes(cfg: ResolvedConfig): SegmentSizes {
   const domains = domainsOf(cfg);
   const perDomain = domains.length ? domainBudget(cfg.segment.size, domains.length) : 0;
   const domainBytes = domains.map((d) => {
-    const replicas = cfg.functions.filter((f) => f.domain === d).reduce((a, f) => a + f.replicas, 0);
+    const replicas = cfg.functions.filter((f) => f.domain === d).reduce((a, f) => a + replicaCeiling(f), 0);
     const l = computeLayout({ kind: 'domain', budget: perDomain, classes: cfg.segment.classes, maxFunctions: 0, fnWriters: 0, procSlots: 0, statsSlots: domainStatsSlots(replicas) });
     return pageAlign(holdable(l));
   });
@@ -100,7 +100,7 @@ export interface MemoryBudget {
 export function memoryBudget(cfg: ResolvedConfig): MemoryBudget {
   const segments = segmentBytes(cfg).total;
   const gateways = cfg.gateway.workers * PROCESS_MEMORY.gateway;
-  const containers = cfg.functions.reduce((a, f) => a + (f.replicas + 1) * Math.max(PROCESS_MEMORY.container, f.memoryLimit), 0);
+  const containers = cfg.functions.reduce((a, f) => a + (replicaCeiling(f) + 1) * Math.max(PROCESS_MEMORY.container, f.memoryLimit), 0);
   const sum = segments + PROCESS_MEMORY.sharedCode + PROCESS_MEMORY.cli + PROCESS_MEMORY.supervisor + gateways + containers;
   return { segments, sharedCode: PROCESS_MEMORY.sharedCode, cli: PROCESS_MEMORY.cli, supervisor: PROCESS_MEMORY.supervisor, gateways, containers, total: Math.ceil(sum / MiB) * MiB };
 }

@@ -89,6 +89,8 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const bytesOut = counter('faasflow_response_bytes_total', 'Response body bytes sent.', fnLabels);
   const inflight = gauge('faasflow_requests_in_flight', 'Requests being handled now.', fnLabels);
   const queued = gauge('faasflow_requests_queued', 'Requests waiting for a free replica now.', fnLabels);
+  const replicas = gauge('faasflow_replicas', 'Container processes of the function that serve now (ready).', fnLabels);
+  const desired = gauge('faasflow_replicas_desired', 'Container processes the function should have now (starting or ready): its fixed count, or what the scaler decided (functions[].scale).', fnLabels);
   const latency = new CountedHistogram('faasflow_request_duration_seconds', 'Request latency per function and stage: total (gateway in to reply out), queue (waiting for a replica), container (descriptor out to reply in).', [...fnLabels, 'stage'], reg);
   // Per pid: a replica being replaced and its replacement run side by side under one replica number.
   const handler = new CountedHistogram('faasflow_handler_duration_seconds', 'Time in the handler per container process, since it started.', [...fnLabels, 'replica', 'pid'], reg);
@@ -105,6 +107,8 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
     bytesOut.inc(l, f.bytesOut);
     inflight.set(l, f.inflight);
     queued.set(l, f.queued);
+    replicas.set(l, f.replicas);
+    desired.set(l, f.replicasDesired);
     if (fs) for (const [stage, h] of STAGES) latency.add({ ...l, stage }, fs.histogram(f.id, h));
   }
 

@@ -40,6 +40,7 @@ export class FunctionReader {
       const inflight = fs.get(id, counters.FN_INFLIGHT);
       if (skip.has(id) || (!wanted.has(id) && requests === 0 && inflight === 0)) continue;
       const hist = H_STAGES.map((h) => fs.histogram(id, h));
+      const mine = procs.filter((p) => p.role === 'container' && p.functionId === id);
       const status = { '2xx': fs.get(id, counters.FN_2XX), '4xx': fs.get(id, counters.FN_4XX), '5xx': fs.get(id, counters.FN_5XX) };
       const errors = status['4xx'] + status['5xx'];
       const prev = this.prev.get(id);
@@ -57,6 +58,8 @@ export class FunctionReader {
         timeouts: fs.get(id, counters.FN_TIMEOUTS),
         inflight,
         queued: fs.get(id, counters.FN_QUEUED),
+        replicas: mine.filter((p) => p.state === 'ready').length,
+        replicasDesired: mine.filter((p) => p.state === 'ready' || p.state === 'starting').length,
         bytesIn: fs.get(id, counters.FN_BYTES_IN),
         bytesOut: fs.get(id, counters.FN_BYTES_OUT),
         latencyUs: stages(hist, h?.all),

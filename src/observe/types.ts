@@ -44,6 +44,9 @@ export interface FunctionSnapshot {
   timeouts: number;
   inflight: number;
   queued: number;
+  /** Its container processes that serve (ready), and those that should (starting or ready): the scaler's count while it acts. */
+  replicas: number;
+  replicasDesired: number;
   bytesIn: number;
   bytesOut: number;
   /** Since the instance started. */

@@ -18,6 +18,8 @@ export interface Route {
    * this reason at once instead of waiting in the queue for a replica that will not come.
    */
   unavailable?: string;
+  /** An elastic function at `scale.min: 0`: no ready replica is no reason for /healthz to fail (its requests wait for one). */
+  scalesToZero?: boolean;
 }
 
 /**

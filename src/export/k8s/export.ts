@@ -111,7 +111,7 @@ function commentFor(m: Manifest, cfg: ResolvedConfig, graceSeconds: number, o: K
       return [
         'KEDA scales on requests in flight per pod (a Prometheus gauge every gateway reports for the whole instance):',
         `  ${inflightQuery(o)}`,
-        `target per pod: ${m.spec.triggers[0]?.metadata?.threshold ?? ''} (a pod works on ${podConcurrency(cfg)} at once: replicas × concurrency of every function).`,
+        `target per pod: ${m.spec.triggers[0]?.metadata?.threshold ?? ''} (a pod works on ${podConcurrency(cfg)} at once: replicas × concurrency of every function, scale.max × scale.target of an elastic one, which scales in the pod as on one host).`,
         'Needs KEDA and a Prometheus that scrapes the pods (their prometheus.io annotations, or the PodMonitor: --pod-monitor).',
       ];
     default:

@@ -43,9 +43,13 @@ export type Manifest = IConfigMap | IDeployment | IService | IPodDisruptionBudge
 /** A ConfigMap's data is stored in etcd in one object, capped at 1 MiB. */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 
-/** In-flight requests one pod can work on at once: every replica of every function at full concurrency. */
+/**
+ * In-flight requests one pod can work on at once: every replica of every function at full
+ * concurrency; an elastic function (functions[].scale) counts at its ceiling, `max` replicas at its
+ * own `target` each, the load past which the pod's own scaler can add no replica: then a new pod.
+ */
 export function podConcurrency(cfg: ResolvedConfig): number {
-  return cfg.functions.reduce((a, f) => a + f.replicas * f.concurrency, 0);
+  return cfg.functions.reduce((a, f) => a + (f.scale ? f.scale.max * f.scale.target : f.replicas * f.concurrency), 0);
 }
 
 /**

@@ -5,7 +5,7 @@
 // request and flow in flight run to its own timeout.
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
-import type { ResolvedConfig } from '../../config/types.js';
+import { replicaCeiling, type ResolvedConfig } from '../../config/types.js';
 import { K8S_READINESS, type PodTiming } from '../drain.js';
 import { mebibytes, memoryBudget, segmentBytes } from '../sizing.js';
 
@@ -76,7 +76,7 @@ export interface PodInput {
  * process's log may grow to logs.maxSize × (keep + 1), plus room for bundles and handlers' files.
  */
 export function scratchBytes(cfg: ResolvedConfig): number {
-  const processes = 1 + cfg.gateway.workers + cfg.functions.reduce((a, f) => a + f.replicas, 0);
+  const processes = 1 + cfg.gateway.workers + cfg.functions.reduce((a, f) => a + replicaCeiling(f), 0);
   const logs = processes * cfg.logs.maxBytes * (cfg.logs.keep + 1);
   return Math.max(256 * MiB, logs + 64 * MiB);
 }

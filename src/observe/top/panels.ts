@@ -17,6 +17,8 @@ interface LatencyRow {
   queue?: number;
   handler?: number;
   reply?: number;
+  /** ready/desired container processes (functions only). */
+  replicas?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => 
   const fnRow = (f: FunctionSnapshot): LatencyRow => ({
     label: `\x1b[${ansiOf(f.id)}m${(f.name ? `${f.id} ${f.name}` : `fn ${f.id}`).slice(0, 14)}\x1b[39m`,
     rps: f.rps, p50: f.recentLatencyUs?.total.p50, p99: f.recentLatencyUs?.total.p99, errors: f.errors, total: f.requests, p99all: f.latencyUs.total.p99,
-    queue: f.recentLatencyUs?.queue.p99, handler: f.recentLatencyUs?.handler.p99, reply: f.recentLatencyUs?.reply.p99,
+    queue: f.recentLatencyUs?.queue.p99, handler: f.recentLatencyUs?.handler.p99, reply: f.recentLatencyUs?.reply.p99, replicas: `${f.replicas}/${f.replicasDesired}`,
   });
   const rows = fns.filter(served).map(fnRow);
   for (const fl of flows) {
@@ -48,6 +50,7 @@ export function latencyColumns(fns: FunctionSnapshot[], ansiOf: (id: number) => 
     col('p99', (r) => fmtUs(r.p99)),
     { ...col('errors', (r) => fmtCount(r.errors)), short: 'err' },
     col('total', (r) => fmtCount(r.total)),
+    { ...col('replicas', (r) => r.replicas ?? '', false), short: 'repl' },
     col('p99 all', (r) => fmtUs(r.p99all), false),
     col('queue p99', (r) => fmtUs(r.queue), false),
     col('handler p99', (r) => fmtUs(r.handler), false),

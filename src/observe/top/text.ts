@@ -28,8 +28,9 @@ export function snapshotText(s: Snapshot): string {
       fmtUs(f.latencyUs.handler.p99),
       fmtUs(f.latencyUs.reply.p99),
       String(f.inflight),
+      `${f.replicas}/${f.replicasDesired}`,
     ]);
-    out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'REPLY P99', 'INFLIGHT'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+    out.push(textTable(['FUNCTION', 'REQS', 'REQ/S', '2xx/4xx/5xx', 'P50', 'P99', 'P50 ALL', 'P99 ALL', 'QUEUE P99', 'CONTAINER P99', 'HANDLER P99', 'REPLY P99', 'INFLIGHT', 'REPLICAS'], rows, [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
   }
   if (s.flows.length) {
     out.push('', 'Flows (each flow, then its steps; a parallel branch is marked ‖; copies = packets copied into another domain):');

@@ -2,8 +2,9 @@
 // every function, each has at least one ready replica linked to it; until then (containers
 // starting, a replica being restarted, a function given up after a crash loop) 503, naming each
 // function that cannot serve and why, so a balancer, a Kubernetes readiness or startup probe and
-// `faasflow up` see what is missing. Liveness: the process answers at all; a drain or a missing
-// replica is no reason to restart it.
+// `faasflow up` see what is missing; a function that scales to zero is ready with none (its
+// requests wait in the queue while the supervisor starts one). Liveness: the process answers at
+// all; a drain or a missing replica is no reason to restart it.
 import type { Route } from '../protocol.js';
 
 export interface ReadinessView {
@@ -22,7 +23,7 @@ export interface NotReady {
 export function notReady(v: ReadinessView): NotReady[] {
   return v
     .routes()
-    .filter((r) => v.readyReplicas(r.id) === 0)
+    .filter((r) => v.readyReplicas(r.id) === 0 && !(r.scalesToZero && !r.unavailable))
     .map((r) => ({ id: r.id, name: r.name, reason: r.unavailable ? `given up: ${r.unavailable}` : 'no ready replica yet: its containers are starting or being restarted' }));
 }
 

@@ -49,7 +49,10 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
   const named = deployName({ id: req.id, requested: req.name, source: req.source, fileName: fresh.name, current: old, functions: s.functions.values() });
   if ('refused' in named) throw new FaasflowError('DEPLOY_FAILED', named.refused);
   const base = old ?? fresh;
-  const next: FnEntry = { ...base, name: named.name, handler: req.source, replicas: req.replicas ?? base.replicas, deployment: s.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
+  if (base.scale && req.replicas !== undefined && req.replicas > base.scale.max) throw new FaasflowError('DEPLOY_FAILED', `--replicas ${req.replicas} is above function ${req.id}'s scale.max (${base.scale.max}): give at most ${base.scale.max}, or raise scale.max in the config`);
+  // An elastic function's new version starts as many as serve now (one at least: the deploy proves it starts).
+  const replicas = req.replicas ?? (base.scale ? Math.max(1, s.scaler?.desired(req.id) ?? base.replicas) : base.replicas);
+  const next: FnEntry = { ...base, name: named.name, handler: req.source, replicas, deployment: s.deployments.next(req.id), bundle: req.bundle, source: req.source, origin: 'deploy' };
   if (next.id >= s.cfg.segment.maxFunctions) throw new FaasflowError('DEPLOY_FAILED', `function id ${next.id} does not fit: ids go up to ${s.cfg.segment.maxFunctions - 1} (segment.maxFunctions)`);
   // The flows' stats rows are at the top of the table: a function there would share a row with one.
   const flowRows = lowestFlowRow(s.cfg.flows, s.cfg.segment.maxFunctions);
@@ -76,6 +79,7 @@ export async function deploy(s: Parts, req: DeployRequest, note: (m: string) => 
     throw err;
   }
   s.deployments.save(s.functions.values());
+  s.scaler?.reset(next, started.length);
   const retired = s.containers.of(next.id).filter((c) => c.spec.deployment !== next.deployment);
   note(`routes switched; draining ${retired.length} old replica(s)`);
   const stopped = retired.map((c) => c.pid);

@@ -6,7 +6,7 @@
 // Node and the handler's dependencies need (no /dev/shm at all).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ResolvedConfig } from '../../config/types.js';
+import { replicaCeiling, type ResolvedConfig } from '../../config/types.js';
 import { DEFAULT_CLASSES, HEADER_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainBudget, domainStatsSlots } from '../../config/segment.js';
 import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
@@ -126,10 +126,10 @@ export class Domains {
     const user = fns.find((f) => f.user !== undefined)?.user;
     const uid = asRoot ? resolveUser(user, uidBaseFor(cfg), index, name) : undefined;
     const gid = asRoot ? uidBaseFor(cfg) + index : undefined;
-    const replicas = fns.reduce((a, f) => a + f.replicas, 0);
+    const replicas = fns.reduce((a, f) => a + replicaCeiling(f), 0);
     const segment = this.segmentFor(name, index, domainStatsSlots(replicas));
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
-    const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (f.replicas + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (f.replicas + 1), 0) };
+    const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (replicaCeiling(f) + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (replicaCeiling(f) + 1), 0) };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
     if (sandbox && cgroups.kind === 'none') {
       for (const f of fns.filter((x) => x.memoryMax < MIN_DATA_LIMIT_BYTES)) this.notes.push(`function ${f.id} (${f.name}): memoryMax ${f.memoryMax} bytes is RLIMIT_DATA here, which Node's own thread stacks and heap reservations (~${NODE_RESERVE_BYTES >> 20} MiB) nearly fill: its replicas may fail at start; give it at least ${MIN_DATA_LIMIT_BYTES >> 20}MiB`);
@@ -173,7 +173,7 @@ export class Domains {
       cgroups: d.cgroups.dirs,
       // Where cgroups are missing, rlimits bound each replica (RLIMIT_NPROC counts the user's tasks:
       // with a uid per domain that is the domain's; without, it is a coarse bound for the user).
-      ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (f.replicas + 1) + (d.uid === undefined ? userTasks() : 0) } : {}),
+      ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (replicaCeiling(f) + 1) + (d.uid === undefined ? userTasks() : 0) } : {}),
       landlock: d.enforcement.landlock > 0 ? {
         rx: ['/usr', '/lib', '/lib64', '/bin', path.dirname(process.execPath), ...own, ...nodeModules],
         ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random', d.secretsDir],

@@ -10,6 +10,7 @@ import type { Domains } from './domains.js';
 import type { Events } from './events.js';
 import type { Gateways } from './gateways.js';
 import type { LogFiles } from './logs.js';
+import type { Scaler } from './scaler.js';
 
 export interface Parts {
   readonly cfg: ResolvedConfig;
@@ -22,6 +23,8 @@ export interface Parts {
   readonly domains: Domains;
   readonly gateways: Gateways;
   readonly containers: Containers;
+  /** Sets the replica counts of elastic functions (functions[].scale); absent when none is. */
+  readonly scaler: Scaler | undefined;
   readonly phase: InstanceStatus['state'];
   /** A shutdown has begun: nothing new starts. */
   readonly stopping: boolean;

@@ -25,7 +25,13 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
     runtimeDir: s.paths.dir,
     configFile: s.cfg.file,
     children: [selfStatus(startedAt, withMemory), ...children.sort(byRoleAndFunction)],
-    functions: [...s.functions.values()].map((f) => ({ id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas, origin: f.origin })),
+    functions: [...s.functions.values()].map((f) => ({
+      id: f.id, name: f.name, source: f.source, bundle: f.bundle, deployment: f.deployment, replicas: f.replicas,
+      desired: s.scaler?.desired(f.id) ?? f.replicas,
+      ready: s.containers.of(f.id, f.deployment).filter((c) => c.state === 'ready' && !c.stopping).length,
+      ...(f.scale ? { scale: f.scale } : {}),
+      origin: f.origin,
+    })),
     stop: stopWait(s),
   };
 }

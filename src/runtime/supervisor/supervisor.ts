@@ -13,7 +13,6 @@ import { createToken, fileId, removeIfSame, type FileId } from './control-auth.j
 import { serveControl } from './control-socket.js';
 import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
 import { bundleHandler } from '../handler/bundle.js';
-import type { Route } from '../protocol.js';
 import type { Child } from './child.js';
 import { Containers, settled } from './containers.js';
 import { handleControl } from './control.js';
@@ -31,6 +30,8 @@ import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
 import { killSession, stopChildren } from './stop.js';
 import { adopt } from './wiring.js';
+import { Scaler } from './scaler.js';
+import { routesOf } from './routes.js';
 import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 
 export interface SupervisorOptions {
@@ -60,6 +61,8 @@ export class Supervisor implements Parts {
   readonly domains: Domains;
   readonly gateways: Gateways;
   readonly containers: Containers;
+  /** Sets the replicas of elastic functions (functions[].scale), once the instance runs. */
+  scaler: Scaler | undefined;
   phase: InstanceStatus['state'] = 'starting';
   /** The runtime segment (process table and stats) and its process table. */
   private seg: Segment | undefined;
@@ -161,7 +164,7 @@ export class Supervisor implements Parts {
       else events.done('containers', `${this.containers.all().length} ready`);
     });
     await events.step('health', `GET /healthz`, async () => {
-      const unready = () => new Set([...this.functions.values()].filter((f) => !this.containers.of(f.id, f.deployment).some((c) => c.state === 'ready')).map((f) => f.id));
+      const unready = () => new Set([...this.functions.values()].filter((f) => f.scale?.min !== 0 && !this.containers.of(f.id, f.deployment).some((c) => c.state === 'ready')).map((f) => f.id));
       // With gateway.admin, /healthz is there (the public port answers 404 for it).
       const at = cfg.gateway.admin ?? { host: cfg.gateway.host, port: this.gateways.port };
       const h = await settledHealth(at.host, at.port, unready);
@@ -173,6 +176,7 @@ export class Supervisor implements Parts {
     this.every(HEARTBEAT_MS, () => this.heartbeat());
     this.every(RECLAIM_MS, () => this.reclaimDead());
     if ([...this.functions.values()].some((f) => f.memoryLimit > 0)) this.every(cfg.observe.sampleIntervalMs, () => enforceMemoryLimits(this));
+    if (this.seg && [...this.functions.values()].some((f) => f.scale)) (this.scaler = new Scaler(this, this.seg)).run((fn, ms) => this.later(fn, ms));
     events.emit({ kind: 'running', port: this.gateways.port, host: cfg.gateway.host, at: Date.now() });
     this.logs.startTee();
   }
@@ -207,18 +211,7 @@ export class Supervisor implements Parts {
   }
 
   pushRoutes(): Promise<void> {
-    return this.gateways.pushRoutes(this.routes());
-  }
-
-  /** Each function's serving version, its domain, and whether any replica of it is left. */
-  private routes(): Route[] {
-    return [...this.functions.values()].map((f) => {
-      const replicas = this.containers.of(f.id, f.deployment);
-      const down = replicas.length > 0 && replicas.every((c) => c.state === 'failed');
-      const route: Route = { id: f.id, name: f.name, deployment: f.deployment, timeoutMs: f.timeoutMs, concurrency: f.concurrency, domain: this.domains.byName(f.domain)?.index ?? -1 };
-      if (down) route.unavailable = `every replica of function ${f.id} (${f.name}) crashed repeatedly and was given up: see \`faasflow logs --id ${f.id}\`, fix the handler and \`faasflow deploy\` it again`;
-      return route;
-    });
+    return this.gateways.pushRoutes(routesOf(this));
   }
 
   private heartbeat(): void {

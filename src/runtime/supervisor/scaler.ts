@@ -1,0 +1,164 @@
+// Elastic functions (functions[].scale): reads what the gateways already count in the runtime
+// segment (requests in flight, queued ones included, per function) every SAMPLE_MS, lets the pure
+// policy (scale-policy.ts) decide, and starts or drains replicas to match. A scale-down drains like
+// a redeploy (SIGTERM: the replica tells each gateway, which stops routing to it and closes its
+// link once it has every reply), so it fails no request. A function at zero is watched every
+// DEMAND_MS: the gateway queues its first request (as it does whenever no replica is free) and
+// counts it in flight, which is the whole signal: no message, no syscall on the request path.
+import { FunctionStats, type Segment } from '../../shm/index.js';
+import { FN_INFLIGHT } from '../../shm/constants.js';
+import { logFileFor } from '../../common/paths.js';
+import type { Child } from './child.js';
+import type { FnEntry } from './deployments.js';
+import type { Parts } from './parts.js';
+import { decideScale, initialScale, type ScaleState } from './scale-policy.js';
+
+/** How often the load of every elastic function is sampled. */
+export const SAMPLE_MS = 100;
+/**
+ * How often a function at zero is checked for demand: its first request waits this long at most,
+ * on top of the replica's start. A check reads a few words of the segment (no syscall); 200 timer
+ * wake-ups a second cost the supervisor well under 1 % of a CPU, and only while a function is at zero.
+ */
+export const DEMAND_MS = 5;
+
+/** Most requests in flight a function can have (each gateway queues at most proxy.queueLimit): a bound on a bad word. */
+const LOAD_CAP = 1e7;
+
+export class Scaler {
+  private readonly state = new Map<number, ScaleState>();
+  private readonly stats: FunctionStats;
+
+  constructor(
+    private readonly s: Parts,
+    runtime: Segment,
+  ) {
+    this.stats = new FunctionStats(runtime);
+  }
+
+  /** The count the scaler aims at for `id`, or undefined for a function with fixed replicas. */
+  desired(id: number): number | undefined {
+    return this.state.get(id)?.desired;
+  }
+
+  /** Whether some elastic function is at zero now (the demand check has work). */
+  anyAtZero(): boolean {
+    for (const st of this.state.values()) if (st.desired === 0) return true;
+    return false;
+  }
+
+  private load(id: number): number {
+    const v = this.stats.get(id, FN_INFLIGHT);
+    return Number.isFinite(v) && v > 0 ? Math.min(v, LOAD_CAP) : 0;
+  }
+
+  /**
+   * Runs until the shutdown clears the supervisor's timers: a sample every SAMPLE_MS, and while a
+   * function is at zero a demand check every DEMAND_MS in between (no fast wake-ups otherwise).
+   */
+  run(later: (fn: () => void, ms: number) => void): void {
+    let sampled = 0;
+    const tick = () => {
+      const now = Date.now();
+      if (now - sampled >= SAMPLE_MS) {
+        sampled = now;
+        this.sample();
+      } else this.demand();
+      later(tick, this.anyAtZero() ? DEMAND_MS : Math.max(1, SAMPLE_MS - (Date.now() - sampled)));
+    };
+    tick();
+  }
+
+  /** Every SAMPLE_MS: each elastic function's load against its target. */
+  sample(): void {
+    this.each((f, st) => this.decide(f, st));
+  }
+
+  /** Every DEMAND_MS: only functions at zero, and only to wake them. */
+  demand(): void {
+    this.each((f, st) => {
+      if (st.desired === 0 && this.load(f.id) > 0) this.decide(f, st);
+    });
+  }
+
+  /** A deploy set a new count (its replicas started ready): the scaler starts from there. */
+  reset(f: FnEntry, replicas: number): void {
+    if (f.scale) this.state.set(f.id, initialScale(f.scale, replicas, Date.now()));
+    else this.state.delete(f.id);
+  }
+
+  private each(fn: (f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, st: ScaleState) => void): void {
+    if (this.s.stopping || this.s.phase !== 'running') return;
+    for (const f of this.s.functions.values()) {
+      if (!f.scale) continue;
+      let st = this.state.get(f.id);
+      if (!st) this.state.set(f.id, (st = initialScale(f.scale, this.live(f).length, Date.now())));
+      fn(f as FnEntry & { scale: NonNullable<FnEntry['scale']> }, st);
+    }
+  }
+
+  /** Replicas of the serving version that count: not draining, not gone. */
+  private live(f: FnEntry): Child[] {
+    return this.s.containers.of(f.id, f.deployment).filter((c) => !c.stopping && c.state !== 'stopped');
+  }
+
+  private decide(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, st: ScaleState): void {
+    // A deploy (or its drain) in progress owns the function's replicas until it is done.
+    if (this.s.containers.of(f.id).some((c) => c.spec.deployment !== f.deployment)) return;
+    const load = this.load(f.id);
+    const was = st.desired;
+    const d = decideScale(f.scale, st, Date.now(), load);
+    const live = this.live(f);
+    if (d.desired === live.length) return;
+    // Logged when the count changes; catching up with it (a replica still draining) is not news.
+    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
+    if (d.desired > live.length) this.up(f, live, d.desired - live.length);
+    else this.down(f, live, live.length - d.desired);
+  }
+
+  private up(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, live: Child[], want: number): void {
+    const all = this.s.containers.of(f.id);
+    // Replicas still draining count against max too: processes of the function never exceed it
+    // (its domain's cgroup is sized for max). The next sample starts the rest once they are gone.
+    let n = Math.min(want, f.scale.max - all.length);
+    if (n <= 0) return;
+    const taken = new Set(all.map((c) => c.spec.replica));
+    for (let r = 0; n > 0; r++) {
+      if (taken.has(r)) continue;
+      try {
+        this.s.containers.start(f, r);
+      } catch (err) {
+        this.note(f, `cannot start replica ${r}: ${(err as Error).message}`);
+        return;
+      }
+      n--;
+    }
+    // Replicas given up on made the route unavailable; a fresh one makes it routable again.
+    if (live.some((c) => c.state === 'failed')) this.s.pushRoutes().catch(() => undefined);
+    this.s.writeState();
+  }
+
+  /** Drains `n` replicas: given-up and restarting ones first, then the highest-numbered. */
+  private down(f: FnEntry, live: Child[], n: number): void {
+    const rank = (c: Child) => (c.state === 'failed' ? 0 : c.state === 'crashed' ? 1 : c.state === 'starting' ? 2 : 3);
+    const victims = [...live].sort((a, b) => rank(a) - rank(b) || b.spec.replica - a.spec.replica).slice(0, n);
+    for (const c of victims) c.stopping = true;
+    const failed = victims.some((c) => c.state === 'failed');
+    void Promise.all(
+      victims.map(async (c) => {
+        await c.stop();
+        this.s.containers.drop([c]);
+      }),
+    ).then(() => {
+      this.s.writeState();
+      if (failed) return this.s.pushRoutes();
+    }).catch(() => undefined);
+    this.s.writeState();
+  }
+
+  /** A scale event: the supervisor's log (and its event stream) and the function's own log. */
+  private note(f: FnEntry, message: string): void {
+    this.s.events.info(`function ${f.id} (${f.name}): ${message}`);
+    this.s.logs.write(logFileFor('container', f.id), 'scaler', message);
+  }
+}
