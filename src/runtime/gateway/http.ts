@@ -11,6 +11,7 @@ import { admit, type Auth } from './auth.js';
 import { noteTarget, type AccessLog } from './access-log.js';
 import { FN_REQUESTS } from '../../shm/constants.js';
 import { UNKNOWN_FUNCTION_ROW } from '../../observe/access.js';
+import { asyncRoute, type AsyncHost } from './async.js';
 
 const FUNCTION_PREFIX = '/function/';
 const FLOW_PREFIX = '/flow/';
@@ -54,6 +55,8 @@ export interface HttpExtras {
   access?: AccessLog;
   /** A function callable without a token (`public: true`). */
   isPublic(fn: number): boolean;
+  /** /async-* (async.ts). */
+  async: AsyncHost;
 }
 
 export interface GatewayHttp {
@@ -161,6 +164,7 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
     );
     return;
   }
+  if (url.startsWith('/async-')) return asyncRoute(extras.async, req, res, url);
   req.resume();
   sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id or name>, flows with POST /flow/<name>`);
 }
