@@ -10,6 +10,12 @@ import { log } from '../child.js';
 const RECONNECT_MS = 200;
 /** How long a request waits for its commit before the client is told 503. */
 const ACK_TIMEOUT_MS = 10_000;
+/**
+ * While the queue is away (killed, restarting: a few seconds on a loaded box) requests wait for
+ * it this long rather than get a 503 at once; at most this many wait, the rest get their 503 now.
+ */
+const RECONNECT_WAIT_MS = 5000;
+const MAX_WAITING = 10_000;
 
 type Waiter = { resolve: (f: WireFrame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 
@@ -20,6 +26,8 @@ export class QueueLink {
   private seq = 0;
   private readonly waiting = new Map<number, Waiter>();
   private saidDown = false;
+  /** What was asked while the queue was away, sent once it is back (each with its own deadline). */
+  private held: { send: (s: net.Socket) => void; fail: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
   /** Runs the queue hands this gateway: (frame, answer). */
   onRun: (f: WireFrame, answer: (json: object, body: Uint8Array) => void) => void = () => undefined;
 
@@ -46,6 +54,10 @@ export class QueueLink {
       this.connected = true;
       if (this.saidDown) log('info', 'connected to the async queue again');
       this.saidDown = false;
+      for (const h of this.held.splice(0)) {
+        clearTimeout(h.timer);
+        h.send(s);
+      }
     });
     s.on('data', (c: Buffer) => reader.push(c));
     s.on('error', (err: NodeJS.ErrnoException) => {
@@ -81,16 +93,27 @@ export class QueueLink {
   }
 
   private ask(type: number, json: object, body?: Uint8Array): Promise<WireFrame> {
-    const s = this.socket;
-    if (!s || !this.connected) return Promise.reject(new Error('the async queue is not reachable'));
-    const seq = this.seq = (this.seq % 0xffffffff) + 1;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(seq);
-        reject(new Error(`the async queue did not answer within ${ACK_TIMEOUT_MS} ms`));
-      }, ACK_TIMEOUT_MS);
-      this.waiting.set(seq, { resolve, reject, timer });
-      for (const b of encodeFrame(type, seq, json, body)) s.write(b);
+      const send = (s: net.Socket) => {
+        const seq = this.seq = (this.seq % 0xffffffff) + 1;
+        const timer = setTimeout(() => {
+          this.waiting.delete(seq);
+          reject(new Error(`the async queue did not answer within ${ACK_TIMEOUT_MS} ms`));
+        }, ACK_TIMEOUT_MS);
+        this.waiting.set(seq, { resolve, reject, timer });
+        for (const b of encodeFrame(type, seq, json, body)) s.write(b);
+      };
+      if (this.socket && this.connected) return send(this.socket);
+      if (this.closed || this.held.length >= MAX_WAITING) return reject(new Error('the async queue is not reachable'));
+      const h = {
+        send,
+        fail: reject,
+        timer: setTimeout(() => {
+          this.held = this.held.filter((x) => x !== h);
+          reject(new Error(`the async queue has not been reachable for ${RECONNECT_WAIT_MS} ms`));
+        }, RECONNECT_WAIT_MS),
+      };
+      this.held.push(h);
     });
   }
 
@@ -110,6 +133,10 @@ export class QueueLink {
 
   close(): void {
     this.closed = true;
+    for (const h of this.held.splice(0)) {
+      clearTimeout(h.timer);
+      h.fail(new Error('the gateway is stopping'));
+    }
     this.socket?.destroy();
   }
 }
