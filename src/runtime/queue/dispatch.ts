@@ -28,7 +28,8 @@ export interface Ran {
 export class Dispatcher {
   private readonly running = new Map<string, Run>();
   /** Finished runs whose outcome is written but not yet committed: not due, whatever the store says. */
-  private readonly settling = new Set<string>();
+  private readonly settling = new Set<number>();
+  private pumping = false;
   private readonly conns = new Set<GatewayConn>();
   private seq = 1;
   stopping = false;
@@ -64,12 +65,24 @@ export class Dispatcher {
     setTimeout(() => this.pump(), 50).unref();
   }
 
+  /** Starts what is due, once per turn of the event loop however often it is asked. */
   pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    setImmediate(() => {
+      this.pumping = false;
+      this.pumpNow();
+    });
+  }
+
+  private pumpNow(): void {
     if (this.stopping || this.conns.size === 0) return;
     const free = this.cfg.concurrency - this.running.size;
     if (free <= 0) return;
     const now = Date.now();
-    for (const row of this.store.due(now, free, new Set([...this.running.keys(), ...this.settling]))) this.start(row, now);
+    const busy = new Set(this.settling);
+    for (const r of this.running.values()) busy.add(r.row.seq);
+    for (const row of this.store.due(now, free, busy)) this.start(row, now);
   }
 
   private start(row: RowWithBody, now: number): void {
@@ -95,10 +108,10 @@ export class Dispatcher {
   }
 
   private settle(row: RowWithBody, r: Ran): void {
-    this.settling.add(row.id);
+    this.settling.add(row.seq);
     this.outcome(row, r);
     this.store.write(() => undefined, () => {
-      this.settling.delete(row.id);
+      this.settling.delete(row.seq);
       this.pump();
     });
   }

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       ack(c, f.seq, err);
       if (!err) {
         store.bump('accepted');
-        setImmediate(() => dispatcher.pump());
+        dispatcher.pump();
       }
     });
   };

@@ -105,6 +105,10 @@ export class QueueStore {
   readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly ops: (() => void)[] = [];
+  /** A write in this turn's batch needs the fsync (an accepted request); results alone do not. */
+  private durable = false;
+  private synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  private readonly stmts = new Map<string, Database.Statement>();
   private readonly after: ((err?: Error) => void)[] = [];
   private scheduled = false;
   /** Commits that failed (a full disk): each one's callers were told. */
@@ -116,9 +120,21 @@ export class QueueStore {
       VALUES (@id, @kind, @target, @name, @fn, @caller, @headers, @query, @body, @callback, 'pending', 0, @createdAt, @createdAt)`);
   }
 
-  /** Queues a write for this turn's transaction; `done` runs after the commit (with its error if it failed). */
-  write(op: () => void, done?: (err?: Error) => void): void {
+  /** A prepared statement, made once. */
+  private st(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /**
+   * Queues a write for this turn's transaction; `done` runs after the commit (with its error if it
+   * failed). `durable`: the commit fsyncs (synchronous=FULL) before `done`; otherwise a power cut
+   * may lose it (a process kill cannot), which for a result only means the request runs again.
+   */
+  write(op: () => void, done?: (err?: Error) => void, durable = false): void {
     this.ops.push(op);
+    if (durable) this.durable = true;
     if (done) this.after.push(done);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -127,7 +143,7 @@ export class QueueStore {
   }
 
   put(r: NewRequest, done: (err?: Error) => void): void {
-    this.write(() => this.insert.run({ ...r, headers: JSON.stringify(r.headers) }), done);
+    this.write(() => this.insert.run({ ...r, headers: JSON.stringify(r.headers) }), done, true);
   }
 
   /** Runs every queued write in one transaction, then tells each caller. */
@@ -136,6 +152,12 @@ export class QueueStore {
     const ops = this.ops.splice(0);
     const after = this.after.splice(0);
     if (!ops.length) return;
+    const sync = this.durable ? 'FULL' : 'NORMAL';
+    this.durable = false;
+    if (sync !== this.synchronous) {
+      this.db.pragma(`synchronous = ${sync}`);
+      this.synchronous = sync;
+    }
     let error: Error | undefined;
     try {
       this.db.transaction(() => {
@@ -148,14 +170,18 @@ export class QueueStore {
     for (const a of after) a(error);
   }
 
-  /** Requests due now that are not running, oldest first. */
-  due(now: number, limit: number, running: Set<string>): RowWithBody[] {
-    const rows = this.db.prepare(`SELECT ${LIST_COLUMNS}, body FROM requests WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, seq LIMIT ?`).all(now, limit + running.size) as RowWithBody[];
-    return rows.filter((r) => !running.has(r.id)).slice(0, limit);
+  /**
+   * Requests due now that are not running, oldest first. The index alone finds them (seq is the
+   * rowid), so the rows already running cost no read of their bodies.
+   */
+  due(now: number, limit: number, running: Set<number>): RowWithBody[] {
+    const seqs = (this.st("SELECT seq FROM requests WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, seq LIMIT ?").pluck().all(now, limit + running.size) as number[]).filter((q) => !running.has(q)).slice(0, limit);
+    const one = this.st(`SELECT ${LIST_COLUMNS}, body FROM requests WHERE seq = ?`);
+    return seqs.map((q) => one.get(q) as RowWithBody | undefined).filter((r): r is RowWithBody => r !== undefined);
   }
 
   callbacksDue(now: number, limit: number, running: Set<string>): (Row & { result_body: Buffer | null })[] {
-    const rows = this.db.prepare(`SELECT ${LIST_COLUMNS}, result_body FROM requests WHERE cb_state = 'pending' AND cb_next_at <= ? ORDER BY cb_next_at, seq LIMIT ?`).all(now, limit + running.size) as (Row & { result_body: Buffer | null })[];
+    const rows = this.st(`SELECT ${LIST_COLUMNS}, result_body FROM requests WHERE cb_state = 'pending' AND cb_next_at <= ? ORDER BY cb_next_at, seq LIMIT ?`).all(now, limit + running.size) as (Row & { result_body: Buffer | null })[];
     return rows.filter((r) => !running.has(r.id)).slice(0, limit);
   }
 
@@ -165,21 +191,21 @@ export class QueueStore {
 
   /** A final answer (done or dead): the result is kept, a callback is due if one was asked for. */
   finish(id: string, state: 'done' | 'dead', attempts: number, r: { status: number; headers: string; body: Buffer | null; error: string | null }, hasCallback: boolean, now: number): void {
-    this.write(() => this.db.prepare(`UPDATE requests SET state = ?, attempts = ?, finished_at = ?, status = ?, result_headers = ?, result_body = ?, error = ?,
+    this.write(() => this.st(`UPDATE requests SET state = ?, attempts = ?, finished_at = ?, status = ?, result_headers = ?, result_body = ?, error = ?,
       cb_state = ?, cb_next_at = ? WHERE id = ? AND state = 'pending'`).run(state, attempts, now, r.status, r.headers, r.body, r.error, hasCallback ? 'pending' : null, hasCallback ? now : null, id));
   }
 
   /** Tried again at `at`; `attempts` counts the tries that failed. */
   retryAt(id: string, attempts: number, at: number, error: string | null): void {
-    this.write(() => this.db.prepare(`UPDATE requests SET attempts = ?, next_at = ?, error = ? WHERE id = ? AND state = 'pending'`).run(attempts, at, error, id));
+    this.write(() => this.st(`UPDATE requests SET attempts = ?, next_at = ?, error = ? WHERE id = ? AND state = 'pending'`).run(attempts, at, error, id));
   }
 
   callbackOutcome(id: string, state: CallbackState, attempts: number, nextAt: number | null): void {
-    this.write(() => this.db.prepare('UPDATE requests SET cb_state = ?, cb_attempts = ?, cb_next_at = ? WHERE id = ?').run(state, attempts, nextAt, id));
+    this.write(() => this.st('UPDATE requests SET cb_state = ?, cb_attempts = ?, cb_next_at = ? WHERE id = ?').run(state, attempts, nextAt, id));
   }
 
   bump(name: string, by = 1): void {
-    this.write(() => this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value').run(name, by));
+    this.write(() => this.st('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value').run(name, by));
   }
 
   counters(): Record<string, number> {
@@ -198,6 +224,7 @@ export class QueueStore {
   }
 
   close(): void {
+    this.durable = true;
     this.commit();
     this.db.close();
   }
