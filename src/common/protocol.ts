@@ -1,7 +1,7 @@
 // The control socket's language: one JSON request per connection, answered by JSON lines
 // (events while the work goes on, then one result or error). `up`, `deploy` and `down` render
 // the events; `ps` reads the status.
-import type { QueueStats } from '../runtime/queue/stats.js';
+import type { QueueStats } from './queue-stats.js';
 import type { ErrorCode } from './errors.js';
 
 export type StepName = 'segment' | 'handlers' | 'gateway' | 'containers' | 'health';

@@ -1,7 +1,7 @@
 // The async queue's part of GET /metrics, asked of the queue process at each scrape and rendered
 // by prom-client like the rest. A queue that does not answer says so in faasflow_async_queue_up.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { QueueStats } from '../runtime/queue/stats.js';
+import type { QueueStats } from '../common/queue-stats.js';
 
 export async function queueMetrics(queue: { stats(): Promise<Record<string, unknown>> }): Promise<string> {
   const reg = new Registry();

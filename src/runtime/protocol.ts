@@ -2,7 +2,7 @@
 // serialisation), a container's over a channel of faasflow's own (channel.ts), which bounds and
 // checks what a container's code can send. Frames on the request path are in src/shm/frame.ts.
 import type { ContainerLinkMessage } from './links.js';
-import type { QueueStats } from './queue/stats.js';
+import type { QueueStats } from '../common/queue-stats.js';
 
 /** A route: requests for `id` go to the containers of `deployment`. */
 export interface Route {

@@ -2,23 +2,10 @@
 import type { QueueStore } from './store.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Callbacks } from './callbacks.js';
+import type { QueueStats } from '../../common/queue-stats.js';
 
-export interface QueueStats {
-  /** Accepted and not finished (waiting, running, or waiting for a retry). */
-  pending: number;
-  /** Age in seconds of the oldest pending request (0: none). */
-  oldestAgeSeconds: number;
-  running: number;
-  /** Dead letters kept (until `faasflow queue purge`). */
-  deadLetters: number;
-  /** Finished results kept for GET /async-result. */
-  results: number;
-  callbacksInFlight: number;
-  /** Since the store was made: accepted, completed, retries, dead_letters, callback_failures. */
-  counters: Record<string, number>;
-  /** Commits that failed since this process started. */
-  commitFailures: number;
-}
+export type { QueueStats };
+
 
 export function queueStats(store: QueueStore, d: Dispatcher, cb: Callbacks, _startedAt: number): QueueStats {
   const depth = store.depth();

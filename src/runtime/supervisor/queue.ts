@@ -3,7 +3,7 @@
 // is on disk), stopped alongside the gateways, and the last depth it reported kept for `ps`.
 import type { ResolvedConfig } from '../../config/types.js';
 import { FaasflowError } from '../../common/errors.js';
-import type { QueueStats } from '../queue/stats.js';
+import type { QueueStats } from '../../common/queue-stats.js';
 import { Child } from './child.js';
 import type { childSpecs } from './specs.js';
 
