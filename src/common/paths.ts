@@ -27,6 +27,8 @@ export const RUNTIME_FILES = {
   logs: 'logs',
   /** Held by the one `faasflow up` of the instance in progress. */
   lock: 'up.lock',
+  /** The async queue process's socket (0600): gateways hand it requests, it hands them runs. */
+  queueSocket: 'queue.sock',
 } as const;
 
 /** Every file of an instance's runtime directory, as a path. */
@@ -106,7 +108,7 @@ export function segmentPath(name: string): string {
 }
 
 /** The log file (in the logs directory) of the supervisor, the gateways, or function `functionId`'s containers. */
-export function logFileFor(role: 'supervisor' | 'gateway' | 'container', functionId = 0): string {
+export function logFileFor(role: 'supervisor' | 'gateway' | 'container' | 'queue', functionId = 0): string {
   return role === 'container' ? `fn-${functionId}.log` : `${role}.log`;
 }
 

@@ -35,7 +35,7 @@ export function cmdline(pid: number): string {
 }
 
 /** Alive and running one of faasflow's entry points (dist/runtime/<role>/main.js). */
-export function isFaasflowProcess(pid: number, role?: 'supervisor' | 'gateway' | 'container'): boolean {
+export function isFaasflowProcess(pid: number, role?: 'supervisor' | 'gateway' | 'container' | 'queue'): boolean {
   return processAlive(pid) && new RegExp(`runtime/${role ?? '[a-z]+'}/main\\.js`).test(cmdline(pid));
 }
 

@@ -1,6 +1,7 @@
 // The control socket's language: one JSON request per connection, answered by JSON lines
 // (events while the work goes on, then one result or error). `up`, `deploy` and `down` render
 // the events; `ps` reads the status.
+import type { QueueStats } from './queue-stats.js';
 import type { ErrorCode } from './errors.js';
 
 export type StepName = 'segment' | 'handlers' | 'gateway' | 'containers' | 'health';
@@ -61,7 +62,7 @@ export interface MemoryFigures {
 
 export interface ChildStatus {
   id: string;
-  role: 'supervisor' | 'gateway' | 'container';
+  role: 'supervisor' | 'gateway' | 'container' | 'queue';
   functionId: number;
   functionName: string;
   deployment: number;
@@ -80,6 +81,8 @@ export interface ChildStatus {
   /** A container's security domain and the isolation its launcher applied (`uid+landlock`, `landlock`, `uid`, `none`). */
   domain?: string;
   sandbox?: string;
+  /** The async queue process's depth and counters, as it last reported them. */
+  queue?: QueueStats;
 }
 
 export interface FunctionStatus {

@@ -16,6 +16,8 @@ export const STATE_FILES = {
   secrets: 'secrets',
   /** The gateway's bearer tokens (`faasflow token create`): names and SHA-256 hashes, mode 0600. */
   tokens: 'tokens.json',
+  /** The async queue (SQLite, WAL): accepted requests, their results, the dead letters. */
+  queue: 'queue.db',
 } as const;
 
 export type StateFiles = { stateDir: string } & Record<keyof typeof STATE_FILES, string>;

@@ -12,6 +12,7 @@ import { instancePaths, runtimeDirFor } from '../common/paths.js';
 import { configSchema, defaultName, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
 import { resolveFlows } from './flows.js';
+import { resolveAsync, type AsyncConfig } from './async.js';
 import { ConfigError, PACKAGE_ROOT, findConfigFile } from './files.js';
 
 export { CONFIG_FILES, ConfigError, PACKAGE_ROOT, findConfigFile } from './files.js';
@@ -242,5 +243,10 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },
     security: { sandbox: c.security.sandbox, ...(c.security.uidBase !== undefined ? { uidBase: c.security.uidBase } : {}) },
+    ...withAsync(resolveAsync(c.async, c.functions)),
   };
+}
+
+function withAsync(a: AsyncConfig | undefined): { async?: AsyncConfig } {
+  return a ? { async: a } : {};
 }

@@ -6,6 +6,7 @@ import { DEFAULT_SPIN_MICROS } from '../common/env.js';
 import { SECRET_NAME_RE, SECRET_NAME_RULE } from '../common/secrets.js';
 import { flowSchema } from './flows.js';
 import { segmentIssues } from './segment.js';
+import { asyncSchema, functionAsyncSchema } from './async.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseSize(v);
@@ -84,6 +85,8 @@ export const functionSchema = z.strictObject({
    * domain can open: ctx.secret(name), or $FAASFLOW_SECRETS_DIR/<name>.
    */
   secrets: z.array(z.string().regex(SECRET_NAME_RE, `secret names ${SECRET_NAME_RULE}`)).default([]),
+  /** Retries of its asynchronous requests (POST /async-function/<id>); the rest from the top-level `async`. */
+  async: functionAsyncSchema.optional(),
 });
 
 const classSchema = z.strictObject({ size, count: int(1, 1 << 24).optional() });
@@ -126,6 +129,8 @@ export const configSchema = z
         admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: int(1, 65535) }).optional(),
       })
       .prefault({}),
+    /** Asynchronous invocation (POST /async-function/<id>): present, or any function's `async`, starts the queue. */
+    async: asyncSchema.optional(),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
     segment: z
       .strictObject({

@@ -3,6 +3,7 @@
 // resolved form to <runtimeDir>/config.json for its children.
 import type { ClassSpec } from '../shm/layout.js';
 import type { FlowConfig } from './flows.js';
+import type { AsyncConfig } from './async.js';
 
 export type { FlowConfig, FlowCall, FlowStep } from './flows.js';
 
@@ -111,4 +112,6 @@ export interface ResolvedConfig {
   };
   observe: { shmWarnPercent: number; sampleIntervalMs: number };
   security: { sandbox: boolean; uidBase?: number };
+  /** Asynchronous invocation and its queue process; absent: no queue, /async-* answers 404. */
+  async?: AsyncConfig;
 }

@@ -10,7 +10,7 @@ import { summarize } from './latency.js';
 import type { ProcessSamples } from './samples.js';
 import type { ObserveEvent, ProcessSnapshot } from './types.js';
 
-const ROLE_ORDER = ['supervisor', 'gateway', 'container', 'none'];
+const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container', 'none'];
 /** How many snapshots a restart's event waits for the supervisor's record of the new process. */
 const RECORD_WAIT_SNAPSHOTS = 10;
 

@@ -2,6 +2,7 @@
 // serialisation), a container's over a channel of faasflow's own (channel.ts), which bounds and
 // checks what a container's code can send. Frames on the request path are in src/shm/frame.ts.
 import type { ContainerLinkMessage } from './links.js';
+import type { QueueStats } from '../common/queue-stats.js';
 
 /** A route: requests for `id` go to the containers of `deployment`. */
 export interface Route {
@@ -61,7 +62,9 @@ export type GatewayMessage =
    * dropped its link, or (`closed`) it closed its link while serving: replace it, or it stays
    * `ready` while that gateway has nowhere to route its requests.
    */
-  | { type: 'replica-bad'; pid: number; functionId: number; reason: string; closed?: boolean };
+  | { type: 'replica-bad'; pid: number; functionId: number; reason: string; closed?: boolean }
+  /** The async queue process's depth and counters, every tick, for `ps` (it speaks as a gateway does). */
+  | { type: 'queue-stats'; pid: number; stats: QueueStats };
 
 export type ChildMessage = ContainerMessage | GatewayMessage;
 

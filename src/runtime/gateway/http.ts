@@ -12,6 +12,7 @@ import { admit, type Auth } from './auth.js';
 import { noteTarget, type AccessLog } from './access-log.js';
 import { FN_REQUESTS } from '../../shm/constants.js';
 import { UNKNOWN_FUNCTION_ROW } from '../../observe/access.js';
+import { asyncRoute, type AsyncHost } from './async.js';
 
 const FUNCTION_PREFIX = '/function/';
 const FLOW_PREFIX = '/flow/';
@@ -50,6 +51,8 @@ export interface HttpExtras extends AdminAnswers {
   access?: AccessLog;
   /** A function callable without a token (`public: true`). */
   isPublic(fn: number): boolean;
+  /** /async-* (async.ts). */
+  async: AsyncHost;
 }
 
 export interface GatewayHttp {
@@ -142,6 +145,7 @@ function route(gw: Gateway, extras: HttpExtras, req: ClientRequest, res: ClientR
   }
   // /healthz, /livez, /metrics (or, with gateway.admin, where they went): never a function's URL.
   if (req.method === 'GET' && answerAdmin(extras, url, res, false)) return;
+  if (url.startsWith('/async-')) return asyncRoute(extras.async, req, res, url);
   req.resume();
   sendError(res, 404, `no route for ${req.method} ${url.slice(0, 100)}: call functions with POST /function/<id or name>, flows with POST /flow/<name>`);
 }

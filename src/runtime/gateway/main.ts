@@ -23,6 +23,8 @@ import { Auth } from './auth.js';
 import { AccessLog } from './access-log.js';
 import { stateDirFor, stateFiles } from '../../common/state-dir.js';
 import { instanceFiles } from '../../common/paths.js';
+import { QueueLink } from './queue-link.js';
+import { onRun, type AsyncHost } from './async.js';
 
 async function main(): Promise<void> {
   ownProcessGroup();
@@ -74,6 +76,11 @@ async function main(): Promise<void> {
   if (auth && index === 0) log(auth.size ? 'info' : 'warn', `gateway.auth is on: ${auth.size ? `${auth.size} token(s) loaded` : 'no tokens yet, every non-public call is refused (faasflow token create NAME)'} from ${auth.file}`);
   const access = cfg.gateway.accessLog !== false ? new AccessLog(instanceFiles(cfg.runtimeDir).logs, index, cfg.logs) : undefined;
   const publicIds = new Set(cfg.functions.filter((f) => f.public).map((f) => f.id));
+  const maxBody = Math.max(...cfg.segment.classes.map((c) => c.size));
+  // The async queue's process, when the config has one (`async`): requests handed over, runs taken.
+  const queue = cfg.async ? new QueueLink(instanceFiles(cfg.runtimeDir).queueSocket, maxBody) : undefined;
+  const asyncHost: AsyncHost = { gw, auth, access, isPublic: (fn) => publicIds.has(fn), queue, maxBody };
+  if (queue) queue.onRun = (f, answer) => onRun(asyncHost, f, answer);
 
   let stopping = false;
   const serving = { routes: () => gw.router.routes(), readyReplicas: (id: number) => gw.router.ready(id).length, queued: (id: number) => gw.router.queued(id) };
@@ -92,10 +99,13 @@ async function main(): Promise<void> {
         if (!view || view.key !== key) view = { key, v: InstanceView.borrow(runtime, domains.all().map((d) => d.seg)) };
         return view.v;
       };
-      return renderMetrics(current, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
+      const m = await renderMetrics(current, { functionNames: new Map(gw.router.routes().map((r) => [r.id, r.name])), flows: cfg.flows, shmWarnPercent: cfg.observe.shmWarnPercent });
+      if (!queue) return m;
+      const { queueMetrics } = await import('../../observe/queue-metrics.js');
+      return { ...m, body: m.body + await queueMetrics(queue) };
     },
   };
-  const { server, light } = createHttpServer(gw, { ...answers, auth, access, isPublic: (fn) => publicIds.has(fn) }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
+  const { server, light } = createHttpServer(gw, { ...answers, auth, access, isPublic: (fn) => publicIds.has(fn), async: asyncHost }, cfg.gateway.requestTimeoutMs, cfg.gateway.parser);
   const port = Number(process.env.FAASFLOW_PORT ?? cfg.gateway.port);
   // The supervisor's socket when it gave one (it keeps it open across this process's restarts, so
   // the port keeps accepting while a gateway is replaced); else one of our own.
@@ -136,6 +146,7 @@ async function main(): Promise<void> {
     await gw.drain();
     clearInterval(idle);
     for (const l of links) l.close();
+    queue?.close();
     server.closeAllConnections();
     light.closeAllConnections();
     // Probes and scrapes were answered through the whole drain (/healthz 503, /livez 200).

@@ -20,7 +20,7 @@ const sup = new Supervisor({
   paths: instancePaths(cfg.instance, cfg.runtimeDir),
   tee: process.env[ENV.foreground] === '1' ? process.stdout : undefined,
   teeFormat: process.env[ENV.logFormat] === 'json' ? 'json' : 'text',
-  modules: { gateway: path.join(runtime, 'gateway', 'main.js'), container: path.join(runtime, 'container', 'main.js') },
+  modules: { gateway: path.join(runtime, 'gateway', 'main.js'), container: path.join(runtime, 'container', 'main.js'), queue: path.join(runtime, 'queue', 'main.js') },
 });
 // A foreground terminal that goes away must not kill the supervisor through EPIPE.
 process.stdout.on('error', () => undefined);

@@ -4,6 +4,7 @@
 import type { ResolvedConfig } from '../../config/types.js';
 import type { InstancePaths } from '../../common/paths.js';
 import type { InstanceStatus } from '../../common/protocol.js';
+import type { QueueProcess } from './queue.js';
 import type { Containers } from './containers.js';
 import type { Deployments, FnEntry } from './deployments.js';
 import type { Domains } from './domains.js';
@@ -25,6 +26,8 @@ export interface Parts {
   readonly containers: Containers;
   /** Sets the replica counts of elastic functions (functions[].scale); absent when none is. */
   readonly scaler: Scaler | undefined;
+  /** The async queue process, when the config has `async`. */
+  readonly queue: QueueProcess;
   readonly phase: InstanceStatus['state'];
   /** A shutdown has begun: nothing new starts. */
   readonly stopping: boolean;

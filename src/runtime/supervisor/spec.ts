@@ -1,7 +1,7 @@
 // A supervised child as data, in Erlang/OTP terms: what to start, when to restart it, how long it
 // gets to stop. The supervisor interprets specs; nothing about a child's behaviour hides in code.
 export type RestartType = 'permanent' | 'transient' | 'temporary';
-export type ChildRole = 'gateway' | 'container';
+export type ChildRole = 'gateway' | 'container' | 'queue';
 
 export interface ChildSpec {
   /** Unique and stable across restarts: 'gateway', 'fn2.d3.r0'. */

@@ -42,7 +42,7 @@ export const MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.mall
  */
 export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8'];
 
-export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string }) {
+export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: { gateway: string; container: string; queue: string }) {
   const common = {
     GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
     ...(cfg.cpus ? { [ENV.cpus]: cfg.cpus.join(',') } : {}),
@@ -81,6 +81,20 @@ export function childSpecs(cfg: ResolvedConfig, paths: InstancePaths, modules: {
       shutdownMs: stopBudget(cfg).gatewayMs + KILL_AFTER_MS,
       readyTimeoutMs,
       significant: true,
+    }),
+    /** The async queue process (config `async`): trusted like a gateway, Node IPC, restarted always. */
+    queue: (): ChildSpec => ({
+      id: 'queue',
+      role: 'queue',
+      functionId: 0,
+      deployment: 0,
+      replica: 0,
+      start: { module: modules.queue, env: { ...wholeEnv(process.env), GLIBC_TUNABLES: common.GLIBC_TUNABLES, [ENV.config]: paths.config } },
+      restart: 'permanent',
+      // Its runs in flight finish first (the gateways drain them), as long as the gateways' drain.
+      shutdownMs: stopBudget(cfg).gatewayMs + KILL_AFTER_MS,
+      readyTimeoutMs,
+      significant: false,
     }),
     /**
      * A replica of `f`, in the domain whose segment is `segment` (the supervisor's memfd

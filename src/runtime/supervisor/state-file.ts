@@ -12,6 +12,7 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
   const names = new Map([...s.functions.values()].map((f) => [f.id, f.name]));
   const children = [
     ...s.gateways.all().map((g) => childStatus(g, names, withMemory)),
+    ...s.queue.all().map((q) => ({ ...childStatus(q, names, withMemory), ...(s.queue.stats ? { queue: s.queue.stats } : {}) })),
     ...s.containers.all().map((c) => childStatus(c, names, withMemory, s.containers.functionOf(c)?.domain)),
   ];
   return {

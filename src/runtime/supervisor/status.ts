@@ -33,8 +33,10 @@ export function selfStatus(startedAt: number, withMemory: boolean): ChildStatus 
   return { id: 'supervisor', role: 'supervisor', functionId: 0, functionName: '', deployment: 0, replica: 0, pid: process.pid, state: 'ready', startedAt, startTime: startTime(process.pid), restarts: 0, lastExit: '', memory: withMemory ? memory(process.pid) : null };
 }
 
-/** The gateway first, then containers by function, deployment and replica. */
+const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container'];
+
+/** The gateway first (then the async queue), then containers by function, deployment and replica. */
 export function byRoleAndFunction(a: ChildStatus, b: ChildStatus): number {
-  if (a.role !== b.role) return a.role === 'gateway' ? -1 : 1;
+  if (a.role !== b.role) return ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role);
   return a.functionId - b.functionId || a.deployment - b.deployment || a.replica - b.replica;
 }

@@ -26,8 +26,10 @@ export async function stopChildren(s: Parts, exitMs = s.cfg.supervisor.shutdownT
   s.events.emit({ kind: 'stopping', waitMs, message, at: Date.now() });
   s.events.info(`${message} (${s.gateways.all().length} gateway(s), ${running} container(s))`);
   const gatewayMs = budget.gatewayMs + KILL_AFTER_MS;
+  // The queue stops starting runs at once; those in flight finish as the gateways drain them.
+  const queueGone = s.queue.stop(gatewayMs);
   const gatewaysGone = s.gateways.stop(gatewayMs);
-  await Promise.race([gatewaysGone, new Promise((r) => setTimeout(r, gatewayMs))]);
+  await Promise.race([Promise.all([gatewaysGone, queueGone]), new Promise((r) => setTimeout(r, gatewayMs))]);
   await Promise.all(
     s.containers.all().map((c) => {
       const timeoutMs = s.functions.get(c.spec.functionId)?.timeoutMs;

@@ -21,6 +21,7 @@ import { checkDomains } from './domain-repair.js';
 import { Domains } from './domains.js';
 import { Events } from './events.js';
 import { Gateways } from './gateways.js';
+import { QueueProcess } from './queue.js';
 import { settledHealth } from './health.js';
 import { LogFiles } from './logs.js';
 import type { Parts } from './parts.js';
@@ -41,7 +42,7 @@ export interface SupervisorOptions {
   tee?: NodeJS.WritableStream;
   /** How `tee` gets the lines: as in the log files, or JSON lines. */
   teeFormat?: 'text' | 'json';
-  modules: { gateway: string; container: string };
+  modules: { gateway: string; container: string; queue: string };
 }
 
 /** The supervisor's own heartbeat in the process table, and the domain header check. */
@@ -63,6 +64,7 @@ export class Supervisor implements Parts {
   readonly containers: Containers;
   /** Sets the replicas of elastic functions (functions[].scale), once the instance runs. */
   scaler: Scaler | undefined;
+  readonly queue: QueueProcess;
   phase: InstanceStatus['state'] = 'starting';
   /** The runtime segment (process table and stats) and its process table. */
   private seg: Segment | undefined;
@@ -96,6 +98,7 @@ export class Supervisor implements Parts {
     const wire = (c: Child) => adopt(this, c);
     this.gateways = new Gateways(o.cfg, specs, this.domains, wire, (m) => this.events.info(m));
     this.containers = new Containers(specs, this.domains, this.logs, wire);
+    this.queue = new QueueProcess(o.cfg, specs, wire);
   }
 
   get stopping(): boolean {
@@ -147,6 +150,8 @@ export class Supervisor implements Parts {
     });
     await events.step('handlers', `bundling ${cfg.functions.length} function(s)`, () => this.bundleConfigFunctions());
     await events.step('gateway', `starting ${cfg.gateway.workers} gateway(s) on ${cfg.gateway.host}:${cfg.gateway.port}`, async () => {
+      // The async queue first: a gateway's first async request then finds it.
+      await this.queue.start();
       await this.gateways.startAll();
       events.done('gateway', `${this.gateways.all().length} gateway(s) listening on http://${cfg.gateway.host}:${this.gateways.port}${cfg.gateway.admin ? `, admin on http://${cfg.gateway.admin.host}:${cfg.gateway.admin.port}` : ''} (pid ${this.gateways.all().map((g) => g.pid).join(', ')})`);
     });
@@ -218,7 +223,7 @@ export class Supervisor implements Parts {
     checkDomains(this);
     if (!this.table) return;
     this.table.heartbeat(this.table.slotOf(process.pid));
-    for (const c of [...this.gateways.all(), ...this.containers.all()]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
+    for (const c of [...this.gateways.all(), ...this.queue.all(), ...this.containers.all()]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
   }
 
   /** Packets of owners that died unseen; what the log says of it is bounded (reclaim-report.ts). */

@@ -1,0 +1,22 @@
+import * as Flags from '@oclif/core/flags';
+import { FaasflowCommand } from '../../control/command.js';
+import { openQueue, purgeRequests } from '../../control/queue.js';
+
+export default class QueuePurge extends FaasflowCommand {
+  static override summary = 'Remove the dead letters and the finished results from the async queue.';
+  static override description = 'Requests not run yet stay (they were accepted with a 202), unless --pending says to drop them too.';
+  static override examples = ['<%= config.bin %> queue purge', '<%= config.bin %> queue purge --pending'];
+  static override flags = { pending: Flags.boolean({ description: 'also drop requests that have not run yet (their clients were told 202)', default: false }) };
+
+  async run(): Promise<Record<string, number>> {
+    const { flags } = await this.parse(QueuePurge);
+    const db = openQueue(flags.instance, true);
+    try {
+      const removed = purgeRequests(db, flags.pending);
+      this.log(`removed ${removed.dead} dead letter(s), ${removed.done} result(s)${flags.pending ? `, ${removed.pending} pending request(s)` : ''}`);
+      return removed;
+    } finally {
+      db.close();
+    }
+  }
+}

@@ -1,0 +1,110 @@
+// The async queue process (started by the supervisor when the config uses `async`): owns the
+// SQLite store in the state directory, takes accepted requests from the gateways over its socket
+// and acknowledges each once committed (the gateway answers 202 only then), runs them through the
+// gateways with retries, POSTs results to callbacks, expires old results. Trusted, like a gateway:
+// it talks only to the supervisor and the gateways, never to a container.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ResolvedConfig } from '../../config/types.js';
+import { ENV, EXIT_PERMANENT } from '../../common/env.js';
+import { instanceFiles } from '../../common/paths.js';
+import { stateDirFor, stateFiles } from '../../common/state-dir.js';
+import { log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, send } from '../child.js';
+import { QueueStore } from './store.js';
+import { Dispatcher } from './dispatch.js';
+import { Callbacks } from './callbacks.js';
+import { ack, serveGateways, type GatewayConn } from './gateways.js';
+import { GET_RESULT, GET_STATS, PUT, RAN, RESULT, STATS, headerPairs, num, str, type WireFrame } from './wire.js';
+import { queueStats } from './stats.js';
+
+const TICK_MS = 200;
+const EXPIRE_MS = 60_000;
+/** The largest body a PUT may carry: the largest packet class (the gateway checks it first). */
+function maxBody(cfg: ResolvedConfig): number {
+  return Math.max(...cfg.segment.classes.map((c) => c.size));
+}
+
+async function main(): Promise<void> {
+  ownProcessGroup();
+  const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
+  const a = cfg.async;
+  if (!a) throw Object.assign(new Error('the config has no `async`: the queue process has nothing to do'), { permanent: true });
+  const dbFile = stateFiles(stateDirFor(cfg.instance)).queue;
+  const store = new QueueStore(dbFile);
+  const longest = Math.max(30_000, ...cfg.functions.map((f) => f.timeoutMs), ...cfg.flows.map((f) => f.timeoutMs ?? 0));
+  const callbacks = new Callbacks(store, a);
+  const dispatcher = new Dispatcher(store, a, longest + 15_000, (cb) => cb && store.write(() => undefined, () => callbacks.pump()));
+  const startedAt = Date.now();
+
+  const frame = (c: GatewayConn, f: WireFrame) => {
+    if (f.type === PUT) return put(c, f);
+    if (f.type === RAN) return dispatcher.ran(c, f.seq, { status: num(f.json.status) ?? 0, headers: typeof f.json.headers === 'object' && f.json.headers ? f.json.headers as Record<string, unknown> : {}, body: f.body });
+    if (f.type === GET_RESULT) return result(c, f);
+    if (f.type === GET_STATS) return c.send(STATS, f.seq, queueStats(store, dispatcher, callbacks, startedAt));
+    log('warn', `gateway connection ${c.id} sent a frame of unknown type ${f.type}: ignored`);
+  };
+  const put = (c: GatewayConn, f: WireFrame) => {
+    const j = f.json;
+    const id = str(j.id, 64);
+    const kind = j.kind === 'flow' ? 'flow' : j.kind === 'function' ? 'function' : undefined;
+    const target = str(j.target, 256);
+    if (!id || !kind || !target || dispatcher.stopping) return ack(c, f.seq, new Error(dispatcher.stopping ? 'the queue is stopping' : 'malformed request'));
+    store.put({
+      id, kind, target, name: str(j.name, 256) ?? target, fn: num(j.fn) ?? 0, caller: str(j.caller, 256) ?? '-', headers: headerPairs(j.headers), query: str(j.query, 65536) ?? '',
+      body: f.body, callback: str(j.callback, 2048) ?? null, createdAt: Date.now(),
+    }, (err) => {
+      ack(c, f.seq, err);
+      if (!err) {
+        store.bump('accepted');
+        dispatcher.pump();
+      }
+    });
+  };
+  const result = (c: GatewayConn, f: WireFrame) => {
+    const row = store.get(str(f.json.id, 64) ?? '');
+    // A result is its caller's: with gateway.auth on, another token's holder learns nothing of it.
+    if (!row || row.caller !== (str(f.json.caller, 256) ?? '-')) return c.send(RESULT, f.seq, { found: false });
+    c.send(RESULT, f.seq, {
+      found: true, id: row.id, state: row.state, attempts: row.attempts, status: row.status, headers: row.result_headers ? JSON.parse(row.result_headers) as unknown : {},
+      error: row.error, createdAt: row.created_at, finishedAt: row.finished_at, callback: row.cb_state,
+    }, row.result_body ?? undefined);
+  };
+
+  const files = instanceFiles(cfg.runtimeDir);
+  const server = await serveGateways(files.queueSocket, maxBody(cfg), { frame, gone: (c) => dispatcher.gone(c), joined: (c) => dispatcher.joined(c) });
+  const depth = store.depth();
+  log('info', `queue ready: ${path.basename(dbFile)} in ${path.dirname(dbFile)}, ${depth.pending} pending, ${depth.dead} dead letter(s)`);
+  reportReady();
+
+  const tick = setInterval(() => {
+    dispatcher.sweep();
+    dispatcher.pump();
+    callbacks.pump();
+    send({ type: 'queue-stats', pid: process.pid, stats: queueStats(store, dispatcher, callbacks, startedAt) });
+  }, TICK_MS);
+  const expire = setInterval(() => {
+    const n = store.expire(Date.now(), a.keepResultsMs);
+    if (n) log('info', `expired ${n} finished result(s) older than async.keepResults`);
+  }, EXPIRE_MS);
+
+  onShutdown(async (reason) => {
+    log('info', `queue stopping (${reason}): no new runs; ${dispatcher.inFlight} in flight finish first`);
+    dispatcher.stopping = true;
+    // Runs in flight get their answers (their gateways drain them); whatever is not answered stays
+    // pending in the store and runs at the next start.
+    const until = Date.now() + longest + 3000;
+    while ((dispatcher.inFlight > 0 || callbacks.inFlight > 0) && Date.now() < until && dispatcher.gateways > 0) await new Promise((r) => setTimeout(r, 50));
+    clearInterval(tick);
+    clearInterval(expire);
+    server.close();
+    callbacks.close();
+    store.close();
+  }, longest + 10_000);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  log('error', message);
+  reportFailed(message);
+  setTimeout(() => process.exit((err as { permanent?: boolean }).permanent ? EXIT_PERMANENT : 1), 50);
+});
