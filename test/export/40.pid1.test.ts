@@ -38,7 +38,7 @@ t.test('packed, installed, PID 1, not root: SIGTERM under load drains and exits 
   fs.mkdirSync(app);
   // npm 11 runs dependencies' install scripts only when the project allows them by name: faasflow's
   // native build (a tarball is named by its file: spec) and esbuild's binary check.
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, allowScripts: { [`file:${tgz}`]: true, esbuild: true } }));
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, allowScripts: { [`file:${tgz}`]: true, esbuild: true, 'better-sqlite3': true } }));
   const install = await execa('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=dev', tgz], { cwd: app, reject: false, timeout: 300_000 });
   t.equal(install.exitCode, 0, `npm install of the tarball: ${install.stderr}`);
   t.notMatch(String(install.stderr), /not yet covered by allowScripts/, 'every install script allowed');

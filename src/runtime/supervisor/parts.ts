@@ -11,7 +11,14 @@ import type { Domains } from './domains.js';
 import type { Events } from './events.js';
 import type { Gateways } from './gateways.js';
 import type { LogFiles } from './logs.js';
-import type { Scaler } from './scaler.js';
+
+/** What the rest of the supervisor asks of the scaler (scaler.ts), which itself works through Parts. */
+export interface ReplicaTargets {
+  /** The replicas the scaler wants for a function, undefined for a function it does not scale. */
+  desired(id: number): number | undefined;
+  /** A deploy started `replicas` of a new version: the scaler counts from there. */
+  reset(f: FnEntry, replicas: number): void;
+}
 
 export interface Parts {
   readonly cfg: ResolvedConfig;
@@ -25,7 +32,7 @@ export interface Parts {
   readonly gateways: Gateways;
   readonly containers: Containers;
   /** Sets the replica counts of elastic functions (functions[].scale); absent when none is. */
-  readonly scaler: Scaler | undefined;
+  readonly scaler: ReplicaTargets | undefined;
   /** The async queue process, when the config has `async`. */
   readonly queue: QueueProcess;
   readonly phase: InstanceStatus['state'];
