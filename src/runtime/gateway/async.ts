@@ -12,6 +12,7 @@ import { RETRY_AFTER } from './intake.js';
 import { headerPairs, num, str, type WireFrame } from '../queue/wire.js';
 import type { QueueLink } from './queue-link.js';
 import { RunRequest, RunResponse } from './async-run.js';
+import { MAX_ID, parseId, safeDecode } from './url.js';
 
 const FUNCTION = '/async-function/';
 const FLOW = '/async-flow/';
@@ -50,11 +51,12 @@ export function asyncRoute(h: AsyncHost, req: ClientRequest, res: ClientResponse
     req.resume();
     return sendError(res, 404, 'asynchronous invocation is off on this instance: add `async: {}` to faasflow.config.ts (README, "Asynchronous invocation")');
   }
-  const name = decode(path.slice((isResult ? RESULT : isFunction ? FUNCTION : FLOW).length).replace(/\/$/, ''));
+  const name = safeDecode(path.slice((isResult ? RESULT : isFunction ? FUNCTION : FLOW).length).replace(/\/$/, ''));
   if (isResult) return result(h, h.queue, req, res, name);
   let target: { kind: 'function' | 'flow'; target: string; name: string; fn: number };
   if (isFunction) {
-    const fn = /^\d{1,10}$/.test(name) ? Number(name) : h.gw.router.idOf(name) ?? -1;
+    const id = parseId(name);
+    const fn = id < 0 ? h.gw.router.idOf(name) ?? -1 : id > MAX_ID ? -1 : id;
     const route = h.gw.router.route(fn);
     if (!route) {
       req.resume();
@@ -176,13 +178,5 @@ function isHttpUrl(s: string): boolean {
     return u.protocol === 'http:' || u.protocol === 'https:';
   } catch {
     return false;
-  }
-}
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }

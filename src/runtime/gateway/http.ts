@@ -13,6 +13,7 @@ import { noteTarget, type AccessLog } from './access-log.js';
 import { FN_REQUESTS } from '../../shm/constants.js';
 import { UNKNOWN_FUNCTION_ROW } from '../../observe/access.js';
 import { asyncRoute, type AsyncHost } from './async.js';
+import { MAX_ID, parseId, safeDecode } from './url.js';
 
 const FUNCTION_PREFIX = '/function/';
 const FLOW_PREFIX = '/flow/';
@@ -30,19 +31,6 @@ function functionSegment(url: string): string | null {
   return rest === url.length || url.charCodeAt(rest) === 63 ? url.slice(FUNCTION_PREFIX.length, end) : null;
 }
 
-/** A function id: 1-10 decimal digits, else -1. */
-function parseId(seg: string): number {
-  if (seg.length === 0 || seg.length > 10) return -1;
-  let n = 0;
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
-/** Function ids are small non-negative integers (they index the stats table). */
-const MAX_ID = 0x7fffffff;
 
 export interface HttpExtras extends AdminAnswers {
   /** Bearer tokens to check (gateway.auth); absent: every caller is let in. */
@@ -173,13 +161,4 @@ function flowRoute(gw: Gateway, req: ClientRequest, res: ClientResponse, name: s
   }
   const first = flow.steps[0];
   gw.handle(req, res, first.kind === 'call' ? first.call.functionId : first.branches[0].functionId, flow.name);
-}
-
-/** decodeURIComponent throws on a malformed escape ("%zz"); a client's typo must not become a 500. */
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

@@ -72,13 +72,14 @@ async function main(): Promise<void> {
   });
   reportListening();
 
+  const files = instanceFiles(cfg.runtimeDir);
   const auth = cfg.gateway.auth ? new Auth(stateFiles(stateDirFor(cfg.instance)).tokens) : undefined;
   if (auth && index === 0) log(auth.size ? 'info' : 'warn', `gateway.auth is on: ${auth.size ? `${auth.size} token(s) loaded` : 'no tokens yet, every non-public call is refused (faasflow token create NAME)'} from ${auth.file}`);
-  const access = cfg.gateway.accessLog !== false ? new AccessLog(instanceFiles(cfg.runtimeDir).logs, index, cfg.logs) : undefined;
+  const access = cfg.gateway.accessLog !== false ? new AccessLog(files.logs, index, cfg.logs) : undefined;
   const publicIds = new Set(cfg.functions.filter((f) => f.public).map((f) => f.id));
   const maxBody = Math.max(...cfg.segment.classes.map((c) => c.size));
   // The async queue's process, when the config has one (`async`): requests handed over, runs taken.
-  const queue = cfg.async ? new QueueLink(instanceFiles(cfg.runtimeDir).queueSocket, maxBody) : undefined;
+  const queue = cfg.async ? new QueueLink(files.queueSocket, files.token, maxBody) : undefined;
   const asyncHost: AsyncHost = { gw, auth, access, isPublic: (fn) => publicIds.has(fn), queue, maxBody };
   if (queue) queue.onRun = (f, answer) => onRun(asyncHost, f, answer);
 

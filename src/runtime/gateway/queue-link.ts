@@ -4,7 +4,8 @@
 // are answered with the function's reply. A drop answers everything waiting (the client gets 503:
 // it was not accepted) and loses no accepted request: the queue has them on disk.
 import net from 'node:net';
-import { ACK, FrameReader, GET_RESULT, GET_STATS, PUT, RAN, RESULT, RUN, STATS, encodeFrame, type WireFrame } from '../queue/wire.js';
+import fs from 'node:fs';
+import { ACK, FrameReader, GET_RESULT, GET_STATS, HELLO, PUT, RAN, RESULT, RUN, STATS, encodeFrame, type WireFrame } from '../queue/wire.js';
 import { log } from '../child.js';
 
 const RECONNECT_MS = 200;
@@ -33,6 +34,8 @@ export class QueueLink {
 
   constructor(
     private readonly file: string,
+    /** The control token's file: its token is the first frame on every connection (the queue's gate). */
+    private readonly tokenFile: string,
     private readonly maxFrame: number,
   ) {
     this.connect();
@@ -51,6 +54,14 @@ export class QueueLink {
       s.destroy();
     });
     s.on('connect', () => {
+      let token: string;
+      try {
+        token = fs.readFileSync(this.tokenFile, 'utf8').trim();
+      } catch (err) {
+        log('warn', `cannot read the instance token for the async queue: ${(err as Error).message}`);
+        return s.destroy();
+      }
+      for (const b of encodeFrame(HELLO, 0, { token })) s.write(b);
       this.connected = true;
       if (this.saidDown) log('info', 'connected to the async queue again');
       this.saidDown = false;

@@ -68,7 +68,11 @@ export class Callbacks {
       'x-function-name': row.name,
     };
     const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, { method: 'POST', headers, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http, timeout: this.cfg.callbackTimeoutMs }, (res) => {
+    let req: http.ClientRequest;
+    try {
+      // Node refuses a header value with control characters by throwing, here at once; the
+      // content-type is the function's (hostile) choice, and one bad row must not stop the pump.
+      req = lib.request(url, { method: 'POST', headers, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http, timeout: this.cfg.callbackTimeoutMs }, (res) => {
       let read = 0;
       res.on('data', (c: Buffer) => {
         read += c.length;
@@ -77,7 +81,10 @@ export class Callbacks {
       res.on('end', () => done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, `answered ${res.statusCode}`));
       res.on('error', (err) => done(false, err.message));
       res.on('close', () => done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 && res.complete, `answered ${res.statusCode}`));
-    });
+      });
+    } catch (err) {
+      return done(false, (err as Error).message);
+    }
     req.on('timeout', () => req.destroy(new Error(`no answer within ${this.cfg.callbackTimeoutMs} ms`)));
     req.on('error', (err) => done(false, err.message));
     req.end(body);

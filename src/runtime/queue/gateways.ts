@@ -3,8 +3,9 @@
 // stats, and the queue hands back runs (RUN, answered RAN with the function's reply).
 import net from 'node:net';
 import fs from 'node:fs';
-import { ACK, FrameReader, encodeFrame, type WireFrame } from './wire.js';
+import { ACK, FrameReader, HELLO, encodeFrame, str, type WireFrame } from './wire.js';
 import { peerOf, isSandboxedPeer } from '../../sys/peer.js';
+import { tokenMatches } from '../supervisor/control-auth.js';
 import { log } from '../child.js';
 
 export interface GatewayConn {
@@ -22,9 +23,16 @@ export interface GatewayHandlers {
 }
 
 let nextConn = 1;
+/** How long a connection may take to say HELLO. */
+const HELLO_MS = 5000;
 
-/** Listens on `file` (0600, in the runtime directory only this user reaches). */
-export function serveGateways(file: string, maxFrame: number, h: GatewayHandlers): Promise<net.Server> {
+/**
+ * Listens on `file` (0600, in the runtime directory only this user reaches). A connection counts
+ * as a gateway once its first frame is HELLO with `token` (the control token): an unprivileged
+ * instance's containers run as this user, and the peer checks below cannot see a short-lived
+ * child that connected and exited, but Landlock keeps every container from reading the token.
+ */
+export function serveGateways(file: string, maxFrame: number, token: string, h: GatewayHandlers): Promise<net.Server> {
   fs.rmSync(file, { force: true });
   const server = net.createServer((socket) => {
     // Only this user's processes reach the socket's directory; a sandboxed process of this user
@@ -44,14 +52,28 @@ export function serveGateways(file: string, maxFrame: number, h: GatewayHandlers
       },
       close: () => socket.destroy(),
     };
-    const reader = new FrameReader(maxFrame, (f) => h.frame(c, f), (why) => {
+    let joined = false;
+    const refuse = (why: string) => {
+      log('warn', `refused a connection to the queue socket from pid ${peer.pid}: ${why}`);
+      socket.destroy();
+    };
+    const timer = setTimeout(() => refuse(`no HELLO within ${HELLO_MS} ms`), HELLO_MS);
+    const reader = new FrameReader(maxFrame, (f) => {
+      if (joined) return h.frame(c, f);
+      clearTimeout(timer);
+      if (f.type !== HELLO || !tokenMatches(str(f.json.token, 256) ?? '', token)) return refuse(f.type === HELLO ? 'a wrong token' : `frame type ${f.type} before HELLO`);
+      joined = true;
+      h.joined(c);
+    }, (why) => {
       log('error', `gateway connection ${c.id} (pid ${peer.pid}) sent ${why}: closing it`);
       socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => undefined);
-    socket.on('close', () => h.gone(c));
-    h.joined(c);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (joined) h.gone(c);
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   };
 
   const files = instanceFiles(cfg.runtimeDir);
-  const server = await serveGateways(files.queueSocket, maxBody(cfg), { frame, gone: (c) => dispatcher.gone(c), joined: (c) => dispatcher.joined(c) });
+  const token = fs.readFileSync(files.token, 'utf8').trim();
+  const server = await serveGateways(files.queueSocket, maxBody(cfg), token, { frame, gone: (c) => dispatcher.gone(c), joined: (c) => dispatcher.joined(c) });
   const depth = store.depth();
   log('info', `queue ready: ${path.basename(dbFile)} in ${path.dirname(dbFile)}, ${depth.pending} pending, ${depth.dead} dead letter(s)`);
   reportReady();

@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 export type State = 'pending' | 'done' | 'dead';
 export type CallbackState = 'pending' | 'done' | 'failed';
 
-export interface NewRequest {
+/** What a request is, as accepted and as stored. */
+interface RequestFields {
   id: string;
   kind: 'function' | 'flow';
   /** A function's id (as text) or a flow's name. */
@@ -19,24 +20,20 @@ export interface NewRequest {
   name: string;
   fn: number;
   caller: string;
-  headers: [string, string][];
   query: string;
-  body: Buffer;
   callback: string | null;
+}
+
+export interface NewRequest extends RequestFields {
+  headers: [string, string][];
+  body: Buffer;
   createdAt: number;
 }
 
-export interface Row {
+/** A stored request (headers as JSON text), without its body. */
+export interface Row extends RequestFields {
   seq: number;
-  id: string;
-  kind: 'function' | 'flow';
-  target: string;
-  name: string;
-  fn: number;
-  caller: string;
   headers: string;
-  query: string;
-  callback: string | null;
   state: State;
   attempts: number;
   next_at: number;
@@ -86,7 +83,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 `;
 
 /** The columns a listing shows (no bodies). */
-const LIST_COLUMNS = 'seq, id, kind, target, name, fn, caller, headers, query, callback, state, attempts, next_at, created_at, finished_at, status, result_headers, error, cb_state, cb_attempts, cb_next_at';
+export const LIST_COLUMNS = 'seq, id, kind, target, name, fn, caller, headers, query, callback, state, attempts, next_at, created_at, finished_at, status, result_headers, error, cb_state, cb_attempts, cb_next_at';
 
 export function openQueueDb(file: string, readonly = false): Database.Database {
   if (!readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -186,7 +183,7 @@ export class QueueStore {
   }
 
   get(id: string): (Row & { result_body: Buffer | null }) | undefined {
-    return this.db.prepare(`SELECT ${LIST_COLUMNS}, result_body FROM requests WHERE id = ?`).get(id) as (Row & { result_body: Buffer | null }) | undefined;
+    return this.st(`SELECT ${LIST_COLUMNS}, result_body FROM requests WHERE id = ?`).get(id) as (Row & { result_body: Buffer | null }) | undefined;
   }
 
   /** A final answer (done or dead): the result is kept, a callback is due if one was asked for. */
@@ -209,17 +206,17 @@ export class QueueStore {
   }
 
   counters(): Record<string, number> {
-    return Object.fromEntries((this.db.prepare('SELECT name, value FROM counters').all() as { name: string; value: number }[]).map((r) => [r.name, r.value]));
+    return Object.fromEntries((this.st('SELECT name, value FROM counters').all() as { name: string; value: number }[]).map((r) => [r.name, r.value]));
   }
 
   /** Finished results older than `keepMs` whose callback (if any) is settled. Dead letters stay. */
   expire(now: number, keepMs: number): number {
-    return this.db.prepare("DELETE FROM requests WHERE state = 'done' AND finished_at < ? AND (cb_state IS NULL OR cb_state != 'pending')").run(now - keepMs).changes;
+    return this.st("DELETE FROM requests WHERE state = 'done' AND finished_at < ? AND (cb_state IS NULL OR cb_state != 'pending')").run(now - keepMs).changes;
   }
 
   depth(): { pending: number; oldest: number | null; dead: number; done: number } {
-    const p = this.db.prepare("SELECT count(*) AS n, min(created_at) AS oldest FROM requests WHERE state = 'pending'").get() as { n: number; oldest: number | null };
-    const d = this.db.prepare("SELECT sum(state = 'dead') AS dead, sum(state = 'done') AS done FROM requests WHERE state != 'pending'").get() as { dead: number | null; done: number | null };
+    const p = this.st("SELECT count(*) AS n, min(created_at) AS oldest FROM requests WHERE state = 'pending'").get() as { n: number; oldest: number | null };
+    const d = this.st("SELECT sum(state = 'dead') AS dead, sum(state = 'done') AS done FROM requests WHERE state != 'pending'").get() as { dead: number | null; done: number | null };
     return { pending: p.n, oldest: p.oldest, dead: d.dead ?? 0, done: d.done ?? 0 };
   }
 
@@ -230,4 +227,3 @@ export class QueueStore {
   }
 }
 
-export { LIST_COLUMNS };

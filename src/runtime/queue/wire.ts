@@ -3,9 +3,12 @@
 // what arrived and against a bound before anything is allocated, JSON that does not parse or is not
 // an object ends the connection (never the process), and a peer's half frame costs at most its bound.
 //
+// A connection is a gateway's only once its first frame, HELLO, has carried the instance's token.
+//
 // A frame: u32 LE length of the rest · u8 type · u32 LE sequence · u32 LE JSON length · JSON · body.
 
-/** Gateway → queue. */
+/** Gateway → queue. HELLO comes first on a connection: the instance's token, which no container can read. */
+export const HELLO = 9;
 export const PUT = 1;
 export const GET_RESULT = 3;
 export const GET_STATS = 5;
