@@ -52,16 +52,41 @@ export class Containers {
   }
 
   start(f: FnEntry, replica: number, restarts = 0): Child {
-    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
-    const statsSlot = this.domains.takeStatsSlot(d);
-    // A secret removed since `up` or `deploy` checked is not there: ctx.secret says so to the handler.
-    this.domains.giveSecrets(d, f);
-    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: this.domains.policyFor(d, f) })));
+    const { spec, statsSlot } = this.prepare(f, replica);
+    const c = this.adopt(new Child(spec));
     c.statsSlot = statsSlot;
     c.restarts = restarts;
     this.fnOf.set(c, f);
     this.list.push(c);
     c.start();
+    return c;
+  }
+
+  private prepare(f: FnEntry, replica: number) {
+    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
+    const statsSlot = this.domains.takeStatsSlot(d);
+    // A secret removed since `up` or `deploy` checked is not there: ctx.secret says so to the handler.
+    this.domains.giveSecrets(d, f);
+    return { statsSlot, spec: this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: this.domains.policyFor(d, f) }) };
+  }
+
+  /**
+   * A warm spare of f's domain (spares.ts, which checked it is of that domain and started as f's
+   * replicas are) becomes replica `replica`: wired and registered as a replica just spawned, told
+   * what it serves, given its handler. The caller links it to the gateways.
+   */
+  enlist(spare: Child, f: FnEntry, replica: number): Child {
+    const { spec, statsSlot } = this.prepare(f, replica);
+    spare.handOver(spec);
+    const c = this.adopt(spare);
+    c.statsSlot = statsSlot;
+    c.restarts = 0;
+    this.fnOf.set(c, f);
+    this.list.push(c);
+    // What the wiring does at a spawn (the process table entry, now a replica's; the log line).
+    c.emit('spawn', c.pid);
+    c.send({ type: 'adopt', functionId: f.id, deployment: f.deployment, replica, statsSlot, concurrency: f.concurrency, timeoutMs: f.timeoutMs, handler: f.bundle });
+    this.sendHandler(c);
     return c;
   }
 
