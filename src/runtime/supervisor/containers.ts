@@ -72,12 +72,16 @@ export class Containers {
 
   /**
    * A warm spare of f's domain (spares.ts, which checked it is of that domain and started as f's
-   * replicas are) becomes replica `replica`: wired and registered as a replica just spawned, told
-   * what it serves, given its handler. The caller links it to the gateways.
+   * replicas are) becomes replica `replica`. What its cold start waits for comes first: it is
+   * told what it serves and given its handler, and `link` links it to the gateways; then it is
+   * wired and registered as a replica just spawned.
    */
-  enlist(spare: Child, f: FnEntry, replica: number): Child {
+  enlist(spare: Child, f: FnEntry, replica: number, link: (c: Child) => void): Child {
     const { spec, statsSlot } = this.prepare(f, replica);
     spare.handOver(spec);
+    spare.send({ type: 'adopt', functionId: f.id, deployment: f.deployment, replica, statsSlot, concurrency: f.concurrency, timeoutMs: f.timeoutMs, handler: f.bundle });
+    this.sendHandler(spare, f);
+    link(spare);
     const c = this.adopt(spare);
     c.statsSlot = statsSlot;
     c.restarts = 0;
@@ -85,8 +89,6 @@ export class Containers {
     this.list.push(c);
     // What the wiring does at a spawn (the process table entry, now a replica's; the log line).
     c.emit('spawn', c.pid);
-    c.send({ type: 'adopt', functionId: f.id, deployment: f.deployment, replica, statsSlot, concurrency: f.concurrency, timeoutMs: f.timeoutMs, handler: f.bundle });
-    this.sendHandler(c);
     return c;
   }
 
@@ -101,8 +103,7 @@ export class Containers {
   }
 
   /** A sandboxed container cannot read the runtime directory: it gets its handler's source over IPC. */
-  sendHandler(c: Child): void {
-    const f = this.fnOf.get(c);
+  sendHandler(c: Child, f = this.fnOf.get(c)): void {
     if (!f || !c.spec.start.wrapper) return;
     try {
       c.send({ type: 'handler', name: handlerModuleName(f.id, f.deployment), source: fs.readFileSync(f.bundle, 'utf8') });

@@ -112,10 +112,11 @@ export class Scaler {
     const d = decideScale(f.scale, st, Date.now(), load);
     const live = this.live(f);
     if (d.desired === live.length) return;
-    // Logged when the count changes; catching up with it (a replica still draining) is not news.
-    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
+    // A request may be waiting: the replicas first, the log line after.
     if (d.desired > live.length) this.up(f, live, d.desired - live.length);
     else this.down(f, live, live.length - d.desired);
+    // Logged when the count changes; catching up with it (a replica still draining) is not news.
+    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
   }
 
   private up(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, live: Child[], want: number): void {

@@ -109,8 +109,7 @@ export class Spares implements WarmSpares {
     // Its spare's wiring goes; the replica's (wiring.ts) comes with enlist.
     sp.c.removeAllListeners();
     const age = Date.now() - sp.c.startedAt;
-    const c = this.s.containers.enlist(sp.c, f, replica);
-    this.s.gateways.linkAll(c, f.domain);
+    const c = this.s.containers.enlist(sp.c, f, replica, (x) => this.s.gateways.linkAll(x, f.domain));
     this.s.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `a warm spare of domain ${f.domain} (started ${(age / 1000).toFixed(1)} s ago) takes replica ${replica}`);
     this.paused.add(f.domain);
     void c.outcome().then(() => {
