@@ -9,6 +9,7 @@ import type { Domains } from './domains.js';
 import { handlerModuleName, logFileFor } from '../../common/paths.js';
 import type { LogFiles } from './logs.js';
 import type { childSpecs } from './specs.js';
+import type { SandboxPolicy } from '../../sys/sandbox.js';
 
 export class Containers {
   private list: Child[] = [];
@@ -62,12 +63,13 @@ export class Containers {
     return c;
   }
 
-  private prepare(f: FnEntry, replica: number) {
+  /** `policy`: f's sandbox in its domain as the caller already has it (policyFor walks directories). */
+  private prepare(f: FnEntry, replica: number, policy?: SandboxPolicy) {
     const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
     const statsSlot = this.domains.takeStatsSlot(d);
     // A secret removed since `up` or `deploy` checked is not there: ctx.secret says so to the handler.
     this.domains.giveSecrets(d, f);
-    return { statsSlot, spec: this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: this.domains.policyFor(d, f) }) };
+    return { statsSlot, spec: this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: policy ?? this.domains.policyFor(d, f) }) };
   }
 
   /**
@@ -76,8 +78,8 @@ export class Containers {
    * told what it serves and given its handler, and `link` links it to the gateways; then it is
    * wired and registered as a replica just spawned.
    */
-  enlist(spare: Child, f: FnEntry, replica: number, link: (c: Child) => void): Child {
-    const { spec, statsSlot } = this.prepare(f, replica);
+  enlist(spare: Child, f: FnEntry, replica: number, policy: SandboxPolicy | undefined, link: (c: Child) => void): Child {
+    const { spec, statsSlot } = this.prepare(f, replica, policy);
     spare.handOver(spec);
     spare.send({ type: 'adopt', functionId: f.id, deployment: f.deployment, replica, statsSlot, concurrency: f.concurrency, timeoutMs: f.timeoutMs, handler: f.bundle });
     this.sendHandler(spare, f);

@@ -20,6 +20,7 @@ import { Child } from './child.js';
 import { describeExit, type ChildExit } from './policy.js';
 import type { childSpecs } from './specs.js';
 import type { ChildSpec } from './spec.js';
+import type { SandboxPolicy } from '../../sys/sandbox.js';
 import type { SpareSummary, WarmSpares } from './parts.js';
 import type { WiringTarget } from './wiring.js';
 
@@ -32,6 +33,14 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** A spare that lived this long before dying resets the backoff: it was no crash loop. */
 const HEALTHY_MS = 10_000;
+
+interface Profile {
+  segment: Segment;
+  profile: string;
+  /** Its replicas' spec less what is one replica's own, and their sandbox. */
+  spec: ChildSpec;
+  policy: SandboxPolicy | undefined;
+}
 
 interface Spare {
   c: Child;
@@ -49,7 +58,7 @@ export class Spares implements WarmSpares {
   /** Domains whose refill waits for a just-adopted spare's start (a new spare would compete with it for the CPU). */
   private readonly paused = new Set<string>();
   /** Each function entry's profile in its domain's segment of the time (an entry is replaced on deploy). */
-  private readonly profiles = new WeakMap<FnEntry, { segment: Segment; profile: string; spec: ChildSpec }>();
+  private readonly profiles = new WeakMap<FnEntry, Profile>();
 
   constructor(
     private readonly s: WiringTarget,
@@ -83,14 +92,14 @@ export class Spares implements WarmSpares {
    * profile get the same process, sandbox and environment. The nproc rlimit of a domain without a
    * user of its own counts the supervisor user's tasks at the time: left out.
    */
-  private profileOf(f: FnEntry, d: Domain): { profile: string; spec: ChildSpec } {
+  private profileOf(f: FnEntry, d: Domain): Profile {
     const known = this.profiles.get(f);
     if (known && known.segment === d.segment) return known;
     const policy = this.s.domains.policyFor(d, f);
     const spec = this.specs.container(f, 0, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot: -1, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy });
     const env = Object.fromEntries(Object.entries(spec.start.env).filter(([k]) => !(PER_REPLICA as string[]).includes(k)).sort(([a], [b]) => a.localeCompare(b)));
     const profile = JSON.stringify([spec.start.module, env, spec.start.nodeOptions ?? [], policy ? { ...policy, nproc: undefined } : null]);
-    const entry = { segment: d.segment, profile, spec: { ...spec, start: { ...spec.start, env } } };
+    const entry = { segment: d.segment, profile, spec: { ...spec, start: { ...spec.start, env } }, policy };
     this.profiles.set(f, entry);
     return entry;
   }
@@ -102,14 +111,14 @@ export class Spares implements WarmSpares {
   take(f: FnEntry, replica: number): Child | undefined {
     const d = this.s.domains.byName(f.domain);
     if (!d || this.s.stopping) return undefined;
-    const { profile } = this.profileOf(f, d);
+    const { profile, policy } = this.profileOf(f, d);
     const i = this.list.findIndex((sp) => sp.domain === f.domain && sp.segment === d.segment && sp.profile === profile && warm(sp.c));
     if (i < 0) return undefined;
     const [sp] = this.list.splice(i, 1);
     // Its spare's wiring goes; the replica's (wiring.ts) comes with enlist.
     sp.c.removeAllListeners();
     const age = Date.now() - sp.c.startedAt;
-    const c = this.s.containers.enlist(sp.c, f, replica, (x) => this.s.gateways.linkAll(x, f.domain));
+    const c = this.s.containers.enlist(sp.c, f, replica, policy, (x) => this.s.gateways.linkAll(x, f.domain));
     this.s.logs.write(logFileFor('container', f.id), `${c.spec.id}[${c.pid}]`, `a warm spare of domain ${f.domain} (started ${(age / 1000).toFixed(1)} s ago) takes replica ${replica}`);
     this.paused.add(f.domain);
     void c.outcome().then(() => {
