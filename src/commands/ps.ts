@@ -16,6 +16,7 @@ export default class Ps extends FaasflowCommand {
       this.log(`instance ${s.instance} (${s.state}) http://${s.host}:${s.port}  segment ${segmentPath(s.segment)}`);
       this.log(table(s));
       this.log(`\n${functionTable(s)}`);
+      for (const sp of s.spares ?? []) this.log(`spares of domain ${sp.domain}: ${sp.warm} warm, ${sp.starting} starting (keeps ${sp.wanted})`);
       const failed = s.children.filter((c) => c.state === 'failed');
       for (const c of failed) this.log(`\n${c.id} FAILED: ${c.lastExit} — see \`faasflow logs --id ${c.functionId}\``);
     }
@@ -34,8 +35,8 @@ function table(s: InstanceStatus): string {
   const header = ['ROLE', 'FUNCTION', 'DEPLOY', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'RSS', 'PRIVATE', 'SHM', 'DOMAIN', 'SANDBOX'];
   const rows = s.children.map((c) => [
     c.role,
-    c.role === 'container' ? `${c.functionId} ${names.get(c.functionId) ?? ''}`.trim() : '-',
-    c.role === 'container' ? `${c.deployment}.r${c.replica}` : '-',
+    c.spare ? '(spare)' : c.role === 'container' ? `${c.functionId} ${names.get(c.functionId) ?? ''}`.trim() : '-',
+    c.role === 'container' && !c.spare ? `${c.deployment}.r${c.replica}` : '-',
     c.state === 'failed' || c.state === 'stopped' || c.state === 'crashed' ? '-' : String(c.pid),
     c.state,
     uptime(c),

@@ -33,6 +33,8 @@ export const ENV = {
   statsSlot: 'FAASFLOW_STATS_SLOT',
   /** '1': a sandboxed container waits for its handler's source over IPC instead of reading the file. */
   handlerIpc: 'FAASFLOW_HANDLER_IPC',
+  /** '1': a warm spare of its domain: it learns its function from the supervisor's `adopt` message (container/identity.ts). */
+  spare: 'FAASFLOW_SPARE',
   /** A container's message channel to the supervisor (its descriptor number there; runtime/channel.ts). */
   channelFd: 'FAASFLOW_CHANNEL_FD',
   /** A container's descriptor channel: the supervisor sends its links there (native/fdpass.cc). */

@@ -83,6 +83,8 @@ export interface ChildStatus {
   sandbox?: string;
   /** The async queue process's depth and counters, as it last reported them. */
   queue?: QueueStats;
+  /** A warm spare of `domain` (functions[].scale.spares): started as its replicas are, no function yet. */
+  spare?: boolean;
 }
 
 export interface FunctionStatus {
@@ -114,6 +116,8 @@ export interface InstanceStatus {
   configFile: string;
   children: ChildStatus[];
   functions: FunctionStatus[];
+  /** Each domain that keeps warm spares: how many it keeps, how many are warm and starting. */
+  spares?: { domain: string; wanted: number; warm: number; starting: number }[];
   /** The longest a stop may take and what it waits for (config/stop.ts): `down` waits that long. */
   stop?: { waitMs: number; message: string };
 }

@@ -188,7 +188,7 @@ function toFunctionConfig(f: ParsedFunction, baseDir: string): FunctionConfig {
     name,
     handler,
     replicas: f.scale ? f.scale.min : (f.replicas ?? 1),
-    ...(f.scale ? { scale: { min: f.scale.min, max: f.scale.max, target: f.scale.target ?? f.concurrency, idleMs: f.scale.idle } } : {}),
+    ...(f.scale ? { scale: { min: f.scale.min, max: f.scale.max, target: f.scale.target ?? f.concurrency, idleMs: f.scale.idle, spares: f.scale.spares ?? (f.scale.min === 0 ? 1 : 0) } } : {}),
     concurrency: f.concurrency,
     timeoutMs: f.timeout,
     memoryLimit: f.memoryLimit,

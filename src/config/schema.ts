@@ -39,6 +39,14 @@ const scaleSchema = z.strictObject({
   target: int(1, 100_000).optional(),
   /** How long the load must stay lower before replicas are drained (to zero too). */
   idle: duration.refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be from 1s to 24h (e.g. \'30s\')').default(30_000),
+  /**
+   * Warm spares its domain keeps: processes started and sandboxed as its replicas, no function
+   * loaded, that a scale-up (from zero too) hands the function in milliseconds. Absent: 1 with
+   * min 0, else 0. A domain keeps the most any of its functions asks for.
+   */
+  spares: int(0, 8).optional(),
+}).superRefine((s, ctx) => {
+  if (s.spares !== undefined && s.spares > s.max) ctx.addIssue({ code: 'custom', path: ['spares'], message: `${s.spares} spares is more than max ${s.max}: a scale-up never takes more than max at once; set spares to at most ${s.max}` });
 });
 
 export const functionSchema = z.strictObject({

@@ -48,6 +48,8 @@ export interface ScaleConfig {
   target: number;
   /** How long the load must stay lower before replicas are drained. */
   idleMs: number;
+  /** Warm spares its domain keeps for it (runtime/supervisor/spares.ts); a domain keeps the most of its functions'. */
+  spares: number;
 }
 
 /** The most replicas a function may run (what its domain's segment and cgroups are sized for). */

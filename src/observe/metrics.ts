@@ -202,7 +202,9 @@ export async function metricsFromSnapshot(snap: Snapshot, view: InstanceView | n
   const waits = counter('faasflow_domain_memory_waits_total', 'Allocations in a domain that found it short of packet memory and waited (gateways and its containers).', dl);
   const refusals = counter('faasflow_domain_memory_refusals_total', 'Allocations in a domain refused for packet memory.', dl);
   const sandboxed = gauge('faasflow_domain_sandboxed', '1 per isolation mechanism a domain\'s containers run under (uid, landlock); none when it has none.', ['domain', 'mechanism']);
+  const spares = gauge('faasflow_spares', 'Warm spares a domain holds now: processes started and sandboxed as its replicas, no function loaded yet (functions[].scale.spares).', dl);
   for (const d of snap.domains) {
+    spares.set({ domain: d.name }, snap.processes.filter((p) => p.role === 'spare' && p.alive && p.domain === d.name).length);
     for (const c of d.pool) {
       domainInUse.set({ domain: d.name, class: String(c.size) }, c.inUse);
       domainPackets.set({ domain: d.name, class: String(c.size) }, c.count);

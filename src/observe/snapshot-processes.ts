@@ -10,7 +10,7 @@ import { summarize } from './latency.js';
 import type { ProcessSamples } from './samples.js';
 import type { ObserveEvent, ProcessSnapshot } from './types.js';
 
-const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container', 'none'];
+const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container', 'spare', 'none'];
 /** How many snapshots a restart's event waits for the supervisor's record of the new process. */
 const RECORD_WAIT_SNAPSHOTS = 10;
 
@@ -67,7 +67,7 @@ export class ProcessReader {
         functionId: e.functionId,
         function: e.role === 'container' ? (names.get(e.functionId) ?? null) : null,
         replica: e.replica,
-        domain: e.role === 'container' ? (view.domains.get(e.domainIndex)?.header.domain ?? null) : null,
+        domain: e.role === 'container' || e.role === 'spare' ? (view.domains.get(e.domainIndex)?.header.domain ?? null) : null,
         sandbox: e.role === 'container' ? enforcementName(e.sandbox) : null,
         state: e.state,
         restarts: e.restarts,

@@ -106,7 +106,7 @@ export interface ProcessSnapshot {
   functionId: number;
   function: string | null;
   replica: number;
-  /** A container's security domain; null for other roles. */
+  /** A container's (or a warm spare's) security domain; null for other roles. */
   domain: string | null;
   /** The isolation a container runs under (`uid+landlock`, `landlock`, `uid`, `none`); null for other roles. */
   sandbox: string | null;

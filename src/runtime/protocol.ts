@@ -68,10 +68,28 @@ export type GatewayMessage =
 
 export type ChildMessage = ContainerMessage | GatewayMessage;
 
+/**
+ * A warm spare (FAASFLOW_SPARE=1) becomes a replica: what a replica's environment tells it
+ * (container/identity.ts). Its handler and its links follow as they do for any replica.
+ */
+export interface AdoptMessage {
+  type: 'adopt';
+  functionId: number;
+  deployment: number;
+  replica: number;
+  /** Its stats record in the domain segment, -1 for none. */
+  statsSlot: number;
+  concurrency: number;
+  timeoutMs: number;
+  /** The bundle's path: read by an unsandboxed one, named in errors by a sandboxed one (its source comes by `handler`). */
+  handler: string;
+}
+
 /** Supervisor → a container, over its channel. Links come with their descriptor (links.ts). */
 export type ToContainer =
   /** Its handler's bundled source (a sandboxed container cannot read the runtime directory). */
   | { type: 'handler'; name: string; source: string }
+  | AdoptMessage
   | ContainerLinkMessage
   /** Stop taking work, finish in-flight work, exit 0. */
   | { type: 'drain' };

@@ -204,7 +204,7 @@ export const PROC_LOG_CUT = 12;
 export const PROC_LOG_DROPPED = 14;
 export const SANDBOX_UID = 1;
 export const SANDBOX_LANDLOCK = 2;
-export const ROLES = ['none', 'supervisor', 'gateway', 'container', 'queue'] as const;
+export const ROLES = ['none', 'supervisor', 'gateway', 'container', 'queue', 'spare'] as const;
 export type Role = (typeof ROLES)[number];
 
 // Per-function stats record, f64 words written by the gateway only (single writer, no atomics).

@@ -22,10 +22,10 @@ function dirWith(t: Test, config: string): string {
 
 t.test('scale resolves with defaults: min 0, target = concurrency, idle 30 s; it starts at min', async (t) => {
   const c = await loadConfig({ cwd: dirWith(t, "{ id: 1, handler: './echo.ts', concurrency: 8, scale: { max: 4 } }"), instance: 'x' });
-  t.same(c.functions[0].scale, { min: 0, max: 4, target: 8, idleMs: 30_000 });
+  t.same(c.functions[0].scale, { min: 0, max: 4, target: 8, idleMs: 30_000, spares: 1 }, 'one warm spare by default at min 0');
   t.equal(c.functions[0].replicas, 0, 'no replica at the start of a function at min 0');
   const d = await loadConfig({ cwd: dirWith(t, "{ id: 1, handler: './echo.ts', scale: { min: 2, max: 5, target: 3, idle: '5s' } }"), instance: 'x' });
-  t.same(d.functions[0].scale, { min: 2, max: 5, target: 3, idleMs: 5000 });
+  t.same(d.functions[0].scale, { min: 2, max: 5, target: 3, idleMs: 5000, spares: 0 }, 'none by default above zero');
   t.equal(d.functions[0].replicas, 2);
   const fixed = await loadConfig({ cwd: dirWith(t, "{ id: 1, handler: './echo.ts' }"), instance: 'x' });
   t.equal(fixed.functions[0].replicas, 1, 'without scale: 1 replica, fixed');
@@ -45,9 +45,11 @@ t.test('bad scale configs are refused naming the field and the fix', async (t) =
   t.match(await configError(dirWith(t, "{ id: 1, handler: './echo.ts', scale: { max: 2, target: 0 } }")), /functions\[0\]\.scale\.target: must be at least 1/);
   t.match(await configError(dirWith(t, "{ id: 1, handler: './echo.ts', scale: { max: 2, idle: '10ms' } }")), /functions\[0\]\.scale\.idle: must be from 1s to 24h/);
   t.match(await configError(dirWith(t, "{ id: 1, handler: './echo.ts', scale: { max: 2, maximum: 3 } }")), /functions\[0\]\.scale\.maximum: unknown field/);
+  t.match(await configError(dirWith(t, "{ id: 1, handler: './echo.ts', scale: { max: 2, spares: 3 } }")), /functions\[0\]\.scale\.spares: 3 spares is more than max 2: .*set spares to at most 2/);
+  t.match(await configError(dirWith(t, "{ id: 1, handler: './echo.ts', scale: { max: 20, spares: 9 } }")), /functions\[0\]\.scale\.spares: must be at most 8/);
 });
 
-const S: ScaleConfig = { min: 0, max: 4, target: 10, idleMs: 2000 };
+const S: ScaleConfig = { min: 0, max: 4, target: 10, idleMs: 2000, spares: 1 };
 /** Feeds one load sample every 100 ms from `from` for `ms`; returns the decisions that changed the count. */
 function run(s: ScaleConfig, st: ScaleState, from: number, ms: number, load: number): { at: number; desired: number }[] {
   const out: { at: number; desired: number }[] = [];

@@ -1,5 +1,6 @@
 // A function container: one process per replica, started inside its security domain by the
-// sandbox launcher (native/sandbox.c). Maps its domain's segment (the only one it can open),
+// sandbox launcher (native/sandbox.c), or started there ahead of need as a warm spare that is told
+// its function later (identity.ts). Maps its domain's segment (the only one it can open),
 // loads the bundled handler, takes links to the gateways from the supervisor (over its own
 // channel, supervisor.ts: a container has no Node IPC channel), runs requests in place on the
 // segment, and drains on shutdown.
@@ -15,16 +16,13 @@ import type { ContainerLinkMessage } from '../links.js';
 import { Invoker } from './invoke.js';
 import { GatewayLinks } from './gateways.js';
 import { describeThrown } from './describe.js';
+import { isSpare, replicaIdentity } from './identity.js';
 
-const functionId = Number(requireEnv(ENV.functionId));
-const deployment = Number(requireEnv(ENV.deployment));
-const replica = Number(process.env[ENV.replica] ?? 0);
-const timeoutMs = Number(process.env[ENV.timeoutMs] ?? 30000);
-const concurrency = Math.max(1, Number(process.env[ENV.concurrency] ?? 16) || 16);
-const statsSlot = Number(process.env.FAASFLOW_STATS_SLOT ?? -1);
-const handlerFile = requireEnv(ENV.handler);
 /** Set for a sandboxed container: the handler's source comes from the supervisor (the bundle file is out of its reach). */
 const handlerViaIpc = process.env.FAASFLOW_HANDLER_IPC === '1';
+
+/** A module of nothing, imported by a waiting spare so that its handler's import finds Node's ESM loader ready. */
+const LOADER_WARMUP = 'data:text/javascript,export default 0';
 
 // Links may arrive while the handler is still loading: they wait here until it has.
 const early: Array<[ContainerLinkMessage, net.Socket]> = [];
@@ -36,13 +34,15 @@ if (!supervisor) {
   process.exit(EXIT_PERMANENT);
 }
 supervisor.on('handler', (m) => gotSource(m));
+// Asked before `listening`: a spare's adoption may be the first message to come.
+const identity = replicaIdentity();
 supervisor.on('link', (m, socket) => {
   if (take) take(m, socket);
   else early.push([m, socket]);
 });
 reportListening();
 
-async function loadHandler(): Promise<Handler> {
+async function loadHandler(handlerFile: string): Promise<Handler> {
   let mod: { default?: unknown };
   try {
     if (handlerViaIpc) {
@@ -67,7 +67,11 @@ async function main(): Promise<void> {
   ownProcessGroup();
   applyAffinity();
   const seg = Segment.inherit(requireEnv(ENV.segment), Number(requireEnv(ENV.segmentFd)));
-  const handler = await loadHandler();
+  // A spare waits here, its segment mapped and faasflow's code loaded: adopted, it has only its
+  // handler to import. Its first dynamic import sets up Node's ESM loader, done while it waits.
+  if (isSpare) await import(LOADER_WARMUP);
+  const { functionId, deployment, replica, timeoutMs, concurrency, statsSlot, handler: handlerFile } = await identity;
+  const handler = await loadHandler(handlerFile);
   const stats = statsSlot >= 0 && statsSlot < seg.layout.statsSlots ? new ProcessStats(seg, statsSlot) : undefined;
   stats?.reset(functionId);
   const invoker = new Invoker({ pool: seg.pool, handler, functionId, timeoutMs, concurrency, stats });

@@ -8,10 +8,11 @@ import { ENV } from '../../common/env.js';
 import { fdPass, sys } from '../../sys/binding.js';
 import { Channel, FROM_CONTAINER_MAX, TO_CONTAINER_MAX } from '../channel.js';
 import type { ContainerLinkMessage } from '../links.js';
-import type { ContainerMessage } from '../protocol.js';
+import type { AdoptMessage, ContainerMessage } from '../protocol.js';
 
 export interface FromSupervisor {
   handler(m: { name: string; source: string }): void;
+  adopt(m: AdoptMessage): void;
   link(m: ContainerLinkMessage, socket: net.Socket): void;
   drain(): void;
 }
@@ -62,6 +63,7 @@ export class SupervisorChannel {
     const f = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
     if (f.type === 'handler' && typeof f.name === 'string' && typeof f.source === 'string') this.to.handler?.({ name: f.name, source: f.source });
     else if (f.type === 'drain') this.to.drain?.();
+    else if (f.type === 'adopt' && isAdopt(f)) this.to.adopt?.(f);
     else if (f.type === 'link' && isCount(f.gateway) && isCount(f.gatewayPid) && isCount(f.tag)) this.link({ type: 'link', gateway: f.gateway, gatewayPid: f.gatewayPid, tag: f.tag });
     else this.warn(`ignored a message from the supervisor that is not one it sends (${typeof f.type === 'string' ? f.type.slice(0, 40) : 'no type'})`);
   }
@@ -91,6 +93,12 @@ export class SupervisorChannel {
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+function isAdopt(f: Record<string, unknown>): f is AdoptMessage & Record<string, unknown> {
+  const { functionId, deployment, replica, statsSlot, concurrency, timeoutMs, handler } = f;
+  return isCount(functionId) && functionId > 0 && isCount(deployment) && isCount(replica) && Number.isInteger(statsSlot) && (statsSlot as number) >= -1
+    && isCount(concurrency) && concurrency > 0 && isCount(timeoutMs) && timeoutMs > 0 && typeof handler === 'string' && handler.length > 0;
 }
 
 /** This process's channel when it is a container the supervisor started (the env names its descriptors). */

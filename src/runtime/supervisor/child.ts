@@ -9,6 +9,7 @@ import type { ChildState } from '../../common/protocol.js';
 import type { ChildMessage, SupervisorMessage, ToContainer, ToGateway } from '../protocol.js';
 import type { LinkEnd } from '../broker.js';
 import { ContainerChannel } from './container-channel.js';
+import { killGroup } from './kill-group.js';
 import { UNBOUNDED_READS, readOutput, type OutputBounds } from './output.js';
 import type { ChildExit } from './policy.js';
 import type { ChildSpec } from './spec.js';
@@ -81,7 +82,11 @@ export class Child extends EventEmitter<ChildEvents> {
   private killTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly spec: ChildSpec) {
+  /** A warm spare (spares.ts) has no function: no ready timeout runs until handOver gives it one. */
+  spare = false;
+
+  /** Replaced once, when a warm spare becomes a replica (handOver). */
+  constructor(public spec: ChildSpec) {
     super();
   }
 
@@ -132,12 +137,7 @@ export class Child extends EventEmitter<ChildEvents> {
     this.pipe(proc.stderr, 'stderr');
     // A gateway's messages are trusted; a container's were checked by its channel.
     if (!channel) proc.on('message', (m: ChildMessage) => this.onMessage(m));
-    this.readyTimer = setTimeout(() => {
-      this.lastError = this.notReady();
-      this.timedOut = true;
-      this.killCause = this.notReady();
-      proc.kill('SIGKILL');
-    }, this.spec.readyTimeoutMs);
+    if (!this.spare) this.armReady(proc);
     const pid = this.pid;
     // The group goes the moment the child has exited, not once its pipes have closed: a
     // process the handler started with `stdio: 'inherit'` holds them open, and the exit (and every
@@ -177,6 +177,25 @@ export class Child extends EventEmitter<ChildEvents> {
         end(null, null);
       });
     });
+  }
+
+  /** The start attempt must report ready within the spec's readyTimeoutMs, or it is killed. */
+  private armReady(proc: Proc): void {
+    clearTimeout(this.readyTimer);
+    this.readyTimer = setTimeout(() => {
+      this.lastError = this.notReady();
+      this.timedOut = true;
+      this.killCause = this.notReady();
+      proc.kill('SIGKILL');
+    }, this.spec.readyTimeoutMs);
+  }
+
+  /** A warm spare becomes a replica of `spec`: its first start attempt from now on; a restart starts `spec` afresh. */
+  handOver(spec: ChildSpec): void {
+    this.spec = spec;
+    this.spare = false;
+    this.startedAt = Date.now();
+    if (this.proc) this.armReady(this.proc);
   }
 
   /** Mojo's ReportBadMessage: SIGKILL; the exit's one log line names the reason, the restart policy applies. */
@@ -277,19 +296,5 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     this.proc?.kill('SIGKILL');
     await this.exited;
-  }
-}
-
-/**
- * Kills what is left of an exited child's process group (processes its handler started). Called
- * once, right at the exit: the group id stays reserved while it has members, so this cannot reach
- * anyone else's processes (a second call later could, once the pid is free for reuse).
- */
-function killGroup(pgid: number): void {
-  if (pgid <= 0) return;
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // ESRCH: nothing left in the group
   }
 }

@@ -9,6 +9,7 @@ import type { Domains } from './domains.js';
 import { handlerModuleName, logFileFor } from '../../common/paths.js';
 import type { LogFiles } from './logs.js';
 import type { childSpecs } from './specs.js';
+import type { SandboxPolicy } from '../../sys/sandbox.js';
 
 export class Containers {
   private list: Child[] = [];
@@ -52,16 +53,44 @@ export class Containers {
   }
 
   start(f: FnEntry, replica: number, restarts = 0): Child {
-    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
-    const statsSlot = this.domains.takeStatsSlot(d);
-    // A secret removed since `up` or `deploy` checked is not there: ctx.secret says so to the handler.
-    this.domains.giveSecrets(d, f);
-    const c = this.adopt(new Child(this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: this.domains.policyFor(d, f) })));
+    const { spec, statsSlot } = this.prepare(f, replica);
+    const c = this.adopt(new Child(spec));
     c.statsSlot = statsSlot;
     c.restarts = restarts;
     this.fnOf.set(c, f);
     this.list.push(c);
     c.start();
+    return c;
+  }
+
+  /** `policy`: f's sandbox in its domain as the caller already has it (policyFor walks directories). */
+  private prepare(f: FnEntry, replica: number, policy?: SandboxPolicy) {
+    const d = this.domains.ensure([f]).at(0) ?? this.domains.byName(f.domain)!;
+    const statsSlot = this.domains.takeStatsSlot(d);
+    // A secret removed since `up` or `deploy` checked is not there: ctx.secret says so to the handler.
+    this.domains.giveSecrets(d, f);
+    return { statsSlot, spec: this.specs.container(f, replica, { segment: d.segment.name, segmentFd: d.segment.fd, statsSlot, tmpDir: d.tmpDir, secretsDir: d.secretsDir, policy: policy ?? this.domains.policyFor(d, f) }) };
+  }
+
+  /**
+   * A warm spare of f's domain (spares.ts, which checked it is of that domain and started as f's
+   * replicas are) becomes replica `replica`. What its cold start waits for comes first: it is
+   * told what it serves and given its handler, and `link` links it to the gateways; then it is
+   * wired and registered as a replica just spawned.
+   */
+  enlist(spare: Child, f: FnEntry, replica: number, policy: SandboxPolicy | undefined, link: (c: Child) => void): Child {
+    const { spec, statsSlot } = this.prepare(f, replica, policy);
+    spare.handOver(spec);
+    spare.send({ type: 'adopt', functionId: f.id, deployment: f.deployment, replica, statsSlot, concurrency: f.concurrency, timeoutMs: f.timeoutMs, handler: f.bundle });
+    this.sendHandler(spare, f);
+    link(spare);
+    const c = this.adopt(spare);
+    c.statsSlot = statsSlot;
+    c.restarts = 0;
+    this.fnOf.set(c, f);
+    this.list.push(c);
+    // What the wiring does at a spawn (the process table entry, now a replica's; the log line).
+    c.emit('spawn', c.pid);
     return c;
   }
 
@@ -76,8 +105,7 @@ export class Containers {
   }
 
   /** A sandboxed container cannot read the runtime directory: it gets its handler's source over IPC. */
-  sendHandler(c: Child): void {
-    const f = this.fnOf.get(c);
+  sendHandler(c: Child, f = this.fnOf.get(c)): void {
     if (!f || !c.spec.start.wrapper) return;
     try {
       c.send({ type: 'handler', name: handlerModuleName(f.id, f.deployment), source: fs.readFileSync(f.bundle, 'utf8') });

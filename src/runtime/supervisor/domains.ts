@@ -129,7 +129,10 @@ export class Domains {
     const replicas = fns.reduce((a, f) => a + replicaCeiling(f), 0);
     const segment = this.segmentFor(name, index, domainStatsSlots(replicas));
     // Each replica and its replacement may hold memoryMax; the kernel stops the domain past that.
-    const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (replicaCeiling(f) + 1), 0), pids: fns.reduce((a, f) => a + f.pidsMax * (replicaCeiling(f) + 1), 0) };
+    // Its warm spares (spares.ts) run in its cgroups too, each bounded as a replica.
+    const spares = Math.max(0, ...fns.map((f) => f.scale?.spares ?? 0));
+    const most = (k: 'memoryMax' | 'pidsMax') => Math.max(0, ...fns.map((f) => f[k]));
+    const limits = { memoryBytes: fns.reduce((a, f) => a + f.memoryMax * (replicaCeiling(f) + 1), 0) + spares * most('memoryMax'), pids: fns.reduce((a, f) => a + f.pidsMax * (replicaCeiling(f) + 1), 0) + spares * most('pidsMax') };
     const cgroups = sandbox ? domainCgroups(cfg.instance, name, limits) : { kind: 'none' as const, dirs: [], reason: 'security.sandbox is off' };
     if (sandbox && cgroups.kind === 'none') {
       for (const f of fns.filter((x) => x.memoryMax < MIN_DATA_LIMIT_BYTES)) this.notes.push(`function ${f.id} (${f.name}): memoryMax ${f.memoryMax} bytes is RLIMIT_DATA here, which Node's own thread stacks and heap reservations (~${NODE_RESERVE_BYTES >> 20} MiB) nearly fill: its replicas may fail at start; give it at least ${MIN_DATA_LIMIT_BYTES >> 20}MiB`);
@@ -173,7 +176,7 @@ export class Domains {
       cgroups: d.cgroups.dirs,
       // Where cgroups are missing, rlimits bound each replica (RLIMIT_NPROC counts the user's tasks:
       // with a uid per domain that is the domain's; without, it is a coarse bound for the user).
-      ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (replicaCeiling(f) + 1) + (d.uid === undefined ? userTasks() : 0) } : {}),
+      ...(d.cgroups.kind === 'none' ? { dataBytes: f.memoryMax, nproc: f.pidsMax * (replicaCeiling(f) + 1 + (f.scale?.spares ?? 0)) + (d.uid === undefined ? userTasks() : 0) } : {}),
       landlock: d.enforcement.landlock > 0 ? {
         rx: ['/usr', '/lib', '/lib64', '/bin', path.dirname(process.execPath), ...own, ...nodeModules],
         ro: ['/etc', '/proc', '/sys', '/dev/urandom', '/dev/random', d.secretsDir],

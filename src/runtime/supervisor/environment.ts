@@ -13,7 +13,7 @@ const BASE = new Set(['PATH', 'HOME', 'LANG', 'TZ']);
  */
 const PREFIXES = ['LC_', 'FAASFLOW_'];
 /** faasflow's names for what one container is: the supervisor or the launcher sets them for each, or nobody. */
-const PER_CONTAINER = new Set<string>([ENV.sandbox, ENV.handlerIpc, ENV.nodeOptions, ENV.channelFd, ENV.linksFd]);
+const PER_CONTAINER = new Set<string>([ENV.sandbox, ENV.spare, ENV.handlerIpc, ENV.nodeOptions, ENV.channelFd, ENV.linksFd]);
 
 /** The supervisor's own, no container's business: where the instance's secrets and handlers are kept. */
 const SUPERVISOR_ONLY = new Set<string>([ENV.stateDir]);

@@ -2,6 +2,7 @@
 // The Supervisor (supervisor.ts) owns all of it; deploy, the control socket, domain repair, child
 // wiring and replacements each work through this interface and hold no state of their own.
 import type { ResolvedConfig } from '../../config/types.js';
+import type { Child } from './child.js';
 import type { InstancePaths } from '../../common/paths.js';
 import type { InstanceStatus } from '../../common/protocol.js';
 import type { QueueProcess } from './queue.js';
@@ -20,6 +21,28 @@ export interface ReplicaTargets {
   reset(f: FnEntry, replicas: number): void;
 }
 
+/** A domain's warm spares, for `ps` and the state file. */
+export interface SpareSummary {
+  domain: string;
+  /** What it keeps: the most any of its functions asks for (functions[].scale.spares). */
+  wanted: number;
+  /** Ready to take a function. */
+  warm: number;
+  /** Started, not listening yet. */
+  starting: number;
+}
+
+/** What the rest of the supervisor asks of the warm spares (spares.ts). */
+export interface WarmSpares {
+  /** A spare of f's domain made replica `replica` of f, or undefined when none fits. */
+  take(f: FnEntry, replica: number): Child | undefined;
+  /** Starts what each domain lacks (called with every scaler sample; cheap when nothing is). */
+  fill(): void;
+  all(): { c: Child; domain: string }[];
+  summary(): SpareSummary[];
+  stop(): Promise<void>;
+}
+
 export interface Parts {
   readonly cfg: ResolvedConfig;
   readonly paths: InstancePaths;
@@ -33,6 +56,8 @@ export interface Parts {
   readonly containers: Containers;
   /** Sets the replica counts of elastic functions (functions[].scale); absent when none is. */
   readonly scaler: ReplicaTargets | undefined;
+  /** Per domain, processes started as its replicas are, waiting for a function. */
+  readonly spares: WarmSpares;
   /** The async queue process, when the config has `async`. */
   readonly queue: QueueProcess;
   readonly phase: InstanceStatus['state'];

@@ -5,6 +5,7 @@
 // link once it has every reply), so it fails no request. A function at zero is watched every
 // DEMAND_MS: the gateway queues its first request (as it does whenever no replica is free) and
 // counts it in flight, which is the whole signal: no message, no syscall on the request path.
+// A replica comes from the domain's warm spares when one fits (spares.ts), else starts afresh.
 import { FunctionStats, type Segment } from '../../shm/index.js';
 import { FN_INFLIGHT } from '../../shm/constants.js';
 import { logFileFor } from '../../common/paths.js';
@@ -69,9 +70,10 @@ export class Scaler {
     tick();
   }
 
-  /** Every SAMPLE_MS: each elastic function's load against its target. */
+  /** Every SAMPLE_MS: each elastic function's load against its target; the warm spares refilled. */
   sample(): void {
     this.each((f, st) => this.decide(f, st));
+    this.s.spares.fill();
   }
 
   /** Every DEMAND_MS: only functions at zero, and only to wake them. */
@@ -110,10 +112,11 @@ export class Scaler {
     const d = decideScale(f.scale, st, Date.now(), load);
     const live = this.live(f);
     if (d.desired === live.length) return;
-    // Logged when the count changes; catching up with it (a replica still draining) is not news.
-    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
+    // A request may be waiting: the replicas first, the log line after.
     if (d.desired > live.length) this.up(f, live, d.desired - live.length);
     else this.down(f, live, live.length - d.desired);
+    // Logged when the count changes; catching up with it (a replica still draining) is not news.
+    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
   }
 
   private up(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, live: Child[], want: number): void {
@@ -126,7 +129,8 @@ export class Scaler {
     for (let r = 0; n > 0; r++) {
       if (taken.has(r)) continue;
       try {
-        this.s.containers.start(f, r);
+        // A warm spare of its domain when one fits: a cold start of milliseconds, not a process's.
+        if (!this.s.spares.take(f, r)) this.s.containers.start(f, r);
       } catch (err) {
         this.note(f, `cannot start replica ${r}: ${(err as Error).message}`);
         return;

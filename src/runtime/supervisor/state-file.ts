@@ -14,7 +14,9 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
     ...s.gateways.all().map((g) => childStatus(g, names, withMemory)),
     ...s.queue.all().map((q) => ({ ...childStatus(q, names, withMemory), ...(s.queue.stats ? { queue: s.queue.stats } : {}) })),
     ...s.containers.all().map((c) => childStatus(c, names, withMemory, s.containers.functionOf(c)?.domain)),
+    ...s.spares.all().map(({ c, domain }) => ({ ...childStatus(c, names, withMemory, domain), spare: true })),
   ];
+  const spares = s.spares.summary();
   return {
     instance: s.cfg.instance,
     supervisorPid: process.pid,
@@ -33,6 +35,7 @@ export function instanceStatus(s: Parts, startedAt: number, withMemory: boolean)
       ...(f.scale ? { scale: f.scale } : {}),
       origin: f.origin,
     })),
+    ...(spares.length ? { spares } : {}),
     stop: stopWait(s),
   };
 }

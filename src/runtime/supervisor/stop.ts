@@ -28,6 +28,8 @@ export async function stopChildren(s: Parts, exitMs = s.cfg.supervisor.shutdownT
   const gatewayMs = budget.gatewayMs + KILL_AFTER_MS;
   // The queue stops starting runs at once; those in flight finish as the gateways drain them.
   const queueGone = s.queue.stop(gatewayMs);
+  // Spares have no work: they go at once.
+  const sparesGone = s.spares.stop();
   const gatewaysGone = s.gateways.stop(gatewayMs);
   await Promise.race([Promise.all([gatewaysGone, queueGone]), new Promise((r) => setTimeout(r, gatewayMs))]);
   await Promise.all(
@@ -36,7 +38,7 @@ export async function stopChildren(s: Parts, exitMs = s.cfg.supervisor.shutdownT
       return c.stop(timeoutMs === undefined ? undefined : Math.max(c.spec.shutdownMs, containerStopMs(timeoutMs, exitMs)));
     }),
   );
-  await gatewaysGone;
+  await Promise.all([gatewaysGone, sparesGone]);
 }
 
 /**

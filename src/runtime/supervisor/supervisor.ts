@@ -1,7 +1,6 @@
-// The supervisor's lifecycle: creates the runtime segment, bundles the handlers, starts the
-// gateways then the containers (each a startup step, as typed events), keeps them running (the
-// pure policy decides restarts: wiring.ts), and shuts everything down in reverse. Deploys, the
-// control socket, domain repair and replacements are in their own modules (see parts.ts).
+// The supervisor's lifecycle: creates the runtime segment, bundles the handlers, starts the gateways then the
+// containers (each a startup step, as typed events), keeps them running (the pure policy decides restarts: wiring.ts),
+// and shuts everything down in reverse. Deploys, the control socket, domain repair, replacements and spares: parts.ts.
 import fs from 'node:fs';
 import type net from 'node:net';
 import { stop as stopEsbuild } from 'esbuild';
@@ -32,6 +31,7 @@ import { instanceStatus, writeStateFile } from './state-file.js';
 import { killSession, stopChildren } from './stop.js';
 import { adopt } from './wiring.js';
 import { Scaler } from './scaler.js';
+import { Spares } from './spares.js';
 import { routesOf } from './routes.js';
 import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 
@@ -65,6 +65,7 @@ export class Supervisor implements Parts {
   /** Sets the replicas of elastic functions (functions[].scale), once the instance runs. */
   scaler: Scaler | undefined;
   readonly queue: QueueProcess;
+  readonly spares: Spares;
   phase: InstanceStatus['state'] = 'starting';
   /** The runtime segment (process table and stats) and its process table. */
   private seg: Segment | undefined;
@@ -99,6 +100,7 @@ export class Supervisor implements Parts {
     this.gateways = new Gateways(o.cfg, specs, this.domains, wire, (m) => this.events.info(m));
     this.containers = new Containers(specs, this.domains, this.logs, wire);
     this.queue = new QueueProcess(o.cfg, specs, wire);
+    this.spares = new Spares(this, specs);
   }
 
   get stopping(): boolean {
@@ -223,7 +225,7 @@ export class Supervisor implements Parts {
     checkDomains(this);
     if (!this.table) return;
     this.table.heartbeat(this.table.slotOf(process.pid));
-    for (const c of [...this.gateways.all(), ...this.queue.all(), ...this.containers.all()]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
+    for (const c of [...this.gateways.all(), ...this.queue.all(), ...this.containers.all(), ...this.spares.all().map((sp) => sp.c)]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
   }
 
   /** Packets of owners that died unseen; what the log says of it is bounded (reclaim-report.ts). */
