@@ -172,14 +172,6 @@ function parseSample(pid: number, smaps: string, status: string, cpuTime: number
   };
 }
 
-/** The cheap sample (status + stat, ~0.05 ms): RSS and CPU for refreshes between full samples. */
-export function sampleQuick(pid: number): { rss: number; anonBytes: number; shmemBytes: number; cpuTime: number } | null {
-  const status = readProc(pid, 'status');
-  const cpuTime = cpuSeconds(pid);
-  if (status === null || cpuTime === null) return null;
-  return { rss: statusKb(status, 'VmRSS'), anonBytes: statusKb(status, 'RssAnon'), shmemBytes: statusKb(status, 'RssShmem'), cpuTime };
-}
-
 /** CPU % of one core per pid from successive cpu-time readings (100 = one core busy). */
 export class CpuMeter {
   private readonly last = new Map<number, { cpu: number; at: number }>();
