@@ -1,10 +1,26 @@
 // `faasflow top` as a person runs it: in a terminal (a detached tmux session of 160×48), watching
-// an instance under light load (one request every 100 ms to function 1). Its CPU time comes from
+// the example config (faasflow.config.ts: eleven functions in three domains, four flows) under
+// light load (one request every 100 ms to function 1). Its CPU time comes from
 // /proc/<pid>/task/*/schedstat (every thread) of the node process tmux runs, over `seconds` after a 3 s settle.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { readCpu } from './cpu.js';
+
+/**
+ * The package's example config as shipped, its handlers named by absolute path and its gateway on
+ * `port` (8080 may be taken), with the runtime directory given.
+ */
+export function exampleConfig(root: string, port: number, runtimeDir: string): string {
+  const text = fs.readFileSync(path.join(root, 'faasflow.config.ts'), 'utf8');
+  const out = text
+    .replaceAll("handler: './functions/", `handler: '${path.join(root, 'functions')}/`)
+    .replace(/gateway: \{ host: '127\.0\.0\.1', port: 8080,/, `gateway: { host: '127.0.0.1', port: ${port},`)
+    .replace('export default defineConfig({', `export default defineConfig({\n  runtimeDir: ${JSON.stringify(runtimeDir)},`);
+  if (!out.includes(`port: ${port},`) || out.includes("'./functions/")) throw new Error('faasflow.config.ts no longer has the shape the bench rewrites (handler paths, gateway port)');
+  return out;
+}
 
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

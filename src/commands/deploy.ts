@@ -6,8 +6,11 @@ import { controlRequest } from '../control/client.js';
 import { FaasflowCommand } from '../control/command.js';
 import { FaasflowError } from '../common/errors.js';
 import { deployBundleDir } from '../common/paths.js';
-import type { DeployResult } from '../common/protocol.js';
+import type { CheckAnswer, DeployResult } from '../common/protocol.js';
 import { requireRunning } from '../control/status.js';
+import { isFaasflowError } from '../common/errors.js';
+import type { InstancePaths } from '../common/paths.js';
+import type { HandlerCheck } from '../runtime/handler/check-cache.js';
 
 export default class Deploy extends FaasflowCommand {
   static override summary = 'Hot-deploy a TypeScript handler as function N: check, build, start new replicas, switch routing, drain the old ones.';
@@ -28,13 +31,16 @@ export default class Deploy extends FaasflowCommand {
     if (!fs.existsSync(source)) throw new FaasflowError('HANDLER', `handler file ${source} does not exist`);
     const say = (m: string) => !this.jsonEnabled() && this.log(m);
     say(`checking ${args.file}`);
-    // Loaded here, not at the top: the TypeScript compiler takes seconds to import, and oclif
-    // imports every command module to list them.
+    // Loaded here, not at the top: oclif imports every command module to list them. The check is
+    // the instance's (its warm checker answers in a fraction of the seconds the CLI takes to load
+    // the TypeScript compiler); the bundle is built meanwhile, and kept only if the check passes.
     const [{ bundleHandler }, { checkHandlersCached }] = await Promise.all([import('../runtime/handler/bundle.js'), import('../runtime/handler/check-cache.js')]);
-    await checkHandlersCached([source]);
     const outDir = deployBundleDir(p, flags.id);
     try {
-      const { file } = await bundleHandler(source, outDir);
+      const [checked, bundled] = await Promise.allSettled([checkHandlersCached([source], undefined, instanceCheck(p, say)), bundleHandler(source, outDir)]);
+      if (checked.status === 'rejected') throw checked.reason;
+      if (bundled.status === 'rejected') throw bundled.reason;
+      const { file } = bundled.value;
       const r = await controlRequest<DeployResult>(p, { cmd: 'deploy', fn: { id: flags.id, name: flags.name, replicas: flags.replicas, source, bundle: file } }, { onEvent: (e) => e.kind === 'info' && say(`  ${e.message}`) });
       say(`function ${r.id} (${r.name}) is deployment ${r.deployment}${r.previous ? ` (was ${r.previous}; ${r.stopped.length} old replica(s) drained)` : ''}, ${r.replicas} replica(s)`);
       // Replacing another function under its id is allowed (that is how an id is reused), but
@@ -47,4 +53,25 @@ export default class Deploy extends FaasflowCommand {
       throw err;
     }
   }
+}
+
+/**
+ * The instance's warm type checker (control request "check", supervisor/checker.ts); the CLI's own
+ * check when the instance cannot answer (its checker restarting or overrun, an older faasflow).
+ */
+function instanceCheck(p: InstancePaths, say: (m: string) => void): HandlerCheck {
+  return async (files) => {
+    let reason: string;
+    try {
+      const r = await controlRequest<CheckAnswer>(p, { cmd: 'check', sources: files, cwd: process.cwd() }, { timeoutMs: 60_000 });
+      if (r.checked) return r.deps;
+      reason = r.reason;
+    } catch (err) {
+      if (isFaasflowError(err, 'HANDLER')) throw err;
+      reason = (err as Error).message;
+    }
+    say(`  the instance did not check it (${reason}): checking here`);
+    const { checkHere } = await import('../runtime/handler/check-cache.js');
+    return checkHere(files);
+  };
 }

@@ -53,6 +53,10 @@ export const ENV = {
   stateDir: 'FAASFLOW_STATE_DIR',
   /** A container's copy of its function's secrets (readable by its domain only): ctx.secret reads there. */
   secretsDir: 'FAASFLOW_SECRETS_DIR',
+  /** The supervisor's type-checker worker: its heap limit in MiB (supervisor/checker.ts has the default). */
+  checkerHeapMb: 'FAASFLOW_CHECKER_HEAP_MB',
+  /** …and how long one check may take, in ms. */
+  checkerTimeoutMs: 'FAASFLOW_CHECKER_TIMEOUT_MS',
   /** The instance every command talks to when --instance is not given. */
   instance: 'FAASFLOW_INSTANCE',
 } as const;

@@ -13,6 +13,11 @@ export class FaasflowError extends Error {
   }
 }
 
+/**
+ * By its name as well as its class: the most used commands are bundled (scripts/bundle-commands.js),
+ * each with its own copy of this class, and an error from a module they load later is the other copy's.
+ */
 export function isFaasflowError(err: unknown, code?: ErrorCode): err is FaasflowError {
-  return err instanceof FaasflowError && (code === undefined || err.code === code);
+  const ours = err instanceof FaasflowError || (err instanceof Error && err.name === 'FaasflowError' && typeof (err as { code?: unknown }).code === 'string');
+  return ours && (code === undefined || (err as FaasflowError).code === code);
 }

@@ -45,7 +45,13 @@ export interface DeployResult {
   flows: string[];
 }
 
-export type ControlRequest = { cmd: 'events' } | { cmd: 'status' } | { cmd: 'deploy'; fn: DeployRequest } | { cmd: 'down'; timeoutMs?: number };
+export type ControlRequest = { cmd: 'events' } | { cmd: 'status' } | { cmd: 'deploy'; fn: DeployRequest } | { cmd: 'check'; sources: string[]; cwd: string } | { cmd: 'down'; timeoutMs?: number };
+
+/**
+ * The answer to "check" (the supervisor's warm type checker): a pass, with every other file the
+ * check read; or no answer, and why (the CLI then checks itself). Problems found are an error reply.
+ */
+export type CheckAnswer = { checked: true; deps: string[] } | { checked: false; reason: string };
 
 export type ControlReply =
   | { type: 'event'; event: SupervisorEvent }

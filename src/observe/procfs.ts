@@ -53,6 +53,23 @@ export function cpuSeconds(pid: number | 'self'): number | null {
   return stat === null ? null : statCpuSeconds(stat);
 }
 
+export interface ProcState {
+  alive: boolean;
+  cpuTime: number;
+}
+
+/**
+ * Whether `pid` runs (a zombie does not) and its CPU seconds, from one read of /proc/<pid>/stat;
+ * null when it is gone. What `top` reads of every process on every refresh.
+ */
+export function procState(pid: number): ProcState | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const stat = readProc(pid, 'stat');
+  if (stat === null) return null;
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return { alive: state !== 'Z' && state !== 'X', cpuTime: statCpuSeconds(stat) };
+}
+
 /** The command line of `pid`, spaces for NULs, or '' when unreadable. */
 export function commandLine(pid: number): string {
   const raw = readProc(pid, 'cmdline');

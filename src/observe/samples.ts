@@ -1,7 +1,7 @@
 // What an Observer keeps per process between snapshots: CPU meters, the last full memory sample
 // (/proc/<pid>/smaps, taken at most every `fullSampleMs`) and the private-memory trend that the
 // leak warning reads.
-import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, sampleQuick, type MemorySample, type TrendOptions, type TrendVerdict } from './memory.js';
+import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, type MemorySample, type TrendOptions, type TrendVerdict } from './memory.js';
 
 export class ProcessSamples {
   private readonly cpu = new CpuMeter();
@@ -32,10 +32,9 @@ export class ProcessSamples {
     await Promise.all([worker(), worker()]);
   }
 
-  /** A live process's CPU % since its previous sample, and (`sync`, when due) a fresh full memory sample. */
-  take(pid: number, now: number, sync: boolean): number | null {
-    const q = sampleQuick(pid);
-    const cpuPercent = q ? this.cpu.update(pid, q.cpuTime) : null;
+  /** A live process's CPU % since its previous sample (its CPU seconds now: `cpuTime`), and (`sync`, when due) a fresh full memory sample. */
+  take(pid: number, now: number, sync: boolean, cpuTime: number): number | null {
+    const cpuPercent = this.cpu.update(pid, cpuTime);
     if (sync && this.due(pid, now)) {
       const m = sampleMemory(pid);
       if (m) this.record(m);

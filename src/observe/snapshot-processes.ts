@@ -2,7 +2,8 @@
 // trend, its own counters, and why it last exited (from the supervisor's state file); and the
 // events a change between two snapshots means (a restart, a crash, a likely leak).
 import type { ChildStatus } from '../common/protocol.js';
-import { HistogramSnapshot, pidAlive, type ProcEntry } from '../shm/index.js';
+import { HistogramSnapshot, type ProcEntry } from '../shm/index.js';
+import type { ProcState } from './procfs.js';
 import { enforcementName } from '../sys/sandbox.js';
 import { fmtBytes } from './format.js';
 import type { InstanceView } from './instance.js';
@@ -45,16 +46,17 @@ export class ProcessReader {
     this.waited = new Map();
   }
 
-  /** `sync`: take due full memory samples here, on the event loop (else prefetch() took them). */
-  read(view: InstanceView, procs: ProcEntry[], now: number, names: Map<number, string>, sync: boolean): ProcessSnapshot[] {
+  /** `sync`: take due full memory samples here, on the event loop (else prefetch() took them). `look`: the snapshot's reading of /proc/<pid>/stat. */
+  read(view: InstanceView, procs: ProcEntry[], now: number, names: Map<number, string>, sync: boolean, look: (pid: number) => ProcState | null): ProcessSnapshot[] {
     const alive = new Set<number>();
     const seen = new Map<number, ProcPrev>();
     const out = procs.map((e): ProcessSnapshot => {
-      const isAlive = pidAlive(e.pid);
+      const st = look(e.pid);
+      const isAlive = st?.alive === true;
       let cpuPercent: number | null = null;
-      if (isAlive) {
+      if (st?.alive) {
         alive.add(e.pid);
-        cpuPercent = this.samples.take(e.pid, now, sync);
+        cpuPercent = this.samples.take(e.pid, now, sync, st.cpuTime);
       }
       const trend = this.samples.trend(e.pid);
       const ps = view.statsOf(e);

@@ -6,7 +6,8 @@ import { enforcementName } from '../sys/sandbox.js';
 import type { Holders } from './holders.js';
 import type { DomainSnapshot, PoolClassSnapshot, SegmentInfo } from './types.js';
 
-export function segmentInfo(seg: Segment, now: number, registered: Set<number>, holders: Holders): SegmentInfo {
+/** `alive`: whether a pid runs (the snapshot reads each once). */
+export function segmentInfo(seg: Segment, now: number, registered: Set<number>, holders: Holders, alive: (pid: number) => boolean = pidAlive): SegmentInfo {
   let size = seg.header.size;
   let touched = 0;
   try {
@@ -15,7 +16,7 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
     // unlinked since we mapped it: the follower will notice
   }
   // Between scans a holder may have exited (a replica restarted): it would show as a stranger.
-  const live = holders.of(seg.name).filter((h) => pidAlive(h.pid));
+  const live = holders.of(seg.name).filter((h) => alive(h.pid));
   return {
     name: seg.name,
     path: seg.path,
@@ -23,7 +24,7 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
     touched,
     layoutVersion: seg.header.version,
     creatorPid: seg.header.creatorPid,
-    creatorAlive: pidAlive(seg.header.creatorPid),
+    creatorAlive: alive(seg.header.creatorPid),
     createdAt: new Date(seg.header.createdAt).toISOString(),
     uptimeS: Math.max(0, (now - seg.header.createdAt) / 1000),
     holders: live.map(({ pid, command, writes }) => ({ pid, command, registered: registered.has(pid), writes })),
@@ -31,12 +32,12 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
 }
 
 /** A domain: its segment, its pool, and the isolation its containers report. */
-export function domainInfo(d: Segment, procs: ProcEntry[], now: number, registered: Set<number>, holders: Holders): DomainSnapshot {
-  const info = segmentInfo(d, now, registered, holders);
+export function domainInfo(d: Segment, procs: ProcEntry[], now: number, registered: Set<number>, holders: Holders, alive: (pid: number) => boolean = pidAlive): DomainSnapshot {
+  const info = segmentInfo(d, now, registered, holders, alive);
   const usage = d.pool.usage();
   const pool = usage.map(withPercent);
   const memory = d.pool.memory(usage);
-  const mine = procs.filter((p) => p.role === 'container' && p.domainIndex === d.header.domainIndex && pidAlive(p.pid));
+  const mine = procs.filter((p) => p.role === 'container' && p.domainIndex === d.header.domainIndex && alive(p.pid));
   const kinds = [...new Set(mine.map((p) => enforcementName(p.sandbox)))];
   return {
     index: d.header.domainIndex,

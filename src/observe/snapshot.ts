@@ -7,6 +7,7 @@ import { Holders } from './holders.js';
 import type { InstanceView } from './instance.js';
 import type { TrendOptions } from './memory.js';
 import { ProcessSamples } from './samples.js';
+import { procState, type ProcState } from './procfs.js';
 import { FunctionReader } from './snapshot-functions.js';
 import { FlowReader, flowRows } from './snapshot-flows.js';
 import type { FlowConfig } from '../config/types.js';
@@ -135,13 +136,20 @@ export class Observer {
     if (view && seg) {
       const procs = new ProcessTable(seg).entries();
       const registered = new Set(procs.map((p) => p.pid));
+      // Each pid's /proc/<pid>/stat read once for the whole snapshot: liveness and CPU time.
+      const states = new Map<number, ProcState | null>();
+      const look = (pid: number) => {
+        if (!states.has(pid)) states.set(pid, procState(pid));
+        return states.get(pid)!;
+      };
+      const alive = (pid: number) => look(pid)?.alive === true;
       if (this.o.syncProc) this.holders.scanIfDue(view, now);
-      snap.segment = segmentInfo(seg, now, registered, this.holders);
-      snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders));
+      snap.segment = segmentInfo(seg, now, registered, this.holders, alive);
+      snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders, alive));
       snap.pool = sumPools(snap.domains.map((d) => d.pool));
       snap.functions = this.fns.read(view, seg, procs, intervalS, this.o.functionNames, flowRows(this.o.flows));
       snap.flows = this.flowReader.read(seg, this.o.flows, intervalS);
-      snap.processes = this.procs.read(view, procs, now, this.o.functionNames, this.o.syncProc);
+      snap.processes = this.procs.read(view, procs, now, this.o.functionNames, this.o.syncProc, look);
     }
     snap.events = [...this.events];
     return snap;

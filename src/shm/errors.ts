@@ -19,7 +19,9 @@ export class ShmError extends Error {
 }
 
 export function isShmError(err: unknown, code?: ShmErrorCode): err is ShmError {
-  return err instanceof ShmError && (code === undefined || err.code === code);
+  // By name too: a bundled command (scripts/bundle-commands.js) has its own copy of the class.
+  const ours = err instanceof ShmError || (err instanceof Error && err.name === 'ShmError');
+  return ours && (code === undefined || (err as ShmError).code === code);
 }
 
 /**

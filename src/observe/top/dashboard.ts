@@ -9,6 +9,8 @@ import { latencyColumns, latencyRows, poolLines, processColumns, segmentLines } 
 import { moreLabel, rowView, setTable, setText, tightTable } from './widgets.js';
 
 const HISTORY = 60;
+/** The chart's x labels: every 10 s. */
+const CHART_X = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
 const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
 /** The same colours as SGR codes: table cells take raw ANSI (the table measures cells without it). */
 const ANSI = [33, 32, 36, 35, 31, 34, 37];
@@ -44,6 +46,9 @@ export class Dashboard {
   private batching = false;
   /** The geometry last applied (see layout()). */
   private placed = '';
+  /** What the chart and the gauge show now: redrawn only when it changes. */
+  private chartKey = '';
+  private shmKey = '';
 
   constructor(
     private readonly instance: string,
@@ -138,6 +143,8 @@ export class Dashboard {
 
   private resized(): void {
     this.placed = '';
+    this.chartKey = '';
+    this.shmKey = '';
     this.redraw();
   }
 
@@ -197,8 +204,17 @@ export class Dashboard {
   }
 
   private drawChart(): void {
-    const x = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
-    const series = [...this.rps.entries()].sort((a, b) => a[0] - b[0]).map(([id, s]) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[this.colorOf(id)] } }));
+    // Drawing a series costs a line per point on the chart's canvas, and an idle function's series
+    // is the baseline, drawn over by the next: only the last idle one is drawn (where it would
+    // have ended up on top), and nothing at all when no series changed.
+    const all = [...this.rps.entries()].sort((a, b) => a[0] - b[0]);
+    const lastIdle = all.findLast(([, s]) => s.y.every((v) => v === 0))?.[0];
+    const drawn = all.filter(([id, s]) => id === lastIdle || s.y.some((v) => v !== 0));
+    const key = `${this.chart.width}x${this.chart.height}:${drawn.map(([id, s]) => `${id}=${this.colorOf(id)}:${s.y.join(',')}`).join(';')}`;
+    if (key === this.chartKey) return;
+    this.chartKey = key;
+    const x = CHART_X;
+    const series = drawn.map(([id, s]) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[this.colorOf(id)] } }));
     if (series.length === 0) series.push({ title: 'no functions', x, y: new Array<number>(HISTORY).fill(0), style: { line: 'white' } });
     const max = Math.max(...series.flatMap((s) => s.y));
     // The chart divides by its maximum: an all-zero chart needs one given.
@@ -222,6 +238,9 @@ export class Dashboard {
 
   private drawShm(snap: Snapshot): void {
     const s = snap.shm;
+    const key = `${this.shm.width}x${this.shm.height}:${s.warn}:${s.warnPercent}:${Math.round(s.usedPercent)}`;
+    if (key === this.shmKey) return;
+    this.shmKey = key;
     const labels = s.warn ? [` /dev/shm WARNING > ${s.warnPercent}% `, ` shm WARNING > ${s.warnPercent}% `, ' shm WARNING ', ' WARN '] : [' /dev/shm used ', ' /dev/shm ', ' shm '];
     this.shm.setLabel(labels.find((l) => l.length <= (this.shm.width as number) - 2) ?? labels[labels.length - 1]);
     this.shm.options.stroke = s.warn ? 'red' : 'green';

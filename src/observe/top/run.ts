@@ -18,7 +18,9 @@ export interface TopOptions {
 
 /** Runs the dashboard until the user quits. */
 export async function runTop(o: TopOptions): Promise<void> {
-  const follower = new InstanceFollower(o.instance);
+  // The segments are listed every 5 s (a domain rebuilt meanwhile shows up to 5 s late; the instance
+  // going away, at once).
+  const follower = new InstanceFollower(o.instance, 5000);
   // Scanning every /proc/*/maps costs ~15 ms on a busy box: holders are rescanned every 15 s.
   const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000 });
   const config = new ConfigReader(o.runtimeDir);

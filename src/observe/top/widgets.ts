@@ -70,10 +70,19 @@ export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): 
     used += w + 1;
   }
   const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
-  t.options.columnWidth = idx.map((i) => width[i]);
-  t.setData({ headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) });
+  const data = { headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) };
+  // The same cells again (an idle instance, a quiet column): the table keeps its rows as they are.
+  const key = JSON.stringify([t.width, idx.map((i) => width[i]), data]);
+  if (tables.get(t) !== key) {
+    tables.set(t, key);
+    t.options.columnWidth = idx.map((i) => width[i]);
+    t.setData(data);
+  }
   return rowView(t);
 }
+
+/** What each table shows now (setTable). */
+const tables = new WeakMap<contrib.TableWidget, string>();
 
 /** Rows of a table out of view, above and below what it shows. */
 export interface RowView {

@@ -69,11 +69,18 @@ function record(files: string[], deps: string[]): Dep[] {
   });
 }
 
+/** Checks `files` (absolute) and returns every other file the check read; throws the problems found. */
+export type HandlerCheck = (files: string[]) => Promise<string[]>;
+
+/** The check in this process: loads the TypeScript compiler (seconds). */
+export const checkHere: HandlerCheck = async (files) => (await import('./check.js')).checkHandlers(files);
+
 /**
- * Type-checks the handler sources (check.ts), unless the same check passed before with every
- * file it read unchanged. Throws the check's HandlerError. Returns whether the record answered.
+ * Type-checks the handler sources with `check` (check.ts in this process unless told otherwise:
+ * deploy asks the instance's warm checker), unless the same check passed before with every file
+ * it read unchanged. Throws the check's error. Returns whether the record answered.
  */
-export async function checkHandlersCached(sources: string[], cacheDir = checkCacheDir()): Promise<{ cached: boolean }> {
+export async function checkHandlersCached(sources: string[], cacheDir = checkCacheDir(), check: HandlerCheck = checkHere): Promise<{ cached: boolean }> {
   const files = sources.map((s) => path.resolve(s));
   const key = keyOf(files);
   const file = key ? path.join(cacheDir, `${key}.json`) : undefined;
@@ -85,8 +92,7 @@ export async function checkHandlersCached(sources: string[], cacheDir = checkCac
       // no record, or one we cannot read: check
     }
   }
-  const { checkHandlers } = await import('./check.js');
-  const deps = checkHandlers(files);
+  const deps = await check(files);
   if (file) remember(cacheDir, file, record(files, deps));
   return { cached: false };
 }

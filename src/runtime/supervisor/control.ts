@@ -1,25 +1,33 @@
 // The supervisor's answers on the control socket: status for `ps`, the event stream for `up`,
-// deploys, and `down`, whose answer comes once everything has stopped. The client has proved it
+// deploys and the type check before them, and `down`, whose answer comes once everything has stopped. The client has proved it
 // holds the token (control-socket.ts); its request is still checked before anything acts on it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { FaasflowError } from '../../common/errors.js';
-import type { ControlRequest, DeployRequest, InstanceStatus } from '../../common/protocol.js';
+import type { CheckAnswer, ControlRequest, DeployRequest, InstanceStatus } from '../../common/protocol.js';
 import type { Reply } from './control-socket.js';
 import { segmentName } from '../../shm/index.js';
 import { deploy } from './deploy.js';
 import type { Parts } from './parts.js';
+import type { HandlerChecker } from './checker.js';
+import { sampleMemoryAll, type MemorySample } from '../../observe/memory.js';
 
 export interface ControlTarget extends Parts {
   status(withMemory: boolean): InstanceStatus;
   /** Resolves once a shutdown has stopped everything (the socket answers `down` after that). */
   readonly stopped: Promise<void>;
+  readonly checker: HandlerChecker;
 }
 
 export async function handleControl(s: ControlTarget, req: ControlRequest, reply: Reply, closed: Promise<void>): Promise<unknown> {
   switch (req.cmd) {
-    case 'status':
-      return s.status(true);
+    case 'status': {
+      // Memory first, every process at once off the event loop (each read walks a process's page tables).
+      const running = [...s.gateways.all(), ...s.queue.all(), ...s.containers.all()].filter((c) => c.running).map((c) => c.pid);
+      const memory = await sampleMemoryAll([process.pid, ...running]);
+      const status = s.status(false);
+      return { ...status, children: status.children.map((c) => ({ ...c, memory: figures(memory.get(c.pid)) })) } satisfies InstanceStatus;
+    }
     case 'events': {
       const unfollow = s.events.follow((event) => reply({ type: 'event', event }), true);
       await Promise.race([closed, s.stopped]);
@@ -29,6 +37,12 @@ export async function handleControl(s: ControlTarget, req: ControlRequest, reply
     case 'deploy':
       checkDeploy(req.fn, s.paths.bundles);
       return s.serially(() => deploy(s, req.fn, (message) => reply({ type: 'event', event: { kind: 'info', message, at: Date.now() } })));
+    case 'check': {
+      const r = await s.checker.check(checkSources(req.sources, req.cwd), req.cwd);
+      if ('unavailable' in r) return { checked: false, reason: r.unavailable } satisfies CheckAnswer;
+      if (!r.ok) throw new FaasflowError('HANDLER', r.message);
+      return { checked: true, deps: r.deps } satisfies CheckAnswer;
+    }
     case 'down': {
       const pids = [...s.gateways.all(), ...s.containers.all()].filter((c) => c.running).map((c) => c.pid);
       const segments = [segmentName(s.cfg.instance), ...s.domains.all().map((d) => d.segment.name)];
@@ -43,7 +57,25 @@ export async function handleControl(s: ControlTarget, req: ControlRequest, reply
   }
 }
 
+/** What `ps` shows of a sample. */
+function figures(m: MemorySample | undefined): InstanceStatus['children'][number]['memory'] {
+  return m ? { rss: m.rss, pss: m.pss, privateBytes: m.privateBytes, sharedBytes: m.sharedBytes, shmBytes: m.shmBytes } : null;
+}
+
 const optional = (v: unknown, type: string) => v === undefined || typeof v === type;
+
+/** Handlers one check may name: a deploy names one, `up` a config's worth. */
+const MAX_CHECK_SOURCES = 256;
+
+/** A check names existing absolute paths (what the CLI resolved) and the CLI's directory; returns the sources. */
+export function checkSources(sources: unknown, cwd: unknown): string[] {
+  const bad = (why: string) => new FaasflowError('CONTROL', `check request refused: ${why}`);
+  const absolute = (p: unknown): p is string => typeof p === 'string' && p.length > 0 && p.length <= 4096 && path.isAbsolute(p) && !p.includes('\0');
+  if (!absolute(cwd)) throw bad('cwd must be an absolute path');
+  if (!Array.isArray(sources) || sources.length === 0 || sources.length > MAX_CHECK_SOURCES) throw bad(`it needs 1 to ${MAX_CHECK_SOURCES} handler sources`);
+  if (!sources.every(absolute)) throw bad('every source must be an absolute path');
+  return sources.map((f) => path.normalize(f));
+}
 
 /**
  * A deploy names a bundle the CLI built inside this instance's bundles directory: before anything

@@ -33,6 +33,7 @@ import { adopt } from './wiring.js';
 import { Scaler } from './scaler.js';
 import { Spares } from './spares.js';
 import { routesOf } from './routes.js';
+import { HandlerChecker } from './checker.js';
 import { missingSecretsError, secretsMissingFor } from '../../common/secrets.js';
 
 export interface SupervisorOptions {
@@ -66,6 +67,8 @@ export class Supervisor implements Parts {
   scaler: Scaler | undefined;
   readonly queue: QueueProcess;
   readonly spares: Spares;
+  private readonly log = (line: string) => this.logs.write(logFileFor('supervisor'), `supervisor[${process.pid}]`, line);
+  readonly checker = new HandlerChecker(this.log); // the warm type check of deploys (control request "check")
   phase: InstanceStatus['state'] = 'starting';
   /** The runtime segment (process table and stats) and its process table. */
   private seg: Segment | undefined;
@@ -126,8 +129,7 @@ export class Supervisor implements Parts {
     fs.mkdirSync(this.paths.bundles, { recursive: true, mode: 0o700 });
     const { token, id } = createToken(this.paths.token);
     this.own.token = id;
-    const log = (line: string) => this.logs.write(logFileFor('supervisor'), `supervisor[${process.pid}]`, line);
-    const control = await serveControl(this.paths.socket, { token, log, handle: (req, reply, closed) => handleControl(this, req, reply, closed) });
+    const control = await serveControl(this.paths.socket, { token, log: this.log, handle: (req, reply, closed) => handleControl(this, req, reply, closed) });
     this.server = control.server;
     this.own.socket = control.id;
     this.writeState();
@@ -186,11 +188,10 @@ export class Supervisor implements Parts {
     if (this.seg && [...this.functions.values()].some((f) => f.scale)) (this.scaler = new Scaler(this, this.seg)).run((fn, ms) => this.later(fn, ms));
     events.emit({ kind: 'running', port: this.gateways.port, host: cfg.gateway.host, at: Date.now() });
     this.logs.startTee();
+    this.checker.warm([...this.functions.values()].map((f) => f.source));
   }
 
-  private every(ms: number, fn: () => void): void {
-    this.timers.add(setInterval(fn, ms));
-  }
+  private every(ms: number, fn: () => void): void { this.timers.add(setInterval(fn, ms)); }
 
   private async bundleConfigFunctions(): Promise<void> {
     for (const f of this.cfg.functions) {
@@ -217,9 +218,7 @@ export class Supervisor implements Parts {
     this.events.done('handlers', `${this.functions.size} function(s): ${[...this.functions.values()].map((f) => `${f.id}=${f.name}`).join(', ')}${deployed.length ? ` (${deployed.join(', ')} as last deployed by \`faasflow deploy\`)` : ''}; domains: ${domains || 'none'}`);
   }
 
-  pushRoutes(): Promise<void> {
-    return this.gateways.pushRoutes(routesOf(this));
-  }
+  pushRoutes(): Promise<void> { return this.gateways.pushRoutes(routesOf(this)); }
 
   private heartbeat(): void {
     checkDomains(this);
@@ -234,9 +233,7 @@ export class Supervisor implements Parts {
     for (const line of this.reclaims.lines()) this.events.info(line);
   }
 
-  status(withMemory: boolean): InstanceStatus {
-    return instanceStatus(this, this.startedAt, withMemory);
-  }
+  status(withMemory: boolean): InstanceStatus { return instanceStatus(this, this.startedAt, withMemory); }
 
   writeState(): void {
     writeStateFile(this, () => this.status(false));
@@ -260,6 +257,7 @@ export class Supervisor implements Parts {
       await step('logging the stop', () => this.events.info(`shutting down: ${reason}`));
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
+      await step('stopping the type checker', () => this.checker.close());
       await step('writing the state file', () => this.writeState());
       await step('stopping the processes', () => stopChildren(this, timeoutMs));
       await step('killing leftover processes', () => killSession(this.events));
