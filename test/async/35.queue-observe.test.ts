@@ -1,6 +1,6 @@
 // The queue seen from outside, on a real instance: /metrics (parsed as Prometheus text) carries its
 // depth and oldest age while a request waits, retries, dead letters and failed callbacks; `ps`
-// prints a QUEUE line with the same, and `ps --json` the queue process's stats.
+// and `top --once` print a QUEUE line with the same, and `ps --json` the queue process's stats.
 import path from 'node:path';
 import t from 'tap';
 import { post, request } from '../helpers/http.js';
@@ -87,5 +87,8 @@ t.test('queue depth, oldest age, retries, dead letters and callback failures in 
   t.match(ps.stdout, /^QUEUE {2}0 pending, 0 running, 1 dead letter\(s\), 1 result\(s\) kept; accepted 2, completed 1, retries 1, dead-lettered 1, callback failures 2$/m);
   const json = JSON.parse((await p.cli(['ps'], { json: true })).stdout) as { children: { role: string; queue?: Record<string, unknown> }[] };
   t.match(json.children.find((c) => c.role === 'queue')?.queue, { pending: 0, deadLetters: 1, results: 1, counters: { accepted: 2, retries: 1, dead_letters: 1, callback_failures: 2 } });
+  const top = await p.cli(['top', '--once', '--interval', '200']);
+  t.equal(top.code, 0, top.stderr);
+  t.match(top.stdout, /^QUEUE {2}0 pending, 0 running, 1 dead letter\(s\)/m, 'top --once prints the QUEUE line too');
   t.equal((await p.cli(['down'])).code, 0);
 });

@@ -12,6 +12,8 @@ import type { childSpecs } from './specs.js';
 import { Schedules } from '../queue/schedules.js';
 import { QueueLink } from '../gateway/queue-link.js';
 
+const STATS_WRITE_MS = 1000;
+
 export class QueueProcess {
   child: Child | undefined;
   /** What it last reported (every tick). */
@@ -23,14 +25,33 @@ export class QueueProcess {
     private readonly specs: ReturnType<typeof childSpecs>,
     private readonly adopt: (c: Child) => Child,
     private readonly say: (message: string) => void = () => undefined,
+    /** The stats changed: the state file (what `top` reads) is rewritten, at most every STATS_WRITE_MS. */
+    private readonly statsChanged: () => void = () => undefined,
   ) {}
+
+  private lastStats = '';
+  private lastWrite = 0;
+  private writeTimer: NodeJS.Timeout | undefined;
+
+  private noteStats(stats: QueueStats): void {
+    this.stats = stats;
+    // The age moves every tick; what an operator acts on is the rest.
+    const key = JSON.stringify({ ...stats, oldestAgeSeconds: stats.oldestAgeSeconds > 0 });
+    if (key === this.lastStats || this.writeTimer) return;
+    this.lastStats = key;
+    this.writeTimer = setTimeout(() => {
+      this.writeTimer = undefined;
+      this.lastWrite = Date.now();
+      this.statsChanged();
+    }, Math.max(0, this.lastWrite + STATS_WRITE_MS - Date.now()));
+  }
 
   async start(): Promise<void> {
     if (!this.cfg.async) return;
     const c = this.adopt(new Child(this.specs.queue()));
     this.child = c;
     c.on('message', (m) => {
-      if (m.type === 'queue-stats') this.stats = m.stats;
+      if (m.type === 'queue-stats') this.noteStats(m.stats);
     });
     c.start();
     const r = await c.outcome();
@@ -55,6 +76,7 @@ export class QueueProcess {
 
   stop(timeoutMs: number): Promise<unknown> {
     this.schedules?.stop();
+    clearTimeout(this.writeTimer);
     return this.child?.running ? this.child.stop(timeoutMs) : Promise.resolve();
   }
 }
