@@ -43,16 +43,24 @@ export function serveGateways(file: string, maxFrame: number, token: string, h: 
       socket.destroy();
       return;
     }
+    // Frames sent in one synchronous stretch (the ACKs of one commit, the RUNs of one pump) leave
+    // in one writev once it ends: one syscall and one wakeup of the gateway for all of them.
+    let corked = false;
+    const flush = () => {
+      corked = false;
+      socket.uncork();
+    };
     const c: GatewayConn = {
       id: nextConn++,
       runs: new Map(),
       send: (type, seq, json, body) => {
         if (socket.destroyed) return;
-        // One writev a frame: a 202 waits for this ACK, and three small writes cost three syscalls.
-        const parts = encodeFrame(type, seq, json, body);
-        socket.cork();
-        for (const b of parts) socket.write(b);
-        socket.uncork();
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(flush);
+        }
+        for (const b of encodeFrame(type, seq, json, body)) socket.write(b);
       },
       close: () => socket.destroy(),
     };
