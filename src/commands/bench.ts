@@ -3,6 +3,8 @@ import { resolveOptions } from '../bench/options.js';
 import { Interrupted, runBenchmark } from '../bench/run.js';
 import type { BenchResult } from '../bench/types.js';
 import { printResult, progressView } from '../bench/view.js';
+import { runAsyncBench, type AsyncBenchResult } from '../bench/async/run.js';
+import { saveAsync } from '../bench/async/report.js';
 
 const seconds = Flags.custom<number>({
   async parse(input) {
@@ -50,10 +52,12 @@ block of BENCHMARKS.md.`;
     'spin-micros': Flags.integer({ description: "faasflow's config `spinMicros`: how long gateway and containers poll for an answer before sleeping (0 = never; default: the product's).", min: 0, max: 10_000 }),
     baseline: Flags.string({ description: 'A built checkout of another faasflow version (e.g. the previous release) to run as the baseline setup in the same run.' }),
     'fixed-rate': Flags.boolean({ description: 'After the wrk cells, offer every setup the same fixed rate (open loop, latency from when each request was due).', default: true, allowNo: true }),
+    'async-only': Flags.boolean({ description: 'Run only the async part: 202s of POST /async-function/1 against synchronous calls, 1 KiB (with --baseline, that checkout too); writes its own block of BENCHMARKS.md.' }),
+    async: Flags.boolean({ description: 'After the main cells, run the async part (not with --quick).', default: true, allowNo: true }),
     markdown: Flags.string({ description: "File whose results block is rewritten (default BENCHMARKS.md, none with --quick); 'none' to skip." }),
   };
 
-  async run(): Promise<BenchResult> {
+  async run(): Promise<BenchResult | AsyncBenchResult> {
     const { flags } = await this.parse(Bench);
     let opts;
     try {
@@ -70,6 +74,8 @@ block of BENCHMARKS.md.`;
       this.error((err as Error).message, { exit: 2 });
     }
     const log = (line: string): void => this.log(line);
+    const asyncPart = async () => saveAsync(opts, await runAsyncBench(opts, log), log);
+    if (flags['async-only']) return asyncPart();
     let out;
     try {
       out = await runBenchmark(opts, progressView(log));
@@ -80,6 +86,7 @@ block of BENCHMARKS.md.`;
     const { result, file } = out;
     printResult(result, log);
     this.log(`\nwrote ${file}${opts.markdown ? ` and the results block of ${opts.markdown}` : ''}`);
+    if (flags.async && !opts.quick) await asyncPart();
     return result;
   }
 }

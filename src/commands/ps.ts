@@ -3,6 +3,7 @@ import type { ChildStatus, InstanceStatus } from '../common/protocol.js';
 import { liveStatus } from '../control/status.js';
 import { fmtBytes } from '../common/units.js';
 import { segmentPath } from '../common/paths.js';
+import { queueLine } from '../observe/queue-line.js';
 
 export default class Ps extends FaasflowCommand {
   static override summary = "List an instance's processes: role, function, pid, state, uptime, restarts, memory (RSS, private, shared-memory), each container's security domain and sandbox.";
@@ -17,6 +18,8 @@ export default class Ps extends FaasflowCommand {
       this.log(table(s));
       this.log(`\n${functionTable(s)}`);
       for (const sp of s.spares ?? []) this.log(`spares of domain ${sp.domain}: ${sp.warm} warm, ${sp.starting} starting (keeps ${sp.wanted})`);
+      const queue = s.children.find((c) => c.role === 'queue')?.queue;
+      if (queue) this.log(`\n${queueLine(queue)}`);
       const failed = s.children.filter((c) => c.state === 'failed');
       for (const c of failed) this.log(`\n${c.id} FAILED: ${c.lastExit} — see \`faasflow logs --id ${c.functionId}\``);
     }

@@ -18,6 +18,8 @@ export const STATE_FILES = {
   tokens: 'tokens.json',
   /** The async queue (SQLite, WAL): accepted requests, their results, the dead letters. */
   queue: 'queue.db',
+  /** The last slot of each of the config's schedules handed to the queue (so none fires twice). */
+  schedules: 'schedules.json',
 } as const;
 
 export type StateFiles = { stateDir: string } & Record<keyof typeof STATE_FILES, string>;

@@ -12,6 +12,7 @@ import { instancePaths, runtimeDirFor } from '../common/paths.js';
 import { configSchema, defaultName, functionSchema, type ParsedConfig, type ParsedFunction, type UserConfig } from './schema.js';
 import type { FunctionConfig, ResolvedConfig } from './types.js';
 import { resolveFlows } from './flows.js';
+import { resolveSchedules } from './schedules.js';
 import { resolveAsync, type AsyncConfig } from './async.js';
 import { ConfigError, PACKAGE_ROOT, findConfigFile } from './files.js';
 
@@ -218,6 +219,9 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
   });
   const flows = resolveFlows(c.flows, functions, c.segment.maxFunctions);
   for (const [at, message] of flows.problems) missing.push(`  ${issuePath(at)}: ${message}`);
+  const asyncConfig = resolveAsync(c.async, c.functions);
+  const schedules = resolveSchedules(c.schedules, functions, flows.flows, asyncConfig !== undefined, Math.max(...(c.segment.classes ?? DEFAULT_CLASSES).map((k) => k.size)));
+  for (const [at, message] of schedules.problems) missing.push(`  ${issuePath(at)}: ${message}`);
   if (missing.length) throw new ConfigError(file, `${file ? rel(file) : 'built-in config'} is invalid:\n${missing.join('\n')}`);
   const runtimeDir = runtimeDirFor(instance, c.runtimeDir && path.resolve(baseDir, c.runtimeDir));
   instancePaths(instance, runtimeDir); // checks the socket path length now, not at `up`'s third step
@@ -243,7 +247,8 @@ function resolve(c: ParsedConfig, file: string, baseDir: string, instance: strin
     supervisor: { maxRestarts: s.maxRestarts, periodMs: s.period, backoffMinMs: s.backoffMin, backoffMaxMs: s.backoffMax, shutdownTimeoutMs: s.shutdownTimeout, readyTimeoutMs: s.readyTimeout },
     observe: { shmWarnPercent: c.observe.shmWarnPercent, sampleIntervalMs: c.observe.sampleInterval },
     security: { sandbox: c.security.sandbox, ...(c.security.uidBase !== undefined ? { uidBase: c.security.uidBase } : {}) },
-    ...withAsync(resolveAsync(c.async, c.functions)),
+    ...withAsync(asyncConfig),
+    ...(schedules.schedules.length ? { schedules: schedules.schedules } : {}),
   };
 }
 

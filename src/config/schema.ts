@@ -7,6 +7,7 @@ import { SECRET_NAME_RE, SECRET_NAME_RULE } from '../common/secrets.js';
 import { flowSchema } from './flows.js';
 import { segmentIssues } from './segment.js';
 import { asyncSchema, functionAsyncSchema } from './async.js';
+import { scheduleSchema } from './schedules.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = parseSize(v);
@@ -139,6 +140,8 @@ export const configSchema = z
       .prefault({}),
     /** Asynchronous invocation (POST /async-function/<id>): present, or any function's `async`, starts the queue. */
     async: asyncSchema.optional(),
+    /** Async requests fired on a cron expression (config/schedules.ts). */
+    schedules: z.array(scheduleSchema).default([]),
     proxy: z.strictObject({ queueLimit: int(0, 1_000_000).default(1024) }).prefault({}),
     segment: z
       .strictObject({

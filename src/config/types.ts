@@ -4,6 +4,7 @@
 import type { ClassSpec } from '../shm/layout.js';
 import type { FlowConfig } from './flows.js';
 import type { AsyncConfig } from './async.js';
+import type { ScheduleConfig } from './schedules.js';
 
 export type { FlowConfig, FlowCall, FlowStep } from './flows.js';
 
@@ -116,4 +117,6 @@ export interface ResolvedConfig {
   security: { sandbox: boolean; uidBase?: number };
   /** Asynchronous invocation and its queue process; absent: no queue, /async-* answers 404. */
   async?: AsyncConfig;
+  /** Async requests fired on cron expressions (the supervisor fires them into the queue). */
+  schedules?: ScheduleConfig[];
 }

@@ -16,7 +16,7 @@ const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container', 'spare', 'non
 const RECORD_WAIT_SNAPSHOTS = 10;
 
 /** What the supervisor's state file says about a process (ChildStatus), as far as a snapshot uses it. */
-export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'replica' | 'restarts' | 'lastExit'>;
+export type ChildRecord = Pick<ChildStatus, 'pid' | 'role' | 'functionId' | 'replica' | 'restarts' | 'lastExit' | 'queue'>;
 
 interface ProcPrev {
   state: string;
@@ -74,6 +74,7 @@ export class ProcessReader {
         state: e.state,
         restarts: e.restarts,
         lastExit: child?.lastExit || null,
+        ...(child?.queue ? { queue: child.queue } : {}),
         uptimeS: e.uptimeS,
         heartbeatAgeS: e.heartbeatAgeS,
         alive: isAlive,

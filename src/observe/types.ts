@@ -2,6 +2,7 @@
 import type { ClassUsage, DomainMemory, ProcEntry } from '../shm/index.js';
 import type { MemorySample, TrendVerdict } from './memory.js';
 import type { Holder } from './segments.js';
+import type { QueueStats } from '../common/queue-stats.js';
 
 /** Latency in µs. */
 export interface LatencySummary {
@@ -118,6 +119,8 @@ export interface ProcessSnapshot {
    * it never exited or there is no state file to read (`/metrics`, a runtime dir not found).
    */
   lastExit: string | null;
+  /** The async queue process's depth and counters as it last reported them (the queue process only). */
+  queue?: QueueStats;
   uptimeS: number;
   heartbeatAgeS: number;
   alive: boolean;

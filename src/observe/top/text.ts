@@ -1,6 +1,7 @@
 // `faasflow top --once` without --json: the snapshot as plain text for a terminal or a log.
 import { fmtBytes, fmtCount, fmtDuration, fmtPct, fmtRate, fmtTrend, fmtUs, textTable } from '../format.js';
 import type { Snapshot } from '../snapshot.js';
+import { queueLine } from '../queue-line.js';
 
 /** The 2xx/4xx/5xx cell of the functions' and the flows' tables. */
 const statusCell = (st: { '2xx': number; '4xx': number; '5xx': number }) => `${fmtCount(st['2xx'])}/${fmtCount(st['4xx'])}/${fmtCount(st['5xx'])}`;
@@ -56,6 +57,8 @@ export function snapshotText(s: Snapshot): string {
     });
     out.push(textTable(['ROLE', 'FN', 'PID', 'STATE', 'RESTARTS', 'CPU', 'POLLING', 'RSS', 'PSS', 'PRIVATE', 'SHARED', 'SHM', 'PRIVATE TREND'], rows, [2, 4, 5, 6, 7, 8, 9, 10, 11]));
     const exits = s.processes.filter((p) => p.lastExit);
+    const queue = s.processes.find((p) => p.queue)?.queue;
+    if (queue) out.push('', queueLine(queue));
     if (exits.length) out.push('', 'Last exits (the supervisor’s record of why each restarted replica’s previous process ended):', ...exits.map((p) => `  ${p.role}${p.role === 'container' ? ` ${p.functionId}/${p.replica}` : ''} (pid ${p.pid}): ${p.lastExit}`));
   }
   const problems = s.events.filter((e) => e.level !== 'info');

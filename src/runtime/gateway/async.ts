@@ -85,19 +85,23 @@ export function asyncRoute(h: AsyncHost, req: ClientRequest, res: ClientResponse
     res.shouldKeepAlive = false;
     return sendError(res, 413, `body of ${declared} bytes is larger than the largest packet (${h.maxBody} bytes)`, { limit: h.maxBody });
   }
+  // A declared length gets its buffer now and each chunk is copied into it once (the parser's
+  // chunks may be views of a buffer it reuses, so one copy is needed, but not a second to join them).
+  const known = declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
   if (req.contentLength === undefined && req.headers.expect) res.writeContinue();
   req.on('data', ((c: Buffer) => {
     if (over) return;
-    size += c.length;
-    if (size > h.maxBody) {
+    if (size + c.length > (known ? known.length : h.maxBody)) {
       over = true;
       res.shouldKeepAlive = false;
-      return sendError(res, 413, `body is larger than the largest packet (${h.maxBody} bytes)`, { limit: h.maxBody });
+      return sendError(res, 413, `body is larger than ${known ? `its Content-Length (${known.length} bytes)` : `the largest packet (${h.maxBody} bytes)`}`, { limit: h.maxBody });
     }
-    chunks.push(Buffer.from(c));
+    if (known) c.copy(known, size);
+    else chunks.push(Buffer.from(c));
+    size += c.length;
   }) as (...args: never[]) => void);
   req.on('end', () => {
     if (over || res.destroyed) return;
@@ -105,7 +109,7 @@ export function asyncRoute(h: AsyncHost, req: ClientRequest, res: ClientResponse
     const headers: [string, string][] = [];
     const raw = req.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push([raw[i], raw[i + 1]]);
-    const body = Buffer.concat(chunks, size);
+    const body = known ? known.subarray(0, size) : Buffer.concat(chunks, size);
     h.queue!.put({ id, ...target, caller, headers, query, ...(callback !== undefined ? { callback } : {}) }, body).then(
       () => {
         const text = JSON.stringify({ id, status: 'accepted', result: `${RESULT}${id}` });

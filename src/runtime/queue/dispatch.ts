@@ -65,7 +65,11 @@ export class Dispatcher {
     setTimeout(() => this.pump(), 50).unref();
   }
 
-  /** Starts what is due, once per turn of the event loop however often it is asked. */
+  /**
+   * Starts what is due, once per turn of the event loop however often it is asked. (Waiting a few
+   * ms to batch runs measured worse at one connection: the runs then landed in the middle of the
+   * client's next accept instead of in its round trip.)
+   */
   pump(): void {
     if (this.pumping) return;
     this.pumping = true;

@@ -43,16 +43,30 @@ export function serveGateways(file: string, maxFrame: number, token: string, h: 
       socket.destroy();
       return;
     }
+    // Frames sent in one synchronous stretch (the ACKs of one commit, the RUNs of one pump) leave
+    // in one writev once it ends: one syscall and one wakeup of the gateway for all of them.
+    let corked = false;
+    const flush = () => {
+      corked = false;
+      socket.uncork();
+    };
     const c: GatewayConn = {
       id: nextConn++,
       runs: new Map(),
       send: (type, seq, json, body) => {
         if (socket.destroyed) return;
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(flush);
+        }
         for (const b of encodeFrame(type, seq, json, body)) socket.write(b);
       },
       close: () => socket.destroy(),
     };
     let joined = false;
+    /** A producer (the supervisor firing schedules) puts and asks, and is handed no runs. */
+    let takesRuns = true;
     const refuse = (why: string) => {
       log('warn', `refused a connection to the queue socket from pid ${peer.pid}: ${why}`);
       socket.destroy();
@@ -63,7 +77,8 @@ export function serveGateways(file: string, maxFrame: number, token: string, h: 
       clearTimeout(timer);
       if (f.type !== HELLO || !tokenMatches(str(f.json.token, 256) ?? '', token)) return refuse(f.type === HELLO ? 'a wrong token' : `frame type ${f.type} before HELLO`);
       joined = true;
-      h.joined(c);
+      takesRuns = f.json.runs !== false;
+      if (takesRuns) h.joined(c);
     }, (why) => {
       log('error', `gateway connection ${c.id} (pid ${peer.pid}) sent ${why}: closing it`);
       socket.destroy();
@@ -72,7 +87,7 @@ export function serveGateways(file: string, maxFrame: number, token: string, h: 
     socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(timer);
-      if (joined) h.gone(c);
+      if (joined && takesRuns) h.gone(c);
     });
   });
   return new Promise((resolve, reject) => {

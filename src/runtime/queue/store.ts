@@ -113,8 +113,10 @@ export class QueueStore {
 
   constructor(file: string) {
     this.db = openQueueDb(file);
+    // A second copy of an id (a schedule's slot sent twice: its id is the slot's) is already in: a
+    // no-op, not an error that would roll back everything else committed in the same transaction.
     this.insert = this.db.prepare(`INSERT INTO requests (id, kind, target, name, fn, caller, headers, query, body, callback, state, attempts, next_at, created_at)
-      VALUES (@id, @kind, @target, @name, @fn, @caller, @headers, @query, @body, @callback, 'pending', 0, @createdAt, @createdAt)`);
+      VALUES (@id, @kind, @target, @name, @fn, @caller, @headers, @query, @body, @callback, 'pending', 0, @createdAt, @createdAt) ON CONFLICT(id) DO NOTHING`);
   }
 
   /** A prepared statement, made once. */

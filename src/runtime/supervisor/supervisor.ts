@@ -102,7 +102,7 @@ export class Supervisor implements Parts {
     const wire = (c: Child) => adopt(this, c);
     this.gateways = new Gateways(o.cfg, specs, this.domains, wire, (m) => this.events.info(m));
     this.containers = new Containers(specs, this.domains, this.logs, wire);
-    this.queue = new QueueProcess(o.cfg, specs, wire);
+    this.queue = new QueueProcess(o.cfg, specs, wire, (m) => this.events.info(m), () => this.writeState());
     this.spares = new Spares(this, specs);
   }
 
