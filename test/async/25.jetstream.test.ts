@@ -73,7 +73,7 @@ t.test('the queue in JetStream: runs, results, dead letters, the CLI, a nats-ser
     const a = await post(p.port, '/async-function/rec', 'after');
     return a.status === 202 ? a : undefined;
   }, 20_000, 'a 202 once the server is back');
-  const afterId = String(json(after.body).id);
+  const afterId = String(json(after!.body).id);
   for (const w of [...waiting, afterId]) await until(async () => (await request(p.port, 'GET', `/async-result/${w}`)).status === 200, 30_000, `request ${w} to succeed`);
   t.ok(waiting.every((w) => runs(rec).some(([i, a]) => i === w && a >= 2)), 'every request pending at the kill ran again, same id');
   t.equal((await request(p.port, 'GET', `/async-result/${id}`)).body.toString(), `ran ${id}: hello`, 'a result from before the kill is still there');

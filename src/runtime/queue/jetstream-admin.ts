@@ -3,7 +3,7 @@
 // A running queue process follows the stream and applies those changes within moments; a stopped
 // one finds them when it next reads the stream. No running instance is needed either way.
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
-import { DeliverPolicy } from 'nats';
+import { consumerOpts } from 'nats';
 import type { Row } from './store.js';
 import { apply, connectTo, encode, manager, stateJson, subject, type NatsTarget, type StreamRow } from './jetstream-stream.js';
 
@@ -42,14 +42,16 @@ export class JetStreamAdmin {
 
   /** Every message of the stream, applied in order, until none is pending. */
   private async load(): Promise<void> {
-    const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 512 });
+    const o = consumerOpts();
+    o.orderedConsumer();
+    o.deliverAll();
+    const messages = await this.js.subscribe(`${this.stream}.>`, o);
     const counters: Record<string, number> = {};
     for await (const m of messages) {
       apply(this.rows, counters, this.stream, m);
       if (m.info.pending === 0) break;
     }
-    await messages.close();
+    messages.unsubscribe();
   }
 
   counts(): Record<string, number> {

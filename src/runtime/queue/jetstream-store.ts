@@ -10,7 +10,7 @@
 // retry` and `purge`) arrive through the same ordered read of the stream, which never ends.
 import { randomBytes } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
-import { DeliverPolicy } from 'nats';
+import { consumerOpts } from 'nats';
 import type { CallbackState, NewRequest, Outcome, QueueStore, RowWithBody, RowWithResult } from './store.js';
 import { ID_RE, apply, connectTo, decode, encode, ensureStream, manager, stateJson, subject, writerOf, type NatsTarget, type StreamRow } from './jetstream-stream.js';
 
@@ -70,8 +70,12 @@ export class JetStreamStore implements QueueStore {
     const ready = new Promise<void>((r) => (caughtUp = r));
     if (info.state.messages === 0) caughtUp();
     let replaying = info.state.messages > 0;
-    const consumer = await this.js.consumers.get(this.t.stream, { deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 256 });
+    // An ordered push consumer (the API nats-server 2.9 has; the newer consume() needs 2.10):
+    // it re-creates itself past the last message seen when the server comes back.
+    const o = consumerOpts();
+    o.orderedConsumer();
+    o.deliverAll();
+    const messages = await this.js.subscribe(`${this.t.stream}.>`, o);
     void (async () => {
       for await (const m of messages) {
         // Our own writes are in memory already, and newer than their echo.
