@@ -33,7 +33,7 @@ for (const [durability, pragma] of [['power', 2], ['process', 1], [undefined, 2]
       const log = findFile(p.runtimeDir, 'queue.log');
       return log && /first accepted request committed with PRAGMA synchronous = (\d)/.exec(fs.readFileSync(log, 'utf8'));
     }, 10_000, 'the queue to log the pragma');
-    t.equal(Number(line[1]), pragma, `synchronous read back on the queue's connection is ${pragma === 2 ? 'FULL' : 'NORMAL'}`);
+    t.equal(Number(line?.[1]), pragma, `synchronous read back on the queue's connection is ${pragma === 2 ? 'FULL' : 'NORMAL'}`);
     t.equal((await p.cli(['down'])).code, 0);
   });
 }
