@@ -11,6 +11,35 @@ const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** NATS server URLs: nats://host:port (or tls://), several comma-separated for a cluster. */
+const natsUrl = z.string().transform((v, ctx) => {
+  const urls = v.split(',').map((u) => u.trim()).filter(Boolean);
+  const bad = urls.find((u) => {
+    try {
+      const p = new URL(u);
+      return !['nats:', 'tls:'].includes(p.protocol) || !p.hostname;
+    } catch {
+      return true;
+    }
+  });
+  if (!urls.length || bad !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(bad ?? v)} is not a NATS server URL: write e.g. 'nats://127.0.0.1:4222' (several comma-separated for a cluster)` });
+    return z.NEVER;
+  }
+  return urls;
+});
+
+/** Where the queue keeps its requests: absent, SQLite in the state directory; `nats`, a JetStream stream. */
+const storeSchema = z.strictObject({
+  nats: z.strictObject({
+    url: natsUrl,
+    /** The stream (one per instance): letters, digits, "_" and "-". Default FAASFLOW_<instance>. */
+    stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-" (a JetStream stream name and subject token)').optional(),
+    /** Copies of the stream in a JetStream cluster (1 on a single server). */
+    replicas: z.union([z.literal(1), z.literal(3), z.literal(5)], { error: 'must be 1, 3 or 5' }).default(1),
+  }),
+});
+
 const retries = z.number().int('must be a whole number from 0 to 100').min(0, 'must be at least 0').max(100, 'must be at most 100');
 
 /** One function's retry policy; what it leaves out comes from the top-level `async`. */
@@ -35,7 +64,17 @@ export const asyncSchema = z.strictObject({
   /** Attempts to POST a result to its X-Callback-Url (5xx, timeouts, refused connections), with the same backoff. */
   callbackRetries: retries.default(10),
   callbackTimeout: duration.default(10_000),
+  store: storeSchema.optional(),
+  /**
+   * What an accepted request (a 202) survives: 'power' (a power cut: SQLite fsyncs each group
+   * commit, synchronous=FULL) or 'process' (a killed process: synchronous=NORMAL, no fsync per
+   * commit, so a power cut may lose the last commits).
+   */
+  durability: z.enum(['power', 'process'], { error: "must be 'power' (survives a power cut; the default) or 'process' (survives a killed process, faster)" }).default('power'),
 });
+
+export type StoreConfig = { kind: 'sqlite' } | { kind: 'nats'; servers: string[]; stream?: string; replicas: 1 | 3 | 5 };
+export type Durability = 'power' | 'process';
 
 export interface RetryPolicy {
   retries: number;
@@ -49,6 +88,8 @@ export interface AsyncConfig extends RetryPolicy {
   concurrency: number;
   callbackRetries: number;
   callbackTimeoutMs: number;
+  store: StoreConfig;
+  durability: Durability;
   /** Per function id, where the function overrides the defaults. */
   functions: Record<number, RetryPolicy>;
 }
@@ -64,7 +105,9 @@ export function resolveAsync(top: ParsedAsync | undefined, fns: { id: number; as
   for (const f of fns) if (f.async) functions[f.id] = { retries: f.async.retries ?? d.retries, backoffMs: f.async.backoff ?? d.backoff, maxAgeMs: f.async.maxAge ?? d.maxAge };
   return {
     retries: d.retries, backoffMs: d.backoff, backoffMaxMs: d.backoffMax, maxAgeMs: d.maxAge, keepResultsMs: d.keepResults,
-    concurrency: d.concurrency, callbackRetries: d.callbackRetries, callbackTimeoutMs: d.callbackTimeout, functions,
+    concurrency: d.concurrency, callbackRetries: d.callbackRetries, callbackTimeoutMs: d.callbackTimeout,
+    store: !d.store ? { kind: 'sqlite' } : { kind: 'nats', servers: d.store.nats.url, replicas: d.store.nats.replicas, ...(d.store.nats.stream ? { stream: d.store.nats.stream } : {}) },
+    durability: d.durability, functions,
   };
 }
 

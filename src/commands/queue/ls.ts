@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../../control/command.js';
-import { countByState, listRequests, openQueue, type QueueFilter } from '../../control/queue.js';
+import { openQueue, type QueueFilter } from '../../control/queue.js';
 import { textTable } from '../../observe/format.js';
 import type { Row } from '../../runtime/queue/store.js';
 
@@ -14,10 +14,10 @@ export default class QueueLs extends FaasflowCommand {
 
   async run(): Promise<{ counts: Record<string, number>; requests: Row[] }> {
     const { flags } = await this.parse(QueueLs);
-    const db = openQueue(flags.instance);
+    const q = await openQueue(flags.instance);
     try {
-      const counts = countByState(db);
-      const requests = listRequests(db, flags.state as QueueFilter, flags.limit);
+      const counts = q.counts();
+      const requests = q.list(flags.state as QueueFilter, flags.limit);
       const now = Date.now();
       this.log(`${counts.pending} pending, ${counts.done} done (results kept), ${counts.dead} dead letter(s)`);
       if (requests.length) {
@@ -27,7 +27,7 @@ export default class QueueLs extends FaasflowCommand {
       }
       return { counts, requests };
     } finally {
-      db.close();
+      await q.close();
     }
   }
 }

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../../control/command.js';
-import { openQueue, purgeRequests } from '../../control/queue.js';
+import { openQueue } from '../../control/queue.js';
 
 export default class QueuePurge extends FaasflowCommand {
   static override summary = 'Remove the dead letters and the finished results from the async queue.';
@@ -10,13 +10,13 @@ export default class QueuePurge extends FaasflowCommand {
 
   async run(): Promise<Record<string, number>> {
     const { flags } = await this.parse(QueuePurge);
-    const db = openQueue(flags.instance, true);
+    const q = await openQueue(flags.instance, true);
     try {
-      const removed = purgeRequests(db, flags.pending);
+      const removed = await q.purge(flags.pending);
       this.log(`removed ${removed.dead} dead letter(s), ${removed.done} result(s)${flags.pending ? `, ${removed.pending} pending request(s)` : ''}`);
       return removed;
     } finally {
-      db.close();
+      await q.close();
     }
   }
 }

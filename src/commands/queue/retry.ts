@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../../control/command.js';
 import { FaasflowError } from '../../common/errors.js';
-import { openQueue, retryRequests } from '../../control/queue.js';
+import { openQueue } from '../../control/queue.js';
 
 export default class QueueRetry extends FaasflowCommand {
   static override summary = 'Run a dead letter (or a finished request) again, from its first attempt, with the same request id.';
@@ -14,14 +14,14 @@ export default class QueueRetry extends FaasflowCommand {
   async run(): Promise<{ retried: number }> {
     const { args, flags } = await this.parse(QueueRetry);
     if (!args.id && !flags.dead) throw new FaasflowError('USAGE', 'name a request id, or --dead for every dead letter');
-    const db = openQueue(flags.instance, true);
+    const q = await openQueue(flags.instance, true);
     try {
-      const retried = retryRequests(db, flags.dead ? 'dead' : [args.id!]);
+      const retried = await q.retry(flags.dead ? 'dead' : [args.id!]);
       if (!retried && args.id) throw new FaasflowError('USAGE', `no finished async request ${args.id} (instance ${flags.instance}): a pending one runs anyway; \`faasflow queue ls\` lists them`);
       this.log(`${retried} request(s) pending again`);
       return { retried };
     } finally {
-      db.close();
+      await q.close();
     }
   }
 }

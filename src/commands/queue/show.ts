@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args';
 import { FaasflowCommand } from '../../control/command.js';
 import { FaasflowError } from '../../common/errors.js';
-import { getRequest, openQueue } from '../../control/queue.js';
+import { openQueue } from '../../control/queue.js';
 
 /** Bytes of a body shown as text. */
 const PREVIEW = 1024;
@@ -13,9 +13,9 @@ export default class QueueShow extends FaasflowCommand {
 
   async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(QueueShow);
-    const db = openQueue(flags.instance);
+    const q = await openQueue(flags.instance);
     try {
-      const r = getRequest(db, args.id);
+      const r = q.get(args.id);
       if (!r) throw new FaasflowError('USAGE', `no async request ${args.id} (instance ${flags.instance}): \`faasflow queue ls\` lists them; finished results expire after async.keepResults`);
       const out = {
         id: r.id, target: { kind: r.kind, name: r.name, target: r.target }, caller: r.caller, state: r.state, attempts: r.attempts,
@@ -28,7 +28,7 @@ export default class QueueShow extends FaasflowCommand {
       this.log(JSON.stringify(out, null, 2));
       return out;
     } finally {
-      db.close();
+      await q.close();
     }
   }
 }

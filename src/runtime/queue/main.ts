@@ -1,16 +1,16 @@
 // The async queue process (started by the supervisor when the config uses `async`): owns the
-// SQLite store in the state directory, takes accepted requests from the gateways over its socket
+// store (SQLite in the state directory, or a NATS JetStream stream: async.store), takes accepted requests from the gateways over its socket
 // and acknowledges each once committed (the gateway answers 202 only then), runs them through the
 // gateways with retries, POSTs results to callbacks, expires old results. Trusted, like a gateway:
 // it talks only to the supervisor and the gateways, never to a container.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { ENV, EXIT_PERMANENT } from '../../common/env.js';
 import { instanceFiles } from '../../common/paths.js';
 import { stateDirFor, stateFiles } from '../../common/state-dir.js';
 import { log, onShutdown, ownProcessGroup, reportFailed, reportReady, requireEnv, send } from '../child.js';
-import { QueueStore } from './store.js';
+import { openStore } from './open-store.js';
+import { SqliteStore } from './sqlite-store.js';
 import { Dispatcher } from './dispatch.js';
 import { Callbacks } from './callbacks.js';
 import { ack, serveGateways, type GatewayConn } from './gateways.js';
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(fs.readFileSync(requireEnv(ENV.config), 'utf8')) as ResolvedConfig;
   const a = cfg.async;
   if (!a) throw Object.assign(new Error('the config has no `async`: the queue process has nothing to do'), { permanent: true });
-  const dbFile = stateFiles(stateDirFor(cfg.instance)).queue;
-  const store = new QueueStore(dbFile);
+  const stateDir = stateDirFor(cfg.instance);
+  const dbFile = stateFiles(stateDir).queue;
+  const store = await openStore(a, cfg.instance, stateDir, dbFile, log);
   const longest = Math.max(30_000, ...cfg.functions.map((f) => f.timeoutMs), ...cfg.flows.map((f) => f.timeoutMs ?? 0));
   const callbacks = new Callbacks(store, a);
   const dispatcher = new Dispatcher(store, a, longest + 15_000, (cb) => cb && store.write(() => undefined, () => callbacks.pump()));
@@ -39,10 +40,11 @@ async function main(): Promise<void> {
   const frame = (c: GatewayConn, f: WireFrame) => {
     if (f.type === PUT) return put(c, f);
     if (f.type === RAN) return dispatcher.ran(c, f.seq, { status: num(f.json.status) ?? 0, headers: typeof f.json.headers === 'object' && f.json.headers ? f.json.headers as Record<string, unknown> : {}, body: f.body });
-    if (f.type === GET_RESULT) return result(c, f);
+    if (f.type === GET_RESULT) return void result(c, f).catch((err: Error) => c.send(RESULT, f.seq, { found: false, error: err.message }));
     if (f.type === GET_STATS) return c.send(STATS, f.seq, queueStats(store, dispatcher, callbacks, startedAt));
     log('warn', `gateway connection ${c.id} sent a frame of unknown type ${f.type}: ignored`);
   };
+  let syncLogged = false;
   const put = (c: GatewayConn, f: WireFrame) => {
     const j = f.json;
     const id = str(j.id, 64);
@@ -55,13 +57,19 @@ async function main(): Promise<void> {
     }, (err) => {
       ack(c, f.seq, err);
       if (!err) {
+        // Once: what SQLite's synchronous pragma read, on the queue's own connection, as the first
+        // accepted request committed (async.durability made visible; a test reads this line).
+        if (store instanceof SqliteStore && !syncLogged) {
+          syncLogged = true;
+          log('info', `first accepted request committed with PRAGMA synchronous = ${store.acceptSynchronous ?? '?'} (async.durability ${a.durability})`);
+        }
         store.bump('accepted');
         dispatcher.pump();
       }
     });
   };
-  const result = (c: GatewayConn, f: WireFrame) => {
-    const row = store.get(str(f.json.id, 64) ?? '');
+  const result = async (c: GatewayConn, f: WireFrame) => {
+    const row = await store.result(str(f.json.id, 64) ?? '');
     // A result is its caller's: with gateway.auth on, another token's holder learns nothing of it.
     if (!row || row.caller !== (str(f.json.caller, 256) ?? '-')) return c.send(RESULT, f.seq, { found: false });
     c.send(RESULT, f.seq, {
@@ -74,7 +82,7 @@ async function main(): Promise<void> {
   const token = fs.readFileSync(files.token, 'utf8').trim();
   const server = await serveGateways(files.queueSocket, maxBody(cfg), token, { frame, gone: (c) => dispatcher.gone(c), joined: (c) => dispatcher.joined(c) });
   const depth = store.depth();
-  log('info', `queue ready: ${path.basename(dbFile)} in ${path.dirname(dbFile)}, ${depth.pending} pending, ${depth.dead} dead letter(s)`);
+  log('info', `queue ready: ${store.where}; ${depth.pending} pending, ${depth.dead} dead letter(s)`);
   reportReady();
 
   const tick = setInterval(() => {
@@ -99,7 +107,7 @@ async function main(): Promise<void> {
     clearInterval(expire);
     server.close();
     callbacks.close();
-    store.close();
+    await store.close();
   }, longest + 10_000);
 }
 
