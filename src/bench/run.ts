@@ -31,6 +31,7 @@ export const STARTERS: Record<SetupName, SetupStarter> = {
   faasflow: startFaasflow,
   'faasflow-nospin': (o) => startFaasflow({ ...o, spinMicros: 0, instance: `bench-nospin-${process.pid}`, name: 'faasflow-nospin' }),
   'faasflow-nodeparser': (o) => startFaasflow({ ...o, parser: 'node', instance: `bench-nodeparser-${process.pid}`, name: 'faasflow-nodeparser' }),
+  'faasflow-noaccesslog': (o) => startFaasflow({ ...o, accessLog: false, instance: `bench-noaccess-${process.pid}`, name: 'faasflow-noaccesslog' }),
   baseline: (o) => startFaasflow({ ...o, instance: `bench-base-${process.pid}`, name: 'baseline' }),
 };
 

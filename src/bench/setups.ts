@@ -33,6 +33,8 @@ export interface StartOptions {
   spinMicros?: number;
   /** faasflow's `gateway.parser`; the product's default when absent. */
   parser?: 'light' | 'node';
+  /** faasflow's `gateway.accessLog`; the product's default (on) when absent. */
+  accessLog?: boolean;
   /** The setup's name in the results (a faasflow variant). */
   name?: SetupName;
   /** Workers of the cluster floor; faasflow's default gateway count when absent. */

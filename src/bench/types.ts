@@ -6,10 +6,11 @@
  * user would run on a machine with more cores); `faasflow-nospin` is faasflow with
  * `spinMicros: 0`, for measuring what polling buys, on request only; `faasflow-nodeparser` is
  * faasflow with `gateway.parser: 'node'`, for what the light parser buys, on request only;
+ * `faasflow-noaccesslog` is faasflow with `gateway.accessLog: false`, for what the access log costs;
  * `baseline` is faasflow from
  * another checkout (`--baseline DIR`, a previous release), to show a change costs nothing.
  */
-export const SETUP_NAMES = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin', 'faasflow-nodeparser', 'baseline'] as const;
+export const SETUP_NAMES = ['floor', 'cluster', 'copy', 'faasflow', 'faasflow-nospin', 'faasflow-nodeparser', 'faasflow-noaccesslog', 'baseline'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
 
 export interface BenchOptions {

@@ -45,7 +45,7 @@ block of BENCHMARKS.md.`;
     warmup: seconds({ description: 'Seconds of discarded load before each cell (default 1; 0.3 with --quick).' }),
     prime: seconds({ description: 'Seconds of 1 KiB × 32 load on each setup before the first cell, so V8 has optimised every hot path (default 5; 1 with --quick).' }),
     rounds: Flags.integer({ description: 'Times every cell is repeated (default 2; 1 with --quick).', min: 1, max: 20 }),
-    setups: Flags.string({ description: 'Comma-separated setups: floor,copy,faasflow (the default; with cluster when faasflow runs more than one gateway), plus faasflow-nospin (faasflow with spinMicros: 0), faasflow-nodeparser (faasflow with gateway.parser: node) and baseline (with --baseline) on request.' }),
+    setups: Flags.string({ description: 'Comma-separated setups: floor,copy,faasflow (the default; with cluster when faasflow runs more than one gateway), plus faasflow-nospin (faasflow with spinMicros: 0), faasflow-nodeparser (faasflow with gateway.parser: node), faasflow-noaccesslog (faasflow with gateway.accessLog: false) and baseline (with --baseline) on request.' }),
     out: Flags.string({ description: 'Directory for the JSON result.', default: 'bench-results' }),
     profile: Flags.string({ description: 'Write V8 CPU profiles (.cpuprofile) of every server process to this directory and summarise them.' }),
     cpus: Flags.string({ description: "Pin faasflow's gateway and containers to these CPUs (config `cpus`), e.g. 1." }),

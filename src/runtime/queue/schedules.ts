@@ -67,7 +67,9 @@ export class Schedules {
     for (const e of this.entries) {
       const expr = exprKey(e.s);
       const rec = this.state[e.s.name];
-      const latest = e.cron.previousRuns(1, new Date(now))[0]?.getTime();
+      // croner's previousRuns(d) leaves out d's own second, which nextRun(d) leaves out too: ask from
+      // the next second so a slot falling in this one (start during it) is neither skipped nor late.
+      const latest = e.cron.previousRuns(1, new Date(Math.floor(now / 1000) * 1000 + 1000))[0]?.getTime();
       if (rec && rec.expr === expr) {
         if (latest !== undefined && latest > rec.slot) {
           this.say('info', `schedule ${e.s.name}: slot ${new Date(latest).toISOString()} passed while the instance was down: firing it once`);
@@ -97,7 +99,14 @@ export class Schedules {
     const next = e.cron.nextRun(new Date(after))?.getTime();
     if (next === undefined) return; // an expression with no future slot (a past year)
     e.timer = setTimeout(() => {
-      if (Date.now() >= next) this.due(e, next);
+      // A timer that fired late (a busy machine) may have slept past more slots than `next`: each
+      // is owed, up to MAX_OWED of them; arm() then starts after the last.
+      const t = Date.now();
+      let slot: number | undefined = next;
+      for (let n = 0; slot !== undefined && slot <= t && n < MAX_OWED; n++) {
+        this.due(e, slot);
+        slot = e.cron.nextRun(new Date(slot))?.getTime();
+      }
       this.arm(e);
     }, Math.min(MAX_SLEEP_MS, Math.max(0, next - now)));
   }
