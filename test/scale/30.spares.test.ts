@@ -24,6 +24,12 @@ interface Ps {
   spares?: { domain: string; wanted: number; warm: number; starting: number }[];
 }
 
+/** Waits for exactly one spare in the process table (other than `except`'s pid) and returns it as a one-element list. */
+const oneSpare = async (p: Project, what: string, except?: number) => (await until(() => {
+  const s = table(p, 'spare').filter((e) => e.pid !== except);
+  return s.length === 1 ? s : undefined;
+}, 15_000, what))!;
+
 const ps = async (p: Project): Promise<Ps> => JSON.parse((await p.cli(['ps'], { json: true })).stdout) as Ps;
 
 t.test('a function at zero answers its first request from the spare, the pool refills, down leaves nothing', async (t) => {
@@ -34,10 +40,7 @@ t.test('a function at zero answers its first request from the spare, the pool re
   t.equal(up.code, 0, up.stderr);
   t.teardown(() => p.cli(['down']));
 
-  const [spare] = (await until(() => {
-    const s = table(p, 'spare');
-    return s.length === 1 ? s : undefined;
-  }, 15_000, 'one spare (the default with min 0)'))!;
+  const [spare] = await oneSpare(p, 'one spare (the default with min 0)');
   t.same(table(p, 'container'), [], 'no replica at zero');
   await until(async () => (await ps(p)).spares?.[0]?.warm === 1, 15_000, 'the spare to be warm');
   const before = await ps(p);
@@ -54,10 +57,7 @@ t.test('a function at zero answers its first request from the spare, the pool re
   t.equal(Number(first.body.toString()), spare.pid, 'the first request is answered by the former spare\'s process');
   t.match(table(p, 'container'), [{ pid: spare.pid, state: 'ready', functionId: 1 }], 'which is now replica 0 of function 1 in the process table');
 
-  const [refill] = (await until(() => {
-    const s = table(p, 'spare').filter((e) => e.pid !== spare.pid);
-    return s.length === 1 ? s : undefined;
-  }, 15_000, 'the pool to refill'))!;
+  const [refill] = await oneSpare(p, 'the pool to refill', spare.pid);
   t.not(refill.pid, spare.pid, 'a new spare took its place');
   t.equal(refill.domainIndex, spare.domainIndex, 'in the same domain');
   const logs = await p.cli(['logs', '--id', '1', '-n', '50']);
@@ -84,15 +84,9 @@ t.test('a spare that dies unadopted is replaced', async (t) => {
   const up = await p.cli(['up']);
   t.equal(up.code, 0, up.stderr);
   t.teardown(() => p.cli(['down']));
-  const [spare] = (await until(() => {
-    const s = table(p, 'spare');
-    return s.length === 1 ? s : undefined;
-  }, 15_000, 'a spare'))!;
+  const [spare] = await oneSpare(p, 'a spare');
   process.kill(spare.pid, 'SIGKILL');
-  const [next] = (await until(() => {
-    const s = table(p, 'spare').filter((e) => e.pid !== spare.pid);
-    return s.length === 1 ? s : undefined;
-  }, 15_000, 'a replacement spare'))!;
+  const [next] = await oneSpare(p, 'a replacement spare', spare.pid);
   t.ok(next.pid > 0, 'another spare started');
   await until(async () => (await ps(p)).spares?.[0]?.warm === 1, 15_000, 'the replacement to be warm');
   const r = await post(p.port, '/function/1', 'x');
