@@ -20,7 +20,7 @@ function table(p: Project, role: 'spare' | 'container'): { pid: number; state: s
 }
 
 interface Ps {
-  children: { pid: number; role: string; functionId: number; spare?: boolean; domain?: string; state: string }[];
+  children: { pid: number; role: string; functionId: number; spare?: boolean; domain?: string; state: string; memory: { privateBytes: number; pss: number } | null }[];
   spares?: { domain: string; wanted: number; warm: number; starting: number }[];
 }
 
@@ -46,6 +46,8 @@ t.test('a function at zero answers its first request from the spare, the pool re
   const before = await ps(p);
   t.match(before.spares, [{ domain: 'pid', wanted: 1, warm: 1, starting: 0 }], 'ps: the domain keeps one spare, warm');
   t.match(before.children.find((c) => c.pid === spare.pid), { role: 'container', spare: true, domain: 'pid', functionId: 0 }, 'ps lists the spare with its domain');
+  // What a spare costs is what the README states and bench:scale reports: ps must measure it.
+  t.ok((before.children.find((c) => c.pid === spare.pid)?.memory?.privateBytes ?? 0) > 0, 'ps measures the spare\'s memory');
   const text = await p.cli(['ps']);
   t.match(text.stdout, /\(spare\)/, 'ps shows the spare in its table');
   t.match(text.stdout, /spares of domain pid: 1 warm, 0 starting \(keeps 1\)/);

@@ -23,7 +23,7 @@ export async function handleControl(s: ControlTarget, req: ControlRequest, reply
   switch (req.cmd) {
     case 'status': {
       // Memory first, every process at once off the event loop (each read walks a process's page tables).
-      const running = [...s.gateways.all(), ...s.queue.all(), ...s.containers.all()].filter((c) => c.running).map((c) => c.pid);
+      const running = [...s.gateways.all(), ...s.queue.all(), ...s.containers.all(), ...s.spares.all().map((sp) => sp.c)].filter((c) => c.running).map((c) => c.pid);
       const memory = await sampleMemoryAll([process.pid, ...running]);
       const status = s.status(false);
       return { ...status, children: status.children.map((c) => ({ ...c, memory: figures(memory.get(c.pid)) })) } satisfies InstanceStatus;
