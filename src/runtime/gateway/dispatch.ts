@@ -18,6 +18,9 @@ import { RETRY_AFTER } from './intake.js';
 import { Ledger } from './ledger.js';
 import { GatewayMemory } from './memory.js';
 
+/** Demand for a function still without a replica is signalled again after this long (a lost message, a supervisor busy with a deploy). */
+const DEMAND_RESEND_MS = 50;
+
 /** A route as the supervisor sends it: which domain's segment the function's packets go in. */
 export type DomainRoute = Route;
 
@@ -25,6 +28,10 @@ export abstract class Dispatch extends Ledger {
   readonly router: Router<Exchange, ContainerReplica['link']>;
   /** Requests, calls and flow steps waiting for their domain's packet memory. */
   readonly memory: GatewayMemory;
+  /** Tells the supervisor a request waits for function `fn`, which has no replica here (main.ts sends it). */
+  onDemand: (fn: number) => void = () => undefined;
+  /** When each function's demand was last signalled. */
+  private readonly demanded = new Map<number, number>();
 
   constructor(
     stats: FunctionStats,
@@ -75,11 +82,26 @@ export abstract class Dispatch extends Ledger {
     return this.router.route(fn)?.timeoutMs;
   }
 
+  /**
+   * A request waits for a function with no replica here (at zero, or its replicas not linked yet):
+   * the supervisor hears it at once instead of at its next sample. Once per DEMAND_RESEND_MS per
+   * function at most: the first one wakes the scaler, later ones only cover a lost one.
+   */
+  private demand(fn: number): void {
+    const now = performance.now();
+    if (now - (this.demanded.get(fn) ?? -Infinity) < DEMAND_RESEND_MS) return;
+    this.demanded.set(fn, now);
+    this.onDemand(fn);
+  }
+
   /** Hands `p` to a replica with a free slot, or queues it (bounded), or fails it. */
   protected dispatch(p: Exchange): void {
     const d = this.router.dispatch(p.fn, p);
     if (d.kind === 'sent') this.send(p, d.replica);
-    else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
+    else if (d.kind === 'queued') {
+      this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
+      if (this.router.ready(p.fn).length === 0) this.demand(p.fn);
+    }
     else if (d.kind === 'unavailable') this.fail(p, 503, d.reason, RETRY_AFTER, FN_REJECTED);
     else if (d.kind === 'full') this.fail(p, 503, `function ${p.fn} has ${this.cfg.proxy.queueLimit} requests queued: retry shortly`, RETRY_AFTER, FN_REJECTED);
     else this.fail(p, 404, `no function with id ${p.fn}`);
