@@ -28,6 +28,8 @@ export abstract class Dispatch extends Ledger {
   readonly router: Router<Exchange, ContainerReplica['link']>;
   /** Requests, calls and flow steps waiting for their domain's packet memory. */
   readonly memory: GatewayMemory;
+  /** Requests one replica of a function works on at once. */
+  private readonly concurrency: (fn: number) => number;
   /** Tells the supervisor a request waits for function `fn`, which has no replica here (main.ts sends it). */
   onDemand: (fn: number) => void = () => undefined;
   /** When each function's demand was last signalled. */
@@ -42,9 +44,27 @@ export abstract class Dispatch extends Ledger {
   ) {
     super(stats);
     const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
+    this.concurrency = (id) => this.router.route(id)?.concurrency ?? concurrency.get(id) ?? 1;
     this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
     const domainOf = (pool: PacketPool) => this.domains.all().find((d) => d.pool === pool)?.name ?? '?';
     this.memory = new GatewayMemory({ stats: this.stats, cfg, domainOf, queuedChanged: (fn) => this.stats.set(fn, FN_QUEUED, this.queued(fn)) });
+  }
+
+  /**
+   * A container's link arrived, before its hello. When its function has requests waiting and no
+   * replica here (a cold start), up to its concurrency of them go on the link now: they wait there
+   * while the container loads its handler, which reads them as soon as it has, instead of its hello
+   * coming here first and the requests going back (a round trip less). Were it to exit before its
+   * hello, they fail with 502 as a replica's in flight do (onGone); none goes to another replica:
+   * the container may have read, or freed, their packets.
+   */
+  replicaLinked(r: ContainerReplica): void {
+    const route = this.router.route(r.functionId);
+    if (!route || route.unavailable || route.deployment !== r.deployment || this.router.ready(r.functionId).length > 0) return;
+    for (const p of this.router.takeQueued(r.functionId, this.concurrency(r.functionId))) {
+      r.outstanding++;
+      this.send(p, r);
+    }
   }
 
   /** A container said hello: it takes work now, queued requests first. */

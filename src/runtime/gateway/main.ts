@@ -53,6 +53,7 @@ async function main(): Promise<void> {
 
   const links = new Set<FrameLink>();
   const hooks = {
+    onLinked: (r: Parameters<Gateway['replicaLinked']>[0]) => gw.replicaLinked(r),
     onHello: (r: Parameters<Gateway['replicaReady']>[0]) => gw.replicaReady(r),
     onReply: gw.onReply.bind(gw),
     onDrain: gw.onDrain.bind(gw),
