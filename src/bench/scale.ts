@@ -8,7 +8,7 @@
 //      when each replica count was first reached;
 //   3. PRIVATE memory of the instance's processes at zero before and after.
 // Prints a Markdown block and writes it into BENCHMARKS.md between its markers (not with --no-markdown). Scale events come from the scaler's own clock (100 ms
-// samples, 5 ms demand checks at zero).
+// samples), and at zero from the gateway's demand message.
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';

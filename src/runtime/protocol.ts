@@ -63,6 +63,12 @@ export type GatewayMessage =
    * `ready` while that gateway has nowhere to route its requests.
    */
   | { type: 'replica-bad'; pid: number; functionId: number; reason: string; closed?: boolean }
+  /**
+   * A request waits in this gateway for function `functionId`, which has no replica linked to it
+   * (scaled to zero): the scaler decides at once instead of at its next sample. At most one per
+   * function every 50 ms; the supervisor checks it and bounds it again (scaler.ts wake).
+   */
+  | { type: 'demand'; functionId: number }
   /** The async queue process's depth and counters, every tick, for `ps` (it speaks as a gateway does). */
   | { type: 'queue-stats'; pid: number; stats: QueueStats };
 

@@ -2,14 +2,17 @@
 // elastic functions in two domains each keep a spare; a hostile handler adopted from domain A's
 // spare runs as A's user, with A's segment, temporary and secrets directories, and reaches nothing
 // of domain B: not B's segment (through B's process's descriptor), not B's secret (by path or by
-// ctx.secret), not the file B's handler wrote in its temporary directory, not B's process.
+// ctx.secret), not the file B's handler wrote in its temporary directory, not B's process. Run by
+// an unprivileged user (made with useradd), every domain runs as that one user and Landlock alone
+// refuses the same things, with the same answers.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { post } from '../helpers/http.js';
 import { until } from '../cli/helpers.js';
-import { startInstance, type Instance } from '../security/helpers.js';
+import { ROOT } from '../helpers/runtime.js';
+import { othersCanRead, startInstance, testUser, type Instance, type User } from '../security/helpers.js';
 
 /** Domain B: holds a secret and writes a file of its own; answers where they are and who it is. */
 const KEEPER = `import fs from 'node:fs';
@@ -72,11 +75,13 @@ async function sparesByDomain(inst: Instance): Promise<Map<string, number>> {
   return new Map(ps.children.filter((c) => c.spare).map((c) => [c.domain ?? '', c.pid]));
 }
 
-t.test('a hostile handler adopted from a spare of domain A reaches nothing of domain B', { skip: process.getuid?.() !== 0 ? 'needs root: a uid per domain' : false }, async (t) => {
-  const inst = await startInstance(t, CONFIG, { 'keeper.ts': KEEPER, 'spy.ts': SPY });
+/** Run as root (`user` undefined: a uid per domain) or as `user` (one uid for every domain). */
+async function isolation(t: Test, user?: User): Promise<void> {
+  const inst = await startInstance(t, CONFIG, { 'keeper.ts': KEEPER, 'spy.ts': SPY }, user);
   const value = `pw-${randomBytes(12).toString('hex')}`;
   const file = path.join(inst.dir, 'pw.txt');
   fs.writeFileSync(file, value, { mode: 0o600 });
+  if (user) fs.chownSync(file, user.uid, user.gid);
   t.equal((await inst.cli(['secret', 'create', 'db-password', '--from-file', file])).code, 0, 'secret create');
   fs.rmSync(file);
   const up = await inst.cli(['up']);
@@ -88,7 +93,8 @@ t.test('a hostile handler adopted from a spare of domain A reaches nothing of do
     return warm.get('a') === 1 && warm.get('b') === 1 ? sparesByDomain(inst) : undefined;
   }, 20_000, 'a warm spare in each domain'))!;
   const [spareA, spareB] = [spares.get('a')!, spares.get('b')!];
-  t.not(uidOf(spareA), uidOf(spareB), 'the two domains\' spares run as two users');
+  if (user) t.same([uidOf(spareA), uidOf(spareB)], [user.uid, user.uid], 'both domains\' spares run as the user who ran `up`');
+  else t.not(uidOf(spareA), uidOf(spareB), 'the two domains\' spares run as two users');
   t.not(uidOf(spareA), 0, 'neither as root');
 
   const keeper = JSON.parse((await post(inst.port, '/function/1', '')).body.toString()) as { pid: number; uid: number; secrets: string; tmp: string; value: string };
@@ -100,7 +106,7 @@ t.test('a hostile handler adopted from a spare of domain A reaches nothing of do
   const spy = JSON.parse(res.body.toString()) as { me: { pid: number; uid: number; segment: string; tmp: string; secrets: string }; tried: Record<string, string> };
   t.equal(spy.me.pid, spareA, 'the hostile handler runs in A\'s former spare, not B\'s');
   t.equal(spy.me.uid, uidOf(spareA), 'as A\'s user');
-  t.not(spy.me.uid, keeper.uid, 'not B\'s');
+  if (!user) t.not(spy.me.uid, keeper.uid, 'not B\'s');
   t.match(spy.me.segment, /@a$/, 'with A\'s segment');
   t.not(spy.me.tmp, keeper.tmp, 'A\'s temporary directory');
   t.not(spy.me.secrets, keeper.secrets, 'A\'s secrets directory');
@@ -121,4 +127,10 @@ t.test('a hostile handler adopted from a spare of domain A reaches nothing of do
     return now.has('a') && now.get('a') !== spareA ? now : undefined;
   }, 20_000, 'domain A\'s pool to refill'))!;
   t.equal(uidOf(refilled.get('a')!), uidOf(spareA), 'A\'s new spare runs as A\'s user too');
-});
+}
+
+t.test('as root: a hostile handler adopted from a spare of domain A reaches nothing of domain B', { skip: process.getuid?.() !== 0 ? 'needs root: a uid per domain' : false }, (t) => isolation(t));
+
+const unprivileged = process.getuid?.() !== 0 ? 'needs root to create the test user' : !othersCanRead(ROOT) ? `${ROOT} is not readable by other users: an unprivileged user cannot run this checkout` : false;
+
+t.test('as an unprivileged user: the same handler, Landlock alone, reaches nothing of domain B', { skip: unprivileged }, (t) => isolation(t, testUser()));

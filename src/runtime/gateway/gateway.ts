@@ -1,47 +1,38 @@
 // The gateway: HTTP in, descriptors out. A request body is copied once, from the socket into a
 // packet of its function's domain segment (intake.ts); the container reads it in place; the reply
-// is written to the client straight from its packet. Routing and queueing (the proxy) run in this
-// process: one hop to the container and one back (README, "Architecture"). A domain segment and
-// the frames from its containers are untrusted: a lie there fails that request, nothing else.
+// is written to the client straight from its packet. Routing and queueing (the proxy, dispatch.ts)
+// run in this process: one hop to the container and one back (README, "Architecture"). A domain
+// segment and the frames from its containers are untrusted: a lie there fails that request,
+// nothing else.
 import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Segment } from '../../shm/segment.js';
-import type { PacketPool } from '../../shm/pool.js';
-import { FrameType, NO_PACKET, type Frame } from '../../shm/frame.js';
-import { FunctionStats, H_CONTAINER, H_QUEUE, H_REPLY } from '../../shm/stats.js';
+import { NO_PACKET, type Frame } from '../../shm/frame.js';
+import { FunctionStats, H_CONTAINER, H_REPLY } from '../../shm/stats.js';
 import { FN_BYTES_OUT, FN_COPIED_BYTES, FN_COPIES, FN_INFLIGHT, FN_QUEUED, FN_REJECTED, FN_TIMEOUTS } from '../../shm/constants.js';
 import { discard } from '../envelope.js';
 import { FLAG_KEPT, FLAG_REUSED } from '../meta.js';
 import { parseReply, respond, type ParsedReply } from './reply.js';
-import { Router } from '../proxy/router.js';
 import type { ContainerReplica } from '../proxy/links.js';
-import type { Route } from '../protocol.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { replyStatusMessage } from './errors.js';
 import { log } from '../child.js';
-import { Spinner, type PollRecord } from '../spin.js';
+import type { PollRecord } from '../spin.js';
 import type { Domains } from './domains.js';
 import { EXCHANGE, type Exchange, type WithExchange } from './exchange.js';
 import { Intake, RETRY_AFTER } from './intake.js';
 import { Flows } from './flow-host.js';
 import { onInvoke, type InvokeHost } from './invoke-sink.js';
-import { Ledger } from './ledger.js';
-import { GatewayMemory } from './memory.js';
+import { Dispatch } from './dispatch.js';
+
+export type { DomainRoute } from './dispatch.js';
 
 /** Extra time past a function's timeout before the gateway gives up on its container. */
 const BACKSTOP_MS = 2000;
 const SWEEP_MS = 100;
 
-/** A route as the supervisor sends it: which domain's segment the function's packets go in. */
-export type DomainRoute = Route;
-
-export class Gateway extends Ledger {
-  readonly router: Router<Exchange, ContainerReplica['link']>;
-  readonly domains: Domains;
-  readonly cfg: ResolvedConfig;
+export class Gateway extends Dispatch {
   protected readonly intake: Intake;
   readonly flows: Flows;
-  /** Requests, calls and flow steps waiting for their domain's packet memory. */
-  readonly memory: GatewayMemory;
   private readonly sweeper: NodeJS.Timeout;
   /** Called once per replica that let a request pass the backstop (see onTimeout). */
   onStuck: (r: ContainerReplica, reason: string) => void = () => undefined;
@@ -53,21 +44,15 @@ export class Gateway extends Ledger {
     /** This gateway's number: its block of function stats, and the stride of its request ids. */
     readonly index: number,
     /** This process's stats record, for the polling counts. */
-    private readonly pollRecord?: PollRecord,
+    pollRecord?: PollRecord,
   ) {
-    super(new FunctionStats(runtime, index));
-    this.cfg = cfg;
-    this.domains = domains;
+    super(new FunctionStats(runtime, index), domains, cfg, pollRecord);
     // Gauges of a gateway that died (SIGKILL, crash) describe requests that no longer exist: this
     // gateway is the only writer of its block, so it starts them from zero.
     for (let id = 0; id < runtime.layout.maxFunctions; id++) {
       this.stats.set(id, FN_INFLIGHT, 0);
       this.stats.set(id, FN_QUEUED, 0);
     }
-    const concurrency = new Map(cfg.functions.map((f) => [f.id, f.concurrency]));
-    this.router = new Router((id) => concurrency.get(id) ?? 1, cfg.proxy.queueLimit);
-    const domainOf = (pool: PacketPool) => this.domains.all().find((d) => d.pool === pool)?.name ?? '?';
-    this.memory = new GatewayMemory({ stats: this.stats, cfg, domainOf, queuedChanged: (fn) => this.stats.set(fn, FN_QUEUED, this.queued(fn)) });
     this.intake = new Intake(this, index, Math.max(1, cfg.gateway.workers));
     this.flows = new Flows(this, cfg.flows);
     // One sweep for every deadline instead of a timer per request (a timer costs two linked-list
@@ -82,47 +67,12 @@ export class Gateway extends Ledger {
     for (const p of this.pending.snapshot()) if (now > p.deadline && !p.answered) this.onTimeout(p);
   }
 
-  /** A container said hello: it takes work now, queued requests first. */
-  replicaReady(r: ContainerReplica): void {
-    // Poll for a reply only when it is the one thing this gateway waits for: with other requests
-    // in flight, the event loop has their bodies and replies to handle meanwhile (measured: at 32
-    // connections, spinning there cost 25 % more CPU per request and lost throughput).
-    const budget = this.cfg.spinMicros;
-    if (budget > 0) r.link.spinWith(new Spinner(budget, () => this.pending.size === 1 && r.outstanding === 1, this.pollRecord));
-    this.router.addReplica(r);
-    this.router.pump(r.functionId, this.send);
-  }
-
-  setRoutes(routes: DomainRoute[]): void {
-    for (const p of this.router.setRoutes(routes)) {
-      const down = this.router.route(p.fn)?.unavailable;
-      if (down) this.fail(p, 503, down, RETRY_AFTER, FN_REJECTED);
-      else this.fail(p, 404, `function ${p.fn} was removed`);
-    }
-    for (const r of routes) this.router.pump(r.id, this.send);
-  }
-
-  /** Requests queued for function `fn`: waiting for a replica, or for their domain's memory. */
-  queued(fn: number): number {
-    return this.router.queued(fn) + this.memory.waits.of(fn);
-  }
-
-  /** The domain segment a function's packets go in, if it is mapped. */
-  poolFor(fn: number) {
-    const route = this.router.route(fn) as DomainRoute | undefined;
-    return route ? this.domains.get(route.domain ?? 0)?.pool : undefined;
-  }
-
   handle(req: ClientRequest, res: ClientResponse, fn: number, flow?: string): void {
     this.intake.take(req, res, fn, this.draining, flow);
   }
 
   startFlow(p: Exchange): void {
     this.flows.start(p);
-  }
-
-  timeoutOf(fn: number): number | undefined {
-    return this.router.route(fn)?.timeoutMs;
   }
 
   /** The request is in its packet: it is this gateway's until the reply has been written. */
@@ -135,28 +85,7 @@ export class Gateway extends Ledger {
       p.res.on('close', onResponseClose);
       p.res[EXCHANGE] = p;
     }
-    const d = this.router.dispatch(p.fn, p);
-    if (d.kind === 'sent') this.send(p, d.replica);
-    else if (d.kind === 'queued') this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
-    else if (d.kind === 'unavailable') this.fail(p, 503, d.reason, RETRY_AFTER, FN_REJECTED);
-    else if (d.kind === 'full') this.fail(p, 503, `function ${p.fn} has ${this.cfg.proxy.queueLimit} requests queued: retry shortly`, RETRY_AFTER, FN_REJECTED);
-    else this.fail(p, 404, `no function with id ${p.fn}`);
-  }
-
-  private readonly send = (p: Exchange, r: ContainerReplica): void => {
-    p.replica = r;
-    p.tSent = performance.now();
-    this.stats.record(p.fn, H_QUEUE, Math.round((p.tSent - p.t0) * 1000));
-    this.stats.set(p.fn, FN_QUEUED, this.queued(p.fn));
-    r.link.send(p.frame!);
-  };
-
-  /** Tells the container working on `p` that nobody wants the answer any more. */
-  cancel(p: Exchange): void {
-    const r = p.replica;
-    if (r && !r.link.closed && p.frame) r.link.send({ ...p.frame, type: FrameType.Cancel, index: NO_PACKET, generation: 0, length: 0, metaLength: 0, metaIndex: NO_PACKET, metaGeneration: 0 });
-    // Down the calls its handler made: a callee that listens to ctx.signal stops too.
-    if (p.calls) for (const c of p.calls) this.cancel(c);
+    this.dispatch(p);
   }
 
   // ---- container side -------------------------------------------------------------------------
@@ -239,21 +168,6 @@ export class Gateway extends Ledger {
     guard: (pool) => this.guard(pool), takeId: () => this.takeId(), submit: (p) => this.submit(p), release: (pool, d) => this.release(pool, d), addInflight: (fn) => this.stats.add(fn, FN_INFLIGHT),
     copied: (fn, bytes) => (this.stats.add(fn, FN_COPIES), this.stats.add(fn, FN_COPIED_BYTES, bytes)), obtain: (...a) => this.memory.obtain(...a),
   };
-
-  onDrain(r: ContainerReplica): void {
-    this.router.drain(r);
-    if (r.outstanding === 0) r.link.close();
-  }
-
-  /** A container link closed: its in-flight requests fail with 502 (or quietly, if answered). */
-  onGone(r: ContainerReplica): void {
-    this.router.removeReplica(r);
-    const lost = this.pending.snapshot().filter((p) => p.replica === r);
-    const pool = this.domains.get(r.domain)?.pool;
-    if (lost.length && pool) this.freeHandedOver(pool, lost);
-    for (const p of lost) this.fail(p, 502, `function ${p.fn} (replica ${r.replica}, pid ${r.pid}) exited while handling the request`);
-    this.router.pump(r.functionId, this.send);
-  }
 
   /** The requests of domain `index` cannot be completed (its segment was rebuilt): fail them. */
   failDomain(index: number, why: string): void {

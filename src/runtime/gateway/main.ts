@@ -46,11 +46,14 @@ async function main(): Promise<void> {
     log('warn', `replica ${r.replica} of function ${r.functionId} (pid ${r.pid}) is stuck: ${reason}`);
     send({ type: 'replica-stuck', pid: r.pid, functionId: r.functionId, reason });
   };
+  // A request waits for a function with no replica: the supervisor's scaler starts one at once.
+  gw.onDemand = (functionId) => send({ type: 'demand', functionId });
   // Until the supervisor sends its table, route every configured function to deployment 1.
   gw.setRoutes(cfg.functions.map((f) => ({ id: f.id, name: f.name, deployment: 1, timeoutMs: f.timeoutMs, concurrency: f.concurrency, domain: initial.find((d) => d.name === f.domain)?.index ?? -1 })));
 
   const links = new Set<FrameLink>();
   const hooks = {
+    onLinked: (r: Parameters<Gateway['replicaLinked']>[0]) => gw.replicaLinked(r),
     onHello: (r: Parameters<Gateway['replicaReady']>[0]) => gw.replicaReady(r),
     onReply: gw.onReply.bind(gw),
     onDrain: gw.onDrain.bind(gw),

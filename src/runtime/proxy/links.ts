@@ -21,6 +21,12 @@ export type ContainerReplica = Replica<FrameLink>;
 export const HELLO_GRACE_MS = 5000;
 
 export interface LinkHooks {
+  /**
+   * The link arrived; its container has not said hello yet. `r` is the replica it becomes at its
+   * hello (the same object): requests sent on it now wait in the link until the container reads
+   * them. If it closes before its hello with requests outstanding, onGone(r) is called for them.
+   */
+  onLinked?(r: ContainerReplica): void;
   onHello(r: ContainerReplica): void;
   onReply(f: Frame, r: ContainerReplica): void;
   onDrain(r: ContainerReplica): void;
@@ -48,7 +54,7 @@ export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHo
           throw new Error(`hello from pid ${f.index} as function ${f.functionId} deployment ${f.generation} replica ${f.requestId} on the link made for pid ${c.pid}, function ${c.functionId} deployment ${c.deployment} replica ${c.replica}`);
         }
         clearTimeout(helloTimer);
-        replica = { link, pid: c.pid, functionId: c.functionId, deployment: c.deployment, replica: c.replica, domain: c.domain, outstanding: 0, draining: false };
+        replica = early;
         link.send({ ...f, index: process.pid });
         hooks.onHello(replica);
         return;
@@ -61,12 +67,14 @@ export function acceptLink(socket: net.Socket, c: LinkedContainer, hooks: LinkHo
     (err, cause) => {
       clearTimeout(helloTimer);
       if (err) log('warn', `container link dropped: ${err.message}`, { pid: c.pid, fn: c.functionId });
-      if (replica) hooks.onGone(replica, err);
+      if (replica || early.outstanding > 0) hooks.onGone(early, err);
       if (cause === 'violation') hooks.onViolation(c, err?.message ?? 'protocol violation');
       // A container that closed its own link while serving (not draining) is as unroutable; it may
       // also have died, which the supervisor sees for itself: it checks after a grace.
       else if (cause === 'peer' && replica && !replica.draining) hooks.onViolation(c, 'it closed its link while serving', true);
     },
   );
+  const early: ContainerReplica = { link, pid: c.pid, functionId: c.functionId, deployment: c.deployment, replica: c.replica, domain: c.domain, outstanding: 0, draining: false };
+  hooks.onLinked?.(early);
   return link;
 }

@@ -148,6 +148,11 @@ export class Router<P, L> {
     }
   }
 
+  /** Takes up to `n` requests from the head of `functionId`'s queue, for a replica not routed to yet. */
+  takeQueued(functionId: number, n: number): P[] {
+    return this.functions.get(functionId)?.queue.splice(0, Math.max(0, n)) ?? [];
+  }
+
   /** Removes `p` from its function's queue (timed out or client gone). */
   unqueue(functionId: number, p: P): boolean {
     const st = this.functions.get(functionId);

@@ -19,6 +19,8 @@ export class Gateways {
   /** The HTTP port: the configured one, or the one the first gateway got for port 0. */
   port: number;
   private routesVersion = 0;
+  /** A gateway holds a request for function `id`, which has no replica there (the scaler's wake; bounded there). */
+  onDemand: (id: number, gateway: number) => void = () => undefined;
   /** The listening socket of each gateway (by index), handed to it at every start. */
   private readonly sockets: number[] = [];
   /**
@@ -68,6 +70,13 @@ export class Gateways {
       throw new FaasflowError('START_FAILED', `the gateway did not start: ${(err as Error).message}`);
     }
     const g = this.adopt(new Child(this.specs.gateway(index, this.domains.segments(), fd, index === 0 ? undefined : this.port, this.adminFd)));
+    g.on('message', (m) => {
+      if (m.type !== 'demand') return;
+      // A gateway is trusted, but what it says is still checked: a function id and nothing else.
+      const id = demandOf(m);
+      if (id === undefined) this.info(`gateway ${index} sent a malformed demand message; ignored`);
+      else this.onDemand(id, index);
+    });
     this.list[index] = g;
     g.start();
     return g;
@@ -150,4 +159,12 @@ export class Gateways {
     if (this.adminFd !== undefined) sys.closeFd(this.adminFd);
     this.adminFd = undefined;
   }
+}
+
+/** The function id of a gateway's `demand` message, or undefined if it is not one. */
+export function demandOf(m: unknown): number | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const { type, functionId } = m as Record<string, unknown>;
+  if (type !== 'demand' || Object.keys(m).length !== 2) return undefined;
+  return typeof functionId === 'number' && Number.isSafeInteger(functionId) && functionId >= 0 ? functionId : undefined;
 }

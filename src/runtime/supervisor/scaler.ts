@@ -2,10 +2,11 @@
 // segment (requests in flight, queued ones included, per function) every SAMPLE_MS, lets the pure
 // policy (scale-policy.ts) decide, and starts or drains replicas to match. A scale-down drains like
 // a redeploy (SIGTERM: the replica tells each gateway, which stops routing to it and closes its
-// link once it has every reply), so it fails no request. A function at zero is watched every
-// DEMAND_MS: the gateway queues its first request (as it does whenever no replica is free) and
-// counts it in flight, which is the whole signal: no message, no syscall on the request path.
-// A replica comes from the domain's warm spares when one fits (spares.ts), else starts afresh.
+// link once it has every reply), so it fails no request. A function at zero wakes at once: the
+// gateway that queues its first request (counted in flight) sends a `demand` message (wake), and
+// the decision reads the same counters as a sample does, so the message alone starts nothing; the
+// sample is the fallback if it is lost. A replica comes from the domain's warm spares when one fits
+// (spares.ts), else starts afresh.
 import { FunctionStats, type Segment } from '../../shm/index.js';
 import { FN_INFLIGHT } from '../../shm/constants.js';
 import { logFileFor } from '../../common/paths.js';
@@ -17,17 +18,19 @@ import { decideScale, initialScale, type ScaleState } from './scale-policy.js';
 /** How often the load of every elastic function is sampled. */
 export const SAMPLE_MS = 100;
 /**
- * How often a function at zero is checked for demand: its first request waits this long at most,
- * on top of the replica's start. A check reads a few words of the segment (no syscall); 200 timer
- * wake-ups a second cost the supervisor well under 1 % of a CPU, and only while a function is at zero.
+ * Demand messages for one function are acted on at most once per this long: a gateway sends one
+ * per 50 ms per function at most, but several gateways, or one gone wrong, could send more. What
+ * one starts is bounded anyway: only a function at zero wakes, and never past `max` (up()).
  */
-export const DEMAND_MS = 5;
+export const WAKE_MIN_MS = 2;
 
 /** Most requests in flight a function can have (each gateway queues at most proxy.queueLimit): a bound on a bad word. */
 const LOAD_CAP = 1e7;
 
 export class Scaler {
   private readonly state = new Map<number, ScaleState>();
+  /** When a demand message last made each function's count be decided (wake). */
+  private readonly woken = new Map<number, number>();
   private readonly stats: FunctionStats;
 
   constructor(
@@ -35,6 +38,7 @@ export class Scaler {
     runtime: Segment,
   ) {
     this.stats = new FunctionStats(runtime);
+    s.gateways.onDemand = (id, gateway) => this.wake(id, gateway);
   }
 
   /** The count the scaler aims at for `id`, or undefined for a function with fixed replicas. */
@@ -42,30 +46,16 @@ export class Scaler {
     return this.state.get(id)?.desired;
   }
 
-  /** Whether some elastic function is at zero now (the demand check has work). */
-  anyAtZero(): boolean {
-    for (const st of this.state.values()) if (st.desired === 0) return true;
-    return false;
-  }
-
   private load(id: number): number {
     const v = this.stats.get(id, FN_INFLIGHT);
     return Number.isFinite(v) && v > 0 ? Math.min(v, LOAD_CAP) : 0;
   }
 
-  /**
-   * Runs until the shutdown clears the supervisor's timers: a sample every SAMPLE_MS, and while a
-   * function is at zero a demand check every DEMAND_MS in between (no fast wake-ups otherwise).
-   */
+  /** Runs until the shutdown clears the supervisor's timers: a sample every SAMPLE_MS. */
   run(later: (fn: () => void, ms: number) => void): void {
-    let sampled = 0;
     const tick = () => {
-      const now = Date.now();
-      if (now - sampled >= SAMPLE_MS) {
-        sampled = now;
-        this.sample();
-      } else this.demand();
-      later(tick, this.anyAtZero() ? DEMAND_MS : Math.max(1, SAMPLE_MS - (Date.now() - sampled)));
+      this.sample();
+      later(tick, SAMPLE_MS);
     };
     tick();
   }
@@ -76,10 +66,19 @@ export class Scaler {
     this.s.spares.fill();
   }
 
-  /** Every DEMAND_MS: only functions at zero, and only to wake them. */
-  demand(): void {
-    this.each((f, st) => {
-      if (st.desired === 0 && this.load(f.id) > 0) this.decide(f, st);
+  /**
+   * A gateway holds a request for function `id` and has no replica of it: if the function is at
+   * zero and its counters say so too, it scales up now (a spare adopted in this turn of the loop).
+   */
+  wake(id: number, gateway: number): void {
+    const f = this.s.functions.get(id);
+    const st = this.state.get(id);
+    if (!f?.scale || !st || st.desired !== 0) return;
+    const now = performance.now();
+    if (now - (this.woken.get(id) ?? -Infinity) < WAKE_MIN_MS) return;
+    this.woken.set(id, now);
+    this.each((g, s) => {
+      if (g.id === id && this.load(id) > 0) this.decide(g, s, `, signalled by gateway ${gateway}`);
     });
   }
 
@@ -104,7 +103,8 @@ export class Scaler {
     return this.s.containers.of(f.id, f.deployment).filter((c) => !c.stopping && c.state !== 'stopped');
   }
 
-  private decide(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, st: ScaleState): void {
+  /** `via`: how the scaler heard, for the log line (a gateway's demand, or nothing: its sample). */
+  private decide(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, st: ScaleState, via = ''): void {
     // A deploy (or its drain) in progress owns the function's replicas until it is done.
     if (this.s.containers.of(f.id).some((c) => c.spec.deployment !== f.deployment)) return;
     const load = this.load(f.id);
@@ -116,7 +116,7 @@ export class Scaler {
     if (d.desired > live.length) this.up(f, live, d.desired - live.length);
     else this.down(f, live, live.length - d.desired);
     // Logged when the count changes; catching up with it (a replica still draining) is not news.
-    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason} (min ${f.scale.min}, max ${f.scale.max})`);
+    if (d.reason) this.note(f, `scaling ${d.desired > was ? 'up' : 'down'} ${was} → ${d.desired} replica(s): ${d.reason}${via} (min ${f.scale.min}, max ${f.scale.max})`);
   }
 
   private up(f: FnEntry & { scale: NonNullable<FnEntry['scale']> }, live: Child[], want: number): void {
