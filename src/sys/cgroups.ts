@@ -87,6 +87,11 @@ export function domainCgroups(instance: string, domain: string, l: DomainLimits)
   return { kind: 'none', dirs: [], reason: `${errors.join('; ')}; RLIMIT_NPROC and RLIMIT_DATA bound each replica instead` };
 }
 
+/** The directories of `c` that are not there (any process that is not the supervisor may remove an empty cgroup). */
+export function missingCgroupDirs(c: DomainCgroups): string[] {
+  return c.dirs.filter((d) => !fs.existsSync(path.join(d, 'cgroup.procs')));
+}
+
 /**
  * Removes an instance's cgroup directories. Anything still in them (a process a handler started
  * that left its container's group and the supervisor's session) is killed first and waited for

@@ -81,10 +81,10 @@ export class Child extends EventEmitter<ChildEvents> {
   private readyTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
-
   /** A warm spare (spares.ts) has no function: no ready timeout runs until handOver gives it one. */
   spare = false;
-
+  /** Runs before every spawn, restarts included (a replica's: its domain's cgroups are there, containers.ts). */
+  beforeSpawn: (() => void) | undefined;
   /** Replaced once, when a warm spare becomes a replica (handOver). */
   constructor(public spec: ChildSpec) {
     super();
@@ -108,9 +108,9 @@ export class Child extends EventEmitter<ChildEvents> {
     this.startedAt = Date.now();
     this.sandbox = '';
     this.listening = false;
-    // A container starts through its sandbox launcher, which then executes Node itself.
-    // Nor the supervisor's own node flags (a test runner's --import hooks, say): they would load
-    // code from outside the container's sandbox.
+    this.beforeSpawn?.();
+    // A container starts through its sandbox launcher, which then executes Node itself; nor the supervisor's
+    // own node flags (a test runner's --import hooks, say): they would load code from outside the sandbox.
     const inherited = this.spec.start.wrapper ? [] : process.execArgv;
     const node = [process.execPath, ...inherited, ...(this.spec.start.nodeOptions ?? []), this.spec.start.module];
     const [file, ...args] = [...(this.spec.start.wrapper ?? []), ...node];

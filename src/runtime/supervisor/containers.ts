@@ -57,10 +57,24 @@ export class Containers {
     const c = this.adopt(new Child(spec));
     c.statsSlot = statsSlot;
     c.restarts = restarts;
+    this.keepCgroups(c, f);
     this.fnOf.set(c, f);
     this.list.push(c);
     c.start();
     return c;
+  }
+
+  /**
+   * Before each start of replica c, restarts included: its domain's cgroups, made again if they
+   * were removed while it had no process in them. Without them every start fails in the launcher,
+   * and the restart policy would give up on a replica whose handler never ran.
+   */
+  private keepCgroups(c: Child, f: FnEntry): void {
+    c.beforeSpawn = () => {
+      const d = this.domains.byName(f.domain);
+      const restored = d && this.domains.restoreCgroups(d);
+      if (restored) this.logs.write(logFileFor('container', f.id), c.spec.id, restored);
+    };
   }
 
   /** `policy`: f's sandbox in its domain as the caller already has it (policyFor walks directories). */
@@ -87,6 +101,7 @@ export class Containers {
     const c = this.adopt(spare);
     c.statsSlot = statsSlot;
     c.restarts = 0;
+    this.keepCgroups(c, f);
     this.fnOf.set(c, f);
     this.list.push(c);
     // What the wiring does at a spawn (the process table entry, now a replica's; the log line).

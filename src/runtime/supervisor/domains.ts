@@ -9,7 +9,7 @@ import path from 'node:path';
 import { replicaCeiling, type ResolvedConfig } from '../../config/types.js';
 import { DEFAULT_CLASSES, HEADER_BYTES, Segment, domainSegmentName, readHeader } from '../../shm/index.js';
 import { domainBudget, domainStatsSlots } from '../../config/segment.js';
-import { domainCgroups, removeInstanceCgroups, type DomainCgroups } from '../../sys/cgroups.js';
+import { domainCgroups, missingCgroupDirs, removeInstanceCgroups, type DomainCgroups, type DomainLimits } from '../../sys/cgroups.js';
 import { PACKAGE_DIR } from '../../sys/binding.js';
 import { availableEnforcement, enforcementName, othersCanSearch, sandboxAvailable, sandboxSecretsDir, sandboxTmpDir, type Enforcement, type SandboxPolicy } from '../../sys/sandbox.js';
 import type { DomainSegment } from '../links.js';
@@ -27,6 +27,8 @@ export interface Domain {
   uid?: number;
   gid?: number;
   cgroups: DomainCgroups;
+  /** What its cgroups bound, to make them again as they were (restoreCgroups). */
+  limits: DomainLimits;
   /** A private temporary directory (TMPDIR) for its handlers: /tmp itself is outside the sandbox. */
   tmpDir: string;
   /** Its functions' secrets (secrets.ts): readable by this domain only. */
@@ -144,12 +146,27 @@ export class Domains {
     const secretsDir = sandboxSecretsDir(cfg.instance, name);
     makeSecretsDir({ secretsDir, uid, gid });
     const d: Domain = {
-      index, name, segment, uid, gid, cgroups, tmpDir, secretsDir,
+      index, name, segment, uid, gid, cgroups, limits, tmpDir, secretsDir,
       enforcement: { uid: uid !== undefined, landlock: sandbox ? available.landlock : 0 },
       freeSlots: Array.from({ length: segment.layout.statsSlots }, (_, i) => i),
     };
     this.list.push(d);
     return d;
+  }
+
+  /**
+   * Makes the domain's cgroups again, with its limits, when something removed them: a cleanup
+   * that took them for leftovers while no process was in them (between two starts of a crashed
+   * replica, say). Its containers' launcher joins them first thing and fails without them, so
+   * every start would fail and the restart policy would give up on a replica that never ran.
+   * What it did, for the log; undefined when they are there.
+   */
+  restoreCgroups(d: Domain): string | undefined {
+    const missing = missingCgroupDirs(d.cgroups);
+    if (!missing.length) return undefined;
+    const again = domainCgroups(this.cfg.instance, d.name, d.limits);
+    const gone = `the cgroup ${missing.join(' and ')} of domain ${d.name} was removed while the instance runs`;
+    return again.kind === d.cgroups.kind ? `${gone}: made again with its limits` : `${gone}, and cannot be made again: ${again.reason ?? again.kind}`;
   }
 
   /** Gives a container of `f` its secrets, as they are now. Returns the names that no longer exist. */
