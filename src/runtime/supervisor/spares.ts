@@ -180,6 +180,12 @@ export class Spares implements WarmSpares {
       c.abort();
     });
     c.on('exit', (exit) => this.onExit(sp, exit));
+    // As for a replica (containers.ts): cgroups removed under a running instance are made again, or
+    // every spare start would fail in the sandbox launcher.
+    c.beforeSpawn = () => {
+      const restored = this.s.domains.restoreCgroups(d);
+      if (restored) this.s.logs.write(file, spec.id, restored);
+    };
     this.list.push(sp);
     c.start();
     // A spare has no ready timeout of its own until adopted (child.ts): one that never listens is stuck.
