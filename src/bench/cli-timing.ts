@@ -4,7 +4,10 @@
 // `deploy` of a one-line change, and the CPU `faasflow top` uses in a 160×48 tmux pane on the
 // example config under light load; each beside issue 21's target. Medians of --runs repetitions
 // (min–max beside them). Speed lives here, never in a test. Writes its section of BENCHMARKS.md
-// between markers unless --markdown none. Flags: --runs N (10), --top-seconds S (20), --markdown FILE, --json.
+// between markers unless --markdown none. Flags: --runs N (10), --top-seconds S (20), --markdown FILE, --json;
+// --top-baseline DIR also measures the `top` of another built faasflow tree (its bin/run.js) on the
+// same instance, taking turns with this one (--top-rounds N: 2 with a baseline, else 1); --only top measures only
+// `top` and writes no section.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,15 +19,24 @@ import { markdownTable, writeBlock } from './markdown.js';
 import { median } from './summary.js';
 import { forgetLocation } from '../control/location.js';
 import { packageRoot } from './process.js';
-import { exampleConfig, topCpu } from './cli-top.js';
+import { exampleConfig, topCpuRounds, type TopBuild } from './cli-top.js';
 
 const BEGIN = '<!-- bench:cli:begin — written by `npm run bench:cli`; edit outside the markers -->';
 const END = '<!-- bench:cli:end -->';
 const HEADING = '## The CLI';
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, 'top-seconds': { type: 'string' }, markdown: { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string' }, 'top-seconds': { type: 'string' }, 'top-rounds': { type: 'string' }, 'top-baseline': { type: 'string' }, only: { type: 'string' }, markdown: { type: 'string' }, json: { type: 'boolean' },
+  },
+});
 const runs = Math.max(1, Number(values.runs ?? 10));
 const topSeconds = Math.max(2, Number(values['top-seconds'] ?? 20));
+if (values.only !== undefined && values.only !== 'top') throw new Error(`--only takes "top" (measure only \`faasflow top\`); got "${values.only}"`);
+const onlyTop = values.only === 'top';
+const topBaseline = values['top-baseline'] === undefined ? undefined : path.resolve(values['top-baseline']);
+const topRounds = Math.max(1, Number(values['top-rounds'] ?? (topBaseline ? 2 : 1)));
+if (topBaseline && !fs.existsSync(path.join(topBaseline, 'bin', 'run.js'))) throw new Error(`--top-baseline ${topBaseline}: no bin/run.js there; give the root of a built faasflow tree`);
 const root = packageRoot();
 const BIN = path.join(root, 'bin', 'run.js');
 
@@ -107,37 +119,39 @@ async function main(): Promise<void> {
     rows.push({ what, ms, target: TARGETS[what] });
     console.log(`${what.padEnd(34)} median ${median(ms).toFixed(0).padStart(5)} ms  (${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)})`);
   };
-  let topPercent: number | undefined;
+  let top: TopBuild[] | undefined;
   try {
     for (const [name, text] of Object.entries(HANDLERS)) fs.writeFileSync(path.join(dir, name), text);
-    const port = await freePort();
-    fs.writeFileSync(path.join(dir, 'faasflow.config.ts'), configText(port, path.join(dir, 'run')));
-    await measure('node -e 0', runs, node0);
-    await measure('faasflow --version', runs, () => cli(['--version'], dir));
-    await measure('up (3 functions, to healthy)', Math.min(runs, 3), async () => {
-      const ms = await cli(['up', ...at], dir);
+    if (!onlyTop) {
+      const port = await freePort();
+      fs.writeFileSync(path.join(dir, 'faasflow.config.ts'), configText(port, path.join(dir, 'run')));
+      await measure('node -e 0', runs, node0);
+      await measure('faasflow --version', runs, () => cli(['--version'], dir));
+      await measure('up (3 functions, to healthy)', Math.min(runs, 3), async () => {
+        const ms = await cli(['up', ...at], dir);
+        up = at;
+        await cli(['down', ...at], dir);
+        up = undefined;
+        return ms;
+      });
+      await cli(['up', ...at], dir);
       up = at;
+      await measure('ps', runs, () => cli(['ps', ...at], dir));
+      await measure('ps --json', runs, () => cli(['ps', '--json', ...at], dir));
+      await measure('logs (last lines)', runs, () => cli(['logs', ...at], dir));
+      await measure('invoke 1', runs, () => cli(['invoke', '1', '--data', 'hello', ...at], dir));
+      await measure('shm ls', runs, () => cli(['shm', 'ls'], dir));
+      await measure('top --once --json', runs, () => cli(['top', '--once', '--json', ...at], dir));
+      // The instance's type checker warms up after `up`: the first deploy waits for that, as a
+      // user's first deploy right after `up` would.
+      let n = 0;
+      await measure('deploy (a one-line change)', Math.min(runs, 5), () => {
+        fs.writeFileSync(path.join(dir, 'echo.ts'), `// change ${n++}\n${HANDLERS['echo.ts']}`);
+        return cli(['deploy', './echo.ts', '--id', '1', ...at], dir);
+      });
       await cli(['down', ...at], dir);
       up = undefined;
-      return ms;
-    });
-    await cli(['up', ...at], dir);
-    up = at;
-    await measure('ps', runs, () => cli(['ps', ...at], dir));
-    await measure('ps --json', runs, () => cli(['ps', '--json', ...at], dir));
-    await measure('logs (last lines)', runs, () => cli(['logs', ...at], dir));
-    await measure('invoke 1', runs, () => cli(['invoke', '1', '--data', 'hello', ...at], dir));
-    await measure('shm ls', runs, () => cli(['shm', 'ls'], dir));
-    await measure('top --once --json', runs, () => cli(['top', '--once', '--json', ...at], dir));
-    // The instance's type checker warms up after `up`: the first deploy waits for that, as a
-    // user's first deploy right after `up` would.
-    let n = 0;
-    await measure('deploy (a one-line change)', Math.min(runs, 5), () => {
-      fs.writeFileSync(path.join(dir, 'echo.ts'), `// change ${n++}\n${HANDLERS['echo.ts']}`);
-      return cli(['deploy', './echo.ts', '--id', '1', ...at], dir);
-    });
-    await cli(['down', ...at], dir);
-    up = undefined;
+    }
     // `top` watches the example config, as issue 21 measured it.
     const example = path.join(dir, 'example');
     fs.mkdirSync(example);
@@ -145,10 +159,17 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(example, 'faasflow.config.ts'), exampleConfig(root, examplePort, path.join(dir, 'run')));
     await cli(['up', ...atExample], example);
     up = atExample;
-    topPercent = await topCpu([process.execPath, BIN, 'top', ...atExample], example, examplePort, topSeconds);
-    console.log(topPercent === undefined ? 'top: tmux is not installed, not measured' : `top in tmux 160×48, example config, light load: ${topPercent.toFixed(2)} % of one core over ${topSeconds} s`);
+    const builds: TopBuild[] = [{ label: 'this build', command: [process.execPath, BIN, 'top', ...atExample], percents: [] }];
+    if (topBaseline) builds.push({ label: `baseline ${topBaseline}`, command: [process.execPath, path.join(topBaseline, 'bin', 'run.js'), 'top', ...atExample], percents: [] });
+    top = await topCpuRounds(builds, example, examplePort, topSeconds, topRounds);
+    if (!top) console.log('top: tmux is not installed, not measured');
+    else for (const b of top) console.log(`top in tmux 160×48, example config, light load, ${b.label}: ${b.percents.map((p) => p.toFixed(2)).join(', ')} % of one core over ${topSeconds} s each`);
   } finally {
     await cleanup();
+  }
+  if (onlyTop) {
+    if (values.json) console.log(JSON.stringify({ machine, topSeconds, top }, null, 2));
+    return;
   }
   const base = median(floor);
   const verdict = (r: Row) => (r.target ? `${r.target.text}: ${r.target.met(median(r.ms), base) ? 'met' : '**missed**'}` : '');
@@ -156,8 +177,10 @@ async function main(): Promise<void> {
     ['command', 'median', 'min–max', '÷ node -e 0', 'issue 21 target'],
     rows.map((r) => [r.what, `${median(r.ms).toFixed(0)} ms`, `${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} ms`, `${(median(r.ms) / base).toFixed(1)}×`, verdict(r)]),
   );
-  const topLine = topPercent === undefined ? 'not measured (no tmux)' : `${topPercent.toFixed(2)} % of one core over ${topSeconds} s (target ≤ ${TOP_TARGET} %: ${topPercent <= TOP_TARGET ? 'met' : '**missed**'})`;
-  if (values.json) console.log(JSON.stringify({ machine, runs, floorMedian: base, rows: rows.map(({ what, ms }) => ({ what, ms })), topPercent }, null, 2));
+  const topPercent = top ? median(top[0].percents) : undefined;
+  const baseline = top?.[1] ? `; the baseline build (${topBaseline}), taking turns with it on the same instance: ${top[1].percents.map((p) => p.toFixed(2)).join(', ')} % against ${top[0].percents.map((p) => p.toFixed(2)).join(', ')} %` : '';
+  const topLine = topPercent === undefined ? 'not measured (no tmux)' : `${topPercent.toFixed(2)} % of one core over ${topSeconds} s${top![0].percents.length > 1 ? ` (median of ${top![0].percents.length})` : ''} (target ≤ ${TOP_TARGET} %: ${topPercent <= TOP_TARGET ? 'met' : '**missed**'})${baseline}`;
+  if (values.json) console.log(JSON.stringify({ machine, runs, floorMedian: base, rows: rows.map(({ what, ms }) => ({ what, ms })), top }, null, 2));
   const file = values.markdown ?? path.join(root, 'BENCHMARKS.md');
   if (file === 'none') return;
   const block = `${BEGIN}\n\nMeasured ${new Date().toISOString()} on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}; load average before: ${machine.loadBefore.join(' ')}.\nCommand: \`npm run bench:cli${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`: wall time of each command from spawn to exit, ${runs} runs (up 3, deploy 5), against an instance of three functions; \`node -e 0\` ran once before every timed run (÷ is against the median of all ${floor.length}: ${base.toFixed(0)} ms).\n\n${table}\n\n\`faasflow top\` in a 160×48 tmux pane at its 1 s refresh, watching the example config (faasflow.config.ts, 11 functions) with one request every 100 ms: ${topLine}.\n\n${END}`;

@@ -72,3 +72,25 @@ export async function topCpu(command: string[], cwd: string, port: number, secon
     tmux(['kill-session', '-t', session]);
   }
 }
+
+/** A build of faasflow whose `top` is measured: its command line and the % of one core of each round. */
+export interface TopBuild {
+  label: string;
+  command: string[];
+  percents: number[];
+}
+
+/**
+ * topCpu of each build, `rounds` times, taking turns (the order reversed every other round) so that
+ * builds compared see the same minutes of a shared machine; undefined without tmux.
+ */
+export async function topCpuRounds(builds: TopBuild[], cwd: string, port: number, seconds: number, rounds: number): Promise<TopBuild[] | undefined> {
+  for (let r = 0; r < rounds; r++) {
+    for (const b of r % 2 === 0 ? builds : [...builds].reverse()) {
+      const p = await topCpu(b.command, cwd, port, seconds);
+      if (p === undefined) return undefined;
+      b.percents.push(p);
+    }
+  }
+  return builds;
+}

@@ -1,6 +1,6 @@
 // Number formats shared by `top` and `shm`: short enough for a table cell, exact enough to act on.
 import { fmtBytes } from '../common/units.js';
-import type { TrendVerdict } from './memory.js';
+import type { TrendVerdict } from './trend.js';
 
 export { fmtBytes };
 

@@ -1,8 +1,14 @@
 // Which processes map the instance's segments (a scan of every /proc/<pid>/maps), kept between
 // snapshots and redone at most every `holdersMs` or when the set of segments changes (another
 // name, or another file under a name: a rebuilt domain's memfd).
+//
+// Reading every process's maps costs tens of milliseconds on a busy machine, nearly all of it on
+// processes that have nothing to do with faasflow. With `fullEveryMs` longer than `holdersMs`
+// (`top`), the scans in between look only at the processes that are new since the last full scan
+// and those that held a segment then: a process that was there and held nothing is taken to
+// hold nothing still until the next full scan.
 import type { InstanceView } from './instance.js';
-import { commandLine, scanHolders, scanHoldersAsync, type HolderTarget, type MappedBy } from './procfs.js';
+import { allPids, commandLine, scanHolders, scanHoldersAsync, type HolderTarget, type MappedBy } from './procfs.js';
 
 export type HolderRecord = MappedBy & { command: string };
 
@@ -10,7 +16,14 @@ export class Holders {
   /** The last scan: when, of which segments (names and inodes joined), what it found by segment name. */
   private last: { at: number; key: string; by: Map<string, HolderRecord[]> } = { at: 0, key: '', by: new Map() };
 
-  constructor(private readonly everyMs: number) {}
+  /** Processes that held none of the segments at the last full scan, and when that was. */
+  private quiet = new Set<number>();
+  private fullAt = -Infinity;
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly fullEveryMs = everyMs,
+  ) {}
 
   of(segment: string): HolderRecord[] {
     return this.last.by.get(segment) ?? [];
@@ -20,7 +33,16 @@ export class Holders {
   scanIfDue(view: InstanceView, now: number): void {
     const segments = view.segments();
     const key = keyOf(segments);
-    if (this.due(key, now)) this.keep(now, key, segments, scanHolders(segments, { exclude: [process.pid] }));
+    if (!this.due(key, now)) return;
+    const all = allPids();
+    const full = this.last.key !== key || now - this.fullAt >= this.fullEveryMs;
+    const found = scanHolders(segments, { exclude: [process.pid], pids: full ? all : all.filter((pid) => !this.quiet.has(pid)) });
+    if (full) {
+      const holding = new Set([...found.values()].flat().map((h) => h.pid));
+      this.quiet = new Set(all.filter((pid) => !holding.has(pid)));
+      this.fullAt = now;
+    }
+    this.keep(now, key, segments, found);
   }
 
   /** Starts a scan with the reads off the event loop, if one is due; resolves when it is kept. */

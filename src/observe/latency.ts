@@ -2,6 +2,9 @@
 import { HistogramSnapshot, bucketHigh } from '../shm/index.js';
 import type { LatencySummary } from './types.js';
 
+/** No values: what an unchanged histogram recorded since the last read. Never written to. */
+export const NOTHING = new HistogramSnapshot();
+
 export function summarize(h: HistogramSnapshot): LatencySummary {
   return { count: h.count, p50: h.quantile(0.5), p99: h.quantile(0.99), mean: h.mean(), max: h.max };
 }

@@ -10,6 +10,8 @@ import { instanceFiles } from '../common/paths.js';
 /**
  * Function names (config.json, then state.json for functions deployed since), the /dev/shm
  * warning threshold and the supervisor's record of its children, re-read when either file changes.
+ * The files are looked at (stat) at most every `recheckMs`: a refresh of `top` asks for all four
+ * things, and one look answers them all.
  */
 export class ConfigReader {
   private stamp = '';
@@ -17,11 +19,18 @@ export class ConfigReader {
   private flowList: FlowConfig[] = [];
   private warn: number | null = null;
   private kids: ChildStatus[] = [];
+  private checkedAt = -Infinity;
 
-  constructor(private readonly runtimeDir: string | null) {}
+  constructor(
+    private readonly runtimeDir: string | null,
+    private readonly recheckMs = 0,
+  ) {}
 
   private refresh(): void {
     if (!this.runtimeDir) return;
+    const now = performance.now();
+    if (now - this.checkedAt < this.recheckMs) return;
+    this.checkedAt = now;
     const { config, state: stateFile } = instanceFiles(this.runtimeDir);
     const files = [config, stateFile];
     const stamp = files.map((f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0).join(',');

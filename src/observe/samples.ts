@@ -1,17 +1,32 @@
 // What an Observer keeps per process between snapshots: CPU meters, the last full memory sample
-// (/proc/<pid>/smaps, taken at most every `fullSampleMs`) and the private-memory trend that the
-// leak warning reads.
-import { CpuMeter, MemoryTrend, sampleMemory, sampleMemoryAsync, type MemorySample, type TrendOptions, type TrendVerdict } from './memory.js';
+// (/proc/<pid>/smaps_rollup) and the private-memory trend that the leak warning reads.
+//
+// Two ways to keep them. A scrape (/metrics, `top --once`) takes a full sample at most every
+// `fullSampleMs`, and each one is a point of the trend. A live view (`top`, with ProcFiles) reads
+// /proc/<pid>/status on every refresh, which is cheap, and the rollup, which is not (the kernel
+// walks the process's page tables: 0.5–4 ms for a Node process), only every `rollupMs`: between
+// two rollups a process's numbers are the last rollup carried forward by its status (see
+// carryForward), and the trend gets a point of those every `fullSampleMs`.
+import { carryForward, sampleMemory, sampleMemoryAsync, sampleMemoryWith, statusMemory, type MemorySample } from './memory.js';
+import type { ProcFiles } from './procfs.js';
+import { CpuMeter, MemoryTrend, type TrendOptions, type TrendVerdict } from './trend.js';
 
 export class ProcessSamples {
   private readonly cpu = new CpuMeter();
   private readonly pollCpu = new CpuMeter();
   private readonly trends = new Map<number, MemoryTrend>();
   private readonly full = new Map<number, MemorySample>();
+  /** Live: each process's numbers as of the last snapshot, when its next rollup is due, when its trend last had a point. */
+  private readonly current = new Map<number, MemorySample>();
+  private readonly nextRollup = new Map<number, number>();
+  private readonly trendAt = new Map<number, number>();
 
   constructor(
     private readonly fullSampleMs: number,
     private readonly trendOptions: TrendOptions,
+    /** Given: a live view (see the top of this file). */
+    private readonly files: ProcFiles | null = null,
+    private readonly rollupMs = 6 * fullSampleMs,
   ) {}
 
   /** Whether `pid` is due a full memory sample at `now`. */
@@ -32,14 +47,40 @@ export class ProcessSamples {
     await Promise.all([worker(), worker()]);
   }
 
-  /** A live process's CPU % since its previous sample (its CPU seconds now: `cpuTime`), and (`sync`, when due) a fresh full memory sample. */
+  /** A live process's CPU % since its previous sample (its CPU seconds now: `cpuTime`), and (`sync`, when due) a fresh memory sample. */
   take(pid: number, now: number, sync: boolean, cpuTime: number): number | null {
     const cpuPercent = this.cpu.update(pid, cpuTime);
-    if (sync && this.due(pid, now)) {
+    if (this.files) this.live(this.files, pid, now, cpuTime);
+    else if (sync && this.due(pid, now)) {
       const m = sampleMemory(pid);
       if (m) this.record(m);
     }
     return cpuPercent;
+  }
+
+  private live(files: ProcFiles, pid: number, now: number, cpuTime: number): void {
+    const status = files.read(pid, 'status');
+    if (status === null) return;
+    let full = this.full.get(pid);
+    const next = this.nextRollup.get(pid);
+    if (!full || next === undefined || now >= next) {
+      const m = sampleMemoryWith(pid, status, cpuTime);
+      if (m) {
+        full = m;
+        this.full.set(pid, m);
+        // Processes seen together (all of them, when top starts) get their second rollups
+        // spread over the interval, so that no refresh reads them all.
+        this.nextRollup.set(pid, now + (next === undefined ? Math.max(0.1, spread(pid)) : 1) * this.rollupMs);
+      }
+    }
+    if (!full) return;
+    const m = carryForward(full, statusMemory(status), now, cpuTime);
+    this.current.set(pid, m);
+    const last = this.trendAt.get(pid);
+    if (last === undefined || now - last >= this.fullSampleMs) {
+      this.trendAt.set(pid, now);
+      this.trendOf(pid).add(now, m.privateBytes);
+    }
   }
 
   /** Share of a core spent polling since the previous snapshot, from the process's own counter. */
@@ -48,7 +89,7 @@ export class ProcessSamples {
   }
 
   memory(pid: number): Omit<MemorySample, 'pid'> | null {
-    const m = this.full.get(pid);
+    const m = this.current.get(pid) ?? this.full.get(pid);
     if (!m) return null;
     const { pid: _pid, ...rest } = m;
     return rest;
@@ -60,10 +101,13 @@ export class ProcessSamples {
 
   /** Forgets every process not in `alive`. */
   retain(alive: Set<number>): void {
-    for (const pid of [...this.full.keys()]) {
+    for (const pid of [...this.full.keys(), ...this.current.keys()]) {
       if (!alive.has(pid)) {
         this.full.delete(pid);
+        this.current.delete(pid);
         this.trends.delete(pid);
+        this.nextRollup.delete(pid);
+        this.trendAt.delete(pid);
       }
     }
     this.cpu.retain(alive);
@@ -72,11 +116,20 @@ export class ProcessSamples {
 
   private record(m: MemorySample): void {
     this.full.set(m.pid, m);
-    let t = this.trends.get(m.pid);
+    this.trendOf(m.pid).add(m.at, m.privateBytes);
+  }
+
+  private trendOf(pid: number): MemoryTrend {
+    let t = this.trends.get(pid);
     if (!t) {
       t = new MemoryTrend(this.trendOptions);
-      this.trends.set(m.pid, t);
+      this.trends.set(pid, t);
     }
-    t.add(m.at, m.privateBytes);
+    return t;
   }
+}
+
+/** A fraction in [0, 1) that differs between neighbouring pids (Knuth's multiplicative hash). */
+function spread(pid: number): number {
+  return (Math.imul(pid, 2654435761) >>> 0) / 2 ** 32;
 }

@@ -3,12 +3,13 @@
 // table, written by the gateways). Kept between snapshots: what rates and recent latency need.
 import { FunctionStats, H_TOTAL, HistogramSnapshot, counters, type Segment } from '../shm/index.js';
 import type { FlowConfig } from '../config/types.js';
-import { since, summarize } from './latency.js';
+import { NOTHING, since, summarize } from './latency.js';
 import type { FlowSnapshot, FlowStepSnapshot, ObserveEvent } from './types.js';
 
 interface RowPrev {
   requests: number;
   errors: number;
+  count: number;
   hist: HistogramSnapshot;
 }
 
@@ -39,9 +40,12 @@ export class FlowReader {
       const requests = fs.get(id, counters.FN_REQUESTS);
       const status = { '2xx': fs.get(id, counters.FN_2XX), '4xx': fs.get(id, counters.FN_4XX), '5xx': fs.get(id, counters.FN_5XX) };
       const errors = status['4xx'] + status['5xx'];
-      const hist = fs.histogram(id, H_TOTAL);
       const prev = this.prev.get(id);
-      seen.set(id, { requests, errors, hist });
+      // A histogram whose count has not moved is the one read last time (snapshot-functions.ts).
+      const count = fs.histogramCount(id, H_TOTAL);
+      const same = prev !== undefined && prev.count === count;
+      const hist = same ? prev.hist : fs.histogram(id, H_TOTAL);
+      seen.set(id, { requests, errors, count, hist });
       return {
         requests,
         rps: prev && intervalS ? Math.max(0, requests - prev.requests) / intervalS : null,
@@ -49,7 +53,7 @@ export class FlowReader {
         errors,
         newErrors: prev ? errors - prev.errors : 0,
         latencyUs: summarize(hist),
-        recentLatencyUs: prev ? summarize(since(hist, prev.hist)) : null,
+        recentLatencyUs: prev ? summarize(same ? NOTHING : since(hist, prev.hist)) : null,
       };
     };
     const out: FlowSnapshot[] = [];

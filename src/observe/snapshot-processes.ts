@@ -2,14 +2,14 @@
 // trend, its own counters, and why it last exited (from the supervisor's state file); and the
 // events a change between two snapshots means (a restart, a crash, a likely leak).
 import type { ChildStatus } from '../common/protocol.js';
-import { HistogramSnapshot, type ProcEntry } from '../shm/index.js';
+import type { ProcEntry, ProcessStats } from '../shm/index.js';
 import type { ProcState } from './procfs.js';
 import { enforcementName } from '../sys/sandbox.js';
 import { fmtBytes } from './format.js';
 import type { InstanceView } from './instance.js';
-import { summarize } from './latency.js';
+import { NOTHING, summarize } from './latency.js';
 import type { ProcessSamples } from './samples.js';
-import type { ObserveEvent, ProcessSnapshot } from './types.js';
+import type { LatencySummary, ObserveEvent, ProcessSnapshot } from './types.js';
 
 const ROLE_ORDER = ['supervisor', 'gateway', 'queue', 'container', 'spare', 'none'];
 /** How many snapshots a restart's event waits for the supervisor's record of the new process. */
@@ -33,6 +33,8 @@ export class ProcessReader {
   private restartsSeen = new Map<string, number>();
   /** Snapshots a restart's event has waited for the supervisor's record of the new process. */
   private waited = new Map<string, number>();
+  /** Each process's handler times as last summarized, and the histogram's count then: not read again until it moves. */
+  private handler = new Map<number, { count: number; us: LatencySummary }>();
 
   constructor(
     private readonly samples: ProcessSamples,
@@ -44,12 +46,14 @@ export class ProcessReader {
     this.prev = new Map();
     this.restartsSeen = new Map();
     this.waited = new Map();
+    this.handler = new Map();
   }
 
   /** `sync`: take due full memory samples here, on the event loop (else prefetch() took them). `look`: the snapshot's reading of /proc/<pid>/stat. */
   read(view: InstanceView, procs: ProcEntry[], now: number, names: Map<number, string>, sync: boolean, look: (pid: number) => ProcState | null): ProcessSnapshot[] {
     const alive = new Set<number>();
     const seen = new Map<number, ProcPrev>();
+    const handler = new Map<number, { count: number; us: LatencySummary }>();
     const out = procs.map((e): ProcessSnapshot => {
       const st = look(e.pid);
       const isAlive = st?.alive === true;
@@ -84,7 +88,7 @@ export class ProcessReader {
         leak: trend.leak,
         requests: ps?.requests ?? 0,
         errors: ps?.errors ?? 0,
-        handlerUs: summarize(ps?.histogram() ?? new HistogramSnapshot()),
+        handlerUs: this.handlerUs(e.pid, ps, handler),
         polling: { ...polls, seconds: micros / 1e6, percent: isAlive ? this.samples.pollPercent(e.pid, micros / 1e6) : null },
         logs: { ...e.logs },
       };
@@ -92,8 +96,18 @@ export class ProcessReader {
       return p;
     });
     this.prev = seen;
+    this.handler = handler;
     this.samples.retain(alive);
     return out.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || a.functionId - b.functionId || a.replica - b.replica || a.slot - b.slot);
+  }
+
+  private handlerUs(pid: number, ps: ProcessStats | undefined, into: Map<number, { count: number; us: LatencySummary }>): LatencySummary {
+    if (!ps) return summarize(NOTHING);
+    const count = ps.histogramCount();
+    const prev = this.handler.get(pid);
+    const us = prev && prev.count === count ? prev.us : summarize(ps.histogram());
+    into.set(pid, { count, us });
+    return us;
   }
 
   /** The supervisor's record of a table entry: by pid, else (state file not rewritten yet) by replica and restart count. */

@@ -5,14 +5,14 @@
 import { ProcessTable, Segment, pidAlive } from '../shm/index.js';
 import { Holders } from './holders.js';
 import type { InstanceView } from './instance.js';
-import type { TrendOptions } from './memory.js';
+import type { TrendOptions } from './trend.js';
 import { ProcessSamples } from './samples.js';
-import { procState, type ProcState } from './procfs.js';
+import { ProcFiles, procState, type ProcState } from './procfs.js';
 import { FunctionReader } from './snapshot-functions.js';
 import { FlowReader, flowRows } from './snapshot-flows.js';
 import type { FlowConfig } from '../config/types.js';
 import { ProcessReader, type ChildRecord } from './snapshot-processes.js';
-import { domainInfo, segmentInfo, sumPools } from './snapshot-segments.js';
+import { PoolUsage, domainInfo, segmentInfo, sumPools } from './snapshot-segments.js';
 import type { ObserveEvent, Snapshot } from './types.js';
 
 export type * from './types.js';
@@ -36,13 +36,24 @@ export interface ObserveOptions {
    * last prefetch() gathered.
    */
   syncProc?: boolean;
+  /**
+   * A view refreshed for as long as it runs (`top`): each process's /proc/<pid>/stat and status
+   * stay open and are read every snapshot, so RSS, shm and CPU are current; smaps_rollup is read
+   * every `rollupMs` (default 6 × fullSampleMs) and carried forward in between (see samples.ts);
+   * a pool whose counters did not move is scanned every 5 s (see PoolUsage). close() the
+   * Observer when done.
+   */
+  live?: boolean;
+  rollupMs?: number;
   trend?: TrendOptions;
   /** Recent events kept. */
   keepEvents?: number;
 }
 
 export class Observer {
-  private readonly o: Required<Omit<ObserveOptions, 'trend'>> & { trend: TrendOptions };
+  private readonly o: Required<Omit<ObserveOptions, 'trend' | 'rollupMs'>> & { trend: TrendOptions };
+  private readonly files: ProcFiles | null;
+  private readonly pools: PoolUsage;
   private readonly samples: ProcessSamples;
   private readonly holders: Holders;
   private readonly fns: FunctionReader;
@@ -56,10 +67,14 @@ export class Observer {
   private shmWarned = false;
 
   constructor(o: ObserveOptions = {}) {
-    this.o = { shmWarnPercent: 80, functionNames: new Map(), flows: [], fullSampleMs: 0, holdersMs: 0, syncProc: true, keepEvents: 100, trend: {}, ...o };
+    this.o = { shmWarnPercent: 80, functionNames: new Map(), flows: [], fullSampleMs: 0, holdersMs: 0, syncProc: true, live: false, keepEvents: 100, trend: {}, ...o };
     const note = (level: ObserveEvent['level'], text: string) => this.note(level, text);
-    this.samples = new ProcessSamples(this.o.fullSampleMs, this.o.trend);
-    this.holders = new Holders(this.o.holdersMs);
+    this.files = this.o.live ? new ProcFiles() : null;
+    // A live view scans a pool whose counters did not move at least every 5 s.
+    this.pools = new PoolUsage(this.o.live ? 5000 : 0);
+    this.samples = new ProcessSamples(this.o.fullSampleMs, this.o.trend, this.files, o.rollupMs);
+    // A live view looks at every process for holders once a minute, at new ones every holdersMs.
+    this.holders = new Holders(this.o.holdersMs, this.o.live ? Math.max(this.o.holdersMs, 60_000) : this.o.holdersMs);
     this.fns = new FunctionReader(note);
     this.flowReader = new FlowReader(note);
     this.procs = new ProcessReader(this.samples, note);
@@ -103,6 +118,11 @@ export class Observer {
     await holders;
   }
 
+  /** Closes the /proc files a live Observer keeps open. */
+  close(): void {
+    this.files?.close();
+  }
+
   /** Adds an event (for sources the observer does not see itself, like error log lines). */
   note(level: ObserveEvent['level'], text: string, at = Date.now()): void {
     this.events.push({ at: new Date(at).toISOString(), level, text });
@@ -139,17 +159,20 @@ export class Observer {
       // Each pid's /proc/<pid>/stat read once for the whole snapshot: liveness and CPU time.
       const states = new Map<number, ProcState | null>();
       const look = (pid: number) => {
-        if (!states.has(pid)) states.set(pid, procState(pid));
+        if (!states.has(pid)) states.set(pid, procState(pid, this.files ?? undefined));
         return states.get(pid)!;
       };
       const alive = (pid: number) => look(pid)?.alive === true;
       if (this.o.syncProc) this.holders.scanIfDue(view, now);
       snap.segment = segmentInfo(seg, now, registered, this.holders, alive);
-      snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders, alive));
+      snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders, alive, this.pools));
       snap.pool = sumPools(snap.domains.map((d) => d.pool));
       snap.functions = this.fns.read(view, seg, procs, intervalS, this.o.functionNames, flowRows(this.o.flows));
       snap.flows = this.flowReader.read(seg, this.o.flows, intervalS);
       snap.processes = this.procs.read(view, procs, now, this.o.functionNames, this.o.syncProc, look);
+      this.files?.retain(new Set(states.keys()));
+    } else {
+      this.files?.close();
     }
     snap.events = [...this.events];
     return snap;

@@ -1,6 +1,7 @@
 // The shape of a snapshot: what `top --once --json` prints (each field is documented in the README).
 import type { ClassUsage, DomainMemory, ProcEntry } from '../shm/index.js';
-import type { MemorySample, TrendVerdict } from './memory.js';
+import type { MemorySample } from './memory.js';
+import type { TrendVerdict } from './trend.js';
 import type { Holder } from './segments.js';
 import type { QueueStats } from '../common/queue-stats.js';
 

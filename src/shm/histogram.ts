@@ -52,6 +52,14 @@ export function sane(x: number): number {
   return Number.isSafeInteger(x) && x >= 0 ? x : 0;
 }
 
+/**
+ * How many values the record at `off` of `h` holds: every record() moves it, so a reader that
+ * finds it unchanged need not copy the record again.
+ */
+export function recordCount(h: Float64Array, off: number): number {
+  return sane(h[off + H_COUNT]);
+}
+
 /** A private copy of one or more records added together (replicas of one function, say). */
 export class HistogramSnapshot {
   readonly buckets = new Float64Array(HISTOGRAM_BUCKETS);

@@ -4,7 +4,7 @@
 // `/metrics`, `shm inspect`) map the segment read-only, read whenever they like and sum the
 // gateways' blocks; an aligned f64 store is atomic on every platform Node runs on, so a reader
 // never sees a torn value.
-import { HistogramSnapshot, HISTOGRAM_SLOTS, record, sane } from './histogram.js';
+import { HistogramSnapshot, HISTOGRAM_SLOTS, record, recordCount, sane } from './histogram.js';
 import { FN_COUNTERS, FN_RECORD_F64, MAX_CLASSES, PS_COUNTERS, PS_ERRORS, PS_FUNCTION, PS_POLL_HITS, PS_POLL_MISSES, PS_POLL_PARKED, PS_POLL_US, PS_RECORD_F64, PS_REQUESTS } from './constants.js';
 import { readOnlyError } from './errors.js';
 import type { SegmentMemory } from './memory.js';
@@ -71,6 +71,14 @@ export class FunctionStats {
     let sum = 0;
     for (let w = 0; w < this.writers; w++) sum += this.f64[(w * this.max + id) * FN_RECORD_F64 + counter];
     return sum;
+  }
+
+  /** How many values a histogram holds, summed over every gateway: unchanged, the histogram is. */
+  histogramCount(id: number, histogram: number): number {
+    if (id < 0 || id >= this.max) return 0;
+    let n = 0;
+    for (let w = 0; w < this.writers; w++) n += recordCount(this.f64, (w * this.max + id) * FN_RECORD_F64 + FN_COUNTERS + histogram * HISTOGRAM_SLOTS);
+    return n;
   }
 
   /** A histogram summed over every gateway. */
@@ -140,6 +148,11 @@ export class ProcessStats {
 
   get errors(): number {
     return sane(this.f64[this.b + PS_ERRORS]);
+  }
+
+  /** How many values the handler-time histogram holds: unchanged, the histogram is. */
+  histogramCount(): number {
+    return recordCount(this.f64, this.b + PS_COUNTERS + MAX_CLASSES);
   }
 
   /** Handler-time histogram of this process. */

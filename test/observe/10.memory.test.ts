@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { CpuMeter, MemoryTrend, sampleMemory } from '../../src/observe/memory.js';
-import { cpuSeconds } from '../../src/observe/procfs.js';
+import { carryForward, sampleMemory, sampleMemoryWith, statusMemory } from '../../src/observe/memory.js';
+import { CpuMeter, MemoryTrend } from '../../src/observe/trend.js';
+import { ProcFiles, cpuSeconds } from '../../src/observe/procfs.js';
 import { tempSegment } from '../helpers/segments.js';
 
 const MiB = 1 << 20;
@@ -131,4 +132,33 @@ t.test('a really leaking child is flagged from live samples; an idle one is not'
   const [l, i] = trends.map((x) => x.verdict());
   t.ok(l.leak, `leaker: +${(l.slopeBytesPerS / MiB).toFixed(1)} MiB/s, r² ${l.r2.toFixed(2)}, up ${l.upFraction.toFixed(2)}`);
   t.notOk(i.leak, `idle: ${(i.slopeBytesPerS / 1024).toFixed(0)} KiB/s`);
+});
+
+t.test('a live view: /proc files kept open read the process they were opened for, and a rollup carried forward by status follows private memory', async (t) => {
+  const files = new ProcFiles();
+  t.teardown(() => files.close());
+  const c = child(
+    t,
+    `const keep = [];
+    process.on('message', (m) => {
+      if (m.step === 'alloc') keep.push(Buffer.alloc(64 << 20, 1));
+      process.send({ done: true });
+    });
+    process.send({ done: true });`,
+  );
+  await once(c, 'message');
+  const pid = c.pid!;
+  const status = files.read(pid, 'status')!;
+  t.match(status, new RegExp(`^Pid:\\s+${pid}$`, 'm'), 'status of the child, from a kept descriptor');
+  const full = sampleMemoryWith(pid, status, cpuSeconds(pid)!)!;
+  await step(c, { step: 'alloc' });
+  const carried = carryForward(full, statusMemory(files.read(pid, 'status')!), Date.now(), cpuSeconds(pid)!);
+  const fresh = sampleMemory(pid)!;
+  t.ok(carried.privateBytes - full.privateBytes >= 62 * MiB, `carried private grew by ${((carried.privateBytes - full.privateBytes) / MiB).toFixed(1)} MiB for a 64 MiB buffer`);
+  t.ok(Math.abs(carried.privateBytes - fresh.privateBytes) <= 2 * MiB, `and is within 2 MiB of a fresh rollup (${(carried.privateBytes / MiB).toFixed(1)} against ${(fresh.privateBytes / MiB).toFixed(1)} MiB)`);
+  t.ok(Math.abs(carried.rss - fresh.rss) <= 2 * MiB, 'rss from status matches the rollup\'s');
+  c.kill('SIGKILL');
+  await once(c, 'exit');
+  t.equal(files.read(pid, 'stat'), null, 'a reaped process reads as gone through the descriptor kept for it');
+  t.equal(files.read(pid, 'status'), null, 'status too');
 });

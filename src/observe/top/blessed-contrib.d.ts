@@ -4,20 +4,8 @@ declare module 'blessed-contrib' {
 
   type Factory<T> = (options: Record<string, unknown>) => T;
 
-  export interface LineSeries {
-    title: string;
-    x: string[];
-    y: number[];
-    style?: { line?: string };
-  }
-
-  export interface LineChart extends Widgets.BoxElement {
-    options: Record<string, unknown>;
-    setData(data: LineSeries[]): void;
-  }
-
   export interface TableWidget extends Widgets.BoxElement {
-    options: { columnWidth: number[] } & Record<string, unknown>;
+    options: { columnWidth: number[]; columnSpacing: number } & Record<string, unknown>;
     rows: Widgets.ListElement;
     setData(data: { headers: string[]; data: string[][] }): void;
   }
@@ -32,7 +20,6 @@ declare module 'blessed-contrib' {
     set<T>(row: number, col: number, rowSpan: number, colSpan: number, widget: Factory<T>, options: Record<string, unknown>): T;
   }
 
-  export const line: Factory<LineChart>;
   export const table: Factory<TableWidget>;
   export const gauge: Factory<GaugeWidget>;
 }

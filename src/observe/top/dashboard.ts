@@ -1,19 +1,16 @@
-// The `faasflow top` screen: a view of snapshots, no logic of its own. Every panel is redrawn
-// from the latest snapshot; blessed sends only the cells that changed, which keeps top's own
-// CPU use low at one refresh a second.
+// The `faasflow top` screen: a view of snapshots, no logic of its own. Every panel is set from the
+// latest snapshot where what it shows changed, only those panels are drawn again (redraw.ts), and
+// blessed sends the terminal only the cells that changed: what keeps top's own CPU use low at one
+// refresh a second.
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import type { LogLine } from '../logs.js';
 import type { Snapshot } from '../snapshot.js';
+import { RateChart } from './chart.js';
 import { latencyColumns, latencyRows, poolLines, processColumns, segmentLines } from './panels.js';
-import { moreLabel, rowView, setTable, setText, tightTable } from './widgets.js';
+import { PanelRedraw } from './redraw.js';
+import { moreLabel, rowView, setLabel, setTable, setText, tightTable } from './widgets.js';
 
-const HISTORY = 60;
-/** The chart's x labels: every 10 s. */
-const CHART_X = Array.from({ length: HISTORY }, (_, i) => (i % 10 === 0 ? `-${HISTORY - i}s` : ' '));
-const COLORS = ['yellow', 'green', 'cyan', 'magenta', 'red', 'blue', 'white'];
-/** The same colours as SGR codes: table cells take raw ANSI (the table measures cells without it). */
-const ANSI = [33, 32, 36, 35, 31, 34, 37];
 const BORDER = 'cyan';
 const FOCUS = 'yellow';
 /** Panel titles, longest first: each panel shows the longest that fits its top border. */
@@ -28,7 +25,7 @@ const TITLES = {
 
 export class Dashboard {
   readonly screen: blessed.Widgets.Screen;
-  private readonly chart: contrib.LineChart;
+  private readonly chart: blessed.Widgets.BoxElement;
   private readonly latency: contrib.TableWidget;
   private readonly pool: blessed.Widgets.BoxElement;
   private readonly shm: contrib.GaugeWidget;
@@ -40,14 +37,14 @@ export class Dashboard {
   /** Panels `tab` cycles through. */
   private readonly focusables: blessed.Widgets.BoxElement[];
   private focusAt = 0;
-  private readonly rps = new Map<number, { name: string; y: number[] }>();
+  private readonly rates: RateChart;
+  private readonly panels: PanelRedraw;
   private last: { snap: Snapshot; logs: LogLine[] } | null = null;
   private readonly renderNow: () => void;
   private batching = false;
   /** The geometry last applied (see layout()). */
   private placed = '';
-  /** What the chart and the gauge show now: redrawn only when it changes. */
-  private chartKey = '';
+  /** What the gauge shows now: redrawn only when it changes. */
   private shmKey = '';
 
   constructor(
@@ -63,7 +60,7 @@ export class Dashboard {
       if (!this.batching) this.renderNow();
     };
     const grid = new contrib.grid({ rows: 12, cols: 12, screen: this.screen, color: BORDER });
-    this.chart = grid.set(0, 0, 4, 7, contrib.line, { label: ' requests/s per function, last 60 s (colours as in the function table) ', showLegend: false, minY: 0, xPadding: 4, wholeNumbersOnly: false, style: { text: 'white', baseline: 'white' } });
+    this.chart = grid.set(0, 0, 4, 7, blessed.box, { label: ' requests/s per function, last 60 s (colours as in the function table) ', tags: false, wrap: false });
     this.latency = grid.set(0, 7, 4, 5, contrib.table, { label: ' functions: latency (last interval) ', keys: true, interactive: true, columnSpacing: 2, columnWidth: [12], fg: 'white' });
     this.pool = grid.set(4, 0, 3, 5, blessed.box, { label: ' packet memory per domain ', tags: true });
     this.shm = grid.set(4, 5, 3, 3, contrib.gauge, { label: ' /dev/shm ', stroke: 'green', fill: 'white' });
@@ -80,6 +77,8 @@ export class Dashboard {
     this.events = grid.set(10, 0, 2, 6, blessed.list, { label: ' recent errors and events ', tags: true, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.logs = grid.set(10, 6, 2, 6, blessed.list, { label: ' log lines ', tags: false, keys: true, scrollable: true, style: { selected: { bg: 'blue' } } });
     this.waiting = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '60%', height: 5, border: { type: 'line' }, tags: true, hidden: true, style: { border: { fg: 'red' } } });
+    this.rates = new RateChart(this.chart);
+    this.panels = new PanelRedraw([this.chart, this.latency, this.pool, this.shm, this.segment, this.procs, this.events, this.logs]);
     this.focusables = [this.procs, this.latency, this.events, this.logs];
     this.screen.key(['q', 'C-c'], onQuit);
     this.screen.key(['tab'], () => this.moveFocus(1));
@@ -109,6 +108,7 @@ export class Dashboard {
     const key = [W, H, top, procs].join('x');
     if (key === this.placed) return;
     this.placed = key;
+    this.panels.everything();
     const at = (el: blessed.Widgets.BoxElement, left: number, y: number, width: number, height: number) => Object.assign(el, { left, top: y, width, height });
     at(this.chart, 0, 0, chartW, top);
     at(this.latency, chartW, 0, W - chartW, top);
@@ -119,15 +119,14 @@ export class Dashboard {
     const half = Math.round(W / 2);
     at(this.events, 0, top + mid + procs, half, H - top - mid - procs);
     at(this.logs, half, top + mid + procs, W - half, H - top - mid - procs);
-    const title = (el: blessed.Widgets.BoxElement, options: string[]) => el.setLabel(options.find((o) => o.length <= (el.width as number) - 4) ?? options[options.length - 1]);
+    const title = (el: blessed.Widgets.BoxElement, options: string[]) => setLabel(el, options.find((o) => o.length <= (el.width as number) - 4) ?? options[options.length - 1]);
     title(this.chart, TITLES.chart);
     title(this.latency, TITLES.latency);
     title(this.pool, TITLES.pool);
     title(this.segment, TITLES.segment);
     title(this.events, TITLES.events);
     title(this.logs, TITLES.logs);
-    // Canvas widgets size their drawing surface on attach: redo that for the new size.
-    this.chart.emit('attach');
+    // A canvas widget sizes its drawing surface on attach: redo that for the new size.
     this.shm.emit('attach');
   }
 
@@ -143,13 +142,12 @@ export class Dashboard {
 
   private resized(): void {
     this.placed = '';
-    this.chartKey = '';
     this.shmKey = '';
     this.redraw();
   }
 
   update(snap: Snapshot, logs: LogLine[]): void {
-    this.record(snap);
+    this.rates.record(snap);
     this.last = { snap, logs };
     this.redraw();
   }
@@ -162,78 +160,34 @@ export class Dashboard {
     } finally {
       this.batching = false;
     }
-    this.renderNow();
+    this.panels.run(this.renderNow);
   }
 
   private draw(snap: Snapshot, logs: LogLine[]): void {
     this.layout(snap.processes.length);
-    this.drawChart();
+    if (this.rates.draw()) this.panels.mark(this.chart);
     this.drawLatency(snap);
-    this.drawPool(snap);
+    if (setText(this.pool, poolLines(snap, (this.pool.width as number) - 3))) this.panels.mark(this.pool);
     this.drawShm(snap);
-    this.drawSegment(snap);
+    if (setText(this.segment, segmentLines(snap, (this.segment.width as number) - 3))) this.panels.mark(this.segment);
     this.drawProcesses(snap);
     this.drawEvents(snap);
     this.drawLogs(logs);
+    // The notice is drawn over the panels: every panel is drawn while it shows, and once more when it goes.
     if (snap.status === 'waiting') {
       this.waiting.setContent(`{center}{bold}waiting for instance ${blessed.escape(this.instance)}{/bold}\n${blessed.escape(snap.reason ?? '')}{/center}`);
       this.waiting.show();
       this.waiting.setFront();
-    } else {
+      this.panels.everything();
+    } else if (!this.waiting.hidden) {
       this.waiting.hide();
+      this.panels.everything();
     }
-  }
-
-  /** Appends this refresh's rates to the chart's history (once per snapshot, not per redraw). */
-  private record(snap: Snapshot): void {
-    for (const f of snap.functions) {
-      const s = this.rps.get(f.id) ?? { name: '', y: new Array<number>(HISTORY).fill(0) };
-      s.name = f.name ? `${f.id} ${f.name}` : `fn ${f.id}`;
-      s.y.push(f.rps ?? 0);
-      s.y.shift();
-      this.rps.set(f.id, s);
-    }
-    // Functions that vanished (instance restarted without them) keep scrolling out as zeros.
-    const live = new Set(snap.functions.map((f) => f.id));
-    for (const [id, s] of this.rps) {
-      if (live.has(id)) continue;
-      s.y.push(0);
-      s.y.shift();
-      if (s.y.every((v) => v === 0)) this.rps.delete(id);
-    }
-  }
-
-  private drawChart(): void {
-    // Drawing a series costs a line per point on the chart's canvas, and an idle function's series
-    // is the baseline, drawn over by the next: only the last idle one is drawn (where it would
-    // have ended up on top), and nothing at all when no series changed.
-    const all = [...this.rps.entries()].sort((a, b) => a[0] - b[0]);
-    const lastIdle = all.findLast(([, s]) => s.y.every((v) => v === 0))?.[0];
-    const drawn = all.filter(([id, s]) => id === lastIdle || s.y.some((v) => v !== 0));
-    const key = `${this.chart.width}x${this.chart.height}:${drawn.map(([id, s]) => `${id}=${this.colorOf(id)}:${s.y.join(',')}`).join(';')}`;
-    if (key === this.chartKey) return;
-    this.chartKey = key;
-    const x = CHART_X;
-    const series = drawn.map(([id, s]) => ({ title: s.name, x, y: [...s.y], style: { line: COLORS[this.colorOf(id)] } }));
-    if (series.length === 0) series.push({ title: 'no functions', x, y: new Array<number>(HISTORY).fill(0), style: { line: 'white' } });
-    const max = Math.max(...series.flatMap((s) => s.y));
-    // The chart divides by its maximum: an all-zero chart needs one given.
-    this.chart.options.maxY = max > 0 ? undefined : 1;
-    this.chart.setData(series);
-  }
-
-  /** A function's colour: its position among the charted functions, by id. */
-  private colorOf(id: number): number {
-    return [...this.rps.keys()].sort((a, b) => a - b).indexOf(id) % COLORS.length;
   }
 
   private drawLatency(snap: Snapshot): void {
-    setTable(this.latency, latencyColumns(snap.functions, (id) => ANSI[this.colorOf(id)], snap.flows), latencyRows(snap));
+    if (setTable(this.latency, latencyColumns(snap.functions, (id) => this.rates.ansiOf(id), snap.flows), latencyRows(snap))) this.panels.mark(this.latency);
     this.labelRows(this.latency);
-  }
-
-  private drawPool(snap: Snapshot): void {
-    setText(this.pool, poolLines(snap, (this.pool.width as number) - 3));
   }
 
   private drawShm(snap: Snapshot): void {
@@ -241,26 +195,23 @@ export class Dashboard {
     const key = `${this.shm.width}x${this.shm.height}:${s.warn}:${s.warnPercent}:${Math.round(s.usedPercent)}`;
     if (key === this.shmKey) return;
     this.shmKey = key;
+    this.panels.mark(this.shm);
     const labels = s.warn ? [` /dev/shm WARNING > ${s.warnPercent}% `, ` shm WARNING > ${s.warnPercent}% `, ' shm WARNING ', ' WARN '] : [' /dev/shm used ', ' /dev/shm ', ' shm '];
-    this.shm.setLabel(labels.find((l) => l.length <= (this.shm.width as number) - 2) ?? labels[labels.length - 1]);
+    setLabel(this.shm, labels.find((l) => l.length <= (this.shm.width as number) - 2) ?? labels[labels.length - 1]);
     this.shm.options.stroke = s.warn ? 'red' : 'green';
     this.shm.style.border = { ...(this.shm.style.border as object), fg: s.warn ? 'red' : BORDER };
     // The gauge reads values ≤ 1 as fractions: always hand it one.
     this.shm.setPercent(Math.min(1, s.usedPercent / 100));
   }
 
-  private drawSegment(snap: Snapshot): void {
-    setText(this.segment, segmentLines(snap, (this.segment.width as number) - 3));
-  }
-
   private drawProcesses(snap: Snapshot): void {
-    setTable(this.procs, processColumns(snap.processes), snap.processes.length);
+    if (setTable(this.procs, processColumns(snap.processes), snap.processes.length)) this.panels.mark(this.procs);
     this.labelRows(this.procs);
   }
 
   /** A table's title says which of its rows are out of view; redone as the arrow keys scroll it. */
   private labelRows(table: contrib.TableWidget): void {
-    table.setLabel(moreLabel(table, table === this.procs ? [' processes '] : TITLES.latency, rowView(table)));
+    if (setLabel(table, moreLabel(table, table === this.procs ? [' processes '] : TITLES.latency, rowView(table)))) this.panels.mark(table);
   }
 
   private drawEvents(snap: Snapshot): void {
@@ -275,8 +226,9 @@ export class Dashboard {
 
   /** Replaces the items and keeps the newest in view unless the user scrolled up in it. */
   private setList(list: blessed.Widgets.ListElement, items: string[]): void {
-    const l = list as blessed.Widgets.ListElement & { selected: number; items: unknown[] };
-    if (l.items.length === items.length && items.every((it, i) => list.getItem(i)?.getContent() === it)) return;
+    const l = list as blessed.Widgets.ListElement & { selected: number; items: unknown[]; ritems: string[] };
+    if (l.ritems.length === items.length && items.every((it, i) => l.ritems[i] === it)) return;
+    this.panels.mark(list);
     const following = l.selected >= l.items.length - 1;
     list.setItems(items as unknown as blessed.Widgets.BlessedElement[]);
     if (following) list.select(items.length - 1);

@@ -22,8 +22,9 @@ export async function runTop(o: TopOptions): Promise<void> {
   // going away, at once).
   const follower = new InstanceFollower(o.instance, 5000);
   // Scanning every /proc/*/maps costs ~15 ms on a busy box: holders are rescanned every 15 s.
-  const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000 });
-  const config = new ConfigReader(o.runtimeDir);
+  const observer = new Observer({ fullSampleMs: o.fullSampleMs, holdersMs: 15000, live: true });
+  // Every refresh asks for the names, flows, threshold and records: one look at the files answers all four.
+  const config = new ConfigReader(o.runtimeDir, o.intervalMs / 2);
   const logs = instanceFiles(o.runtimeDir).logs;
   const tail = new LogTail(() => logFiles(logs), { initialBytes: 2048, burstBytes: 64 * 1024 });
   const hint = `(no log lines yet in ${logs})`;
@@ -54,5 +55,6 @@ export async function runTop(o: TopOptions): Promise<void> {
     clearInterval(timer);
     dash.destroy();
     follower.close();
+    observer.close();
   }
 }

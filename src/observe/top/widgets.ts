@@ -38,9 +38,9 @@ export function clip(cell: string, width: number): string {
 /**
  * Fits `cols` to the table's width: each column as wide as its widest cell; every required column
  * first, in long form if all of them fit, else compact; then optional ones by priority while they
- * fit. Shown in their given order. Returns which rows are out of view.
+ * fit. Shown in their given order. Returns whether the table shows anything else now.
  */
-export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): RowView {
+export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): boolean {
   // Every column is followed by one space, the last one too (blessed-contrib pads it).
   const room = (t.width as number) - 2;
   const form = (c: Column, compact: boolean) => {
@@ -70,19 +70,42 @@ export function setTable(t: contrib.TableWidget, cols: Column[], rows: number): 
     used += w + 1;
   }
   const idx = cols.map((c, i) => (shown.has(c) ? i : -1)).filter((i) => i >= 0);
-  const data = { headers: idx.map((i) => clip(shape[i].header, width[i])), data: Array.from({ length: rows }, (_, r) => idx.map((i) => clip(shape[i].cells[r], width[i]))) };
-  // The same cells again (an idle instance, a quiet column): the table keeps its rows as they are.
-  const key = JSON.stringify([t.width, idx.map((i) => width[i]), data]);
-  if (tables.get(t) !== key) {
-    tables.set(t, key);
-    t.options.columnWidth = idx.map((i) => width[i]);
-    t.setData(data);
-  }
-  return rowView(t);
+  const widths = idx.map((i) => width[i]);
+  const line = (cells: string[]) => tableLine(cells, widths, t.options.columnSpacing);
+  return setRows(t, line(idx.map((i) => clip(shape[i].header, width[i]))), Array.from({ length: rows }, (_, r) => line(idx.map((i) => clip(shape[i].cells[r], width[i])))));
 }
 
-/** What each table shows now (setTable). */
-const tables = new WeakMap<contrib.TableWidget, string>();
+/** A row as blessed-contrib's table lays it out: each cell padded to its column's width, then the spacing less one. */
+function tableLine(cells: string[], widths: number[], spacing: number): string {
+  let s = '';
+  for (let i = 0; i < cells.length; i++) s += cells[i] + ' '.repeat(Math.max(0, widths[i] - visibleLength(cells[i]) + spacing - 1));
+  return s;
+}
+
+/**
+ * Sets the header and the rows of a table, each only where it differs from what the table shows:
+ * blessed clears and re-parses a list item whenever its content is set, the same or not, and on a
+ * quiet refresh most rows are the same. Returns whether anything changed.
+ */
+function setRows(t: contrib.TableWidget, header: string, rows: string[]): boolean {
+  const list = t.rows as unknown as { items: blessed.Widgets.BlessedElement[]; ritems: string[]; setItems(items: string[]): void };
+  let changed = false;
+  if (t.content !== header) {
+    t.setContent(header);
+    changed = true;
+  }
+  if (list.items.length !== rows.length) {
+    list.setItems(rows);
+    return true;
+  }
+  for (let i = 0; i < rows.length; i++) {
+    if (list.ritems[i] === rows[i]) continue;
+    list.items[i].setContent(rows[i]);
+    list.ritems[i] = rows[i];
+    changed = true;
+  }
+  return changed;
+}
 
 /** Rows of a table out of view, above and below what it shows. */
 export interface RowView {
@@ -130,8 +153,19 @@ export function tightTable(t: contrib.TableWidget): void {
 }
 
 const shown = new WeakMap<blessed.Widgets.BoxElement, string>();
-export function setText(box: blessed.Widgets.BoxElement, text: string): void {
-  if (shown.get(box) === text) return;
+/** Sets a box's text if it is another; returns whether it was. */
+export function setText(box: blessed.Widgets.BoxElement, text: string): boolean {
+  if (shown.get(box) === text) return false;
   shown.set(box, text);
   box.setContent(text);
+  return true;
+}
+
+const labels = new WeakMap<blessed.Widgets.BoxElement, string>();
+/** Sets a panel's title if it is another (blessed clears and re-parses it either way); returns whether it was. */
+export function setLabel(box: blessed.Widgets.BoxElement, text: string): boolean {
+  if (labels.get(box) === text) return false;
+  labels.set(box, text);
+  box.setLabel(text);
+  return true;
 }
