@@ -7,22 +7,8 @@ import t from 'tap';
 import http from 'node:http';
 import { ECHO, configText, project, psChildren, until as waitFor } from './helpers.js';
 import { processAlive } from '../../src/common/procs.js';
-import { request } from '../helpers/http.js';
+import { postFresh, request } from '../helpers/http.js';
 import { until } from '../helpers/runtime.js';
-
-/** A POST on a fresh connection (no keep-alive), so each lands on a gateway the kernel picks. */
-function fresh(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.request({ port, path, method: 'POST', agent: false }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-      res.on('error', (e) => resolve({ status: 0, body: e.message }));
-    });
-    req.on('error', (e) => resolve({ status: 0, body: e.message }));
-    req.end(body);
-  });
-}
 
 t.test('two gateways share the port; killing one under load fails only its in-flight requests', async (t) => {
   const p = await project(t, 'gws');
@@ -41,7 +27,7 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
   t.same([...seen].sort(), gateways.map((g) => g.pid).sort(), 'both gateways accept connections on the one port');
 
   let ok = 0;
-  for (let i = 0; i < 100; i++) if ((await fresh(p.port, '/function/1', `n${i}`)).body === `n${i}`) ok++;
+  for (let i = 0; i < 100; i++) if ((await postFresh(p.port, '/function/1', `n${i}`)).body === `n${i}`) ok++;
   t.equal(ok, 100, 'every request answered byte-exact');
   const metrics = (await request(p.port, 'GET', '/metrics')).body.toString();
   const total = Number(/^faasflow_requests_total\{function="1"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
@@ -61,7 +47,7 @@ t.test('two gateways share the port; killing one under load fails only its in-fl
     if (!back) await new Promise((r) => setTimeout(r, 200));
   }
   t.ok(back, 'the supervisor restarted the killed gateway');
-  t.equal((await fresh(p.port, '/function/1', 'still')).body, 'still');
+  t.equal((await postFresh(p.port, '/function/1', 'still')).body, 'still');
   t.equal((await p.cli(['down'])).code, 0);
 });
 
@@ -77,7 +63,7 @@ async function killUnderLoad(port: number, victim: number) {
     const workers = Array.from({ length: 8 }, async () => {
       while (!stop) {
         const afterDeath = dead;
-        const r = await fresh(port, '/function/1', 'load');
+        const r = await postFresh(port, '/function/1', 'load');
         results.push({ status: r.status, afterDeath, answer: r.body });
       }
     });
@@ -110,7 +96,7 @@ t.test('one gateway killed under load: the port keeps accepting while it is rest
   t.equal(now?.restarts, 1, 'the supervisor restarted it');
 
   t.equal((await p.cli(['down'])).code, 0);
-  const refused = await fresh(p.port, '/function/1', 'after down');
+  const refused = await postFresh(p.port, '/function/1', 'after down');
   t.match(refused.body, /ECONNREFUSED/, 'after down nothing holds the port open: a connection is refused');
 });
 

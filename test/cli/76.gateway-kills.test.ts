@@ -3,23 +3,9 @@
 // crash or bad link in its function's log, nothing given up; every function serves afterwards.
 // (Each gateway is killed within its own limit: a gateway past it is a crash loop of the gateway.)
 import t from 'tap';
-import http from 'node:http';
 import { ECHO, UPPER, configText, project, psChildren, until } from './helpers.js';
 import { processAlive } from '../../src/common/procs.js';
-
-/** A POST on a fresh connection, so requests land on both gateways; a failure is status 0. */
-function fresh(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.request({ port, path, method: 'POST', agent: false }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-      res.on('error', (e) => resolve({ status: 0, body: e.message }));
-    });
-    req.on('error', (e) => resolve({ status: 0, body: e.message }));
-    req.end(body);
-  });
-}
+import { postFresh } from '../helpers/http.js';
 
 const MAX_RESTARTS = 2;
 const KILLS = 2 * MAX_RESTARTS;
@@ -37,7 +23,7 @@ t.test(`${KILLS} gateway kills under load (maxRestarts ${MAX_RESTARTS}): no repl
   let stop = false;
   const sent: { status: number }[] = [];
   const load = Promise.all(Array.from({ length: 4 }, async (_, i) => {
-    for (let n = 0; !stop; n++) sent.push(await fresh(p.port, `/function/${1 + (i % 2)}`, `w${i}n${n}`));
+    for (let n = 0; !stop; n++) sent.push(await postFresh(p.port, `/function/${1 + (i % 2)}`, `w${i}n${n}`));
   }));
   t.teardown(() => { stop = true; });
   for (let k = 0; k < KILLS; k++) {
@@ -64,8 +50,8 @@ t.test(`${KILLS} gateway kills under load (maxRestarts ${MAX_RESTARTS}): no repl
   }
   t.ok(sent.filter((r) => r.status === 200).length > KILLS * 20, `requests were served throughout (${sent.filter((r) => r.status === 200).length} of ${sent.length})`);
   for (let i = 0; i < 20; i++) {
-    t.equal((await fresh(p.port, '/function/1', `e${i}`)).body, `e${i}`);
-    t.equal((await fresh(p.port, '/function/2', `u${i}`)).body, `U${i}`);
+    t.equal((await postFresh(p.port, '/function/1', `e${i}`)).body, `e${i}`);
+    t.equal((await postFresh(p.port, '/function/2', `u${i}`)).body, `U${i}`);
   }
   t.equal((await p.cli(['down'])).code, 0);
 });

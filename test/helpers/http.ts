@@ -25,6 +25,14 @@ export function request(port: number, method: string, path: string, body?: Uint8
 
 export const post = (port: number, path: string, body?: Uint8Array | string, headers?: http.OutgoingHttpHeaders) => request(port, 'POST', path, body, headers);
 
+/** A POST on a connection of its own (no keep-alive), so each lands on a gateway the kernel picks; a failure is status 0. */
+export function postFresh(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+  return request(port, 'POST', path, body, {}, { agent: false }).then(
+    (r) => ({ status: r.status, body: r.body.toString() }),
+    (e: Error) => ({ status: 0, body: e.message }),
+  );
+}
+
 export function json(r: HttpResult): Record<string, unknown> {
   return JSON.parse(r.body.toString()) as Record<string, unknown>;
 }

@@ -9,19 +9,10 @@ import net from 'node:net';
 import { startRuntime, until } from '../helpers/runtime.js';
 import { post } from '../helpers/http.js';
 import { FRAME_BYTES, FrameType, NO_PACKET, decodeFrame, encodeFrame, type Frame } from '../../src/shm/frame.js';
-import { sys } from '../../src/sys/binding.js';
 import type { LinkedContainer } from '../../src/runtime/links.js';
-import type { Runtime } from '../helpers/runtime.js';
+import { fakeLink } from '../helpers/fake-link.js';
 
 const hello: Frame = { type: FrameType.Hello, flags: 0, index: 0, generation: 1, length: 0, metaLength: 0, functionId: 1, requestId: 0, status: 0, metaIndex: NO_PACKET, metaGeneration: 0 };
-
-function fakeLink(rt: Runtime, who: LinkedContainer): Promise<net.Socket> {
-  const [a, b] = sys.socketPair();
-  const theirs = new net.Socket({ fd: a, readable: false, writable: false });
-  return new Promise((resolve, reject) => {
-    rt.gateway.child.send({ type: 'link', container: who }, theirs, (err) => (err ? reject(err) : resolve(new net.Socket({ fd: b }))));
-  });
-}
 
 /** The frames the gateway writes on `s`, as they come. */
 function framesOf(s: net.Socket): Frame[] {

@@ -152,20 +152,27 @@ export function tightTable(t: contrib.TableWidget): void {
   } as typeof t.render;
 }
 
+// What each box shows now, so an unchanged text or title is not handed to blessed again (it
+// re-parses and redraws either way).
 const shown = new WeakMap<blessed.Widgets.BoxElement, string>();
+const labels = new WeakMap<blessed.Widgets.BoxElement, string>();
+
+function changed(seen: WeakMap<blessed.Widgets.BoxElement, string>, box: blessed.Widgets.BoxElement, text: string): boolean {
+  if (seen.get(box) === text) return false;
+  seen.set(box, text);
+  return true;
+}
+
 /** Sets a box's text if it is another; returns whether it was. */
 export function setText(box: blessed.Widgets.BoxElement, text: string): boolean {
-  if (shown.get(box) === text) return false;
-  shown.set(box, text);
+  if (!changed(shown, box, text)) return false;
   box.setContent(text);
   return true;
 }
 
-const labels = new WeakMap<blessed.Widgets.BoxElement, string>();
-/** Sets a panel's title if it is another (blessed clears and re-parses it either way); returns whether it was. */
+/** Sets a panel's title if it is another; returns whether it was. */
 export function setLabel(box: blessed.Widgets.BoxElement, text: string): boolean {
-  if (labels.get(box) === text) return false;
-  labels.set(box, text);
+  if (!changed(labels, box, text)) return false;
   box.setLabel(text);
   return true;
 }
