@@ -26,14 +26,14 @@ export default function length(input: Uint8Array): string {
  * The segment as a user gets it (segment.size 1 GiB, the default classes): 32 connections of
  * 16 MiB bodies fit its budget, and the large cells measure what that default carries.
  */
-export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number; parser?: 'light' | 'node'; accessLog?: boolean; async?: boolean } = {}): string {
+export function benchConfig(port: number, runtimeDir: string, o: { cpus?: number[]; spinMicros?: number; parser?: 'light' | 'node'; accessLog?: boolean; async?: boolean | 'process' } = {}): string {
   const cpus = o.cpus ?? [];
   return `// Written by faasflow bench.
 import { defineConfig } from 'faasflow';
 
 export default defineConfig({
   gateway: { host: '127.0.0.1', port: ${port}${o.parser ? `, parser: '${o.parser}'` : ''}${o.accessLog === false ? ', accessLog: false' : ''} },
-  runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}${o.spinMicros !== undefined ? `\n  spinMicros: ${o.spinMicros},` : ''}${o.async ? '\n  async: {},' : ''}
+  runtimeDir: ${JSON.stringify(runtimeDir)},${cpus.length ? `\n  cpus: ${JSON.stringify(cpus)},` : ''}${o.spinMicros !== undefined ? `\n  spinMicros: ${o.spinMicros},` : ''}${o.async === 'process' ? "\n  async: { durability: 'process' }," : o.async ? '\n  async: {},' : ''}
   functions: [{ id: ${FUNCTION_ID}, name: 'bench-length', handler: './length.ts', replicas: 1, concurrency: 64 }],
 });
 `;

@@ -41,8 +41,8 @@ export interface StartOptions {
   workers?: number;
   /** The faasflow checkout to start (bin/run.js under it); this package when absent. */
   root?: string;
-  /** faasflow with `async: {}` (the async bench, src/bench/async). */
-  async?: boolean;
+  /** faasflow with `async: {}` (the async bench, src/bench/async); 'process': `async: { durability: 'process' }`. */
+  async?: boolean | 'process';
 }
 
 export type SetupStarter = (o: StartOptions) => Promise<RunningSetup>;
