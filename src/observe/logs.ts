@@ -63,8 +63,9 @@ export function tailLines(files: string[], n: number, timeAt = 0): string[] {
   const all: string[] = [];
   for (const f of files) {
     let lines = readLines(f);
-    // Not enough in the current file: the newest rotated one holds what came before.
-    if (lines.length < n) lines = [...readLines(rotatedLogFile(f)), ...lines];
+    // Not enough in the current file: the rotated ones hold what came before, newest (.1) first,
+    // as many as logs.keep left.
+    for (let k = 1; lines.length < n && fs.existsSync(rotatedLogFile(f, k)); k++) lines = [...readLines(rotatedLogFile(f, k)), ...lines];
     all.push(...lines.slice(-n));
   }
   const key = (l: string) => l.slice(timeAt, timeAt + STAMP_CHARS);

@@ -19,6 +19,11 @@ t.test('log files rotate by size and keep the configured number of old files', a
   for (const f of files) t.ok(fs.statSync(path.join(dir, f)).size < 4096 + 200, `${f} stays near the limit`);
   const last = tailLines([path.join(dir, 'fn-1.log')], 1)[0];
   t.match(last, /^\d{4}-\d\d-\d\dT[\d:.]+Z fn1\.d1\.r0\[1\] line 199 x+$/);
+  // -n more than the current file and .1 hold: .2 gives what came before, in order.
+  const kept = files.reduce((n, f) => n + fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
+  const all = tailLines([path.join(dir, 'fn-1.log')], 1000).map((l) => Number(/ line (\d+) /.exec(l)?.[1]));
+  t.equal(all.length, kept, `every line of the three files (${kept})`);
+  t.same(all, all.map((_, i) => 200 - kept + i), 'the oldest kept line first, line 199 last, none missing or repeated');
 });
 
 t.test('tailLines merges files by timestamp', async (t) => {
