@@ -48,11 +48,12 @@ export function logFiles(dir: string, functionId?: number): string[] {
   }
 }
 
-function readLines(file: string): string[] {
+/** A file's lines; null when it cannot be read (a rotated file logs.keep did not leave). */
+function readLines(file: string): string[] | null {
   try {
     return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } catch {
-    return [];
+    return null;
   }
 }
 
@@ -62,11 +63,17 @@ export function tailLines(files: string[], n: number, timeAt = 0): string[] {
   if (n <= 0) return [];
   const all: string[] = [];
   for (const f of files) {
-    let lines = readLines(f);
     // Not enough in the current file: the rotated ones hold what came before, newest (.1) first,
-    // as many as logs.keep left.
-    for (let k = 1; lines.length < n && fs.existsSync(rotatedLogFile(f, k)); k++) lines = [...readLines(rotatedLogFile(f, k)), ...lines];
-    all.push(...lines.slice(-n));
+    // as many as logs.keep left. Gathered newest first and joined once, not re-spread per file.
+    const newestFirst = [readLines(f) ?? []];
+    let count = newestFirst[0].length;
+    for (let k = 1; count < n; k++) {
+      const older = readLines(rotatedLogFile(f, k));
+      if (!older) break;
+      newestFirst.push(older);
+      count += older.length;
+    }
+    all.push(...newestFirst.reverse().flat().slice(-n));
   }
   const key = (l: string) => l.slice(timeAt, timeAt + STAMP_CHARS);
   return all.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).slice(-n);
