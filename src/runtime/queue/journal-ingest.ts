@@ -38,6 +38,7 @@ interface Open {
 export class JournalIngest {
   private readonly open = new Map<string, Open>();
   private readonly removing = new Set<string>();
+  private readonly failing = new Set<string>();
   private skipped = 0;
   private scheduled: Set<string> | 'all' | undefined;
   private closed = false;
@@ -163,8 +164,13 @@ export class JournalIngest {
 
   private hand(name: string, rows: NewRequest[], offset: number): void {
     this.store.ingest(rows, name, offset, (err) => {
-      if (!err) return this.ingested();
-      this.log('error', `journal ${name}: ${rows.length} request(s) could not be stored (${err.message}); read again later`);
+      if (!err) {
+        if (this.failing.delete(name)) this.log('info', `journal ${name}: stored again`);
+        return this.ingested();
+      }
+      // Once until it works again: a NATS server away fails every read of every tick.
+      if (!this.failing.has(name)) this.log('error', `journal ${name}: ${rows.length} request(s) could not be stored (${err.message}); read again until they are`);
+      this.failing.add(name);
       // Read again from what the store holds (its ids are not inserted twice).
       const o = this.open.get(name);
       if (o) {
