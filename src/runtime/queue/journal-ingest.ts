@@ -174,8 +174,8 @@ export class JournalIngest {
       // Read again from what the store holds (its ids are not inserted twice).
       const o = this.open.get(name);
       if (o) {
-        fs.closeSync(o.fd);
         this.open.delete(name);
+        fs.close(o.fd, () => undefined);
       }
     });
   }
