@@ -20,6 +20,8 @@ export const STATE_FILES = {
   queue: 'queue.db',
   /** The last slot of each of the config's schedules handed to the queue (so none fires twice). */
   schedules: 'schedules.json',
+  /** The gateways' journals of accepted async requests, until the queue has them in its store. */
+  journal: 'journal',
 } as const;
 
 export type StateFiles = { stateDir: string } & Record<keyof typeof STATE_FILES, string>;

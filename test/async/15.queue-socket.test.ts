@@ -4,47 +4,12 @@
 // from every container). Here a process of the same user that passes every peer check, as such a
 // child would, tries without the token: it can neither queue a request nor be handed runs.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { post } from '../helpers/http.js';
 import { configText, project, until } from '../cli/helpers.js';
-import { ACK, FrameReader, HELLO, PUT, encodeFrame, type WireFrame } from '../../src/runtime/queue/wire.js';
-
-function findFile(dir: string, name: string): string | undefined {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.name === name) return p;
-    if (e.isDirectory()) {
-      const f = findFile(p, name);
-      if (f) return f;
-    }
-  }
-  return undefined;
-}
-
-/** Connects, sends `frames`, and resolves with what came back once the queue closed the connection or `ms` passed. */
-function talk(t: Test, sock: string, frames: Buffer[][], ms: number): Promise<{ got: WireFrame[]; closed: boolean }> {
-  return new Promise((resolve) => {
-    const got: WireFrame[] = [];
-    const s = net.createConnection(sock);
-    t.teardown(() => s.destroy());
-    const reader = new FrameReader(64 << 20, (f) => got.push(f), () => undefined);
-    s.on('connect', () => {
-      for (const f of frames) for (const b of f) s.write(b);
-    });
-    s.on('data', (c: Buffer) => reader.push(c));
-    s.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ got, closed: false });
-    }, ms);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ got, closed: true });
-    });
-  });
-}
+import { ACK, HELLO, PUT, encodeFrame } from '../../src/runtime/queue/wire.js';
+import { findFile, talk } from './helpers.js';
 
 const put = (id: string) => encodeFrame(PUT, 1, { id, kind: 'function', target: '1', name: 'echo', fn: 1, caller: '-', headers: [], query: '' }, Buffer.from('rogue'));
 

@@ -2,8 +2,10 @@
 // a callback server that records every callback, and a steady sender of async requests.
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Test } from 'tap';
+import { FrameReader, type WireFrame } from '../../src/runtime/queue/wire.js';
 
 /**
  * Appends "<x-request-id> <attempt>" to $REC_FILE (one write, O_APPEND: lines never interleave),
@@ -66,4 +68,40 @@ export async function callbackServer(t: Test, o: { failFirst?: boolean } = {}): 
     server.close(() => r());
   }));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`, got };
+}
+
+/** The first file named `name` below `dir` (a log, a socket in the runtime directory). */
+export function findFile(dir: string, name: string): string | undefined {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.name === name) return p;
+    if (e.isDirectory()) {
+      const f = findFile(p, name);
+      if (f) return f;
+    }
+  }
+  return undefined;
+}
+
+/** Connects to the queue socket, sends `frames`, and resolves with what came back once the queue closed the connection or `ms` passed. */
+export function talk(t: Test, sock: string, frames: Buffer[][], ms: number): Promise<{ got: WireFrame[]; closed: boolean }> {
+  return new Promise((resolve) => {
+    const got: WireFrame[] = [];
+    const s = net.createConnection(sock);
+    t.teardown(() => s.destroy());
+    const reader = new FrameReader(64 << 20, (f) => got.push(f), () => undefined);
+    s.on('connect', () => {
+      for (const f of frames) for (const b of f) s.write(b);
+    });
+    s.on('data', (c: Buffer) => reader.push(c));
+    s.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ got, closed: false });
+    }, ms);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ got, closed: true });
+    });
+  });
 }

@@ -1,6 +1,6 @@
 // The async part of `npm run bench` (`--async-only` runs only it): how fast a gateway accepts
-// async requests (POST /async-function/1, answered 202 once the queue has committed it with an
-// fsync) next to a synchronous call of the same function (POST /function/1), 1 KiB bodies, in the
+// async requests (POST /async-function/1, answered 202 once it is in the gateway's journal,
+// fdatasync'd) next to a synchronous call of the same function (POST /function/1), 1 KiB bodies, in the
 // same run on the same instance, cells alternating. With --baseline, the same against another
 // checkout's instance (before/after). Between cells the queue is left to run what it accepted, so
 // no cell starts with another's backlog.
@@ -94,18 +94,22 @@ export async function runAsyncBench(opts: BenchOptions, say: (line: string) => v
   };
   try {
     const files = prepare(work, { '1k': ASYNC_SIZE });
-    // 'faasflow' is the default (durability 'power': an fsync before each 202, shared by a group
-    // commit); 'faasflow process' the same build with async.durability 'process' (no fsync).
-    const variants: { name: string; root?: string; async: true | 'process' }[] = [
-      { name: 'faasflow', async: true }, { name: 'faasflow process', async: 'process' },
-      ...(opts.baseline ? [{ name: 'baseline', root: opts.baseline, async: true as const }] : []),
+    // 'faasflow' is the default (durability 'power': the gateway's journal fdatasync'd before each
+    // 202, shared by the requests of one event-loop turn); 'faasflow process' the same build with
+    // async.durability 'process' (no fdatasync); with --baseline, the other checkout both ways.
+    const variants: { name: string; slug: string; root?: string; async: true | 'process' }[] = [
+      { name: 'faasflow', slug: 'faasflow', async: true }, { name: 'faasflow process', slug: 'faasflow-process', async: 'process' },
+      ...(opts.baseline ? [
+        { name: 'baseline', slug: 'baseline', root: opts.baseline, async: true as const },
+        { name: 'baseline process', slug: 'baseline-process', root: opts.baseline, async: 'process' as const },
+      ] : []),
     ];
     for (const v of variants) {
-      // The queue's database in a directory of the run's own, on the same disk as a user's state
-      // directory would be (the fsync is the point), removed at the end.
-      const stateDir = path.join(work, `state-${v.name.replace(' ', '-')}`);
+      // The queue's database and the journals in a directory of the run's own, on the same disk as
+      // a user's state directory would be (the fsync is the point), removed at the end.
+      const stateDir = path.join(work, `state-${v.slug}`);
       say(`starting ${v.name}${v.root ? ` (${v.root})` : ''} with async: ${v.async === 'process' ? "{ durability: 'process' }" : '{}'}`);
-      setups.push(await startFaasflow({ instance: `bench-async-${v.name.replace(' ', '-')}-${process.pid}`, name: v.name as 'faasflow', async: v.async, env: { [ENV.stateDir]: stateDir }, ...(v.root ? { root: v.root } : {}), ...(opts.cpus.length ? { cpus: opts.cpus } : {}) }));
+      setups.push(await startFaasflow({ instance: `bench-async-${v.slug}-${process.pid}`, name: v.name as 'faasflow', async: v.async, env: { [ENV.stateDir]: stateDir }, ...(v.root ? { root: v.root } : {}), ...(opts.cpus.length ? { cpus: opts.cpus } : {}) }));
     }
     const urls = (s: RunningSetup) => {
       const sync = s.url;

@@ -1,7 +1,8 @@
 // POST /async-function/<id|name>, POST /async-flow/<name> and GET /async-result/<id>. An async
-// request is answered 202 with its id only once the queue process has committed it to disk
-// (queue-link.ts); the queue then runs it through this or another gateway (onRun below). Nothing
-// here is on the path of POST /function: the router sends only "/async-" URLs this way.
+// request is answered 202 with its id only once it is in this gateway's journal (journal.ts), or,
+// without one, once the queue process has committed it (queue-link.ts); the queue then runs it
+// through this or another gateway (onRun below). Nothing here is on the path of POST /function:
+// the router sends only "/async-" URLs this way.
 import { randomUUID } from 'node:crypto';
 import type { ClientRequest, ClientResponse } from '../http1/types.js';
 import type { Gateway } from './gateway.js';
@@ -11,6 +12,7 @@ import { noteTarget, type AccessLog } from './access-log.js';
 import { RETRY_AFTER } from './intake.js';
 import { headerPairs, num, str, type WireFrame } from '../queue/wire.js';
 import type { QueueLink } from './queue-link.js';
+import type { JournalWriter } from './journal.js';
 import { RunRequest, RunResponse } from './async-run.js';
 import { MAX_ID, parseId, safeDecode } from './url.js';
 
@@ -28,6 +30,8 @@ export interface AsyncHost {
   isPublic(fn: number): boolean;
   /** Absent: the config has no `async`, and no queue runs. */
   queue?: QueueLink;
+  /** This gateway's journal (journal.ts); absent where it could not be opened: then `queue.put`. */
+  journal?: JournalWriter;
   /** The largest body a request may have (the largest packet class). */
   maxBody: number;
 }
@@ -110,7 +114,11 @@ export function asyncRoute(h: AsyncHost, req: ClientRequest, res: ClientResponse
     const raw = req.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push([raw[i], raw[i + 1]]);
     const body = known ? known.subarray(0, size) : Buffer.concat(chunks, size);
-    h.queue!.put({ id, ...target, caller, headers, query, ...(callback !== undefined ? { callback } : {}) }, body).then(
+    const json = { id, ...target, caller, headers, query, ...(callback !== undefined ? { callback } : {}), at: Date.now() };
+    // The journal's write failed (a full disk): handed to the queue instead, with the same id (it
+    // is stored once, should the journal's copy be read after all).
+    const queue = h.queue!;
+    (h.journal ? h.journal.append(json, body).catch(() => queue.put(json, body)) : queue.put(json, body)).then(
       () => {
         const text = JSON.stringify({ id, status: 'accepted', result: `${RESULT}${id}` });
         res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-request-id': id, location: `${RESULT}${id}` });

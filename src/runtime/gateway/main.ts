@@ -24,6 +24,7 @@ import { AccessLog } from './access-log.js';
 import { stateDirFor, stateFiles } from '../../common/state-dir.js';
 import { instanceFiles } from '../../common/paths.js';
 import { QueueLink } from './queue-link.js';
+import { openJournal } from './journal.js';
 import { onRun, type AsyncHost } from './async.js';
 
 async function main(): Promise<void> {
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
   const maxBody = Math.max(...cfg.segment.classes.map((c) => c.size));
   // The async queue's process, when the config has one (`async`): requests handed over, runs taken.
   const queue = cfg.async ? new QueueLink(files.queueSocket, files.token, maxBody) : undefined;
-  const asyncHost: AsyncHost = { gw, auth, access, isPublic: (fn) => publicIds.has(fn), queue, maxBody };
+  const journal = cfg.async && queue ? openJournal(stateFiles(stateDirFor(cfg.instance)).journal, cfg.async.durability, (name) => queue.journaled(name), log) : undefined;
+  const asyncHost: AsyncHost = { gw, auth, access, isPublic: (fn) => publicIds.has(fn), queue, journal, maxBody };
   if (queue) queue.onRun = (f, answer) => onRun(asyncHost, f, answer);
 
   let stopping = false;
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
     await gw.drain();
     clearInterval(idle);
     for (const l of links) l.close();
+    await journal?.close();
     queue?.close();
     server.closeAllConnections();
     light.closeAllConnections();

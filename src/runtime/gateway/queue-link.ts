@@ -6,7 +6,7 @@
 // holds one too, as a producer (`runs: false`), to fire the config's schedules (queue/schedules.ts).
 import net from 'node:net';
 import fs from 'node:fs';
-import { ACK, FrameReader, GET_RESULT, GET_STATS, HELLO, PUT, RAN, RESULT, RUN, STATS, encodeFrame, type WireFrame } from '../queue/wire.js';
+import { ACK, FrameReader, GET_RESULT, GET_STATS, HELLO, JOURNAL, PUT, RAN, RESULT, RUN, STATS, encodeFrame, type WireFrame } from '../queue/wire.js';
 import { log } from '../child.js';
 
 const RECONNECT_MS = 200;
@@ -176,6 +176,14 @@ export class QueueLink {
   async put(json: object, body: Uint8Array): Promise<void> {
     const f = await this.ask(PUT, json, body);
     if (f.json.ok !== true) throw new Error(typeof f.json.error === 'string' ? f.json.error : 'the queue refused the request');
+  }
+
+  /**
+   * Tells the queue this gateway's journal has new records, so that it reads them now rather than
+   * at its next tick. Not answered; dropped while the queue is away (it reads every journal when back).
+   */
+  journaled(file: string): void {
+    if (this.socket && this.connected) sendFrame(this.socket, JOURNAL, 0, { file });
   }
 
   result(id: string, caller: string): Promise<WireFrame> {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { consumerOpts } from 'nats';
 import type { CallbackState, NewRequest, Outcome, QueueStore, RowWithBody, RowWithResult } from './store.js';
-import { ID_RE, apply, connectTo, decode, encode, ensureStream, manager, stateJson, subject, writerOf, type NatsTarget, type StreamRow } from './jetstream-stream.js';
+import { ID_RE, apply, depthOf, newRow, connectTo, decode, encode, ensureStream, manager, stateJson, subject, writerOf, type NatsTarget, type StreamRow } from './jetstream-stream.js';
 
 /** How long a publish waits for its PubAck. */
 const PUB_TIMEOUT_MS = 5000;
@@ -30,6 +30,7 @@ export class JetStreamStore implements QueueStore {
   private readonly latest = new Map<string, Uint8Array>();
   private readonly unsent = new Map<string, Uint8Array>();
   private readonly writer = randomBytes(8).toString('hex');
+  private readonly offsets = new Map<string, number>();
   private connected = true;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
@@ -161,6 +162,8 @@ export class JetStreamStore implements QueueStore {
   }
 
   put(r: NewRequest, done: (err?: Error) => void): void {
+    // Read from a journal again (a queue killed before its offset was kept): in already.
+    if (this.rows.has(r.id)) return done();
     if (!ID_RE.test(r.id)) return done(new Error(`request id ${JSON.stringify(r.id.slice(0, 80))} is not a subject token`));
     if (!this.connected) return done(new Error(`the NATS server at ${this.t.servers.join(', ')} is not reachable (the queue is reconnecting)`));
     const json = { w: this.writer, id: r.id, kind: r.kind, target: r.target, name: r.name, fn: r.fn, caller: r.caller, headers: JSON.stringify(r.headers), query: r.query, callback: r.callback, createdAt: r.createdAt };
@@ -169,13 +172,10 @@ export class JetStreamStore implements QueueStore {
     if (payload.length > max) return done(new Error(`a request of ${payload.length} bytes is larger than the NATS server's max_payload (${max} bytes): raise max_payload in nats-server's config`));
     this.js.publish(subject.req(this.t.stream, r.id), payload, { msgID: r.id, timeout: PUB_TIMEOUT_MS, expect: { streamName: this.t.stream } }).then((ack) => {
       if (!this.rows.has(r.id)) {
-        const row: StreamRow = {
-          seq: ack.seq, id: r.id, kind: r.kind, target: r.target, name: r.name, fn: r.fn, caller: r.caller, headers: json.headers, query: r.query, callback: r.callback,
-          state: 'pending', attempts: 0, next_at: r.createdAt, created_at: r.createdAt, finished_at: null, status: null, result_headers: null, error: null,
-          cb_state: null, cb_attempts: 0, cb_next_at: null, body: r.body, result_body: null,
-        };
+        const row = newRow(ack.seq, r, json.headers);
         this.rows.set(r.id, row);
         this.pending.set(r.id, row);
+        this.bump('accepted');
       }
       done();
     }, (err: Error) => {
@@ -183,6 +183,17 @@ export class JetStreamStore implements QueueStore {
       done(new Error(`NATS JetStream did not store it: ${err.message}`));
     });
   }
+
+  /** Each row as `put`; the offsets live in this process: a restarted queue reads journals from their start (put skips what it has). */
+  ingest(rows: NewRequest[], file: string, offset: number, done: (err?: Error) => void): void {
+    const p = Promise.all(rows.map((r) => new Promise<void>((ok, no) => this.put(r, (err) => (err ? no(err) : ok())))));
+    this.flights.add(p);
+    p.then(() => done(void this.offsets.set(file, offset)), (err: Error) => done(err)).finally(() => this.flights.delete(p));
+  }
+
+  journalOffset = (file: string): number => this.offsets.get(file) ?? 0;
+  barrier = (done: (err?: Error) => void): void => this.write(() => undefined, done);
+  forgetJournal = (file: string): void => void this.offsets.delete(file);
 
   due(now: number, limit: number, running: Set<number>): RowWithBody[] {
     const out: RowWithBody[] = [];
@@ -271,15 +282,7 @@ export class JetStreamStore implements QueueStore {
   }
 
   depth(): { pending: number; oldest: number | null; dead: number; done: number } {
-    let oldest: number | null = null;
-    for (const r of this.pending.values()) if (oldest === null || r.created_at < oldest) oldest = r.created_at;
-    let dead = 0;
-    let done = 0;
-    for (const r of this.rows.values()) {
-      if (r.state === 'dead') dead++;
-      else if (r.state === 'done') done++;
-    }
-    return { pending: this.pending.size, oldest, dead, done };
+    return depthOf(this.rows, this.pending);
   }
 
   async close(): Promise<void> {

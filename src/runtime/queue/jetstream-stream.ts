@@ -8,7 +8,7 @@
 // A message's data is u32 LE length · JSON · body. Reading the stream in order and applying each
 // message (`apply`) rebuilds every request's row: that is how a restarted queue finds its work.
 import { connect, type JetStreamManager, type NatsConnection, type StreamConfig, DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
-import type { CallbackState, Row, State } from './store.js';
+import type { CallbackState, NewRequest, Row, State } from './store.js';
 
 /** A request id as a subject token: the gateway's UUIDs, and nothing that could change a subject. */
 export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -68,6 +68,27 @@ const STATES = new Set<unknown>(['pending', 'done', 'dead']);
 const CB_STATES = new Set<unknown>(['pending', 'done', 'failed']);
 
 /** The writer of a message (a queue process's random id, or 'cli'). */
+/** The row of a request the stream has just stored at `seq`. */
+export function newRow(seq: number, r: NewRequest, headers: string): StreamRow {
+  return {
+    seq, id: r.id, kind: r.kind, target: r.target, name: r.name, fn: r.fn, caller: r.caller, headers, query: r.query, callback: r.callback,
+    state: 'pending', attempts: 0, next_at: r.createdAt, created_at: r.createdAt, finished_at: null, status: null, result_headers: null, error: null,
+    cb_state: null, cb_attempts: 0, cb_next_at: null, body: r.body, result_body: null,
+  };
+}
+
+export function depthOf(rows: Map<string, StreamRow>, pending: Map<string, StreamRow>): { pending: number; oldest: number | null; dead: number; done: number } {
+  let oldest: number | null = null;
+  for (const r of pending.values()) if (oldest === null || r.created_at < oldest) oldest = r.created_at;
+  let dead = 0;
+  let done = 0;
+  for (const r of rows.values()) {
+    if (r.state === 'dead') dead++;
+    else if (r.state === 'done') done++;
+  }
+  return { pending: pending.size, oldest, dead, done };
+}
+
 export function writerOf(data: Uint8Array): string | null {
   return str(decode(data)?.json.w);
 }

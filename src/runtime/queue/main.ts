@@ -1,6 +1,7 @@
 // The async queue process (started by the supervisor when the config uses `async`): owns the
-// store (SQLite in the state directory, or a NATS JetStream stream: async.store), takes accepted requests from the gateways over its socket
-// and acknowledges each once committed (the gateway answers 202 only then), runs them through the
+// store (SQLite in the state directory, or a NATS JetStream stream: async.store), reads the
+// requests the gateways accepted from their journals (journal-ingest.ts; or, from a gateway without
+// one, takes them over its socket and acknowledges each once committed), runs them through the
 // gateways with retries, POSTs results to callbacks, expires old results. Trusted, like a gateway:
 // it talks only to the supervisor and the gateways, never to a container.
 import fs from 'node:fs';
@@ -14,7 +15,9 @@ import { SqliteStore } from './sqlite-store.js';
 import { Dispatcher } from './dispatch.js';
 import { Callbacks } from './callbacks.js';
 import { ack, serveGateways, type GatewayConn } from './gateways.js';
-import { GET_RESULT, GET_STATS, PUT, RAN, RESULT, STATS, headerPairs, num, str, type WireFrame } from './wire.js';
+import { GET_RESULT, GET_STATS, JOURNAL, PUT, RAN, RESULT, STATS, num, str, type WireFrame } from './wire.js';
+import { JournalIngest, requestOf } from './journal-ingest.js';
+import { parseJournalName } from './journal-format.js';
 import { queueStats } from './stats.js';
 
 const TICK_MS = 200;
@@ -36,25 +39,34 @@ async function main(): Promise<void> {
   const callbacks = new Callbacks(store, a);
   const dispatcher = new Dispatcher(store, a, longest + 15_000, (cb) => cb && store.write(() => undefined, () => callbacks.pump()));
   const startedAt = Date.now();
+  const journals = new JournalIngest(stateFiles(stateDir).journal, store, maxBody(cfg), log, () => dispatcher.pump());
+  // What the gateways journaled while no queue ran is in the store before the first run.
+  while (journals.read());
+  await new Promise<void>((resolve) => store.barrier((err) => resolve(err && log('error', `committing the journals read at start failed: ${err.message}`))));
 
   const frame = (c: GatewayConn, f: WireFrame) => {
     if (f.type === PUT) return put(c, f);
     if (f.type === RAN) return dispatcher.ran(c, f.seq, { status: num(f.json.status) ?? 0, headers: typeof f.json.headers === 'object' && f.json.headers ? f.json.headers as Record<string, unknown> : {}, body: f.body });
-    if (f.type === GET_RESULT) return void result(c, f).catch((err: Error) => c.send(RESULT, f.seq, { found: false, error: err.message }));
+    // A result asked for right after its 202 is in a journal perhaps not read yet: every journal
+    // is read and committed first, so the answer is never a 404 for an accepted request.
+    if (f.type === GET_RESULT) {
+      while (journals.read());
+      return store.write(() => undefined, () => void result(c, f).catch((err: Error) => c.send(RESULT, f.seq, { found: false, error: err.message })));
+    }
+    if (f.type === JOURNAL) {
+      const file = str(f.json.file, 128);
+      if (file !== undefined && parseJournalName(file)) journals.soon(file);
+      return;
+    }
     if (f.type === GET_STATS) return c.send(STATS, f.seq, queueStats(store, dispatcher, callbacks, startedAt));
     log('warn', `gateway connection ${c.id} sent a frame of unknown type ${f.type}: ignored`);
   };
   let syncLogged = false;
+  /** A request handed over on the socket (a gateway without a journal, the supervisor's schedules). */
   const put = (c: GatewayConn, f: WireFrame) => {
-    const j = f.json;
-    const id = str(j.id, 64);
-    const kind = j.kind === 'flow' ? 'flow' : j.kind === 'function' ? 'function' : undefined;
-    const target = str(j.target, 256);
-    if (!id || !kind || !target || dispatcher.stopping) return ack(c, f.seq, new Error(dispatcher.stopping ? 'the queue is stopping' : 'malformed request'));
-    store.put({
-      id, kind, target, name: str(j.name, 256) ?? target, fn: num(j.fn) ?? 0, caller: str(j.caller, 256) ?? '-', headers: headerPairs(j.headers), query: str(j.query, 65536) ?? '',
-      body: f.body, callback: str(j.callback, 2048) ?? null, createdAt: Date.now(),
-    }, (err) => {
+    const r = requestOf(f.json, f.body, Date.now());
+    if (!r || dispatcher.stopping) return ack(c, f.seq, new Error(dispatcher.stopping ? 'the queue is stopping' : 'malformed request'));
+    store.put(r, (err) => {
       ack(c, f.seq, err);
       if (!err) {
         // Once: what SQLite's synchronous pragma read, on the queue's own connection, as the first
@@ -63,7 +75,6 @@ async function main(): Promise<void> {
           syncLogged = true;
           log('info', `first accepted request committed with PRAGMA synchronous = ${store.acceptSynchronous ?? '?'} (async.durability ${a.durability})`);
         }
-        store.bump('accepted');
         dispatcher.pump();
       }
     });
@@ -86,6 +97,7 @@ async function main(): Promise<void> {
   reportReady();
 
   const tick = setInterval(() => {
+    if (journals.read()) journals.soon();
     dispatcher.sweep();
     dispatcher.pump();
     callbacks.pump();
@@ -107,6 +119,9 @@ async function main(): Promise<void> {
     clearInterval(expire);
     server.close();
     callbacks.close();
+    // Accepted requests still only in a journal are stored (they run at the next start).
+    while (journals.read());
+    journals.close();
     await store.close();
   }, longest + 10_000);
 }

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_due ON requests (state, next_at);
 CREATE INDEX IF NOT EXISTS requests_callbacks ON requests (cb_state, cb_next_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journals (name TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 `;
 
 /** The columns a listing shows (no bodies). */
@@ -110,9 +111,36 @@ export class SqliteStore implements QueueStore {
 
   put(r: NewRequest, done: (err?: Error) => void): void {
     this.write(() => {
-      this.insert.run({ ...r, headers: JSON.stringify(r.headers) });
+      this.accept([r]);
       this.acceptSynchronous ??= this.synchronousNow();
     }, done, true);
+  }
+
+  /** Inserts the rows not in yet and counts those as accepted (inside the caller's transaction). */
+  private accept(rows: NewRequest[]): void {
+    let n = 0;
+    for (const r of rows) n += this.insert.run({ ...r, headers: JSON.stringify(r.headers) }).changes;
+    if (n) this.st('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value').run('accepted', n);
+  }
+
+  ingest(rows: NewRequest[], file: string, offset: number, done: (err?: Error) => void): void {
+    this.write(() => {
+      this.accept(rows);
+      this.st('INSERT INTO journals (name, offset) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET offset = excluded.offset').run(file, offset);
+    }, done);
+  }
+
+  journalOffset(file: string): number {
+    return (this.st('SELECT offset FROM journals WHERE name = ?').pluck().get(file) as number | undefined) ?? 0;
+  }
+
+  /** A commit with synchronous=FULL (with 'power'): it makes every NORMAL commit before it durable too. */
+  barrier(done: (err?: Error) => void): void {
+    this.write(() => undefined, done, true);
+  }
+
+  forgetJournal(file: string): void {
+    this.write(() => this.st('DELETE FROM journals WHERE name = ?').run(file));
   }
 
   /** What the connection's synchronous pragma reads now (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). */

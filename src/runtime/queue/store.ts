@@ -68,8 +68,23 @@ export interface QueueStore {
    * error if that failed). `durable`: committed as `async.durability` says an accepted request is.
    */
   write(op: () => void, done?: (err?: Error) => void, durable?: boolean): void;
-  /** Stores an accepted request; `done` runs once it is durable (the 202), or with why not (a 503). */
+  /**
+   * Stores an accepted request (a second copy of an id is a no-op; 'accepted' counts only new
+   * rows); `done` runs once it is durable (the 202), or with why not (a 503).
+   */
   put(r: NewRequest, done: (err?: Error) => void): void;
+  /**
+   * Stores requests read from a gateway's journal and the offset in `file` past them, in one
+   * transaction (so a restarted queue resumes there); `done` once committed. Not fsync'd: the
+   * journal keeps them until `barrier` says the store's copy is durable.
+   */
+  ingest(rows: NewRequest[], file: string, offset: number, done: (err?: Error) => void): void;
+  /** Where reading a journal resumes: the offset past its last ingested record (0: none yet). */
+  journalOffset(file: string): number;
+  /** `done` once everything written before it is as durable as async.durability says. */
+  barrier(done: (err?: Error) => void): void;
+  /** A journal file removed: its offset is not needed any more. */
+  forgetJournal(file: string): void;
   /** Requests due now whose seq is not in `running`, oldest first. */
   due(now: number, limit: number, running: Set<number>): RowWithBody[];
   callbacksDue(now: number, limit: number, running: Set<string>): RowWithResult[];

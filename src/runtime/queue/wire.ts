@@ -13,6 +13,8 @@ export const PUT = 1;
 export const GET_RESULT = 3;
 export const GET_STATS = 5;
 export const RAN = 7;
+/** A gateway wrote to its journal `{file}` (gateway/journal.ts): read it soon. Not answered. */
+export const JOURNAL = 10;
 /** Queue → gateway. */
 export const ACK = 2;
 export const RESULT = 4;

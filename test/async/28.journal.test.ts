@@ -1,0 +1,93 @@
+// The gateways' journals (gateway/journal.ts, queue/journal-ingest.ts). A 202 means the request is
+// in its gateway's journal, not yet in the queue's store: a result asked for at once is still found
+// (the queue reads every journal before answering); a journal whose writer died mid-record keeps its
+// complete records and loses only the torn one; a killed gateway's journal goes once it is stored.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import t, { type Test } from 'tap';
+import { post, request } from '../helpers/http.js';
+import { configText, psChildren, project, until, type Project } from '../cli/helpers.js';
+import { encodeRecord, journalName, parseJournalName, startTime } from '../../src/runtime/queue/journal-format.js';
+import { RECORDER, findFile, runs } from './helpers.js';
+
+async function instance(t: Test, tag: string): Promise<{ p: Project; recFile: string; journal: string }> {
+  const p = await project(t, tag);
+  const recFile = path.join(p.dir, 'runs.log');
+  p.write('rec.ts', RECORDER);
+  p.write('faasflow.config.ts', configText(p.port, `[{ id: 1, name: 'rec', handler: './rec.ts', env: { REC_FILE: ${JSON.stringify(recFile)} } }]`,
+    "  security: { sandbox: false },\n  supervisor: { backoffMin: '50ms', backoffMax: '200ms' },\n  async: { backoff: '50ms' },\n").replace(`gateway: { port: ${p.port} }`, `gateway: { port: ${p.port}, workers: 2 }`));
+  const up = await p.cli(['up']);
+  t.equal(up.code, 0, up.stderr);
+  t.teardown(() => p.cli(['down', '--clean-shm']));
+  return { p, recFile, journal: path.join(p.dir, 'state', 'journal') };
+}
+
+const queueLog = (p: Project) => {
+  const f = findFile(p.runtimeDir, 'queue.log');
+  return f ? fs.readFileSync(f, 'utf8') : '';
+};
+
+t.test('a result asked for right after its 202 is never a 404', async (t) => {
+  const { p } = await instance(t, 'jres');
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 200; i++) {
+    const r = await post(p.port, '/async-function/rec', `n${i}`);
+    t.equal(r.status, 202);
+    const id = String(r.headers['x-request-id']);
+    const g = await request(p.port, 'GET', `/async-result/${id}`);
+    statuses.set(g.status, (statuses.get(g.status) ?? 0) + 1);
+  }
+  t.notOk(statuses.has(404), `no 404 among 200 results asked for at once (${JSON.stringify([...statuses])})`);
+});
+
+t.test("a dead writer's torn record is skipped; its complete records run; its file is removed", async (t) => {
+  const { p, recFile, journal } = await instance(t, 'jtorn');
+  // A process that has exited: its pid and start time name the journal of a gateway that is gone.
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  const pid = child.pid!;
+  const start = (await until(() => startTime(pid), 5000, 'the child to start')) ?? '';
+  child.kill('SIGKILL');
+  await until(() => startTime(pid) === undefined, 5000, 'the child to exit');
+  const ids = [1, 2, 3].map((n) => `00000000-0000-4000-8000-00000000002${n}`);
+  const rec = (id: string) => Buffer.concat(encodeRecord({ id, kind: 'function', target: '1', name: 'rec', fn: 1, caller: '-', headers: [], query: '' }, Buffer.from(`torn test ${id}`)));
+  const torn = rec('00000000-0000-4000-8000-000000000029');
+  const bytes = Buffer.concat([rec(ids[0]), Buffer.concat(encodeRecord({ note: 'not a request' }, Buffer.alloc(0))), rec(ids[1]), rec(ids[2]), torn.subarray(0, torn.length - 5), Buffer.alloc(4096)]);
+  const name = journalName(pid, start, 0);
+  fs.writeFileSync(path.join(journal, `.${name}`), bytes, { mode: 0o600 });
+  fs.renameSync(path.join(journal, `.${name}`), path.join(journal, name));
+
+  await until(() => ids.every((id) => runs(recFile).some(([r]) => r === id)), 20_000, 'the three complete records to run');
+  t.pass('the complete records ran');
+  await until(() => !fs.existsSync(path.join(journal, name)), 10_000, 'the journal to be removed');
+  t.pass('the dead writer\'s journal is removed once stored');
+  t.notOk(runs(recFile).some(([r]) => r.endsWith('0029')), 'the torn record did not run');
+  t.match(queueLog(p), new RegExp(`journal ${name}: a CRC that does not match at byte \\d+ of ${bytes.length}, and its gateway is gone: the bytes from there are skipped`));
+  t.match(queueLog(p), new RegExp(`journal ${name}: a record that is not an async request`));
+});
+
+t.test("a SIGKILLed gateway's journal is removed once stored; one journal per live gateway", async (t) => {
+  const { p, recFile, journal } = await instance(t, 'jkill');
+  const gateways = async () => (await psChildren(p)).filter((c) => c.role === 'gateway' && c.state === 'ready').map((c) => c.pid);
+  const before = await gateways();
+  t.equal(before.length, 2, 'two gateways');
+  const ids: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const r = await post(p.port, '/async-function/rec?ms=20', `k${i}`);
+    if (r.status === 202) ids.push(String(r.headers['x-request-id']));
+  }
+  t.equal(ids.length, 50, 'all accepted');
+  const victim = before[0];
+  process.kill(victim, 'SIGKILL');
+  const livePids = (await until(async () => {
+    const now = await gateways();
+    return now.length === 2 && !now.includes(victim) ? now : undefined;
+  }, 20_000, 'the gateway to be replaced')) ?? [];
+  const files = (await until(() => {
+    const f = fs.readdirSync(journal).filter((n) => parseJournalName(n));
+    return f.length === 2 && f.every((n) => livePids.includes(parseJournalName(n)!.pid)) ? f : undefined;
+  }, 20_000, 'one journal per live gateway, the killed one\'s removed')) ?? [];
+  t.equal(files.length, 2, `journals: ${files.join(', ')}`);
+  await until(() => ids.every((id) => runs(recFile).some(([r]) => r === id)), 30_000, 'every accepted request to run');
+  t.pass('every accepted request ran');
+});
