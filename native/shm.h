@@ -21,6 +21,10 @@ struct Mapping {
   std::vector<Napi::Reference<Napi::ArrayBuffer>> views;
 };
 
+// An ArrayBuffer over `length` bytes at `data` that frees nothing and that V8 does not count as
+// external memory (mapping-view.cc); the caller keeps the memory mapped while the view lives.
+Napi::ArrayBuffer MappingView(Napi::Env env, void* data, size_t length);
+
 class ShmAddon : public Napi::Addon<ShmAddon> {
  public:
   ShmAddon(Napi::Env env, Napi::Object exports);
