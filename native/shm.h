@@ -1,5 +1,6 @@
 // The segment addon's shared parts: the addon class (its methods are in shm.cc for /dev/shm files
-// and in memfd.cc for sealed memfds and mapping any descriptor), a mapping and its JS views.
+// and in memfd.cc for sealed memfds and mapping any descriptor), a mapping and its JS views (made
+// in mapping-view.cc).
 #pragma once
 
 #include <napi.h>
