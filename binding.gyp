@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "faasflow_shm",
-      "sources": ["native/shm.cc", "native/memfd.cc"],
+      "sources": ["native/shm.cc", "native/memfd.cc", "native/mapping-view.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "libraries": ["-lrt"]

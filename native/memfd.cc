@@ -111,9 +111,9 @@ Napi::Value ShmAddon::MapDescriptor(Napi::Env env, int fd, bool writable, const 
   Napi::Array views = Napi::Array::New(env);
   for (uint64_t off = 0, i = 0; off < size; off += kViewBytes, ++i) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kViewBytes, size - off));
-    // No finalizer work: the memory belongs to the mapping and is released by unmap() or the
-    // cleanup hook, never by the garbage collector.
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, static_cast<char*>(base) + off, len, [](Napi::Env, void*) {});
+    // Released by unmap() or the cleanup hook, never by the garbage collector, and not counted
+    // by V8 as external memory (mapping-view.cc).
+    Napi::ArrayBuffer ab = MappingView(env, static_cast<char*>(base) + off, len);
     views.Set(static_cast<uint32_t>(i), ab);
     m.views.push_back(Napi::Persistent(ab));
   }

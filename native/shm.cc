@@ -1,6 +1,7 @@
 // The segment half of faasflow's C++: what Node cannot do by itself with shared memory (shm_open,
 // mmap, munmap, statvfs, mincore, detaching the views when a mapping goes away). Sealed memfds and
-// the mapping of any descriptor are memfd.cc's; a handler's per-packet views are view.cc's;
+// the mapping of any descriptor are memfd.cc's; the ArrayBuffers over a mapping are made in
+// mapping-view.cc (with V8, see why there); a handler's per-packet views are view.cc's;
 // process-level calls (affinity, process groups, socket pairs, polling) are sys.cc's. Validation,
 // layout and friendly messages live in src/shm/. Errors are thrown as the JS ShmError class handed
 // in by setErrorClass().

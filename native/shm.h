@@ -1,5 +1,6 @@
 // The segment addon's shared parts: the addon class (its methods are in shm.cc for /dev/shm files
-// and in memfd.cc for sealed memfds and mapping any descriptor), a mapping and its JS views.
+// and in memfd.cc for sealed memfds and mapping any descriptor), a mapping and its JS views (made
+// in mapping-view.cc).
 #pragma once
 
 #include <napi.h>
@@ -20,6 +21,10 @@ struct Mapping {
   size_t size = 0;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> views;
 };
+
+// An ArrayBuffer over `length` bytes at `data` that frees nothing and that V8 does not count as
+// external memory (mapping-view.cc); the caller keeps the memory mapped while the view lives.
+Napi::ArrayBuffer MappingView(Napi::Env env, void* data, size_t length);
 
 class ShmAddon : public Napi::Addon<ShmAddon> {
  public:

@@ -8,9 +8,9 @@
 //      when each replica count was first reached;
 //   3. PRIVATE memory of the instance's processes at zero before and after.
 // Prints a Markdown block and writes it into BENCHMARKS.md between its markers (not with --no-markdown). Scale events come from the scaler's own clock (100 ms
-// samples), and at zero from the gateway's demand message.
+// samples), and at zero from the gateway's demand message. --cold-only: step 1 alone, with the
+// timeline of the starts without a spare (scale-cold.ts); printed, never written. --help: usage.
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -19,6 +19,15 @@ import { freePort } from './faasflow.js';
 import { packageRoot } from './process.js';
 import { buildRate, runRate, type RateResult } from './rate.js';
 import { writeBlock } from './markdown.js';
+import { coldStarts, pct, timelineRow } from './scale-cold.js';
+
+const USAGE = `usage: npm run bench:scale -- [--cold-only] [--no-markdown]
+  --cold-only    only the cold starts from zero (with and without a spare) and the timeline of
+                 those without one; printed, BENCHMARKS.md is left alone
+  --no-markdown  print the results without writing them into BENCHMARKS.md
+  FAASFLOW_BENCH_COLD=N  cold-start samples of each kind (default 20)
+`;
+const coldOnly = process.argv.includes('--cold-only');
 
 const BEGIN = '<!-- bench:scale:begin — written by `npm run bench:scale`; edit outside the markers -->';
 const END = '<!-- bench:scale:end -->';
@@ -36,20 +45,11 @@ const COLD = Number(process.env.FAASFLOW_BENCH_COLD ?? 20);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function post(port: number, id = 1): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: `/function/${id}`, method: 'POST', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end('x');
-  });
-}
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const loadBefore = os.loadavg()[0];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-scale-'));
   const instance = `bench-scale-${process.pid}`;
@@ -87,17 +87,17 @@ async function main(): Promise<void> {
     const before = await privateBytes();
     const spareMemory = (await status()).children.filter((c) => c.spare && c.memory).map((c) => c.memory!);
 
-    const coldWith: number[] = [];
-    const coldWithout: number[] = [];
-    for (let i = 0; i < COLD; i++) {
-      for (const [id, into] of [[2, coldWith], [3, coldWithout]] as const) {
-        await atZero(id);
-        if (id === 2) await spareWarm();
-        const t0 = performance.now();
-        const code = await post(port, id);
-        into.push(performance.now() - t0);
-        if (code !== 200) throw new Error(`cold request to function ${id} answered ${code}`);
-      }
+    const cold = await coldStarts({ port, table, samples: COLD, spareId: 2, freshId: 3, atZero, spareWarm: () => spareWarm() });
+    const coldWith = cold.withSpare;
+    const coldWithout = cold.withoutSpare;
+    const coldRows = [
+      `| cold start from zero **with a warm spare** (a request to a function at zero that answers at once, end to end), ${COLD} samples | p50 ${pct(coldWith, 50).toFixed(1)} ms, p99 ${pct(coldWith, 99).toFixed(1)} ms, min ${Math.min(...coldWith).toFixed(1)} ms |`,
+      `| cold start from zero **without a spare** (\`spares: 0\`), ${COLD} samples, alternated with the above | p50 ${pct(coldWithout, 50).toFixed(1)} ms, p99 ${pct(coldWithout, 99).toFixed(1)} ms, min ${Math.min(...coldWithout).toFixed(1)} ms |`,
+    ];
+    if (coldOnly) {
+      const head = `Measured ${new Date().toISOString()}, ${os.cpus().length} vCPU, Node ${process.version}; load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} at the end. Command: \`npm run bench:scale -- --cold-only\`.`;
+      process.stdout.write(`${[head, '', '| measure | value |', '|---|---|', ...coldRows, timelineRow(cold.timeline)].join('\n')}\n`);
+      return;
     }
     await atZero(2);
     await atZero(3);
@@ -136,8 +136,8 @@ async function main(): Promise<void> {
       '',
       '| measure | value |',
       '|---|---|',
-      `| cold start from zero **with a warm spare** (a request to a function at zero that answers at once, end to end), ${COLD} samples | p50 ${pct(coldWith, 50).toFixed(1)} ms, p99 ${pct(coldWith, 99).toFixed(1)} ms, min ${Math.min(...coldWith).toFixed(1)} ms |`,
-      `| cold start from zero **without a spare** (\`spares: 0\`), ${COLD} samples, alternated with the above | p50 ${pct(coldWithout, 50).toFixed(1)} ms, p99 ${pct(coldWithout, 99).toFixed(1)} ms, min ${Math.min(...coldWithout).toFixed(1)} ms |`,
+      ...coldRows,
+      timelineRow(cold.timeline),
       `| one warm spare's memory (ps: PSS / PRIVATE) | ${spareMemory.map((m) => `${(m.pss / MiB).toFixed(1)} MiB / ${(m.privateBytes / MiB).toFixed(1)} MiB`).join('; ')} |`,
       `| failed requests over the ramp (non-2xx, errors, timeouts, unanswered) | ${failed} of ${steps.reduce((a, s) => a + s.intended, 0)} |`,
       `| p99 per step (ms) | ${steps.map((s) => `${s.rate}/s: ${(s.p99 / 1000).toFixed(0)}`).join(', ')} |`,
