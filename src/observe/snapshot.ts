@@ -40,7 +40,7 @@ export interface ObserveOptions {
    * A view refreshed for as long as it runs (`top`): each process's /proc/<pid>/stat and status
    * stay open and are read every snapshot, so RSS, shm and CPU are current; smaps_rollup is read
    * every `rollupMs` (default 6 × fullSampleMs) and carried forward in between (see samples.ts);
-   * a pool whose counters did not move is scanned every 5 s (see PoolUsage). close() the
+   * a pool class whose counters did not move is scanned every 5 s (see PoolUsage). close() the
    * Observer when done.
    */
   live?: boolean;
@@ -70,7 +70,7 @@ export class Observer {
     this.o = { shmWarnPercent: 80, functionNames: new Map(), flows: [], fullSampleMs: 0, holdersMs: 0, syncProc: true, live: false, keepEvents: 100, trend: {}, ...o };
     const note = (level: ObserveEvent['level'], text: string) => this.note(level, text);
     this.files = this.o.live ? new ProcFiles() : null;
-    // A live view scans a pool whose counters did not move at least every 5 s.
+    // A live view scans a pool class whose counters did not move at least every 5 s.
     this.pools = new PoolUsage(this.o.live ? 5000 : 0);
     this.samples = new ProcessSamples(this.o.fullSampleMs, this.o.trend, this.files, o.rollupMs);
     // A live view looks at every process for holders once a minute, at new ones every holdersMs.

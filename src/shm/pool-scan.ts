@@ -14,8 +14,8 @@ export function classUsage(m: SegmentMemory): ClassUsage[] {
  * One class's usage. Its callers only show or export the counts (`top`, `shm inspect`, /metrics):
  * plain loads, not Atomics. An aligned 32-bit word is never torn, and
  * a count taken while packets move is one moment's picture either way; what ordering Atomics would
- * add changes nothing a reader does with it. In an unoptimised loop (top runs V8 with --no-opt)
- * Atomics.load is a builtin call per word, ~20k words a domain.
+ * add changes nothing a reader does with it. In unoptimised code (`top` stops V8's optimiser after
+ * its first refresh) Atomics.load is a builtin call per word, ~20k words a domain.
  */
 export function oneClassUsage(m: SegmentMemory, c: ClassLayout): ClassUsage {
   const base = m.layout.packetOffset / 4;

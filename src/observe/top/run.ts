@@ -33,18 +33,17 @@ export async function runTop(o: TopOptions): Promise<void> {
   const done = new Promise<void>((resolve) => (quit = resolve));
   const dash = new Dashboard(o.instance, hint, () => quit());
 
-  let ticks = 0;
+  // top runs for hours, mostly idle, doing the same small refresh once a second. Start-up and the
+  // first refresh of a running instance (every panel drawn whole, every pool scanned) make its hot
+  // loops hot, and V8 optimises them then; from the second such refresh on, nothing more is
+  // optimised. Left on, the optimiser keeps recompiling code that is warm at one call a second (and
+  // again after each deoptimisation) on a background thread the process's CPU counts: more than it
+  // saves on ~10 ms of work a second. Measured on a loaded 2-vCPU machine, 160×48, example config
+  // (BENCHMARKS.md): ~11 ms of CPU a second this way, 13-19 with the optimiser on throughout, 14-16
+  // with --no-opt from the start (blessed's drawing loops then stay in the interpreter: twice the
+  // drawing time); --lite-mode, --max-lazy and a single-threaded GC did worse than leaving it on.
+  let running = 0;
   const tick = () => {
-    // top runs for hours, mostly idle, doing the same small refresh once a second. Start-up and
-    // the first refresh (every panel drawn whole, every pool scanned) make its hot loops hot and
-    // V8 optimises them then; from the second refresh on, nothing more is optimised. Left on, the optimiser keeps
-    // recompiling code that is warm at one call a second (and again after each deoptimisation) on
-    // a background thread the process's CPU counts: more than it saves on ~10 ms of work a second.
-    // Measured (loaded machine, 160×48, example config): 1.1-1.2 % of a core this way, 1.4-1.6 %
-    // with the optimiser on throughout, 1.4-1.7 % with --no-opt from the start (blessed's drawing
-    // loops then stay in the interpreter: twice the drawing time); --lite-mode, --max-lazy and a
-    // single-threaded GC did worse.
-    if (++ticks === 2) v8.setFlagsFromString('--no-opt');
     try {
       observer.functionNames = config.functionNames();
       observer.flows = config.flows();
@@ -53,6 +52,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       const fresh: LogLine[] = tail.poll();
       for (const l of fresh) if (isProblem(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
       const { view, reason } = follower.current();
+      if (view && ++running === 2) v8.setFlagsFromString('--no-opt');
       dash.update(observer.snapshot(view, o.instance, reason), tail.recent(50));
     } catch (err) {
       // A half-written segment or a vanished /proc entry must not take the dashboard down.
