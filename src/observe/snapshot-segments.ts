@@ -51,10 +51,12 @@ export class PoolUsage {
     if (this.maxAgeMs <= 0) return d.pool.usage();
     let prev = this.last.get(d);
     if (!prev || prev.usage.length !== classes.length) {
+      // The counters before the scan: a claim in between is seen again on the next call.
+      const words = Int32Array.from({ length: classes.length * 2 }, (_, w) => d.i32[classes[w >> 1].counterWord + (w & 1)]);
       const usage = d.pool.usage();
       // Spread the forced rescans over the age limit: class k first comes due k/n of the way through.
       const at = Float64Array.from(classes, (_, k) => now - (k * this.maxAgeMs) / classes.length);
-      prev = { words: new Int32Array(classes.length * 2), at, usage };
+      prev = { words, at, usage };
       this.last.set(d, prev);
     }
     let usage = prev.usage;
