@@ -1,7 +1,9 @@
 import t from 'tap';
 import { PoolUsage } from '../../src/observe/snapshot-segments.js';
 import { PKT_OWNER, PKT_WORDS } from '../../src/shm/constants.js';
-import { isExhausted } from '../../src/shm/index.js';
+import { Segment, isExhausted } from '../../src/shm/index.js';
+import { InstanceView } from '../../src/observe/instance.js';
+import { Observer } from '../../src/observe/snapshot.js';
 import { tempSegment } from '../helpers/segments.js';
 
 // `now` is PoolUsage's argument: the ages below are given, not waited for.
@@ -48,4 +50,24 @@ t.test('maxAgeMs 0 scans every class at every call', async (t) => {
   t.equal(pools.of(seg, 0)[0].inUse, 1);
   t.equal(a[0].inUse, 0);
   seg.pool.free(d);
+});
+
+t.test('a live Observer sums the pools again only when a class changed', async (t) => {
+  const seg = tempSegment(t);
+  const view = InstanceView.single(Segment.open(seg.name, false));
+  const obs = new Observer({ live: true });
+  t.teardown(() => {
+    obs.close();
+    view.close();
+  });
+  const a = obs.snapshot(view, 'x');
+  t.equal(obs.snapshot(view, 'x').pool, a.pool, 'nothing moved: the same sum');
+  const d = seg.pool.alloc(100, process.pid);
+  if (isExhausted(d)) throw new Error('a fresh pool refused a packet');
+  const b = obs.snapshot(view, 'x');
+  t.not(b.pool, a.pool);
+  t.equal(b.pool[0].inUse, 1, 'the claim is in the sum');
+  t.equal(a.pool[0].inUse, 0, 'the last sum is left as it was');
+  seg.pool.free(d);
+  t.equal(obs.snapshot(view, 'x').pool[0].inUse, 0);
 });
