@@ -1,8 +1,7 @@
 // The segment parts of a snapshot: the runtime segment and each domain's (size, pages touched,
 // creator, who maps it), each domain's pool and the isolation its containers report, and the
 // pools added up per size class.
-import { Segment, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
-import { POOL_COUNTER_WORDS } from '../shm/constants.js';
+import { Segment, oneClassUsage, pidAlive, type ClassUsage, type ProcEntry } from '../shm/index.js';
 import { enforcementName } from '../sys/sandbox.js';
 import type { Holders } from './holders.js';
 import type { DomainSnapshot, PoolClassSnapshot, SegmentInfo } from './types.js';
@@ -35,29 +34,53 @@ export function segmentInfo(seg: Segment, now: number, registered: Set<number>, 
 /**
  * Each domain's pool usage, for a view refreshed every second. Scanning a pool (every owner word
  * of its packet table, ~20k at the defaults, and the kernel's residency of its used classes) costs
- * a live `top` more than the rest of a domain's numbers together. Every claim and free moves the
- * pool's counter words (each class's in-use count and high-water mark, the charged bytes), and
- * waits and refusals move theirs: while none has moved, the pool is shown as last scanned. They
- * are words a container of the domain can write, so a pool is scanned at least every `maxAgeMs`
- * whatever they say (0: at every snapshot).
+ * a live `top` more than the rest of a domain's numbers together. Every claim and free moves its
+ * class's counter words (in use, high-water mark): a class whose words did not move is shown as
+ * last scanned, so light load rescans the one class its requests use. They are words a container
+ * of the domain can write, so a class is scanned at least every `maxAgeMs` whatever they say (0:
+ * every class at every snapshot); the classes of a domain come due on different refreshes, not
+ * all on one. Waits and refusals are read every time (domainMemory).
  */
 export class PoolUsage {
-  private last = new WeakMap<Segment, { key: string; at: number; usage: ClassUsage[] }>();
+  private last = new WeakMap<Segment, { words: Int32Array; at: Float64Array; usage: ClassUsage[] }>();
 
   constructor(private readonly maxAgeMs: number) {}
 
   of(d: Segment, now: number): ClassUsage[] {
+    const classes = d.layout.classes;
     if (this.maxAgeMs <= 0) return d.pool.usage();
-    const words: number[] = [];
-    for (const c of d.layout.classes) words.push(Atomics.load(d.i32, c.counterWord), Atomics.load(d.i32, c.counterWord + 1));
-    for (let w = 0; w < POOL_COUNTER_WORDS; w++) words.push(Atomics.load(d.i32, d.layout.poolWord + w));
-    const key = words.join(',');
-    const prev = this.last.get(d);
-    if (prev && prev.key === key && now - prev.at < this.maxAgeMs) return prev.usage;
-    const usage = d.pool.usage();
-    this.last.set(d, { key, at: now, usage });
+    let prev = this.last.get(d);
+    if (!prev || prev.usage.length !== classes.length) {
+      // The counters before the scan: a claim in between is seen again on the next call.
+      const words = Int32Array.from({ length: classes.length * 2 }, (_, w) => d.i32[classes[w >> 1].counterWord + (w & 1)]);
+      const usage = d.pool.usage();
+      // Spread the forced rescans over the age limit: class k first comes due k/n of the way through.
+      const at = Float64Array.from(classes, (_, k) => now - (k * this.maxAgeMs) / classes.length);
+      prev = { words, at, usage };
+      this.last.set(d, prev);
+    }
+    let usage = prev.usage;
+    for (let k = 0; k < classes.length; k++) {
+      const c = classes[k];
+      const inUse = d.i32[c.counterWord];
+      const high = d.i32[c.counterWord + 1];
+      if (inUse === prev.words[2 * k] && high === prev.words[2 * k + 1] && now - prev.at[k] < this.maxAgeMs) continue;
+      prev.words[2 * k] = inUse;
+      prev.words[2 * k + 1] = high;
+      prev.at[k] = now;
+      const next = oneClassUsage(d, c);
+      if (sameUsage(next, usage[k])) continue;
+      // A new array whenever a class changed: the rows built from the last one (withPercents) stay valid for it.
+      if (usage === prev.usage) usage = [...usage];
+      usage[k] = next;
+    }
+    prev.usage = usage;
     return usage;
   }
+}
+
+function sameUsage(a: ClassUsage, b: ClassUsage): boolean {
+  return a.inUse === b.inUse && a.highWater === b.highWater && a.bytesInUse === b.bytesInUse && a.touched === b.touched && a.count === b.count && a.size === b.size;
 }
 
 /** A domain: its segment, its pool, and the isolation its containers report. */

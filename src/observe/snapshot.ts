@@ -13,7 +13,7 @@ import { FlowReader, flowRows } from './snapshot-flows.js';
 import type { FlowConfig } from '../config/types.js';
 import { ProcessReader, type ChildRecord } from './snapshot-processes.js';
 import { PoolUsage, domainInfo, segmentInfo, sumPools } from './snapshot-segments.js';
-import type { ObserveEvent, Snapshot } from './types.js';
+import type { ObserveEvent, PoolClassSnapshot, Snapshot } from './types.js';
 
 export type * from './types.js';
 export type { ChildRecord };
@@ -40,7 +40,7 @@ export interface ObserveOptions {
    * A view refreshed for as long as it runs (`top`): each process's /proc/<pid>/stat and status
    * stay open and are read every snapshot, so RSS, shm and CPU are current; smaps_rollup is read
    * every `rollupMs` (default 6 × fullSampleMs) and carried forward in between (see samples.ts);
-   * a pool whose counters did not move is scanned every 5 s (see PoolUsage). close() the
+   * a pool class whose counters did not move is scanned every 5 s (see PoolUsage). close() the
    * Observer when done.
    */
   live?: boolean;
@@ -65,12 +65,14 @@ export class Observer {
   private segKey = '';
   private attached = false;
   private shmWarned = false;
+  /** The last sum of the domains' pools, and the pools it was taken from. */
+  private pooled: { from: PoolClassSnapshot[][]; sum: PoolClassSnapshot[] } | null = null;
 
   constructor(o: ObserveOptions = {}) {
     this.o = { shmWarnPercent: 80, functionNames: new Map(), flows: [], fullSampleMs: 0, holdersMs: 0, syncProc: true, live: false, keepEvents: 100, trend: {}, ...o };
     const note = (level: ObserveEvent['level'], text: string) => this.note(level, text);
     this.files = this.o.live ? new ProcFiles() : null;
-    // A live view scans a pool whose counters did not move at least every 5 s.
+    // A live view scans a pool class whose counters did not move at least every 5 s.
     this.pools = new PoolUsage(this.o.live ? 5000 : 0);
     this.samples = new ProcessSamples(this.o.fullSampleMs, this.o.trend, this.files, o.rollupMs);
     // A live view looks at every process for holders once a minute, at new ones every holdersMs.
@@ -166,7 +168,12 @@ export class Observer {
       if (this.o.syncProc) this.holders.scanIfDue(view, now);
       snap.segment = segmentInfo(seg, now, registered, this.holders, alive);
       snap.domains = [...view.domains.values()].sort((a, b) => a.header.domainIndex - b.header.domainIndex).map((d) => domainInfo(d, procs, now, registered, this.holders, alive, this.pools));
-      snap.pool = sumPools(snap.domains.map((d) => d.pool));
+      // A domain's pool rows are the same array while its classes did not change (PoolUsage):
+      // while none did, so is the sum.
+      const pools = snap.domains.map((d) => d.pool);
+      const last = this.pooled;
+      snap.pool = last && last.from.length === pools.length && last.from.every((p, i) => p === pools[i]) ? last.sum : sumPools(pools);
+      this.pooled = { from: pools, sum: snap.pool };
       snap.functions = this.fns.read(view, seg, procs, intervalS, this.o.functionNames, flowRows(this.o.flows));
       snap.flows = this.flowReader.read(seg, this.o.flows, intervalS);
       snap.processes = this.procs.read(view, procs, now, this.o.functionNames, this.o.syncProc, look);

@@ -7,6 +7,7 @@ export { computeLayout, metadataSize, replyReserve, requestLimit, classRange, DE
 export { HEADER_BYTES, LAYOUT_VERSION, MAGIC, type Role } from './constants.js';
 export { readHeader, type HeaderInfo } from './header.js';
 export type { SegmentMemory } from './memory.js';
+export { oneClassUsage } from './pool-scan.js';
 export { FunctionStats, ProcessStats, H_TOTAL, H_QUEUE, H_CONTAINER, H_REPLY } from './stats.js';
 export { ProcessTable, PROC_STATES, encodeSandbox, decodeSandbox, type ProcEntry, type ProcState, type Sandbox, type Registration } from './proctable.js';
 export { HistogramSnapshot, bucketIndex, bucketLow, bucketHigh } from './histogram.js';

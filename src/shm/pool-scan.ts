@@ -1,40 +1,48 @@
 // Whole-table scans of a pool, for readers (`top`, `shm inspect`, /metrics, the supervisor's
 // checks): exact counts from the owner words, which are the allocation truth.
 import { PKT_FUNCTION, PKT_GEN, PKT_LENGTH, PKT_OWNER, PKT_REQUEST, PKT_TIME, PKT_WORDS, POOL_REFUSED, POOL_WAITS } from './constants.js';
-import { classOfPacket } from './layout.js';
+import { classOfPacket, type ClassLayout } from './layout.js';
 import type { SegmentMemory } from './memory.js';
 import type { ClassUsage, DomainMemory, PacketInfo } from './packet.js';
 
 /** Per class: exact in-use count (from the owner words), high-water mark, resident bytes. */
 export function classUsage(m: SegmentMemory): ClassUsage[] {
+  return m.layout.classes.map((c) => oneClassUsage(m, c));
+}
+
+/**
+ * One class's usage. Its callers only show or export the counts (`top`, `shm inspect`, /metrics):
+ * plain loads, not Atomics. An aligned 32-bit word is never torn, and
+ * a count taken while packets move is one moment's picture either way; what ordering Atomics would
+ * add changes nothing a reader does with it. In unoptimised code (`top` stops V8's optimiser after
+ * its first refresh) Atomics.load is a builtin call per word, ~20k words a domain.
+ */
+export function oneClassUsage(m: SegmentMemory, c: ClassLayout): ClassUsage {
   const base = m.layout.packetOffset / 4;
   const i32 = m.i32;
-  return m.layout.classes.map((c) => {
-    let inUse = 0;
-    let bytes = 0;
-    for (let i = 0; i < c.count; i++) {
-      const e = base + (c.firstPacket + i) * PKT_WORDS;
-      if (Atomics.load(i32, e + PKT_OWNER) !== 0) {
-        inUse++;
-        // A length word a container wrote could be anything: counted within the packet.
-        bytes += Math.min(Math.max(i32[e + PKT_LENGTH], 0), c.size);
-      }
+  let inUse = 0;
+  let bytes = 0;
+  for (let i = 0, e = base + c.firstPacket * PKT_WORDS; i < c.count; i++, e += PKT_WORDS) {
+    if (i32[e + PKT_OWNER] !== 0) {
+      inUse++;
+      // A length word a container wrote could be anything: counted within the packet.
+      bytes += Math.min(Math.max(i32[e + PKT_LENGTH], 0), c.size);
     }
-    // The counter is only a hint (a container of the domain can write it): bounded by the truth.
-    const highWater = Math.min(c.count, Math.max(inUse, Atomics.load(i32, c.counterWord + 1)));
-    return {
-      size: c.size,
-      count: c.count,
-      inUse,
-      free: c.count - inUse,
-      highWater,
-      bytesInUse: bytes,
-      packetBytes: inUse * c.size,
-      // Every class reserves the whole budget: asking the kernel about the pages of one never used
-      // (most of them) would cost readers milliseconds a refresh for nothing.
-      touched: highWater > 0 ? m.resident(c.arenaOffset, c.count * c.size) : 0,
-    };
-  });
+  }
+  // The counter is only a hint (a container of the domain can write it): bounded by the truth.
+  const highWater = Math.min(c.count, Math.max(inUse, i32[c.counterWord + 1]));
+  return {
+    size: c.size,
+    count: c.count,
+    inUse,
+    free: c.count - inUse,
+    highWater,
+    bytesInUse: bytes,
+    packetBytes: inUse * c.size,
+    // Every class reserves the whole budget: asking the kernel about the pages of one never used
+    // (most of them) would cost readers milliseconds a refresh for nothing.
+    touched: highWater > 0 ? m.resident(c.arenaOffset, c.count * c.size) : 0,
+  };
 }
 
 /**

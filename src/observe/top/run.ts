@@ -1,4 +1,5 @@
 // The `faasflow top` loop: follow the segment, snapshot, tail the logs, draw; once a second.
+import v8 from 'node:v8';
 import { LogTail, isProblem, logFiles, type LogLine } from '../logs.js';
 import { InstanceFollower } from '../follow.js';
 import { ConfigReader } from '../runtime.js';
@@ -32,6 +33,16 @@ export async function runTop(o: TopOptions): Promise<void> {
   const done = new Promise<void>((resolve) => (quit = resolve));
   const dash = new Dashboard(o.instance, hint, () => quit());
 
+  // top runs for hours, mostly idle, doing the same small refresh once a second. Start-up and the
+  // first refresh of a running instance (every panel drawn whole, every pool scanned) make its hot
+  // loops hot, and V8 optimises them then; from the second such refresh on, nothing more is
+  // optimised. Left on, the optimiser keeps recompiling code that is warm at one call a second (and
+  // again after each deoptimisation) on a background thread the process's CPU counts: more than it
+  // saves on ~10 ms of work a second. Measured on a loaded 2-vCPU machine, 160×48, example config
+  // (BENCHMARKS.md): ~11 ms of CPU a second this way, 13-19 with the optimiser on throughout, 14-16
+  // with --no-opt from the start (blessed's drawing loops then stay in the interpreter: twice the
+  // drawing time); --lite-mode, --max-lazy and a single-threaded GC did worse than leaving it on.
+  let running = 0;
   const tick = () => {
     try {
       observer.functionNames = config.functionNames();
@@ -41,6 +52,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       const fresh: LogLine[] = tail.poll();
       for (const l of fresh) if (isProblem(l.text)) observer.note('error', l.stamped ? l.text : `[${l.source}] ${l.text}`, l.at);
       const { view, reason } = follower.current();
+      if (view && ++running === 2) v8.setFlagsFromString('--no-opt');
       dash.update(observer.snapshot(view, o.instance, reason), tail.recent(50));
     } catch (err) {
       // A half-written segment or a vanished /proc entry must not take the dashboard down.

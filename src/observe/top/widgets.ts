@@ -24,6 +24,8 @@ const WRAPPED = new RegExp(`^(${SGR})?(.*?)(${SGR})?$`, 's');
 
 /** Length on screen: without SGR escapes and blessed tags. */
 export function visibleLength(s: string): number {
+  // Most cells are plain numbers and names: no regex pass (and no copies) for those.
+  if (!s.includes('\x1b') && !s.includes('{')) return s.length;
   return s.replace(SGR_ALL, '').replace(/\{\/?[a-z-]*\}/g, '').length;
 }
 
