@@ -18,6 +18,7 @@ import { describeMachine } from './machine.js';
 import { markdownTable, writeBlock } from './markdown.js';
 import { median } from './summary.js';
 import { forgetLocation } from '../control/location.js';
+import { stateDirFor } from '../common/state-dir.js';
 import { packageRoot } from './process.js';
 import { exampleConfig, topCpuRounds, type TopBuild } from './cli-top.js';
 
@@ -25,11 +26,30 @@ const BEGIN = '<!-- bench:cli:begin — written by `npm run bench:cli`; edit out
 const END = '<!-- bench:cli:end -->';
 const HEADING = '## The CLI';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string' }, 'top-seconds': { type: 'string' }, 'top-rounds': { type: 'string' }, 'top-baseline': { type: 'string' }, only: { type: 'string' }, markdown: { type: 'string' }, json: { type: 'boolean' },
-  },
-});
+const USAGE = `usage: npm run bench:cli -- [--runs N] [--top-seconds S] [--top-baseline DIR [--top-rounds N]] [--only top] [--markdown FILE|none] [--json]
+  --runs N          repetitions of each command (10); medians with min–max
+  --top-seconds S   how long each round of \`top\` is measured (20)
+  --top-baseline D  also measure the \`top\` of another built faasflow tree, taking turns (--top-rounds, 2)
+  --only top        measure only \`top\`; writes no section of BENCHMARKS.md
+  --markdown FILE   where the section goes (BENCHMARKS.md; none: print only)`;
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string' }, 'top-seconds': { type: 'string' }, 'top-rounds': { type: 'string' }, 'top-baseline': { type: 'string' }, only: { type: 'string' }, markdown: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const values = parseFlags();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const runs = Math.max(1, Number(values.runs ?? 10));
 const topSeconds = Math.max(2, Number(values['top-seconds'] ?? 20));
 if (values.only !== undefined && values.only !== 'top') throw new Error(`--only takes "top" (measure only \`faasflow top\`); got "${values.only}"`);
@@ -99,9 +119,11 @@ async function main(): Promise<void> {
   const atExample = ['--instance', `${instance}-example`];
   let up: string[] | undefined;
   const cleanup = async () => {
-    if (up) await cli(['down', '--clean-shm', ...up], dir).catch(() => 0);
+    if (up) await cli(['down', '--clean-shm', ...up], dir).catch((err: Error) => console.error(`warning: down ${up?.join(' ')} failed (${err.message}); \`faasflow ps\` shows what is left`));
     up = undefined;
     fs.rmSync(dir, { recursive: true, force: true });
+    // The instances' names are this run's own (its pid): their state directories go with them.
+    for (const name of [instance, `${instance}-example`]) fs.rmSync(stateDirFor(name), { recursive: true, force: true });
     forgetLocation(instance, dir);
     forgetLocation(`${instance}-example`, dir);
   };
