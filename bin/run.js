@@ -34,13 +34,16 @@ if (entries) {
   // One resolution and the package's exports map, not a resolution per entry point.
   const pkg = path.dirname(require.resolve('@oclif/core/package.json'));
   const map = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')).exports ?? {};
-  for (const [sub, exports] of Object.entries(entries)) {
+  // The bundle evaluates an entry point when it is first read (scripts/bundle-oclif.js): so does the
+  // cache's copy, whose exports are the bundle's, read when a module imports that entry point.
+  for (const sub of Object.keys(entries)) {
     const file = typeof map[`.${sub}`] === 'string' ? path.join(pkg, map[`.${sub}`]) : undefined;
     if (!file || Module._cache[file]) continue;
     const m = new Module(file);
     m.filename = file;
     m.paths = Module._nodeModulePaths(path.dirname(file));
-    m.exports = exports;
+    let exports;
+    Object.defineProperty(m, 'exports', { configurable: true, enumerable: true, get: () => exports ?? entries[sub], set: (v) => (exports = v) });
     m.loaded = true;
     Module._cache[file] = m;
   }

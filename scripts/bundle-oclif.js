@@ -15,7 +15,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Every entry point @oclif/core's package.json exports (bin/run.js maps each one). */
 const SUBPATHS = ['', '/args', '/command', '/config', '/errors', '/execute', '/flags', '/flush', '/handle', '/help', '/interfaces', '/logger', '/parser', '/performance', '/run', '/settings', '/util/ids', '/ux'];
 
-const contents = `module.exports = {\n${SUBPATHS.map((s) => `  ${JSON.stringify(s)}: require(${JSON.stringify(`@oclif/core${s}`)}),`).join('\n')}\n};\n`;
+// Each entry point is evaluated when first asked for (a getter; esbuild's module wrappers run once):
+// a command that never shows help or a table does not run oclif's help and ux modules at start.
+const contents = `module.exports = {\n${SUBPATHS.map((s) => `  get ${JSON.stringify(s)}() {\n    return require(${JSON.stringify(`@oclif/core${s}`)});\n  },`).join('\n')}\n};\n`;
 const out = path.join(root, 'dist', 'oclif-core.cjs');
 const result = await build({
   stdin: { contents, resolveDir: root, sourcefile: 'oclif-entry.cjs', loader: 'js' },
