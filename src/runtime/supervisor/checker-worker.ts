@@ -4,7 +4,6 @@
 // so a deploy of a one-line change costs the check of one file, not loading the compiler and
 // parsing megabytes of declarations again. Answers one message per request, in order.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import ts from 'typescript';
@@ -68,47 +67,13 @@ class WarmChecker {
   }
 }
 
-/**
- * How much nicer than the supervisor the warm-up runs. It loads the compiler and parses megabytes
- * of declarations for seconds right after `up`, when the user's first commands come: at the same
- * priority it takes a core from them and from the supervisor answering them (on 2 vCPUs `ps` took
- * a third longer until it was done).
- */
-const BACKGROUND_NICE = 10;
-
-/**
- * Runs `fn` on a lowered priority. Linux gives each thread its own nice value and setpriority(pid 0)
- * names the calling thread: this one, not the supervisor's. Raising it back takes CAP_SYS_NICE (a
- * root supervisor has it); without, the thread stays nicer and later checks wait behind a busy
- * machine's other work, which is the guest's place anyway (checker.ts).
- */
-function inBackground<T>(fn: () => T): T {
-  let before: number | undefined;
-  try {
-    before = os.getPriority(0);
-    os.setPriority(0, Math.min(19, before + BACKGROUND_NICE));
-  } catch {
-    before = undefined; // not permitted or not Linux: at the usual priority
-  }
-  try {
-    return fn();
-  } finally {
-    try {
-      if (before !== undefined) os.setPriority(0, before);
-    } catch {
-      // not permitted: stays nicer (above)
-    }
-  }
-}
-
 const port = parentPort;
 if (port) {
   const checker = new WarmChecker();
   port.on('message', (req: CheckerRequest) => {
     let reply: CheckerReply;
     try {
-      const check = () => checker.check(req.files, req.cwd);
-      reply = { ...(req.background ? inBackground(check) : check()), id: req.id };
+      reply = { ...checker.check(req.files, req.cwd), id: req.id };
     } catch (err) {
       reply = { id: req.id, unavailable: `the checker failed: ${(err as Error).message}` };
     }

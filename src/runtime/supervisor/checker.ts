@@ -18,8 +18,6 @@ export interface CheckerRequest {
   files: string[];
   /** The CLI's directory: problems name files relative to it, as the CLI's own check does. */
   cwd: string;
-  /** The warm-up nobody waits for: run on a lowered priority (checker-worker.ts). */
-  background?: boolean;
 }
 
 /** A pass (and every other file it read, for the CLI's record), the problems found, or why there is no answer. */
@@ -67,7 +65,7 @@ export class HandlerChecker {
   warm(files: string[]): void {
     const sources = files.filter((f) => /\.[cm]?tsx?$/.test(f));
     if (sources.length === 0 || this.closed) return;
-    void this.check(sources, '/', true).then((r) => {
+    void this.check(sources, '/').then((r) => {
       if ('unavailable' in r) this.log(`type checker: warming up failed (${r.unavailable}); deploys check in the CLI until it is restarted`);
       // Said once it holds the compiler and the handlers' programs: what the supervisor's memory now includes.
       else this.log(`type checker: warm (${sources.length} handler(s) checked); deploys are checked here`);
@@ -75,7 +73,7 @@ export class HandlerChecker {
   }
 
   /** Checks `files` (absolute) as the CLI's check does. Never rejects. */
-  check(files: string[], cwd: string, background = false): Promise<CheckResult> {
+  check(files: string[], cwd: string): Promise<CheckResult> {
     if (this.closed) return Promise.resolve({ unavailable: 'the instance is stopping' });
     if (this.pending.size >= MAX_PENDING) return Promise.resolve({ unavailable: `${MAX_PENDING} checks are waiting already` });
     const worker = this.worker ?? this.start();
@@ -83,7 +81,7 @@ export class HandlerChecker {
     return new Promise<CheckResult>((resolve) => {
       const timer = setTimeout(() => this.fail(worker, `no answer within ${this.timeoutMs} ms: the checker was restarted`), this.timeoutMs);
       this.pending.set(id, { resolve, timer });
-      worker.postMessage({ id, files, cwd, background } satisfies CheckerRequest);
+      worker.postMessage({ id, files, cwd } satisfies CheckerRequest);
     });
   }
 
