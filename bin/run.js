@@ -43,7 +43,14 @@ if (entries) {
     m.filename = file;
     m.paths = Module._nodeModulePaths(path.dirname(file));
     let exports;
-    Object.defineProperty(m, 'exports', { configurable: true, enumerable: true, get: () => exports ?? entries[sub], set: (v) => (exports = v) });
+    Object.defineProperty(m, 'exports', {
+      configurable: true,
+      enumerable: true,
+      get: () => exports ?? entries[sub],
+      set: (v) => {
+        exports = v;
+      },
+    });
     m.loaded = true;
     Module._cache[file] = m;
   }

@@ -59,6 +59,11 @@ const topRounds = Math.max(1, Number(values['top-rounds'] ?? (topBaseline ? 2 : 
 if (topBaseline && !fs.existsSync(path.join(topBaseline, 'bin', 'run.js'))) throw new Error(`--top-baseline ${topBaseline}: no bin/run.js there; give the root of a built faasflow tree`);
 const root = packageRoot();
 const BIN = path.join(root, 'bin', 'run.js');
+// A bare `tsc` after `npm run build` writes the commands back as one module per file (each imports
+// its dozen of dist/'s modules one by one): ~30 ms more for each `ps`, measured 2026-12-06. Time the
+// CLI as the build leaves it, or not at all.
+const unbundled = ['ps', 'logs', 'invoke', 'deploy', 'top'].filter((c) => !fs.readFileSync(path.join(root, 'dist', 'commands', `${c}.js`), 'utf8').includes('__ffRequire'));
+if (unbundled.length > 0) throw new Error(`dist/commands/{${unbundled.join(',')}}.js are tsc's output, not the bundles scripts/bundle-commands.js writes: run \`npm run build\` first`);
 
 interface Row {
   what: string;
