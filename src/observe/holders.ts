@@ -6,7 +6,10 @@
 // processes that have nothing to do with faasflow. With `fullEveryMs` longer than `holdersMs`
 // (`top`), the scans in between look only at the processes that are new since the last full scan
 // and those that held a segment then: a process that was there and held nothing is taken to
-// hold nothing still until the next full scan.
+// hold nothing still until the next full scan. Between full scans, a scan finding the same
+// processes in /proc as the last one reads no maps at all: a faasflow process maps the segments
+// when it starts and unmaps them when it exits, so who holds them changes with the set of
+// processes (a process that maps or unmaps one later shows at the next full scan).
 import type { InstanceView } from './instance.js';
 import { allPids, commandLine, scanHolders, scanHoldersAsync, type HolderTarget, type MappedBy } from './procfs.js';
 
@@ -19,6 +22,9 @@ export class Holders {
   /** Processes that held none of the segments at the last full scan, and when that was. */
   private quiet = new Set<number>();
   private fullAt = -Infinity;
+  /** /proc's processes at the last scan (readdir order: by pid), and the holders' command lines by pid. */
+  private pids: number[] = [];
+  private commands = new Map<number, string>();
 
   constructor(
     private readonly everyMs: number,
@@ -36,6 +42,12 @@ export class Holders {
     if (!this.due(key, now)) return;
     const all = allPids();
     const full = this.last.key !== key || now - this.fullAt >= this.fullEveryMs;
+    const same = all.length === this.pids.length && all.every((pid, i) => pid === this.pids[i]);
+    this.pids = all;
+    if (!full && same && this.fullEveryMs > this.everyMs) {
+      this.last.at = now;
+      return;
+    }
     const found = scanHolders(segments, { exclude: [process.pid], pids: full ? all : all.filter((pid) => !this.quiet.has(pid)) });
     if (full) {
       const holding = new Set([...found.values()].flat().map((h) => h.pid));
@@ -57,7 +69,15 @@ export class Holders {
   }
 
   private keep(at: number, key: string, segments: HolderTarget[], found: Map<string, MappedBy[]>): void {
-    this.last = { at, key, by: new Map(segments.map(({ name }) => [name, (found.get(name) ?? []).map((h) => ({ ...h, command: commandLine(h.pid) }))])) };
+    // A pid's command line is read once: a holder keeps it until it exits or execs (and exec unmaps).
+    const commands = new Map<number, string>();
+    const command = (pid: number) => {
+      const c = commands.get(pid) ?? this.commands.get(pid) ?? commandLine(pid);
+      commands.set(pid, c);
+      return c;
+    };
+    this.last = { at, key, by: new Map(segments.map(({ name }) => [name, (found.get(name) ?? []).map((h) => ({ ...h, command: command(h.pid) }))])) };
+    this.commands = commands;
   }
 }
 

@@ -20,6 +20,7 @@ export class ProcessSamples {
   private readonly current = new Map<number, MemorySample>();
   private readonly nextRollup = new Map<number, number>();
   private readonly trendAt = new Map<number, number>();
+  private readonly nextStatus = new Map<number, number>();
 
   constructor(
     private readonly fullSampleMs: number,
@@ -27,6 +28,7 @@ export class ProcessSamples {
     /** Given: a live view (see the top of this file). */
     private readonly files: ProcFiles | null = null,
     private readonly rollupMs = 6 * fullSampleMs,
+    private readonly statusMs = 3000,
   ) {}
 
   /** Whether `pid` is due a full memory sample at `now`. */
@@ -59,11 +61,16 @@ export class ProcessSamples {
   }
 
   private live(files: ProcFiles, pid: number, now: number, cpuTime: number): void {
-    const status = files.read(pid, 'status');
-    if (status === null) return;
     let full = this.full.get(pid);
     const next = this.nextRollup.get(pid);
-    if (!full || next === undefined || now >= next) {
+    const rollup = !full || next === undefined || now >= next;
+    const statusAt = this.nextStatus.get(pid);
+    if (!rollup && statusAt !== undefined && now < statusAt && this.current.has(pid)) return;
+    const status = files.read(pid, 'status');
+    if (status === null) return;
+    // Spread like the rollups, so that each refresh reads about as many.
+    this.nextStatus.set(pid, now + (statusAt === undefined ? Math.max(0.1, spread(pid)) : 1) * this.statusMs);
+    if (rollup) {
       const m = sampleMemoryWith(pid, status, cpuTime);
       if (m) {
         full = m;
@@ -108,6 +115,7 @@ export class ProcessSamples {
         this.trends.delete(pid);
         this.nextRollup.delete(pid);
         this.trendAt.delete(pid);
+        this.nextStatus.delete(pid);
       }
     }
     this.cpu.retain(alive);

@@ -151,7 +151,8 @@ export class RateChart {
     const key = `${width}x${height}:${series.map((s) => `${s.ansi}:${s.y.join(',')}`).join(';')}`;
     if (key === this.key) return false;
     this.key = key;
-    this.box.setContent(renderChart(series, width, height));
+    // noClear: the panel is drawn again whole (see Settable in widgets.ts).
+    (this.box as unknown as { setContent(text: string, noClear: boolean): void }).setContent(renderChart(series, width, height), true);
     return true;
   }
 

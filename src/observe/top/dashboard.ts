@@ -215,13 +215,12 @@ export class Dashboard {
   }
 
   private drawEvents(snap: Snapshot): void {
-    const color = { error: 'red', warn: 'yellow', info: 'gray' } as const;
-    const items = snap.events.map((e) => `{${color[e.level]}-fg}${e.at.slice(11, 19)} ${blessed.escape(e.text)}{/${color[e.level]}-fg}`);
+    const items = snap.events.map(eventText);
     this.setList(this.events, items.length ? items : ['{gray-fg}no errors{/gray-fg}']);
   }
 
   private drawLogs(logs: LogLine[]): void {
-    this.setList(this.logs, logs.length ? logs.map(logText) : [this.logHint]);
+    this.setList(this.logs, logs.length ? logs.map(logLine) : [this.logHint]);
   }
 
   /** Replaces the items and keeps the newest in view unless the user scrolled up in it. */
@@ -238,6 +237,17 @@ export class Dashboard {
     this.screen.destroy();
   }
 }
+
+// An event's and a log line's text, made once: the panels list the same ones refresh after refresh.
+const texts = new WeakMap<object, string>();
+const once = <T extends object>(make: (x: T) => string) => (x: T) => {
+  let t = texts.get(x);
+  if (t === undefined) texts.set(x, (t = make(x)));
+  return t;
+};
+const COLOR = { error: 'red', warn: 'yellow', info: 'gray' } as const;
+const eventText = once((e: Snapshot['events'][number]) => `{${COLOR[e.level]}-fg}${e.at.slice(11, 19)} ${blessed.escape(e.text)}{/${COLOR[e.level]}-fg}`);
+const logLine = once(logText);
 
 /** "12:01:02 gateway[123] text" for supervisor-written lines (they name their writer), else "[file] text". */
 export function logText(l: LogLine): string {

@@ -158,6 +158,15 @@ export function processColumns(ps: ProcessSnapshot[]): Column[] {
     { header: 'private trend', short: 'trend', cells: ps.map((p) => fmtTrend(p.trend)), compact: ps.map((p) => fmtTrend(p.trend, true)), required: true, shrink: 5 },
     { ...bytes('shared', (p) => p.memory?.sharedBytes, false), priority: 3 },
     { ...bytes('pss', (p) => p.memory?.pss, false), priority: 4 },
-    { header: 'uptime', cells: ps.map((p) => fmtDuration(p.uptimeS)), required: false, priority: 2 },
+    { header: 'uptime', cells: ps.map((p) => fmtUptime(p.uptimeS)), required: false, priority: 2 },
   ];
+}
+
+/**
+ * A process's uptime to the second for its first minute (a restart just happened), then to the
+ * minute: a column that changed every second changed every row of the table every second, and a
+ * changed row is parsed and drawn again (most of a quiet refresh's drawing).
+ */
+function fmtUptime(s: number): string {
+  return s >= 60 && s < 3600 ? `${Math.floor(s / 60)}m` : fmtDuration(s);
 }

@@ -22,6 +22,16 @@ const SGR = '\x1b\\[[0-9;]*m';
 const SGR_ALL = new RegExp(SGR, 'g');
 const WRAPPED = new RegExp(`^(${SGR})?(.*?)(${SGR})?$`, 's');
 
+/**
+ * blessed's setContent(text, noClear). Without noClear it first blanks the element's cells in the
+ * screen buffer (clearPos: a fill of its whole area, a tenth of a refresh's CPU when the process
+ * table's rows change); every element set here belongs to a panel marked for redrawing, whose
+ * render writes every cell of its area again, so the blanking is never seen.
+ */
+interface Settable {
+  setContent(text: string, noClear?: boolean): void;
+}
+
 /** Length on screen: without SGR escapes and blessed tags. */
 export function visibleLength(s: string): number {
   // Most cells are plain numbers and names: no regex pass (and no copies) for those.
@@ -90,10 +100,10 @@ function tableLine(cells: string[], widths: number[], spacing: number): string {
  * quiet refresh most rows are the same. Returns whether anything changed.
  */
 function setRows(t: contrib.TableWidget, header: string, rows: string[]): boolean {
-  const list = t.rows as unknown as { items: blessed.Widgets.BlessedElement[]; ritems: string[]; setItems(items: string[]): void };
+  const list = t.rows as unknown as { items: Settable[]; ritems: string[]; setItems(items: string[]): void };
   let changed = false;
   if (t.content !== header) {
-    t.setContent(header);
+    (t as unknown as Settable).setContent(header, true);
     changed = true;
   }
   if (list.items.length !== rows.length) {
@@ -102,7 +112,7 @@ function setRows(t: contrib.TableWidget, header: string, rows: string[]): boolea
   }
   for (let i = 0; i < rows.length; i++) {
     if (list.ritems[i] === rows[i]) continue;
-    list.items[i].setContent(rows[i]);
+    list.items[i].setContent(rows[i], true);
     list.ritems[i] = rows[i];
     changed = true;
   }
@@ -168,7 +178,7 @@ function changed(seen: WeakMap<blessed.Widgets.BoxElement, string>, box: blessed
 /** Sets a box's text if it is another; returns whether it was. */
 export function setText(box: blessed.Widgets.BoxElement, text: string): boolean {
   if (!changed(shown, box, text)) return false;
-  box.setContent(text);
+  (box as unknown as Settable).setContent(text, true);
   return true;
 }
 
