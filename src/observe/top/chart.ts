@@ -5,6 +5,7 @@
 // `top` more than everything else it did in a refresh.
 import type blessed from 'blessed';
 import type { Snapshot } from '../snapshot.js';
+import { setText } from './widgets.js';
 
 const HISTORY = 60;
 /** SGR foreground codes of the series: yellow, green, cyan, magenta, red, blue, white. */
@@ -151,8 +152,7 @@ export class RateChart {
     const key = `${width}x${height}:${series.map((s) => `${s.ansi}:${s.y.join(',')}`).join(';')}`;
     if (key === this.key) return false;
     this.key = key;
-    // noClear: the panel is drawn again whole (see Settable in widgets.ts).
-    (this.box as unknown as { setContent(text: string, noClear: boolean): void }).setContent(renderChart(series, width, height), true);
+    setText(this.box, renderChart(series, width, height));
     return true;
   }
 

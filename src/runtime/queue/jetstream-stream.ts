@@ -67,7 +67,6 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const STATES = new Set<unknown>(['pending', 'done', 'dead']);
 const CB_STATES = new Set<unknown>(['pending', 'done', 'failed']);
 
-/** The writer of a message (a queue process's random id, or 'cli'). */
 /** The row of a request the stream has just stored at `seq`. */
 export function newRow(seq: number, r: NewRequest, headers: string): StreamRow {
   return {
@@ -89,6 +88,7 @@ export function depthOf(rows: Map<string, StreamRow>, pending: Map<string, Strea
   return { pending: pending.size, oldest, dead, done };
 }
 
+/** The writer of a message (a queue process's random id, or 'cli'). */
 export function writerOf(data: Uint8Array): string | null {
   return str(decode(data)?.json.w);
 }

@@ -47,12 +47,7 @@ async function main(): Promise<void> {
   const frame = (c: GatewayConn, f: WireFrame) => {
     if (f.type === PUT) return put(c, f);
     if (f.type === RAN) return dispatcher.ran(c, f.seq, { status: num(f.json.status) ?? 0, headers: typeof f.json.headers === 'object' && f.json.headers ? f.json.headers as Record<string, unknown> : {}, body: f.body });
-    // A result asked for right after its 202 is in a journal perhaps not read yet: every journal
-    // is read and committed first, so the answer is never a 404 for an accepted request.
-    if (f.type === GET_RESULT) {
-      while (journals.read());
-      return store.write(() => undefined, () => void result(c, f).catch((err: Error) => c.send(RESULT, f.seq, { found: false, error: err.message })));
-    }
+    if (f.type === GET_RESULT) return void result(c, f).catch((err: Error) => c.send(RESULT, f.seq, { found: false, error: err.message }));
     if (f.type === JOURNAL) {
       const file = str(f.json.file, 128);
       if (file !== undefined && parseJournalName(file)) journals.soon(file);
@@ -80,7 +75,16 @@ async function main(): Promise<void> {
     });
   };
   const result = async (c: GatewayConn, f: WireFrame) => {
-    const row = await store.result(str(f.json.id, 64) ?? '');
+    const id = str(f.json.id, 64) ?? '';
+    let row = await store.result(id);
+    // A result asked for right after its 202 may be in a journal not read yet: not found, every
+    // journal is read and committed, then asked again, so an accepted request is never a 404. (Only
+    // then: polling a known id reads no journal.)
+    if (!row) {
+      while (journals.read());
+      await new Promise<void>((resolve) => store.write(() => undefined, () => resolve()));
+      row = await store.result(id);
+    }
     // A result is its caller's: with gateway.auth on, another token's holder learns nothing of it.
     if (!row || row.caller !== (str(f.json.caller, 256) ?? '-')) return c.send(RESULT, f.seq, { found: false });
     c.send(RESULT, f.seq, {
