@@ -22,6 +22,10 @@ function quickStart(): string {
   return m[1];
 }
 
+// The block deploys and type-checks handlers and runs the resize example: about a minute on a quiet
+// 2-vCPU machine, more under load; its own limit below (240 s) is the one that should speak.
+t.setTimeout(300_000);
+
 t.test('the README quick start, verbatim, in a fresh project from npm pack', { skip }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-qs-'));
   const instance = `qs${process.pid}`;

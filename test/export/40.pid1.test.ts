@@ -18,6 +18,10 @@ const skip = process.getuid?.() !== 0 ? 'needs root: it creates a user and a PID
 const children = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 const statusField = (pid: number, field: string) => /^(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`)) ?? '')?.[1].split(/\s+/).slice(1) ?? [];
 
+// A real `npm install` of the tarball compiles better-sqlite3 and faasflow's addon: about two
+// minutes on a quiet 2-vCPU machine, three or more under load, more than tap's 180 s per file.
+t.setTimeout(600_000);
+
 t.test('packed, installed, PID 1, not root: SIGTERM under load drains and exits 0', { skip }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-pid1-'));
   fs.chmodSync(dir, 0o755);
