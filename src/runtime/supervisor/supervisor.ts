@@ -10,7 +10,7 @@ import type { InstanceStatus } from '../../common/protocol.js';
 import { readState } from '../../common/state.js';
 import { createToken, fileId, removeIfSame, type FileId } from './control-auth.js';
 import { serveControl } from './control-socket.js';
-import { ProcessTable, Segment, pidAlive, segmentName } from '../../shm/index.js';
+import { ProcessTable, Segment, segmentName } from '../../shm/index.js';
 import { bundleHandler } from '../handler/bundle.js';
 import type { Child } from './child.js';
 import { Containers, settled } from './containers.js';
@@ -25,6 +25,7 @@ import { settledHealth } from './health.js';
 import { LogFiles } from './logs.js';
 import type { Parts } from './parts.js';
 import { ReclaimReport } from './reclaim-report.js';
+import { sweepDeadOwners } from './dead-owners.js';
 import { enforceMemoryLimits } from './replace.js';
 import { childSpecs } from './specs.js';
 import { instanceStatus, writeStateFile } from './state-file.js';
@@ -224,13 +225,14 @@ export class Supervisor implements Parts {
     checkDomains(this);
     if (!this.table) return;
     this.table.heartbeat(this.table.slotOf(process.pid));
-    for (const c of [...this.gateways.all(), ...this.queue.all(), ...this.containers.all(), ...this.spares.all().map((sp) => sp.c)]) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
+    for (const c of this.children()) if (c.slot >= 0 && c.running) this.table.heartbeat(c.slot);
   }
 
-  /** Packets of owners that died unseen; what the log says of it is bounded (reclaim-report.ts). */
+  private children(): Child[] { return [...this.gateways.all(), ...this.queue.all(), ...this.containers.all(), ...this.spares.all().map((sp) => sp.c)]; }
+
+  /** Packets of owners that died unseen (not children whose exit is pending: dead-owners.ts); its log lines are bounded. */
   private reclaimDead(): void {
-    for (const d of this.domains.all()) if (!d.segment.isClosed) this.reclaims.add(d.name, d.segment.pool.reclaimDead(pidAlive));
-    for (const line of this.reclaims.lines()) this.events.info(line);
+    for (const line of sweepDeadOwners(this.domains.all(), this.children(), this.reclaims)) this.events.info(line);
   }
 
   status(withMemory: boolean): InstanceStatus { return instanceStatus(this, this.startedAt, withMemory); }
