@@ -4,41 +4,12 @@
 // complete records and loses only the torn one; a killed gateway's journal goes once it is stored.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { post, request } from '../helpers/http.js';
-import { configText, psChildren, project, until, type Project } from '../cli/helpers.js';
-import { encodeRecord, journalName, parseJournalName, startTime } from '../../src/runtime/queue/journal-format.js';
-import { RECORDER, findFile, runs } from './helpers.js';
-
-async function instance(t: Test, tag: string): Promise<{ p: Project; recFile: string; journal: string }> {
-  const p = await project(t, tag);
-  const recFile = path.join(p.dir, 'runs.log');
-  p.write('rec.ts', RECORDER);
-  p.write('faasflow.config.ts', configText(p.port, `[{ id: 1, name: 'rec', handler: './rec.ts', env: { REC_FILE: ${JSON.stringify(recFile)} } }]`,
-    "  security: { sandbox: false },\n  supervisor: { backoffMin: '50ms', backoffMax: '200ms' },\n  async: { backoff: '50ms' },\n").replace(`gateway: { port: ${p.port} }`, `gateway: { port: ${p.port}, workers: 2 }`));
-  const up = await p.cli(['up']);
-  t.equal(up.code, 0, up.stderr);
-  t.teardown(() => p.cli(['down', '--clean-shm']));
-  return { p, recFile, journal: path.join(p.dir, 'state', 'journal') };
-}
-
-/** A process that has exited: its pid and start time name the journal of a gateway that is gone. */
-async function deadWriter(): Promise<{ pid: number; start: string }> {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  const pid = child.pid!;
-  const start = (await until(() => startTime(pid), 5000, 'the child to start')) ?? '';
-  child.kill('SIGKILL');
-  await until(() => startTime(pid) === undefined, 5000, 'the child to exit');
-  return { pid, start };
-}
-
-const record = (id: string, body: Buffer) => Buffer.concat(encodeRecord({ id, kind: 'function', target: '1', name: 'rec', fn: 1, caller: '-', headers: [], query: '' }, body));
-
-const queueLog = (p: Project) => {
-  const f = findFile(p.runtimeDir, 'queue.log');
-  return f ? fs.readFileSync(f, 'utf8') : '';
-};
+import { psChildren, until } from '../cli/helpers.js';
+import { encodeRecord, journalName, parseJournalName } from '../../src/runtime/queue/journal-format.js';
+import { runs } from './helpers.js';
+import { deadWriter, instance, queueLog, record } from './journal-helpers.js';
 
 t.test('a result asked for right after its 202 is never a 404', async (t) => {
   const { p } = await instance(t, 'jres');
