@@ -12,7 +12,7 @@ import type { Row } from '../runtime/queue/store.js';
 import { LIST_COLUMNS, openQueueDb } from '../runtime/queue/sqlite-store.js';
 import { readStoreNote } from '../runtime/queue/open-store.js';
 import { JetStreamAdmin } from '../runtime/queue/jetstream-admin.js';
-import { writerAlive } from '../runtime/queue/journal-format.js';
+import { OFFSETS_FILE, loadOffsets, saveOffsets } from '../runtime/queue/journal-offsets.js';
 import { readJournals, type JournalTail } from './queue-journals.js';
 
 export type QueueFilter = 'pending' | 'done' | 'dead' | 'all';
@@ -39,7 +39,10 @@ export async function openQueue(instance: string, write = false): Promise<QueueA
   if (note.kind === 'nats') {
     try {
       const a = await JetStreamAdmin.open(note);
-      return { counts: () => a.counts(), list: (s, n) => a.list(s, n), get: (id) => a.get(id), journaled: () => pendingRows(readJournals(stateFiles(stateDir).journal, () => 0), (id) => a.get(id) !== undefined), retry: (ids) => a.retry(ids), close: () => a.close(), purge: (pending, journals) => purgeJetStream(a, pending, journals ? stateFiles(stateDir).journal : undefined) };
+      return { counts: () => a.counts(), list: (s, n) => a.list(s, n), get: (id) => a.get(id), journaled: () => {
+        const offsets = loadOffsets(path.join(stateDir, OFFSETS_FILE));
+        return pendingRows(readJournals(stateFiles(stateDir).journal, (n) => offsets.get(n) ?? 0), (id) => a.get(id) !== undefined);
+      }, retry: (ids) => a.retry(ids), close: () => a.close(), purge: (pending, journals) => purgeJetStream(a, pending, stateDir, journals === true) };
     } catch (err) {
       throw Object.assign(new FaasflowError('USAGE', `instance ${instance} keeps its async queue in NATS JetStream (stream ${note.stream}): ${(err as Error).message}`), { cause: err });
     }
@@ -120,22 +123,19 @@ function purgeRequests(db: Database.Database, pending: boolean, tails: JournalTa
 }
 
 /**
- * As purgeRequests, on a JetStream store (`journals`: the queue not running). Its journal offsets
- * live in the queue process only, so a journal is dropped whole: removed where its writer is gone;
- * a live gateway's is left (counted in `journalsLeft`) and read in again at the queue's next start.
+ * As purgeRequests, on a JetStream store (`journals`: the queue not running). The offsets file the
+ * queue keeps for it (queue/journal-offsets.ts) moves past what was read here, after the stream's
+ * requests are gone: records written after the read are read in at the queue's next start.
  */
-async function purgeJetStream(a: JetStreamAdmin, pending: boolean, journals: string | undefined): Promise<Record<string, number>> {
-  const tails = pending && journals !== undefined ? readJournals(journals, () => 0) : [];
+async function purgeJetStream(a: JetStreamAdmin, pending: boolean, stateDir: string, journals: boolean): Promise<Record<string, number>> {
+  const file = path.join(stateDir, OFFSETS_FILE);
+  const offsets = loadOffsets(file);
+  const tails = pending && journals ? readJournals(stateFiles(stateDir).journal, (n) => offsets.get(n) ?? 0) : [];
+  const journaled = new Set(tails.flatMap((t) => t.requests).filter((r) => !a.get(r.id)).map((r) => r.id)).size;
   const removed = await a.purge(pending);
-  let journaled = 0;
-  let left = 0;
-  for (const t of tails) {
-    if (writerAlive(t.name)) {
-      left++;
-      continue;
-    }
-    fs.rmSync(path.join(journals!, t.name), { force: true });
-    journaled += new Set(t.requests.filter((r) => !a.get(r.id)).map((r) => r.id)).size;
+  if (tails.length) {
+    for (const t of tails) offsets.set(t.name, Math.max(t.end, offsets.get(t.name) ?? 0));
+    saveOffsets(file, offsets);
   }
-  return { ...removed, pending: removed.pending + journaled, ...(left ? { journalsLeft: left } : {}) };
+  return { ...removed, pending: removed.pending + journaled };
 }

@@ -18,7 +18,6 @@ export default class QueuePurge extends FaasflowCommand {
     try {
       const removed = await q.purge(flags.pending, flags.pending && !running);
       this.log(`removed ${removed.dead} dead letter(s), ${removed.done} result(s)${flags.pending ? `, ${removed.pending} pending request(s)` : ''}`);
-      if (removed.journalsLeft) this.warn(`${removed.journalsLeft} journal(s) of a running gateway were left: with no queue running, their requests are read in (and run) at its next start`);
       return removed;
     } finally {
       await q.close();
