@@ -97,13 +97,16 @@ function readTail(fd: number, name: string, start: number): JournalTail {
   const requests: NewRequest[] = [];
   const now = Date.now();
   let pos = start;
+  // A header's length is also bounded by the bytes the file has: no allocation past them.
+  const size = fs.fstatSync(fd).size;
   for (;;) {
     // The header first: its lengths are bounded (parseRecords) before the record is read whole.
     const h = parseRecords(head.subarray(0, fs.readSync(fd, head, 0, HEAD, pos)), MAX_BODY);
     if (h.bad || h.need === 0 && h.used === 0) break;
-    const size = HEAD + h.need;
-    const buf = Buffer.allocUnsafe(size);
-    const p = parseRecords(buf.subarray(0, fs.readSync(fd, buf, 0, size, pos)), MAX_BODY);
+    const length = HEAD + h.need;
+    if (length > size - pos) break;
+    const buf = Buffer.allocUnsafe(length);
+    const p = parseRecords(buf.subarray(0, fs.readSync(fd, buf, 0, length, pos)), MAX_BODY);
     if (p.used === 0) break;
     for (const r of p.records) {
       const req = r.json && requestOf(r.json, r.body, now);
