@@ -4,29 +4,12 @@
 // complete records and loses only the torn one; a killed gateway's journal goes once it is stored.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { post, request } from '../helpers/http.js';
-import { configText, psChildren, project, until, type Project } from '../cli/helpers.js';
-import { encodeRecord, journalName, parseJournalName, startTime } from '../../src/runtime/queue/journal-format.js';
-import { RECORDER, findFile, runs } from './helpers.js';
-
-async function instance(t: Test, tag: string): Promise<{ p: Project; recFile: string; journal: string }> {
-  const p = await project(t, tag);
-  const recFile = path.join(p.dir, 'runs.log');
-  p.write('rec.ts', RECORDER);
-  p.write('faasflow.config.ts', configText(p.port, `[{ id: 1, name: 'rec', handler: './rec.ts', env: { REC_FILE: ${JSON.stringify(recFile)} } }]`,
-    "  security: { sandbox: false },\n  supervisor: { backoffMin: '50ms', backoffMax: '200ms' },\n  async: { backoff: '50ms' },\n").replace(`gateway: { port: ${p.port} }`, `gateway: { port: ${p.port}, workers: 2 }`));
-  const up = await p.cli(['up']);
-  t.equal(up.code, 0, up.stderr);
-  t.teardown(() => p.cli(['down', '--clean-shm']));
-  return { p, recFile, journal: path.join(p.dir, 'state', 'journal') };
-}
-
-const queueLog = (p: Project) => {
-  const f = findFile(p.runtimeDir, 'queue.log');
-  return f ? fs.readFileSync(f, 'utf8') : '';
-};
+import { psChildren, until } from '../cli/helpers.js';
+import { encodeRecord, journalName, parseJournalName } from '../../src/runtime/queue/journal-format.js';
+import { runs } from './helpers.js';
+import { deadWriter, instance, queueLog, record } from './journal-helpers.js';
 
 t.test('a result asked for right after its 202 is never a 404', async (t) => {
   const { p } = await instance(t, 'jres');
@@ -43,14 +26,9 @@ t.test('a result asked for right after its 202 is never a 404', async (t) => {
 
 t.test("a dead writer's torn record is skipped; its complete records run; its file is removed", async (t) => {
   const { p, recFile, journal } = await instance(t, 'jtorn');
-  // A process that has exited: its pid and start time name the journal of a gateway that is gone.
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  const pid = child.pid!;
-  const start = (await until(() => startTime(pid), 5000, 'the child to start')) ?? '';
-  child.kill('SIGKILL');
-  await until(() => startTime(pid) === undefined, 5000, 'the child to exit');
+  const { pid, start } = await deadWriter();
   const ids = [1, 2, 3].map((n) => `00000000-0000-4000-8000-00000000002${n}`);
-  const rec = (id: string) => Buffer.concat(encodeRecord({ id, kind: 'function', target: '1', name: 'rec', fn: 1, caller: '-', headers: [], query: '' }, Buffer.from(`torn test ${id}`)));
+  const rec = (id: string) => record(id, Buffer.from(`torn test ${id}`));
   const torn = rec('00000000-0000-4000-8000-000000000029');
   const bytes = Buffer.concat([rec(ids[0]), Buffer.concat(encodeRecord({ note: 'not a request' }, Buffer.alloc(0))), rec(ids[1]), rec(ids[2]), torn.subarray(0, torn.length - 5), Buffer.alloc(4096)]);
   const name = journalName(pid, start, 0);
@@ -64,6 +42,26 @@ t.test("a dead writer's torn record is skipped; its complete records run; its fi
   t.notOk(runs(recFile).some(([r]) => r.endsWith('0029')), 'the torn record did not run');
   t.match(queueLog(p), new RegExp(`journal ${name}: a CRC that does not match at byte \\d+ of ${bytes.length}, and its gateway is gone: the bytes from there are skipped`));
   t.match(queueLog(p), new RegExp(`journal ${name}: a record that is not an async request`));
+});
+
+t.test('records larger than a read and after one are read; a header past the bounds stops the reading there', async (t) => {
+  const { p, recFile, journal } = await instance(t, 'jbig');
+  const { pid, start } = await deadWriter();
+  const ids = [1, 2, 3].map((n) => `00000000-0000-4000-8000-00000000003${n}`);
+  // The reader takes a header first, then the record's size or a chunk: 100 KiB spans several chunks.
+  const big = record(ids[0], Buffer.alloc(100 << 10, 7));
+  const hostile = Buffer.alloc(16);
+  hostile.write('FFJ1', 0);
+  hostile.writeUInt32LE(0xffffffff, 4);
+  const after = record('00000000-0000-4000-8000-000000000039', Buffer.from('past the hostile header'));
+  const bytes = Buffer.concat([big, record(ids[1], Buffer.from('small')), record(ids[2], Buffer.alloc(0)), hostile, after, Buffer.alloc(40 << 10)]);
+  const name = journalName(pid, start, 0);
+  fs.writeFileSync(path.join(journal, `.${name}`), bytes, { mode: 0o600 });
+  fs.renameSync(path.join(journal, `.${name}`), path.join(journal, name));
+  await until(() => ids.every((id) => runs(recFile).some(([r]) => r === id)), 20_000, 'the three records before the hostile header to run');
+  await until(() => !fs.existsSync(path.join(journal, name)), 10_000, 'the journal to be removed');
+  t.notOk(runs(recFile).some(([r]) => r.endsWith('0039')), 'nothing past the hostile header ran');
+  t.match(queueLog(p), new RegExp(`journal ${name}: a record of 4294967295 \\+ \\d+ bytes .* and its gateway is gone`));
 });
 
 t.test("a SIGKILLed gateway's journal is removed once stored; one journal per live gateway", async (t) => {

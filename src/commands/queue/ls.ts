@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags';
 import { FaasflowCommand } from '../../control/command.js';
 import { openQueue, type QueueFilter } from '../../control/queue.js';
+import { ingestViaQueue } from '../../control/queue-journals.js';
 import { textTable } from '../../observe/format.js';
 import type { Row } from '../../runtime/queue/store.js';
 
@@ -14,10 +15,16 @@ export default class QueueLs extends FaasflowCommand {
 
   async run(): Promise<{ counts: Record<string, number>; requests: Row[] }> {
     const { flags } = await this.parse(QueueLs);
+    // Accepted requests may still be only in the gateways' journals: a running queue reads them in
+    // first; a stopped one's are read here (read-only) and shown as pending.
+    const running = await ingestViaQueue(flags.instance);
     const q = await openQueue(flags.instance);
     try {
       const counts = q.counts();
-      const requests = q.list(flags.state as QueueFilter, flags.limit);
+      const state = flags.state as QueueFilter;
+      const journaled = running ? [] : q.journaled();
+      counts.pending += journaled.length;
+      const requests = [...(state === 'pending' || state === 'all' ? journaled : []), ...q.list(state, flags.limit)].slice(0, flags.limit);
       const now = Date.now();
       this.log(`${counts.pending} pending, ${counts.done} done (results kept), ${counts.dead} dead letter(s)`);
       if (requests.length) {

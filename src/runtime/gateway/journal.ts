@@ -41,6 +41,8 @@ export class JournalWriter {
   private broken = false;
   private logged = false;
   private closed = false;
+  /** Callers of close() waiting for the batches in hand: told when the last one is written. */
+  private readonly drained: (() => void)[] = [];
   name = '';
 
   constructor(
@@ -127,6 +129,7 @@ export class JournalWriter {
     }
     this.busy = false;
     this.schedule();
+    if (!this.scheduled && !this.busy) for (const d of this.drained.splice(0)) d();
   }
 
   private async writeAll(bufs: Buffer[], at: number): Promise<void> {
@@ -144,7 +147,8 @@ export class JournalWriter {
   /** Waits for the batches in hand, then closes the file (the queue removes it once it has read it). */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.busy || this.scheduled || this.next.waiters.length) await new Promise((r) => setTimeout(r, 5));
+    // No appends are taken any more: the batches in hand end with a flush that schedules no other.
+    if (this.busy || this.scheduled) await new Promise<void>((r) => this.drained.push(r));
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

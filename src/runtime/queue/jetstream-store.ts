@@ -13,6 +13,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { consumerOpts } from 'nats';
 import type { CallbackState, NewRequest, Outcome, QueueStore, RowWithBody, RowWithResult } from './store.js';
 import { ID_RE, apply, depthOf, newRow, connectTo, decode, encode, ensureStream, manager, stateJson, subject, writerOf, type NatsTarget, type StreamRow } from './jetstream-stream.js';
+import { JournalOffsets } from './journal-offsets.js';
 
 /** How long a publish waits for its PubAck. */
 const PUB_TIMEOUT_MS = 5000;
@@ -30,7 +31,6 @@ export class JetStreamStore implements QueueStore {
   private readonly latest = new Map<string, Uint8Array>();
   private readonly unsent = new Map<string, Uint8Array>();
   private readonly writer = randomBytes(8).toString('hex');
-  private readonly offsets = new Map<string, number>();
   private connected = true;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
@@ -43,6 +43,7 @@ export class JetStreamStore implements QueueStore {
     private readonly jsm: JetStreamManager,
     private readonly t: NatsTarget,
     private readonly log: (level: 'info' | 'warn', line: string) => void,
+    private readonly offsets: JournalOffsets,
   ) {
     this.where = `NATS JetStream stream ${t.stream} at ${t.servers.join(', ')} (a 202 waits for the server's PubAck; durability is the server's: see README)`;
     this.timer = setInterval(() => this.resend(), RESEND_MS);
@@ -50,12 +51,12 @@ export class JetStreamStore implements QueueStore {
     void this.watchStatus();
   }
 
-  static async open(t: NatsTarget, instance: string, log: (level: 'info' | 'warn', line: string) => void): Promise<JetStreamStore> {
+  static async open(t: NatsTarget, instance: string, log: (level: 'info' | 'warn', line: string) => void, offsetsFile: string): Promise<JetStreamStore> {
     const nc = await connectTo(t.servers, `faasflow-queue-${instance}`);
     try {
       const jsm = await manager(nc, t.servers);
       await ensureStream(jsm, t.stream, instance, t.replicas);
-      const s = new JetStreamStore(nc, nc.jetstream({ timeout: PUB_TIMEOUT_MS }), jsm, t, log);
+      const s = new JetStreamStore(nc, nc.jetstream({ timeout: PUB_TIMEOUT_MS }), jsm, t, log, new JournalOffsets(offsetsFile, log));
       await s.follow();
       return s;
     } catch (err) {
@@ -184,14 +185,14 @@ export class JetStreamStore implements QueueStore {
     });
   }
 
-  /** Each row as `put`; the offsets live in this process: a restarted queue reads journals from their start (put skips what it has). */
+  /** Each row as `put`; the offset is kept in a file once all are acknowledged (journal-offsets.ts; put skips ids it has). */
   ingest(rows: NewRequest[], file: string, offset: number, done: (err?: Error) => void): void {
     const p = Promise.all(rows.map((r) => new Promise<void>((ok, no) => this.put(r, (err) => (err ? no(err) : ok())))));
     this.flights.add(p);
     p.then(() => done(void this.offsets.set(file, offset)), (err: Error) => done(err)).finally(() => this.flights.delete(p));
   }
 
-  journalOffset = (file: string): number => this.offsets.get(file) ?? 0;
+  journalOffset = (file: string): number => this.offsets.get(file);
   barrier = (done: (err?: Error) => void): void => this.write(() => undefined, done);
   forgetJournal = (file: string): void => void this.offsets.delete(file);
 

@@ -1,5 +1,6 @@
 // Reads the gateways' journals (gateway/journal.ts) into the queue's store: each file from the
-// offset the store keeps for it, in 32 KiB reads, at most 8 MiB a turn over all files; the rows
+// offset the store keeps for it, a record's 16-byte header first (all an idle file costs a tick),
+// then 32 KiB reads (or the record's size), at most 8 MiB a turn over all files; the rows
 // and the new offset commit in one transaction (store.ingest), so a killed queue resumes where its
 // last commit left off and stores nothing twice (a request id is inserted once). A file is removed
 // once its writer is gone (or writes a newer generation) and all its records are in the store,
@@ -9,10 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { headerPairs, num, str } from './wire.js';
 import type { NewRequest, QueueStore } from './store.js';
-import { parseJournalName, parseRecords, writerAlive } from './journal-format.js';
+import { HEAD, parseJournalName, parseRecords, writerAlive } from './journal-format.js';
 
 const CHUNK = 32 << 10;
 const TURN_BUDGET = 8 << 20;
+/** How long a writer found running is taken to still run: its removal waits at most this much longer. */
+const ALIVE_MS = 1000;
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
 /** An accepted request's fields from a journal record or a PUT frame, or undefined if it is not one. */
@@ -33,6 +36,8 @@ interface Open {
   pos: number;
   /** A torn tail skipped (its writer gone): nothing more is read from this file. */
   ended: boolean;
+  /** When its writer was last found running (/proc read), 0: not yet. */
+  aliveAt: number;
 }
 
 export class JournalIngest {
@@ -44,6 +49,9 @@ export class JournalIngest {
   private closed = false;
   /** Bytes of records read, over all files. */
   private progress = 0;
+  /** Reused by every read of a header, and of a chunk of records no larger than CHUNK. */
+  private readonly head = Buffer.allocUnsafe(HEAD);
+  private readonly chunk = Buffer.allocUnsafe(CHUNK);
 
   constructor(
     readonly dir: string,
@@ -102,7 +110,7 @@ export class JournalIngest {
     let o = this.open.get(name);
     if (!o) {
       try {
-        o = { fd: fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), pos: this.store.journalOffset(name), ended: false };
+        o = { fd: fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW), pos: this.store.journalOffset(name), ended: false, aliveAt: 0 };
       } catch {
         return 0;
       }
@@ -114,18 +122,29 @@ export class JournalIngest {
     let torn: string | undefined;
     /** The end of the records was reached (a zero magic, or the end of the file). */
     let end = false;
-    let want = CHUNK;
+    /** Bytes to read next; 0: at a record's start, where its header is read first. */
+    let want = 0;
     const now = Date.now();
     while (!o.ended && read < TURN_BUDGET) {
-      const buf = Buffer.allocUnsafe(want);
-      let n: number;
-      try {
-        n = fs.readSync(o.fd, buf, 0, want, o.pos);
-      } catch (err) {
-        this.log('warn', `journal ${name}: cannot read it (${(err as Error).message})`);
-        break;
+      if (want === 0) {
+        // An idle file costs one read of a header, into a buffer kept for it: what follows the
+        // records is the writer's zeros laid out ahead, and reading them tells nothing.
+        const n = this.pread(name, o, this.head, HEAD);
+        if (n < 0) break;
+        read += n;
+        const h = parseRecords(this.head.subarray(0, n), this.maxBody);
+        if (h.bad) torn = h.bad;
+        else if (h.need > 0 && n < HEAD) torn = `a record cut short (${h.need} bytes missing)`;
+        else if (n < HEAD || h.need === 0 && h.used === 0) end = true;
+        if (torn || end) break;
+        // The header's lengths are bounded by parseRecords: the record, or a chunk of small ones.
+        want = Math.max(CHUNK, HEAD + h.need);
       }
+      const buf = want <= CHUNK ? this.chunk : Buffer.allocUnsafe(want);
+      const n = this.pread(name, o, buf, want);
+      if (n < 0) break;
       read += n;
+      // Bodies are copied out of `buf` (parseRecords), so the chunk is free again for the next read.
       const p = parseRecords(buf.subarray(0, n), this.maxBody);
       for (const r of p.records) {
         const req = r.json && requestOf(r.json, r.body, now);
@@ -134,17 +153,17 @@ export class JournalIngest {
       }
       o.pos += p.used;
       if (p.bad) torn = p.bad;
-      else if (p.need > 0 && (p.used > 0 || n === want)) {
-        want = p.used > 0 ? CHUNK : n + p.need;
-        continue;
-      } else if (p.need > 0) torn = `a record cut short (${p.need} bytes missing)`;
-      else if (p.used === n && n === want) {
-        want = CHUNK;
+      else if (p.need > 0 && p.used === 0) torn = `a record cut short (${p.need} bytes missing)`;
+      // A record begins past the ones read (cut by the chunk), or the chunk ended on a record's end.
+      else if (p.need > 0 || p.used === n && n === want) {
+        want = 0;
         continue;
       } else end = true;
       break;
     }
-    const gone = newer || !writerAlive(name);
+    // Whether the writer is gone matters only where the reading stopped at the end or at a torn
+    // record (a skipped tail too: its removal is tried again until the store has the records).
+    const gone = (o.ended || torn !== undefined || end) && (newer || !this.alive(name, o));
     if (torn && gone) {
       let size = -1;
       try {
@@ -160,6 +179,28 @@ export class JournalIngest {
     if (rows.length || o.pos !== from) this.hand(name, rows, o.pos);
     if (gone && (o.ended || end)) this.finish(name, o);
     return read;
+  }
+
+  /** Up to `length` bytes at the file's position; -1 (logged) if it cannot be read. */
+  private pread(name: string, o: Open, buf: Buffer, length: number): number {
+    try {
+      return fs.readSync(o.fd, buf, 0, length, o.pos);
+    } catch (err) {
+      this.log('warn', `journal ${name}: cannot read it (${(err as Error).message})`);
+      return -1;
+    }
+  }
+
+  /**
+   * Whether the file's writer still runs: read from /proc at most once per ALIVE_MS while it does,
+   * not on every idle tick (a gone writer never comes back: its pid and start time name it).
+   */
+  private alive(name: string, o: Open): boolean {
+    const now = Date.now();
+    if (o.aliveAt && now - o.aliveAt < ALIVE_MS) return true;
+    if (!writerAlive(name)) return false;
+    o.aliveAt = now;
+    return true;
   }
 
   private hand(name: string, rows: NewRequest[], offset: number): void {

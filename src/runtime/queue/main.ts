@@ -15,7 +15,7 @@ import { SqliteStore } from './sqlite-store.js';
 import { Dispatcher } from './dispatch.js';
 import { Callbacks } from './callbacks.js';
 import { ack, serveGateways, type GatewayConn } from './gateways.js';
-import { GET_RESULT, GET_STATS, JOURNAL, PUT, RAN, RESULT, STATS, num, str, type WireFrame } from './wire.js';
+import { GET_RESULT, GET_STATS, INGEST, JOURNAL, PUT, RAN, RESULT, STATS, num, str, type WireFrame } from './wire.js';
 import { JournalIngest, requestOf } from './journal-ingest.js';
 import { parseJournalName } from './journal-format.js';
 import { queueStats } from './stats.js';
@@ -52,6 +52,12 @@ async function main(): Promise<void> {
       const file = str(f.json.file, 128);
       if (file !== undefined && parseJournalName(file)) journals.soon(file);
       return;
+    }
+    if (f.type === INGEST) {
+      // What is journaled now is in the store when the CLI is answered, so a purge that follows
+      // it reaches every request accepted before it (and none accepted after).
+      while (journals.read());
+      return store.write(() => undefined, (err) => ack(c, f.seq, err));
     }
     if (f.type === GET_STATS) return c.send(STATS, f.seq, queueStats(store, dispatcher, callbacks, startedAt));
     log('warn', `gateway connection ${c.id} sent a frame of unknown type ${f.type}: ignored`);

@@ -7,6 +7,7 @@ import type { QueueStore } from './store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { JetStreamStore } from './jetstream-store.js';
 import { streamFor, type NatsTarget } from './jetstream-stream.js';
+import { OFFSETS_FILE } from './journal-offsets.js';
 
 /** The note's name in the state directory. */
 export const STORE_NOTE = 'queue-store.json';
@@ -21,7 +22,7 @@ export async function openStore(a: AsyncConfig, instance: string, stateDir: stri
   if (a.durability === 'power' && note.replicas === 1) {
     log('info', `async.durability 'power' with one NATS server: a PubAck means the request is in the server's files; it survives a killed nats-server, and a power cut only as far as the server syncs them (nats-server 2.10+: jetstream { sync_interval: always }; else replicas: 3 in a cluster)`);
   }
-  return JetStreamStore.open(note, instance, log);
+  return JetStreamStore.open(note, instance, log, path.join(stateDir, OFFSETS_FILE));
 }
 
 /** Where `faasflow queue …` finds an instance's requests: the note, else (older instances) SQLite. */

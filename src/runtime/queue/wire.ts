@@ -15,6 +15,8 @@ export const GET_STATS = 5;
 export const RAN = 7;
 /** A gateway wrote to its journal `{file}` (gateway/journal.ts): read it soon. Not answered. */
 export const JOURNAL = 10;
+/** The CLI (`queue purge`, `queue ls`): read every journal into the store now; answered ACK once committed. */
+export const INGEST = 11;
 /** Queue → gateway. */
 export const ACK = 2;
 export const RESULT = 4;
