@@ -123,10 +123,11 @@ export class SqliteStore implements QueueStore {
     if (n) this.st('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value').run('accepted', n);
   }
 
+  /** An offset never moves back: `queue purge --pending` with the queue stopped may have moved it past what this process read. */
   ingest(rows: NewRequest[], file: string, offset: number, done: (err?: Error) => void): void {
     this.write(() => {
       this.accept(rows);
-      this.st('INSERT INTO journals (name, offset) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET offset = excluded.offset').run(file, offset);
+      this.st('INSERT INTO journals (name, offset) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET offset = max(offset, excluded.offset)').run(file, offset);
     }, done);
   }
 
