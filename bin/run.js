@@ -56,7 +56,9 @@ if (entries) {
   }
 }
 
-const { execute } = await import('@oclif/core/execute');
+// The bundle's own entry point when there is one: import() would resolve the package and read and
+// scan execute.js for its exports, only to hand back the cache's copy of the same object.
+const { execute } = entries ? entries['/execute'] : await import('@oclif/core/execute');
 await execute({ dir: import.meta.url });
 
 /**

@@ -23,7 +23,7 @@ export default class Top extends FaasflowCommand {
       },
     })(),
     'runtime-dir': Flags.string({ description: 'instance runtime directory, for log lines and function names (default: where `faasflow up` put it)' }),
-    'sample-every': Flags.integer({ description: 'a private-memory trend sample per process every N ms; /proc smaps_rollup (PSS, shared, private) every 6 × N (--once reads it for each of its two snapshots)', default: 5000, min: 0 }),
+    'sample-every': Flags.integer({ description: 'a private-memory trend sample per process every N ms; /proc smaps_rollup (PSS, shared, private) every 6 × N, up to 8 times less often for a process over 96 MiB resident (--once reads it for each of its two snapshots)', default: 5000, min: 0 }),
   };
 
   async run(): Promise<Snapshot | void> {

@@ -5,8 +5,10 @@
 // Reading every process's maps costs tens of milliseconds on a busy machine, nearly all of it on
 // processes that have nothing to do with faasflow. With `fullEveryMs` longer than `holdersMs`
 // (`top`), the scans in between look only at the processes that are new since the last full scan
-// and those that held a segment then: a process that was there and held nothing is taken to
-// hold nothing still until the next full scan. Between full scans, a scan finding the same
+// and held nothing at the last scan: a process that was there at the full scan and held nothing is
+// taken to hold nothing still until the next full scan, and one that held a segment at the last
+// scan and is still there to hold it still (its maps are not read again: a Node process's run to
+// hundreds of lines, the supervisor's to 600). Between full scans, a scan finding the same
 // processes in /proc as the last one reads no maps at all: a faasflow process maps the segments
 // when it starts and unmaps them when it exits, so who holds them changes with the set of
 // processes (a process that maps or unmaps one later shows at the next full scan).
@@ -48,7 +50,11 @@ export class Holders {
       this.last.at = now;
       return;
     }
-    const found = scanHolders(segments, { exclude: [process.pid], pids: full ? all : all.filter((pid) => !this.quiet.has(pid)) });
+    const alive = new Set(all);
+    const held = full ? [] : this.heldBy(alive);
+    const known = new Set(held.map(([, h]) => h.pid));
+    const found = scanHolders(segments, { exclude: [process.pid], pids: full ? all : all.filter((pid) => !this.quiet.has(pid) && !known.has(pid)) });
+    for (const [name, h] of held) found.set(name, [...(found.get(name) ?? []), h].sort((a, b) => a.pid - b.pid));
     if (full) {
       const holding = new Set([...found.values()].flat().map((h) => h.pid));
       this.quiet = new Set(all.filter((pid) => !holding.has(pid)));
@@ -62,6 +68,11 @@ export class Holders {
     const segments = view.segments();
     const key = keyOf(segments);
     if (this.due(key, now)) this.keep(now, key, segments, await scanHoldersAsync(segments, { exclude: [process.pid] }));
+  }
+
+  /** The last scan's holders still in /proc, by segment name. */
+  private heldBy(alive: Set<number>): [string, MappedBy][] {
+    return [...this.last.by].flatMap(([name, hs]) => hs.filter((h) => alive.has(h.pid)).map((h): [string, MappedBy] => [name, { pid: h.pid, writes: h.writes }]));
   }
 
   private due(key: string, now: number): boolean {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { carryForward, sampleMemory, sampleMemoryWith, statusMemory } from '../../src/observe/memory.js';
 import { CpuMeter, MemoryTrend } from '../../src/observe/trend.js';
 import { ProcFiles, cpuSeconds } from '../../src/observe/procfs.js';
+import { ProcessSamples, ROLLUP_RSS, rollupInterval } from '../../src/observe/samples.js';
 import { tempSegment } from '../helpers/segments.js';
 
 const MiB = 1 << 20;
@@ -161,4 +162,31 @@ t.test('a live view: /proc files kept open read the process they were opened for
   await once(c, 'exit');
   t.equal(files.read(pid, 'stat'), null, 'a reaped process reads as gone through the descriptor kept for it');
   t.equal(files.read(pid, 'status'), null, 'status too');
+});
+
+t.test('a live view rolls up a process larger than ROLLUP_RSS proportionally less often (its rollup costs more), up to 8 times less', async (t) => {
+  t.equal(rollupInterval(30_000, 60 * MiB), 30_000, 'a 60 MiB gateway or container: every rollupMs');
+  t.equal(rollupInterval(30_000, 4 * ROLLUP_RSS), 120_000, 'four times ROLLUP_RSS: four times as long');
+  t.equal(rollupInterval(30_000, 2048 * MiB), 240_000, 'at most eight times as long');
+  const files = new ProcFiles();
+  t.teardown(() => files.close());
+  const script = (mib: number) => `const keep = Buffer.alloc(${mib} << 20, 1); process.send({ done: true }); setInterval(() => keep[0]++, 1000);`;
+  const small = child(t, script(0));
+  const big = child(t, script(384));
+  await Promise.all([once(small, 'message'), once(big, 'message')]);
+  const rollupMs = 6000;
+  const samples = new ProcessSamples(1000, {}, files, rollupMs);
+  const intervals = [small.pid!, big.pid!].map((pid) => {
+    samples.take(pid, 1000, true, cpuSeconds(pid)!);
+    // The first schedule is spread over the interval; from the second rollup on it is the interval.
+    const second = samples.rollupDueAt(pid)!;
+    samples.take(pid, second, true, cpuSeconds(pid)!);
+    const rss = samples.memory(pid)!.rss;
+    return { rss, interval: samples.rollupDueAt(pid)! - second };
+  });
+  t.equal(intervals[0].interval, rollupMs, `the plain node child (${(intervals[0].rss / MiB).toFixed(0)} MiB resident) every rollupMs`);
+  t.ok(intervals[1].rss > 384 * MiB, `the child holding 384 MiB is resident as much (${(intervals[1].rss / MiB).toFixed(0)} MiB)`);
+  // (RSS from status just after the rollup: a page or two off the rollup's own.)
+  t.ok(Math.abs(intervals[1].interval - rollupInterval(rollupMs, intervals[1].rss)) <= rollupMs / 50, `and is rolled up every ${(intervals[1].interval / 1000).toFixed(1)} s: its RSS over ROLLUP_RSS times rollupMs`);
+  t.ok(intervals[1].interval >= 4 * rollupMs, 'at least four times as long');
 });
