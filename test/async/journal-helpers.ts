@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Test } from 'tap';
 import { configText, project, until, type Project } from '../cli/helpers.js';
-import { encodeRecord, startTime } from '../../src/runtime/queue/journal-format.js';
+import { encodeRecord, startTicks } from '../../src/runtime/queue/journal-format.js';
 import { RECORDER, findFile } from './helpers.js';
 
 export async function instance(t: Test, tag: string): Promise<{ p: Project; recFile: string; journal: string }> {
@@ -24,9 +24,9 @@ export async function instance(t: Test, tag: string): Promise<{ p: Project; recF
 export async function deadWriter(): Promise<{ pid: number; start: string }> {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
   const pid = child.pid!;
-  const start = (await until(() => startTime(pid), 5000, 'the child to start')) ?? '';
+  const start = (await until(() => startTicks(pid), 5000, 'the child to start')) ?? '';
   child.kill('SIGKILL');
-  await until(() => startTime(pid) === undefined, 5000, 'the child to exit');
+  await until(() => startTicks(pid) === undefined, 5000, 'the child to exit');
   return { pid, start };
 }
 

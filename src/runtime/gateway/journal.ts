@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Durability } from '../../config/async.js';
-import { encodeRecord, journalName, startTime } from '../queue/journal-format.js';
+import { encodeRecord, journalName, startTicks } from '../queue/journal-format.js';
 
 const writev = promisify(fs.writev);
 const fdatasync = promisify(fs.fdatasync);
@@ -161,7 +161,7 @@ export class JournalWriter {
 export function openJournal(dir: string, durability: Durability, written: (name: string) => void, log: Log): JournalWriter | undefined {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const start = startTime(process.pid);
+    const start = startTicks(process.pid);
     if (start === undefined) throw new Error(`/proc/${process.pid}/stat cannot be read`);
     return new JournalWriter(dir, durability, start, written, log);
   } catch (err) {

@@ -5,7 +5,8 @@
 //   u32 LE magic "FFJ1" · u32 LE JSON length · u32 LE body length · u32 LE CRC-32 of JSON+body · JSON · body
 // The reader trusts nothing in a file: lengths are bounded before anything is allocated, a record
 // whose magic or CRC is wrong is reported as `bad`, never thrown.
-import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { startTime } from '../../common/procs.js';
 
 /** "FFJ1" as it reads little-endian from the file's bytes. */
 export const MAGIC = Buffer.from('FFJ1').readUInt32LE(0);
@@ -14,21 +15,9 @@ export const HEAD = 16;
 export const MAX_RECORD_JSON = 1 << 20;
 const NAME_RE = /^gw-(\d{1,10})-(\d{1,20})-(\d{1,9})\.log$/;
 
-const TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE, as zlib's) of the given parts, in order. */
+/** CRC-32 (IEEE, as zlib's) of the given parts, in order: zlib's own, not a loop in JavaScript over every body byte on the gateway's request path. */
 export function crc32(...parts: Uint8Array[]): number {
-  let c = -1;
-  for (const p of parts) for (let i = 0; i < p.length; i++) c = TABLE[(c ^ p[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return parts.reduce((c, p) => zlib.crc32(p, c), 0);
 }
 
 /** A record's bytes, as the pieces one writev takes. */
@@ -104,21 +93,14 @@ export function journalName(pid: number, start: string, gen: number): string {
   return `gw-${pid}-${start}-${gen}.log`;
 }
 
-/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot (undefined: no such process). */
-export function startTime(pid: number): string | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces or parentheses: count after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return fields[22 - 3];
+/** A process's start time as a journal's name holds it (undefined: no such process). */
+export function startTicks(pid: number): string | undefined {
+  const start = startTime(pid);
+  return start > 0 ? String(start) : undefined;
 }
 
 /** Whether the process that writes `name` still runs (a pid reused since has another start time). */
 export function writerAlive(name: string): boolean {
   const n = parseJournalName(name);
-  return n !== undefined && startTime(n.pid) === n.start;
+  return n !== undefined && startTicks(n.pid) === n.start;
 }
