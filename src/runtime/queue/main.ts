@@ -44,6 +44,11 @@ async function main(): Promise<void> {
   while (journals.read());
   await new Promise<void>((resolve) => store.barrier((err) => resolve(err && log('error', `committing the journals read at start failed: ${err.message}`))));
 
+  /** Reads every journal in and runs `done` once what it read is committed. */
+  const catchUp = (done: (err?: Error) => void) => {
+    while (journals.read());
+    store.write(() => undefined, done);
+  };
   const frame = (c: GatewayConn, f: WireFrame) => {
     if (f.type === PUT) return put(c, f);
     if (f.type === RAN) return dispatcher.ran(c, f.seq, { status: num(f.json.status) ?? 0, headers: typeof f.json.headers === 'object' && f.json.headers ? f.json.headers as Record<string, unknown> : {}, body: f.body });
@@ -53,12 +58,9 @@ async function main(): Promise<void> {
       if (file !== undefined && parseJournalName(file)) journals.soon(file);
       return;
     }
-    if (f.type === INGEST) {
-      // What is journaled now is in the store when the CLI is answered, so a purge that follows
-      // it reaches every request accepted before it (and none accepted after).
-      while (journals.read());
-      return store.write(() => undefined, (err) => ack(c, f.seq, err));
-    }
+    // What is journaled now is in the store when the CLI is answered, so a purge that follows it
+    // reaches every request accepted before it (and none accepted after).
+    if (f.type === INGEST) return catchUp((err) => ack(c, f.seq, err));
     if (f.type === GET_STATS) return c.send(STATS, f.seq, queueStats(store, dispatcher, callbacks, startedAt));
     log('warn', `gateway connection ${c.id} sent a frame of unknown type ${f.type}: ignored`);
   };
@@ -87,8 +89,7 @@ async function main(): Promise<void> {
     // journal is read and committed, then asked again, so an accepted request is never a 404. (Only
     // then: polling a known id reads no journal.)
     if (!row) {
-      while (journals.read());
-      await new Promise<void>((resolve) => store.write(() => undefined, () => resolve()));
+      await new Promise<void>((resolve) => catchUp(() => resolve()));
       row = await store.result(id);
     }
     // A result is its caller's: with gateway.auth on, another token's holder learns nothing of it.
